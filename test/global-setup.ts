@@ -1,10 +1,31 @@
 /**
- * Starts the real servers the test suites need, once per run. Each server helper puts its
- * connection details into the environment so that test files (in forked workers) can find it.
+ * Starts the real servers the test suites need, once per run, and exposes their connection
+ * details to test files (which run in forked workers) through the environment.
+ *
+ * Each server lives in its own module under `test/servers/`; a module exports
+ * `start(): Promise<{ env: Record<string, string>; stop(): Promise<void> }>`.
  */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+interface StartedServer {
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const serverModules = ["postgres", "dovecot"];
+
 export default async function setup(): Promise<() => Promise<void>> {
-  const teardowns: Array<() => Promise<void>> = [];
+  const started: StartedServer[] = [];
+  for (const name of serverModules) {
+    const file = fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
+    if (!existsSync(file)) continue;
+    const mod = (await import(file)) as { start(): Promise<StartedServer> };
+    const server = await mod.start();
+    Object.assign(process.env, server.env);
+    started.push(server);
+  }
   return async () => {
-    for (const teardown of teardowns.reverse()) await teardown();
+    for (const server of started.reverse()) await server.stop();
   };
 }

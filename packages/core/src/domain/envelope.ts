@@ -1,0 +1,62 @@
+/**
+ * What a provider reports about a message before its content is fetched: cheap to list, enough
+ * to decide filing (F1) and threading (H1). Nothing in an envelope of a message that is not
+ * filed is ever stored.
+ */
+import type { MailboxId } from "./model.js";
+
+/** A mailbox address with an optional display name, as it appeared in a header. */
+export interface EmailAddress {
+  name?: string | undefined;
+  /** Normalised (T12). */
+  address: string;
+}
+
+/** An envelope as a provider reports it; the engine adds the mailbox it came from. */
+export interface ProviderEnvelope {
+  /** The provider's id of this copy (Gmail message id, Graph id, IMAP `folder:uidvalidity:uid`). */
+  providerId: string;
+  folder: string;
+  /** Gmail threadId or Graph conversationId; scoped to the mailbox (H1). */
+  providerThreadId: string | undefined;
+  /** Raw Message-ID header value, if any. */
+  messageId: string | undefined;
+  inReplyTo: string[];
+  references: string[];
+  from: EmailAddress[];
+  sender: EmailAddress[];
+  replyTo: EmailAddress[];
+  to: EmailAddress[];
+  cc: EmailAddress[];
+  /** Known only for mail this mailbox sent. */
+  bcc: EmailAddress[];
+  subject: string;
+  /** The Date header, else the provider's received time. */
+  date: Date;
+  size: number;
+  flags: string[];
+}
+
+/** An envelope seen in one of the firm's mailboxes. */
+export interface Envelope extends ProviderEnvelope {
+  mailboxId: MailboxId;
+}
+
+/** An attachment of a fetched message. Content is read lazily; it is never buffered whole by core. */
+export interface AttachmentContent {
+  filename: string;
+  contentType: string;
+  size: number;
+  /** Hex SHA-256 of the content; the unit of F9's "same file once per account". */
+  contentHash: string;
+  /** Content as a stream of chunks. */
+  content: () => AsyncIterable<Uint8Array>;
+}
+
+/** A fully fetched and parsed message, produced only for messages that are filed. */
+export interface FetchedMessage {
+  envelope: ProviderEnvelope;
+  text: string | undefined;
+  html: string | undefined;
+  attachments: AttachmentContent[];
+}

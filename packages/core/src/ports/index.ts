@@ -1,0 +1,13 @@
+/**
+ * The ports: interfaces the outside implements for clientmail's core. Adapters import them with
+ * `import type` from `@clientmail/core/ports`.
+ *
+ * @module
+ */
+export type { ChangePage, ParticipantSearch, CallOptions, PushSubscription, MailProvider } from "./mail-provider.js";
+export type { Clock } from "./clock.js";
+export { systemClock } from "./clock.js";
+export type { Logger } from "./logger.js";
+export { silentLogger } from "./logger.js";
+export type { DocumentSink, DocumentToSave } from "./document-sink.js";
+export type { Keyring, EncryptionContext } from "./keyring.js";

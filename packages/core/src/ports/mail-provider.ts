@@ -1,0 +1,83 @@
+import type { FetchedMessage, ProviderEnvelope } from "../domain/envelope.js";
+import type { ProviderKind } from "../domain/model.js";
+
+/**
+ * One page of changes. The engine applies `added` and `removed` and saves `cursor` in the same
+ * transaction, so a crash replays the page and never skips it.
+ */
+export interface ChangePage {
+  /** Messages that appeared (or whose envelope changed) since the previous cursor. */
+  added: ProviderEnvelope[];
+  /** Provider ids of copies that no longer exist in the mailbox (F8). */
+  removed: string[];
+  /**
+   * Opaque cursor that resumes right after this page. Serialised by the provider (Gmail
+   * historyId, Graph delta links per folder, IMAP UIDVALIDITY + UID/MODSEQ per folder).
+   */
+  cursor: string;
+  /** True on the last page of this pass: the mailbox is now in sync up to `cursor`. */
+  done: boolean;
+  /** Estimated number of messages in a full listing, when the provider knows it. */
+  estimatedTotal?: number | undefined;
+}
+
+/** A server-side search for the history with some addresses (Y5). */
+export interface ParticipantSearch {
+  /** Normalised addresses; a message matches when any of them is a participant. */
+  addresses: string[];
+  since?: Date | undefined;
+  before?: Date | undefined;
+}
+
+/** Options every long-running provider call takes. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** A live push subscription; `stop` releases it. */
+export interface PushSubscription {
+  stop(): Promise<void>;
+}
+
+/**
+ * The port every mail provider (Gmail, Graph, IMAP) implements for one connected mailbox.
+ *
+ * Failures are thrown as {@link ClientMailError}s with these codes, never as native errors:
+ * `cursor_expired` (the cursor is no longer accepted: run a full listing), `rate_limited`
+ * ({@link RateLimitedError}, with `retryAfterMs` when the provider said), `auth_revoked`
+ * (credentials no longer work: stop and notify), `transient` (network, 5xx, server restart: retry
+ * with backoff), `not_found` (the message or folder is gone).
+ */
+export interface MailProvider {
+  readonly kind: ProviderKind;
+
+  /**
+   * Lists envelopes changed since `cursor`; with no cursor, every message of the synced folders
+   * (the backfill). Pages are yielded in order; each carries the cursor that resumes after it.
+   * Cheap: no bodies are fetched. Throws `cursor_expired` when the cursor is too old.
+   */
+  changes(cursor: string | undefined, options?: CallOptions): AsyncIterable<ChangePage>;
+
+  /**
+   * Server-side search for messages with any of the given participants (Y5), in every synced
+   * folder. Yields batches of envelopes.
+   */
+  search(query: ParticipantSearch, options?: CallOptions): AsyncIterable<ProviderEnvelope[]>;
+
+  /**
+   * Fetches and parses full content for the given provider ids only (F1: called only for
+   * messages that are filed). Yields one message per id that still exists, in any order; ids
+   * that no longer exist are skipped. Attachment content is streamed.
+   */
+  fetch(providerIds: readonly string[], options?: CallOptions): AsyncIterable<FetchedMessage>;
+
+  /**
+   * Subscribes to change hints. `onChange` is called (possibly spuriously, possibly coalesced)
+   * when the mailbox may have changed; the engine then runs `changes`. Resolves once the
+   * subscription is active.
+   */
+  watch(onChange: () => void, options?: CallOptions): Promise<PushSubscription>;
+
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
+}
