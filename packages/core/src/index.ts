@@ -1,0 +1,32 @@
+/**
+ * `@clientmail/core`: the rules that decide which email is client mail and where it is filed,
+ * how it is threaded, who may send from which mailbox, and what each contact toggle means — pure,
+ * synchronous and fast — plus the errors every clientmail package throws.
+ *
+ * @example
+ * ```ts
+ * import { FirmDirectory, decideFiling } from "@clientmail/core";
+ *
+ * const directory = FirmDirectory.build({
+ *   internalAddresses: ["ann@firm.com"],
+ *   internalDomains: ["firm.com"],
+ *   links: [{ id: "l1", accountId: "acme", email: "cfo@acme.com", emailSync: true }],
+ * });
+ * decideFiling(directory, { from: [{ address: "cfo@acme.com" }], sender: [], replyTo: [],
+ *   to: [{ address: "ann@firm.com" }], cc: [], bcc: [] });
+ * // -> { filed: true, direction: "inbound", accountIds: ["acme"], ... }
+ * ```
+ *
+ * @module
+ */
+export * from "./errors.js";
+export * from "./domain/model.js";
+export * from "./domain/envelope.js";
+export * from "./domain/addresses.js";
+export * from "./domain/settings.js";
+export * from "./domain/schemas.js";
+export * from "./domain/filing.js";
+export * from "./domain/threading.js";
+export * from "./domain/permissions.js";
+export * from "./domain/templates.js";
+export * from "./domain/notifications.js";
