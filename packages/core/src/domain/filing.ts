@@ -111,37 +111,40 @@ type Participants = Pick<ProviderEnvelope, "from" | "sender" | "replyTo" | "to" 
  * F4: filed into every account with a matching link. Addresses must be normalised.
  */
 export function decideFiling(directory: FirmDirectory, envelope: Participants): FilingDecision {
-  let matches: FilingMatch[] | undefined;
-  let anyExternal = false;
-  const lists: ReadonlyArray<readonly EmailAddress[]> = [
-    envelope.from,
-    envelope.sender,
-    envelope.replyTo,
-    envelope.to,
-    envelope.cc,
-    envelope.bcc,
-  ];
-  for (const list of lists) {
-    for (let i = 0; i < list.length; i++) {
-      const address = list[i]!.address;
-      const links = directory.syncedLinksOf(address);
-      if (links.length === 0) {
-        if (!anyExternal && !directory.isInternal(address)) anyExternal = true;
-        continue;
-      }
-      anyExternal = true;
-      matches ??= [];
-      for (const link of links) {
-        if (!matches.some((m) => m.linkId === link.linkId)) {
-          matches.push({ address, linkId: link.linkId, accountId: link.accountId });
-        }
-      }
-    }
-  }
-  if (!matches) return anyExternal ? notFiledNoClient : notFiledInternal;
+  const scan: Scan = { matches: undefined, anyExternal: false };
+  scanList(directory, envelope.from, scan);
+  scanList(directory, envelope.sender, scan);
+  scanList(directory, envelope.replyTo, scan);
+  scanList(directory, envelope.to, scan);
+  scanList(directory, envelope.cc, scan);
+  scanList(directory, envelope.bcc, scan);
+  const matches = scan.matches;
+  if (!matches) return scan.anyExternal ? notFiledNoClient : notFiledInternal;
   const accountIds: AccountId[] = [];
   for (const match of matches) if (!accountIds.includes(match.accountId)) accountIds.push(match.accountId);
   return { filed: true, direction: directionOf(directory, envelope), accountIds, matches };
+}
+
+interface Scan {
+  matches: FilingMatch[] | undefined;
+  anyExternal: boolean;
+}
+
+function scanList(directory: FirmDirectory, list: readonly EmailAddress[], scan: Scan): void {
+  for (let i = 0; i < list.length; i++) {
+    const address = list[i]!.address;
+    const links = directory.syncedLinksOf(address);
+    if (links.length === 0) {
+      // Whether anyone external took part only matters for the reason of a "not filed".
+      if (!scan.anyExternal && !directory.isInternal(address)) scan.anyExternal = true;
+      continue;
+    }
+    scan.anyExternal = true;
+    const matches = (scan.matches ??= []);
+    for (const link of links) {
+      if (!matches.some((m) => m.linkId === link.linkId)) matches.push({ address, linkId: link.linkId, accountId: link.accountId });
+    }
+  }
 }
 
 /** F6: outbound when the sender (From, else Sender) is internal; inbound otherwise. */

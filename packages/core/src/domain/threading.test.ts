@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { normalizeSubject, ThreadIndex, type ThreadingMessage } from "./threading.js";
+import { normalizeSubject, threadAccountIds, ThreadIndex, type ThreadingMessage } from "./threading.js";
+import { newMailRecipients } from "./notifications.js";
 
 function msg(id: string, overrides: Partial<ThreadingMessage> = {}): ThreadingMessage {
   return {
@@ -132,5 +133,21 @@ describe("threading", () => {
       { numRuns: 15 },
     );
     expect(orders).toBeGreaterThanOrEqual(200);
+  });
+
+  it("H4: a thread shows under every account of its messages; muting silences it for that member only", () => {
+    const index = new ThreadIndex();
+    index.add(msg("a"));
+    index.add(msg("b", { references: ["a@mail"] }));
+    const filedIn = new Map([["a", ["family-jo"]], ["b", ["jo-bakery", "family-jo"]]]);
+    const members = index.threads().get(index.threadOf("a")!)!;
+    expect(threadAccountIds(members.map((id) => ({ accountIds: filedIn.get(id)! })))).toEqual(["family-jo", "jo-bakery"]);
+    const team = [
+      { id: "ann", newMailNotifications: "all" as const },
+      { id: "bob", newMailNotifications: "all" as const },
+    ];
+    const muted = new Set(["ann:" + index.threadOf("b")!]);
+    const notified = newMailRecipients({ direction: "inbound", threadId: index.threadOf("b")!, mailboxIds: [] }, team, [], (m, t) => muted.has(`${m}:${t}`));
+    expect(notified).toEqual(["bob"]);
   });
 });

@@ -189,3 +189,13 @@ export class ThreadIndex {
     this.minId.delete(rootB);
   }
 }
+
+/**
+ * H4: a thread is shown under every account any of its filed messages is filed in (the union),
+ * sorted for stable output.
+ */
+export function threadAccountIds(messages: ReadonlyArray<{ accountIds: readonly string[] }>): string[] {
+  const accounts = new Set<string>();
+  for (const message of messages) for (const accountId of message.accountIds) accounts.add(accountId);
+  return [...accounts].sort();
+}

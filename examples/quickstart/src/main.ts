@@ -1,0 +1,85 @@
+/**
+ * clientmail quickstart: builds a firm with accounts, contacts and toggles, decides filing and
+ * threading for a morning of realistic mail across three mailboxes, and prints each account's
+ * threads. Everything here is the pure core; no server is needed.
+ */
+import {
+  decideFiling,
+  dedupeKey,
+  FirmDirectory,
+  normalizeMessageId,
+  parseMessageIdList,
+  portalStatus,
+  showsEmailTab,
+  ThreadIndex,
+  type Link,
+} from "@clientmail/core";
+import { accounts, envelopes, firm } from "./firm.js";
+
+const links: Link[] = accounts.flatMap((account) =>
+  account.contacts.flatMap((contact, c) =>
+    contact.emails.map((settings, e) => ({
+      id: `${account.id}/${c}/${e}`,
+      firmId: "ledger",
+      accountId: account.id,
+      contactId: `${contact.firstName} ${contact.lastName}`,
+      email: settings.email,
+      login: settings.login,
+      notify: settings.notify,
+      emailSync: settings.emailSync,
+      signatory: settings.signatory,
+      notifyPreferences: {} as Link["notifyPreferences"],
+      invitation: undefined,
+    })),
+  ),
+);
+
+const directory = FirmDirectory.build({
+  internalAddresses: [...firm.members.map((m) => m.email), ...firm.mailboxes.map((m) => m.address)],
+  internalDomains: firm.internalDomains,
+  links,
+});
+
+const threads = new ThreadIndex();
+const filed = new Map<string, { subject: string; direction: string; date: Date; accounts: Set<string>; seenIn: Set<string> }>();
+let skipped = 0;
+
+for (const envelope of envelopes) {
+  const decision = decideFiling(directory, envelope);
+  if (!decision.filed) {
+    skipped += 1;
+    continue;
+  }
+  const key = dedupeKey(envelope.messageId, { ...envelope, body: "" });
+  const record = filed.get(key) ?? { subject: envelope.subject, direction: decision.direction, date: envelope.date, accounts: new Set<string>(), seenIn: new Set<string>() };
+  decision.accountIds.forEach((id) => record.accounts.add(id));
+  record.seenIn.add(envelope.mailboxId);
+  filed.set(key, record);
+  threads.add({
+    id: key,
+    messageId: normalizeMessageId(envelope.messageId),
+    inReplyTo: envelope.inReplyTo.flatMap((id) => parseMessageIdList(id)),
+    references: envelope.references.flatMap((id) => parseMessageIdList(id)),
+    providerThreads: [],
+    subject: envelope.subject,
+    date: envelope.date,
+    externalParticipants: [...envelope.from, ...envelope.to, ...envelope.cc].map((a) => a.address).filter((a) => !directory.isInternal(a)),
+  });
+}
+
+console.log(`${firm.name}: ${envelopes.length} messages seen in ${firm.mailboxes.length} mailboxes`);
+console.log(`  filed ${filed.size} client messages (once each), skipped ${skipped} personal or internal ones\n`);
+
+for (const account of accounts) {
+  const accountLinks = links.filter((link) => link.accountId === account.id);
+  console.log(`${account.name} [portal: ${portalStatus(accountLinks)}, Email tab: ${showsEmailTab(accountLinks) ? "yes" : "no"}]`);
+  const accountThreads = [...threads.threads()].filter(([, members]) => members.some((id) => filed.get(id)!.accounts.has(account.id)));
+  for (const [, members] of accountThreads) {
+    const messages = members.map((id) => filed.get(id)!).sort((a, b) => a.date.getTime() - b.date.getTime());
+    console.log(`  thread "${messages[0]!.subject}"`);
+    for (const message of messages) {
+      console.log(`    ${message.date.toISOString().slice(11, 16)} ${message.direction.padEnd(8)} ${message.subject}  (seen in ${[...message.seenIn].join(", ")})`);
+    }
+  }
+  if (accountThreads.length === 0) console.log("  (no mail)");
+}
