@@ -30,3 +30,7 @@ export * from "./domain/threading.js";
 export * from "./domain/permissions.js";
 export * from "./domain/templates.js";
 export * from "./domain/notifications.js";
+export * from "./engine/mailbox-sync.js";
+export * from "./engine/backoff.js";
+export type { SyncEvents } from "./engine/events.js";
+export * from "./keyring/index.js";

@@ -1,1 +1,17 @@
-export {};
+/**
+ * `@clientmail/memory`: the in-process store. It is the embedded default (demos, tests, a single
+ * small host) and the reference implementation of the Store port: transactions roll back on
+ * error and unique keys are enforced exactly as in `@clientmail/postgres`.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryStore } from "@clientmail/memory";
+ *
+ * const store = createMemoryStore();
+ * const firm = await store.createFirm({ name: "Acme CPA", internalDomains: ["acme-cpa.com"], deletionMode: "mirror" });
+ * ```
+ *
+ * @module
+ */
+export { createMemoryStore, MemoryStore } from "./memory-store.js";
+export type { MemoryStoreSettings } from "./memory-store.js";

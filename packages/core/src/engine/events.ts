@@ -1,0 +1,23 @@
+import type { AccountId, FirmId, MailboxId, MailboxSyncState, MessageRecordId, ThreadId } from "../domain/model.js";
+
+/** The events the sync engine emits (typed for eventemitter3). */
+export interface SyncEvents {
+  /** A message was filed for the first time (F1), or seen again through another mailbox (`created: false`). */
+  "message.filed": [
+    { firmId: FirmId; mailboxId: MailboxId; messageRecordId: MessageRecordId; threadId: ThreadId; accountIds: AccountId[]; direction: "inbound" | "outbound"; created: boolean },
+  ];
+  /** Threads were merged because a late message linked them (H3). */
+  "thread.merged": [{ firmId: FirmId; survivorId: ThreadId; mergedIds: ThreadId[] }];
+  /** Messages left the firm's view because every mailbox deleted them (F8). */
+  "message.removed": [{ firmId: FirmId; mailboxId: MailboxId; messageRecordIds: MessageRecordId[] }];
+  /** Backfill progress. */
+  "sync.progress": [{ firmId: FirmId; mailboxId: MailboxId; done: number; estimated: number | undefined }];
+  /** The mailbox's sync state changed (N5). */
+  "sync.state": [{ firmId: FirmId; mailboxId: MailboxId; state: MailboxSyncState }];
+  /** The cursor was no longer accepted; a full listing runs (Y6). */
+  "sync.resync": [{ firmId: FirmId; mailboxId: MailboxId }];
+  /** A message kept failing and was set aside so it does not block the cursor. */
+  "message.set_aside": [{ firmId: FirmId; mailboxId: MailboxId; providerId: string; error: string }];
+  /** An attachment was saved to an account's documents (F9). */
+  "attachment.saved": [{ firmId: FirmId; accountId: AccountId; documentId: string; contentHash: string }];
+}

@@ -1,0 +1,655 @@
+/**
+ * The sync of one mailbox: list changes as envelopes, decide filing on envelopes alone, fetch
+ * content only for what is filed (F1), thread it (H1–H3), and save the page together with the
+ * cursor in one transaction under the mailbox's fenced lease (Y6). A crash anywhere replays the
+ * page; the idempotent filing makes the replay harmless.
+ */
+import type { EventEmitter } from "eventemitter3";
+import { ClientMailError, RateLimitedError } from "../errors.js";
+import { parseMessageIdList, dedupeKey, decideFiling, normalizeMessageId, FirmDirectory, type FilingDecision } from "../domain/filing.js";
+import type { Envelope, FetchedMessage, ProviderEnvelope } from "../domain/envelope.js";
+import type { FirmId, Mailbox, MailboxId, MailboxSyncState, MessageRecordId, ThreadId } from "../domain/model.js";
+import { newMailRecipients, notificationKey, syncHealthNotices } from "../domain/notifications.js";
+import { normalizeSubject, threadKeys, usesSubjectFallback, type ThreadingMessage } from "../domain/threading.js";
+import type { Clock } from "../ports/clock.js";
+import type { DocumentSink } from "../ports/document-sink.js";
+import type { Logger } from "../ports/logger.js";
+import type { MailProvider } from "../ports/mail-provider.js";
+import type { FiledMessage, MessageToFile, Store } from "../ports/store.js";
+import { backoffDelay } from "./backoff.js";
+import type { SyncEvents } from "./events.js";
+
+/** What the engine needs from its host. */
+export interface SyncDependencies {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Where auto-saved attachments go (F9). Without it, attachments are never saved. */
+  documents?: DocumentSink | undefined;
+  events?: EventEmitter<SyncEvents> | undefined;
+  /** Jitter source; injectable for tests. */
+  random?: (() => number) | undefined;
+  /** Waits; injectable for tests. Rejects when `signal` aborts. */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+}
+
+/** One mailbox to sync. */
+export interface MailboxSyncOptions {
+  firmId: FirmId;
+  mailboxId: MailboxId;
+  provider: MailProvider;
+  /** Names this worker in the lease (for operators); the fencing token is what protects writes. */
+  holder: string;
+  /** Lease length; renewed between pages. Default 2 minutes. */
+  leaseTtlMs?: number | undefined;
+  /** Consecutive failed passes before the mailbox is stopped as `repeated_failures` (N2). Default 10. */
+  maxConsecutiveFailures?: number | undefined;
+  /** Fetch attempts of one message before it is set aside. Default 3. */
+  poisonThreshold?: number | undefined;
+}
+
+/** The outcome of one sync pass. */
+export interface SyncPassResult {
+  /** False when another worker holds the lease; nothing was done. */
+  ran: boolean;
+  examined: number;
+  filed: number;
+  removed: number;
+  resynced: boolean;
+  setAside: string[];
+}
+
+interface FirmContext {
+  directory: FirmDirectory;
+  mailbox: Mailbox;
+  mailboxes: Mailbox[];
+}
+
+const subjectWindowMs = 30 * 24 * 60 * 60 * 1000;
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Builds the filing directory of a firm from the store (F2: members, mailboxes, domains). */
+export async function loadDirectory(store: Store, firmId: FirmId): Promise<{ directory: FirmDirectory; mailboxes: Mailbox[] }> {
+  const [firm, members, mailboxes, links] = await Promise.all([
+    store.getFirm(firmId),
+    store.listMembers(firmId),
+    store.listMailboxes(firmId),
+    store.listLinks(firmId, { emailSync: true }),
+  ]);
+  if (!firm) throw new ClientMailError("not_found", `Firm ${JSON.stringify(firmId)} was not found`, { details: { firmId } });
+  const directory = FirmDirectory.build({
+    internalAddresses: [...members.map((m) => m.email), ...mailboxes.map((m) => m.address)],
+    internalDomains: firm.internalDomains,
+    links,
+  });
+  return { directory, mailboxes };
+}
+
+/** Syncs one mailbox. Create one per mailbox and worker; it keeps no state between passes but failure counts. */
+export class MailboxSync {
+  private readonly random: () => number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private consecutiveFailures = 0;
+  private readonly fetchFailures = new Map<string, number>();
+
+  constructor(
+    private readonly deps: SyncDependencies,
+    private readonly options: MailboxSyncOptions,
+  ) {
+    this.random = deps.random ?? Math.random;
+    this.sleep = deps.sleep ?? defaultSleep;
+  }
+
+  private get firmId(): FirmId {
+    return this.options.firmId;
+  }
+
+  private get mailboxId(): MailboxId {
+    return this.options.mailboxId;
+  }
+
+  /**
+   * One pass: takes the lease, applies every page of changes since the saved cursor (a full
+   * listing on the first pass or after `cursor_expired`), and marks the mailbox live. Provider
+   * failures are thrown to the caller ({@link run} retries them).
+   */
+  async syncOnce(signal?: AbortSignal): Promise<SyncPassResult> {
+    const { store } = this.deps;
+    const ttl = this.options.leaseTtlMs ?? 120_000;
+    const token = await store.acquireLease(this.firmId, this.mailboxId, this.options.holder, ttl);
+    const result: SyncPassResult = { ran: false, examined: 0, filed: 0, removed: 0, resynced: false, setAside: [] };
+    if (token === undefined) return result;
+    result.ran = true;
+    try {
+      const context = await this.loadContext();
+      let cursor = await store.getCursor(this.firmId, this.mailboxId);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.applyChanges(context, cursor, token, result, signal);
+          break;
+        } catch (error) {
+          if (!ClientMailError.hasCode(error, "cursor_expired") || attempt > 0) throw error;
+          // Y6: the provider no longer accepts the cursor. Forget it (fenced) and list everything;
+          // idempotent filing keeps the resync free of duplicates, and nothing filed is deleted.
+          this.deps.logger.warn("cursor expired; running a full resync", { firmId: this.firmId, mailboxId: this.mailboxId });
+          await store.setCursor(this.firmId, this.mailboxId, token, undefined);
+          this.deps.events?.emit("sync.resync", { firmId: this.firmId, mailboxId: this.mailboxId });
+          result.resynced = true;
+          cursor = undefined;
+        }
+      }
+      await this.setState({ status: "live" }, this.deps.clock.now());
+      this.consecutiveFailures = 0;
+      return result;
+    } finally {
+      await store.releaseLease(this.firmId, this.mailboxId, token).catch((error: unknown) => {
+        this.deps.logger.warn("could not release lease", { firmId: this.firmId, mailboxId: this.mailboxId, code: codeOf(error) });
+      });
+    }
+  }
+
+  /**
+   * Y5: files the history with the given client addresses found by the provider's server-side
+   * search. Needs no lease: it writes no cursor, and filing is idempotent.
+   */
+  async backfillAddresses(addresses: readonly string[], signal?: AbortSignal): Promise<{ examined: number; filed: number }> {
+    const context = await this.loadContext();
+    let examined = 0;
+    let filed = 0;
+    for await (const batch of this.options.provider.search({ addresses: [...addresses] }, { signal })) {
+      examined += batch.length;
+      const outcome = await this.fileEnvelopes(context, batch, undefined);
+      filed += outcome.filed;
+    }
+    return { examined, filed };
+  }
+
+  /**
+   * Runs continuously until `signal` aborts: a pass, then waits for a push hint (or the poll
+   * interval) and runs again. Failures are retried with backoff honouring Retry-After (Y7);
+   * revoked credentials or too many consecutive failures stop the mailbox and notify (N2).
+   */
+  async run(signal: AbortSignal, options: { pollIntervalMs?: number } = {}): Promise<void> {
+    const pollIntervalMs = options.pollIntervalMs ?? 5 * 60_000;
+    let wake: (() => void) | undefined;
+    let pending = false;
+    const hint = () => {
+      pending = true;
+      wake?.();
+    };
+    let subscription: { stop(): Promise<void> } | undefined;
+    try {
+      subscription = await this.options.provider.watch(hint, { signal });
+    } catch (error) {
+      this.deps.logger.warn("push unavailable; polling", { firmId: this.firmId, mailboxId: this.mailboxId, code: codeOf(error) });
+    }
+    try {
+      while (!signal.aborted) {
+        pending = false;
+        const outcome = await this.passWithRetry(signal);
+        if (outcome === "stopped") return;
+        if (pending) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollIntervalMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          signal.addEventListener("abort", () => wake?.(), { once: true });
+        });
+        wake = undefined;
+      }
+    } finally {
+      await subscription?.stop().catch(() => undefined);
+    }
+  }
+
+  /** One pass with Y7's retry policy. Returns `stopped` when the mailbox was stopped. */
+  async passWithRetry(signal?: AbortSignal): Promise<"ok" | "stopped"> {
+    const maxFailures = this.options.maxConsecutiveFailures ?? 10;
+    for (;;) {
+      try {
+        await this.syncOnce(signal);
+        return "ok";
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        if (ClientMailError.hasCode(error, "auth_revoked")) {
+          await this.stop("auth_revoked");
+          return "stopped";
+        }
+        this.consecutiveFailures += 1;
+        if (this.consecutiveFailures >= maxFailures) {
+          await this.stop("repeated_failures");
+          return "stopped";
+        }
+        const retryAfterMs = error instanceof RateLimitedError ? error.retryAfterMs : undefined;
+        const delay = backoffDelay(this.consecutiveFailures, retryAfterMs, this.random);
+        const now = this.deps.clock.now();
+        this.deps.logger.warn("sync pass failed; retrying", {
+          firmId: this.firmId,
+          mailboxId: this.mailboxId,
+          code: codeOf(error),
+          attempt: this.consecutiveFailures,
+          delayMs: delay,
+        });
+        await this.setState({
+          status: "retrying",
+          attempt: this.consecutiveFailures,
+          nextAttemptAt: new Date(now.getTime() + delay),
+          lastError: codeOf(error),
+        });
+        await this.sleep(delay, signal);
+      }
+    }
+  }
+
+  private async stop(reason: "auth_revoked" | "repeated_failures"): Promise<void> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    await this.setState({ status: "stopped", reason, at: now });
+    // N2: every member of the mailbox hears that sync stopped, once (the notice is idempotent).
+    const [members, mailboxes] = await Promise.all([store.listMembers(this.firmId), store.listMailboxes(this.firmId)]);
+    const mailbox = mailboxes.find((m) => m.id === this.mailboxId);
+    if (!mailbox) return;
+    for (const notice of syncHealthNotices(members, [mailbox])) {
+      if (notice.subject.kind !== "sync_stopped") continue;
+      await store.createNotification(
+        this.firmId,
+        {
+          memberId: notice.memberId,
+          kind: "sync_stopped",
+          payload: { mailboxId: mailbox.id, address: mailbox.address, reason },
+          dedupeKey: notificationKey(notice.memberId, notice.subject),
+        },
+        now,
+      );
+    }
+  }
+
+  private async setState(state: MailboxSyncState, lastSyncedAt?: Date): Promise<void> {
+    await this.deps.store.setMailboxState(this.firmId, this.mailboxId, state, lastSyncedAt);
+    this.deps.events?.emit("sync.state", { firmId: this.firmId, mailboxId: this.mailboxId, state });
+  }
+
+  private async loadContext(): Promise<FirmContext> {
+    const { directory, mailboxes } = await loadDirectory(this.deps.store, this.firmId);
+    const mailbox = mailboxes.find((m) => m.id === this.mailboxId);
+    if (!mailbox) throw new ClientMailError("not_found", `Mailbox ${JSON.stringify(this.mailboxId)} was not found`, { details: { mailboxId: this.mailboxId } });
+    return { directory, mailbox, mailboxes };
+  }
+
+  private async applyChanges(context: FirmContext, cursor: string | undefined, token: number, result: SyncPassResult, signal?: AbortSignal): Promise<void> {
+    const { store } = this.deps;
+    const backfilling = cursor === undefined || cursor.length === 0;
+    let done = 0;
+    if (backfilling) await this.setState({ status: "backfilling", done: 0, estimated: undefined });
+    for await (const page of this.options.provider.changes(cursor, { signal })) {
+      result.examined += page.added.length;
+      const outcome = await this.fileEnvelopes(context, page.added, { token, cursor: page.cursor, removed: page.removed });
+      result.filed += outcome.filed;
+      result.removed += outcome.removed;
+      result.setAside.push(...outcome.setAside);
+      done += page.added.length;
+      if (backfilling) {
+        this.deps.events?.emit("sync.progress", { firmId: this.firmId, mailboxId: this.mailboxId, done, estimated: page.estimatedTotal });
+        if (!page.done) await this.setState({ status: "backfilling", done, estimated: page.estimatedTotal });
+      }
+      if (!(await store.renewLease(this.firmId, this.mailboxId, token, this.options.leaseTtlMs ?? 120_000))) {
+        throw new ClientMailError("lease_lost", "Another worker took over this mailbox", { details: { mailboxId: this.mailboxId } });
+      }
+      if (page.done) break;
+    }
+  }
+
+  /**
+   * The two phases for a batch of envelopes: decide on envelopes, fetch only what is filed and
+   * not yet known, then write everything — with the cursor and deletions when given — in one
+   * transaction.
+   */
+  private async fileEnvelopes(
+    context: FirmContext,
+    envelopes: readonly ProviderEnvelope[],
+    page: { token: number; cursor: string; removed: readonly string[] } | undefined,
+  ): Promise<{ filed: number; removed: number; setAside: string[] }> {
+    const { store, clock } = this.deps;
+    const candidates: Array<{ envelope: Envelope; decision: Extract<FilingDecision, { filed: true }> }> = [];
+    for (const providerEnvelope of envelopes) {
+      const decision = decideFiling(context.directory, providerEnvelope);
+      if (decision.filed) candidates.push({ envelope: { ...providerEnvelope, mailboxId: this.mailboxId }, decision });
+    }
+
+    // Seen through another mailbox already (F5)? Then only the sighting is new: no fetch.
+    const midKeys = candidates.flatMap(({ envelope }) => {
+      const id = normalizeMessageId(envelope.messageId);
+      return id ? [`mid:${id}`] : [];
+    });
+    const known = midKeys.length > 0 ? await store.findMessagesByDedupeKeys(this.firmId, midKeys) : new Map<string, MessageRecordId>();
+    const toFetch = candidates.filter(({ envelope }) => {
+      const id = normalizeMessageId(envelope.messageId);
+      return !id || !known.has(`mid:${id}`);
+    });
+    const { fetched, setAside } = await this.fetchContent(toFetch.map(({ envelope }) => envelope.providerId));
+
+    const knownRecords = new Map<MessageRecordId, FiledMessage>();
+    for (const recordId of new Set(known.values())) {
+      const record = await store.getMessage(this.firmId, recordId);
+      if (record) knownRecords.set(recordId, record);
+    }
+
+    const now = clock.now();
+    const written = await store.transaction(async (tx) => {
+      const batch: MessageToFile[] = [];
+      const threadedNew: Array<{ key: string; threadId: ThreadId }> = [];
+      const merged: Array<{ survivorId: ThreadId; mergedIds: ThreadId[] }> = [];
+      const batchThreads: BatchThreads = new Map();
+      for (const { envelope, decision } of candidates) {
+        const normalizedId = normalizeMessageId(envelope.messageId);
+        const knownId = normalizedId ? known.get(`mid:${normalizedId}`) : undefined;
+        const knownRecord = knownId ? knownRecords.get(knownId) : undefined;
+        const content = fetched.get(envelope.providerId);
+        if (!knownRecord && !content) continue; // vanished or set aside
+        const body = content?.text ?? content?.html ?? "";
+        const key = knownRecord?.dedupeKey ?? dedupeKey(envelope.messageId, { ...envelope, body });
+        const filings = groupFilings(decision);
+        let threadId: ThreadId;
+        if (knownRecord) {
+          threadId = knownRecord.threadId;
+          // Its conversation id in this mailbox now leads to the same thread (H1).
+          if (envelope.providerThreadId) {
+            await tx.attachThreadKeys(this.firmId, threadId, [`pt:${this.mailboxId}:${envelope.providerThreadId}`]);
+          }
+        } else {
+          const assigned = await assignThread(tx, this.firmId, toThreadingMessage(key, envelope, context.directory), merged, batchThreads);
+          threadId = assigned;
+          threadedNew.push({ key, threadId });
+        }
+        batch.push({
+          dedupeKey: key,
+          messageId: normalizedId,
+          inReplyTo: envelope.inReplyTo.flatMap((id) => parseMessageIdList(id)),
+          references: envelope.references.flatMap((id) => parseMessageIdList(id)),
+          from: envelope.from,
+          sender: envelope.sender,
+          replyTo: envelope.replyTo,
+          to: envelope.to,
+          cc: envelope.cc,
+          bcc: envelope.bcc,
+          subject: envelope.subject,
+          date: envelope.date,
+          direction: decision.direction,
+          text: content?.text,
+          html: content?.html,
+          attachments: (content?.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, contentHash: a.contentHash })),
+          threadId,
+          filings,
+          sightings: [{ mailboxId: this.mailboxId, providerId: envelope.providerId, folder: envelope.folder }],
+        });
+      }
+      // Threads merged later in the batch take earlier messages of the batch with them.
+      const survivorOf = new Map<ThreadId, ThreadId>();
+      for (const merge of merged) for (const id of merge.mergedIds) survivorOf.set(id, merge.survivorId);
+      for (const message of batch) {
+        let threadId = message.threadId;
+        while (survivorOf.has(threadId)) threadId = survivorOf.get(threadId)!;
+        message.threadId = threadId;
+      }
+      // A batch may carry two copies of one message (e.g. Inbox and All Mail); file it once.
+      const outcomes = batch.length > 0 ? await tx.fileMessages(this.firmId, mergeDuplicates(batch), now) : [];
+      const removal = page && page.removed.length > 0 ? await tx.removeSightings(this.firmId, this.mailboxId, page.removed, now) : undefined;
+      if (page) await tx.setCursor(this.firmId, this.mailboxId, page.token, page.cursor);
+      return { outcomes, removal, batch: mergeDuplicates(batch), merged };
+    });
+
+    // After commit: events, notifications, attachments. Each is idempotent, so a replay of the
+    // page after a crash here repeats nothing visible.
+    for (const merge of written.merged) this.deps.events?.emit("thread.merged", { firmId: this.firmId, ...merge });
+    let filed = 0;
+    for (const outcome of written.outcomes) {
+      const message = written.batch.find((m) => m.dedupeKey === outcome.dedupeKey)!;
+      if (outcome.created) filed += 1;
+      this.deps.events?.emit("message.filed", {
+        firmId: this.firmId,
+        mailboxId: this.mailboxId,
+        messageRecordId: outcome.id,
+        threadId: message.threadId,
+        accountIds: message.filings.map((f) => f.accountId),
+        direction: message.direction,
+        created: outcome.created,
+      });
+      if (outcome.created) {
+        await this.notifyNewMail(context, outcome.id, message, now);
+        const content = fetched.get(message.sightings[0]!.providerId);
+        if (content) await this.saveAttachments(context, message, content);
+      }
+    }
+    if (written.removal && written.removal.orphaned.length > 0 && written.removal.hidden) {
+      this.deps.events?.emit("message.removed", { firmId: this.firmId, mailboxId: this.mailboxId, messageRecordIds: written.removal.orphaned });
+    }
+    return { filed, removed: written.removal?.hidden ? written.removal.orphaned.length : 0, setAside };
+  }
+
+  /** Fetches content, retrying one by one after a failed batch; a message that keeps failing is set aside. */
+  private async fetchContent(ids: readonly string[]): Promise<{ fetched: Map<string, FetchedMessage>; setAside: string[] }> {
+    const fetched = new Map<string, FetchedMessage>();
+    const setAside: string[] = [];
+    if (ids.length === 0) return { fetched, setAside };
+    try {
+      for await (const message of this.options.provider.fetch(ids)) fetched.set(message.envelope.providerId, message);
+      return { fetched, setAside };
+    } catch (error) {
+      if (!isPerMessageFailure(error)) throw error;
+    }
+    const threshold = this.options.poisonThreshold ?? 3;
+    for (const id of ids) {
+      if (fetched.has(id)) continue;
+      for (;;) {
+        try {
+          for await (const message of this.options.provider.fetch([id])) fetched.set(message.envelope.providerId, message);
+          this.fetchFailures.delete(id);
+          break;
+        } catch (error) {
+          if (!isPerMessageFailure(error)) throw error;
+          const failures = (this.fetchFailures.get(id) ?? 0) + 1;
+          this.fetchFailures.set(id, failures);
+          if (failures >= threshold) {
+            setAside.push(id);
+            this.fetchFailures.delete(id);
+            this.deps.logger.error("message set aside after repeated failures", { firmId: this.firmId, mailboxId: this.mailboxId, providerId: id, code: codeOf(error) });
+            this.deps.events?.emit("message.set_aside", { firmId: this.firmId, mailboxId: this.mailboxId, providerId: id, error: codeOf(error) });
+            await this.deps.store.appendAudit(
+              this.firmId,
+              { actor: "sync", action: "message.set_aside", subject: this.mailboxId, details: { providerId: id, code: codeOf(error) } },
+              this.deps.clock.now(),
+            );
+            break;
+          }
+        }
+      }
+    }
+    return { fetched, setAside };
+  }
+
+  /** N1: notifies the members who want to hear of new inbound client mail, except those who muted the thread. */
+  private async notifyNewMail(context: FirmContext, recordId: MessageRecordId, message: MessageToFile, now: Date): Promise<void> {
+    if (message.direction !== "inbound") return;
+    const { store } = this.deps;
+    const [members, mutes] = await Promise.all([store.listMembers(this.firmId), store.listThreadMutes(this.firmId, message.threadId)]);
+    const muted = new Set(mutes);
+    const recipients = newMailRecipients({ direction: message.direction, threadId: message.threadId, mailboxIds: [this.mailboxId] }, members, context.mailboxes, (memberId) => muted.has(memberId));
+    for (const memberId of recipients) {
+      const subject = { kind: "new_client_mail" as const, threadId: message.threadId, messageId: recordId, accountIds: message.filings.map((f) => f.accountId) };
+      await store.createNotification(
+        this.firmId,
+        { memberId, kind: "new_client_mail", payload: { threadId: message.threadId, messageRecordId: recordId, accountIds: subject.accountIds, subject: message.subject }, dedupeKey: notificationKey(memberId, subject) },
+        now,
+      );
+    }
+  }
+
+  /** F9: saves each attachment once per (account, content hash) when the mailbox auto-saves. */
+  private async saveAttachments(context: FirmContext, message: MessageToFile, content: FetchedMessage): Promise<void> {
+    const sink = this.deps.documents;
+    if (!sink || !context.mailbox.settings.autoSaveAttachments || content.attachments.length === 0) return;
+    const { store } = this.deps;
+    for (const filing of message.filings) {
+      for (const attachment of content.attachments) {
+        if (!(await store.claimAttachment(this.firmId, filing.accountId, attachment.contentHash))) continue;
+        try {
+          const saved = await sink.save({
+            firmId: this.firmId,
+            accountId: filing.accountId,
+            filename: safeFilename(attachment.filename),
+            contentType: attachment.contentType,
+            size: attachment.size,
+            contentHash: attachment.contentHash,
+            content: attachment.content(),
+          });
+          this.deps.events?.emit("attachment.saved", { firmId: this.firmId, accountId: filing.accountId, documentId: saved.documentId, contentHash: attachment.contentHash });
+        } catch (error) {
+          await store.releaseAttachment(this.firmId, filing.accountId, attachment.contentHash);
+          this.deps.logger.warn("attachment save failed", { firmId: this.firmId, accountId: filing.accountId, code: codeOf(error) });
+        }
+      }
+    }
+  }
+}
+
+function isPerMessageFailure(error: unknown): boolean {
+  // A parse failure or a message-level server error: retry this message alone. Auth, rate and
+  // cursor failures concern the whole mailbox and go up to the retry policy.
+  if (!ClientMailError.isInstance(error)) return true;
+  return error.code === "transient" || error.code === "internal" || error.code === "not_found";
+}
+
+function codeOf(error: unknown): string {
+  return ClientMailError.isInstance(error) ? error.code : error instanceof Error ? error.name : "unknown";
+}
+
+/** Strips path separators and control characters; keeps a usable name. */
+export function safeFilename(name: string): string {
+  const cleaned = name
+    .normalize("NFC")
+    .replace(/[\u0000-\u001f\u007f/\\]/g, "_")
+    .replace(/^\.+/, "")
+    .trim()
+    .slice(0, 200);
+  return cleaned === "" ? "attachment" : cleaned;
+}
+
+function groupFilings(decision: Extract<FilingDecision, { filed: true }>): Array<{ accountId: string; linkIds: string[] }> {
+  return decision.accountIds.map((accountId) => ({
+    accountId,
+    linkIds: decision.matches.filter((m) => m.accountId === accountId).map((m) => m.linkId),
+  }));
+}
+
+function mergeDuplicates(batch: MessageToFile[]): MessageToFile[] {
+  const byKey = new Map<string, MessageToFile>();
+  for (const message of batch) {
+    const existing = byKey.get(message.dedupeKey);
+    if (!existing) {
+      byKey.set(message.dedupeKey, message);
+      continue;
+    }
+    for (const sighting of message.sightings) {
+      if (!existing.sightings.some((s) => s.providerId === sighting.providerId && s.mailboxId === sighting.mailboxId)) existing.sightings.push(sighting);
+    }
+  }
+  return [...byKey.values()];
+}
+
+function toThreadingMessage(key: string, envelope: Envelope, directory: FirmDirectory): ThreadingMessage {
+  const participants = [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc].flat();
+  return {
+    id: key,
+    messageId: normalizeMessageId(envelope.messageId),
+    inReplyTo: envelope.inReplyTo.flatMap((id) => parseMessageIdList(id)),
+    references: envelope.references.flatMap((id) => parseMessageIdList(id)),
+    providerThreads: envelope.providerThreadId ? [{ mailboxId: envelope.mailboxId, threadId: envelope.providerThreadId }] : [],
+    subject: envelope.subject,
+    date: envelope.date,
+    externalParticipants: [...new Set(participants.map((p) => p.address).filter((a) => !directory.isInternal(a)))],
+  };
+}
+
+/**
+ * H1–H3 over the store: the thread of a new message is the union of the threads its link keys
+ * already belong to (merged when there are several: H3), or a new thread. The subject rule uses
+ * keys per (normalised subject, external participant) in two namespaces, so that a pair of
+ * messages is linked by subject only when at least one of them has no other link; the 30-day
+ * window is checked against the candidate thread's messages.
+ */
+/** Messages threaded earlier in the same batch, not yet filed: thread id -> subjects and dates. */
+type BatchThreads = Map<ThreadId, Array<{ subject: string; date: Date }>>;
+
+async function assignThread(
+  tx: Store,
+  firmId: FirmId,
+  message: ThreadingMessage,
+  merged: Array<{ survivorId: ThreadId; mergedIds: ThreadId[] }>,
+  batchThreads: BatchThreads,
+): Promise<ThreadId> {
+  const linkKeys = threadKeys(message);
+  const subject = normalizeSubject(message.subject);
+  const fallback = usesSubjectFallback(message);
+  const subjectKeys = (namespace: "u" | "l") => (subject === "" ? [] : message.externalParticipants.map((p) => `subj-${namespace}:${subject}:${p}`));
+  const ownSubjectKeys = subjectKeys(fallback ? "u" : "l");
+  const lookupSubjectKeys = fallback ? [...subjectKeys("u"), ...subjectKeys("l")] : subjectKeys("u");
+
+  const found = await tx.findThreadsByKeys(firmId, [...linkKeys, ...lookupSubjectKeys]);
+  const threads = new Set<ThreadId>();
+  for (const key of linkKeys) {
+    const threadId = found.get(key);
+    if (threadId) threads.add(threadId);
+  }
+  for (const key of lookupSubjectKeys) {
+    const threadId = found.get(key);
+    if (!threadId || threads.has(threadId)) continue;
+    const members = [...(await tx.listThreadMessages(firmId, threadId)), ...(batchThreads.get(threadId) ?? [])];
+    const within = members.some((m) => normalizeSubject(m.subject) === subject && Math.abs(m.date.getTime() - message.date.getTime()) <= subjectWindowMs);
+    if (within) threads.add(threadId);
+  }
+
+  let survivor: ThreadId;
+  if (threads.size === 0) {
+    survivor = await tx.createThread(firmId);
+  } else {
+    const sorted = [...threads].sort();
+    survivor = sorted[0]!;
+    if (sorted.length > 1) {
+      await tx.mergeThreads(firmId, survivor, sorted.slice(1));
+      merged.push({ survivorId: survivor, mergedIds: sorted.slice(1) });
+    }
+  }
+  const conflicts = await tx.attachThreadKeys(firmId, survivor, [...linkKeys, ...ownSubjectKeys]);
+  // A link key that already belongs to another thread means the two are one conversation (H3).
+  const linkConflicts = [...new Set(conflicts.filter((c) => !c.key.startsWith("subj-")).map((c) => c.threadId))].filter((t) => t !== survivor);
+  if (linkConflicts.length > 0) {
+    await tx.mergeThreads(firmId, survivor, linkConflicts);
+    merged.push({ survivorId: survivor, mergedIds: linkConflicts });
+  }
+  // Messages of this batch follow their thread when it is merged away.
+  const pending = batchThreads.get(survivor) ?? [];
+  for (const gone of [...threads, ...linkConflicts]) {
+    if (gone === survivor) continue;
+    pending.push(...(batchThreads.get(gone) ?? []));
+    batchThreads.delete(gone);
+  }
+  pending.push({ subject: message.subject, date: message.date });
+  batchThreads.set(survivor, pending);
+  return survivor;
+}

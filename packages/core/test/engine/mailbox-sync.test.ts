@@ -1,0 +1,345 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import type { MemoryMessageInput } from "@clientmail/testkit";
+import { ClientMailError } from "../../src/index.js";
+import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
+
+async function allFiled(f: Firm) {
+  const seen = new Map<string, { subject: string; accounts: string[] }>();
+  for (const account of Object.values(f.accounts)) {
+    for (const thread of await f.store.listAccountThreads(f.firm.id, account.id, { view: "inbox", limit: 1000 })) {
+      for (const message of thread.messages) {
+        const entry = seen.get(message.id) ?? { subject: message.subject, accounts: [] };
+        entry.accounts.push(account.name);
+        seen.set(message.id, entry);
+      }
+    }
+  }
+  return [...seen.values()].map((e) => ({ ...e, accounts: e.accounts.sort() })).sort((a, b) => a.subject.localeCompare(b.subject));
+}
+
+function clientMail(f: Firm, mailboxId: string, overrides: Partial<MemoryMessageInput> = {}) {
+  return f.box(mailboxId).append({
+    from: [at("jo@home.example", "Jo Jordan")],
+    to: [at("ann@ledger.example")],
+    subject: "Receipts for 2025",
+    messageId: "<r1@home.example>",
+    date: minutes(0),
+    text: "Here are the receipts.",
+    ...overrides,
+  });
+}
+
+describe("mailbox sync engine", () => {
+  it("F1: personal and internal mail is never fetched nor stored; client mail is", async () => {
+    const f = await makeFirm();
+    const box = f.box(f.boxes.ann.id);
+    const client = clientMail(f, f.boxes.ann.id);
+    box.append({ from: [at("news@shop.example")], to: [at("ann@ledger.example")], subject: "Sale", messageId: "<sale@shop>", date: minutes(1), text: "50% off" });
+    box.append({ from: [at("bob@ledger.example")], to: [at("ann@ledger.example")], subject: "Lunch", messageId: "<lunch@ledger>", date: minutes(2), text: "Noon?" });
+    box.append({ from: [at("sam@home.example")], to: [at("ann@ledger.example")], subject: "Party", messageId: "<party@home>", date: minutes(3), text: "Sync is off for Sam" });
+    const result = await f.sync(f.boxes.ann.id).syncOnce();
+    expect(result).toMatchObject({ ran: true, examined: 4, filed: 1 });
+    expect(box.fetched).toEqual([client]);
+    expect(await allFiled(f)).toEqual([{ subject: "Receipts for 2025", accounts: ["Jordan family", "Jordan's Bakery"] }]);
+  });
+
+  it("F4: a contact linked to two accounts sees the message in both; H4: the thread shows under both", async () => {
+    const f = await makeFirm();
+    clientMail(f, f.boxes.ann.id, { cc: [at("petra@acme.example")] });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    const filed = await allFiled(f);
+    expect(filed).toEqual([{ subject: "Receipts for 2025", accounts: ["Acme Tools", "Jordan family", "Jordan's Bakery"] }]);
+  });
+
+  it("F5: one message seen through several mailboxes is stored once, fetched once, and keeps every sighting", async () => {
+    const f = await makeFirm();
+    const inAnn = clientMail(f, f.boxes.ann.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
+    const inSupport = clientMail(f, f.boxes.support.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    await f.sync(f.boxes.support.id).syncOnce();
+    expect(f.box(f.boxes.support.id).fetched).toEqual([]);
+    const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
+    expect(threads).toHaveLength(1);
+    const message = threads[0]!.messages[0]!;
+    expect(threads[0]!.messages).toHaveLength(1);
+    expect(message.sightings.map((s) => [s.mailboxId, s.providerId]).sort()).toEqual(
+      [[f.boxes.ann.id, inAnn], [f.boxes.support.id, inSupport]].sort(),
+    );
+  });
+
+  it("F6: mail sent by a team member is outbound; mail from a client inbound", async () => {
+    const f = await makeFirm();
+    clientMail(f, f.boxes.ann.id);
+    f.box(f.boxes.ann.id).append({ from: [at("ann@ledger.example")], to: [at("jo@home.example")], subject: "Re: Receipts for 2025", messageId: "<r2@ledger>", inReplyTo: ["<r1@home.example>"], references: ["<r1@home.example>"], date: minutes(5), text: "Thanks" });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    const [thread] = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
+    expect(thread!.messages.map((m) => m.direction)).toEqual(["inbound", "outbound"]);
+    const sent = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "sent" });
+    expect(sent).toHaveLength(1);
+  });
+
+  it("H1: a reply that arrives before its parent lands in the same thread (H3)", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append({ from: [at("ann@ledger.example")], to: [at("jo@home.example")], subject: "RE: Receipts", messageId: "<r2@ledger>", inReplyTo: ["<r1@home.example>"], references: ["<r1@home.example>"], date: minutes(5), text: "Thanks" });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    clientMail(f, f.boxes.bob.id, { to: [at("bob@ledger.example")] });
+    await f.sync(f.boxes.bob.id).syncOnce();
+    const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
+    expect(threads).toHaveLength(1);
+    expect(threads[0]!.messages.map((m) => m.messageId)).toEqual(["r1@home.example", "r2@ledger"]);
+  });
+
+  it("H3: a late message that references two threads merges them", async () => {
+    const f = await makeFirm();
+    const merges: unknown[] = [];
+    f.events.on("thread.merged", (event) => merges.push(event));
+    const box = f.boxes.ann.id;
+    clientMail(f, box, { messageId: "<a@home>", subject: "Invoice" });
+    clientMail(f, box, { messageId: "<b@home>", subject: "Payroll", references: ["<x@elsewhere>"], date: minutes(2) });
+    await f.sync(box).syncOnce();
+    expect(await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" })).toHaveLength(2);
+    clientMail(f, box, { messageId: "<c@home>", subject: "Both", references: ["<a@home>", "<b@home>"], date: minutes(3) });
+    await f.sync(box).syncOnce();
+    const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
+    expect(threads).toHaveLength(1);
+    expect(threads[0]!.messages).toHaveLength(3);
+    expect(merges).toHaveLength(1);
+  });
+
+  it("H3: a merge inside one page carries the page's earlier messages along", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box, { messageId: "<p@home>", subject: "One" });
+    clientMail(f, box, { messageId: "<q@home>", subject: "Two", references: ["<other@x>"], date: minutes(1) });
+    clientMail(f, box, { messageId: "<r@home>", subject: "Three", references: ["<p@home>", "<q@home>"], date: minutes(2) });
+    await f.sync(box).syncOnce();
+    const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
+    expect(threads.map((t) => t.messages.length)).toEqual([3]);
+  });
+
+  it("H1: without header links, the subject and a shared client thread messages within 30 days", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box, { messageId: "<s1@home>", subject: "Quarterly VAT" });
+    clientMail(f, box, { messageId: "<s2@home>", subject: "Re: Quarterly VAT", date: minutes(60 * 24 * 3) });
+    clientMail(f, box, { messageId: "<s3@home>", subject: "Re: Quarterly VAT", date: minutes(60 * 24 * 90) });
+    await f.sync(box).syncOnce();
+    const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
+    expect(threads.map((t) => t.messages.length).sort()).toEqual([1, 2]);
+  });
+
+  it("Y2: after the backfill, new changes are followed incrementally", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box);
+    const sync = f.sync(box);
+    await sync.syncOnce();
+    const progress: number[] = [];
+    f.events.on("sync.progress", (event) => progress.push(event.done));
+    clientMail(f, box, { messageId: "<r9@home.example>", subject: "More receipts", date: minutes(30) });
+    const second = await sync.syncOnce();
+    expect(second).toMatchObject({ examined: 1, filed: 1 });
+    expect(progress).toEqual([]);
+    expect((await allFiled(f)).map((m) => m.subject)).toEqual(["More receipts", "Receipts for 2025"]);
+    expect((await f.store.getMailbox(f.firm.id, box))!.state).toEqual({ status: "live" });
+  });
+
+  it("Y6: an expired cursor leads to a full resync without duplicates or losses", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    for (let i = 0; i < 5; i++) clientMail(f, box, { messageId: `<m${i}@home>`, subject: `Topic ${i}`, date: minutes(i) });
+    const sync = f.sync(box);
+    await sync.syncOnce();
+    const before = await allFiled(f);
+    clientMail(f, box, { messageId: "<late@home>", subject: "Topic late", date: minutes(50) });
+    f.box(box).expireCursors();
+    const resyncs: unknown[] = [];
+    f.events.on("sync.resync", (e) => resyncs.push(e));
+    const result = await sync.syncOnce();
+    expect(result.resynced).toBe(true);
+    expect(resyncs).toHaveLength(1);
+    const after = await allFiled(f);
+    expect(after).toHaveLength(before.length + 1);
+    expect(new Set(after.map((m) => m.subject)).size).toBe(after.length);
+  });
+
+  it("Y7: transient failures and 429s are retried with backoff that honours Retry-After", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box);
+    f.box(box).failNext("changes", { code: "transient" });
+    f.box(box).failNext("changes", { code: "rate_limited", retryAfterMs: 30_000 });
+    const states: string[] = [];
+    f.events.on("sync.state", (e) => states.push(e.state.status));
+    await expect(f.sync(box).passWithRetry()).resolves.toBe("ok");
+    expect(f.sleeps).toHaveLength(2);
+    expect(f.sleeps[1]).toBeGreaterThanOrEqual(30_000);
+    expect(states.filter((s) => s === "retrying")).toHaveLength(2);
+    expect(states.at(-1)).toBe("live");
+    expect((await allFiled(f)).length).toBe(1);
+    const mailbox = await f.store.getMailbox(f.firm.id, box);
+    expect(mailbox!.state).toEqual({ status: "live" });
+    expect(mailbox!.lastSyncedAt).toEqual(f.clock.now());
+  });
+
+  it("N2: revoked credentials stop the mailbox and tell its members once; Y7: no retry loop", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.support.id;
+    f.box(box).failNext("changes", { code: "auth_revoked" }, 3);
+    const sync = f.sync(box);
+    expect(await sync.passWithRetry()).toBe("stopped");
+    expect(await sync.passWithRetry()).toBe("stopped");
+    expect(f.sleeps).toEqual([]);
+    const mailbox = await f.store.getMailbox(f.firm.id, box);
+    expect(mailbox!.state).toMatchObject({ status: "stopped", reason: "auth_revoked" });
+    for (const member of [f.members.ann, f.members.bob]) {
+      const notes = await f.store.listNotifications(f.firm.id, member.id, f.clock.now());
+      expect(notes.filter((n) => n.kind === "sync_stopped")).toHaveLength(1);
+    }
+    expect(await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now())).toEqual([]);
+  });
+
+  it("N2: repeated failures stop the mailbox after the configured number of passes", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    f.box(box).failNext("changes", { code: "transient" }, 50);
+    expect(await f.sync(box, { maxConsecutiveFailures: 4 }).passWithRetry()).toBe("stopped");
+    expect(f.sleeps).toHaveLength(3);
+    expect((await f.store.getMailbox(f.firm.id, box))!.state).toMatchObject({ status: "stopped", reason: "repeated_failures" });
+  });
+
+  it("N1: new inbound client mail notifies members per their settings, except who muted the thread", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box);
+    await f.sync(box).syncOnce();
+    const annNotes = await f.store.listNotifications(f.firm.id, f.members.ann.id, f.clock.now());
+    expect(annNotes.map((n) => n.kind)).toEqual(["new_client_mail"]);
+    expect(await f.store.listNotifications(f.firm.id, f.members.bob.id, f.clock.now())).toEqual([]);
+    expect((await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now())).length).toBe(1);
+    const threadId = annNotes[0]!.payload.threadId as string;
+    await f.store.setThreadMuted(f.firm.id, threadId, f.members.ann.id, true);
+    clientMail(f, box, { messageId: "<r2@home.example>", references: ["<r1@home.example>"], subject: "Re: Receipts", date: minutes(10) });
+    await f.sync(box).syncOnce();
+    expect((await f.store.listNotifications(f.firm.id, f.members.ann.id, f.clock.now())).length).toBe(1);
+    expect((await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now())).length).toBe(2);
+  });
+
+  it("F8: a message deleted from every mailbox it was seen in leaves the view (mirror); retain keeps it", async () => {
+    for (const mode of ["mirror", "retain"] as const) {
+      const f = await makeFirm({ deletionMode: mode });
+      const a = clientMail(f, f.boxes.ann.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
+      const s = clientMail(f, f.boxes.support.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
+      const annSync = f.sync(f.boxes.ann.id);
+      const supportSync = f.sync(f.boxes.support.id);
+      await annSync.syncOnce();
+      await supportSync.syncOnce();
+      f.box(f.boxes.ann.id).remove(a);
+      await annSync.syncOnce();
+      expect(await allFiled(f), `${mode}, one copy left`).toHaveLength(1);
+      f.box(f.boxes.support.id).remove(s);
+      await supportSync.syncOnce();
+      expect(await allFiled(f), mode).toHaveLength(mode === "mirror" ? 0 : 1);
+    }
+  });
+
+  it("F9: attachments are saved once per content hash per account, only when the mailbox auto-saves", async () => {
+    const f = await makeFirm();
+    const pdf = new TextEncoder().encode("%PDF-1.7 receipts");
+    clientMail(f, f.boxes.ann.id, { attachments: [{ filename: "../receipts.pdf", contentType: "application/pdf", content: pdf }] });
+    clientMail(f, f.boxes.ann.id, { messageId: "<again@home>", subject: "Same file again", date: minutes(9), attachments: [{ filename: "copy.pdf", contentType: "application/pdf", content: pdf }] });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    expect(f.sink.saved.map((d) => [d.accountId, d.filename, d.bytes]).sort()).toEqual(
+      [[f.accounts.bakery.id, "_receipts.pdf", pdf.byteLength], [f.accounts.family.id, "_receipts.pdf", pdf.byteLength]].sort(),
+    );
+    await f.store.updateMailboxSettings(f.firm.id, f.boxes.bob.id, { autoSaveAttachments: false });
+    clientMail(f, f.boxes.bob.id, { messageId: "<new@home>", to: [at("bob@ledger.example")], date: minutes(20), attachments: [{ filename: "other.pdf", contentType: "application/pdf", content: new TextEncoder().encode("other") }] });
+    await f.sync(f.boxes.bob.id).syncOnce();
+    expect(f.sink.saved).toHaveLength(2);
+  });
+
+  it("F7: with email sync off a link files nothing new; Y5/T7: turning it on backfills the history", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.bob.id;
+    f.box(box).append({ from: [at("sam@home.example")], to: [at("bob@ledger.example")], subject: "Old question", messageId: "<old@home>", date: minutes(1), text: "?" });
+    await f.sync(box).syncOnce();
+    expect(await allFiled(f)).toEqual([]);
+    await f.store.updateLink(f.firm.id, f.links.samFamily.id, { emailSync: true });
+    const backfill = await f.sync(box).backfillAddresses(["sam@home.example"]);
+    expect(backfill).toEqual({ examined: 1, filed: 1 });
+    expect(f.box(box).calls.search).toBe(1);
+    expect(await allFiled(f)).toEqual([{ subject: "Old question", accounts: ["Jordan family"] }]);
+  });
+
+  it("Y6: a message that keeps failing is set aside and reported; the cursor still moves", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    const poison = clientMail(f, box, { messageId: "<poison@home>" });
+    clientMail(f, box, { messageId: "<fine@home>", subject: "Fine", date: minutes(1) });
+    f.box(box).failFetchOf(poison);
+    const reported: string[] = [];
+    f.events.on("message.set_aside", (e) => reported.push(e.providerId));
+    const result = await f.sync(box).syncOnce();
+    expect(result.setAside).toEqual([poison]);
+    expect(reported).toEqual([poison]);
+    expect((await allFiled(f)).map((m) => m.subject)).toEqual(["Fine"]);
+    expect(await f.store.getCursor(f.firm.id, box)).toBeDefined();
+    expect((await f.store.listAudit(f.firm.id)).some((a) => a.action === "message.set_aside")).toBe(true);
+  });
+
+  it("Y6: two workers never sync one mailbox at once; the second backs off", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    const token = await f.store.acquireLease(f.firm.id, box, "other-worker", 60_000);
+    expect(token).toBeDefined();
+    expect(await f.sync(box).syncOnce()).toMatchObject({ ran: false });
+    await f.store.releaseLease(f.firm.id, box, token!);
+    expect(await f.sync(box).syncOnce()).toMatchObject({ ran: true });
+  });
+
+  it("N5: a successful pass records when the mailbox last synced", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    expect((await f.store.getMailbox(f.firm.id, box))!.lastSyncedAt).toBeUndefined();
+    await f.sync(box).syncOnce();
+    expect((await f.store.getMailbox(f.firm.id, box))!.lastSyncedAt).toEqual(f.clock.now());
+  });
+
+  it("F5: syncing mailboxes in any order, with replays, files exactly the unique client messages (property)", async () => {
+    const topics = ["Audit", "Payroll", "VAT", "Invoice"];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ topic: fc.nat(3), boxes: fc.subarray([0, 1, 2, 3], { minLength: 1 }), client: fc.boolean() }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(3), { minLength: 1, maxLength: 10 }),
+        async (messages, order) => {
+          const f = await makeFirm();
+          const boxIds = [f.boxes.ann.id, f.boxes.bob.id, f.boxes.carl.id, f.boxes.support.id];
+          messages.forEach((m, i) => {
+            for (const b of m.boxes) {
+              f.box(boxIds[b]!).append({ from: [at(m.client ? "petra@acme.example" : "stranger@else.example")], to: [at("ann@ledger.example")], subject: `${topics[m.topic]} ${i}`, messageId: `<msg${i}@x>`, date: minutes(i), text: `body ${i}` });
+            }
+          });
+          for (const b of [...order, 0, 1, 2, 3]) await f.sync(boxIds[b]!).syncOnce();
+          const filed = await allFiled(f);
+          expect(filed.map((m) => m.subject).sort()).toEqual(messages.flatMap((m, i) => (m.client ? [`${topics[m.topic]} ${i}`] : [])).sort());
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it("Y6: a stale worker's page is rejected whole by the fenced cursor write", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box);
+    const token = await f.store.acquireLease(f.firm.id, box, "stale", 1);
+    f.clock.advance(10);
+    const fresh = await f.store.acquireLease(f.firm.id, box, "fresh", 60_000);
+    expect(fresh).not.toBe(token);
+    await expect(f.store.transaction(async (tx) => {
+      await tx.setCursor(f.firm.id, box, token!, "999");
+    })).rejects.toSatisfy((error: unknown) => ClientMailError.hasCode(error, "lease_lost"));
+    expect(await f.store.getCursor(f.firm.id, box)).toBeUndefined();
+  });
+});

@@ -1,0 +1,1130 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { ClientMailError, NotFoundError } from "@clientmail/core";
+import type {
+  Account,
+  Contact,
+  Firm,
+  Invitation,
+  Link,
+  Mailbox,
+  MailboxSettings,
+  MailboxSyncState,
+  TeamMember,
+} from "@clientmail/core";
+import type {
+  AccountPatch,
+  AuditEntry,
+  Clock,
+  ContactPatch,
+  FiledMessage,
+  FileOutcome,
+  FirmPatch,
+  LinkFilter,
+  LinkPatch,
+  MailboxCredential,
+  MessageToFile,
+  NewAccount,
+  NewAuditEntry,
+  NewContact,
+  NewFirm,
+  NewLink,
+  NewMailbox,
+  NewNotification,
+  NewOutboxMessage,
+  NewTeamMember,
+  Notification,
+  OutboxFilter,
+  OutboxMessage,
+  SightingRemoval,
+  Store,
+  TeamMemberPatch,
+  ThreadKeyConflict,
+  ThreadListOptions,
+  ThreadView,
+} from "@clientmail/core/ports";
+
+/** Settings of {@link createMemoryStore}. */
+export interface MemoryStoreSettings {
+  /** The clock lease expiry is measured with. Defaults to the wall clock. */
+  clock?: Clock;
+  /** Id generator; defaults to `crypto.randomUUID`. */
+  newId?: () => string;
+}
+
+interface MailboxRow {
+  mailbox: Mailbox;
+  credentials: string | undefined;
+}
+
+interface LeaseRow {
+  holder: string | undefined;
+  token: number;
+  expiresAt: number;
+}
+
+interface MessageRow {
+  message: FiledMessage;
+}
+
+interface OutboxRow {
+  outbox: OutboxMessage;
+}
+
+/** Everything the store holds. Values are replaced, never mutated, so the undo log can restore them. */
+class Tables {
+  firms = new Map<string, Firm>();
+  members = new Map<string, TeamMember>();
+  memberEmails = new Map<string, string>();
+  mailboxes = new Map<string, MailboxRow>();
+  mailboxAddresses = new Map<string, string>();
+  leases = new Map<string, LeaseRow>();
+  cursors = new Map<string, string>();
+  accounts = new Map<string, Account>();
+  contacts = new Map<string, Contact>();
+  links = new Map<string, Link>();
+  linkKeys = new Map<string, string>();
+  threads = new Map<string, string>();
+  threadKeys = new Map<string, string>();
+  mutes = new Map<string, true>();
+  messages = new Map<string, MessageRow>();
+  dedupe = new Map<string, string>();
+  sightings = new Map<string, string>();
+  attachments = new Map<string, true>();
+  notifications = new Map<string, Notification>();
+  notificationKeys = new Map<string, string>();
+  audit = new Map<string, AuditEntry>();
+  outbox = new Map<string, OutboxRow>();
+}
+
+type UndoLog = (() => void)[];
+
+const k = (...parts: string[]): string => parts.join("\u0000");
+
+function conflict(message: string, details: Record<string, unknown>): ClientMailError {
+  return new ClientMailError("conflict", message, { details });
+}
+
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}
+
+/** JSON-typed fields (payloads, drafts, details) keep only what JSON keeps, as in Postgres. */
+function jsonCopy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/**
+ * The in-process store: the embedded default and the reference implementation of the Store
+ * port. Transactions are serialised and rolled back with an undo log.
+ */
+export class MemoryStore implements Store {
+  readonly #t = new Tables();
+  readonly #clock: Clock;
+  readonly #newId: () => string;
+  readonly #context = new AsyncLocalStorage<{ log: UndoLog }>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(settings: MemoryStoreSettings = {}) {
+    this.#clock = settings.clock ?? { now: () => new Date() };
+    this.#newId = settings.newId ?? (() => globalThis.crypto.randomUUID());
+  }
+
+  // -- transactions ---------------------------------------------------------------------------
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    const current = this.#context.getStore();
+    if (current) {
+      const mark = current.log.length;
+      try {
+        return await fn(this);
+      } catch (error) {
+        this.#undoTo(current.log, mark);
+        throw error;
+      }
+    }
+    return this.#exclusive(async () => {
+      const log: UndoLog = [];
+      try {
+        return await this.#context.run({ log }, () => fn(this));
+      } catch (error) {
+        this.#undoTo(log, 0);
+        throw error;
+      }
+    });
+  }
+
+  #undoTo(log: UndoLog, mark: number): void {
+    while (log.length > mark) log.pop()?.();
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs one method atomically: inside the caller's transaction, or in its own. */
+  #op<T>(fn: (log: UndoLog) => T): Promise<T> {
+    const current = this.#context.getStore();
+    if (current) return this.#inside(current.log, fn);
+    return this.#exclusive(() => this.#inside([], fn));
+  }
+
+  async #inside<T>(log: UndoLog, fn: (log: UndoLog) => T): Promise<T> {
+    const mark = log.length;
+    try {
+      return fn(log);
+    } catch (error) {
+      this.#undoTo(log, mark);
+      throw error;
+    }
+  }
+
+  #put<V>(log: UndoLog, map: Map<string, V>, key: string, value: V): void {
+    const had = map.has(key);
+    const previous = map.get(key);
+    map.set(key, value);
+    log.push(() => {
+      if (had) map.set(key, previous as V);
+      else map.delete(key);
+    });
+  }
+
+  #del<V>(log: UndoLog, map: Map<string, V>, key: string): void {
+    if (!map.has(key)) return;
+    const previous = map.get(key) as V;
+    map.delete(key);
+    log.push(() => map.set(key, previous));
+  }
+
+  #owned<V extends { firmId: string }>(map: Map<string, V>, firmId: string, id: string): V | undefined {
+    const row = map.get(id);
+    return row && row.firmId === firmId ? row : undefined;
+  }
+
+  /**
+   * Reads the raw tables, bypassing the Store methods: for conformance tests. Not part of the
+   * Store port.
+   */
+  inspectRaw(firmId: string): { messages: number; sightings: number; credentials: Map<string, string | undefined> } {
+    const prefix = k(firmId, "");
+    const credentials = new Map<string, string | undefined>();
+    for (const row of this.#t.mailboxes.values()) {
+      if (row.mailbox.firmId === firmId) credentials.set(row.mailbox.id, row.credentials);
+    }
+    return {
+      messages: [...this.#t.messages.values()].filter((row) => row.message.firmId === firmId).length,
+      sightings: [...this.#t.sightings.keys()].filter((key) => key.startsWith(prefix)).length,
+      credentials,
+    };
+  }
+
+  // -- firms ----------------------------------------------------------------------------------
+
+  createFirm(input: NewFirm): Promise<Firm> {
+    return this.#op((log) => {
+      const firm: Firm = { id: this.#newId(), ...copy(input), createdAt: this.#clock.now() };
+      this.#put(log, this.#t.firms, firm.id, firm);
+      return copy(firm);
+    });
+  }
+
+  getFirm(firmId: string): Promise<Firm | undefined> {
+    return this.#op(() => copy(this.#t.firms.get(firmId)));
+  }
+
+  updateFirm(firmId: string, patch: FirmPatch): Promise<Firm> {
+    return this.#op((log) => {
+      const firm = this.#t.firms.get(firmId);
+      if (!firm) throw new NotFoundError("firm", firmId);
+      const next: Firm = { ...firm, ...copy(definedOnly(patch)) };
+      this.#put(log, this.#t.firms, firmId, next);
+      return copy(next);
+    });
+  }
+
+  listFirmIds(): Promise<string[]> {
+    return this.#op(() => [...this.#t.firms.keys()].sort());
+  }
+
+  #requireFirm(firmId: string): Firm {
+    const firm = this.#t.firms.get(firmId);
+    if (!firm) throw new NotFoundError("firm", firmId);
+    return firm;
+  }
+
+  // -- members --------------------------------------------------------------------------------
+
+  createMember(firmId: string, input: NewTeamMember): Promise<TeamMember> {
+    return this.#op((log) => {
+      this.#requireFirm(firmId);
+      const emailKey = k(firmId, input.email);
+      if (this.#t.memberEmails.has(emailKey)) {
+        throw conflict("A team member with this email already exists", { field: "email" });
+      }
+      const member: TeamMember = { id: this.#newId(), firmId, ...copy(input) };
+      this.#put(log, this.#t.members, member.id, member);
+      this.#put(log, this.#t.memberEmails, emailKey, member.id);
+      return copy(member);
+    });
+  }
+
+  getMember(firmId: string, memberId: string): Promise<TeamMember | undefined> {
+    return this.#op(() => copy(this.#owned(this.#t.members, firmId, memberId)));
+  }
+
+  listMembers(firmId: string): Promise<TeamMember[]> {
+    return this.#op(() =>
+      [...this.#t.members.values()]
+        .filter((m) => m.firmId === firmId)
+        .sort((a, b) => compare(a.name, b.name) || compare(a.id, b.id))
+        .map(copy),
+    );
+  }
+
+  updateMember(firmId: string, memberId: string, patch: TeamMemberPatch): Promise<TeamMember> {
+    return this.#op((log) => {
+      const member = this.#owned(this.#t.members, firmId, memberId);
+      if (!member) throw new NotFoundError("team member", memberId);
+      const next: TeamMember = { ...member, ...copy(definedOnly(patch)) };
+      if (next.email !== member.email) {
+        const emailKey = k(firmId, next.email);
+        if (this.#t.memberEmails.has(emailKey)) {
+          throw conflict("A team member with this email already exists", { field: "email" });
+        }
+        this.#del(log, this.#t.memberEmails, k(firmId, member.email));
+        this.#put(log, this.#t.memberEmails, emailKey, memberId);
+      }
+      this.#put(log, this.#t.members, memberId, next);
+      return copy(next);
+    });
+  }
+
+  // -- mailboxes ------------------------------------------------------------------------------
+
+  createMailbox(firmId: string, input: NewMailbox, at: Date): Promise<Mailbox> {
+    return this.#op((log) => {
+      if (!this.#owned(this.#t.members, firmId, input.ownerMemberId)) {
+        throw new NotFoundError("team member", input.ownerMemberId);
+      }
+      const addressKey = k(firmId, input.address);
+      if (this.#t.mailboxAddresses.has(addressKey)) {
+        throw conflict("A mailbox with this address is already connected", { field: "address" });
+      }
+      const mailbox: Mailbox = {
+        id: this.#newId(),
+        firmId,
+        provider: input.provider,
+        address: input.address,
+        displayName: input.displayName,
+        ownerMemberId: input.ownerMemberId,
+        connections: [{ memberId: input.ownerMemberId, connectedAt: new Date(at) }],
+        settings: copy(input.settings),
+        state: { status: "connecting" },
+        lastSyncedAt: undefined,
+      };
+      this.#put(log, this.#t.mailboxes, mailbox.id, { mailbox, credentials: undefined });
+      this.#put(log, this.#t.mailboxAddresses, addressKey, mailbox.id);
+      return copy(mailbox);
+    });
+  }
+
+  #mailboxRow(firmId: string, mailboxId: string): MailboxRow | undefined {
+    const row = this.#t.mailboxes.get(mailboxId);
+    return row && row.mailbox.firmId === firmId ? row : undefined;
+  }
+
+  #requireMailbox(firmId: string, mailboxId: string): MailboxRow {
+    const row = this.#mailboxRow(firmId, mailboxId);
+    if (!row) throw new NotFoundError("mailbox", mailboxId);
+    return row;
+  }
+
+  getMailbox(firmId: string, mailboxId: string): Promise<Mailbox | undefined> {
+    return this.#op(() => copy(this.#mailboxRow(firmId, mailboxId)?.mailbox));
+  }
+
+  listMailboxes(firmId: string): Promise<Mailbox[]> {
+    return this.#op(() =>
+      [...this.#t.mailboxes.values()]
+        .map((row) => row.mailbox)
+        .filter((m) => m.firmId === firmId)
+        .sort((a, b) => compare(a.address, b.address))
+        .map(copy),
+    );
+  }
+
+  #updateMailbox(log: UndoLog, firmId: string, mailboxId: string, change: (m: Mailbox) => Mailbox): Mailbox {
+    const row = this.#requireMailbox(firmId, mailboxId);
+    const next = change(copy(row.mailbox));
+    this.#put(log, this.#t.mailboxes, mailboxId, { ...row, mailbox: next });
+    return copy(next);
+  }
+
+  updateMailboxSettings(firmId: string, mailboxId: string, patch: Partial<MailboxSettings>): Promise<Mailbox> {
+    return this.#op((log) =>
+      this.#updateMailbox(log, firmId, mailboxId, (m) => ({ ...m, settings: { ...m.settings, ...definedOnly(patch) } })),
+    );
+  }
+
+  setMailboxState(firmId: string, mailboxId: string, state: MailboxSyncState, lastSyncedAt?: Date): Promise<Mailbox> {
+    return this.#op((log) =>
+      this.#updateMailbox(log, firmId, mailboxId, (m) => ({
+        ...m,
+        state: copy(state),
+        lastSyncedAt: lastSyncedAt ? new Date(lastSyncedAt) : m.lastSyncedAt,
+      })),
+    );
+  }
+
+  addMailboxConnection(firmId: string, mailboxId: string, memberId: string, at: Date): Promise<Mailbox> {
+    return this.#op((log) => {
+      if (!this.#owned(this.#t.members, firmId, memberId)) throw new NotFoundError("team member", memberId);
+      return this.#updateMailbox(log, firmId, mailboxId, (m) =>
+        m.connections.some((c) => c.memberId === memberId)
+          ? m
+          : { ...m, connections: [...m.connections, { memberId, connectedAt: new Date(at) }] },
+      );
+    });
+  }
+
+  removeMailboxConnection(firmId: string, mailboxId: string, memberId: string): Promise<boolean> {
+    return this.#op((log) => {
+      const row = this.#mailboxRow(firmId, mailboxId);
+      if (!row?.mailbox.connections.some((c) => c.memberId === memberId)) return false;
+      this.#updateMailbox(log, firmId, mailboxId, (m) => ({
+        ...m,
+        connections: m.connections.filter((c) => c.memberId !== memberId),
+      }));
+      return true;
+    });
+  }
+
+  setMailboxCredentials(firmId: string, mailboxId: string, ciphertext: string | undefined): Promise<void> {
+    return this.#op((log) => {
+      const row = this.#requireMailbox(firmId, mailboxId);
+      this.#put(log, this.#t.mailboxes, mailboxId, { ...row, credentials: ciphertext });
+    });
+  }
+
+  getMailboxCredentials(firmId: string, mailboxId: string): Promise<string | undefined> {
+    return this.#op(() => this.#mailboxRow(firmId, mailboxId)?.credentials);
+  }
+
+  listMailboxCredentials(firmId: string): Promise<MailboxCredential[]> {
+    return this.#op(() =>
+      [...this.#t.mailboxes.values()]
+        .filter((row) => row.mailbox.firmId === firmId && row.credentials !== undefined)
+        .map((row) => ({ mailboxId: row.mailbox.id, ciphertext: row.credentials as string }))
+        .sort((a, b) => compare(a.mailboxId, b.mailboxId)),
+    );
+  }
+
+  // -- leases and cursors ---------------------------------------------------------------------
+
+  acquireLease(firmId: string, mailboxId: string, holder: string, ttlMs: number): Promise<number | undefined> {
+    return this.#op((log) => {
+      if (!this.#mailboxRow(firmId, mailboxId)) return undefined;
+      const now = this.#clock.now().getTime();
+      const key = k(firmId, mailboxId);
+      const lease = this.#t.leases.get(key);
+      const live = lease?.holder !== undefined && lease.expiresAt > now;
+      if (live && lease.holder !== holder) return undefined;
+      const token = live ? lease.token : (lease?.token ?? 0) + 1;
+      this.#put(log, this.#t.leases, key, { holder, token, expiresAt: now + ttlMs });
+      return token;
+    });
+  }
+
+  renewLease(firmId: string, mailboxId: string, token: number, ttlMs: number): Promise<boolean> {
+    return this.#op((log) => {
+      const key = k(firmId, mailboxId);
+      const lease = this.#t.leases.get(key);
+      const now = this.#clock.now().getTime();
+      if (!lease || lease.holder === undefined || lease.token !== token || lease.expiresAt <= now) return false;
+      this.#put(log, this.#t.leases, key, { ...lease, expiresAt: now + ttlMs });
+      return true;
+    });
+  }
+
+  releaseLease(firmId: string, mailboxId: string, token: number): Promise<void> {
+    return this.#op((log) => {
+      const key = k(firmId, mailboxId);
+      const lease = this.#t.leases.get(key);
+      if (!lease || lease.token !== token) return;
+      this.#put(log, this.#t.leases, key, { holder: undefined, token, expiresAt: 0 });
+    });
+  }
+
+  getCursor(firmId: string, mailboxId: string): Promise<string | undefined> {
+    return this.#op(() => this.#t.cursors.get(k(firmId, mailboxId)));
+  }
+
+  setCursor(firmId: string, mailboxId: string, token: number, cursor: string | undefined): Promise<void> {
+    return this.#op((log) => {
+      const key = k(firmId, mailboxId);
+      const lease = this.#t.leases.get(key);
+      if (!lease || lease.holder === undefined || lease.token !== token) {
+        throw new ClientMailError("lease_lost", "The mailbox lease is held by another worker", {
+          details: { mailboxId, token },
+        });
+      }
+      if (cursor === undefined) this.#del(log, this.#t.cursors, key);
+      else this.#put(log, this.#t.cursors, key, cursor);
+    });
+  }
+
+  // -- accounts, contacts, links --------------------------------------------------------------
+
+  createAccount(firmId: string, input: NewAccount, at: Date): Promise<Account> {
+    return this.#op((log) => {
+      this.#requireFirm(firmId);
+      const account: Account = { id: this.#newId(), firmId, ...copy(input), createdAt: new Date(at) };
+      this.#put(log, this.#t.accounts, account.id, account);
+      return copy(account);
+    });
+  }
+
+  getAccount(firmId: string, accountId: string): Promise<Account | undefined> {
+    return this.#op(() => copy(this.#owned(this.#t.accounts, firmId, accountId)));
+  }
+
+  listAccounts(firmId: string): Promise<Account[]> {
+    return this.#op(() =>
+      [...this.#t.accounts.values()]
+        .filter((a) => a.firmId === firmId)
+        .sort((a, b) => compare(a.name, b.name) || compare(a.id, b.id))
+        .map(copy),
+    );
+  }
+
+  updateAccount(firmId: string, accountId: string, patch: AccountPatch): Promise<Account> {
+    return this.#op((log) => {
+      const account = this.#owned(this.#t.accounts, firmId, accountId);
+      if (!account) throw new NotFoundError("account", accountId);
+      const next = { ...account, ...copy(definedOnly(patch)) };
+      this.#put(log, this.#t.accounts, accountId, next);
+      return copy(next);
+    });
+  }
+
+  deleteAccount(firmId: string, accountId: string): Promise<boolean> {
+    return this.#op((log) => {
+      if (!this.#owned(this.#t.accounts, firmId, accountId)) return false;
+      for (const link of [...this.#t.links.values()]) {
+        if (link.firmId === firmId && link.accountId === accountId) this.#deleteLink(log, link);
+      }
+      this.#del(log, this.#t.accounts, accountId);
+      return true;
+    });
+  }
+
+  createContact(firmId: string, input: NewContact): Promise<Contact> {
+    return this.#op((log) => {
+      this.#requireFirm(firmId);
+      const contact: Contact = { id: this.#newId(), firmId, ...copy(input) };
+      this.#put(log, this.#t.contacts, contact.id, contact);
+      return copy(contact);
+    });
+  }
+
+  getContact(firmId: string, contactId: string): Promise<Contact | undefined> {
+    return this.#op(() => copy(this.#owned(this.#t.contacts, firmId, contactId)));
+  }
+
+  listContacts(firmId: string): Promise<Contact[]> {
+    return this.#op(() =>
+      [...this.#t.contacts.values()]
+        .filter((c) => c.firmId === firmId)
+        .sort((a, b) => compare(a.lastName, b.lastName) || compare(a.firstName, b.firstName) || compare(a.id, b.id))
+        .map(copy),
+    );
+  }
+
+  updateContact(firmId: string, contactId: string, patch: ContactPatch): Promise<Contact> {
+    return this.#op((log) => {
+      const contact = this.#owned(this.#t.contacts, firmId, contactId);
+      if (!contact) throw new NotFoundError("contact", contactId);
+      const next = { ...contact, ...copy(definedOnly(patch)) };
+      this.#put(log, this.#t.contacts, contactId, next);
+      return copy(next);
+    });
+  }
+
+  createLink(firmId: string, input: NewLink): Promise<Link> {
+    return this.#op((log) => {
+      if (!this.#owned(this.#t.accounts, firmId, input.accountId)) throw new NotFoundError("account", input.accountId);
+      if (!this.#owned(this.#t.contacts, firmId, input.contactId)) throw new NotFoundError("contact", input.contactId);
+      const key = k(firmId, input.accountId, input.contactId, input.email);
+      if (this.#t.linkKeys.has(key)) {
+        throw conflict("This contact is already linked to the account with this email", { field: "email" });
+      }
+      const link: Link = {
+        id: this.#newId(),
+        firmId,
+        accountId: input.accountId,
+        contactId: input.contactId,
+        email: input.email,
+        login: input.login,
+        notify: input.notify,
+        emailSync: input.emailSync,
+        signatory: input.signatory,
+        notifyPreferences: copy(input.notifyPreferences),
+        invitation: undefined,
+      };
+      this.#put(log, this.#t.links, link.id, link);
+      this.#put(log, this.#t.linkKeys, key, link.id);
+      return copy(link);
+    });
+  }
+
+  getLink(firmId: string, linkId: string): Promise<Link | undefined> {
+    return this.#op(() => copy(this.#owned(this.#t.links, firmId, linkId)));
+  }
+
+  listLinks(firmId: string, filter: LinkFilter = {}): Promise<Link[]> {
+    return this.#op(() =>
+      [...this.#t.links.values()]
+        .filter(
+          (l) =>
+            l.firmId === firmId &&
+            (filter.accountId === undefined || l.accountId === filter.accountId) &&
+            (filter.contactId === undefined || l.contactId === filter.contactId) &&
+            (filter.email === undefined || l.email === filter.email) &&
+            (filter.emailSync === undefined || l.emailSync === filter.emailSync),
+        )
+        .sort((a, b) => compare(a.email, b.email) || compare(a.id, b.id))
+        .map(copy),
+    );
+  }
+
+  updateLink(firmId: string, linkId: string, patch: LinkPatch): Promise<Link> {
+    return this.#op((log) => {
+      const link = this.#owned(this.#t.links, firmId, linkId);
+      if (!link) throw new NotFoundError("link", linkId);
+      const next: Link = { ...link, ...copy(definedOnly(patch)) };
+      if (next.email !== link.email) {
+        const key = k(firmId, link.accountId, link.contactId, next.email);
+        if (this.#t.linkKeys.has(key)) {
+          throw conflict("This contact is already linked to the account with this email", { field: "email" });
+        }
+        this.#del(log, this.#t.linkKeys, k(firmId, link.accountId, link.contactId, link.email));
+        this.#put(log, this.#t.linkKeys, key, linkId);
+      }
+      this.#put(log, this.#t.links, linkId, next);
+      return copy(next);
+    });
+  }
+
+  #deleteLink(log: UndoLog, link: Link): void {
+    this.#del(log, this.#t.links, link.id);
+    this.#del(log, this.#t.linkKeys, k(link.firmId, link.accountId, link.contactId, link.email));
+  }
+
+  deleteLink(firmId: string, linkId: string): Promise<boolean> {
+    return this.#op((log) => {
+      const link = this.#owned(this.#t.links, firmId, linkId);
+      if (!link) return false;
+      this.#deleteLink(log, link);
+      return true;
+    });
+  }
+
+  setInvitation(firmId: string, linkId: string, invitation: Invitation | undefined): Promise<Link> {
+    return this.#op((log) => {
+      const link = this.#owned(this.#t.links, firmId, linkId);
+      if (!link) throw new NotFoundError("link", linkId);
+      const next: Link = { ...link, invitation: copy(invitation) };
+      this.#put(log, this.#t.links, linkId, next);
+      return copy(next);
+    });
+  }
+
+  findLinkByInvitationToken(firmId: string, token: string): Promise<Link | undefined> {
+    return this.#op(() =>
+      copy([...this.#t.links.values()].find((l) => l.firmId === firmId && l.invitation?.token === token)),
+    );
+  }
+
+  // -- threads --------------------------------------------------------------------------------
+
+  createThread(firmId: string): Promise<string> {
+    return this.#op((log) => {
+      this.#requireFirm(firmId);
+      const id = this.#newId();
+      this.#put(log, this.#t.threads, id, firmId);
+      return id;
+    });
+  }
+
+  #threadExists(firmId: string, threadId: string): boolean {
+    return this.#t.threads.get(threadId) === firmId;
+  }
+
+  findThreadsByKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
+    return this.#op(() => {
+      const found = new Map<string, string>();
+      for (const key of keys) {
+        const threadId = this.#t.threadKeys.get(k(firmId, key));
+        if (threadId !== undefined) found.set(key, threadId);
+      }
+      return found;
+    });
+  }
+
+  attachThreadKeys(firmId: string, threadId: string, keys: readonly string[]): Promise<ThreadKeyConflict[]> {
+    return this.#op((log) => {
+      if (!this.#threadExists(firmId, threadId)) throw new NotFoundError("thread", threadId);
+      const conflicts: ThreadKeyConflict[] = [];
+      for (const key of new Set(keys)) {
+        const owner = this.#t.threadKeys.get(k(firmId, key));
+        if (owner === undefined) this.#put(log, this.#t.threadKeys, k(firmId, key), threadId);
+        else if (owner !== threadId) conflicts.push({ key, threadId: owner });
+      }
+      return conflicts;
+    });
+  }
+
+  mergeThreads(firmId: string, survivorId: string, mergedIds: readonly string[]): Promise<void> {
+    return this.#op((log) => {
+      if (!this.#threadExists(firmId, survivorId)) throw new NotFoundError("thread", survivorId);
+      const merged = new Set(mergedIds.filter((id) => id !== survivorId && this.#threadExists(firmId, id)));
+      if (merged.size === 0) return;
+      for (const [id, row] of this.#t.messages) {
+        if (row.message.firmId === firmId && merged.has(row.message.threadId)) {
+          this.#put(log, this.#t.messages, id, { message: { ...row.message, threadId: survivorId } });
+        }
+      }
+      const prefix = k(firmId, "");
+      for (const [key, owner] of this.#t.threadKeys) {
+        if (key.startsWith(prefix) && merged.has(owner)) this.#put(log, this.#t.threadKeys, key, survivorId);
+      }
+      for (const key of [...this.#t.mutes.keys()]) {
+        const [f, t, m] = key.split("\u0000") as [string, string, string];
+        if (f === firmId && merged.has(t)) {
+          this.#del(log, this.#t.mutes, key);
+          this.#put(log, this.#t.mutes, k(firmId, survivorId, m), true);
+        }
+      }
+      for (const [id, row] of this.#t.outbox) {
+        if (row.outbox.firmId === firmId && row.outbox.threadId !== undefined && merged.has(row.outbox.threadId)) {
+          this.#put(log, this.#t.outbox, id, { outbox: { ...row.outbox, threadId: survivorId } });
+        }
+      }
+      for (const id of merged) this.#del(log, this.#t.threads, id);
+    });
+  }
+
+  #visibleMessages(firmId: string): FiledMessage[] {
+    const out: FiledMessage[] = [];
+    for (const row of this.#t.messages.values()) {
+      if (row.message.firmId === firmId && row.message.removedAt === undefined) out.push(row.message);
+    }
+    return out;
+  }
+
+  listThreadMessages(firmId: string, threadId: string): Promise<FiledMessage[]> {
+    return this.#op(() =>
+      this.#visibleMessages(firmId)
+        .filter((m) => m.threadId === threadId)
+        .sort(byDate)
+        .map(copy),
+    );
+  }
+
+  listAccountThreads(firmId: string, accountId: string, options: ThreadListOptions): Promise<ThreadView[]> {
+    return this.#op(() => {
+      const byThread = new Map<string, FiledMessage[]>();
+      for (const message of this.#visibleMessages(firmId)) {
+        const list = byThread.get(message.threadId) ?? [];
+        list.push(message);
+        byThread.set(message.threadId, list);
+      }
+      const shows = (m: FiledMessage): boolean =>
+        m.filings.some(
+          (f) =>
+            f.accountId === accountId &&
+            f.linkIds.some((linkId) => this.#owned(this.#t.links, firmId, linkId)?.emailSync === true),
+        );
+      const views: ThreadView[] = [];
+      for (const [threadId, messages] of byThread) {
+        if (!messages.some(shows)) continue;
+        if (options.view === "sent" && !messages.some((m) => m.direction === "outbound")) continue;
+        const sorted = [...messages].sort(byDate);
+        const last = sorted[sorted.length - 1] as FiledMessage;
+        views.push({ threadId, lastActivityAt: new Date(last.date), messages: sorted.map(copy) });
+      }
+      views.sort((a, b) => b.lastActivityAt.getTime() - a.lastActivityAt.getTime() || compare(a.threadId, b.threadId));
+      return views.slice(0, options.limit ?? 50);
+    });
+  }
+
+  setThreadMuted(firmId: string, threadId: string, memberId: string, muted: boolean): Promise<void> {
+    return this.#op((log) => {
+      if (!this.#threadExists(firmId, threadId)) throw new NotFoundError("thread", threadId);
+      if (!this.#owned(this.#t.members, firmId, memberId)) throw new NotFoundError("team member", memberId);
+      const key = k(firmId, threadId, memberId);
+      if (muted) this.#put(log, this.#t.mutes, key, true);
+      else this.#del(log, this.#t.mutes, key);
+    });
+  }
+
+  listThreadMutes(firmId: string, threadId: string): Promise<string[]> {
+    return this.#op(() => {
+      const prefix = k(firmId, threadId, "");
+      return [...this.#t.mutes.keys()]
+        .filter((key) => key.startsWith(prefix))
+        .map((key) => key.slice(prefix.length))
+        .sort();
+    });
+  }
+
+  // -- filed messages -------------------------------------------------------------------------
+
+  fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
+    return this.#op((log) => {
+      for (const [index, m] of messages.entries()) {
+        if (!this.#threadExists(firmId, m.threadId)) throw new NotFoundError("thread", m.threadId, { details: { index } });
+        for (const s of m.sightings) {
+          if (!this.#mailboxRow(firmId, s.mailboxId)) throw new NotFoundError("mailbox", s.mailboxId, { details: { index } });
+        }
+        for (const f of m.filings) {
+          if (!this.#owned(this.#t.accounts, firmId, f.accountId)) {
+            throw new NotFoundError("account", f.accountId, { details: { index } });
+          }
+          for (const linkId of f.linkIds) {
+            if (this.#owned(this.#t.links, firmId, linkId)?.accountId !== f.accountId) {
+              throw new NotFoundError("link", linkId, { details: { index } });
+            }
+          }
+        }
+      }
+      const outcomes: FileOutcome[] = [];
+      for (const input of messages) {
+        const dedupeKey = k(firmId, input.dedupeKey);
+        const existingId = this.#t.dedupe.get(dedupeKey);
+        let message: FiledMessage;
+        if (existingId === undefined) {
+          const { sightings: _s, filings: _f, ...fields } = copy(input);
+          message = { ...fields, id: this.#newId(), firmId, filings: [], sightings: [], removedAt: undefined, filedAt: new Date(at) };
+          this.#put(log, this.#t.dedupe, dedupeKey, message.id);
+        } else {
+          message = copy((this.#t.messages.get(existingId) as MessageRow).message);
+        }
+        for (const f of input.filings) {
+          const filing = message.filings.find((x) => x.accountId === f.accountId);
+          if (!filing) message.filings.push({ accountId: f.accountId, linkIds: [...new Set(f.linkIds)].sort() });
+          else filing.linkIds = [...new Set([...filing.linkIds, ...f.linkIds])].sort();
+        }
+        message.filings.sort((a, b) => compare(a.accountId, b.accountId));
+        for (const s of input.sightings) {
+          const sightingKey = k(firmId, s.mailboxId, s.providerId);
+          if (this.#t.sightings.has(sightingKey)) continue;
+          this.#put(log, this.#t.sightings, sightingKey, message.id);
+          message.sightings.push({ ...s });
+          message.removedAt = undefined;
+        }
+        message.sightings.sort((a, b) => compare(a.mailboxId, b.mailboxId) || compare(a.providerId, b.providerId));
+        this.#put(log, this.#t.messages, message.id, { message });
+        outcomes.push({ dedupeKey: input.dedupeKey, id: message.id, created: existingId === undefined });
+      }
+      return outcomes;
+    });
+  }
+
+  getMessage(firmId: string, messageId: string): Promise<FiledMessage | undefined> {
+    return this.#op(() => {
+      const row = this.#t.messages.get(messageId);
+      return row && row.message.firmId === firmId ? copy(row.message) : undefined;
+    });
+  }
+
+  findMessagesByDedupeKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
+    return this.#op(() => {
+      const found = new Map<string, string>();
+      for (const key of keys) {
+        const id = this.#t.dedupe.get(k(firmId, key));
+        if (id !== undefined) found.set(key, id);
+      }
+      return found;
+    });
+  }
+
+  removeSightings(firmId: string, mailboxId: string, providerIds: readonly string[], at: Date): Promise<SightingRemoval> {
+    return this.#op((log) => {
+      const firm = this.#t.firms.get(firmId);
+      if (!firm) return { orphaned: [], hidden: false };
+      const touched = new Set<string>();
+      for (const providerId of new Set(providerIds)) {
+        const key = k(firmId, mailboxId, providerId);
+        const messageId = this.#t.sightings.get(key);
+        if (messageId === undefined) continue;
+        this.#del(log, this.#t.sightings, key);
+        const row = this.#t.messages.get(messageId) as MessageRow;
+        const sightings = row.message.sightings.filter((s) => !(s.mailboxId === mailboxId && s.providerId === providerId));
+        this.#put(log, this.#t.messages, messageId, { message: { ...row.message, sightings } });
+        touched.add(messageId);
+      }
+      const orphaned = [...touched].filter((id) => this.#t.messages.get(id)?.message.sightings.length === 0).sort();
+      const hide = firm.deletionMode === "mirror";
+      if (hide) {
+        for (const id of orphaned) {
+          const row = this.#t.messages.get(id) as MessageRow;
+          this.#put(log, this.#t.messages, id, { message: { ...row.message, removedAt: new Date(at) } });
+        }
+      }
+      return { orphaned, hidden: hide && orphaned.length > 0 };
+    });
+  }
+
+  // -- attachments ----------------------------------------------------------------------------
+
+  claimAttachment(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
+    return this.#op((log) => {
+      if (!this.#owned(this.#t.accounts, firmId, accountId)) throw new NotFoundError("account", accountId);
+      const key = k(firmId, accountId, contentHash);
+      if (this.#t.attachments.has(key)) return false;
+      this.#put(log, this.#t.attachments, key, true);
+      return true;
+    });
+  }
+
+  releaseAttachment(firmId: string, accountId: string, contentHash: string): Promise<void> {
+    return this.#op((log) => this.#del(log, this.#t.attachments, k(firmId, accountId, contentHash)));
+  }
+
+  // -- notifications --------------------------------------------------------------------------
+
+  createNotification(firmId: string, input: NewNotification, at: Date): Promise<Notification> {
+    return this.#op((log) => {
+      if (!this.#owned(this.#t.members, firmId, input.memberId)) throw new NotFoundError("team member", input.memberId);
+      const dedupeKey = input.dedupeKey === undefined ? undefined : k(firmId, input.memberId, input.dedupeKey);
+      if (dedupeKey !== undefined) {
+        const existing = this.#t.notifications.get(this.#t.notificationKeys.get(dedupeKey) ?? "");
+        if (existing) return copy(existing);
+      }
+      const notification: Notification = {
+        id: this.#newId(),
+        firmId,
+        memberId: input.memberId,
+        kind: input.kind,
+        payload: jsonCopy(input.payload),
+        dedupeKey: input.dedupeKey,
+        createdAt: new Date(at),
+        snoozedUntil: undefined,
+        dismissedAt: undefined,
+      };
+      this.#put(log, this.#t.notifications, notification.id, notification);
+      if (dedupeKey !== undefined) this.#put(log, this.#t.notificationKeys, dedupeKey, notification.id);
+      return copy(notification);
+    });
+  }
+
+  listNotifications(firmId: string, memberId: string, now: Date): Promise<Notification[]> {
+    return this.#op(() =>
+      [...this.#t.notifications.values()]
+        .filter(
+          (n) =>
+            n.firmId === firmId &&
+            n.memberId === memberId &&
+            n.dismissedAt === undefined &&
+            (n.snoozedUntil === undefined || n.snoozedUntil.getTime() <= now.getTime()),
+        )
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || compare(b.id, a.id))
+        .map(copy),
+    );
+  }
+
+  snoozeNotification(firmId: string, notificationId: string, until: Date): Promise<boolean> {
+    return this.#op((log) => {
+      const n = this.#owned(this.#t.notifications, firmId, notificationId);
+      if (!n || n.dismissedAt !== undefined) return false;
+      this.#put(log, this.#t.notifications, notificationId, { ...n, snoozedUntil: new Date(until) });
+      return true;
+    });
+  }
+
+  dismissNotification(firmId: string, notificationId: string, at: Date): Promise<boolean> {
+    return this.#op((log) => {
+      const n = this.#owned(this.#t.notifications, firmId, notificationId);
+      if (!n) return false;
+      if (n.dismissedAt === undefined) this.#put(log, this.#t.notifications, notificationId, { ...n, dismissedAt: new Date(at) });
+      return true;
+    });
+  }
+
+  // -- audit ----------------------------------------------------------------------------------
+
+  appendAudit(firmId: string, entry: NewAuditEntry, at: Date): Promise<AuditEntry> {
+    return this.#op((log) => {
+      this.#requireFirm(firmId);
+      const row: AuditEntry = { id: this.#newId(), firmId, ...copy(entry), details: jsonCopy(entry.details), at: new Date(at) };
+      this.#put(log, this.#t.audit, row.id, row);
+      return copy(row);
+    });
+  }
+
+  listAudit(firmId: string, limit = 100): Promise<AuditEntry[]> {
+    return this.#op(() => {
+      const rows = [...this.#t.audit.values()].filter((a) => a.firmId === firmId);
+      // Insertion order breaks ties between entries written in the same millisecond.
+      const order = new Map(rows.map((row, index) => [row.id, index]));
+      return rows
+        .sort((a, b) => b.at.getTime() - a.at.getTime() || (order.get(b.id) ?? 0) - (order.get(a.id) ?? 0))
+        .slice(0, limit)
+        .map(copy);
+    });
+  }
+
+  // -- outbox ---------------------------------------------------------------------------------
+
+  createOutbox(firmId: string, input: NewOutboxMessage, at: Date): Promise<OutboxMessage> {
+    return this.#op((log) => {
+      this.#requireMailbox(firmId, input.mailboxId);
+      for (const accountId of input.accountIds) {
+        if (!this.#owned(this.#t.accounts, firmId, accountId)) throw new NotFoundError("account", accountId);
+      }
+      if (input.threadId !== undefined && !this.#threadExists(firmId, input.threadId)) {
+        throw new NotFoundError("thread", input.threadId);
+      }
+      const outbox: OutboxMessage = {
+        ...copy(input),
+        draft: jsonCopy(input.draft),
+        id: this.#newId(),
+        firmId,
+        state: "scheduled",
+        attempts: 0,
+        claimedBy: undefined,
+        sentAt: undefined,
+        messageId: undefined,
+        lastError: undefined,
+        createdAt: new Date(at),
+      };
+      this.#put(log, this.#t.outbox, outbox.id, { outbox });
+      return copy(outbox);
+    });
+  }
+
+  #outboxRow(firmId: string, id: string): OutboxMessage | undefined {
+    const row = this.#t.outbox.get(id);
+    return row && row.outbox.firmId === firmId ? row.outbox : undefined;
+  }
+
+  getOutbox(firmId: string, outboxId: string): Promise<OutboxMessage | undefined> {
+    return this.#op(() => copy(this.#outboxRow(firmId, outboxId)));
+  }
+
+  listOutbox(firmId: string, filter: OutboxFilter = {}): Promise<OutboxMessage[]> {
+    return this.#op(() =>
+      [...this.#t.outbox.values()]
+        .map((row) => row.outbox)
+        .filter(
+          (o) =>
+            o.firmId === firmId &&
+            (filter.state === undefined || o.state === filter.state) &&
+            (filter.mailboxId === undefined || o.mailboxId === filter.mailboxId) &&
+            (filter.accountId === undefined || o.accountIds.includes(filter.accountId)),
+        )
+        .sort((a, b) => a.sendAt.getTime() - b.sendAt.getTime() || compare(a.id, b.id))
+        .map(copy),
+    );
+  }
+
+  listDueOutbox(firmId: string, now: Date, limit: number): Promise<OutboxMessage[]> {
+    return this.#op(() =>
+      [...this.#t.outbox.values()]
+        .map((row) => row.outbox)
+        .filter((o) => o.firmId === firmId && o.state === "scheduled" && o.sendAt.getTime() <= now.getTime())
+        .sort((a, b) => a.sendAt.getTime() - b.sendAt.getTime() || compare(a.id, b.id))
+        .slice(0, limit)
+        .map(copy),
+    );
+  }
+
+  #setOutbox(log: UndoLog, next: OutboxMessage): OutboxMessage {
+    this.#put(log, this.#t.outbox, next.id, { outbox: next });
+    return copy(next);
+  }
+
+  updateScheduledOutbox(
+    firmId: string,
+    outboxId: string,
+    patch: Partial<Pick<NewOutboxMessage, "draft" | "sendAt" | "accountIds">>,
+  ): Promise<OutboxMessage | undefined> {
+    return this.#op((log) => {
+      const o = this.#outboxRow(firmId, outboxId);
+      if (!o || o.state !== "scheduled") return undefined;
+      for (const accountId of patch.accountIds ?? []) {
+        if (!this.#owned(this.#t.accounts, firmId, accountId)) throw new NotFoundError("account", accountId);
+      }
+      const next = { ...o, ...copy(definedOnly(patch)) };
+      if (patch.draft !== undefined) next.draft = jsonCopy(patch.draft);
+      return this.#setOutbox(log, next);
+    });
+  }
+
+  cancelOutbox(firmId: string, outboxId: string): Promise<boolean> {
+    return this.#op((log) => {
+      const o = this.#outboxRow(firmId, outboxId);
+      if (!o || o.state !== "scheduled") return false;
+      this.#setOutbox(log, { ...o, state: "cancelled" });
+      return true;
+    });
+  }
+
+  claimOutbox(firmId: string, outboxId: string, claimedBy: string): Promise<boolean> {
+    return this.#op((log) => {
+      const o = this.#outboxRow(firmId, outboxId);
+      if (!o || o.state !== "scheduled") return false;
+      this.#setOutbox(log, { ...o, state: "submitting", claimedBy, attempts: o.attempts + 1 });
+      return true;
+    });
+  }
+
+  markOutboxSent(firmId: string, outboxId: string, claimedBy: string, sent: { at: Date; messageId: string }): Promise<boolean> {
+    return this.#op((log) => {
+      const o = this.#outboxRow(firmId, outboxId);
+      if (!o || o.state !== "submitting" || o.claimedBy !== claimedBy) return false;
+      this.#setOutbox(log, { ...o, state: "sent", sentAt: new Date(sent.at), messageId: sent.messageId, lastError: undefined });
+      return true;
+    });
+  }
+
+  markOutboxFailed(
+    firmId: string,
+    outboxId: string,
+    claimedBy: string,
+    failure: { error: string; retryAt: Date | undefined },
+  ): Promise<boolean> {
+    return this.#op((log) => {
+      const o = this.#outboxRow(firmId, outboxId);
+      if (!o || o.state !== "submitting" || o.claimedBy !== claimedBy) return false;
+      this.#setOutbox(log, {
+        ...o,
+        state: failure.retryAt ? "scheduled" : "failed",
+        sendAt: failure.retryAt ? new Date(failure.retryAt) : o.sendAt,
+        claimedBy: undefined,
+        lastError: failure.error,
+      });
+      return true;
+    });
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byDate(a: FiledMessage, b: FiledMessage): number {
+  return a.date.getTime() - b.date.getTime() || compare(a.id, b.id);
+}
+
+/** Drops keys whose value is `undefined`, so a patch never erases a field by omission. */
+function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Creates an empty in-process store. */
+export function createMemoryStore(settings: MemoryStoreSettings = {}): Store {
+  return new MemoryStore(settings);
+}
