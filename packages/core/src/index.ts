@@ -34,3 +34,4 @@ export * from "./engine/mailbox-sync.js";
 export * from "./engine/backoff.js";
 export type { SyncEvents } from "./engine/events.js";
 export * from "./keyring/index.js";
+export * from "./engine/sync-service.js";

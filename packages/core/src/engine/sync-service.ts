@@ -1,0 +1,153 @@
+/**
+ * The firm-level side of sync: opens a provider for each mailbox from its encrypted credentials,
+ * runs passes, backfills newly synced client addresses across every connected mailbox (Y5), and
+ * stops sync on request (Y4).
+ */
+import { ClientMailError, NotFoundError } from "../errors.js";
+import type { FirmId, Mailbox, MailboxId, MemberId } from "../domain/model.js";
+import type { Keyring } from "../ports/keyring.js";
+import type { MailProvider } from "../ports/mail-provider.js";
+import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
+
+/** Opens the provider of a mailbox. `credentials` is the decrypted secret the host stored. */
+export type ProviderFactory = (mailbox: Mailbox, credentials: string | undefined) => MailProvider | Promise<MailProvider>;
+
+export interface SyncServiceSettings extends SyncDependencies {
+  providerFor: ProviderFactory;
+  /** Decrypts stored credentials. Without it, the factory receives `undefined`. */
+  keyring?: Keyring | undefined;
+  /** Names this worker in leases. */
+  holder: string;
+  leaseTtlMs?: number | undefined;
+}
+
+/** The outcome of a targeted backfill in one mailbox (Y5). */
+export interface BackfillOutcome {
+  mailboxId: MailboxId;
+  examined: number;
+  filed: number;
+  /** Set when this mailbox could not be searched; the others still were. */
+  error?: string | undefined;
+}
+
+const credentialField = "credentials";
+
+/** Runs sync for the mailboxes of any firm. One instance per worker process. */
+export class SyncService {
+  private readonly syncs = new Map<string, { sync: MailboxSync; provider: MailProvider }>();
+
+  constructor(private readonly settings: SyncServiceSettings) {}
+
+  /** Encrypts and stores a mailbox's credentials (only ciphertext reaches the store). */
+  async storeCredentials(firmId: FirmId, mailboxId: MailboxId, secret: string): Promise<void> {
+    const keyring = this.requireKeyring();
+    const ciphertext = await keyring.encrypt(secret, { firmId, recordId: mailboxId, field: credentialField });
+    await this.settings.store.setMailboxCredentials(firmId, mailboxId, ciphertext);
+  }
+
+  /** One sync pass of a mailbox with the retry policy (Y7). */
+  async syncMailbox(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal): Promise<"ok" | "stopped"> {
+    const { sync } = await this.open(firmId, mailboxId);
+    return sync.passWithRetry(signal);
+  }
+
+  /** One pass without retries: failures are thrown (for callers with their own job retries). */
+  async syncOnce(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal): Promise<SyncPassResult> {
+    const { sync } = await this.open(firmId, mailboxId);
+    return sync.syncOnce(signal);
+  }
+
+  /** Follows a mailbox continuously (push where offered, polling otherwise) until `signal` aborts. */
+  async runMailbox(firmId: FirmId, mailboxId: MailboxId, signal: AbortSignal, options: { pollIntervalMs?: number } = {}): Promise<void> {
+    const { sync } = await this.open(firmId, mailboxId);
+    try {
+      await sync.run(signal, options);
+    } finally {
+      await this.close(firmId, mailboxId);
+    }
+  }
+
+  /**
+   * Y5/T7: fetches the history with newly synced addresses from every mailbox of the firm whose
+   * sync is not stopped, with the provider's server-side search. A mailbox that fails is reported
+   * and does not stop the others.
+   */
+  async backfillAddresses(firmId: FirmId, addresses: readonly string[], signal?: AbortSignal): Promise<BackfillOutcome[]> {
+    const mailboxes = await this.settings.store.listMailboxes(firmId);
+    const outcomes: BackfillOutcome[] = [];
+    for (const mailbox of mailboxes) {
+      if (mailbox.state.status === "stopped") continue;
+      try {
+        const { sync } = await this.open(firmId, mailbox.id);
+        outcomes.push({ mailboxId: mailbox.id, ...(await sync.backfillAddresses(addresses, signal)) });
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        const code = ClientMailError.isInstance(error) ? error.code : "internal";
+        this.settings.logger.warn("targeted backfill failed for a mailbox", { firmId, mailboxId: mailbox.id, code });
+        outcomes.push({ mailboxId: mailbox.id, examined: 0, filed: 0, error: code });
+      }
+    }
+    return outcomes;
+  }
+
+  /**
+   * Y4: stops sync of a mailbox. Its credentials are deleted, filed messages stay, and the result
+   * warns that automations sending through it will stop working (P5). Connecting again (the same
+   * or another address) starts afresh.
+   */
+  async stopSync(firmId: FirmId, mailboxId: MailboxId, by: MemberId): Promise<{ warning: string }> {
+    const { store, clock } = this.settings;
+    const mailbox = await store.getMailbox(firmId, mailboxId);
+    if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
+    await this.close(firmId, mailboxId);
+    const now = clock.now();
+    await store.transaction(async (tx) => {
+      await tx.setMailboxCredentials(firmId, mailboxId, undefined);
+      await tx.setMailboxState(firmId, mailboxId, { status: "stopped", reason: "disconnected_by_user", at: now });
+      await tx.appendAudit(firmId, { actor: by, action: "mailbox.sync_stopped", subject: mailboxId, details: {} }, now);
+    });
+    return { warning: `Automations that send through ${mailbox.address} will stop working until it is connected again.` };
+  }
+
+  /** Releases every open provider. */
+  async closeAll(): Promise<void> {
+    for (const key of [...this.syncs.keys()]) {
+      const [firmId, mailboxId] = key.split("\u0000") as [string, string];
+      await this.close(firmId, mailboxId);
+    }
+  }
+
+  private async open(firmId: FirmId, mailboxId: MailboxId): Promise<{ sync: MailboxSync; provider: MailProvider }> {
+    const key = `${firmId}\u0000${mailboxId}`;
+    const existing = this.syncs.get(key);
+    if (existing) return existing;
+    const { store } = this.settings;
+    const mailbox = await store.getMailbox(firmId, mailboxId);
+    if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
+    const ciphertext = await store.getMailboxCredentials(firmId, mailboxId);
+    const credentials =
+      ciphertext !== undefined ? await this.requireKeyring().decrypt(ciphertext, { firmId, recordId: mailboxId, field: credentialField }) : undefined;
+    const provider = await this.settings.providerFor(mailbox, credentials);
+    const sync = new MailboxSync(this.settings, { firmId, mailboxId, provider, holder: this.settings.holder, leaseTtlMs: this.settings.leaseTtlMs });
+    const entry = { sync, provider };
+    this.syncs.set(key, entry);
+    return entry;
+  }
+
+  private async close(firmId: FirmId, mailboxId: MailboxId): Promise<void> {
+    const key = `${firmId}\u0000${mailboxId}`;
+    const entry = this.syncs.get(key);
+    if (!entry) return;
+    this.syncs.delete(key);
+    await entry.provider.close().catch(() => undefined);
+  }
+
+  private requireKeyring(): Keyring {
+    if (!this.settings.keyring) {
+      throw new ClientMailError("unsupported", "A keyring is required to store or read mailbox credentials (settings.keyring)", {
+        details: { option: "keyring" },
+      });
+    }
+    return this.settings.keyring;
+  }
+}
