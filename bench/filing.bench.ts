@@ -27,10 +27,22 @@ const strangers = Array.from({ length: 200_000 }, (_, i) => `person${i}@elsewher
 const directory = FirmDirectory.build({
   internalAddresses: internal,
   internalDomains: ["ledger-firm.com"],
-  links: clients.map((email, i) => ({ id: `link${i}`, accountId: `account${i % 40_000}`, email, emailSync: true })),
+  links: clients.map((email, i) => ({
+    id: `link${i}`,
+    accountId: `account${i % 40_000}`,
+    email,
+    emailSync: true,
+  })),
 });
 
-type Env = { from: EmailAddress[]; sender: EmailAddress[]; replyTo: EmailAddress[]; to: EmailAddress[]; cc: EmailAddress[]; bcc: EmailAddress[] };
+type Env = {
+  from: EmailAddress[];
+  sender: EmailAddress[];
+  replyTo: EmailAddress[];
+  to: EmailAddress[];
+  cc: EmailAddress[];
+  bcc: EmailAddress[];
+};
 const none: EmailAddress[] = [];
 const envelopes: Env[] = [];
 for (let i = 0; i < envelopeCount; i++) {
@@ -56,7 +68,14 @@ const bareMap = new Map<string, unknown>(clients.map((email) => [email, true]));
 function bareLoop(): number {
   let hits = 0;
   for (const envelope of envelopes) {
-    for (const list of [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc]) {
+    for (const list of [
+      envelope.from,
+      envelope.sender,
+      envelope.replyTo,
+      envelope.to,
+      envelope.cc,
+      envelope.bcc,
+    ]) {
       for (const entry of list) if (bareMap.get(entry.address) !== undefined) hits++;
     }
   }
@@ -83,7 +102,11 @@ function best(fn: () => number): { rate: number; result: number } {
 const baseline = best(bareLoop);
 const measured = best(ours);
 const format = (n: number) => Math.round(n).toLocaleString("en-US");
-console.log(`filing benchmark: ${format(envelopeCount)} envelopes, ${format(linkCount)} sync-on links, ${internalCount} internal addresses (best of ${rounds})`);
-console.log(`  bare Map.get loop : ${format(baseline.rate)} envelopes/s (${format(baseline.result)} address hits)`);
+console.log(
+  `filing benchmark: ${format(envelopeCount)} envelopes, ${format(linkCount)} sync-on links, ${internalCount} internal addresses (best of ${rounds})`,
+);
+console.log(
+  `  bare Map.get loop : ${format(baseline.rate)} envelopes/s (${format(baseline.result)} address hits)`,
+);
 console.log(`  decideFiling      : ${format(measured.rate)} decisions/s (${format(measured.result)} filed)`);
 console.log(`  ratio             : ${(measured.rate / baseline.rate).toFixed(2)} (target >= 0.30)`);

@@ -42,7 +42,9 @@ describe("packages look alike", () => {
     it(`${name} has the common shape`, () => {
       const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
       const folder = name.split("/").pop();
-      expect(manifest.name).toBe(folder === "core" || folder === "testkit" ? `@clientmail/${folder}` : `@clientmail/${folder}`);
+      expect(manifest.name).toBe(
+        folder === "core" || folder === "testkit" ? `@clientmail/${folder}` : `@clientmail/${folder}`,
+      );
       expect(manifest.sideEffects).toBe(false);
       expect(manifest.files).toEqual(["dist"]);
       expect(manifest.type).toBe("module");
@@ -62,7 +64,14 @@ describe("packages look alike", () => {
 
 describe("architecture", () => {
   it("the core domain imports no Node built-in and no I/O library", () => {
-    const allowed = new Set(["zod", "email-addresses", "@noble/hashes/sha2.js", "@noble/hashes/utils.js", "fast-check", "vitest"]);
+    const allowed = new Set([
+      "zod",
+      "email-addresses",
+      "@noble/hashes/sha2.js",
+      "@noble/hashes/utils.js",
+      "fast-check",
+      "vitest",
+    ]);
     for (const file of filesUnder(join(root, "packages/core/src/domain"), ".ts")) {
       const source = readFileSync(file, "utf8");
       for (const match of source.matchAll(/from\s+"([^"]+)"/g)) {
@@ -76,7 +85,15 @@ describe("architecture", () => {
 
   it("core depends on no adapter library", () => {
     const manifest = JSON.parse(readFileSync(join(root, "packages/core/package.json"), "utf8"));
-    const forbidden = ["pg", "imapflow", "googleapis", "@googleapis/gmail", "@microsoft/microsoft-graph-client", "nodemailer", "mailparser"];
+    const forbidden = [
+      "pg",
+      "imapflow",
+      "googleapis",
+      "@googleapis/gmail",
+      "@microsoft/microsoft-graph-client",
+      "nodemailer",
+      "mailparser",
+    ];
     for (const dep of Object.keys(manifest.dependencies ?? {})) expect(forbidden).not.toContain(dep);
   });
 });

@@ -23,8 +23,16 @@ export const accounts = [
       name: "The Jordan family",
       kind: "family",
       contacts: [
-        { firstName: "Jo", lastName: "Jordan", emails: [{ email: "Jo.Jordan@Home-Mail.net", emailSync: true, login: true }] },
-        { firstName: "Sam", lastName: "Jordan", emails: [{ email: "sam@home-mail.net", emailSync: false, notify: true }] },
+        {
+          firstName: "Jo",
+          lastName: "Jordan",
+          emails: [{ email: "Jo.Jordan@Home-Mail.net", emailSync: true, login: true }],
+        },
+        {
+          firstName: "Sam",
+          lastName: "Jordan",
+          emails: [{ email: "sam@home-mail.net", emailSync: false, notify: true }],
+        },
       ],
     },
   },
@@ -33,7 +41,13 @@ export const accounts = [
     input: {
       name: "Jordan's Bakery Ltd",
       kind: "business",
-      contacts: [{ firstName: "Jo", lastName: "Jordan", emails: [{ email: "jo.jordan@home-mail.net", emailSync: true, signatory: true }] }],
+      contacts: [
+        {
+          firstName: "Jo",
+          lastName: "Jordan",
+          emails: [{ email: "jo.jordan@home-mail.net", emailSync: true, signatory: true }],
+        },
+      ],
     },
   },
   {
@@ -41,7 +55,13 @@ export const accounts = [
     input: {
       name: "Acme Tools GmbH",
       kind: "business",
-      contacts: [{ firstName: "Petra", lastName: "Klein", emails: [{ email: "petra@acme-tools.de", emailSync: true }] }],
+      contacts: [
+        {
+          firstName: "Petra",
+          lastName: "Klein",
+          emails: [{ email: "petra@acme-tools.de", emailSync: true }],
+        },
+      ],
     },
   },
 ].map((account) => ({ id: account.id, ...parseInput(accountInputSchema, account.input) }));
@@ -53,19 +73,116 @@ interface RawMail {
   headers: Record<string, string>;
 }
 
-const day = (h: number, m = 0) => `Mon, 5 Jan 2026 ${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:00 +0000`;
+const day = (h: number, m = 0) =>
+  `Mon, 5 Jan 2026 ${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:00 +0000`;
 
 /** What three mailboxes contain after one morning: client mail, personal mail, internal mail. */
 const rawMail: RawMail[] = [
-  { mailbox: "mb-ann", id: "a1", headers: { From: '"Jo Jordan" <jo.jordan@home-mail.net>', To: "ann@ledger-partners.com", Subject: "Receipts for 2025", "Message-ID": "<r1@home-mail.net>", Date: day(8) } },
-  { mailbox: "mb-ann", id: "a2", headers: { From: "Ann Lee <ann@ledger-partners.com>", To: "jo.jordan@home-mail.net", Cc: "bob@ledger-partners.com", Subject: "RE: Receipts for 2025", "Message-ID": "<r2@ledger-partners.com>", "In-Reply-To": "<r1@home-mail.net>", References: "<r1@home-mail.net>", Date: day(9) } },
-  { mailbox: "mb-bob", id: "b1", headers: { From: "Ann Lee <ann@ledger-partners.com>", To: "jo.jordan@home-mail.net", Cc: "bob@ledger-partners.com", Subject: "RE: Receipts for 2025", "Message-ID": "<r2@ledger-partners.com>", "In-Reply-To": "<r1@home-mail.net>", References: "<r1@home-mail.net>", Date: day(9) } },
-  { mailbox: "mb-ann", id: "a3", headers: { From: "Newsletter <news@shop.example>", To: "ann@ledger-partners.com", Subject: "50% off today", "Message-ID": "<promo@shop.example>", Date: day(9, 30) } },
-  { mailbox: "mb-bob", id: "b2", headers: { From: "bob@ledger-partners.com", To: "ann@ledger-partners.com", Subject: "Lunch?", "Message-ID": "<lunch@ledger-partners.com>", Date: day(10) } },
-  { mailbox: "mb-support", id: "s1", headers: { From: "=?UTF-8?Q?Petra_Klein?= <Petra@ACME-tools.de>", To: "support@ledger-partners.com", Subject: "AW: VAT return Q4", "Message-ID": "<v2@acme-tools.de>", References: "<v1@ledger-partners.com>", Date: day(10, 15) } },
-  { mailbox: "mb-ann", id: "a4", headers: { From: "Ann Lee <ann@ledger-partners.com>", To: "petra@acme-tools.de", Subject: "VAT return Q4", "Message-ID": "<v1@ledger-partners.com>", Date: day(7) } },
-  { mailbox: "mb-bob", id: "b3", headers: { From: "Jo Jordan <jo.jordan@home-mail.net>", To: "bob@ledger-partners.com", Subject: "Receipts for 2025 (second batch)", Date: day(11) } },
-  { mailbox: "mb-bob", id: "b4", headers: { From: "Sam Jordan <sam@home-mail.net>", To: "bob@ledger-partners.com", Subject: "Birthday party", "Message-ID": "<party@home-mail.net>", Date: day(12) } },
+  {
+    mailbox: "mb-ann",
+    id: "a1",
+    headers: {
+      From: '"Jo Jordan" <jo.jordan@home-mail.net>',
+      To: "ann@ledger-partners.com",
+      Subject: "Receipts for 2025",
+      "Message-ID": "<r1@home-mail.net>",
+      Date: day(8),
+    },
+  },
+  {
+    mailbox: "mb-ann",
+    id: "a2",
+    headers: {
+      From: "Ann Lee <ann@ledger-partners.com>",
+      To: "jo.jordan@home-mail.net",
+      Cc: "bob@ledger-partners.com",
+      Subject: "RE: Receipts for 2025",
+      "Message-ID": "<r2@ledger-partners.com>",
+      "In-Reply-To": "<r1@home-mail.net>",
+      References: "<r1@home-mail.net>",
+      Date: day(9),
+    },
+  },
+  {
+    mailbox: "mb-bob",
+    id: "b1",
+    headers: {
+      From: "Ann Lee <ann@ledger-partners.com>",
+      To: "jo.jordan@home-mail.net",
+      Cc: "bob@ledger-partners.com",
+      Subject: "RE: Receipts for 2025",
+      "Message-ID": "<r2@ledger-partners.com>",
+      "In-Reply-To": "<r1@home-mail.net>",
+      References: "<r1@home-mail.net>",
+      Date: day(9),
+    },
+  },
+  {
+    mailbox: "mb-ann",
+    id: "a3",
+    headers: {
+      From: "Newsletter <news@shop.example>",
+      To: "ann@ledger-partners.com",
+      Subject: "50% off today",
+      "Message-ID": "<promo@shop.example>",
+      Date: day(9, 30),
+    },
+  },
+  {
+    mailbox: "mb-bob",
+    id: "b2",
+    headers: {
+      From: "bob@ledger-partners.com",
+      To: "ann@ledger-partners.com",
+      Subject: "Lunch?",
+      "Message-ID": "<lunch@ledger-partners.com>",
+      Date: day(10),
+    },
+  },
+  {
+    mailbox: "mb-support",
+    id: "s1",
+    headers: {
+      From: "=?UTF-8?Q?Petra_Klein?= <Petra@ACME-tools.de>",
+      To: "support@ledger-partners.com",
+      Subject: "AW: VAT return Q4",
+      "Message-ID": "<v2@acme-tools.de>",
+      References: "<v1@ledger-partners.com>",
+      Date: day(10, 15),
+    },
+  },
+  {
+    mailbox: "mb-ann",
+    id: "a4",
+    headers: {
+      From: "Ann Lee <ann@ledger-partners.com>",
+      To: "petra@acme-tools.de",
+      Subject: "VAT return Q4",
+      "Message-ID": "<v1@ledger-partners.com>",
+      Date: day(7),
+    },
+  },
+  {
+    mailbox: "mb-bob",
+    id: "b3",
+    headers: {
+      From: "Jo Jordan <jo.jordan@home-mail.net>",
+      To: "bob@ledger-partners.com",
+      Subject: "Receipts for 2025 (second batch)",
+      Date: day(11),
+    },
+  },
+  {
+    mailbox: "mb-bob",
+    id: "b4",
+    headers: {
+      From: "Sam Jordan <sam@home-mail.net>",
+      To: "bob@ledger-partners.com",
+      Subject: "Birthday party",
+      "Message-ID": "<party@home-mail.net>",
+      Date: day(12),
+    },
+  },
 ];
 
 function ids(value: string | undefined): string[] {

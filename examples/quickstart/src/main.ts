@@ -41,7 +41,10 @@ const directory = FirmDirectory.build({
 });
 
 const threads = new ThreadIndex();
-const filed = new Map<string, { subject: string; direction: string; date: Date; accounts: Set<string>; seenIn: Set<string> }>();
+const filed = new Map<
+  string,
+  { subject: string; direction: string; date: Date; accounts: Set<string>; seenIn: Set<string> }
+>();
 let skipped = 0;
 
 for (const envelope of envelopes) {
@@ -51,7 +54,13 @@ for (const envelope of envelopes) {
     continue;
   }
   const key = dedupeKey(envelope.messageId, { ...envelope, body: "" });
-  const record = filed.get(key) ?? { subject: envelope.subject, direction: decision.direction, date: envelope.date, accounts: new Set<string>(), seenIn: new Set<string>() };
+  const record = filed.get(key) ?? {
+    subject: envelope.subject,
+    direction: decision.direction,
+    date: envelope.date,
+    accounts: new Set<string>(),
+    seenIn: new Set<string>(),
+  };
   decision.accountIds.forEach((id) => record.accounts.add(id));
   record.seenIn.add(envelope.mailboxId);
   filed.set(key, record);
@@ -63,22 +72,32 @@ for (const envelope of envelopes) {
     providerThreads: [],
     subject: envelope.subject,
     date: envelope.date,
-    externalParticipants: [...envelope.from, ...envelope.to, ...envelope.cc].map((a) => a.address).filter((a) => !directory.isInternal(a)),
+    externalParticipants: [...envelope.from, ...envelope.to, ...envelope.cc]
+      .map((a) => a.address)
+      .filter((a) => !directory.isInternal(a)),
   });
 }
 
 console.log(`${firm.name}: ${envelopes.length} messages seen in ${firm.mailboxes.length} mailboxes`);
-console.log(`  filed ${filed.size} client messages (once each), skipped ${skipped} personal or internal ones\n`);
+console.log(
+  `  filed ${filed.size} client messages (once each), skipped ${skipped} personal or internal ones\n`,
+);
 
 for (const account of accounts) {
   const accountLinks = links.filter((link) => link.accountId === account.id);
-  console.log(`${account.name} [portal: ${portalStatus(accountLinks)}, Email tab: ${showsEmailTab(accountLinks) ? "yes" : "no"}]`);
-  const accountThreads = [...threads.threads()].filter(([, members]) => members.some((id) => filed.get(id)!.accounts.has(account.id)));
+  console.log(
+    `${account.name} [portal: ${portalStatus(accountLinks)}, Email tab: ${showsEmailTab(accountLinks) ? "yes" : "no"}]`,
+  );
+  const accountThreads = [...threads.threads()].filter(([, members]) =>
+    members.some((id) => filed.get(id)!.accounts.has(account.id)),
+  );
   for (const [, members] of accountThreads) {
     const messages = members.map((id) => filed.get(id)!).sort((a, b) => a.date.getTime() - b.date.getTime());
     console.log(`  thread "${messages[0]!.subject}"`);
     for (const message of messages) {
-      console.log(`    ${message.date.toISOString().slice(11, 16)} ${message.direction.padEnd(8)} ${message.subject}  (seen in ${[...message.seenIn].join(", ")})`);
+      console.log(
+        `    ${message.date.toISOString().slice(11, 16)} ${message.direction.padEnd(8)} ${message.subject}  (seen in ${[...message.seenIn].join(", ")})`,
+      );
     }
   }
   if (accountThreads.length === 0) console.log("  (no mail)");

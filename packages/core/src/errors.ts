@@ -31,7 +31,11 @@ export interface ClientMailErrorOptions {
   details?: Record<string, unknown>;
 }
 
-const retryableByDefault: ReadonlySet<ClientMailErrorCode> = new Set(["rate_limited", "transient", "lease_lost"]);
+const retryableByDefault: ReadonlySet<ClientMailErrorCode> = new Set([
+  "rate_limited",
+  "transient",
+  "lease_lost",
+]);
 
 /** The base of every error clientmail throws. */
 export class ClientMailError extends Error {
@@ -73,13 +77,14 @@ export interface ValidationIssue {
 }
 
 function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
   if (value === undefined) return "undefined";
   try {
     const text = JSON.stringify(value);
     return text.length > 200 ? `${text.slice(0, 200)}…` : text;
   } catch {
-    return String(value);
+    return Object.prototype.toString.call(value);
   }
 }
 
@@ -89,7 +94,10 @@ export class ValidationError extends ClientMailError {
 
   constructor(issues: readonly ValidationIssue[], options: Omit<ClientMailErrorOptions, "details"> = {}) {
     const summary = issues
-      .map((issue) => `${issue.field || "(input)"}: got ${describeValue(issue.value)}, expected ${issue.expected}`)
+      .map(
+        (issue) =>
+          `${issue.field || "(input)"}: got ${describeValue(issue.value)}, expected ${issue.expected}`,
+      )
       .join("; ");
     super("validation_failed", `Invalid input: ${summary}`, { ...options, details: { issues } });
     this.name = "ValidationError";

@@ -3,7 +3,14 @@
  * example app's demo mailbox. It keeps an ordered change log, so cursors, deletions, expired
  * cursors, failures and push hints behave like a real provider's, without a server.
  */
-import { ClientMailError, RateLimitedError, type AttachmentContent, type EmailAddress, type FetchedMessage, type ProviderEnvelope } from "@clientmail/core";
+import {
+  ClientMailError,
+  RateLimitedError,
+  type AttachmentContent,
+  type EmailAddress,
+  type FetchedMessage,
+  type ProviderEnvelope,
+} from "@clientmail/core";
 import type { ChangePage, MailProvider, ParticipantSearch, PushSubscription } from "@clientmail/core/ports";
 
 /** A message to put into a {@link MemoryMailbox}. */
@@ -167,14 +174,21 @@ export class MemoryMailbox {
         });
         const done = i + pageSize >= ids.length;
         // Mid-listing pages resume the listing; only the last one moves to the change log.
-        yield { added: slice, removed: [], cursor: done ? String(end) : `listing:${end}:${i + pageSize}`, done, estimatedTotal: ids.length };
+        yield {
+          added: slice,
+          removed: [],
+          cursor: done ? String(end) : `listing:${end}:${i + pageSize}`,
+          done,
+          estimatedTotal: ids.length,
+        };
       }
       return;
     }
     let from: number;
     if (cursor.startsWith("listing:")) {
       const [, end, offset] = cursor.split(":");
-      if (Number(end) < this.horizon) throw new ClientMailError("cursor_expired", "Cursor is no longer valid");
+      if (Number(end) < this.horizon)
+        throw new ClientMailError("cursor_expired", "Cursor is no longer valid");
       const ids = [...this.messages.keys()].slice(Number(offset));
       for (let i = 0; i < ids.length; i += pageSize) {
         const done = i + pageSize >= ids.length;
@@ -188,7 +202,8 @@ export class MemoryMailbox {
       from = Number(end);
     } else {
       from = Number(cursor);
-      if (!Number.isInteger(from) || from < this.horizon - 1) throw new ClientMailError("cursor_expired", "Cursor is no longer valid");
+      if (!Number.isInteger(from) || from < this.horizon - 1)
+        throw new ClientMailError("cursor_expired", "Cursor is no longer valid");
     }
     const pending = this.log.filter((change) => change.seq > from);
     if (pending.length === 0) {
@@ -202,7 +217,12 @@ export class MemoryMailbox {
         return message ? [message.envelope] : [];
       });
       const removed = slice.filter((change) => change.kind === "removed").map((change) => change.id);
-      yield { added, removed, cursor: String(slice[slice.length - 1]!.seq), done: i + pageSize >= pending.length };
+      yield {
+        added,
+        removed,
+        cursor: String(slice[slice.length - 1]!.seq),
+        done: i + pageSize >= pending.length,
+      };
     }
   }
 
@@ -213,7 +233,14 @@ export class MemoryMailbox {
     for (const { envelope } of this.messages.values()) {
       if (query.since && envelope.date < query.since) continue;
       if (query.before && envelope.date >= query.before) continue;
-      const participants = [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc].flat();
+      const participants = [
+        envelope.from,
+        envelope.sender,
+        envelope.replyTo,
+        envelope.to,
+        envelope.cc,
+        envelope.bcc,
+      ].flat();
       if (participants.some((p) => wanted.has(p.address))) hits.push(envelope);
     }
     const pageSize = this.options.pageSize ?? 50;

@@ -10,7 +10,16 @@ describe("normalizeAddress", () => {
   });
 
   it("T12: rejects an invalid address with an error naming the field and the value", () => {
-    for (const bad of ["", "not an address", "a@", "@b.com", "a@b", "a b@c.com", "a@exa mple.com", "x@y.com\r\nBcc: z@w.com"]) {
+    for (const bad of [
+      "",
+      "not an address",
+      "a@",
+      "@b.com",
+      "a@b",
+      "a b@c.com",
+      "a@exa mple.com",
+      "x@y.com\r\nBcc: z@w.com",
+    ]) {
       let caught: unknown;
       try {
         normalizeAddress(bad, "links.0.email");
@@ -33,7 +42,9 @@ describe("normalizeAddress", () => {
 
 describe("parseAddressList", () => {
   it("parses display names, quoted names, groups and comments", () => {
-    const list = parseAddressList('"Doe, Jane" <Jane@Example.com>, Team: a@b.co, (note) c@d.co;, plain@x.org');
+    const list = parseAddressList(
+      '"Doe, Jane" <Jane@Example.com>, Team: a@b.co, (note) c@d.co;, plain@x.org',
+    );
     expect(list).toEqual([
       { name: "Doe, Jane", address: "jane@example.com" },
       { address: "a@b.co" },
@@ -43,17 +54,25 @@ describe("parseAddressList", () => {
   });
 
   it("decodes RFC 2047 encoded words in display names", () => {
-    expect(parseAddressList("=?UTF-8?B?w4lsaXNl?= <elise@x.fr>")).toEqual([{ name: "Élise", address: "elise@x.fr" }]);
+    expect(parseAddressList("=?UTF-8?B?w4lsaXNl?= <elise@x.fr>")).toEqual([
+      { name: "Élise", address: "elise@x.fr" },
+    ]);
     expect(decodeEncodedWords("=?iso-8859-1?Q?Andr=E9?= =?utf-8?q?_Dupont?=")).toBe("André Dupont");
     expect(decodeEncodedWords("=?x-unknown?B?AAAA?=")).toBe("=?x-unknown?B?AAAA?=");
   });
 
   it("recovers what it can from a malformed header unless strict", () => {
-    expect(parseAddressList("broken <<a@b.com>> ,, c@d.com")).toEqual([{ address: "a@b.com" }, { address: "c@d.com" }]);
+    expect(parseAddressList("broken <<a@b.com>> ,, c@d.com")).toEqual([
+      { address: "a@b.com" },
+      { address: "c@d.com" },
+    ]);
     expect(() => parseAddressList("broken <<a@b.com>>", { strict: true, field: "to" })).toThrow(/to: got/);
   });
 
   it("unfolds folded headers", () => {
-    expect(parseAddressList("Ann <ann@a.com>,\r\n Bob <bob@b.com>").map((a) => a.address)).toEqual(["ann@a.com", "bob@b.com"]);
+    expect(parseAddressList("Ann <ann@a.com>,\r\n Bob <bob@b.com>").map((a) => a.address)).toEqual([
+      "ann@a.com",
+      "bob@b.com",
+    ]);
   });
 });

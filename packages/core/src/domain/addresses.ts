@@ -45,7 +45,8 @@ export function decodeEncodedWords(text: string): string {
   });
 }
 
-const asciiDomain = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const asciiDomain =
+  /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const literalDomain = /^\[[^\][\\\s]+\]$/;
 
 /** Converts a domain to lower-case ASCII (IDNA / UTS #46), or returns undefined when it is not a valid host name. */
@@ -87,8 +88,11 @@ export function normalizeAddress(input: string, field = "email"): string {
 function normalizeParts(local: string, domain: string, field: string, original: unknown): string {
   if (local.length === 0 || local.length > 64) throw invalid(field, original, addressExpectation);
   const asciiDomainName = literalDomain.test(domain) ? domain.toLowerCase() : domainToAscii(domain);
-  if (!asciiDomainName) throw invalid(field, original, `${addressExpectation} (domain ${JSON.stringify(domain)} is not valid)`);
-  const localPart = /^[!#$%&'*+/=?^_`{|}~.\-\p{L}\p{N}]+$/u.test(local) ? local : `"${local.replace(/(["\\])/g, "\\$1")}"`;
+  if (!asciiDomainName)
+    throw invalid(field, original, `${addressExpectation} (domain ${JSON.stringify(domain)} is not valid)`);
+  const localPart = /^[!#$%&'*+/=?^_`{|}~.\-\p{L}\p{N}]+$/u.test(local)
+    ? local
+    : `"${local.replace(/(["\\])/g, "\\$1")}"`;
   return `${localPart}@${asciiDomainName}`.toLowerCase();
 }
 
@@ -129,7 +133,8 @@ export function parseAddressList(input: string, options: ParseAddressListOptions
   if (text === "") return [];
   const parsed = emailAddresses.parseAddressList({ input: text, rfc6532: true, rejectTLD: false });
   if (!parsed) {
-    if (strict) throw invalid(field, input, "an RFC 5322 address list like \"Ann <ann@example.com>, bob@example.com\"");
+    if (strict)
+      throw invalid(field, input, 'an RFC 5322 address list like "Ann <ann@example.com>, bob@example.com"');
     return recoverAddresses(text);
   }
   const result: EmailAddress[] = [];

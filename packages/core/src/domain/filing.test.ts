@@ -23,7 +23,9 @@ const directory = FirmDirectory.build({
 
 describe("filing", () => {
   it("F1: a message is filed only when an external participant has a sync-on link", () => {
-    expect(decideFiling(directory, env({ from: [a("cfo@acme.com")], to: [a("ann@firm.com")] }))).toMatchObject({
+    expect(
+      decideFiling(directory, env({ from: [a("cfo@acme.com")], to: [a("ann@firm.com")] })),
+    ).toMatchObject({
       filed: true,
       accountIds: ["acme"],
       matches: [{ address: "cfo@acme.com", linkId: "l-cfo", accountId: "acme" }],
@@ -32,12 +34,17 @@ describe("filing", () => {
       filed: false,
       reason: "no_synced_client",
     });
-    expect(decideFiling(directory, env({ from: [a("ceo@acme.com")], to: [a("ann@firm.com")] }))).toMatchObject({ filed: false });
+    expect(
+      decideFiling(directory, env({ from: [a("ceo@acme.com")], to: [a("ann@firm.com")] })),
+    ).toMatchObject({ filed: false });
   });
 
   it("F1: every participant field counts, Bcc included where the provider shows it", () => {
     for (const field of ["from", "sender", "replyTo", "to", "cc", "bcc"] as const) {
-      const decision = decideFiling(directory, env({ from: [a("ann@firm.com")], [field]: [a("cfo@acme.com")] }));
+      const decision = decideFiling(
+        directory,
+        env({ from: [a("ann@firm.com")], [field]: [a("cfo@acme.com")] }),
+      );
       expect(decision.filed, field).toBe(true);
     }
   });
@@ -47,17 +54,29 @@ describe("filing", () => {
     expect(directory.isInternal("anyone@firm.com")).toBe(true);
     expect(directory.isInternal("bob@firm-mail.net")).toBe(true);
     expect(directory.isInternal("cfo@acme.com")).toBe(false);
-    expect(decideFiling(directory, env({ from: [a("carol@firm.com")], to: [a("ann@firm.com")] })).filed).toBe(false);
+    expect(decideFiling(directory, env({ from: [a("carol@firm.com")], to: [a("ann@firm.com")] })).filed).toBe(
+      false,
+    );
   });
 
   it("F3: a message among team members only is not client mail, however widely cc'd", () => {
     expect(
-      decideFiling(directory, env({ from: [a("ann@firm.com")], to: [a("support@firm.com")], cc: [a("bob@firm-mail.net"), a("x@firm.com")] })),
+      decideFiling(
+        directory,
+        env({
+          from: [a("ann@firm.com")],
+          to: [a("support@firm.com")],
+          cc: [a("bob@firm-mail.net"), a("x@firm.com")],
+        }),
+      ),
     ).toEqual({ filed: false, reason: "all_internal" });
   });
 
   it("F4: a message is filed into every account with a matching link", () => {
-    const decision = decideFiling(directory, env({ from: [a("jo@home.net")], to: [a("ann@firm.com")], cc: [a("cfo@acme.com")] }));
+    const decision = decideFiling(
+      directory,
+      env({ from: [a("jo@home.net")], to: [a("ann@firm.com")], cc: [a("cfo@acme.com")] }),
+    );
     expect(decision.filed && decision.accountIds.sort()).toEqual(["acme", "family-jo", "jo-bakery"]);
   });
 
@@ -71,7 +90,11 @@ describe("filing", () => {
   });
 
   it("F7: once email sync is off for a link, nothing new is filed through it; on again files again", () => {
-    const d = FirmDirectory.build({ internalAddresses: [], internalDomains: [], links: [{ id: "l1", accountId: "x", email: "c@x.com", emailSync: true }] });
+    const d = FirmDirectory.build({
+      internalAddresses: [],
+      internalDomains: [],
+      links: [{ id: "l1", accountId: "x", email: "c@x.com", emailSync: true }],
+    });
     const message = env({ from: [a("c@x.com")] });
     expect(decideFiling(d, message).filed).toBe(true);
     d.removeSyncedLink("c@x.com", "l1");
@@ -92,11 +115,25 @@ describe("filing", () => {
   });
 
   it("F5: without a Message-ID the identity hashes from, sorted recipients, date, subject and body", () => {
-    const base = { from: [a("x@y.com")], to: [a("b@z.com"), a("a@z.com")], cc: [a("c@z.com")], date: new Date("2026-01-01T00:00:00Z"), subject: "Hi", body: "Body\r\n" };
+    const base = {
+      from: [a("x@y.com")],
+      to: [a("b@z.com"), a("a@z.com")],
+      cc: [a("c@z.com")],
+      date: new Date("2026-01-01T00:00:00Z"),
+      subject: "Hi",
+      body: "Body\r\n",
+    };
     const key = dedupeKey(undefined, base);
     expect(key).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(dedupeKey(undefined, { ...base, to: [a("c@z.com"), a("a@z.com")], cc: [a("b@z.com")], body: "Body\n" })).toBe(key);
-    for (const change of [{ subject: "Hi!" }, { body: "Other" }, { from: [a("q@y.com")] }, { date: new Date("2026-01-01T00:00:05Z") }]) {
+    expect(
+      dedupeKey(undefined, { ...base, to: [a("c@z.com"), a("a@z.com")], cc: [a("b@z.com")], body: "Body\n" }),
+    ).toBe(key);
+    for (const change of [
+      { subject: "Hi!" },
+      { body: "Other" },
+      { from: [a("q@y.com")] },
+      { date: new Date("2026-01-01T00:00:05Z") },
+    ]) {
       expect(dedupeKey(undefined, { ...base, ...change })).not.toBe(key);
     }
   });
@@ -104,11 +141,23 @@ describe("filing", () => {
   it("F5: the fallback identity is independent of recipient order (property)", () => {
     const addr = fc.constantFrom("a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com").map(a);
     fc.assert(
-      fc.property(fc.array(addr, { maxLength: 5 }), fc.array(addr, { maxLength: 5 }), fc.string(), (to, cc, body) => {
-        const content = { from: [a("f@x.com")], to, cc, date: new Date(1_700_000_000_000), subject: "s", body };
-        const shuffled = { ...content, to: [...cc].reverse(), cc: [...to].reverse() };
-        return dedupeKey(undefined, content) === dedupeKey(undefined, shuffled);
-      }),
+      fc.property(
+        fc.array(addr, { maxLength: 5 }),
+        fc.array(addr, { maxLength: 5 }),
+        fc.string(),
+        (to, cc, body) => {
+          const content = {
+            from: [a("f@x.com")],
+            to,
+            cc,
+            date: new Date(1_700_000_000_000),
+            subject: "s",
+            body,
+          };
+          const shuffled = { ...content, to: [...cc].reverse(), cc: [...to].reverse() };
+          return dedupeKey(undefined, content) === dedupeKey(undefined, shuffled);
+        },
+      ),
     );
   });
 
@@ -116,9 +165,19 @@ describe("filing", () => {
     const big = FirmDirectory.build({
       internalAddresses: ["ann@firm.com"],
       internalDomains: [],
-      links: Array.from({ length: 50_000 }, (_, i) => ({ id: `l${i}`, accountId: `acct${i % 1000}`, email: `client${i}@c${i % 97}.com`, emailSync: i % 2 === 0 })),
+      links: Array.from({ length: 50_000 }, (_, i) => ({
+        id: `l${i}`,
+        accountId: `acct${i % 1000}`,
+        email: `client${i}@c${i % 97}.com`,
+        emailSync: i % 2 === 0,
+      })),
     });
-    expect(decideFiling(big, env({ from: [a("client42@c42.com")], to: [a("ann@firm.com")] }))).toMatchObject({ filed: true, accountIds: ["acct42"] });
-    expect(decideFiling(big, env({ from: [a("client43@c43.com")], to: [a("ann@firm.com")] })).filed).toBe(false);
+    expect(decideFiling(big, env({ from: [a("client42@c42.com")], to: [a("ann@firm.com")] }))).toMatchObject({
+      filed: true,
+      accountIds: ["acct42"],
+    });
+    expect(decideFiling(big, env({ from: [a("client43@c43.com")], to: [a("ann@firm.com")] })).filed).toBe(
+      false,
+    );
   });
 });

@@ -39,7 +39,8 @@ export class FirmDirectory {
     const directory = new FirmDirectory();
     for (const address of source.internalAddresses) directory.internal.add(address);
     for (const domain of source.internalDomains) directory.domains.add(domain);
-    for (const link of source.links) if (link.emailSync) directory.addSyncedLink(link.email, link.id, link.accountId);
+    for (const link of source.links)
+      if (link.emailSync) directory.addSyncedLink(link.email, link.id, link.accountId);
     return directory;
   }
 
@@ -142,13 +143,17 @@ function scanList(directory: FirmDirectory, list: readonly EmailAddress[], scan:
     scan.anyExternal = true;
     const matches = (scan.matches ??= []);
     for (const link of links) {
-      if (!matches.some((m) => m.linkId === link.linkId)) matches.push({ address, linkId: link.linkId, accountId: link.accountId });
+      if (!matches.some((m) => m.linkId === link.linkId))
+        matches.push({ address, linkId: link.linkId, accountId: link.accountId });
     }
   }
 }
 
 /** F6: outbound when the sender (From, else Sender) is internal; inbound otherwise. */
-export function directionOf(directory: FirmDirectory, envelope: Pick<ProviderEnvelope, "from" | "sender">): Direction {
+export function directionOf(
+  directory: FirmDirectory,
+  envelope: Pick<ProviderEnvelope, "from" | "sender">,
+): Direction {
   const sender = envelope.from[0] ?? envelope.sender[0];
   return sender && directory.isInternal(sender.address) ? "outbound" : "inbound";
 }

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { dismiss, isVisible, newMailRecipients, notificationKey, snooze, syncHealthNotices, teamSyncStatus, type NotificationVisibility } from "./notifications.js";
+import {
+  dismiss,
+  isVisible,
+  newMailRecipients,
+  notificationKey,
+  snooze,
+  syncHealthNotices,
+  teamSyncStatus,
+  type NotificationVisibility,
+} from "./notifications.js";
 import { mailbox } from "./test-fixtures.js";
 
 const members = [
@@ -15,21 +24,40 @@ describe("notifications", () => {
   it("N1: new inbound client mail notifies members per their settings, except those who muted the thread", () => {
     const facts = { direction: "inbound" as const, threadId: "t1", mailboxIds: ["mb-ann"] };
     expect(newMailRecipients(facts, members, [annBox, doraBox], () => false)).toEqual(["ann", "bob"]);
-    expect(newMailRecipients(facts, members, [annBox, doraBox], (member, thread) => member === "ann" && thread === "t1")).toEqual(["bob"]);
-    expect(newMailRecipients({ ...facts, direction: "outbound" }, members, [annBox], () => false)).toEqual([]);
+    expect(
+      newMailRecipients(
+        facts,
+        members,
+        [annBox, doraBox],
+        (member, thread) => member === "ann" && thread === "t1",
+      ),
+    ).toEqual(["bob"]);
+    expect(newMailRecipients({ ...facts, direction: "outbound" }, members, [annBox], () => false)).toEqual(
+      [],
+    );
   });
 
   it("N2: members without a mailbox are told their email is not synced; a stopped mailbox tells its members", () => {
-    const stopped = { ...doraBox, state: { status: "stopped" as const, reason: "auth_revoked" as const, at: new Date(0) } };
+    const stopped = {
+      ...doraBox,
+      state: { status: "stopped" as const, reason: "auth_revoked" as const, at: new Date(0) },
+    };
     const notices = syncHealthNotices(members, [annBox, stopped]);
     expect(notices).toEqual([
       { memberId: "bob", subject: { kind: "email_not_synced" } },
       { memberId: "carl", subject: { kind: "email_not_synced" } },
       { memberId: "dora", subject: { kind: "sync_stopped", mailboxId: "mb-dora", reason: "auth_revoked" } },
     ]);
-    const disconnected = { ...doraBox, state: { status: "stopped" as const, reason: "disconnected_by_user" as const, at: new Date(0) } };
-    expect(syncHealthNotices([members[3]!], [disconnected])).toEqual([{ memberId: "dora", subject: { kind: "email_not_synced" } }]);
-    expect(notificationKey("dora", notices[2]!.subject)).toBe(notificationKey("dora", { kind: "sync_stopped", mailboxId: "mb-dora", reason: "other" }));
+    const disconnected = {
+      ...doraBox,
+      state: { status: "stopped" as const, reason: "disconnected_by_user" as const, at: new Date(0) },
+    };
+    expect(syncHealthNotices([members[3]!], [disconnected])).toEqual([
+      { memberId: "dora", subject: { kind: "email_not_synced" } },
+    ]);
+    expect(notificationKey("dora", notices[2]!.subject)).toBe(
+      notificationKey("dora", { kind: "sync_stopped", mailboxId: "mb-dora", reason: "other" }),
+    );
   });
 
   it("N3: snooze hides a notification for 24 hours; dismiss hides it forever", () => {
@@ -49,7 +77,20 @@ describe("notifications", () => {
     const synced = { ...annBox, lastSyncedAt: new Date("2026-01-01T08:00:00Z") };
     const view = teamSyncStatus(members.slice(0, 2), [synced]);
     expect(view).toEqual([
-      { memberId: "ann", name: "Ann", email: "ann@firm.com", synced: true, mailboxes: [{ mailboxId: "mb-ann", address: "ann@firm.com", state: { status: "live" }, lastSyncedAt: synced.lastSyncedAt }] },
+      {
+        memberId: "ann",
+        name: "Ann",
+        email: "ann@firm.com",
+        synced: true,
+        mailboxes: [
+          {
+            mailboxId: "mb-ann",
+            address: "ann@firm.com",
+            state: { status: "live" },
+            lastSyncedAt: synced.lastSyncedAt,
+          },
+        ],
+      },
       { memberId: "bob", name: "Bob", email: "bob@firm.com", synced: false, mailboxes: [] },
     ]);
   });

@@ -14,9 +14,7 @@ export type NotificationSubject =
 
 /** N3: a notification is shown, snoozed until a time, or dismissed forever. */
 export type NotificationVisibility =
-  | { status: "active" }
-  | { status: "snoozed"; until: Date }
-  | { status: "dismissed"; at: Date };
+  { status: "active" } | { status: "snoozed"; until: Date } | { status: "dismissed"; at: Date };
 
 /** N3: "remind me later" hides a notification for 24 hours. */
 export const snoozeDurationMs = 24 * 60 * 60 * 1000;
@@ -108,11 +106,16 @@ export function syncHealthNotices(
   const notices: NoticeFor[] = [];
   for (const member of members) {
     const own = mailboxes.filter((mailbox) => mailbox.connections.some((c) => c.memberId === member.id));
-    const live = own.filter((mailbox) => !(mailbox.state.status === "stopped" && mailbox.state.reason === "disconnected_by_user"));
+    const live = own.filter(
+      (mailbox) => !(mailbox.state.status === "stopped" && mailbox.state.reason === "disconnected_by_user"),
+    );
     if (live.length === 0) notices.push({ memberId: member.id, subject: { kind: "email_not_synced" } });
     for (const mailbox of live) {
       if (mailbox.state.status === "stopped") {
-        notices.push({ memberId: member.id, subject: { kind: "sync_stopped", mailboxId: mailbox.id, reason: mailbox.state.reason } });
+        notices.push({
+          memberId: member.id,
+          subject: { kind: "sync_stopped", mailboxId: mailbox.id, reason: mailbox.state.reason },
+        });
       }
     }
   }
@@ -125,7 +128,12 @@ export interface MemberSyncStatus {
   name: string;
   email: string;
   synced: boolean;
-  mailboxes: Array<{ mailboxId: MailboxId; address: string; state: MailboxSyncState; lastSyncedAt: Date | undefined }>;
+  mailboxes: Array<{
+    mailboxId: MailboxId;
+    address: string;
+    state: MailboxSyncState;
+    lastSyncedAt: Date | undefined;
+  }>;
 }
 
 /** N5: whether each member's email is synced, each mailbox's state, and its last successful sync. */

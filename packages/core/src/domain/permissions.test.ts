@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { PermissionDeniedError } from "../errors.js";
-import { actingMember, assertMaySend, automationSender, defaultReplyMailbox, maySendFrom, type Actor } from "./permissions.js";
+import {
+  actingMember,
+  assertMaySend,
+  automationSender,
+  defaultReplyMailbox,
+  maySendFrom,
+  type Actor,
+} from "./permissions.js";
 import { mailbox } from "./test-fixtures.js";
 
 const annBox = mailbox({ id: "mb-ann", address: "ann@firm.com", ownerMemberId: "ann" });
@@ -29,7 +36,10 @@ const stopped = mailbox({
 describe("sending permissions", () => {
   it("P1: a member may send from a mailbox they connected, a delegated one, or a shared one they connected", () => {
     expect(maySendFrom("ann", annBox)).toEqual({ ok: true, mailboxId: "mb-ann" });
-    expect(maySendFrom("carl", annBox)).toMatchObject({ ok: false, reason: "not_connected_and_not_delegated" });
+    expect(maySendFrom("carl", annBox)).toMatchObject({
+      ok: false,
+      reason: "not_connected_and_not_delegated",
+    });
     expect(maySendFrom("carl", delegated)).toEqual({ ok: true, mailboxId: "mb-bob" });
     expect(maySendFrom("carl", shared)).toEqual({ ok: true, mailboxId: "mb-support" });
     expect(maySendFrom("dora", shared)).toMatchObject({ ok: false });
@@ -57,7 +67,10 @@ describe("sending permissions", () => {
   it("P4: a send is attributed to both the mailbox and the actor", () => {
     const actor: Actor = { kind: "automation", automationId: "reminders", runAsMemberId: "carl" };
     const attribution = { mailboxId: assertMaySend(automationSender(actor, delegated)), actor };
-    expect(attribution).toEqual({ mailboxId: "mb-bob", actor: { kind: "automation", automationId: "reminders", runAsMemberId: "carl" } });
+    expect(attribution).toEqual({
+      mailboxId: "mb-bob",
+      actor: { kind: "automation", automationId: "reminders", runAsMemberId: "carl" },
+    });
   });
 
   it("P5: sending from a mailbox whose sync stopped fails with a typed error", () => {

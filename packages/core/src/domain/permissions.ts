@@ -16,9 +16,13 @@ export function actingMember(actor: Actor): MemberId {
   return actor.kind === "member" ? actor.memberId : actor.runAsMemberId;
 }
 
-export type SendPermission = { ok: true; mailboxId: MailboxId } | { ok: false; reason: PermissionRefusalReason; message: string };
+export type SendPermission =
+  { ok: true; mailboxId: MailboxId } | { ok: false; reason: PermissionRefusalReason; message: string };
 
-type MailboxForSending = Pick<Mailbox, "id" | "address" | "ownerMemberId" | "connections" | "settings" | "state">;
+type MailboxForSending = Pick<
+  Mailbox,
+  "id" | "address" | "ownerMemberId" | "connections" | "settings" | "state"
+>;
 
 /**
  * P1: a member may send from a mailbox they connected themselves (a shared mailbox is sendable by
@@ -48,8 +52,12 @@ export function maySendFrom(memberId: MemberId, mailbox: MailboxForSending): Sen
  * P2: an automation sends from exactly the mailbox it was configured with, with its named member's
  * rights; it never falls back to another address.
  */
-export function automationSender(actor: Extract<Actor, { kind: "automation" }>, mailbox: MailboxForSending | undefined): SendPermission {
-  if (!mailbox) return { ok: false, reason: "mailbox_not_found", message: "The automation's mailbox no longer exists" };
+export function automationSender(
+  actor: Extract<Actor, { kind: "automation" }>,
+  mailbox: MailboxForSending | undefined,
+): SendPermission {
+  if (!mailbox)
+    return { ok: false, reason: "mailbox_not_found", message: "The automation's mailbox no longer exists" };
   return maySendFrom(actor.runAsMemberId, mailbox);
 }
 
@@ -78,7 +86,10 @@ export function defaultReplyMailbox(
   return {
     ok: false,
     reason: "no_usable_mailbox",
-    message: reasons.length > 0 ? `No mailbox can send this reply: ${reasons.join("; ")}` : "You have no connected mailbox to send from",
+    message:
+      reasons.length > 0
+        ? `No mailbox can send this reply: ${reasons.join("; ")}`
+        : "You have no connected mailbox to send from",
   };
 }
 

@@ -49,7 +49,11 @@ export const contactInputSchema = z
     const seen = new Set<string>();
     contact.emails.forEach((link, index) => {
       if (seen.has(link.email)) {
-        ctx.addIssue({ code: "custom", path: ["emails", index, "email"], message: "an address not already listed for this contact" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["emails", index, "email"],
+          message: "an address not already listed for this contact",
+        });
       }
       seen.add(link.email);
     });

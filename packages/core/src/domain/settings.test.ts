@@ -36,14 +36,22 @@ describe("contact settings", () => {
     const updated = applyToggles(family, { emailSync: true }, ctx()).link;
     expect(updated.emailSync).toBe(true);
     expect(business.emailSync).toBe(false);
-    expect(recipientsFor([updated, workAddress], { kind: "email" }).map((r) => r.email)).toEqual(["jo@home.net"]);
+    expect(recipientsFor([updated, workAddress], { kind: "email" }).map((r) => r.email)).toEqual([
+      "jo@home.net",
+    ]);
     expect(recipientsFor([business], { kind: "email" })).toEqual([]);
   });
 
   it("T2: turning login on sends an invitation now or leaves it for later; off removes access but keeps data", () => {
     const now1 = applyToggles(link({ email: "a@c.com" }), { login: true }, ctx());
     expect(now1.effects).toEqual([
-      { type: "send_invitation", linkId: now1.link.id, email: "a@c.com", token: "token-1", customMessage: undefined },
+      {
+        type: "send_invitation",
+        linkId: now1.link.id,
+        email: "a@c.com",
+        token: "token-1",
+        customMessage: undefined,
+      },
     ]);
     expect(now1.link.invitation?.status).toBe("pending");
 
@@ -58,19 +66,35 @@ describe("contact settings", () => {
     expect(hasPortalAccess(active)).toBe(true);
     const off = applyToggles(active, { login: false }, ctx()).link;
     expect(hasPortalAccess(off)).toBe(false);
-    expect(off).toMatchObject({ email: "c@c.com", emailSync: true, notify: true, accountId: active.accountId });
+    expect(off).toMatchObject({
+      email: "c@c.com",
+      emailSync: true,
+      notify: true,
+      accountId: active.accountId,
+    });
   });
 
   it("T2: turning login off invalidates a pending invitation", () => {
     const invited = applyToggles(link({ email: "a@c.com" }), { login: true }, ctx()).link;
     const off = applyToggles(invited, { login: false }, ctx());
-    expect(off.effects).toContainEqual({ type: "invalidate_invitation", linkId: invited.id, token: invited.invitation!.token });
-    expect(acceptInvitation(off.link, invited.invitation!.token, now)).toEqual({ ok: false, reason: "invalidated" });
+    expect(off.effects).toContainEqual({
+      type: "invalidate_invitation",
+      linkId: invited.id,
+      token: invited.invitation!.token,
+    });
+    expect(acceptInvitation(off.link, invited.invitation!.token, now)).toEqual({
+      ok: false,
+      reason: "invalidated",
+    });
   });
 
   it("T3: portal status is derived from links: activated > pending activation > not activated", () => {
     const plain = link({ email: "a@c.com" });
-    const loginNoInvite = applyToggles(link({ email: "b@c.com" }), { login: true, sendInvitation: false }, ctx()).link;
+    const loginNoInvite = applyToggles(
+      link({ email: "b@c.com" }),
+      { login: true, sendInvitation: false },
+      ctx(),
+    ).link;
     const pending = applyToggles(link({ email: "c@c.com" }), { login: true }, ctx()).link;
     const accepted = invitedAndAccepted(link({ email: "d@c.com" }));
     expect(portalStatus([])).toBe("not_activated");
@@ -86,7 +110,13 @@ describe("contact settings", () => {
     const changed = changeLinkAddress(pending, "new@c.com", { now, newToken: () => "fresh" });
     expect(changed.effects).toEqual([
       { type: "invalidate_invitation", linkId: pending.id, token: oldToken },
-      { type: "send_invitation", linkId: pending.id, email: "new@c.com", token: "fresh", customMessage: undefined },
+      {
+        type: "send_invitation",
+        linkId: pending.id,
+        email: "new@c.com",
+        token: "fresh",
+        customMessage: undefined,
+      },
     ]);
     expect(acceptInvitation(changed.link, oldToken, now).ok).toBe(false);
     expect(acceptInvitation(changed.link, "fresh", now).ok).toBe(true);
@@ -109,33 +139,48 @@ describe("contact settings", () => {
 
   it("T5: recipients are exactly the notify-on links; system notifications also need the category", () => {
     const a = link({ email: "a@c.com", notify: true });
-    const b = link({ email: "b@c.com", notify: true, notifyPreferences: { ...a.notifyPreferences, invoices_and_payments: false } });
+    const b = link({
+      email: "b@c.com",
+      notify: true,
+      notifyPreferences: { ...a.notifyPreferences, invoices_and_payments: false },
+    });
     const c = link({ email: "c@c.com", notify: false });
     const dupe = link({ email: "a@c.com", notify: true });
-    expect(recipientsFor([a, b, c, dupe], { kind: "bulk_email" }).map((r) => r.email)).toEqual(["a@c.com", "b@c.com"]);
-    expect(recipientsFor([a, b, c], { kind: "automation_email" }).map((r) => r.email)).toEqual(["a@c.com", "b@c.com"]);
-    expect(
-      recipientsFor([a, b, c], { kind: "system_notification", category: "invoices_and_payments" }).map((r) => r.email),
-    ).toEqual(["a@c.com"]);
-    expect(recipientsFor([a, b, c], { kind: "system_notification", category: "proposals" }).map((r) => r.email)).toEqual([
+    expect(recipientsFor([a, b, c, dupe], { kind: "bulk_email" }).map((r) => r.email)).toEqual([
       "a@c.com",
       "b@c.com",
     ]);
+    expect(recipientsFor([a, b, c], { kind: "automation_email" }).map((r) => r.email)).toEqual([
+      "a@c.com",
+      "b@c.com",
+    ]);
+    expect(
+      recipientsFor([a, b, c], { kind: "system_notification", category: "invoices_and_payments" }).map(
+        (r) => r.email,
+      ),
+    ).toEqual(["a@c.com"]);
+    expect(
+      recipientsFor([a, b, c], { kind: "system_notification", category: "proposals" }).map((r) => r.email),
+    ).toEqual(["a@c.com", "b@c.com"]);
   });
 
   it("T6: a pending address still receives mail; system notifications carry a banner until the account is activated", () => {
     const pending = applyToggles(link({ email: "p@c.com", notify: true }), { login: true }, ctx()).link;
     const plain = link({ email: "q@c.com", notify: true });
-    const system = recipientsFor([pending, plain], { kind: "system_notification", category: "messages_and_tasks" });
+    const system = recipientsFor([pending, plain], {
+      kind: "system_notification",
+      category: "messages_and_tasks",
+    });
     expect(system).toEqual([
       expect.objectContaining({ email: "p@c.com", activationBanner: true }),
       expect.objectContaining({ email: "q@c.com", activationBanner: false }),
     ]);
     expect(recipientsFor([pending], { kind: "email" })[0]?.activationBanner).toBe(false);
     const activated = invitedAndAccepted(link({ email: "r@c.com" }));
-    expect(recipientsFor([pending, activated], { kind: "system_notification", category: "proposals" })[0]?.activationBanner).toBe(
-      false,
-    );
+    expect(
+      recipientsFor([pending, activated], { kind: "system_notification", category: "proposals" })[0]
+        ?.activationBanner,
+    ).toBe(false);
   });
 
   it("T7: turning email sync on asks for a backfill of that address, even with login off", () => {
@@ -150,25 +195,46 @@ describe("contact settings", () => {
 
   it("T8: the Email tab shows iff a link syncs; the list shows notify and sync per account", () => {
     expect(showsEmailTab([link({ email: "a@c.com" })])).toBe(false);
-    expect(showsEmailTab([link({ email: "a@c.com" }), link({ email: "b@c.com", emailSync: true })])).toBe(true);
-    expect(accountListFlags([link({ email: "a@c.com", notify: true })])).toEqual({ notify: true, emailSync: false });
+    expect(showsEmailTab([link({ email: "a@c.com" }), link({ email: "b@c.com", emailSync: true })])).toBe(
+      true,
+    );
+    expect(accountListFlags([link({ email: "a@c.com", notify: true })])).toEqual({
+      notify: true,
+      emailSync: false,
+    });
     expect(accountListFlags([])).toEqual({ notify: false, emailSync: false });
   });
 
   it("T9: signatory is per link and account", () => {
-    const links = [link({ email: "a@c.com", contactId: "ann", signatory: true }), link({ email: "b@c.com", contactId: "bob" })];
+    const links = [
+      link({ email: "a@c.com", contactId: "ann", signatory: true }),
+      link({ email: "b@c.com", contactId: "bob" }),
+    ];
     expect(maySign(links, "ann")).toBe(true);
     expect(maySign(links, "bob")).toBe(false);
   });
 
   it("T10: a bulk update applies per account, reports failures per account and does not stop on them", () => {
     const accounts = new Map<string, Link[]>([
-      ["a1", [link({ email: "x@a1.com", accountId: "a1" }), link({ email: "y@a1.com", accountId: "a1", notify: true })]],
+      [
+        "a1",
+        [
+          link({ email: "x@a1.com", accountId: "a1" }),
+          link({ email: "y@a1.com", accountId: "a1", notify: true }),
+        ],
+      ],
       ["a2", []],
       ["a3", [link({ email: "z@a3.com", accountId: "a3", login: true })]],
     ]);
     const plans = planBulkUpdate(
-      { accountIds: ["a1", "a2", "gone", "a3"], login: "enable", notify: "enable", emailSync: "do_nothing", signatory: "disable", invitationMessage: "Welcome" },
+      {
+        accountIds: ["a1", "a2", "gone", "a3"],
+        login: "enable",
+        notify: "enable",
+        emailSync: "do_nothing",
+        signatory: "disable",
+        invitationMessage: "Welcome",
+      },
       (id) => accounts.get(id),
       ctx(),
     );
@@ -184,7 +250,12 @@ describe("contact settings", () => {
     expect(a1.effects.filter((e) => e.type === "send_invitation")).toHaveLength(2);
     expect(a1.effects[0]).toMatchObject({ customMessage: "Welcome" });
     const report = bulkUpdateReport(plans);
-    expect(report).toMatchObject({ accountsRequested: 4, accountsUpdated: 2, accountsFailed: 2, invitationsSent: 2 });
+    expect(report).toMatchObject({
+      accountsRequested: 4,
+      accountsUpdated: 2,
+      accountsFailed: 2,
+      invitationsSent: 2,
+    });
     expect(report.errors.map((e) => [e.accountId, e.code])).toEqual([
       ["a2", "no_contact_address"],
       ["gone", "not_found"],
@@ -194,7 +265,14 @@ describe("contact settings", () => {
   it("T10: 'do nothing' leaves a setting alone and enabling notify can set category preferences", () => {
     const original = link({ email: "x@a.com", accountId: "a", emailSync: true, signatory: true });
     const plans = planBulkUpdate(
-      { accountIds: ["a"], login: "do_nothing", notify: "enable", emailSync: "do_nothing", signatory: "do_nothing", notifyPreferences: { proposals: false } },
+      {
+        accountIds: ["a"],
+        login: "do_nothing",
+        notify: "enable",
+        emailSync: "do_nothing",
+        signatory: "do_nothing",
+        notifyPreferences: { proposals: false },
+      },
       () => [original],
       ctx(),
     );
@@ -207,10 +285,21 @@ describe("contact settings", () => {
 
   it("T11: account creation, adding contacts and import rows share one validation", () => {
     const row = { email: " Ann@Client.COM ", login: true, emailSync: true };
-    expect(parseInput(linkSettingsSchema, row)).toMatchObject({ email: "ann@client.com", login: true, emailSync: true, notify: true });
-    const account = parseInput(accountInputSchema, { name: "Ann", kind: "person", contacts: [{ firstName: "Ann", emails: [row] }] });
+    expect(parseInput(linkSettingsSchema, row)).toMatchObject({
+      email: "ann@client.com",
+      login: true,
+      emailSync: true,
+      notify: true,
+    });
+    const account = parseInput(accountInputSchema, {
+      name: "Ann",
+      kind: "person",
+      contacts: [{ firstName: "Ann", emails: [row] }],
+    });
     expect(account.contacts[0]!.emails[0]).toEqual(parseInput(linkSettingsSchema, row));
-    expect(() => parseInput(linkSettingsSchema, { email: "ann@", login: "yes" }, "rows.3")).toThrow(ValidationError);
+    expect(() => parseInput(linkSettingsSchema, { email: "ann@", login: "yes" }, "rows.3")).toThrow(
+      ValidationError,
+    );
     try {
       parseInput(linkSettingsSchema, { email: "ann@", login: "yes" }, "rows.3");
     } catch (error) {
@@ -231,7 +320,11 @@ describe("contact settings", () => {
     }
     expect(caught?.code).toBe("validation_failed");
     expect(caught?.issues).toEqual([
-      { field: "contacts.0.emails.1.email", value: "bad@@acme", expected: "an email address like name@example.com" },
+      {
+        field: "contacts.0.emails.1.email",
+        value: "bad@@acme",
+        expected: "an email address like name@example.com",
+      },
     ]);
   });
 

@@ -27,9 +27,15 @@ export function isPendingActivation(link: Pick<Link, "login" | "invitation" | "e
  * T3: *activated* when a link has login on and accepted; else *pending activation* when a link has
  * login on and a live invitation; else *not activated*. Never stored: always computed from links.
  */
-export function portalStatus(links: ReadonlyArray<Pick<Link, "login" | "invitation" | "email">>): PortalStatus {
+export function portalStatus(
+  links: ReadonlyArray<Pick<Link, "login" | "invitation" | "email">>,
+): PortalStatus {
   if (links.some(hasPortalAccess)) return "activated";
-  if (links.some((link) => link.login && link.invitation?.status === "pending" && link.invitation.email === link.email)) {
+  if (
+    links.some(
+      (link) => link.login && link.invitation?.status === "pending" && link.invitation.email === link.email,
+    )
+  ) {
     return "pending_activation";
   }
   return "not_activated";
@@ -49,7 +55,10 @@ export function accountListFlags(links: ReadonlyArray<Pick<Link, "notify" | "ema
 }
 
 /** T9: may this contact sign proposals, engagement letters and recurring invoices for the account? */
-export function maySign(links: ReadonlyArray<Pick<Link, "contactId" | "signatory">>, contactId: string): boolean {
+export function maySign(
+  links: ReadonlyArray<Pick<Link, "contactId" | "signatory">>,
+  contactId: string,
+): boolean {
   return links.some((link) => link.contactId === contactId && link.signatory);
 }
 
@@ -95,7 +104,13 @@ export function recipientsFor(links: readonly Link[], audience: Audience): Recip
 
 /** A side effect the host (or the engine) must carry out after a settings change is saved. */
 export type SettingsEffect =
-  | { type: "send_invitation"; linkId: string; email: string; token: string; customMessage: string | undefined }
+  | {
+      type: "send_invitation";
+      linkId: string;
+      email: string;
+      token: string;
+      customMessage: string | undefined;
+    }
   | { type: "invalidate_invitation"; linkId: string; token: string }
   | { type: "backfill_address"; email: string }
   | { type: "stop_filing_address"; email: string };
@@ -114,7 +129,11 @@ export interface TogglePatch extends Partial<LinkToggles> {
   customMessage?: string | undefined;
 }
 
-function invite(link: Link, ctx: SettingsContext, customMessage: string | undefined): [Invitation, SettingsEffect] {
+function invite(
+  link: Link,
+  ctx: SettingsContext,
+  customMessage: string | undefined,
+): [Invitation, SettingsEffect] {
   const invitation: Invitation = {
     token: ctx.newToken(),
     email: link.email,
@@ -134,7 +153,11 @@ function invite(link: Link, ctx: SettingsContext, customMessage: string | undefi
  * effects: T2 invitations, T7 backfill when email sync turns on, F7 when it turns off.
  * An unchanged toggle produces no effect, so applying the same patch twice is harmless.
  */
-export function applyToggles(link: Link, patch: TogglePatch, ctx: SettingsContext): { link: Link; effects: SettingsEffect[] } {
+export function applyToggles(
+  link: Link,
+  patch: TogglePatch,
+  ctx: SettingsContext,
+): { link: Link; effects: SettingsEffect[] } {
   const effects: SettingsEffect[] = [];
   let next: Link = {
     ...link,
@@ -184,7 +207,11 @@ function definedOnly<T extends object>(value: T | undefined): Partial<T> {
  * an address nobody has proven they own. The safe migration (a second link) is unaffected.
  * `newEmail` must already be normalised.
  */
-export function changeLinkAddress(link: Link, newEmail: string, ctx: SettingsContext): { link: Link; effects: SettingsEffect[] } {
+export function changeLinkAddress(
+  link: Link,
+  newEmail: string,
+  ctx: SettingsContext,
+): { link: Link; effects: SettingsEffect[] } {
   if (newEmail === link.email) return { link, effects: [] };
   const effects: SettingsEffect[] = [];
   let next: Link = { ...link, email: newEmail };
@@ -198,7 +225,10 @@ export function changeLinkAddress(link: Link, newEmail: string, ctx: SettingsCon
     effects.push(effect);
   }
   if (link.emailSync) {
-    effects.push({ type: "stop_filing_address", email: link.email }, { type: "backfill_address", email: newEmail });
+    effects.push(
+      { type: "stop_filing_address", email: link.email },
+      { type: "backfill_address", email: newEmail },
+    );
   }
   return { link: next, effects };
 }
@@ -216,8 +246,10 @@ export function acceptInvitation(
   now: Date,
 ): { ok: true; link: Link } | { ok: false; reason: AcceptRefusal } {
   const invitation = link.invitation;
-  if (!invitation || !constantTimeEqual(invitation.token, token)) return { ok: false, reason: "unknown_token" };
-  if (invitation.status === "invalidated" || invitation.email !== link.email) return { ok: false, reason: "invalidated" };
+  if (!invitation || !constantTimeEqual(invitation.token, token))
+    return { ok: false, reason: "unknown_token" };
+  if (invitation.status === "invalidated" || invitation.email !== link.email)
+    return { ok: false, reason: "invalidated" };
   if (invitation.status === "accepted") return { ok: false, reason: "already_accepted" };
   if (!link.login) return { ok: false, reason: "login_off" };
   return { ok: true, link: { ...link, invitation: { ...invitation, status: "accepted", acceptedAt: now } } };
@@ -225,7 +257,8 @@ export function acceptInvitation(
 
 function constantTimeEqual(a: string, b: string): boolean {
   let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++)
+    diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
   return diff === 0;
 }
 
@@ -286,14 +319,21 @@ export function planBulkUpdate(
   for (const accountId of new Set(request.accountIds)) {
     const links = linksOf(accountId);
     if (!links) {
-      plans.push({ accountId, ok: false, error: { code: "not_found", message: `Account ${accountId} no longer exists` } });
+      plans.push({
+        accountId,
+        ok: false,
+        error: { code: "not_found", message: `Account ${accountId} no longer exists` },
+      });
       continue;
     }
     if (links.length === 0 && anyEnable) {
       plans.push({
         accountId,
         ok: false,
-        error: { code: "no_contact_address", message: `Account ${accountId} has no contact with a valid email address` },
+        error: {
+          code: "no_contact_address",
+          message: `Account ${accountId} has no contact with a valid email address`,
+        },
       });
       continue;
     }
@@ -301,7 +341,11 @@ export function planBulkUpdate(
     const changedLinks: Link[] = [];
     const nextLinks = links.map((link) => {
       // A bulk "enable login" never re-sends to an address that already has a live invitation.
-      const result = applyToggles(link, { ...patch, sendInvitation: link.login ? false : patch.sendInvitation }, ctx);
+      const result = applyToggles(
+        link,
+        { ...patch, sendInvitation: link.login ? false : patch.sendInvitation },
+        ctx,
+      );
       if (!sameSettings(link, result.link)) changedLinks.push(result.link);
       effects.push(...result.effects);
       return result.link;
@@ -341,7 +385,8 @@ export function bulkUpdateReport(plans: readonly BulkAccountPlan[]): BulkUpdateR
     accountsFailed: errors.length,
     linksChanged: plans.reduce((sum, plan) => sum + (plan.ok ? plan.changedLinks.length : 0), 0),
     invitationsSent: plans.reduce(
-      (sum, plan) => sum + (plan.ok ? plan.effects.filter((effect) => effect.type === "send_invitation").length : 0),
+      (sum, plan) =>
+        sum + (plan.ok ? plan.effects.filter((effect) => effect.type === "send_invitation").length : 0),
       0,
     ),
     errors,

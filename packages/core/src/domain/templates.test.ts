@@ -12,9 +12,21 @@ const values = shortcodeValues({
 
 describe("templates", () => {
   it("S2: shortcodes resolve per account and recipient", () => {
-    const template = compileTemplate("Dear [CONTACT_FIRST_NAME], your account [ACCOUNT_NAME] at [FIRM_NAME]. — [SENDER_FIRST_NAME]");
-    expect(renderTemplate(template, values, "text")).toBe("Dear Jo, your account Smith & Sons <Ltd> at Ledger LLP. — Ann");
-    const other = shortcodeValues({ ...{ account: { name: "Acme" }, contact: { firstName: "Max", lastName: "" }, recipientEmail: "m@a.com", firm: { name: "Ledger LLP" }, sender: { name: "Ann Lee", email: "ann@ledger.com" } } });
+    const template = compileTemplate(
+      "Dear [CONTACT_FIRST_NAME], your account [ACCOUNT_NAME] at [FIRM_NAME]. — [SENDER_FIRST_NAME]",
+    );
+    expect(renderTemplate(template, values, "text")).toBe(
+      "Dear Jo, your account Smith & Sons <Ltd> at Ledger LLP. — Ann",
+    );
+    const other = shortcodeValues({
+      ...{
+        account: { name: "Acme" },
+        contact: { firstName: "Max", lastName: "" },
+        recipientEmail: "m@a.com",
+        firm: { name: "Ledger LLP" },
+        sender: { name: "Ann Lee", email: "ann@ledger.com" },
+      },
+    });
     expect(renderTemplate(template, other, "text")).toBe("Dear Max, your account Acme at Ledger LLP. — Ann");
   });
 
@@ -35,7 +47,9 @@ describe("templates", () => {
     const template = compileTemplate("<p>[ACCOUNT_NAME]</p>");
     expect(renderTemplate(template, values, "html")).toBe("<p>Smith &#38; Sons &#60;Ltd&#62;</p>");
     const subject = compileTemplate("For [ACCOUNT_NAME]");
-    expect(renderTemplate(subject, { ...values, ACCOUNT_NAME: "A\r\nBcc: x@y.com" }, "subject")).toBe("For A Bcc: x@y.com");
+    expect(renderTemplate(subject, { ...values, ACCOUNT_NAME: "A\r\nBcc: x@y.com" }, "subject")).toBe(
+      "For A Bcc: x@y.com",
+    );
   });
 
   it("S3: the signature is appended only to mail sent through the SDK", () => {

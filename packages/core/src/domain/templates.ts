@@ -70,7 +70,11 @@ export function escapeHtml(text: string): string {
  * HTML-escaped, so a client named `<script>` stays text. In a subject, line breaks in values are
  * flattened so a value can never add a header.
  */
-export function renderTemplate(template: CompiledTemplate, values: ShortcodeValues, format: "text" | "html" | "subject"): string {
+export function renderTemplate(
+  template: CompiledTemplate,
+  values: ShortcodeValues,
+  format: "text" | "html" | "subject",
+): string {
   let out = "";
   for (const part of template.parts) {
     if (part.kind === "text") {
@@ -78,7 +82,8 @@ export function renderTemplate(template: CompiledTemplate, values: ShortcodeValu
       continue;
     }
     const value = values[part.name];
-    out += format === "html" ? escapeHtml(value) : format === "subject" ? value.replace(/[\r\n\0]+/g, " ") : value;
+    out +=
+      format === "html" ? escapeHtml(value) : format === "subject" ? value.replace(/[\r\n\0]+/g, " ") : value;
   }
   return out;
 }
@@ -123,7 +128,10 @@ export function withSignature(
 ): { html?: string | undefined; text?: string | undefined } {
   if (origin !== "sdk" || signatureHtml.trim() === "") return body;
   return {
-    html: body.html === undefined ? undefined : `${body.html}<div class="clientmail-signature">${signatureHtml}</div>`,
+    html:
+      body.html === undefined
+        ? undefined
+        : `${body.html}<div class="clientmail-signature">${signatureHtml}</div>`,
     text: body.text === undefined ? undefined : `${body.text}\n\n-- \n${htmlToText(signatureHtml)}`,
   };
 }

@@ -21,7 +21,9 @@ export function link(overrides: Partial<Link> & Pick<Link, "email">): Link {
   };
 }
 
-export function mailbox(overrides: Partial<Mailbox> & Pick<Mailbox, "id" | "address" | "ownerMemberId">): Mailbox {
+export function mailbox(
+  overrides: Partial<Mailbox> & Pick<Mailbox, "id" | "address" | "ownerMemberId">,
+): Mailbox {
   return {
     firmId: "firm-1",
     provider: "imap",

@@ -8,13 +8,58 @@
 
 const replyPrefixes = [
   // English / Latin, German, Dutch, Nordic, French, Spanish, Portuguese, Italian
-  "re", "fwd", "fw", "aw", "wg", "antw", "doorst", "sv", "vs", "vb", "vl", "fs", "ref", "tr", "rv", "res", "enc",
-  "rif", "r", "i",
+  "re",
+  "fwd",
+  "fw",
+  "aw",
+  "wg",
+  "antw",
+  "doorst",
+  "sv",
+  "vs",
+  "vb",
+  "vl",
+  "fs",
+  "ref",
+  "tr",
+  "rv",
+  "res",
+  "enc",
+  "rif",
+  "r",
+  "i",
   // Polish, Turkish, Hungarian, Greek, Russian, Hebrew, Arabic, Indonesian, Welsh
-  "odp", "pd", "ynt", "i̇lt", "ilt", "vá", "továbbítás", "απ", "σχετ", "πρθ", "отв", "fwd", "השב", "הועבר", "رد",
-  "إعادة توجيه", "bls", "trs", "atb", "yml",
+  "odp",
+  "pd",
+  "ynt",
+  "i̇lt",
+  "ilt",
+  "vá",
+  "továbbítás",
+  "απ",
+  "σχετ",
+  "πρθ",
+  "отв",
+  "fwd",
+  "השב",
+  "הועבר",
+  "رد",
+  "إعادة توجيه",
+  "bls",
+  "trs",
+  "atb",
+  "yml",
   // Chinese, Japanese, Korean
-  "回复", "回覆", "答复", "转发", "轉寄", "返信", "転送", "답장", "회신", "전달",
+  "回复",
+  "回覆",
+  "答复",
+  "转发",
+  "轉寄",
+  "返信",
+  "転送",
+  "답장",
+  "회신",
+  "전달",
 ];
 
 const escaped = [...new Set(replyPrefixes)]
@@ -74,7 +119,9 @@ export function threadKeys(message: ThreadingMessage): string[] {
 
 /** True when a message has no header chain and no provider conversation: only then may its subject thread it. */
 export function usesSubjectFallback(message: ThreadingMessage): boolean {
-  return message.inReplyTo.length === 0 && message.references.length === 0 && message.providerThreads.length === 0;
+  return (
+    message.inReplyTo.length === 0 && message.references.length === 0 && message.providerThreads.length === 0
+  );
 }
 
 /**
@@ -82,7 +129,12 @@ export function usesSubjectFallback(message: ThreadingMessage): boolean {
  * link, their normalised subjects are equal and non-empty, they share an external participant,
  * and they are at most 30 days apart. The relation is symmetric, which H3 relies on.
  */
-export function subjectLinked(a: ThreadingMessage, b: ThreadingMessage, normalizedA = normalizeSubject(a.subject), normalizedB = normalizeSubject(b.subject)): boolean {
+export function subjectLinked(
+  a: ThreadingMessage,
+  b: ThreadingMessage,
+  normalizedA = normalizeSubject(a.subject),
+  normalizedB = normalizeSubject(b.subject),
+): boolean {
   if (!usesSubjectFallback(a) && !usesSubjectFallback(b)) return false;
   if (normalizedA === "" || normalizedA !== normalizedB) return false;
   if (Math.abs(a.date.getTime() - b.date.getTime()) > subjectWindowMs) return false;
@@ -136,7 +188,8 @@ export class ThreadIndex {
       const fallback = usesSubjectFallback(message);
       const bucket = this.bySubject.get(subject) ?? [];
       for (const entry of bucket) {
-        if ((fallback || entry.fallback) && subjectLinked(message, entry.message, subject, subject)) link(entry.message.id);
+        if ((fallback || entry.fallback) && subjectLinked(message, entry.message, subject, subject))
+          link(entry.message.id);
       }
       bucket.push({ message, fallback });
       this.bySubject.set(subject, bucket);

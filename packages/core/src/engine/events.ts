@@ -1,10 +1,25 @@
-import type { AccountId, FirmId, MailboxId, MailboxSyncState, MessageRecordId, ThreadId } from "../domain/model.js";
+import type {
+  AccountId,
+  FirmId,
+  MailboxId,
+  MailboxSyncState,
+  MessageRecordId,
+  ThreadId,
+} from "../domain/model.js";
 
 /** The events the sync engine emits (typed for eventemitter3). */
 export interface SyncEvents {
   /** A message was filed for the first time (F1), or seen again through another mailbox (`created: false`). */
   "message.filed": [
-    { firmId: FirmId; mailboxId: MailboxId; messageRecordId: MessageRecordId; threadId: ThreadId; accountIds: AccountId[]; direction: "inbound" | "outbound"; created: boolean },
+    {
+      firmId: FirmId;
+      mailboxId: MailboxId;
+      messageRecordId: MessageRecordId;
+      threadId: ThreadId;
+      accountIds: AccountId[];
+      direction: "inbound" | "outbound";
+      created: boolean;
+    },
   ];
   /** Threads were merged because a late message linked them (H3). */
   "thread.merged": [{ firmId: FirmId; survivorId: ThreadId; mergedIds: ThreadId[] }];

@@ -6,11 +6,30 @@
  */
 import type { EventEmitter } from "eventemitter3";
 import { ClientMailError, RateLimitedError } from "../errors.js";
-import { parseMessageIdList, dedupeKey, decideFiling, normalizeMessageId, FirmDirectory, type FilingDecision } from "../domain/filing.js";
+import {
+  parseMessageIdList,
+  dedupeKey,
+  decideFiling,
+  normalizeMessageId,
+  FirmDirectory,
+  type FilingDecision,
+} from "../domain/filing.js";
 import type { Envelope, FetchedMessage, ProviderEnvelope } from "../domain/envelope.js";
-import type { FirmId, Mailbox, MailboxId, MailboxSyncState, MessageRecordId, ThreadId } from "../domain/model.js";
+import type {
+  FirmId,
+  Mailbox,
+  MailboxId,
+  MailboxSyncState,
+  MessageRecordId,
+  ThreadId,
+} from "../domain/model.js";
 import { newMailRecipients, notificationKey, syncHealthNotices } from "../domain/notifications.js";
-import { normalizeSubject, threadKeys, usesSubjectFallback, type ThreadingMessage } from "../domain/threading.js";
+import {
+  normalizeSubject,
+  threadKeys,
+  usesSubjectFallback,
+  type ThreadingMessage,
+} from "../domain/threading.js";
 import type { Clock } from "../ports/clock.js";
 import type { DocumentSink } from "../ports/document-sink.js";
 import type { Logger } from "../ports/logger.js";
@@ -69,28 +88,35 @@ const subjectWindowMs = 30 * 24 * 60 * 60 * 1000;
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    const aborted = () => (signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    if (signal?.aborted) return reject(aborted());
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(aborted());
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
 /** Builds the filing directory of a firm from the store (F2: members, mailboxes, domains). */
-export async function loadDirectory(store: Store, firmId: FirmId): Promise<{ directory: FirmDirectory; mailboxes: Mailbox[] }> {
+export async function loadDirectory(
+  store: Store,
+  firmId: FirmId,
+): Promise<{ directory: FirmDirectory; mailboxes: Mailbox[] }> {
   const [firm, members, mailboxes, links] = await Promise.all([
     store.getFirm(firmId),
     store.listMembers(firmId),
     store.listMailboxes(firmId),
     store.listLinks(firmId, { emailSync: true }),
   ]);
-  if (!firm) throw new ClientMailError("not_found", `Firm ${JSON.stringify(firmId)} was not found`, { details: { firmId } });
+  if (!firm)
+    throw new ClientMailError("not_found", `Firm ${JSON.stringify(firmId)} was not found`, {
+      details: { firmId },
+    });
   const directory = FirmDirectory.build({
     internalAddresses: [...members.map((m) => m.email), ...mailboxes.map((m) => m.address)],
     internalDomains: firm.internalDomains,
@@ -131,7 +157,14 @@ export class MailboxSync {
     const { store } = this.deps;
     const ttl = this.options.leaseTtlMs ?? 120_000;
     const token = await store.acquireLease(this.firmId, this.mailboxId, this.options.holder, ttl);
-    const result: SyncPassResult = { ran: false, examined: 0, filed: 0, removed: 0, resynced: false, setAside: [] };
+    const result: SyncPassResult = {
+      ran: false,
+      examined: 0,
+      filed: 0,
+      removed: 0,
+      resynced: false,
+      setAside: [],
+    };
     if (token === undefined) return result;
     result.ran = true;
     try {
@@ -145,7 +178,10 @@ export class MailboxSync {
           if (!ClientMailError.hasCode(error, "cursor_expired") || attempt > 0) throw error;
           // Y6: the provider no longer accepts the cursor. Forget it (fenced) and list everything;
           // idempotent filing keeps the resync free of duplicates, and nothing filed is deleted.
-          this.deps.logger.warn("cursor expired; running a full resync", { firmId: this.firmId, mailboxId: this.mailboxId });
+          this.deps.logger.warn("cursor expired; running a full resync", {
+            firmId: this.firmId,
+            mailboxId: this.mailboxId,
+          });
           await store.setCursor(this.firmId, this.mailboxId, token, undefined);
           this.deps.events?.emit("sync.resync", { firmId: this.firmId, mailboxId: this.mailboxId });
           result.resynced = true;
@@ -157,7 +193,11 @@ export class MailboxSync {
       return result;
     } finally {
       await store.releaseLease(this.firmId, this.mailboxId, token).catch((error: unknown) => {
-        this.deps.logger.warn("could not release lease", { firmId: this.firmId, mailboxId: this.mailboxId, code: codeOf(error) });
+        this.deps.logger.warn("could not release lease", {
+          firmId: this.firmId,
+          mailboxId: this.mailboxId,
+          code: codeOf(error),
+        });
       });
     }
   }
@@ -166,7 +206,10 @@ export class MailboxSync {
    * Y5: files the history with the given client addresses found by the provider's server-side
    * search. Needs no lease: it writes no cursor, and filing is idempotent.
    */
-  async backfillAddresses(addresses: readonly string[], signal?: AbortSignal): Promise<{ examined: number; filed: number }> {
+  async backfillAddresses(
+    addresses: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<{ examined: number; filed: number }> {
     const context = await this.loadContext();
     let examined = 0;
     let filed = 0;
@@ -195,7 +238,11 @@ export class MailboxSync {
     try {
       subscription = await this.options.provider.watch(hint, { signal });
     } catch (error) {
-      this.deps.logger.warn("push unavailable; polling", { firmId: this.firmId, mailboxId: this.mailboxId, code: codeOf(error) });
+      this.deps.logger.warn("push unavailable; polling", {
+        firmId: this.firmId,
+        mailboxId: this.mailboxId,
+        code: codeOf(error),
+      });
     }
     try {
       while (!signal.aborted) {
@@ -262,7 +309,10 @@ export class MailboxSync {
     const now = clock.now();
     await this.setState({ status: "stopped", reason, at: now });
     // N2: every member of the mailbox hears that sync stopped, once (the notice is idempotent).
-    const [members, mailboxes] = await Promise.all([store.listMembers(this.firmId), store.listMailboxes(this.firmId)]);
+    const [members, mailboxes] = await Promise.all([
+      store.listMembers(this.firmId),
+      store.listMailboxes(this.firmId),
+    ]);
     const mailbox = mailboxes.find((m) => m.id === this.mailboxId);
     if (!mailbox) return;
     for (const notice of syncHealthNotices(members, [mailbox])) {
@@ -288,28 +338,48 @@ export class MailboxSync {
   private async loadContext(): Promise<FirmContext> {
     const { directory, mailboxes } = await loadDirectory(this.deps.store, this.firmId);
     const mailbox = mailboxes.find((m) => m.id === this.mailboxId);
-    if (!mailbox) throw new ClientMailError("not_found", `Mailbox ${JSON.stringify(this.mailboxId)} was not found`, { details: { mailboxId: this.mailboxId } });
+    if (!mailbox)
+      throw new ClientMailError("not_found", `Mailbox ${JSON.stringify(this.mailboxId)} was not found`, {
+        details: { mailboxId: this.mailboxId },
+      });
     return { directory, mailbox, mailboxes };
   }
 
-  private async applyChanges(context: FirmContext, cursor: string | undefined, token: number, result: SyncPassResult, signal?: AbortSignal): Promise<void> {
+  private async applyChanges(
+    context: FirmContext,
+    cursor: string | undefined,
+    token: number,
+    result: SyncPassResult,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const { store } = this.deps;
     const backfilling = cursor === undefined || cursor.length === 0;
     let done = 0;
     if (backfilling) await this.setState({ status: "backfilling", done: 0, estimated: undefined });
     for await (const page of this.options.provider.changes(cursor, { signal })) {
       result.examined += page.added.length;
-      const outcome = await this.fileEnvelopes(context, page.added, { token, cursor: page.cursor, removed: page.removed });
+      const outcome = await this.fileEnvelopes(context, page.added, {
+        token,
+        cursor: page.cursor,
+        removed: page.removed,
+      });
       result.filed += outcome.filed;
       result.removed += outcome.removed;
       result.setAside.push(...outcome.setAside);
       done += page.added.length;
       if (backfilling) {
-        this.deps.events?.emit("sync.progress", { firmId: this.firmId, mailboxId: this.mailboxId, done, estimated: page.estimatedTotal });
+        this.deps.events?.emit("sync.progress", {
+          firmId: this.firmId,
+          mailboxId: this.mailboxId,
+          done,
+          estimated: page.estimatedTotal,
+        });
         if (!page.done) await this.setState({ status: "backfilling", done, estimated: page.estimatedTotal });
       }
       if (!(await store.renewLease(this.firmId, this.mailboxId, token, this.options.leaseTtlMs ?? 120_000))) {
-        throw new ClientMailError("lease_lost", "Another worker took over this mailbox", { details: { mailboxId: this.mailboxId } });
+        throw new ClientMailError("lease_lost", "Another worker took over this mailbox", {
+          details: { mailboxId: this.mailboxId },
+        });
       }
       if (page.done) break;
     }
@@ -329,7 +399,8 @@ export class MailboxSync {
     const candidates: Array<{ envelope: Envelope; decision: Extract<FilingDecision, { filed: true }> }> = [];
     for (const providerEnvelope of envelopes) {
       const decision = decideFiling(context.directory, providerEnvelope);
-      if (decision.filed) candidates.push({ envelope: { ...providerEnvelope, mailboxId: this.mailboxId }, decision });
+      if (decision.filed)
+        candidates.push({ envelope: { ...providerEnvelope, mailboxId: this.mailboxId }, decision });
     }
 
     // Seen through another mailbox already (F5)? Then only the sighting is new: no fetch.
@@ -337,7 +408,10 @@ export class MailboxSync {
       const id = normalizeMessageId(envelope.messageId);
       return id ? [`mid:${id}`] : [];
     });
-    const known = midKeys.length > 0 ? await store.findMessagesByDedupeKeys(this.firmId, midKeys) : new Map<string, MessageRecordId>();
+    const known =
+      midKeys.length > 0
+        ? await store.findMessagesByDedupeKeys(this.firmId, midKeys)
+        : new Map<string, MessageRecordId>();
     const toFetch = candidates.filter(({ envelope }) => {
       const id = normalizeMessageId(envelope.messageId);
       return !id || !known.has(`mid:${id}`);
@@ -370,10 +444,18 @@ export class MailboxSync {
           threadId = knownRecord.threadId;
           // Its conversation id in this mailbox now leads to the same thread (H1).
           if (envelope.providerThreadId) {
-            await tx.attachThreadKeys(this.firmId, threadId, [`pt:${this.mailboxId}:${envelope.providerThreadId}`]);
+            await tx.attachThreadKeys(this.firmId, threadId, [
+              `pt:${this.mailboxId}:${envelope.providerThreadId}`,
+            ]);
           }
         } else {
-          const assigned = await assignThread(tx, this.firmId, toThreadingMessage(key, envelope, context.directory), merged, batchThreads);
+          const assigned = await assignThread(
+            tx,
+            this.firmId,
+            toThreadingMessage(key, envelope, context.directory),
+            merged,
+            batchThreads,
+          );
           threadId = assigned;
           threadedNew.push({ key, threadId });
         }
@@ -393,10 +475,17 @@ export class MailboxSync {
           direction: decision.direction,
           text: content?.text,
           html: content?.html,
-          attachments: (content?.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, contentHash: a.contentHash })),
+          attachments: (content?.attachments ?? []).map((a) => ({
+            filename: a.filename,
+            contentType: a.contentType,
+            size: a.size,
+            contentHash: a.contentHash,
+          })),
           threadId,
           filings,
-          sightings: [{ mailboxId: this.mailboxId, providerId: envelope.providerId, folder: envelope.folder }],
+          sightings: [
+            { mailboxId: this.mailboxId, providerId: envelope.providerId, folder: envelope.folder },
+          ],
         });
       }
       // Threads merged later in the batch take earlier messages of the batch with them.
@@ -408,15 +497,20 @@ export class MailboxSync {
         message.threadId = threadId;
       }
       // A batch may carry two copies of one message (e.g. Inbox and All Mail); file it once.
-      const outcomes = batch.length > 0 ? await tx.fileMessages(this.firmId, mergeDuplicates(batch), now) : [];
-      const removal = page && page.removed.length > 0 ? await tx.removeSightings(this.firmId, this.mailboxId, page.removed, now) : undefined;
+      const outcomes =
+        batch.length > 0 ? await tx.fileMessages(this.firmId, mergeDuplicates(batch), now) : [];
+      const removal =
+        page && page.removed.length > 0
+          ? await tx.removeSightings(this.firmId, this.mailboxId, page.removed, now)
+          : undefined;
       if (page) await tx.setCursor(this.firmId, this.mailboxId, page.token, page.cursor);
       return { outcomes, removal, batch: mergeDuplicates(batch), merged };
     });
 
     // After commit: events, notifications, attachments. Each is idempotent, so a replay of the
     // page after a crash here repeats nothing visible.
-    for (const merge of written.merged) this.deps.events?.emit("thread.merged", { firmId: this.firmId, ...merge });
+    for (const merge of written.merged)
+      this.deps.events?.emit("thread.merged", { firmId: this.firmId, ...merge });
     let filed = 0;
     for (const outcome of written.outcomes) {
       const message = written.batch.find((m) => m.dedupeKey === outcome.dedupeKey)!;
@@ -437,18 +531,25 @@ export class MailboxSync {
       }
     }
     if (written.removal && written.removal.orphaned.length > 0 && written.removal.hidden) {
-      this.deps.events?.emit("message.removed", { firmId: this.firmId, mailboxId: this.mailboxId, messageRecordIds: written.removal.orphaned });
+      this.deps.events?.emit("message.removed", {
+        firmId: this.firmId,
+        mailboxId: this.mailboxId,
+        messageRecordIds: written.removal.orphaned,
+      });
     }
     return { filed, removed: written.removal?.hidden ? written.removal.orphaned.length : 0, setAside };
   }
 
   /** Fetches content, retrying one by one after a failed batch; a message that keeps failing is set aside. */
-  private async fetchContent(ids: readonly string[]): Promise<{ fetched: Map<string, FetchedMessage>; setAside: string[] }> {
+  private async fetchContent(
+    ids: readonly string[],
+  ): Promise<{ fetched: Map<string, FetchedMessage>; setAside: string[] }> {
     const fetched = new Map<string, FetchedMessage>();
     const setAside: string[] = [];
     if (ids.length === 0) return { fetched, setAside };
     try {
-      for await (const message of this.options.provider.fetch(ids)) fetched.set(message.envelope.providerId, message);
+      for await (const message of this.options.provider.fetch(ids))
+        fetched.set(message.envelope.providerId, message);
       return { fetched, setAside };
     } catch (error) {
       if (!isPerMessageFailure(error)) throw error;
@@ -458,7 +559,8 @@ export class MailboxSync {
       if (fetched.has(id)) continue;
       for (;;) {
         try {
-          for await (const message of this.options.provider.fetch([id])) fetched.set(message.envelope.providerId, message);
+          for await (const message of this.options.provider.fetch([id]))
+            fetched.set(message.envelope.providerId, message);
           this.fetchFailures.delete(id);
           break;
         } catch (error) {
@@ -468,11 +570,26 @@ export class MailboxSync {
           if (failures >= threshold) {
             setAside.push(id);
             this.fetchFailures.delete(id);
-            this.deps.logger.error("message set aside after repeated failures", { firmId: this.firmId, mailboxId: this.mailboxId, providerId: id, code: codeOf(error) });
-            this.deps.events?.emit("message.set_aside", { firmId: this.firmId, mailboxId: this.mailboxId, providerId: id, error: codeOf(error) });
+            this.deps.logger.error("message set aside after repeated failures", {
+              firmId: this.firmId,
+              mailboxId: this.mailboxId,
+              providerId: id,
+              code: codeOf(error),
+            });
+            this.deps.events?.emit("message.set_aside", {
+              firmId: this.firmId,
+              mailboxId: this.mailboxId,
+              providerId: id,
+              error: codeOf(error),
+            });
             await this.deps.store.appendAudit(
               this.firmId,
-              { actor: "sync", action: "message.set_aside", subject: this.mailboxId, details: { providerId: id, code: codeOf(error) } },
+              {
+                actor: "sync",
+                action: "message.set_aside",
+                subject: this.mailboxId,
+                details: { providerId: id, code: codeOf(error) },
+              },
               this.deps.clock.now(),
             );
             break;
@@ -484,24 +601,56 @@ export class MailboxSync {
   }
 
   /** N1: notifies the members who want to hear of new inbound client mail, except those who muted the thread. */
-  private async notifyNewMail(context: FirmContext, recordId: MessageRecordId, message: MessageToFile, now: Date): Promise<void> {
+  private async notifyNewMail(
+    context: FirmContext,
+    recordId: MessageRecordId,
+    message: MessageToFile,
+    now: Date,
+  ): Promise<void> {
     if (message.direction !== "inbound") return;
     const { store } = this.deps;
-    const [members, mutes] = await Promise.all([store.listMembers(this.firmId), store.listThreadMutes(this.firmId, message.threadId)]);
+    const [members, mutes] = await Promise.all([
+      store.listMembers(this.firmId),
+      store.listThreadMutes(this.firmId, message.threadId),
+    ]);
     const muted = new Set(mutes);
-    const recipients = newMailRecipients({ direction: message.direction, threadId: message.threadId, mailboxIds: [this.mailboxId] }, members, context.mailboxes, (memberId) => muted.has(memberId));
+    const recipients = newMailRecipients(
+      { direction: message.direction, threadId: message.threadId, mailboxIds: [this.mailboxId] },
+      members,
+      context.mailboxes,
+      (memberId) => muted.has(memberId),
+    );
     for (const memberId of recipients) {
-      const subject = { kind: "new_client_mail" as const, threadId: message.threadId, messageId: recordId, accountIds: message.filings.map((f) => f.accountId) };
+      const subject = {
+        kind: "new_client_mail" as const,
+        threadId: message.threadId,
+        messageId: recordId,
+        accountIds: message.filings.map((f) => f.accountId),
+      };
       await store.createNotification(
         this.firmId,
-        { memberId, kind: "new_client_mail", payload: { threadId: message.threadId, messageRecordId: recordId, accountIds: subject.accountIds, subject: message.subject }, dedupeKey: notificationKey(memberId, subject) },
+        {
+          memberId,
+          kind: "new_client_mail",
+          payload: {
+            threadId: message.threadId,
+            messageRecordId: recordId,
+            accountIds: subject.accountIds,
+            subject: message.subject,
+          },
+          dedupeKey: notificationKey(memberId, subject),
+        },
         now,
       );
     }
   }
 
   /** F9: saves each attachment once per (account, content hash) when the mailbox auto-saves. */
-  private async saveAttachments(context: FirmContext, message: MessageToFile, content: FetchedMessage): Promise<void> {
+  private async saveAttachments(
+    context: FirmContext,
+    message: MessageToFile,
+    content: FetchedMessage,
+  ): Promise<void> {
     const sink = this.deps.documents;
     if (!sink || !context.mailbox.settings.autoSaveAttachments || content.attachments.length === 0) return;
     const { store } = this.deps;
@@ -518,10 +667,19 @@ export class MailboxSync {
             contentHash: attachment.contentHash,
             content: attachment.content(),
           });
-          this.deps.events?.emit("attachment.saved", { firmId: this.firmId, accountId: filing.accountId, documentId: saved.documentId, contentHash: attachment.contentHash });
+          this.deps.events?.emit("attachment.saved", {
+            firmId: this.firmId,
+            accountId: filing.accountId,
+            documentId: saved.documentId,
+            contentHash: attachment.contentHash,
+          });
         } catch (error) {
           await store.releaseAttachment(this.firmId, filing.accountId, attachment.contentHash);
-          this.deps.logger.warn("attachment save failed", { firmId: this.firmId, accountId: filing.accountId, code: codeOf(error) });
+          this.deps.logger.warn("attachment save failed", {
+            firmId: this.firmId,
+            accountId: filing.accountId,
+            code: codeOf(error),
+          });
         }
       }
     }
@@ -543,6 +701,7 @@ function codeOf(error: unknown): string {
 export function safeFilename(name: string): string {
   const cleaned = name
     .normalize("NFC")
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
     .replace(/[\u0000-\u001f\u007f/\\]/g, "_")
     .replace(/^\.+/, "")
     .trim()
@@ -550,7 +709,9 @@ export function safeFilename(name: string): string {
   return cleaned === "" ? "attachment" : cleaned;
 }
 
-function groupFilings(decision: Extract<FilingDecision, { filed: true }>): Array<{ accountId: string; linkIds: string[] }> {
+function groupFilings(
+  decision: Extract<FilingDecision, { filed: true }>,
+): Array<{ accountId: string; linkIds: string[] }> {
   return decision.accountIds.map((accountId) => ({
     accountId,
     linkIds: decision.matches.filter((m) => m.accountId === accountId).map((m) => m.linkId),
@@ -566,23 +727,39 @@ function mergeDuplicates(batch: MessageToFile[]): MessageToFile[] {
       continue;
     }
     for (const sighting of message.sightings) {
-      if (!existing.sightings.some((s) => s.providerId === sighting.providerId && s.mailboxId === sighting.mailboxId)) existing.sightings.push(sighting);
+      if (
+        !existing.sightings.some(
+          (s) => s.providerId === sighting.providerId && s.mailboxId === sighting.mailboxId,
+        )
+      )
+        existing.sightings.push(sighting);
     }
   }
   return [...byKey.values()];
 }
 
 function toThreadingMessage(key: string, envelope: Envelope, directory: FirmDirectory): ThreadingMessage {
-  const participants = [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc].flat();
+  const participants = [
+    envelope.from,
+    envelope.sender,
+    envelope.replyTo,
+    envelope.to,
+    envelope.cc,
+    envelope.bcc,
+  ].flat();
   return {
     id: key,
     messageId: normalizeMessageId(envelope.messageId),
     inReplyTo: envelope.inReplyTo.flatMap((id) => parseMessageIdList(id)),
     references: envelope.references.flatMap((id) => parseMessageIdList(id)),
-    providerThreads: envelope.providerThreadId ? [{ mailboxId: envelope.mailboxId, threadId: envelope.providerThreadId }] : [],
+    providerThreads: envelope.providerThreadId
+      ? [{ mailboxId: envelope.mailboxId, threadId: envelope.providerThreadId }]
+      : [],
     subject: envelope.subject,
     date: envelope.date,
-    externalParticipants: [...new Set(participants.map((p) => p.address).filter((a) => !directory.isInternal(a)))],
+    externalParticipants: [
+      ...new Set(participants.map((p) => p.address).filter((a) => !directory.isInternal(a))),
+    ],
   };
 }
 
@@ -606,7 +783,8 @@ async function assignThread(
   const linkKeys = threadKeys(message);
   const subject = normalizeSubject(message.subject);
   const fallback = usesSubjectFallback(message);
-  const subjectKeys = (namespace: "u" | "l") => (subject === "" ? [] : message.externalParticipants.map((p) => `subj-${namespace}:${subject}:${p}`));
+  const subjectKeys = (namespace: "u" | "l") =>
+    subject === "" ? [] : message.externalParticipants.map((p) => `subj-${namespace}:${subject}:${p}`);
   const ownSubjectKeys = subjectKeys(fallback ? "u" : "l");
   const lookupSubjectKeys = fallback ? [...subjectKeys("u"), ...subjectKeys("l")] : subjectKeys("u");
 
@@ -619,8 +797,15 @@ async function assignThread(
   for (const key of lookupSubjectKeys) {
     const threadId = found.get(key);
     if (!threadId || threads.has(threadId)) continue;
-    const members = [...(await tx.listThreadMessages(firmId, threadId)), ...(batchThreads.get(threadId) ?? [])];
-    const within = members.some((m) => normalizeSubject(m.subject) === subject && Math.abs(m.date.getTime() - message.date.getTime()) <= subjectWindowMs);
+    const members = [
+      ...(await tx.listThreadMessages(firmId, threadId)),
+      ...(batchThreads.get(threadId) ?? []),
+    ];
+    const within = members.some(
+      (m) =>
+        normalizeSubject(m.subject) === subject &&
+        Math.abs(m.date.getTime() - message.date.getTime()) <= subjectWindowMs,
+    );
     if (within) threads.add(threadId);
   }
 
@@ -637,7 +822,9 @@ async function assignThread(
   }
   const conflicts = await tx.attachThreadKeys(firmId, survivor, [...linkKeys, ...ownSubjectKeys]);
   // A link key that already belongs to another thread means the two are one conversation (H3).
-  const linkConflicts = [...new Set(conflicts.filter((c) => !c.key.startsWith("subj-")).map((c) => c.threadId))].filter((t) => t !== survivor);
+  const linkConflicts = [
+    ...new Set(conflicts.filter((c) => !c.key.startsWith("subj-")).map((c) => c.threadId)),
+  ].filter((t) => t !== survivor);
   if (linkConflicts.length > 0) {
     await tx.mergeThreads(firmId, survivor, linkConflicts);
     merged.push({ survivorId: survivor, mergedIds: linkConflicts });

@@ -10,7 +10,10 @@ import type { MailProvider } from "../ports/mail-provider.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
 
 /** Opens the provider of a mailbox. `credentials` is the decrypted secret the host stored. */
-export type ProviderFactory = (mailbox: Mailbox, credentials: string | undefined) => MailProvider | Promise<MailProvider>;
+export type ProviderFactory = (
+  mailbox: Mailbox,
+  credentials: string | undefined,
+) => MailProvider | Promise<MailProvider>;
 
 export interface SyncServiceSettings extends SyncDependencies {
   providerFor: ProviderFactory;
@@ -58,7 +61,12 @@ export class SyncService {
   }
 
   /** Follows a mailbox continuously (push where offered, polling otherwise) until `signal` aborts. */
-  async runMailbox(firmId: FirmId, mailboxId: MailboxId, signal: AbortSignal, options: { pollIntervalMs?: number } = {}): Promise<void> {
+  async runMailbox(
+    firmId: FirmId,
+    mailboxId: MailboxId,
+    signal: AbortSignal,
+    options: { pollIntervalMs?: number } = {},
+  ): Promise<void> {
     const { sync } = await this.open(firmId, mailboxId);
     try {
       await sync.run(signal, options);
@@ -72,7 +80,11 @@ export class SyncService {
    * sync is not stopped, with the provider's server-side search. A mailbox that fails is reported
    * and does not stop the others.
    */
-  async backfillAddresses(firmId: FirmId, addresses: readonly string[], signal?: AbortSignal): Promise<BackfillOutcome[]> {
+  async backfillAddresses(
+    firmId: FirmId,
+    addresses: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<BackfillOutcome[]> {
     const mailboxes = await this.settings.store.listMailboxes(firmId);
     const outcomes: BackfillOutcome[] = [];
     for (const mailbox of mailboxes) {
@@ -83,7 +95,11 @@ export class SyncService {
       } catch (error) {
         if (signal?.aborted) throw error;
         const code = ClientMailError.isInstance(error) ? error.code : "internal";
-        this.settings.logger.warn("targeted backfill failed for a mailbox", { firmId, mailboxId: mailbox.id, code });
+        this.settings.logger.warn("targeted backfill failed for a mailbox", {
+          firmId,
+          mailboxId: mailbox.id,
+          code,
+        });
         outcomes.push({ mailboxId: mailbox.id, examined: 0, filed: 0, error: code });
       }
     }
@@ -103,10 +119,20 @@ export class SyncService {
     const now = clock.now();
     await store.transaction(async (tx) => {
       await tx.setMailboxCredentials(firmId, mailboxId, undefined);
-      await tx.setMailboxState(firmId, mailboxId, { status: "stopped", reason: "disconnected_by_user", at: now });
-      await tx.appendAudit(firmId, { actor: by, action: "mailbox.sync_stopped", subject: mailboxId, details: {} }, now);
+      await tx.setMailboxState(firmId, mailboxId, {
+        status: "stopped",
+        reason: "disconnected_by_user",
+        at: now,
+      });
+      await tx.appendAudit(
+        firmId,
+        { actor: by, action: "mailbox.sync_stopped", subject: mailboxId, details: {} },
+        now,
+      );
     });
-    return { warning: `Automations that send through ${mailbox.address} will stop working until it is connected again.` };
+    return {
+      warning: `Automations that send through ${mailbox.address} will stop working until it is connected again.`,
+    };
   }
 
   /** Releases every open provider. */
@@ -117,7 +143,10 @@ export class SyncService {
     }
   }
 
-  private async open(firmId: FirmId, mailboxId: MailboxId): Promise<{ sync: MailboxSync; provider: MailProvider }> {
+  private async open(
+    firmId: FirmId,
+    mailboxId: MailboxId,
+  ): Promise<{ sync: MailboxSync; provider: MailProvider }> {
     const key = `${firmId}\u0000${mailboxId}`;
     const existing = this.syncs.get(key);
     if (existing) return existing;
@@ -126,9 +155,21 @@ export class SyncService {
     if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
     const ciphertext = await store.getMailboxCredentials(firmId, mailboxId);
     const credentials =
-      ciphertext !== undefined ? await this.requireKeyring().decrypt(ciphertext, { firmId, recordId: mailboxId, field: credentialField }) : undefined;
+      ciphertext !== undefined
+        ? await this.requireKeyring().decrypt(ciphertext, {
+            firmId,
+            recordId: mailboxId,
+            field: credentialField,
+          })
+        : undefined;
     const provider = await this.settings.providerFor(mailbox, credentials);
-    const sync = new MailboxSync(this.settings, { firmId, mailboxId, provider, holder: this.settings.holder, leaseTtlMs: this.settings.leaseTtlMs });
+    const sync = new MailboxSync(this.settings, {
+      firmId,
+      mailboxId,
+      provider,
+      holder: this.settings.holder,
+      leaseTtlMs: this.settings.leaseTtlMs,
+    });
     const entry = { sync, provider };
     this.syncs.set(key, entry);
     return entry;
@@ -144,9 +185,13 @@ export class SyncService {
 
   private requireKeyring(): Keyring {
     if (!this.settings.keyring) {
-      throw new ClientMailError("unsupported", "A keyring is required to store or read mailbox credentials (settings.keyring)", {
-        details: { option: "keyring" },
-      });
+      throw new ClientMailError(
+        "unsupported",
+        "A keyring is required to store or read mailbox credentials (settings.keyring)",
+        {
+          details: { option: "keyring" },
+        },
+      );
     }
     return this.settings.keyring;
   }

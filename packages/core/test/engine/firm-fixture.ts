@@ -36,22 +36,37 @@ export class RecordingSink implements DocumentSink {
 export async function makeFirm(options: { deletionMode?: "mirror" | "retain"; store?: Store } = {}) {
   const clock = new TestClock();
   const store = options.store ?? createMemoryStore({ clock });
-  const firm = await store.createFirm({ name: "Ledger & Partners", internalDomains: ["ledger.example"], deletionMode: options.deletionMode ?? "mirror" });
+  const firm = await store.createFirm({
+    name: "Ledger & Partners",
+    internalDomains: ["ledger.example"],
+    deletionMode: options.deletionMode ?? "mirror",
+  });
   const member = (name: string, email: string, pref: "all" | "my_mailboxes" | "none" = "my_mailboxes") =>
-    store.createMember(firm.id, { name, email, role: "employee", newMailNotifications: pref, timeZone: "UTC" });
+    store.createMember(firm.id, {
+      name,
+      email,
+      role: "employee",
+      newMailNotifications: pref,
+      timeZone: "UTC",
+    });
   const ann = await member("Ann Lee", "ann@ledger.example");
   const bob = await member("Bob Marsh", "bob@ledger.example");
   const carl = await member("Carl Ode", "carl@ledger-partners.net", "all");
   const settings = { autoSaveAttachments: true, allowOthersToSend: false, signatureHtml: "" };
   const mailbox = (address: string, ownerMemberId: string) =>
-    store.createMailbox(firm.id, { provider: "imap", address, displayName: address, ownerMemberId, settings }, clock.now());
+    store.createMailbox(
+      firm.id,
+      { provider: "imap", address, displayName: address, ownerMemberId, settings },
+      clock.now(),
+    );
   const annBox = await mailbox("ann@ledger.example", ann.id);
   const bobBox = await mailbox("bob@ledger.example", bob.id);
   const carlBox = await mailbox("carl@ledger-partners.net", carl.id);
   const supportBox = await mailbox("support@ledger.example", ann.id);
   await store.addMailboxConnection(firm.id, supportBox.id, bob.id, clock.now());
 
-  const account = (name: string, kind: "person" | "family" | "business") => store.createAccount(firm.id, { name, kind }, clock.now());
+  const account = (name: string, kind: "person" | "family" | "business") =>
+    store.createAccount(firm.id, { name, kind }, clock.now());
   const family = await account("Jordan family", "family");
   const bakery = await account("Jordan's Bakery", "business");
   const acme = await account("Acme Tools", "business");
@@ -59,7 +74,16 @@ export async function makeFirm(options: { deletionMode?: "mirror" | "retain"; st
   const petra = await store.createContact(firm.id, { firstName: "Petra", lastName: "Klein" });
   const sam = await store.createContact(firm.id, { firstName: "Sam", lastName: "Jordan" });
   const link = (accountId: string, contactId: string, email: string, emailSync: boolean) =>
-    store.createLink(firm.id, { accountId, contactId, email, login: false, notify: true, emailSync, signatory: false, notifyPreferences: defaultNotifyPreferences() });
+    store.createLink(firm.id, {
+      accountId,
+      contactId,
+      email,
+      login: false,
+      notify: true,
+      emailSync,
+      signatory: false,
+      notifyPreferences: defaultNotifyPreferences(),
+    });
   const joFamily = await link(family.id, jo.id, "jo@home.example", true);
   const joBakery = await link(bakery.id, jo.id, "jo@home.example", true);
   const petraAcme = await link(acme.id, petra.id, "petra@acme.example", true);
@@ -76,8 +100,22 @@ export async function makeFirm(options: { deletionMode?: "mirror" | "retain"; st
   ]);
   const sync = (mailboxId: string, extra: Partial<MailboxSyncOptions> = {}) =>
     new MailboxSync(
-      { store, clock, logger: silentLogger, documents: sink, events, random: () => 0.5, sleep: async (ms) => void sleeps.push(ms) },
-      { firmId: firm.id, mailboxId, provider: mailboxes.get(mailboxId)!.provider(), holder: "test-worker", ...extra },
+      {
+        store,
+        clock,
+        logger: silentLogger,
+        documents: sink,
+        events,
+        random: () => 0.5,
+        sleep: async (ms) => void sleeps.push(ms),
+      },
+      {
+        firmId: firm.id,
+        mailboxId,
+        provider: mailboxes.get(mailboxId)!.provider(),
+        holder: "test-worker",
+        ...extra,
+      },
     );
 
   return {

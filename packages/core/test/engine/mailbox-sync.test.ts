@@ -7,7 +7,10 @@ import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 async function allFiled(f: Firm) {
   const seen = new Map<string, { subject: string; accounts: string[] }>();
   for (const account of Object.values(f.accounts)) {
-    for (const thread of await f.store.listAccountThreads(f.firm.id, account.id, { view: "inbox", limit: 1000 })) {
+    for (const thread of await f.store.listAccountThreads(f.firm.id, account.id, {
+      view: "inbox",
+      limit: 1000,
+    })) {
       for (const message of thread.messages) {
         const entry = seen.get(message.id) ?? { subject: message.subject, accounts: [] };
         entry.accounts.push(account.name);
@@ -15,7 +18,9 @@ async function allFiled(f: Firm) {
       }
     }
   }
-  return [...seen.values()].map((e) => ({ ...e, accounts: e.accounts.sort() })).sort((a, b) => a.subject.localeCompare(b.subject));
+  return [...seen.values()]
+    .map((e) => ({ ...e, accounts: e.accounts.sort() }))
+    .sort((a, b) => a.subject.localeCompare(b.subject));
 }
 
 function clientMail(f: Firm, mailboxId: string, overrides: Partial<MemoryMessageInput> = {}) {
@@ -35,13 +40,36 @@ describe("mailbox sync engine", () => {
     const f = await makeFirm();
     const box = f.box(f.boxes.ann.id);
     const client = clientMail(f, f.boxes.ann.id);
-    box.append({ from: [at("news@shop.example")], to: [at("ann@ledger.example")], subject: "Sale", messageId: "<sale@shop>", date: minutes(1), text: "50% off" });
-    box.append({ from: [at("bob@ledger.example")], to: [at("ann@ledger.example")], subject: "Lunch", messageId: "<lunch@ledger>", date: minutes(2), text: "Noon?" });
-    box.append({ from: [at("sam@home.example")], to: [at("ann@ledger.example")], subject: "Party", messageId: "<party@home>", date: minutes(3), text: "Sync is off for Sam" });
+    box.append({
+      from: [at("news@shop.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Sale",
+      messageId: "<sale@shop>",
+      date: minutes(1),
+      text: "50% off",
+    });
+    box.append({
+      from: [at("bob@ledger.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Lunch",
+      messageId: "<lunch@ledger>",
+      date: minutes(2),
+      text: "Noon?",
+    });
+    box.append({
+      from: [at("sam@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Party",
+      messageId: "<party@home>",
+      date: minutes(3),
+      text: "Sync is off for Sam",
+    });
     const result = await f.sync(f.boxes.ann.id).syncOnce();
     expect(result).toMatchObject({ ran: true, examined: 4, filed: 1 });
     expect(box.fetched).toEqual([client]);
-    expect(await allFiled(f)).toEqual([{ subject: "Receipts for 2025", accounts: ["Jordan family", "Jordan's Bakery"] }]);
+    expect(await allFiled(f)).toEqual([
+      { subject: "Receipts for 2025", accounts: ["Jordan family", "Jordan's Bakery"] },
+    ]);
   });
 
   it("F4: a contact linked to two accounts sees the message in both; H4: the thread shows under both", async () => {
@@ -49,13 +77,19 @@ describe("mailbox sync engine", () => {
     clientMail(f, f.boxes.ann.id, { cc: [at("petra@acme.example")] });
     await f.sync(f.boxes.ann.id).syncOnce();
     const filed = await allFiled(f);
-    expect(filed).toEqual([{ subject: "Receipts for 2025", accounts: ["Acme Tools", "Jordan family", "Jordan's Bakery"] }]);
+    expect(filed).toEqual([
+      { subject: "Receipts for 2025", accounts: ["Acme Tools", "Jordan family", "Jordan's Bakery"] },
+    ]);
   });
 
   it("F5: one message seen through several mailboxes is stored once, fetched once, and keeps every sighting", async () => {
     const f = await makeFirm();
-    const inAnn = clientMail(f, f.boxes.ann.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
-    const inSupport = clientMail(f, f.boxes.support.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
+    const inAnn = clientMail(f, f.boxes.ann.id, {
+      to: [at("ann@ledger.example"), at("support@ledger.example")],
+    });
+    const inSupport = clientMail(f, f.boxes.support.id, {
+      to: [at("ann@ledger.example"), at("support@ledger.example")],
+    });
     await f.sync(f.boxes.ann.id).syncOnce();
     await f.sync(f.boxes.support.id).syncOnce();
     expect(f.box(f.boxes.support.id).fetched).toEqual([]);
@@ -64,14 +98,26 @@ describe("mailbox sync engine", () => {
     const message = threads[0]!.messages[0]!;
     expect(threads[0]!.messages).toHaveLength(1);
     expect(message.sightings.map((s) => [s.mailboxId, s.providerId]).sort()).toEqual(
-      [[f.boxes.ann.id, inAnn], [f.boxes.support.id, inSupport]].sort(),
+      [
+        [f.boxes.ann.id, inAnn],
+        [f.boxes.support.id, inSupport],
+      ].sort(),
     );
   });
 
   it("F6: mail sent by a team member is outbound; mail from a client inbound", async () => {
     const f = await makeFirm();
     clientMail(f, f.boxes.ann.id);
-    f.box(f.boxes.ann.id).append({ from: [at("ann@ledger.example")], to: [at("jo@home.example")], subject: "Re: Receipts for 2025", messageId: "<r2@ledger>", inReplyTo: ["<r1@home.example>"], references: ["<r1@home.example>"], date: minutes(5), text: "Thanks" });
+    f.box(f.boxes.ann.id).append({
+      from: [at("ann@ledger.example")],
+      to: [at("jo@home.example")],
+      subject: "Re: Receipts for 2025",
+      messageId: "<r2@ledger>",
+      inReplyTo: ["<r1@home.example>"],
+      references: ["<r1@home.example>"],
+      date: minutes(5),
+      text: "Thanks",
+    });
     await f.sync(f.boxes.ann.id).syncOnce();
     const [thread] = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
     expect(thread!.messages.map((m) => m.direction)).toEqual(["inbound", "outbound"]);
@@ -81,7 +127,16 @@ describe("mailbox sync engine", () => {
 
   it("H1: a reply that arrives before its parent lands in the same thread (H3)", async () => {
     const f = await makeFirm();
-    f.box(f.boxes.ann.id).append({ from: [at("ann@ledger.example")], to: [at("jo@home.example")], subject: "RE: Receipts", messageId: "<r2@ledger>", inReplyTo: ["<r1@home.example>"], references: ["<r1@home.example>"], date: minutes(5), text: "Thanks" });
+    f.box(f.boxes.ann.id).append({
+      from: [at("ann@ledger.example")],
+      to: [at("jo@home.example")],
+      subject: "RE: Receipts",
+      messageId: "<r2@ledger>",
+      inReplyTo: ["<r1@home.example>"],
+      references: ["<r1@home.example>"],
+      date: minutes(5),
+      text: "Thanks",
+    });
     await f.sync(f.boxes.ann.id).syncOnce();
     clientMail(f, f.boxes.bob.id, { to: [at("bob@ledger.example")] });
     await f.sync(f.boxes.bob.id).syncOnce();
@@ -96,10 +151,22 @@ describe("mailbox sync engine", () => {
     f.events.on("thread.merged", (event) => merges.push(event));
     const box = f.boxes.ann.id;
     clientMail(f, box, { messageId: "<a@home>", subject: "Invoice" });
-    clientMail(f, box, { messageId: "<b@home>", subject: "Payroll", references: ["<x@elsewhere>"], date: minutes(2) });
+    clientMail(f, box, {
+      messageId: "<b@home>",
+      subject: "Payroll",
+      references: ["<x@elsewhere>"],
+      date: minutes(2),
+    });
     await f.sync(box).syncOnce();
-    expect(await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" })).toHaveLength(2);
-    clientMail(f, box, { messageId: "<c@home>", subject: "Both", references: ["<a@home>", "<b@home>"], date: minutes(3) });
+    expect(await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" })).toHaveLength(
+      2,
+    );
+    clientMail(f, box, {
+      messageId: "<c@home>",
+      subject: "Both",
+      references: ["<a@home>", "<b@home>"],
+      date: minutes(3),
+    });
     await f.sync(box).syncOnce();
     const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
     expect(threads).toHaveLength(1);
@@ -111,8 +178,18 @@ describe("mailbox sync engine", () => {
     const f = await makeFirm();
     const box = f.boxes.ann.id;
     clientMail(f, box, { messageId: "<p@home>", subject: "One" });
-    clientMail(f, box, { messageId: "<q@home>", subject: "Two", references: ["<other@x>"], date: minutes(1) });
-    clientMail(f, box, { messageId: "<r@home>", subject: "Three", references: ["<p@home>", "<q@home>"], date: minutes(2) });
+    clientMail(f, box, {
+      messageId: "<q@home>",
+      subject: "Two",
+      references: ["<other@x>"],
+      date: minutes(1),
+    });
+    clientMail(f, box, {
+      messageId: "<r@home>",
+      subject: "Three",
+      references: ["<p@home>", "<q@home>"],
+      date: minutes(2),
+    });
     await f.sync(box).syncOnce();
     const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
     expect(threads.map((t) => t.messages.length)).toEqual([3]);
@@ -148,7 +225,8 @@ describe("mailbox sync engine", () => {
   it("Y6: an expired cursor leads to a full resync without duplicates or losses", async () => {
     const f = await makeFirm();
     const box = f.boxes.ann.id;
-    for (let i = 0; i < 5; i++) clientMail(f, box, { messageId: `<m${i}@home>`, subject: `Topic ${i}`, date: minutes(i) });
+    for (let i = 0; i < 5; i++)
+      clientMail(f, box, { messageId: `<m${i}@home>`, subject: `Topic ${i}`, date: minutes(i) });
     const sync = f.sync(box);
     await sync.syncOnce();
     const before = await allFiled(f);
@@ -206,7 +284,10 @@ describe("mailbox sync engine", () => {
     f.box(box).failNext("changes", { code: "transient" }, 50);
     expect(await f.sync(box, { maxConsecutiveFailures: 4 }).passWithRetry()).toBe("stopped");
     expect(f.sleeps).toHaveLength(3);
-    expect((await f.store.getMailbox(f.firm.id, box))!.state).toMatchObject({ status: "stopped", reason: "repeated_failures" });
+    expect((await f.store.getMailbox(f.firm.id, box))!.state).toMatchObject({
+      status: "stopped",
+      reason: "repeated_failures",
+    });
   });
 
   it("N1: new inbound client mail notifies members per their settings, except who muted the thread", async () => {
@@ -220,7 +301,12 @@ describe("mailbox sync engine", () => {
     expect((await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now())).length).toBe(1);
     const threadId = annNotes[0]!.payload.threadId as string;
     await f.store.setThreadMuted(f.firm.id, threadId, f.members.ann.id, true);
-    clientMail(f, box, { messageId: "<r2@home.example>", references: ["<r1@home.example>"], subject: "Re: Receipts", date: minutes(10) });
+    clientMail(f, box, {
+      messageId: "<r2@home.example>",
+      references: ["<r1@home.example>"],
+      subject: "Re: Receipts",
+      date: minutes(10),
+    });
     await f.sync(box).syncOnce();
     expect((await f.store.listNotifications(f.firm.id, f.members.ann.id, f.clock.now())).length).toBe(1);
     expect((await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now())).length).toBe(2);
@@ -229,8 +315,12 @@ describe("mailbox sync engine", () => {
   it("F8: a message deleted from every mailbox it was seen in leaves the view (mirror); retain keeps it", async () => {
     for (const mode of ["mirror", "retain"] as const) {
       const f = await makeFirm({ deletionMode: mode });
-      const a = clientMail(f, f.boxes.ann.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
-      const s = clientMail(f, f.boxes.support.id, { to: [at("ann@ledger.example"), at("support@ledger.example")] });
+      const a = clientMail(f, f.boxes.ann.id, {
+        to: [at("ann@ledger.example"), at("support@ledger.example")],
+      });
+      const s = clientMail(f, f.boxes.support.id, {
+        to: [at("ann@ledger.example"), at("support@ledger.example")],
+      });
       const annSync = f.sync(f.boxes.ann.id);
       const supportSync = f.sync(f.boxes.support.id);
       await annSync.syncOnce();
@@ -247,14 +337,31 @@ describe("mailbox sync engine", () => {
   it("F9: attachments are saved once per content hash per account, only when the mailbox auto-saves", async () => {
     const f = await makeFirm();
     const pdf = new TextEncoder().encode("%PDF-1.7 receipts");
-    clientMail(f, f.boxes.ann.id, { attachments: [{ filename: "../receipts.pdf", contentType: "application/pdf", content: pdf }] });
-    clientMail(f, f.boxes.ann.id, { messageId: "<again@home>", subject: "Same file again", date: minutes(9), attachments: [{ filename: "copy.pdf", contentType: "application/pdf", content: pdf }] });
+    clientMail(f, f.boxes.ann.id, {
+      attachments: [{ filename: "../receipts.pdf", contentType: "application/pdf", content: pdf }],
+    });
+    clientMail(f, f.boxes.ann.id, {
+      messageId: "<again@home>",
+      subject: "Same file again",
+      date: minutes(9),
+      attachments: [{ filename: "copy.pdf", contentType: "application/pdf", content: pdf }],
+    });
     await f.sync(f.boxes.ann.id).syncOnce();
     expect(f.sink.saved.map((d) => [d.accountId, d.filename, d.bytes]).sort()).toEqual(
-      [[f.accounts.bakery.id, "_receipts.pdf", pdf.byteLength], [f.accounts.family.id, "_receipts.pdf", pdf.byteLength]].sort(),
+      [
+        [f.accounts.bakery.id, "_receipts.pdf", pdf.byteLength],
+        [f.accounts.family.id, "_receipts.pdf", pdf.byteLength],
+      ].sort(),
     );
     await f.store.updateMailboxSettings(f.firm.id, f.boxes.bob.id, { autoSaveAttachments: false });
-    clientMail(f, f.boxes.bob.id, { messageId: "<new@home>", to: [at("bob@ledger.example")], date: minutes(20), attachments: [{ filename: "other.pdf", contentType: "application/pdf", content: new TextEncoder().encode("other") }] });
+    clientMail(f, f.boxes.bob.id, {
+      messageId: "<new@home>",
+      to: [at("bob@ledger.example")],
+      date: minutes(20),
+      attachments: [
+        { filename: "other.pdf", contentType: "application/pdf", content: new TextEncoder().encode("other") },
+      ],
+    });
     await f.sync(f.boxes.bob.id).syncOnce();
     expect(f.sink.saved).toHaveLength(2);
   });
@@ -262,7 +369,14 @@ describe("mailbox sync engine", () => {
   it("F7: with email sync off a link files nothing new; Y5/T7: turning it on backfills the history", async () => {
     const f = await makeFirm();
     const box = f.boxes.bob.id;
-    f.box(box).append({ from: [at("sam@home.example")], to: [at("bob@ledger.example")], subject: "Old question", messageId: "<old@home>", date: minutes(1), text: "?" });
+    f.box(box).append({
+      from: [at("sam@home.example")],
+      to: [at("bob@ledger.example")],
+      subject: "Old question",
+      messageId: "<old@home>",
+      date: minutes(1),
+      text: "?",
+    });
     await f.sync(box).syncOnce();
     expect(await allFiled(f)).toEqual([]);
     await f.store.updateLink(f.firm.id, f.links.samFamily.id, { emailSync: true });
@@ -310,19 +424,35 @@ describe("mailbox sync engine", () => {
     const topics = ["Audit", "Payroll", "VAT", "Invoice"];
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ topic: fc.nat(3), boxes: fc.subarray([0, 1, 2, 3], { minLength: 1 }), client: fc.boolean() }), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.record({
+            topic: fc.nat(3),
+            boxes: fc.subarray([0, 1, 2, 3], { minLength: 1 }),
+            client: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
         fc.array(fc.nat(3), { minLength: 1, maxLength: 10 }),
         async (messages, order) => {
           const f = await makeFirm();
           const boxIds = [f.boxes.ann.id, f.boxes.bob.id, f.boxes.carl.id, f.boxes.support.id];
           messages.forEach((m, i) => {
             for (const b of m.boxes) {
-              f.box(boxIds[b]!).append({ from: [at(m.client ? "petra@acme.example" : "stranger@else.example")], to: [at("ann@ledger.example")], subject: `${topics[m.topic]} ${i}`, messageId: `<msg${i}@x>`, date: minutes(i), text: `body ${i}` });
+              f.box(boxIds[b]!).append({
+                from: [at(m.client ? "petra@acme.example" : "stranger@else.example")],
+                to: [at("ann@ledger.example")],
+                subject: `${topics[m.topic]} ${i}`,
+                messageId: `<msg${i}@x>`,
+                date: minutes(i),
+                text: `body ${i}`,
+              });
             }
           });
           for (const b of [...order, 0, 1, 2, 3]) await f.sync(boxIds[b]!).syncOnce();
           const filed = await allFiled(f);
-          expect(filed.map((m) => m.subject).sort()).toEqual(messages.flatMap((m, i) => (m.client ? [`${topics[m.topic]} ${i}`] : [])).sort());
+          expect(filed.map((m) => m.subject).sort()).toEqual(
+            messages.flatMap((m, i) => (m.client ? [`${topics[m.topic]} ${i}`] : [])).sort(),
+          );
         },
       ),
       { numRuns: 25 },
@@ -337,9 +467,11 @@ describe("mailbox sync engine", () => {
     f.clock.advance(10);
     const fresh = await f.store.acquireLease(f.firm.id, box, "fresh", 60_000);
     expect(fresh).not.toBe(token);
-    await expect(f.store.transaction(async (tx) => {
-      await tx.setCursor(f.firm.id, box, token!, "999");
-    })).rejects.toSatisfy((error: unknown) => ClientMailError.hasCode(error, "lease_lost"));
+    await expect(
+      f.store.transaction(async (tx) => {
+        await tx.setCursor(f.firm.id, box, token!, "999");
+      }),
+    ).rejects.toSatisfy((error: unknown) => ClientMailError.hasCode(error, "lease_lost"));
     expect(await f.store.getCursor(f.firm.id, box)).toBeUndefined();
   });
 });

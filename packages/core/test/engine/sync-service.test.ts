@@ -32,15 +32,31 @@ describe("sync service", () => {
     expect(stored).toBeDefined();
     expect(stored).not.toContain("s3cret");
     expect(await sync.syncMailbox(f.firm.id, f.boxes.ann.id)).toBe("ok");
-    expect(opened).toEqual([{ mailbox: expect.objectContaining({ id: f.boxes.ann.id, provider: "imap" }), credentials: secret }]);
+    expect(opened).toEqual([
+      { mailbox: expect.objectContaining({ id: f.boxes.ann.id, provider: "imap" }), credentials: secret },
+    ]);
   });
 
   it("Y5: a newly synced address is backfilled from every connected mailbox by server-side search", async () => {
     const f = await makeFirm();
     const { sync } = service(f);
     for (const box of [f.boxes.ann, f.boxes.bob, f.boxes.support]) {
-      f.box(box.id).append({ from: [at("sam@home.example")], to: [at(box.address)], subject: `Hello ${box.address}`, messageId: `<sam-${box.id}@home>`, date: minutes(1), text: "hi" });
-      f.box(box.id).append({ from: [at("other@else.example")], to: [at(box.address)], subject: "Unrelated", messageId: `<other-${box.id}@else>`, date: minutes(2), text: "x" });
+      f.box(box.id).append({
+        from: [at("sam@home.example")],
+        to: [at(box.address)],
+        subject: `Hello ${box.address}`,
+        messageId: `<sam-${box.id}@home>`,
+        date: minutes(1),
+        text: "hi",
+      });
+      f.box(box.id).append({
+        from: [at("other@else.example")],
+        to: [at(box.address)],
+        subject: "Unrelated",
+        messageId: `<other-${box.id}@else>`,
+        date: minutes(2),
+        text: "x",
+      });
     }
     await f.store.updateLink(f.firm.id, f.links.samFamily.id, { emailSync: true });
     const outcomes = await sync.backfillAddresses(f.firm.id, ["sam@home.example"]);
@@ -55,7 +71,14 @@ describe("sync service", () => {
   it("Y5: a mailbox that cannot be searched is reported and the others are still backfilled", async () => {
     const f = await makeFirm();
     const { sync } = service(f);
-    f.box(f.boxes.bob.id).append({ from: [at("sam@home.example")], to: [at("bob@ledger.example")], subject: "Hi", messageId: "<hi@home>", date: minutes(1), text: "hi" });
+    f.box(f.boxes.bob.id).append({
+      from: [at("sam@home.example")],
+      to: [at("bob@ledger.example")],
+      subject: "Hi",
+      messageId: "<hi@home>",
+      date: minutes(1),
+      text: "hi",
+    });
     f.box(f.boxes.ann.id).failNext("search", { code: "transient" });
     await f.store.updateLink(f.firm.id, f.links.samFamily.id, { emailSync: true });
     const outcomes = await sync.backfillAddresses(f.firm.id, ["sam@home.example"]);
@@ -67,13 +90,25 @@ describe("sync service", () => {
     const f = await makeFirm();
     const { sync } = service(f);
     await sync.storeCredentials(f.firm.id, f.boxes.ann.id, "secret");
-    f.box(f.boxes.ann.id).append({ from: [at("jo@home.example")], to: [at("ann@ledger.example")], subject: "Keep me", messageId: "<keep@home>", date: minutes(1), text: "x" });
+    f.box(f.boxes.ann.id).append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Keep me",
+      messageId: "<keep@home>",
+      date: minutes(1),
+      text: "x",
+    });
     await sync.syncMailbox(f.firm.id, f.boxes.ann.id);
     const result = await sync.stopSync(f.firm.id, f.boxes.ann.id, f.members.ann.id);
     expect(result.warning).toContain("ann@ledger.example");
     expect(await f.store.getMailboxCredentials(f.firm.id, f.boxes.ann.id)).toBeUndefined();
-    expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.state).toMatchObject({ status: "stopped", reason: "disconnected_by_user" });
-    expect(await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" })).toHaveLength(1);
+    expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.state).toMatchObject({
+      status: "stopped",
+      reason: "disconnected_by_user",
+    });
+    expect(await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" })).toHaveLength(
+      1,
+    );
     expect((await f.store.listAudit(f.firm.id)).map((a) => a.action)).toContain("mailbox.sync_stopped");
     await sync.storeCredentials(f.firm.id, f.boxes.ann.id, "new-secret");
     expect(await sync.syncMailbox(f.firm.id, f.boxes.ann.id)).toBe("ok");
