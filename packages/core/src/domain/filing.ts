@@ -103,7 +103,8 @@ export type FilingDecision =
 const notFiledInternal: FilingDecision = Object.freeze({ filed: false, reason: "all_internal" });
 const notFiledNoClient: FilingDecision = Object.freeze({ filed: false, reason: "no_synced_client" });
 
-type Participants = Pick<ProviderEnvelope, "from" | "sender" | "replyTo" | "to" | "cc" | "bcc">;
+/** The participant fields of an envelope that filing reads. */
+export type Participants = Pick<ProviderEnvelope, "from" | "sender" | "replyTo" | "to" | "cc" | "bcc">;
 
 /**
  * Decides whether a message is filed (F1), where (F4), and its direction (F6).

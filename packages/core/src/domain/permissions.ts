@@ -19,7 +19,7 @@ export function actingMember(actor: Actor): MemberId {
 export type SendPermission =
   { ok: true; mailboxId: MailboxId } | { ok: false; reason: PermissionRefusalReason; message: string };
 
-type MailboxForSending = Pick<
+export type MailboxForSending = Pick<
   Mailbox,
   "id" | "address" | "ownerMemberId" | "connections" | "settings" | "state"
 >;

@@ -42,9 +42,9 @@ export interface PushSubscription {
 /**
  * The port every mail provider (Gmail, Graph, IMAP) implements for one connected mailbox.
  *
- * Failures are thrown as {@link ClientMailError}s with these codes, never as native errors:
+ * Failures are thrown as `ClientMailError`s with these codes, never as native errors:
  * `cursor_expired` (the cursor is no longer accepted: run a full listing), `rate_limited`
- * ({@link RateLimitedError}, with `retryAfterMs` when the provider said), `auth_revoked`
+ * (`RateLimitedError`, with `retryAfterMs` when the provider said), `auth_revoked`
  * (credentials no longer work: stop and notify), `transient` (network, 5xx, server restart: retry
  * with backoff), `not_found` (the message or folder is gone).
  */
