@@ -35,3 +35,4 @@ export * from "./engine/backoff.js";
 export type { SyncEvents } from "./engine/events.js";
 export * from "./keyring/index.js";
 export * from "./engine/sync-service.js";
+export * from "./client.js";

@@ -1,0 +1,694 @@
+/**
+ * `createClientMail`: the facade the CRM side calls. Every input is validated with the core's
+ * zod schemas; every change that spans several records runs in one store transaction, so a
+ * failure halfway leaves nothing half-written. Side effects the host carries out (sending an
+ * invitation, backfilling a newly synced address) are emitted as typed events after commit.
+ */
+import { EventEmitter } from "eventemitter3";
+import { parse as parseCsv } from "csv-parse/sync";
+import { z } from "zod";
+import {
+  ClientMailError,
+  NotFoundError,
+  PermissionDeniedError,
+  ValidationError,
+  type ValidationIssue,
+} from "./errors.js";
+import { normalizeAddress } from "./domain/addresses.js";
+import type {
+  Account,
+  AccountId,
+  Firm,
+  FirmId,
+  Link,
+  LinkId,
+  Mailbox,
+  MailboxId,
+  MemberId,
+  TeamMember,
+} from "./domain/model.js";
+import {
+  accountInputSchema,
+  bulkUpdateSchema,
+  contactInputSchema,
+  firmInputSchema,
+  linkSettingsSchema,
+  mailboxSettingsSchema,
+  parseInput,
+  teamMemberInputSchema,
+  type AccountInput,
+  type BulkUpdateInput,
+  type ContactInput,
+  type LinkSettings,
+} from "./domain/schemas.js";
+import {
+  acceptInvitation,
+  accountListFlags,
+  applyToggles,
+  bulkUpdateReport,
+  changeLinkAddress,
+  defaultNotifyPreferences,
+  planBulkUpdate,
+  portalStatus,
+  showsEmailTab,
+  type BulkUpdateReport,
+  type PortalStatus,
+  type SettingsEffect,
+  type TogglePatch,
+} from "./domain/settings.js";
+import {
+  notificationKey,
+  snoozeDurationMs,
+  syncHealthNotices,
+  teamSyncStatus,
+  type MemberSyncStatus,
+} from "./domain/notifications.js";
+import { systemClock, type Clock } from "./ports/clock.js";
+import type { Keyring } from "./ports/keyring.js";
+import { silentLogger, type Logger } from "./ports/logger.js";
+import type { Notification, Store, ThreadView } from "./ports/store.js";
+
+/** Events the facade emits after a change is committed. */
+export interface ClientMailEvents {
+  /** T2: the host sends the portal invitation email (with the token in its link). */
+  "invitation.requested": [
+    { firmId: FirmId; linkId: LinkId; email: string; token: string; customMessage: string | undefined },
+  ];
+  /** T4: a token stopped working. */
+  "invitation.invalidated": [{ firmId: FirmId; linkId: LinkId; token: string }];
+  /** T7/Y5: email sync was turned on for these addresses; run `SyncService.backfillAddresses`. */
+  "backfill.requested": [{ firmId: FirmId; addresses: string[] }];
+  /** N4: a bulk update finished; its report was delivered as a notification. */
+  "bulk_update.completed": [{ firmId: FirmId; memberId: MemberId; report: BulkUpdateReport }];
+}
+
+/** Settings of {@link createClientMail}. */
+export interface ClientMailSettings {
+  store: Store;
+  /** Encrypts mailbox credentials; needed by `SyncService`, accepted here for one shared setup. */
+  keyring?: Keyring | undefined;
+  clock?: Clock | undefined;
+  logger?: Logger | undefined;
+  /** Makes invitation tokens. Defaults to 32 random bytes, base64url. */
+  newToken?: (() => string) | undefined;
+}
+
+/** An account with what the CRM shows about it (T3, T8). */
+export interface AccountOverview {
+  account: Account;
+  links: Link[];
+  portalStatus: PortalStatus;
+  showsEmailTab: boolean;
+  notify: boolean;
+  emailSync: boolean;
+}
+
+/** The outcome of a CSV import (T11). */
+export interface ImportReport {
+  accountsCreated: number;
+  contactsCreated: number;
+  linksCreated: number;
+  /** Rows that were rejected, 1-based as in a spreadsheet (the header is row 1). */
+  rowErrors: Array<{ row: number; issues: ValidationIssue[] }>;
+}
+
+function randomToken(): string {
+  const bytes = new Uint8Array(32);
+  globalThis.crypto.getRandomValues(bytes);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+const linkPatchSchema = z.strictObject({
+  login: z.boolean().optional(),
+  notify: z.boolean().optional(),
+  emailSync: z.boolean().optional(),
+  signatory: z.boolean().optional(),
+  notifyPreferences: linkSettingsSchema.shape.notifyPreferences,
+  sendInvitation: z.boolean().optional(),
+  invitationMessage: z.string().max(5000).optional(),
+});
+export type LinkPatchInput = z.input<typeof linkPatchSchema>;
+
+const idSchema = z.string().min(1, "a non-empty id").max(200);
+
+const csvBoolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((value, ctx) => {
+    if (["", "no", "n", "false", "0", "off"].includes(value)) return false;
+    if (["yes", "y", "true", "1", "on"].includes(value)) return true;
+    ctx.addIssue({ code: "custom", message: "yes/no, true/false, 1/0, on/off or empty" });
+    return z.NEVER;
+  });
+
+/** The columns of a client-list CSV (T11). Toggle columns are optional. */
+const csvRowSchema = z.object({
+  account_name: z.string().trim().min(1, "a non-empty account name"),
+  account_kind: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["person", "family", "business"])),
+  first_name: z.string().trim().min(1, "a non-empty first name"),
+  last_name: z.string().trim().default(""),
+  email: z.string(),
+  login: csvBoolean.default(false),
+  notify: csvBoolean.default(true),
+  email_sync: csvBoolean.default(false),
+  signatory: csvBoolean.default(false),
+});
+
+/** Creates the facade over a store. */
+export function createClientMail(settings: ClientMailSettings): ClientMail {
+  return new ClientMail(settings);
+}
+
+/** The facade the CRM side calls. See {@link createClientMail}. */
+export class ClientMail extends EventEmitter<ClientMailEvents> {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly newToken: () => string;
+
+  constructor(settings: ClientMailSettings) {
+    super();
+    this.store = settings.store;
+    this.clock = settings.clock ?? systemClock;
+    this.logger = settings.logger ?? silentLogger;
+    this.newToken = settings.newToken ?? randomToken;
+  }
+
+  // Firms and team ------------------------------------------------------------------------
+
+  /** Creates a firm; `internalDomains` are validated and normalised (F2). */
+  async createFirm(input: z.input<typeof firmInputSchema>): Promise<Firm> {
+    return this.store.createFirm(parseInput(firmInputSchema, input));
+  }
+
+  /** Adds a team member (their address becomes internal, F2). */
+  async addMember(firmId: FirmId, input: z.input<typeof teamMemberInputSchema>): Promise<TeamMember> {
+    return this.store.createMember(this.firmIdOf(firmId), parseInput(teamMemberInputSchema, input));
+  }
+
+  /**
+   * Connects a mailbox for a member (Y1). The provider's credentials are stored separately,
+   * encrypted, by `SyncService.storeCredentials`.
+   */
+  async connectMailbox(
+    firmId: FirmId,
+    memberId: MemberId,
+    input: {
+      provider: Mailbox["provider"];
+      address: string;
+      displayName?: string;
+      settings?: z.input<typeof mailboxSettingsSchema>;
+    },
+  ): Promise<Mailbox> {
+    const parsed = parseInput(
+      z.strictObject({
+        provider: z.enum(["gmail", "graph", "imap"]),
+        address: z.string(),
+        displayName: z.string().max(200).optional(),
+        settings: mailboxSettingsSchema.optional(),
+      }),
+      input,
+    );
+    const address = normalizeAddress(parsed.address, "address");
+    return this.store.createMailbox(
+      this.firmIdOf(firmId),
+      {
+        provider: parsed.provider,
+        address,
+        displayName: parsed.displayName ?? address,
+        ownerMemberId: parseInput(idSchema, memberId, "memberId"),
+        settings: {
+          autoSaveAttachments: false,
+          allowOthersToSend: false,
+          signatureHtml: "",
+          ...definedOnly(parsed.settings ?? {}),
+        },
+      },
+      this.clock.now(),
+    );
+  }
+
+  /** Y3/P1: a member connects a shared mailbox another member already connected. */
+  async joinMailbox(firmId: FirmId, mailboxId: MailboxId, memberId: MemberId): Promise<Mailbox> {
+    const member = await this.store.getMember(firmId, memberId);
+    if (!member) throw new NotFoundError("Team member", memberId);
+    return this.store.addMailboxConnection(firmId, mailboxId, memberId, this.clock.now());
+  }
+
+  /** Y3: only the mailbox's owner changes its settings. */
+  async updateMailboxSettings(
+    firmId: FirmId,
+    mailboxId: MailboxId,
+    by: MemberId,
+    patch: z.input<typeof mailboxSettingsSchema>,
+  ): Promise<Mailbox> {
+    const parsed = parseInput(mailboxSettingsSchema, patch);
+    const mailbox = await this.store.getMailbox(firmId, mailboxId);
+    if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
+    if (mailbox.ownerMemberId !== by) {
+      throw new PermissionDeniedError(
+        "role_required",
+        `Only the owner of ${mailbox.address} can change its settings`,
+      );
+    }
+    return this.store.updateMailboxSettings(firmId, mailboxId, definedOnly(parsed));
+  }
+
+  // Accounts, contacts, links ---------------------------------------------------------------
+
+  /**
+   * T11: creates an account with its contacts and their settings, all or nothing. An invalid
+   * address anywhere rejects the whole input with every issue listed (T12).
+   */
+  async createAccount(firmId: FirmId, input: AccountInput): Promise<AccountOverview> {
+    const parsed = parseInput(accountInputSchema, input);
+    const effects: SettingsEffect[] = [];
+    const account = await this.store.transaction(async (tx) => {
+      const created = await tx.createAccount(
+        firmId,
+        { name: parsed.name, kind: parsed.kind },
+        this.clock.now(),
+      );
+      for (const contact of parsed.contacts)
+        effects.push(...(await this.insertContact(tx, firmId, created.id, contact)));
+      return created;
+    });
+    this.emitEffects(firmId, effects);
+    return this.accountOverview(firmId, account.id);
+  }
+
+  /** T11: adds a contact with its addresses and settings to an account, all or nothing. */
+  async addContact(firmId: FirmId, accountId: AccountId, input: ContactInput): Promise<AccountOverview> {
+    const parsed = parseInput(contactInputSchema, input);
+    const effects = await this.store.transaction(async (tx) => {
+      if (!(await tx.getAccount(firmId, accountId))) throw new NotFoundError("Account", accountId);
+      return this.insertContact(tx, firmId, accountId, parsed);
+    });
+    this.emitEffects(firmId, effects);
+    return this.accountOverview(firmId, accountId);
+  }
+
+  /** T1/T2/T7: changes one link's toggles. Invitations and backfills follow as events. */
+  async updateLink(firmId: FirmId, linkId: LinkId, patch: LinkPatchInput): Promise<Link> {
+    const parsed = parseInput(linkPatchSchema, patch);
+    const togglePatch: TogglePatch = {
+      login: parsed.login,
+      notify: parsed.notify,
+      emailSync: parsed.emailSync,
+      signatory: parsed.signatory,
+      notifyPreferences: parsed.notifyPreferences,
+      sendInvitation: parsed.sendInvitation,
+      customMessage: parsed.invitationMessage,
+    };
+    const { link, effects } = await this.store.transaction(async (tx) => {
+      const current = await tx.getLink(firmId, linkId);
+      if (!current) throw new NotFoundError("Link", linkId);
+      const result = applyToggles(current, togglePatch, { now: this.clock.now(), newToken: this.newToken });
+      return { link: await this.persistLink(tx, firmId, current, result.link), effects: result.effects };
+    });
+    this.emitEffects(firmId, effects);
+    return link;
+  }
+
+  /** T4: changes a link's address; a pending invitation is invalidated and a new one requested. */
+  async changeLinkAddress(firmId: FirmId, linkId: LinkId, email: string): Promise<Link> {
+    const normalized = normalizeAddress(email, "email");
+    const { link, effects } = await this.store.transaction(async (tx) => {
+      const current = await tx.getLink(firmId, linkId);
+      if (!current) throw new NotFoundError("Link", linkId);
+      const result = changeLinkAddress(current, normalized, {
+        now: this.clock.now(),
+        newToken: this.newToken,
+      });
+      return { link: await this.persistLink(tx, firmId, current, result.link), effects: result.effects };
+    });
+    this.emitEffects(firmId, effects);
+    return link;
+  }
+
+  /** T2/T4: accepts a portal invitation. An invalidated or unknown token is refused. */
+  async acceptInvitation(firmId: FirmId, token: string): Promise<Link> {
+    return this.store.transaction(async (tx) => {
+      const link = await tx.findLinkByInvitationToken(firmId, token);
+      if (!link)
+        throw new ClientMailError("not_found", "This invitation is not valid", {
+          details: { reason: "unknown_token" },
+        });
+      const result = acceptInvitation(link, token, this.clock.now());
+      if (!result.ok)
+        throw new ClientMailError("conflict", `This invitation cannot be accepted (${result.reason})`, {
+          details: { reason: result.reason },
+        });
+      return tx.setInvitation(firmId, link.id, result.link.invitation);
+    });
+  }
+
+  /** T3/T8: an account with its links, portal status and list flags. */
+  async accountOverview(firmId: FirmId, accountId: AccountId): Promise<AccountOverview> {
+    const account = await this.store.getAccount(firmId, accountId);
+    if (!account) throw new NotFoundError("Account", accountId);
+    const links = await this.store.listLinks(firmId, { accountId });
+    return {
+      account,
+      links,
+      portalStatus: portalStatus(links),
+      showsEmailTab: showsEmailTab(links),
+      ...accountListFlags(links),
+    };
+  }
+
+  /** H5: an account's Email tab (inbox or sent view). */
+  async accountThreads(
+    firmId: FirmId,
+    accountId: AccountId,
+    view: "inbox" | "sent" = "inbox",
+    limit = 50,
+  ): Promise<ThreadView[]> {
+    return this.store.listAccountThreads(firmId, accountId, { view, limit });
+  }
+
+  /**
+   * T10: applies a bulk update account by account (each in its own transaction); a failing
+   * account does not stop the others. The report goes to `memberId` as an Inbox+ notification (N4).
+   */
+  async bulkUpdate(firmId: FirmId, memberId: MemberId, input: BulkUpdateInput): Promise<BulkUpdateReport> {
+    const request = parseInput(bulkUpdateSchema, input);
+    const linksByAccount = new Map<AccountId, Link[] | undefined>();
+    for (const accountId of new Set(request.accountIds)) {
+      linksByAccount.set(
+        accountId,
+        (await this.store.getAccount(firmId, accountId))
+          ? await this.store.listLinks(firmId, { accountId })
+          : undefined,
+      );
+    }
+    const plans = planBulkUpdate(
+      { ...request, notifyPreferences: request.notifyPreferences },
+      (accountId) => linksByAccount.get(accountId),
+      { now: this.clock.now(), newToken: this.newToken },
+    );
+    const applied = [];
+    const effects: SettingsEffect[] = [];
+    for (const plan of plans) {
+      if (!plan.ok) {
+        applied.push(plan);
+        continue;
+      }
+      try {
+        await this.store.transaction(async (tx) => {
+          const before = new Map((linksByAccount.get(plan.accountId) ?? []).map((l) => [l.id, l]));
+          for (const link of plan.changedLinks)
+            await this.persistLink(tx, firmId, before.get(link.id)!, link);
+        });
+        applied.push(plan);
+        effects.push(...plan.effects);
+      } catch (error) {
+        const code = ClientMailError.isInstance(error) ? error.code : "internal";
+        this.logger.warn("bulk update failed for an account", { firmId, accountId: plan.accountId, code });
+        applied.push({
+          accountId: plan.accountId,
+          ok: false as const,
+          error: { code, message: error instanceof Error ? error.message : "failed" },
+        });
+      }
+    }
+    const report = bulkUpdateReport(applied);
+    const reportId = this.newToken();
+    await this.store.createNotification(
+      firmId,
+      {
+        memberId,
+        kind: "bulk_update_report",
+        payload: { reportId, ...report },
+        dedupeKey: notificationKey(memberId, { kind: "bulk_update_report", reportId, report }),
+      },
+      this.clock.now(),
+    );
+    this.emitEffects(firmId, effects);
+    this.emit("bulk_update.completed", { firmId, memberId, report });
+    return report;
+  }
+
+  /**
+   * T11: imports a client list. Columns: `account_name, account_kind, first_name, last_name,
+   * email, login, notify, email_sync, signatory`. Rows with the same account name and kind go to
+   * one account. A broken row is reported and skipped; valid rows are kept. A file that is not
+   * UTF-8 is refused whole.
+   */
+  async importClients(firmId: FirmId, csv: string | Uint8Array): Promise<ImportReport> {
+    let text: string;
+    if (typeof csv === "string") text = csv;
+    else {
+      try {
+        text = new TextDecoder("utf-8", { fatal: true }).decode(csv);
+      } catch {
+        throw new ValidationError([
+          { field: "csv", value: `${csv.byteLength} bytes`, expected: "a UTF-8 encoded CSV file" },
+        ]);
+      }
+    }
+    let records: Array<Record<string, string>>;
+    try {
+      records = parseCsv(text.replace(/^\uFEFF/, ""), {
+        columns: (header: string[]) => header.map((h) => h.trim().toLowerCase().replace(/\s+/g, "_")),
+        skip_empty_lines: true,
+        relax_column_count: true,
+        trim: false,
+      });
+    } catch (error) {
+      throw new ValidationError([
+        {
+          field: "csv",
+          value: error instanceof Error ? error.message : "unreadable",
+          expected: "a CSV file with a header row",
+        },
+      ]);
+    }
+    const report: ImportReport = { accountsCreated: 0, contactsCreated: 0, linksCreated: 0, rowErrors: [] };
+    const effects: SettingsEffect[] = [];
+    const accounts = new Map<string, AccountId>();
+    const contacts = new Map<string, string>();
+    for (const [index, record] of records.entries()) {
+      const row = index + 2;
+      try {
+        const parsedRow = parseInput(csvRowSchema, record, `rows.${row}`);
+        const link: LinkSettings = parseInput(
+          linkSettingsSchema,
+          {
+            email: parsedRow.email,
+            login: parsedRow.login,
+            notify: parsedRow.notify,
+            emailSync: parsedRow.email_sync,
+            signatory: parsedRow.signatory,
+          },
+          `rows.${row}`,
+        );
+        await this.store.transaction(async (tx) => {
+          const accountKey = `${parsedRow.account_kind}\u0000${parsedRow.account_name}`;
+          let accountId = accounts.get(accountKey);
+          if (!accountId) {
+            accountId = (
+              await tx.createAccount(
+                firmId,
+                { name: parsedRow.account_name, kind: parsedRow.account_kind },
+                this.clock.now(),
+              )
+            ).id;
+            report.accountsCreated += 1;
+          }
+          const contactKey = `${accountKey}\u0000${parsedRow.first_name}\u0000${parsedRow.last_name}`;
+          let contactId = contacts.get(contactKey);
+          if (!contactId) {
+            contactId = (
+              await tx.createContact(firmId, {
+                firstName: parsedRow.first_name,
+                lastName: parsedRow.last_name,
+              })
+            ).id;
+            report.contactsCreated += 1;
+          }
+          effects.push(...(await this.insertLink(tx, firmId, accountId, contactId, link)));
+          accounts.set(accountKey, accountId);
+          contacts.set(contactKey, contactId);
+        });
+        report.linksCreated += 1;
+      } catch (error) {
+        if (error instanceof ValidationError) report.rowErrors.push({ row, issues: [...error.issues] });
+        else if (ClientMailError.hasCode(error, "conflict")) {
+          report.rowErrors.push({
+            row,
+            issues: [
+              {
+                field: `rows.${row}.email`,
+                value: record.email,
+                expected: "an address not already linked to this contact and account",
+              },
+            ],
+          });
+        } else throw error;
+      }
+    }
+    this.emitEffects(firmId, effects);
+    return report;
+  }
+
+  // Notifications and status -----------------------------------------------------------------
+
+  /** N2: raises "your email is not synced" / "sync stopped" notices (idempotent). */
+  async refreshSyncHealth(firmId: FirmId): Promise<number> {
+    const [members, mailboxes] = await Promise.all([
+      this.store.listMembers(firmId),
+      this.store.listMailboxes(firmId),
+    ]);
+    const notices = syncHealthNotices(members, mailboxes);
+    for (const notice of notices) {
+      await this.store.createNotification(
+        firmId,
+        {
+          memberId: notice.memberId,
+          kind: notice.subject.kind,
+          payload: { ...notice.subject },
+          dedupeKey: notificationKey(notice.memberId, notice.subject),
+        },
+        this.clock.now(),
+      );
+    }
+    return notices.length;
+  }
+
+  /** N3: the member's visible notifications, newest first. */
+  async notifications(firmId: FirmId, memberId: MemberId): Promise<Notification[]> {
+    return this.store.listNotifications(firmId, memberId, this.clock.now());
+  }
+
+  /** N3: "remind me later": hidden for 24 hours. */
+  async snoozeNotification(firmId: FirmId, notificationId: string): Promise<boolean> {
+    return this.store.snoozeNotification(
+      firmId,
+      notificationId,
+      new Date(this.clock.now().getTime() + snoozeDurationMs),
+    );
+  }
+
+  /** N3: "don't show again". */
+  async dismissNotification(firmId: FirmId, notificationId: string): Promise<boolean> {
+    return this.store.dismissNotification(firmId, notificationId, this.clock.now());
+  }
+
+  /** H4: mutes a thread for one member. */
+  async muteThread(firmId: FirmId, threadId: string, memberId: MemberId, muted = true): Promise<void> {
+    await this.store.setThreadMuted(firmId, threadId, memberId, muted);
+  }
+
+  /** N5: the team's sync status; only the firm's owner and admins may see it. */
+  async teamSyncStatus(firmId: FirmId, requestedBy: MemberId): Promise<MemberSyncStatus[]> {
+    const requester = await this.store.getMember(firmId, requestedBy);
+    if (!requester || requester.role === "employee") {
+      throw new PermissionDeniedError(
+        "role_required",
+        "Only the firm's owner and admins can see the team's sync status",
+      );
+    }
+    const [members, mailboxes] = await Promise.all([
+      this.store.listMembers(firmId),
+      this.store.listMailboxes(firmId),
+    ]);
+    return teamSyncStatus(members, mailboxes);
+  }
+
+  // Internals --------------------------------------------------------------------------------
+
+  private firmIdOf(firmId: FirmId): FirmId {
+    return parseInput(idSchema, firmId, "firmId");
+  }
+
+  private async insertContact(
+    tx: Store,
+    firmId: FirmId,
+    accountId: AccountId,
+    contact: z.output<typeof contactInputSchema>,
+  ): Promise<SettingsEffect[]> {
+    const created = await tx.createContact(firmId, {
+      firstName: contact.firstName,
+      lastName: contact.lastName,
+    });
+    const effects: SettingsEffect[] = [];
+    for (const link of contact.emails)
+      effects.push(...(await this.insertLink(tx, firmId, accountId, created.id, link)));
+    return effects;
+  }
+
+  private async insertLink(
+    tx: Store,
+    firmId: FirmId,
+    accountId: AccountId,
+    contactId: string,
+    settings: LinkSettings,
+  ): Promise<SettingsEffect[]> {
+    const blank = await tx.createLink(firmId, {
+      accountId,
+      contactId,
+      email: settings.email,
+      login: false,
+      notify: settings.notify,
+      emailSync: false,
+      signatory: settings.signatory,
+      notifyPreferences: { ...defaultNotifyPreferences(), ...definedOnly(settings.notifyPreferences ?? {}) },
+    });
+    const { link, effects } = applyToggles(
+      blank,
+      {
+        login: settings.login,
+        emailSync: settings.emailSync,
+        sendInvitation: settings.sendInvitation,
+        customMessage: settings.invitationMessage,
+      },
+      { now: this.clock.now(), newToken: this.newToken },
+    );
+    await this.persistLink(tx, firmId, blank, link);
+    return effects;
+  }
+
+  private async persistLink(tx: Store, firmId: FirmId, before: Link, after: Link): Promise<Link> {
+    let saved = await tx.updateLink(firmId, before.id, {
+      email: after.email,
+      login: after.login,
+      notify: after.notify,
+      emailSync: after.emailSync,
+      signatory: after.signatory,
+      notifyPreferences: after.notifyPreferences,
+    });
+    if (after.invitation !== before.invitation)
+      saved = await tx.setInvitation(firmId, before.id, after.invitation);
+    return saved;
+  }
+
+  private emitEffects(firmId: FirmId, effects: readonly SettingsEffect[]): void {
+    const backfill = new Set<string>();
+    for (const effect of effects) {
+      if (effect.type === "send_invitation")
+        this.emit("invitation.requested", {
+          firmId,
+          linkId: effect.linkId,
+          email: effect.email,
+          token: effect.token,
+          customMessage: effect.customMessage,
+        });
+      else if (effect.type === "invalidate_invitation")
+        this.emit("invitation.invalidated", { firmId, linkId: effect.linkId, token: effect.token });
+      else if (effect.type === "backfill_address") backfill.add(effect.email);
+    }
+    if (backfill.size > 0) this.emit("backfill.requested", { firmId, addresses: [...backfill] });
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
