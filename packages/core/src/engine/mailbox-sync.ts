@@ -412,17 +412,21 @@ export class MailboxSync {
       midKeys.length > 0
         ? await store.findMessagesByDedupeKeys(this.firmId, midKeys)
         : new Map<string, MessageRecordId>();
-    const toFetch = candidates.filter(({ envelope }) => {
-      const id = normalizeMessageId(envelope.messageId);
-      return !id || !known.has(`mid:${id}`);
-    });
-    const { fetched, setAside } = await this.fetchContent(toFetch.map(({ envelope }) => envelope.providerId));
-
     const knownRecords = new Map<MessageRecordId, FiledMessage>();
     for (const recordId of new Set(known.values())) {
       const record = await store.getMessage(this.firmId, recordId);
       if (record) knownRecords.set(recordId, record);
     }
+    // F9: a copy in a mailbox that auto-saves attachments is fetched even when the message was
+    // filed through another mailbox first; the per-account claim keeps each file saved once.
+    const autoSave = Boolean(this.deps.documents) && context.mailbox.settings.autoSaveAttachments;
+    const toFetch = candidates.filter(({ envelope }) => {
+      const id = normalizeMessageId(envelope.messageId);
+      const recordId = id ? known.get(`mid:${id}`) : undefined;
+      if (!recordId) return true;
+      return autoSave && (knownRecords.get(recordId)?.attachments.length ?? 0) > 0;
+    });
+    const { fetched, setAside } = await this.fetchContent(toFetch.map(({ envelope }) => envelope.providerId));
 
     const now = clock.now();
     const written = await store.transaction(async (tx) => {
@@ -524,11 +528,9 @@ export class MailboxSync {
         direction: message.direction,
         created: outcome.created,
       });
-      if (outcome.created) {
-        await this.notifyNewMail(context, outcome.id, message, now);
-        const content = fetched.get(message.sightings[0]!.providerId);
-        if (content) await this.saveAttachments(context, message, content);
-      }
+      if (outcome.created) await this.notifyNewMail(context, outcome.id, message, now);
+      const content = fetched.get(message.sightings[0]!.providerId);
+      if (content) await this.saveAttachments(context, message, content);
     }
     if (written.removal && written.removal.orphaned.length > 0 && written.removal.hidden) {
       this.deps.events?.emit("message.removed", {

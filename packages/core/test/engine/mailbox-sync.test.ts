@@ -366,6 +366,26 @@ describe("mailbox sync engine", () => {
     expect(f.sink.saved).toHaveLength(2);
   });
 
+  it("F9: a copy in an auto-saving mailbox saves the attachments of a message first filed elsewhere", async () => {
+    const f = await makeFirm();
+    await f.store.updateMailboxSettings(f.firm.id, f.boxes.bob.id, { autoSaveAttachments: false });
+    const pdf = new TextEncoder().encode("%PDF shared");
+    const message = {
+      to: [at("ann@ledger.example"), at("bob@ledger.example")],
+      attachments: [{ filename: "a.pdf", contentType: "application/pdf", content: pdf }],
+    };
+    clientMail(f, f.boxes.bob.id, message);
+    clientMail(f, f.boxes.ann.id, message);
+    await f.sync(f.boxes.bob.id).syncOnce();
+    expect(f.sink.saved).toHaveLength(0);
+    await f.sync(f.boxes.ann.id).syncOnce();
+    expect(f.sink.saved.map((d) => d.accountId).sort()).toEqual(
+      [f.accounts.bakery.id, f.accounts.family.id].sort(),
+    );
+    await f.sync(f.boxes.ann.id).backfillAddresses(["jo@home.example"]);
+    expect(f.sink.saved).toHaveLength(2);
+  });
+
   it("F7: with email sync off a link files nothing new; Y5/T7: turning it on backfills the history", async () => {
     const f = await makeFirm();
     const box = f.boxes.bob.id;
