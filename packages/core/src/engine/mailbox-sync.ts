@@ -21,15 +21,11 @@ import type {
   MailboxId,
   MailboxSyncState,
   MessageRecordId,
+  TeamMember,
   ThreadId,
 } from "../domain/model.js";
 import { newMailRecipients, notificationKey, syncHealthNotices } from "../domain/notifications.js";
-import {
-  normalizeSubject,
-  threadKeys,
-  usesSubjectFallback,
-  type ThreadingMessage,
-} from "../domain/threading.js";
+import type { ThreadingMessage } from "../domain/threading.js";
 import type { Clock } from "../ports/clock.js";
 import type { DocumentSink } from "../ports/document-sink.js";
 import type { Logger } from "../ports/logger.js";
@@ -37,6 +33,7 @@ import type { MailProvider } from "../ports/mail-provider.js";
 import type { FiledMessage, MessageToFile, Store } from "../ports/store.js";
 import { backoffDelay } from "./backoff.js";
 import type { SyncEvents } from "./events.js";
+import { PageThreader } from "./store-threading.js";
 
 /** What the engine needs from its host. */
 export interface SyncDependencies {
@@ -80,11 +77,10 @@ export interface SyncPassResult {
 
 interface FirmContext {
   directory: FirmDirectory;
+  members: TeamMember[];
   mailbox: Mailbox;
   mailboxes: Mailbox[];
 }
-
-const subjectWindowMs = 30 * 24 * 60 * 60 * 1000;
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -106,7 +102,7 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 export async function loadDirectory(
   store: Store,
   firmId: FirmId,
-): Promise<{ directory: FirmDirectory; mailboxes: Mailbox[] }> {
+): Promise<{ directory: FirmDirectory; mailboxes: Mailbox[]; members: TeamMember[] }> {
   const [firm, members, mailboxes, links] = await Promise.all([
     store.getFirm(firmId),
     store.listMembers(firmId),
@@ -122,7 +118,7 @@ export async function loadDirectory(
     internalDomains: firm.internalDomains,
     links,
   });
-  return { directory, mailboxes };
+  return { directory, mailboxes, members };
 }
 
 /** Syncs one mailbox. Create one per mailbox and worker; it keeps no state between passes but failure counts. */
@@ -234,6 +230,7 @@ export class MailboxSync {
       pending = true;
       wake?.();
     };
+    signal.addEventListener("abort", () => wake?.(), { once: true });
     let subscription: { stop(): Promise<void> } | undefined;
     try {
       subscription = await this.options.provider.watch(hint, { signal });
@@ -256,7 +253,7 @@ export class MailboxSync {
             clearTimeout(timer);
             resolve();
           };
-          signal.addEventListener("abort", () => wake?.(), { once: true });
+          if (signal.aborted || pending) wake();
         });
         wake = undefined;
       }
@@ -336,13 +333,13 @@ export class MailboxSync {
   }
 
   private async loadContext(): Promise<FirmContext> {
-    const { directory, mailboxes } = await loadDirectory(this.deps.store, this.firmId);
+    const { directory, mailboxes, members } = await loadDirectory(this.deps.store, this.firmId);
     const mailbox = mailboxes.find((m) => m.id === this.mailboxId);
     if (!mailbox)
       throw new ClientMailError("not_found", `Mailbox ${JSON.stringify(this.mailboxId)} was not found`, {
         details: { mailboxId: this.mailboxId },
       });
-    return { directory, mailbox, mailboxes };
+    return { directory, mailbox, mailboxes, members };
   }
 
   private async applyChanges(
@@ -429,20 +426,26 @@ export class MailboxSync {
     const { fetched, setAside } = await this.fetchContent(toFetch.map(({ envelope }) => envelope.providerId));
 
     const now = clock.now();
+    const entries = candidates.flatMap(({ envelope, decision }) => {
+      const normalizedId = normalizeMessageId(envelope.messageId);
+      const knownId = normalizedId ? known.get(`mid:${normalizedId}`) : undefined;
+      const knownRecord = knownId ? knownRecords.get(knownId) : undefined;
+      const content = fetched.get(envelope.providerId);
+      if (!knownRecord && !content) return []; // vanished, or set aside
+      const body = content?.text ?? content?.html ?? "";
+      const key = knownRecord?.dedupeKey ?? dedupeKey(envelope.messageId, { ...envelope, body });
+      return [{ envelope, decision, normalizedId, knownRecord, content, key }];
+    });
     const written = await store.transaction(async (tx) => {
+      const threader = await PageThreader.start(
+        tx,
+        this.firmId,
+        entries
+          .filter((e) => !e.knownRecord)
+          .map((e) => toThreadingMessage(e.key, e.envelope, context.directory)),
+      );
       const batch: MessageToFile[] = [];
-      const threadedNew: Array<{ key: string; threadId: ThreadId }> = [];
-      const merged: Array<{ survivorId: ThreadId; mergedIds: ThreadId[] }> = [];
-      const batchThreads: BatchThreads = new Map();
-      for (const { envelope, decision } of candidates) {
-        const normalizedId = normalizeMessageId(envelope.messageId);
-        const knownId = normalizedId ? known.get(`mid:${normalizedId}`) : undefined;
-        const knownRecord = knownId ? knownRecords.get(knownId) : undefined;
-        const content = fetched.get(envelope.providerId);
-        if (!knownRecord && !content) continue; // vanished or set aside
-        const body = content?.text ?? content?.html ?? "";
-        const key = knownRecord?.dedupeKey ?? dedupeKey(envelope.messageId, { ...envelope, body });
-        const filings = groupFilings(decision);
+      for (const { envelope, decision, normalizedId, knownRecord, content, key } of entries) {
         let threadId: ThreadId;
         if (knownRecord) {
           threadId = knownRecord.threadId;
@@ -453,15 +456,7 @@ export class MailboxSync {
             ]);
           }
         } else {
-          const assigned = await assignThread(
-            tx,
-            this.firmId,
-            toThreadingMessage(key, envelope, context.directory),
-            merged,
-            batchThreads,
-          );
-          threadId = assigned;
-          threadedNew.push({ key, threadId });
+          threadId = await threader.assign(key);
         }
         batch.push({
           dedupeKey: key,
@@ -486,20 +481,16 @@ export class MailboxSync {
             contentHash: a.contentHash,
           })),
           threadId,
-          filings,
+          filings: groupFilings(decision),
           sightings: [
             { mailboxId: this.mailboxId, providerId: envelope.providerId, folder: envelope.folder },
           ],
         });
       }
-      // Threads merged later in the batch take earlier messages of the batch with them.
-      const survivorOf = new Map<ThreadId, ThreadId>();
-      for (const merge of merged) for (const id of merge.mergedIds) survivorOf.set(id, merge.survivorId);
-      for (const message of batch) {
-        let threadId = message.threadId;
-        while (survivorOf.has(threadId)) threadId = survivorOf.get(threadId)!;
-        message.threadId = threadId;
-      }
+      await threader.finish();
+      // Threads merged later in the page take the page's earlier messages with them.
+      for (const message of batch) message.threadId = threader.resolve(message.threadId);
+      const merged = threader.merges;
       // A batch may carry two copies of one message (e.g. Inbox and All Mail); file it once.
       const outcomes =
         batch.length > 0 ? await tx.fileMessages(this.firmId, mergeDuplicates(batch), now) : [];
@@ -611,16 +602,12 @@ export class MailboxSync {
   ): Promise<void> {
     if (message.direction !== "inbound") return;
     const { store } = this.deps;
-    const [members, mutes] = await Promise.all([
-      store.listMembers(this.firmId),
-      store.listThreadMutes(this.firmId, message.threadId),
-    ]);
-    const muted = new Set(mutes);
-    const recipients = newMailRecipients(
-      { direction: message.direction, threadId: message.threadId, mailboxIds: [this.mailboxId] },
-      members,
-      context.mailboxes,
-      (memberId) => muted.has(memberId),
+    const facts = { direction: message.direction, threadId: message.threadId, mailboxIds: [this.mailboxId] };
+    // Mutes are read only when someone would be notified at all.
+    if (newMailRecipients(facts, context.members, context.mailboxes, () => false).length === 0) return;
+    const muted = new Set(await store.listThreadMutes(this.firmId, message.threadId));
+    const recipients = newMailRecipients(facts, context.members, context.mailboxes, (memberId) =>
+      muted.has(memberId),
     );
     for (const memberId of recipients) {
       const subject = {
@@ -763,82 +750,4 @@ function toThreadingMessage(key: string, envelope: Envelope, directory: FirmDire
       ...new Set(participants.map((p) => p.address).filter((a) => !directory.isInternal(a))),
     ],
   };
-}
-
-/**
- * H1–H3 over the store: the thread of a new message is the union of the threads its link keys
- * already belong to (merged when there are several: H3), or a new thread. The subject rule uses
- * keys per (normalised subject, external participant) in two namespaces, so that a pair of
- * messages is linked by subject only when at least one of them has no other link; the 30-day
- * window is checked against the candidate thread's messages.
- */
-/** Messages threaded earlier in the same batch, not yet filed: thread id -> subjects and dates. */
-type BatchThreads = Map<ThreadId, Array<{ subject: string; date: Date }>>;
-
-async function assignThread(
-  tx: Store,
-  firmId: FirmId,
-  message: ThreadingMessage,
-  merged: Array<{ survivorId: ThreadId; mergedIds: ThreadId[] }>,
-  batchThreads: BatchThreads,
-): Promise<ThreadId> {
-  const linkKeys = threadKeys(message);
-  const subject = normalizeSubject(message.subject);
-  const fallback = usesSubjectFallback(message);
-  const subjectKeys = (namespace: "u" | "l") =>
-    subject === "" ? [] : message.externalParticipants.map((p) => `subj-${namespace}:${subject}:${p}`);
-  const ownSubjectKeys = subjectKeys(fallback ? "u" : "l");
-  const lookupSubjectKeys = fallback ? [...subjectKeys("u"), ...subjectKeys("l")] : subjectKeys("u");
-
-  const found = await tx.findThreadsByKeys(firmId, [...linkKeys, ...lookupSubjectKeys]);
-  const threads = new Set<ThreadId>();
-  for (const key of linkKeys) {
-    const threadId = found.get(key);
-    if (threadId) threads.add(threadId);
-  }
-  for (const key of lookupSubjectKeys) {
-    const threadId = found.get(key);
-    if (!threadId || threads.has(threadId)) continue;
-    const members = [
-      ...(await tx.listThreadMessages(firmId, threadId)),
-      ...(batchThreads.get(threadId) ?? []),
-    ];
-    const within = members.some(
-      (m) =>
-        normalizeSubject(m.subject) === subject &&
-        Math.abs(m.date.getTime() - message.date.getTime()) <= subjectWindowMs,
-    );
-    if (within) threads.add(threadId);
-  }
-
-  let survivor: ThreadId;
-  if (threads.size === 0) {
-    survivor = await tx.createThread(firmId);
-  } else {
-    const sorted = [...threads].sort();
-    survivor = sorted[0]!;
-    if (sorted.length > 1) {
-      await tx.mergeThreads(firmId, survivor, sorted.slice(1));
-      merged.push({ survivorId: survivor, mergedIds: sorted.slice(1) });
-    }
-  }
-  const conflicts = await tx.attachThreadKeys(firmId, survivor, [...linkKeys, ...ownSubjectKeys]);
-  // A link key that already belongs to another thread means the two are one conversation (H3).
-  const linkConflicts = [
-    ...new Set(conflicts.filter((c) => !c.key.startsWith("subj-")).map((c) => c.threadId)),
-  ].filter((t) => t !== survivor);
-  if (linkConflicts.length > 0) {
-    await tx.mergeThreads(firmId, survivor, linkConflicts);
-    merged.push({ survivorId: survivor, mergedIds: linkConflicts });
-  }
-  // Messages of this batch follow their thread when it is merged away.
-  const pending = batchThreads.get(survivor) ?? [];
-  for (const gone of [...threads, ...linkConflicts]) {
-    if (gone === survivor) continue;
-    pending.push(...(batchThreads.get(gone) ?? []));
-    batchThreads.delete(gone);
-  }
-  pending.push({ subject: message.subject, date: message.date });
-  batchThreads.set(survivor, pending);
-  return survivor;
 }

@@ -1,0 +1,216 @@
+/**
+ * Sync benchmark (issue 4): full backfill of a generated Dovecot mailbox (default 20,000
+ * messages, ~1 GB, 10% client mail) into PostgreSQL by clientmail, measured in the same run as
+ *   (a) the floor: raw imapflow header fetch of every message + full fetch and parse of the client ones;
+ *   (b) ingest everything: fetch and parse every message;
+ * then the push latency from an IMAP APPEND to the engine's `message.filed` event (IDLE).
+ *
+ *   pnpm bench:sync                      # 20,000 messages
+ *   BENCH_MESSAGES=2000 pnpm bench:sync  # a quick run
+ */
+import { EventEmitter } from "eventemitter3";
+import pg from "pg";
+import { ImapFlow } from "imapflow";
+import {
+  createAesGcmKeyring,
+  createClientMail,
+  generateKeyringKey,
+  SyncService,
+  type SyncEvents,
+} from "@clientmail/core";
+import { silentLogger } from "@clientmail/core/ports";
+import { createImapProvider } from "@clientmail/imap";
+import { createPostgresStore, migrate } from "@clientmail/postgres";
+import { start as startPostgres } from "../test/servers/postgres.js";
+import { createSyncFixture } from "./sync-fixtures.js";
+import {
+  formatResult,
+  measureFloor,
+  measureIngestEverything,
+  startRssSampler,
+  type BaselineResult,
+} from "./sync-baselines.js";
+
+/** Time spent waiting on each provider call, to split the backfill into provider and engine+store time. */
+const spent = { changes: 0, fetch: 0 };
+function timed<T>(kind: keyof typeof spent, iterable: AsyncIterable<T>): AsyncIterable<T> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const iterator = iterable[Symbol.asyncIterator]();
+      for (;;) {
+        const started = performance.now();
+        const next = await iterator.next();
+        spent[kind] += performance.now() - started;
+        if (next.done) return;
+        yield next.value;
+      }
+    },
+  };
+}
+
+const latencySamples = Number(process.env.BENCH_LATENCY_SAMPLES ?? 40);
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  const postgres = await startPostgres({ durable: true });
+  const fixture = await createSyncFixture();
+  console.log(
+    `sync benchmark: ${fixture.messageCount.toLocaleString("en-US")} messages, ${(fixture.totalBytes / 2 ** 20).toFixed(0)} MiB, ` +
+      `${fixture.clientMessageIds.size.toLocaleString("en-US")} client messages (generated in ${fixture.generationSeconds.toFixed(1)} s)`,
+  );
+  const pool = new pg.Pool({ connectionString: postgres.env.CLIENTMAIL_TEST_DATABASE_URL, max: 10 });
+  try {
+    await migrate(pool);
+    const baselineMailbox = {
+      server: fixture.server,
+      user: fixture.user,
+      folders: fixture.folders,
+      clientMessageIds: fixture.clientMessageIds,
+    };
+    const floor = await measureFloor(baselineMailbox);
+
+    // clientmail: a firm whose clients are the fixture's client addresses, one connected mailbox.
+    const store = createPostgresStore({ pool });
+    const cm = createClientMail({ store });
+    const firm = await cm.createFirm({ name: "Benchmark firm", internalDomains: [fixture.firmDomain] });
+    const owner = await cm.addMember(firm.id, {
+      name: "Owner",
+      email: fixture.ownerAddress,
+      newMailNotifications: "none",
+    });
+    await cm.createAccount(firm.id, {
+      name: "Clients",
+      kind: "business",
+      contacts: fixture.clientAddresses.map((email, i) => ({
+        firstName: `Client ${i}`,
+        emails: [{ email, emailSync: true }],
+      })),
+    });
+    const mailbox = await cm.connectMailbox(firm.id, owner.id, {
+      provider: "imap",
+      address: fixture.ownerAddress,
+    });
+    const events = new EventEmitter<SyncEvents>();
+    const sync = new SyncService({
+      store,
+      clock: { now: () => new Date() },
+      logger: silentLogger,
+      events,
+      keyring: createAesGcmKeyring({ keys: { bench: generateKeyringKey() }, currentKeyId: "bench" }),
+      holder: "bench",
+      providerFor: () => {
+        const provider = createImapProvider({
+          host: fixture.server.host,
+          port: fixture.server.port,
+          security: "none",
+          user: fixture.user.user,
+          password: fixture.user.password,
+          folders: fixture.folders,
+        });
+        return {
+          ...provider,
+          kind: provider.kind,
+          changes: (c, o) => timed("changes", provider.changes(c, o)),
+          fetch: (ids, o) => timed("fetch", provider.fetch(ids, o)),
+          search: provider.search.bind(provider),
+          watch: provider.watch.bind(provider),
+          close: provider.close.bind(provider),
+        };
+      },
+    });
+    let filed = 0;
+    events.on("message.filed", (event) => {
+      if (event.created) filed += 1;
+    });
+    const stopRss = startRssSampler();
+    const started = performance.now();
+    const outcome = await sync.syncMailbox(firm.id, mailbox.id);
+    const seconds = (performance.now() - started) / 1000;
+    const ours: BaselineResult = {
+      name: "clientmail backfill into Postgres",
+      messages: fixture.messageCount,
+      parsed: filed,
+      seconds,
+      msgsPerSecond: fixture.messageCount / seconds,
+      peakRssMiB: stopRss(),
+    };
+    if (outcome !== "ok") throw new Error(`sync ended ${outcome}`);
+    if (filed !== fixture.clientMessageIds.size)
+      throw new Error(`filed ${filed} of ${fixture.clientMessageIds.size} client messages`);
+
+    const ingest = await measureIngestEverything(baselineMailbox);
+
+    console.log(`  ${formatResult(floor)}`);
+    console.log(`  ${formatResult(ours)}`);
+    console.log(`  ${formatResult(ingest)}`);
+    console.log(
+      `  clientmail / floor           : ${(ours.seconds / floor.seconds).toFixed(2)}x the time (target <= 1.3)`,
+    );
+    console.log(
+      `  ingest-everything / clientmail: ${(ingest.seconds / ours.seconds).toFixed(2)}x faster (target >= 5)`,
+    );
+    console.log(
+      `  clientmail breakdown         : listing ${(spent.changes / 1000).toFixed(2)} s, fetch+parse ${(spent.fetch / 1000).toFixed(2)} s, ` +
+        `engine+store ${(ours.seconds - (spent.changes + spent.fetch) / 1000).toFixed(2)} s`,
+    );
+    console.log(`  clientmail peak RSS          : ${ours.peakRssMiB} MiB (target <= 256)`);
+
+    // Push latency: APPEND one client message at a time and time it until `message.filed`.
+    const controller = new AbortController();
+    const running = sync.runMailbox(firm.id, mailbox.id, controller.signal, { pollIntervalMs: 60_000 });
+    const appender = new ImapFlow({
+      host: fixture.server.host,
+      port: fixture.server.port,
+      secure: false,
+      doSTARTTLS: false,
+      auth: { user: fixture.user.user, pass: fixture.user.password },
+      logger: false,
+    });
+    appender.on("error", () => undefined);
+    await appender.connect();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const latencies: number[] = [];
+    for (let i = 0; i < latencySamples; i++) {
+      const messageId = `<latency-${i}-${Date.now()}@bench.example>`;
+      const raw = [
+        `From: ${fixture.clientAddresses[0]}`,
+        `To: ${fixture.ownerAddress}`,
+        `Subject: Latency ${i}`,
+        `Message-ID: ${messageId}`,
+        `Date: ${new Date().toUTCString()}`,
+        "",
+        "ping",
+        "",
+      ].join("\r\n");
+      const seen = new Promise<number>((resolve) => {
+        const onFiled = () => {
+          events.off("message.filed", onFiled);
+          resolve(performance.now());
+        };
+        events.on("message.filed", onFiled);
+      });
+      await appender.append("INBOX", raw);
+      const appendedAt = performance.now();
+      latencies.push((await seen) - appendedAt);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await appender.logout();
+    controller.abort();
+    await running.catch(() => undefined);
+    await sync.closeAll();
+    console.log(
+      `  IDLE latency APPEND -> message.filed over ${latencies.length}: p50 ${percentile(latencies, 50).toFixed(0)} ms, ` +
+        `p99 ${percentile(latencies, 99).toFixed(0)} ms (targets 1000 / 3000)`,
+    );
+  } finally {
+    await pool.end();
+    await fixture.stop();
+    await postgres.stop();
+  }
+}
+
+await main();
