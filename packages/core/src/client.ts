@@ -66,7 +66,7 @@ import {
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
-import type { Notification, Store, ThreadView } from "./ports/store.js";
+import type { Notification, OutboxMessage, Store, ThreadView } from "./ports/store.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -372,6 +372,11 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     limit = 50,
   ): Promise<ThreadView[]> {
     return this.store.listAccountThreads(firmId, accountId, { view, limit });
+  }
+
+  /** H5: the Scheduled view of an account's Email tab: messages waiting to be sent, soonest first. */
+  async scheduledMessages(firmId: FirmId, accountId: AccountId): Promise<OutboxMessage[]> {
+    return this.store.listOutbox(firmId, { accountId, state: "scheduled" });
   }
 
   /**

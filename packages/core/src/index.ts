@@ -36,3 +36,4 @@ export type { SyncEvents } from "./engine/events.js";
 export * from "./keyring/index.js";
 export * from "./engine/sync-service.js";
 export * from "./client.js";
+export * from "./domain/sending.js";

@@ -111,7 +111,7 @@ describe("createClientMail", () => {
     expect((await cm.accountOverview(firm.id, link.accountId)).portalStatus).toBe("activated");
   });
 
-  it("T10: a bulk update applies per account and delivers its report as an Inbox+ notification (N4)", async () => {
+  it("N4: T10's bulk update applies per account and delivers its report as an Inbox+ notification", async () => {
     const { cm, firm, owner, events } = await setup();
     const a = await cm.createAccount(firm.id, {
       name: "A",

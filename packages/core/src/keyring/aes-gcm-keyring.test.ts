@@ -42,7 +42,9 @@ describe("AES-256-GCM keyring", () => {
     const value = await keyring.encrypt(secret, context);
     const parts = value.split(".");
     const last = parts[5] ?? "";
-    const flipped = [...parts.slice(0, 5), `${last.slice(0, -2)}${last.endsWith("AA") ? "AB" : "AA"}`].join(".");
+    const flipped = [...parts.slice(0, 5), `${last.slice(0, -2)}${last.endsWith("AA") ? "AB" : "AA"}`].join(
+      ".",
+    );
     await expectRefused(keyring.decrypt(flipped, context));
     await expectRefused(keyring.decrypt(["cmk1", "k9", ...parts.slice(2)].join("."), context));
     await expectRefused(keyring.decrypt(secret, context));
@@ -78,8 +80,14 @@ describe("AES-256-GCM keyring", () => {
       }
       throw new Error("expected a ValidationError");
     };
-    expect(issuesOf(() => createAesGcmKeyring({ keys: { k1: "c2hvcnQ=" }, currentKeyId: "k1" }))).toEqual(["keys.k1"]);
-    expect(issuesOf(() => createAesGcmKeyring({ keys: { k1 }, currentKeyId: "k2" }))).toEqual(["currentKeyId"]);
-    expect(issuesOf(() => createAesGcmKeyring({ keys: { "bad.id": k1 }, currentKeyId: "bad.id" }))).toContain("keys");
+    expect(issuesOf(() => createAesGcmKeyring({ keys: { k1: "c2hvcnQ=" }, currentKeyId: "k1" }))).toEqual([
+      "keys.k1",
+    ]);
+    expect(issuesOf(() => createAesGcmKeyring({ keys: { k1 }, currentKeyId: "k2" }))).toEqual([
+      "currentKeyId",
+    ]);
+    expect(issuesOf(() => createAesGcmKeyring({ keys: { "bad.id": k1 }, currentKeyId: "bad.id" }))).toContain(
+      "keys",
+    );
   });
 });

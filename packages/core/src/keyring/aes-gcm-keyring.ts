@@ -51,7 +51,9 @@ function fromBase64(text: string): Uint8Array | undefined {
 
 /** Additional authenticated data: unambiguous because it is a JSON array. */
 function aad(keyId: string, context: EncryptionContext): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(JSON.stringify([FORMAT_TAG, keyId, context.firmId, context.recordId, context.field]));
+  return new TextEncoder().encode(
+    JSON.stringify([FORMAT_TAG, keyId, context.firmId, context.recordId, context.field]),
+  );
 }
 
 function refused(reason: string, details: Record<string, unknown> = {}): ClientMailError {
@@ -79,7 +81,13 @@ function parse(value: string): ParsedValue {
     throw refused("unknown format");
   }
   const own = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(bytes);
-  return { keyId, wrapIv: own(wrapIv), wrappedKey: own(wrappedKey), iv: own(iv), ciphertext: own(ciphertext) };
+  return {
+    keyId,
+    wrapIv: own(wrapIv),
+    wrappedKey: own(wrappedKey),
+    iv: own(iv),
+    ciphertext: own(ciphertext),
+  };
 }
 
 /** A fresh random 256-bit key, base64url-encoded: a value for {@link AesGcmKeyringSettings.keys}. */
@@ -91,6 +99,10 @@ export function generateKeyringKey(): string {
  * Creates the default keyring. Throws a {@link ValidationError} when a key is not 32 bytes, a
  * key id has characters other than letters, digits, `_` and `-`, or `currentKeyId` is not among
  * the keys.
+ *
+ * `decrypt` throws `decryption_failed` for a wrong context, a tampered value, an unknown key id or
+ * an unknown format. `needsRotation` throws the same error for a value that is not in this
+ * keyring's format, rather than guessing.
  */
 export function createAesGcmKeyring(settings: AesGcmKeyringSettings): Keyring {
   const subtle = globalThis.crypto.subtle;
@@ -103,13 +115,21 @@ export function createAesGcmKeyring(settings: AesGcmKeyringSettings): Keyring {
     }
     const bytes = typeof key === "string" ? fromBase64(key) : key;
     if (!bytes || bytes.length !== KEY_BYTES) {
-      issues.push({ field: `keys.${keyId}`, value: "[redacted]", expected: "a 32-byte key (base64 or bytes)" });
+      issues.push({
+        field: `keys.${keyId}`,
+        value: "[redacted]",
+        expected: "a 32-byte key (base64 or bytes)",
+      });
       continue;
     }
     raw.set(keyId, new Uint8Array(bytes));
   }
   if (!raw.has(settings.currentKeyId) && !issues.some((i) => i.field === `keys.${settings.currentKeyId}`)) {
-    issues.push({ field: "currentKeyId", value: settings.currentKeyId, expected: "the id of one of the given keys" });
+    issues.push({
+      field: "currentKeyId",
+      value: settings.currentKeyId,
+      expected: "the id of one of the given keys",
+    });
   }
   if (issues.length > 0) throw new ValidationError(issues);
 
@@ -133,8 +153,16 @@ export function createAesGcmKeyring(settings: AesGcmKeyringSettings): Keyring {
       const dataKey = await subtle.importKey("raw", dataKeyBytes, "AES-GCM", false, ["encrypt"]);
       const iv = globalThis.crypto.getRandomValues(new Uint8Array(IV_BYTES));
       const wrapIv = globalThis.crypto.getRandomValues(new Uint8Array(IV_BYTES));
-      const ciphertext = await subtle.encrypt({ name: "AES-GCM", iv, additionalData }, dataKey, new TextEncoder().encode(plaintext));
-      const wrappedKey = await subtle.encrypt({ name: "AES-GCM", iv: wrapIv, additionalData }, await kek(currentKeyId), dataKeyBytes);
+      const ciphertext = await subtle.encrypt(
+        { name: "AES-GCM", iv, additionalData },
+        dataKey,
+        new TextEncoder().encode(plaintext),
+      );
+      const wrappedKey = await subtle.encrypt(
+        { name: "AES-GCM", iv: wrapIv, additionalData },
+        await kek(currentKeyId),
+        dataKeyBytes,
+      );
       dataKeyBytes.fill(0);
       return [
         FORMAT_TAG,
@@ -152,13 +180,21 @@ export function createAesGcmKeyring(settings: AesGcmKeyringSettings): Keyring {
       const key = await kek(parsed.keyId);
       let dataKeyBytes: ArrayBuffer;
       try {
-        dataKeyBytes = await subtle.decrypt({ name: "AES-GCM", iv: parsed.wrapIv, additionalData }, key, parsed.wrappedKey);
+        dataKeyBytes = await subtle.decrypt(
+          { name: "AES-GCM", iv: parsed.wrapIv, additionalData },
+          key,
+          parsed.wrappedKey,
+        );
       } catch {
         throw refused("wrong context or tampered value", { keyId: parsed.keyId });
       }
       try {
         const dataKey = await subtle.importKey("raw", dataKeyBytes, "AES-GCM", false, ["decrypt"]);
-        const plaintext = await subtle.decrypt({ name: "AES-GCM", iv: parsed.iv, additionalData }, dataKey, parsed.ciphertext);
+        const plaintext = await subtle.decrypt(
+          { name: "AES-GCM", iv: parsed.iv, additionalData },
+          dataKey,
+          parsed.ciphertext,
+        );
         return new TextDecoder("utf-8", { fatal: true }).decode(plaintext);
       } catch {
         throw refused("wrong context or tampered value", { keyId: parsed.keyId });

@@ -22,7 +22,11 @@ export interface RotationReport {
  * an old one. Idempotent: a second run rotates nothing. Values that fail to decrypt are reported,
  * never replaced.
  */
-export async function rotateAll(store: Store, keyring: Keyring, firmIds?: readonly string[]): Promise<RotationReport> {
+export async function rotateAll(
+  store: Store,
+  keyring: Keyring,
+  firmIds?: readonly string[],
+): Promise<RotationReport> {
   const report: RotationReport = { rotated: 0, current: 0, failed: [] };
   for (const firmId of firmIds ?? (await store.listFirmIds())) {
     for (const { mailboxId, ciphertext } of await store.listMailboxCredentials(firmId)) {
@@ -41,7 +45,11 @@ export async function rotateAll(store: Store, keyring: Keyring, firmIds?: readon
         });
         if (replaced) report.rotated += 1;
       } catch (error) {
-        report.failed.push({ firmId, mailboxId, code: ClientMailError.isInstance(error) ? error.code : "internal" });
+        report.failed.push({
+          firmId,
+          mailboxId,
+          code: ClientMailError.isInstance(error) ? error.code : "internal",
+        });
       }
     }
   }

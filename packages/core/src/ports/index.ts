@@ -4,7 +4,13 @@
  *
  * @module
  */
-export type { ChangePage, ParticipantSearch, CallOptions, PushSubscription, MailProvider } from "./mail-provider.js";
+export type {
+  ChangePage,
+  ParticipantSearch,
+  CallOptions,
+  PushSubscription,
+  MailProvider,
+} from "./mail-provider.js";
 export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 export type { Logger } from "./logger.js";

@@ -250,8 +250,7 @@ export interface AuditEntry extends NewAuditEntry {
 
 /** Who pressed send (P4). */
 export type OutboxActor =
-  | { kind: "member"; memberId: MemberId }
-  | { kind: "automation"; name: string; memberId: MemberId };
+  { kind: "member"; memberId: MemberId } | { kind: "automation"; name: string; memberId: MemberId };
 
 /** scheduled -> submitting -> sent; scheduled -> cancelled; submitting -> scheduled | failed. */
 export type OutboxState = "scheduled" | "submitting" | "sent" | "failed" | "cancelled";
@@ -341,7 +340,11 @@ export interface Store {
   /** Ordered by address. */
   listMailboxes(firmId: FirmId): Promise<Mailbox[]>;
   /** Throws `not_found`. */
-  updateMailboxSettings(firmId: FirmId, mailboxId: MailboxId, patch: Partial<MailboxSettings>): Promise<Mailbox>;
+  updateMailboxSettings(
+    firmId: FirmId,
+    mailboxId: MailboxId,
+    patch: Partial<MailboxSettings>,
+  ): Promise<Mailbox>;
   /** Throws `not_found`. `lastSyncedAt` is left unchanged when omitted. */
   setMailboxState(
     firmId: FirmId,
@@ -371,7 +374,12 @@ export interface Store {
    * `undefined` when another holder's lease is still live. A holder that already holds the live
    * lease gets its token back and its lease extended. Unknown mailbox: `undefined`.
    */
-  acquireLease(firmId: FirmId, mailboxId: MailboxId, holder: string, ttlMs: number): Promise<number | undefined>;
+  acquireLease(
+    firmId: FirmId,
+    mailboxId: MailboxId,
+    holder: string,
+    ttlMs: number,
+  ): Promise<number | undefined>;
   /** Extends the lease if `token` is still current and unexpired; false otherwise. */
   renewLease(firmId: FirmId, mailboxId: MailboxId, token: number, ttlMs: number): Promise<boolean>;
   /** Ends the lease if `token` is current; a no-op otherwise. The token stays monotonic. */
@@ -467,7 +475,20 @@ export interface Store {
    * reported; in `mirror` mode they leave the firm's view, in `retain` mode they stay. Unknown
    * ids are ignored; idempotent.
    */
-  removeSightings(firmId: FirmId, mailboxId: MailboxId, providerIds: readonly string[], at: Date): Promise<SightingRemoval>;
+  removeSightings(
+    firmId: FirmId,
+    mailboxId: MailboxId,
+    providerIds: readonly string[],
+    at: Date,
+  ): Promise<SightingRemoval>;
+
+  /**
+   * Permanently deletes the messages with their sightings and filings (F8: a privacy request to
+   * erase what was filed for a contact; the caller audits it). Their dedupe keys are freed, so a
+   * copy synced again later would be filed again: the caller stops filing the address first.
+   * Returns how many were deleted; unknown ids are ignored. Atomic.
+   */
+  eraseMessages(firmId: FirmId, messageIds: readonly MessageRecordId[]): Promise<number>;
 
   // Attachments -----------------------------------------------------------------------------
 
@@ -525,7 +546,12 @@ export interface Store {
    */
   claimOutbox(firmId: FirmId, outboxId: string, claimedBy: string): Promise<boolean>;
   /** `submitting` (by `claimedBy`) -> `sent`. False when the claim is not held. */
-  markOutboxSent(firmId: FirmId, outboxId: string, claimedBy: string, sent: { at: Date; messageId: string }): Promise<boolean>;
+  markOutboxSent(
+    firmId: FirmId,
+    outboxId: string,
+    claimedBy: string,
+    sent: { at: Date; messageId: string },
+  ): Promise<boolean>;
   /**
    * `submitting` (by `claimedBy`) -> `scheduled` at `retryAt` when given, else `failed`.
    * False when the claim is not held.
