@@ -16,11 +16,8 @@ import {
   createClientMail,
   generateKeyringKey,
   SyncService,
-  type DocumentSink,
-  type DocumentToSave,
-  type Store,
 } from "@clientmail/core";
-import { silentLogger } from "@clientmail/core/ports";
+import { silentLogger, type DocumentSink, type DocumentToSave, type Store } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresStore, migrate } from "@clientmail/postgres";
 import {

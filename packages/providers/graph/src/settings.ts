@@ -1,0 +1,123 @@
+/**
+ * Settings of {@link createGraphProvider}, and their validation.
+ */
+import { ValidationError, type ValidationIssue } from "@clientmail/core";
+import type { Clock, Logger } from "@clientmail/core/ports";
+import type { RetryPolicy } from "./http.js";
+
+/** Timers the provider schedules renewals and polls with; tests pass controllable ones. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Change-notification settings: where Graph posts, and how long subscriptions live. */
+export interface GraphPushSettings {
+  /** Public HTTPS URL routed to {@link GraphProvider.handleWebhook}. */
+  notificationUrl: string;
+  /** Public HTTPS URL for lifecycle events, routed to the same handler. Strongly recommended: without it a removed subscription is only noticed at renewal. */
+  lifecycleNotificationUrl?: string | undefined;
+  /** Subscription lifetime in minutes, 45 to 10 070 (the live service refuses more). Default 4 320 (3 days). */
+  subscriptionMinutes?: number | undefined;
+}
+
+/** Settings of {@link createGraphProvider}. */
+export interface GraphProviderSettings {
+  /** The address of the mailbox to sync. */
+  mailbox: string;
+  /**
+   * True for a shared mailbox (or any mailbox other than the signed-in user's): requests go to
+   * `/users/{mailbox}` and need Full Access. False (default): `/me`.
+   */
+  shared?: boolean | undefined;
+  /**
+   * Returns a valid access token for Graph. Called before every request, so it should cache;
+   * `forceRefresh` is true after Graph answered 401. An OAuth `invalid_grant` thrown here (in any
+   * usual shape: `error`, `errorCode` or `code` equal to `invalid_grant`) becomes `auth_revoked`.
+   */
+  getAccessToken: (options: { forceRefresh: boolean }) => Promise<string>;
+  /** Folders to sync, by well-known name (`inbox`, `sentitems`, `archive`, ...) or folder id. Default `["inbox", "sentitems"]`. */
+  folders?: readonly string[] | undefined;
+  /** The `fetch` used for every request. Default: the global one. */
+  fetch?: typeof fetch | undefined;
+  clock?: Clock | undefined;
+  /** Sleep used between retries. Default: a timer. */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /** Jitter source for backoff, in [0, 1). Default `Math.random`. */
+  random?: (() => number) | undefined;
+  timers?: Timers | undefined;
+  logger?: Logger | undefined;
+  /** Concurrent requests to this mailbox, 1 to 4 (Outlook's limit per app and mailbox). Default 4. */
+  maxConcurrentRequests?: number | undefined;
+  /** `Prefer: odata.maxpagesize` for delta and search, 1 to 1000. Default 100. */
+  pageSize?: number | undefined;
+  /** Addresses per `$search` query in {@link MailProvider.search}. Default 10. */
+  searchChunkSize?: number | undefined;
+  retry?: Partial<RetryPolicy> | undefined;
+  /** Change notifications; without them `watch` polls. */
+  push?: GraphPushSettings | undefined;
+  /** Poll interval of `watch` when push is off or failed. Default 60 000 ms. */
+  pollIntervalMs?: number | undefined;
+  /** Graph root. Default `https://graph.microsoft.com/v1.0`. */
+  baseUrl?: string | undefined;
+}
+
+function integerIn(issues: ValidationIssue[], field: string, value: unknown, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    issues.push({ field, value, expected: `an integer from ${min} to ${max}` });
+  }
+}
+
+/** Throws a {@link ValidationError} naming every invalid setting. */
+export function validateSettings(settings: GraphProviderSettings): void {
+  const issues: ValidationIssue[] = [];
+  const input = settings as Partial<GraphProviderSettings> | undefined;
+  if (typeof input !== "object" || input === null) {
+    throw new ValidationError([{ field: "settings", value: input, expected: "a settings object" }]);
+  }
+  if (typeof input.mailbox !== "string" || !/^[^\s@]+@[^\s@]+$/.test(input.mailbox.trim())) {
+    issues.push({ field: "settings.mailbox", value: input.mailbox, expected: "the mailbox's email address" });
+  }
+  if (typeof input.getAccessToken !== "function") {
+    issues.push({
+      field: "settings.getAccessToken",
+      value: input.getAccessToken,
+      expected: "a function returning an access token",
+    });
+  }
+  if (
+    input.folders !== undefined &&
+    (!Array.isArray(input.folders) ||
+      input.folders.length === 0 ||
+      input.folders.some((f) => typeof f !== "string" || f.trim() === ""))
+  ) {
+    issues.push({
+      field: "settings.folders",
+      value: input.folders,
+      expected: "a non-empty list of folder names or ids",
+    });
+  }
+  integerIn(issues, "settings.maxConcurrentRequests", input.maxConcurrentRequests, 1, 4);
+  integerIn(issues, "settings.pageSize", input.pageSize, 1, 1000);
+  integerIn(issues, "settings.searchChunkSize", input.searchChunkSize, 1, 50);
+  integerIn(issues, "settings.pollIntervalMs", input.pollIntervalMs, 1000, 86_400_000);
+  integerIn(issues, "settings.retry.maxAttempts", input.retry?.maxAttempts, 1, 20);
+  if (input.push !== undefined) {
+    for (const key of ["notificationUrl", "lifecycleNotificationUrl"] as const) {
+      const url = input.push[key];
+      if (url === undefined && key === "lifecycleNotificationUrl") continue;
+      if (typeof url !== "string" || !url.startsWith("https://")) {
+        issues.push({ field: `settings.push.${key}`, value: url, expected: "a public https:// URL" });
+      }
+    }
+    integerIn(issues, "settings.push.subscriptionMinutes", input.push.subscriptionMinutes, 45, 10_070);
+  }
+  if (
+    input.baseUrl !== undefined &&
+    (typeof input.baseUrl !== "string" || !/^https?:\/\//.test(input.baseUrl))
+  ) {
+    issues.push({ field: "settings.baseUrl", value: input.baseUrl, expected: "an http(s) URL" });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+}
