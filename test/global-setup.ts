@@ -17,15 +17,22 @@ const serverModules = ["postgres", "dovecot"];
 
 export default async function setup(): Promise<() => Promise<void>> {
   const started: StartedServer[] = [];
-  for (const name of serverModules) {
-    const file = fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
-    if (!existsSync(file)) continue;
-    const mod = (await import(file)) as { start(): Promise<StartedServer> };
-    const server = await mod.start();
-    Object.assign(process.env, server.env);
-    started.push(server);
-  }
-  return async () => {
-    for (const server of started.reverse()) await server.stop();
+  const stopAll = async () => {
+    for (const server of started.reverse()) await server.stop().catch(() => undefined);
   };
+  try {
+    for (const name of serverModules) {
+      const file = fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
+      if (!existsSync(file)) continue;
+      const mod = (await import(file)) as { start(): Promise<StartedServer> };
+      const server = await mod.start();
+      Object.assign(process.env, server.env);
+      started.push(server);
+    }
+  } catch (error) {
+    // A server that cannot start fails the run, without leaving the others running.
+    await stopAll();
+    throw error;
+  }
+  return stopAll;
 }

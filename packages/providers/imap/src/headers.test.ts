@@ -1,0 +1,95 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseAddressList } from "@clientmail/core";
+import { envelopeFromHeaders, messageIdTokens, parseHeaderBlock, parseSimpleAddressList } from "./headers.js";
+
+const block = [
+  'From: "Müller, Anna" <Anna.Mueller@Bücher.Example>',
+  "To: team@firm.example,",
+  " =?UTF-8?Q?J=C3=BCrgen?= <jurgen@client.example>",
+  "Cc: undisclosed-recipients:;",
+  "Subject: =?UTF-8?B?UmU6IFJlY2hudW5n?= =?UTF-8?B?IE3DvGxsZXI=?=",
+  "Date: Tue, 5 Mar 2024 09:30:00 +0100 (CET)",
+  "Message-ID: <abc@client.example>",
+  "In-Reply-To: <parent@client.example> (sent by Anna)",
+  "References: <root@client.example>",
+  "  <parent@client.example>",
+  "",
+].join("\r\n");
+
+describe("envelope from IMAP header fields", () => {
+  it("T12/H1: unfolds, decodes and normalises every field", () => {
+    const envelope = envelopeFromHeaders({
+      providerId: "INBOX:1:5",
+      folder: "INBOX",
+      headers: Buffer.from(block, "utf8"),
+      size: 1234,
+      flags: new Set(["\\Seen"]),
+      internalDate: new Date("2024-03-06T00:00:00Z"),
+      threadId: undefined,
+    });
+    expect(envelope.from).toEqual([{ name: "Müller, Anna", address: "anna.mueller@xn--bcher-kva.example" }]);
+    expect(envelope.to).toEqual([{ address: "team@firm.example" }, { name: "Jürgen", address: "jurgen@client.example" }]);
+    expect(envelope.cc).toEqual([]);
+    expect(envelope.subject).toBe("Re: Rechnung Müller");
+    expect(envelope.date.toISOString()).toBe("2024-03-05T08:30:00.000Z");
+    expect(envelope.messageId).toBe("<abc@client.example>");
+    expect(envelope.inReplyTo).toEqual(["<parent@client.example>"]);
+    expect(envelope.references).toEqual(["<root@client.example>", "<parent@client.example>"]);
+    expect(envelope.flags).toEqual(["\\Seen"]);
+    expect(envelope.size).toBe(1234);
+  });
+
+  it("falls back to the internal date and tolerates missing or broken headers", () => {
+    const envelope = envelopeFromHeaders({
+      providerId: "INBOX:1:6",
+      folder: "INBOX",
+      headers: "From: not an address\r\nDate: someday\r\n",
+      size: undefined,
+      flags: undefined,
+      internalDate: "2024-01-02T03:04:05.000Z",
+      threadId: "t1",
+    });
+    expect(envelope.date.toISOString()).toBe("2024-01-02T03:04:05.000Z");
+    expect(envelope.from).toEqual([]);
+    expect(envelope.messageId).toBeUndefined();
+    expect(envelope.providerThreadId).toBe("t1");
+    expect(envelope.subject).toBe("");
+  });
+
+  it("keeps repeated fields and only <id> tokens", () => {
+    expect(parseHeaderBlock("To: a@x.example\r\nTo: b@x.example\r\n").get("to")).toEqual(["a@x.example", "b@x.example"]);
+    expect(messageIdTokens("<a@x> junk <b@y> <a@x>")).toEqual(["<a@x>", "<b@y>"]);
+  });
+});
+
+describe("the fast path for simple address lists", () => {
+  const chars = (alphabet: string, min: number, max: number) =>
+    fc.array(fc.constantFrom(...alphabet.split("")), { minLength: min, maxLength: max }).map((a) => a.join(""));
+  const local = chars("abcXYZ019._-+'!#$%&*/?^`{|}~", 1, 12);
+  const label = chars("abcxyz019-", 1, 8);
+  const domain = fc.array(label, { minLength: 1, maxLength: 3 }).map((labels) => labels.join("."));
+  const name = chars("Anna MüllerJ'ö ", 0, 14);
+  const mailbox = fc.tuple(name, local, domain, fc.boolean()).map(([n, l, d, angle]) => (angle || n.trim() !== "" ? `${n} <${l}@${d}>` : `${l}@${d}`));
+  const list = fc.array(mailbox, { minLength: 1, maxLength: 4 }).map((items) => items.join(", "));
+
+  it("T12: agrees with the full RFC 5322 parser whenever it answers", () => {
+    fc.assert(
+      fc.property(list, (value) => {
+        const fast = parseSimpleAddressList(value);
+        if (fast !== undefined) expect(fast).toEqual(parseAddressList(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("answers for the common forms and leaves the rest to the full parser", () => {
+    expect(parseSimpleAddressList("Anna <A.B@X.Example>, c@d.example")).toEqual([
+      { name: "Anna", address: "a.b@x.example" },
+      { address: "c@d.example" },
+    ]);
+    for (const hard of ['"Doe, John" <j@x.example>', "=?UTF-8?B?SsO8cmdlbg==?= <j@x.example>", "team: a@x.example;", "a@x.example (home)", "a@localhost", "a@bücher.example"]) {
+      expect(parseSimpleAddressList(hard), hard).toBeUndefined();
+    }
+  });
+});

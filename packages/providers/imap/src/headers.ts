@@ -1,0 +1,142 @@
+/**
+ * Turns the header fields fetched for an envelope (`BODY.PEEK[HEADER.FIELDS (...)]`) into a
+ * {@link ProviderEnvelope}. Fetching these raw fields is about twice as fast with imapflow as
+ * FETCH ENVELOPE, and unlike ENVELOPE it carries References (needed for threading, H1).
+ */
+import { decodeEncodedWords, parseAddressList, type EmailAddress, type ProviderEnvelope } from "@clientmail/core";
+
+/** The header fields an envelope needs, in the form imapflow's `headers` fetch option takes. */
+export const ENVELOPE_HEADER_FIELDS = [
+  "from",
+  "sender",
+  "reply-to",
+  "to",
+  "cc",
+  "bcc",
+  "subject",
+  "date",
+  "message-id",
+  "in-reply-to",
+  "references",
+] as const;
+
+/** Parses a raw header block into lower-cased field name -> values, unfolding continuation lines. */
+export function parseHeaderBlock(block: Buffer | string): Map<string, string[]> {
+  const text = (typeof block === "string" ? block : block.toString("utf8")).replace(/\r?\n[ \t]+/g, " ");
+  const fields = new Map<string, string[]>();
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const values = fields.get(name);
+    if (values) values.push(value);
+    else fields.set(name, [value]);
+  }
+  return fields;
+}
+
+const messageIdToken = /<[^<>\s]+>/g;
+
+/** Every `<id>` token of a Message-ID, In-Reply-To or References value, in order, without duplicates. */
+export function messageIdTokens(value: string | undefined): string[] {
+  if (!value) return [];
+  return [...new Set(value.match(messageIdToken) ?? [])];
+}
+
+function firstMessageId(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const [token] = messageIdTokens(value);
+  if (token) return token;
+  const trimmed = value.trim();
+  return trimmed === "" ? undefined : trimmed;
+}
+
+const simpleMailbox = /^\s*(?:([^<>"(),;:\\@=]*?)\s*<([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253})>|([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253}))\s*$/;
+const asciiHost = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+/**
+ * The common case — `Name <local@ascii.domain>` or a bare address, comma separated, without
+ * quotes, comments, groups or encoded words — parsed without the full RFC 5322 parser, which
+ * costs far more than fetching the header. Returns undefined for anything else (the caller then
+ * uses the full parser); the result equals what the full parser returns for these inputs.
+ */
+export function parseSimpleAddressList(value: string): EmailAddress[] | undefined {
+  if (/["()\\;:=]/.test(value)) return undefined;
+  const result: EmailAddress[] = [];
+  for (const part of value.split(",")) {
+    if (part.trim() === "") return undefined;
+    const match = simpleMailbox.exec(part);
+    if (!match) return undefined;
+    const local = match[2] ?? match[4]!;
+    const domain = (match[3] ?? match[5]!).toLowerCase();
+    // A last label that reads as a number makes the host an IPv4 literal to URL parsing: leave that to the full parser.
+    const tld = domain.slice(domain.lastIndexOf(".") + 1);
+    if (!asciiHost.test(domain) || /^(?:\d+|0x[0-9a-f]*)$/.test(tld)) return undefined;
+    if (local.startsWith(".") || local.endsWith(".") || local.includes("..")) return undefined;
+    const address = `${local.toLowerCase()}@${domain}`;
+    const name = match[1]?.trim().replace(/\s+/g, " ");
+    result.push(name ? { name, address } : { address });
+  }
+  return result;
+}
+
+function addresses(fields: Map<string, string[]>, name: string): EmailAddress[] {
+  const values = fields.get(name);
+  if (!values) return [];
+  const seen = new Set<string>();
+  const result: EmailAddress[] = [];
+  for (const value of values) {
+    for (const entry of parseSimpleAddressList(value) ?? parseAddressList(value, { field: name })) {
+      if (seen.has(entry.address)) continue;
+      seen.add(entry.address);
+      result.push(entry);
+    }
+  }
+  return result;
+}
+
+function parseDate(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  // Drop a trailing comment such as "(UTC)", which Date.parse rejects.
+  const time = Date.parse(value.replace(/\([^)]*\)\s*$/, "").trim());
+  return Number.isNaN(time) ? undefined : new Date(time);
+}
+
+/** What the IMAP FETCH reported besides the header fields. */
+export interface FetchedEnvelopeParts {
+  providerId: string;
+  folder: string;
+  headers: Buffer | string | undefined;
+  size: number | undefined;
+  flags: Iterable<string> | undefined;
+  internalDate: Date | string | undefined;
+  threadId: string | undefined;
+}
+
+/** Builds the envelope of one message from its fetched header fields. Never throws on malformed headers. */
+export function envelopeFromHeaders(parts: FetchedEnvelopeParts): ProviderEnvelope {
+  const fields = parts.headers === undefined ? new Map<string, string[]>() : parseHeaderBlock(parts.headers);
+  const first = (name: string) => fields.get(name)?.[0];
+  const internal = parts.internalDate === undefined ? undefined : new Date(parts.internalDate);
+  const date =
+    parseDate(first("date")) ?? (internal && !Number.isNaN(internal.getTime()) ? internal : new Date(0));
+  return {
+    providerId: parts.providerId,
+    folder: parts.folder,
+    providerThreadId: parts.threadId,
+    messageId: firstMessageId(first("message-id")),
+    inReplyTo: messageIdTokens(first("in-reply-to")),
+    references: messageIdTokens((fields.get("references") ?? []).join(" ")),
+    from: addresses(fields, "from"),
+    sender: addresses(fields, "sender"),
+    replyTo: addresses(fields, "reply-to"),
+    to: addresses(fields, "to"),
+    cc: addresses(fields, "cc"),
+    bcc: addresses(fields, "bcc"),
+    subject: decodeEncodedWords(first("subject") ?? ""),
+    date,
+    size: parts.size ?? 0,
+    flags: [...(parts.flags ?? [])],
+  };
+}

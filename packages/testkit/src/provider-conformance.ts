@@ -1,0 +1,407 @@
+/**
+ * The conformance suite every {@link MailProvider} runs (IMAP against a real Dovecot, Gmail and
+ * Graph against their HTTP fakes, and any third-party provider).
+ *
+ * Call it at the top level of a vitest test file:
+ *
+ * ```ts
+ * providerConformance({
+ *   name: "gmail (fake)",
+ *   async setup() {
+ *     const fake = await startGmailFake();
+ *     return {
+ *       provider: createGmailProvider({ ...fake.settings, pageSize: 2 }),
+ *       appendMessage: (raw, folder) => fake.insert(raw, folder === "sent" ? ["SENT"] : ["INBOX"]),
+ *       deleteMessage: (messageId) => fake.deleteByMessageId(messageId),
+ *       expireCursor: () => fake.expireHistory(),
+ *       close: () => fake.stop(),
+ *     };
+ *   },
+ * });
+ * ```
+ *
+ * The suite drives the backend only through the small {@link ProviderFixture}, and checks what
+ * the provider reports against the raw RFC 822 text it put there. Messages are recognised by
+ * their Message-ID header, which the suite makes unique per test.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { ClientMailError, type FetchedMessage, type ProviderEnvelope } from "@clientmail/core";
+import type { ChangePage, MailProvider } from "@clientmail/core/ports";
+
+/** The two folders (Gmail labels, Graph well-known folders) a fixture can put a message in. */
+export type FixtureFolder = "inbox" | "sent";
+
+/**
+ * What a provider's test file gives the suite: the provider under test, connected to a fresh,
+ * empty mailbox, and a handle on that mailbox's backend. A new fixture is set up for every test.
+ */
+export interface ProviderFixture {
+  /**
+   * The provider under test. Configure it with a page size of at most 2 (envelopes per page of
+   * `changes`), so the suite's five-message backfill spans several pages and the mid-way resume
+   * runs on a real page boundary.
+   */
+  provider: MailProvider;
+  /**
+   * Puts one message, given as raw RFC 822 text (CRLF line ends), into the mailbox's inbox or
+   * sent folder, as the server would on delivery or on sending. Resolves once the message is
+   * visible to the provider's `changes`.
+   */
+  appendMessage(raw: string, folder: FixtureFolder): Promise<void>;
+  /**
+   * Deletes (expunges, not merely flags) every copy of the message whose Message-ID header is
+   * `messageId` (angle brackets included, e.g. `<abc@example.test>`). Resolves once done.
+   */
+  deleteMessage(messageId: string): Promise<void>;
+  /**
+   * Makes every cursor the provider returned so far unusable, as the real service would after a
+   * long time (Gmail: history expired; Graph: delta token expired; IMAP: UIDVALIDITY changed),
+   * so that `changes(oldCursor)` throws `cursor_expired`.
+   */
+  expireCursor(): Promise<void>;
+  /** Releases the backend. The suite closes the provider itself, before calling this. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link providerConformance}. */
+export interface ProviderConformanceOptions {
+  /** Shown in the test names, e.g. `"imap (Dovecot)"`. */
+  name: string;
+  /** Creates a fresh, empty mailbox and a provider for it. Called once per test. */
+  setup(): Promise<ProviderFixture>;
+  /** How long `watch` may take to report a new message. Default 15 s. */
+  watchTimeoutMs?: number;
+  /** Skip the whole suite (with this reason shown in the name), e.g. when a server is missing. */
+  skip?: string | undefined;
+}
+
+/** Parts of a test message. Addresses as they appear in headers (display names allowed). */
+export interface ConformanceMessage {
+  messageId: string;
+  from: string;
+  to?: string;
+  cc?: string;
+  bcc?: string;
+  subject: string;
+  date?: Date;
+  inReplyTo?: string;
+  references?: string[];
+  text?: string;
+  html?: string;
+  attachment?: { filename: string; contentType: string; content: Buffer };
+}
+
+function wrapBase64(content: Buffer): string {
+  return (content.toString("base64").match(/.{1,76}/g) ?? []).join("\r\n");
+}
+
+/** Builds raw RFC 822 text (CRLF) for a test message. */
+export function buildConformanceMessage(message: ConformanceMessage): string {
+  const headers = [
+    `From: ${message.from}`,
+    ...(message.to ? [`To: ${message.to}`] : []),
+    ...(message.cc ? [`Cc: ${message.cc}`] : []),
+    ...(message.bcc ? [`Bcc: ${message.bcc}`] : []),
+    `Subject: ${message.subject}`,
+    `Date: ${(message.date ?? new Date()).toUTCString().replace("GMT", "+0000")}`,
+    `Message-ID: ${message.messageId}`,
+    ...(message.inReplyTo ? [`In-Reply-To: ${message.inReplyTo}`] : []),
+    ...(message.references ? [`References: ${message.references.join("\r\n ")}`] : []),
+    "MIME-Version: 1.0",
+  ];
+  const text = message.text ?? "Hello.";
+  const bodyPart = message.html
+    ? `Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${message.html}\r\n`
+    : `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text}\r\n`;
+  if (!message.attachment) return `${headers.join("\r\n")}\r\n${bodyPart}`;
+  const boundary = `b-${randomBytes(8).toString("hex")}`;
+  const { filename, contentType, content } = message.attachment;
+  return (
+    `${headers.join("\r\n")}\r\nContent-Type: multipart/mixed; boundary="${boundary}"\r\n\r\n` +
+    `--${boundary}\r\n${bodyPart}` +
+    `--${boundary}\r\nContent-Type: ${contentType}; name="${filename}"\r\n` +
+    `Content-Disposition: attachment; filename="${filename}"\r\nContent-Transfer-Encoding: base64\r\n\r\n` +
+    `${wrapBase64(content)}\r\n--${boundary}--\r\n`
+  );
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+async function allPages(provider: MailProvider, cursor: string | undefined): Promise<ChangePage[]> {
+  const pages = await collect(provider.changes(cursor));
+  expect(pages.length, "changes() yields at least one page").toBeGreaterThan(0);
+  pages.slice(0, -1).forEach((page) => expect(page.done).toBe(false));
+  expect(pages[pages.length - 1]!.done, "the last page is marked done").toBe(true);
+  return pages;
+}
+
+function addedIds(pages: readonly ChangePage[]): string[] {
+  return pages.flatMap((page) => page.added.map((envelope) => envelope.messageId ?? "(none)"));
+}
+
+function finalCursor(pages: readonly ChangePage[]): string {
+  return pages[pages.length - 1]!.cursor;
+}
+
+async function withFixture(setup: () => Promise<ProviderFixture>, test: (fixture: ProviderFixture) => Promise<void>): Promise<void> {
+  const fixture = await setup();
+  try {
+    await test(fixture);
+  } finally {
+    try {
+      await fixture.provider.close();
+    } finally {
+      await fixture.close();
+    }
+  }
+}
+
+function addresses(list: ProviderEnvelope["to"]): string[] {
+  return list.map((entry) => entry.address);
+}
+
+async function readAll(content: () => AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of content()) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Registers the provider conformance tests (a vitest `describe` block). Each test sets up a fresh
+ * mailbox through `options.setup`, and closes provider and fixture afterwards.
+ */
+export function providerConformance(options: ProviderConformanceOptions): void {
+  const setup = () => options.setup();
+  const watchTimeoutMs = options.watchTimeoutMs ?? 15_000;
+  const title = `provider conformance: ${options.name}${options.skip ? ` (skipped: ${options.skip})` : ""}`;
+
+  describe.skipIf(options.skip !== undefined)(title, () => {
+    const unique = () => randomBytes(6).toString("hex");
+    const owner = "owner@firm.example";
+
+    it("T12/H1: a backfill lists every message once, with its envelope normalised", async () => {
+      await withFixture(setup, async (fixture) => {
+        const tag = unique();
+        const first = `<first-${tag}@client.example>`;
+        const reply = `<reply-${tag}@client.example>`;
+        const sent = `<sent-${tag}@firm.example>`;
+        const date = new Date(Date.UTC(2024, 2, 5, 9, 30, 0));
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: first,
+            from: `"Client Contact" <Contact.${tag}@Bücher.example>`,
+            to: `Owner <${owner}>`,
+            cc: `second-${tag}@client.example`,
+            subject: "=?UTF-8?B?UmVjaG51bmcgTcO8bGxlcg==?=",
+            date,
+          }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: reply,
+            from: `contact.${tag}@xn--bcher-kva.example`,
+            to: owner,
+            subject: "Re: Rechnung Müller",
+            inReplyTo: first,
+            references: [`<root-${tag}@client.example>`, first],
+          }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({ messageId: sent, from: owner, to: `contact.${tag}@xn--bcher-kva.example`, subject: "Answer" }),
+          "sent",
+        );
+
+        const pages = await allPages(fixture.provider, undefined);
+        const ids = addedIds(pages).filter((id) => id.includes(tag));
+        expect(ids.sort()).toEqual([first, reply, sent].sort());
+        const envelopes = new Map(pages.flatMap((page) => page.added).map((envelope) => [envelope.messageId, envelope]));
+        const providerIds = pages.flatMap((page) => page.added.map((envelope) => envelope.providerId));
+        expect(new Set(providerIds).size, "provider ids are unique").toBe(providerIds.length);
+
+        const firstEnvelope = envelopes.get(first)!;
+        expect(firstEnvelope.from).toEqual([{ name: "Client Contact", address: `contact.${tag}@xn--bcher-kva.example` }]);
+        expect(addresses(firstEnvelope.to)).toEqual([owner]);
+        expect(addresses(firstEnvelope.cc)).toEqual([`second-${tag}@client.example`]);
+        expect(firstEnvelope.subject).toBe("Rechnung Müller");
+        expect(firstEnvelope.date.getTime()).toBe(date.getTime());
+        expect(firstEnvelope.size).toBeGreaterThan(0);
+        expect(firstEnvelope.folder).not.toBe("");
+        expect(typeof firstEnvelope.providerId).toBe("string");
+
+        const replyEnvelope = envelopes.get(reply)!;
+        expect(replyEnvelope.inReplyTo).toEqual([first]);
+        expect(replyEnvelope.references).toEqual([`<root-${tag}@client.example>`, first]);
+        expect(envelopes.get(sent)!.folder).not.toBe("");
+        expect(addresses(envelopes.get(sent)!.from)).toEqual([owner]);
+      });
+    });
+
+    it("F8: changes after a cursor report new and deleted messages, and nothing else", async () => {
+      await withFixture(setup, async (fixture) => {
+        const tag = unique();
+        const kept = `<kept-${tag}@client.example>`;
+        const gone = `<gone-${tag}@client.example>`;
+        const fresh = `<fresh-${tag}@client.example>`;
+        await fixture.appendMessage(buildConformanceMessage({ messageId: kept, from: "a@client.example", to: owner, subject: "kept" }), "inbox");
+        await fixture.appendMessage(buildConformanceMessage({ messageId: gone, from: "a@client.example", to: owner, subject: "gone" }), "inbox");
+        const backfill = await allPages(fixture.provider, undefined);
+        const goneId = backfill.flatMap((page) => page.added).find((envelope) => envelope.messageId === gone)!.providerId;
+
+        await fixture.appendMessage(buildConformanceMessage({ messageId: fresh, from: owner, to: "a@client.example", subject: "fresh" }), "sent");
+        await fixture.deleteMessage(gone);
+        const delta = await allPages(fixture.provider, finalCursor(backfill));
+        expect(addedIds(delta)).toEqual([fresh]);
+        expect(delta.flatMap((page) => page.removed)).toEqual([goneId]);
+
+        const quiet = await allPages(fixture.provider, finalCursor(delta));
+        expect(addedIds(quiet)).toEqual([]);
+        expect(quiet.flatMap((page) => page.removed)).toEqual([]);
+      });
+    });
+
+    it("resuming from the cursor of any page lists exactly the rest", async () => {
+      await withFixture(setup, async (fixture) => {
+        const tag = unique();
+        const ids = Array.from({ length: 5 }, (_, i) => `<m${i}-${tag}@client.example>`);
+        for (const [i, id] of ids.entries()) {
+          await fixture.appendMessage(buildConformanceMessage({ messageId: id, from: "b@client.example", to: owner, subject: `m${i}` }), i === 4 ? "sent" : "inbox");
+        }
+        const pages = await allPages(fixture.provider, undefined);
+        expect(addedIds(pages).sort()).toEqual([...ids].sort());
+        expect(pages.length, "the provider must be configured with a page size of at most 2").toBeGreaterThanOrEqual(3);
+        for (let i = 0; i < pages.length - 1; i++) {
+          const seen = new Set(addedIds(pages.slice(0, i + 1)));
+          const rest = ids.filter((id) => !seen.has(id)).sort();
+          const resumed = await allPages(fixture.provider, pages[i]!.cursor);
+          expect(addedIds(resumed).sort(), `resuming after page ${i}`).toEqual(rest);
+        }
+      });
+    });
+
+    it("an expired cursor throws cursor_expired, and a full listing works again", async () => {
+      await withFixture(setup, async (fixture) => {
+        const tag = unique();
+        const id = `<exp-${tag}@client.example>`;
+        await fixture.appendMessage(buildConformanceMessage({ messageId: id, from: "c@client.example", to: owner, subject: "x" }), "inbox");
+        const pages = await allPages(fixture.provider, undefined);
+        await fixture.expireCursor();
+        const error = await collect(fixture.provider.changes(finalCursor(pages))).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(ClientMailError.hasCode(error, "cursor_expired"), `expected cursor_expired, got ${String(error)}`).toBe(true);
+        const relisted = await allPages(fixture.provider, undefined);
+        expect(addedIds(relisted)).toEqual([id]);
+      });
+    });
+
+    it("Y5: search finds exactly the messages with a participant, server-side", async () => {
+      await withFixture(setup, async (fixture) => {
+        const tag = unique();
+        const client = `ann.${tag}@client.example`;
+        const fromClient = `<s1-${tag}@x>`;
+        const ccClient = `<s2-${tag}@x>`;
+        const toClient = `<s3-${tag}@x>`;
+        const nearMiss = `<s4-${tag}@x>`;
+        const unrelated = `<s5-${tag}@x>`;
+        await fixture.appendMessage(buildConformanceMessage({ messageId: fromClient, from: `Ann <${client}>`, to: owner, subject: "1" }), "inbox");
+        await fixture.appendMessage(buildConformanceMessage({ messageId: ccClient, from: "other@else.example", to: owner, cc: client.toUpperCase(), subject: "2" }), "inbox");
+        await fixture.appendMessage(buildConformanceMessage({ messageId: toClient, from: owner, to: client, subject: "3" }), "sent");
+        await fixture.appendMessage(buildConformanceMessage({ messageId: nearMiss, from: `jo${client}`, to: owner, subject: "4" }), "inbox");
+        await fixture.appendMessage(buildConformanceMessage({ messageId: unrelated, from: "x@else.example", to: owner, subject: "5" }), "inbox");
+
+        const found = (await collect(fixture.provider.search({ addresses: [client] }))).flat();
+        expect(found.map((envelope) => envelope.messageId).sort()).toEqual([fromClient, ccClient, toClient].sort());
+        const none = (await collect(fixture.provider.search({ addresses: [client], before: new Date(Date.UTC(2000, 0, 1)) }))).flat();
+        expect(none).toEqual([]);
+        const recent = (await collect(fixture.provider.search({ addresses: [client], since: new Date(Date.now() - 3 * 86_400_000) }))).flat();
+        expect(recent.map((envelope) => envelope.messageId).sort()).toEqual([fromClient, ccClient, toClient].sort());
+      });
+    });
+
+    it("F1/F9: fetch returns only the requested ids, with bodies and hashed attachments", async () => {
+      await withFixture(setup, async (fixture) => {
+        const tag = unique();
+        const withFile = `<f1-${tag}@client.example>`;
+        const withHtml = `<f2-${tag}@client.example>`;
+        const notAsked = `<f3-${tag}@client.example>`;
+        const deleted = `<f4-${tag}@client.example>`;
+        const fileBytes = randomBytes(150_000);
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: withFile,
+            from: "d@client.example",
+            to: owner,
+            subject: "invoice",
+            text: `Please find the invoice ${tag}.`,
+            attachment: { filename: "invoice.pdf", contentType: "application/pdf", content: fileBytes },
+          }),
+          "inbox",
+        );
+        await fixture.appendMessage(buildConformanceMessage({ messageId: withHtml, from: "d@client.example", to: owner, subject: "html", html: `<p><b>bold ${tag}</b></p>` }), "inbox");
+        await fixture.appendMessage(buildConformanceMessage({ messageId: notAsked, from: "d@client.example", to: owner, subject: "no" }), "inbox");
+        await fixture.appendMessage(buildConformanceMessage({ messageId: deleted, from: "d@client.example", to: owner, subject: "del" }), "inbox");
+        const envelopes = new Map(
+          (await allPages(fixture.provider, undefined)).flatMap((page) => page.added).map((envelope) => [envelope.messageId, envelope]),
+        );
+        await fixture.deleteMessage(deleted);
+
+        const ids = [withFile, withHtml, deleted].map((id) => envelopes.get(id)!.providerId);
+        const fetched: FetchedMessage[] = await collect(fixture.provider.fetch(ids));
+        expect(fetched.map((message) => message.envelope.messageId).sort()).toEqual([withFile, withHtml].sort());
+
+        const file = fetched.find((message) => message.envelope.messageId === withFile)!;
+        expect(file.envelope.providerId).toBe(envelopes.get(withFile)!.providerId);
+        expect(file.text).toContain(`Please find the invoice ${tag}.`);
+        expect(file.attachments).toHaveLength(1);
+        const [attachment] = file.attachments;
+        expect(attachment!.filename).toBe("invoice.pdf");
+        expect(attachment!.contentType).toBe("application/pdf");
+        expect(attachment!.size).toBe(fileBytes.length);
+        expect(attachment!.contentHash).toBe(createHash("sha256").update(fileBytes).digest("hex"));
+        expect((await readAll(attachment!.content)).equals(fileBytes)).toBe(true);
+
+        const html = fetched.find((message) => message.envelope.messageId === withHtml)!;
+        expect(html.html).toContain(`<b>bold ${tag}</b>`);
+        expect(html.attachments).toEqual([]);
+      });
+    });
+
+    it("watch reports a new message", async () => {
+      await withFixture(setup, async (fixture) => {
+        let calls = 0;
+        let wake: (() => void) | undefined;
+        const subscription = await fixture.provider.watch(() => {
+          calls++;
+          wake?.();
+        });
+        try {
+          const before = calls;
+          const changed = new Promise<void>((resolve, reject) => {
+            wake = resolve;
+            setTimeout(() => reject(new Error(`watch did not report a new message within ${watchTimeoutMs} ms`)), watchTimeoutMs).unref();
+          });
+          await fixture.appendMessage(buildConformanceMessage({ messageId: `<w-${unique()}@client.example>`, from: "e@client.example", to: owner, subject: "w" }), "inbox");
+          await changed;
+          expect(calls).toBeGreaterThan(before);
+        } finally {
+          await subscription.stop();
+        }
+      });
+    }, 60_000);
+
+    it("close is idempotent", async () => {
+      await withFixture(setup, async (fixture) => {
+        await fixture.provider.close();
+        await expect(fixture.provider.close()).resolves.toBeUndefined();
+      });
+    });
+  });
+}
