@@ -75,6 +75,35 @@ export interface SyncPassResult {
   setAside: string[];
 }
 
+/** The cursor write that goes with a page (absent for a targeted backfill). */
+interface PageCommit {
+  token: number;
+  cursor: string;
+  removed: readonly string[];
+}
+
+interface PageEntry {
+  envelope: Envelope;
+  decision: Extract<FilingDecision, { filed: true }>;
+  normalizedId: string | undefined;
+  knownRecord: FiledMessage | undefined;
+  content: FetchedMessage | undefined;
+  key: string;
+}
+
+/** A page after phase one: what will be filed, with its content. */
+interface PreparedPage {
+  entries: PageEntry[];
+  fetched: Map<string, FetchedMessage>;
+  setAside: string[];
+}
+
+interface PageOutcome {
+  filed: number;
+  removed: number;
+  setAside: string[];
+}
+
 interface FirmContext {
   directory: FirmDirectory;
   members: TeamMember[];
@@ -353,32 +382,49 @@ export class MailboxSync {
     const backfilling = cursor === undefined || cursor.length === 0;
     let done = 0;
     if (backfilling) await this.setState({ status: "backfilling", done: 0, estimated: undefined });
-    for await (const page of this.options.provider.changes(cursor, { signal })) {
-      result.examined += page.added.length;
-      const outcome = await this.fileEnvelopes(context, page.added, {
-        token,
-        cursor: page.cursor,
-        removed: page.removed,
-      });
+    // Pipelined: while page N is written to the store, page N+1 is listed and fetched from the
+    // provider. Pages are still committed strictly in order, each with its own cursor.
+    let writing: Promise<PageOutcome> | undefined;
+    const settle = async () => {
+      if (!writing) return;
+      const outcome = await writing;
+      writing = undefined;
       result.filed += outcome.filed;
       result.removed += outcome.removed;
       result.setAside.push(...outcome.setAside);
-      done += page.added.length;
-      if (backfilling) {
-        this.deps.events?.emit("sync.progress", {
-          firmId: this.firmId,
-          mailboxId: this.mailboxId,
-          done,
-          estimated: page.estimatedTotal,
-        });
-        if (!page.done) await this.setState({ status: "backfilling", done, estimated: page.estimatedTotal });
+    };
+    try {
+      for await (const page of this.options.provider.changes(cursor, { signal })) {
+        result.examined += page.added.length;
+        const prepared = await this.preparePage(context, page.added);
+        await settle();
+        if (
+          !(await store.renewLease(this.firmId, this.mailboxId, token, this.options.leaseTtlMs ?? 120_000))
+        ) {
+          throw new ClientMailError("lease_lost", "Another worker took over this mailbox", {
+            details: { mailboxId: this.mailboxId },
+          });
+        }
+        writing = this.writePage(context, prepared, { token, cursor: page.cursor, removed: page.removed });
+        // Observed now so that a failure is not reported as unhandled while the next page loads.
+        writing.catch(() => undefined);
+        done += page.added.length;
+        if (backfilling) {
+          this.deps.events?.emit("sync.progress", {
+            firmId: this.firmId,
+            mailboxId: this.mailboxId,
+            done,
+            estimated: page.estimatedTotal,
+          });
+          if (!page.done)
+            await this.setState({ status: "backfilling", done, estimated: page.estimatedTotal });
+        }
+        if (page.done) break;
       }
-      if (!(await store.renewLease(this.firmId, this.mailboxId, token, this.options.leaseTtlMs ?? 120_000))) {
-        throw new ClientMailError("lease_lost", "Another worker took over this mailbox", {
-          details: { mailboxId: this.mailboxId },
-        });
-      }
-      if (page.done) break;
+      await settle();
+    } finally {
+      // Never leave a write running behind a failure: wait for it (its error, if any, loses to the first).
+      if (writing) await (writing as Promise<PageOutcome>).catch(() => undefined);
     }
   }
 
@@ -390,9 +436,20 @@ export class MailboxSync {
   private async fileEnvelopes(
     context: FirmContext,
     envelopes: readonly ProviderEnvelope[],
-    page: { token: number; cursor: string; removed: readonly string[] } | undefined,
-  ): Promise<{ filed: number; removed: number; setAside: string[] }> {
-    const { store, clock } = this.deps;
+    page: PageCommit | undefined,
+  ): Promise<PageOutcome> {
+    return this.writePage(context, await this.preparePage(context, envelopes), page);
+  }
+
+  /**
+   * Phase one, on envelopes alone: decide filing, skip what the firm already has, and fetch
+   * content only for what is filed (F1). Reads the store but writes nothing.
+   */
+  private async preparePage(
+    context: FirmContext,
+    envelopes: readonly ProviderEnvelope[],
+  ): Promise<PreparedPage> {
+    const { store } = this.deps;
     const candidates: Array<{ envelope: Envelope; decision: Extract<FilingDecision, { filed: true }> }> = [];
     for (const providerEnvelope of envelopes) {
       const decision = decideFiling(context.directory, providerEnvelope);
@@ -425,7 +482,6 @@ export class MailboxSync {
     });
     const { fetched, setAside } = await this.fetchContent(toFetch.map(({ envelope }) => envelope.providerId));
 
-    const now = clock.now();
     const entries = candidates.flatMap(({ envelope, decision }) => {
       const normalizedId = normalizeMessageId(envelope.messageId);
       const knownId = normalizedId ? known.get(`mid:${normalizedId}`) : undefined;
@@ -436,6 +492,21 @@ export class MailboxSync {
       const key = knownRecord?.dedupeKey ?? dedupeKey(envelope.messageId, { ...envelope, body });
       return [{ envelope, decision, normalizedId, knownRecord, content, key }];
     });
+    return { entries, fetched, setAside };
+  }
+
+  /**
+   * Phase two: thread and file the page, remove deleted copies and move the cursor, all in one
+   * transaction; then events, notifications and attachments.
+   */
+  private async writePage(
+    context: FirmContext,
+    prepared: PreparedPage,
+    page: PageCommit | undefined,
+  ): Promise<PageOutcome> {
+    const { store, clock } = this.deps;
+    const { entries, fetched, setAside } = prepared;
+    const now = clock.now();
     const written = await store.transaction(async (tx) => {
       const threader = await PageThreader.start(
         tx,
