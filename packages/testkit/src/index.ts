@@ -1,1 +1,15 @@
-export {};
+/**
+ * `@clientmail/testkit`: what an adapter author or an integrating team tests with — the store and
+ * provider conformance suites every clientmail adapter runs, faithful HTTP-level fakes of the
+ * Gmail API and Microsoft Graph (msw), an in-memory mailbox, a Dovecot launcher and a
+ * fault-injecting TCP proxy.
+ *
+ * @module
+ */
+export * from "./fakes/gmail/index.js";
+export * from "./fakes/graph/index.js";
+export * from "./store-conformance.js";
+export * from "./provider-conformance.js";
+export * from "./dovecot.js";
+export * from "./tcp-proxy.js";
+export * from "./memory-mailbox.js";

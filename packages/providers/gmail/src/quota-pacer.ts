@@ -1,0 +1,92 @@
+import type { Clock } from "@clientmail/core/ports";
+
+/** Sleeps for `ms`, rejecting with the signal's reason when it aborts. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** A real-time {@link Sleep}. */
+export const realSleep: Sleep = (ms, signal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+
+const windowMs = 60_000;
+
+/**
+ * Spends Gmail quota units no faster than a per-user budget over any sliding minute. Gmail
+ * enforces its per-user limit over a rolling window, so staying under the budget over every
+ * window (not just per calendar minute) is what keeps `userRateLimitExceeded` away.
+ */
+export class QuotaPacer {
+  private readonly spent: { at: number; units: number }[] = [];
+  private head = 0;
+  private inWindow = 0;
+  /** Units spent over the pacer's life. */
+  totalUnits = 0;
+  /** Milliseconds spent waiting for budget. */
+  waitedMs = 0;
+
+  constructor(
+    /** Units allowed per sliding minute. */
+    readonly budgetPerMinute: number,
+    private readonly clock: Clock,
+    private readonly sleep: Sleep,
+  ) {}
+
+  private prune(now: number): void {
+    while (this.head < this.spent.length && this.spent[this.head]!.at <= now - windowMs) {
+      this.inWindow -= this.spent[this.head]!.units;
+      this.head += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > this.spent.length) {
+      this.spent.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Units that could be spent right now without waiting. */
+  available(): number {
+    this.prune(this.clock.now().getTime());
+    return Math.max(0, this.budgetPerMinute - this.inWindow);
+  }
+
+  /** Waits until `units` fit in the budget, then records them as spent. */
+  async take(units: number, signal?: AbortSignal): Promise<void> {
+    if (units <= 0) return;
+    const wanted = Math.min(units, this.budgetPerMinute);
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = this.clock.now().getTime();
+      this.prune(now);
+      if (this.inWindow + wanted <= this.budgetPerMinute) {
+        this.spent.push({ at: now, units });
+        this.inWindow += units;
+        this.totalUnits += units;
+        return;
+      }
+      // Wait for the oldest entries to leave the window until enough budget is free.
+      let freed = 0;
+      let until = now;
+      for (let index = this.head; index < this.spent.length; index += 1) {
+        const entry = this.spent[index]!;
+        freed += entry.units;
+        until = entry.at + windowMs;
+        if (this.inWindow - freed + wanted <= this.budgetPerMinute) break;
+      }
+      const wait = Math.max(1, until - now + 1);
+      this.waitedMs += wait;
+      await this.sleep(wait, signal);
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import { createGmailConformanceBackend, providerConformance } from "@clientmail/testkit";
+import { createGmailProvider } from "../src/index.js";
+
+providerConformance({
+  name: "gmail (fake)",
+  async setup() {
+    const backend = createGmailConformanceBackend();
+    const provider = createGmailProvider({
+      ...backend.settings,
+      pageSize: 2,
+      push: { topicName: backend.topicName },
+      pollIntervalMs: 5_000,
+    });
+    return backend.fixture(provider);
+  },
+  watchTimeoutMs: 4_000,
+});
