@@ -424,7 +424,7 @@ export class MailboxSync {
       await settle();
     } finally {
       // Never leave a write running behind a failure: wait for it (its error, if any, loses to the first).
-      if (writing) await (writing as Promise<PageOutcome>).catch(() => undefined);
+      if (writing) await (writing).catch(() => undefined);
     }
   }
 
