@@ -294,24 +294,20 @@ describe("Graph fake: throttling and faults", () => {
     expect(((await revoked.json()) as { error: string }).error).toBe("invalid_grant");
   });
 
-  // msw 3's interceptors use Promise.withResolvers (Node 22+); on Node 20 inject `fake.fetch` instead.
-  it.skipIf(typeof (Promise as { withResolvers?: unknown }).withResolvers !== "function")(
-    "works as msw handlers with setupServer and the global fetch",
-    async () => {
-      const { fake, mailbox, token } = setup();
-      add(mailbox, 0);
-      const server = setupServer(...fake.handlers);
-      server.listen();
-      try {
-        const response = await fetch(`${base}/me/mailFolders/inbox/messages/delta`, {
-          headers: { Authorization: `Bearer ${token}` },
-        });
-        expect(((await response.json()) as { value: unknown[] }).value).toHaveLength(1);
-      } finally {
-        server.close();
-      }
-    },
-  );
+  it("works as msw handlers with setupServer and the global fetch", async () => {
+    const { fake, mailbox, token } = setup();
+    add(mailbox, 0);
+    const server = setupServer(...fake.handlers);
+    server.listen();
+    try {
+      const response = await fetch(`${base}/me/mailFolders/inbox/messages/delta`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      expect(((await response.json()) as { value: unknown[] }).value).toHaveLength(1);
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe("Graph fake: $batch", () => {
