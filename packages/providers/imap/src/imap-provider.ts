@@ -71,7 +71,7 @@ export interface ImapProviderSettings {
 
 const DEFAULT_FOLDERS = ["\\Inbox", "\\Sent", "\\All"] as const;
 const IDLE_RESTART_MS = 29 * 60 * 1000;
-const FETCH_BATCH = 16;
+const FETCH_BATCH = 32;
 const SEARCH_ADDRESSES_PER_COMMAND = 8;
 
 interface ResolvedSettings {
@@ -595,26 +595,41 @@ class ImapProvider implements MailProvider {
     for (const [path, groups] of byFolder) {
       for (const group of groups) {
         const uids = [...group.uids].sort(uidCompare);
-        for (let start = 0; start < uids.length; start += FETCH_BATCH) {
-          checkAborted(options.signal);
+        const fetchBatch = (start: number): Promise<FetchMessageObject[]> => {
           const batch = uids.slice(start, start + FETCH_BATCH);
+          return this.withFolder(
+            path,
+            "fetch",
+            async (client) => {
+              if (!client.mailbox || String(client.mailbox.uidValidity) !== group.uidValidity) return [];
+              // The envelope comes from the source's own header block: asking for the header fields
+              // again would make the server send, and imapflow tokenise, every header twice.
+              const threads = client.capabilities.has("X-GM-EXT-1") || client.capabilities.has("OBJECTID");
+              const found = await client.fetchAll(
+                toRanges(batch),
+                { uid: true, flags: true, internalDate: true, source: true, ...(threads ? { threadId: true } : {}) },
+                { uid: true },
+              );
+              return found.filter((message) => group.uids.has(message.uid));
+            },
+            start === 0,
+          );
+        };
+        // The next batch travels over the connection while this one is parsed.
+        let next: Promise<FetchMessageObject[]> | undefined = fetchBatch(0);
+        for (let start = 0; next; start += FETCH_BATCH) {
+          checkAborted(options.signal);
           let messages: FetchMessageObject[];
           try {
-            messages = await this.withFolder(
-              path,
-              "fetch",
-              async (client) => {
-                if (!client.mailbox || String(client.mailbox.uidValidity) !== group.uidValidity) return [];
-                const found = await client.fetchAll(toRanges(batch), { ...this.envelopeQuery(client), source: true }, { uid: true });
-                return found.filter((message) => group.uids.has(message.uid));
-              },
-              start === 0,
-            );
+            messages = await next;
           } catch (error) {
             // A deleted folder means its messages no longer exist: skipped, as for deleted messages.
             if (ClientMailError.hasCode(error, "not_found")) break;
             throw error;
           }
+          next = start + FETCH_BATCH < uids.length ? fetchBatch(start + FETCH_BATCH) : undefined;
+          // Observed at once, so a failure while this batch is parsed is not reported as unhandled.
+          next?.catch(() => undefined);
           for (const message of messages) {
             checkAborted(options.signal);
             yield await this.parseMessage(path, group.uidValidity, message);
@@ -625,8 +640,13 @@ class ImapProvider implements MailProvider {
   }
 
   private async parseMessage(path: string, uidValidity: string, message: FetchMessageObject): Promise<FetchedMessage> {
-    const envelope = this.toEnvelope(path, uidValidity, message);
     const source = message.source ?? Buffer.alloc(0);
+    const headerEnd = source.indexOf("\r\n\r\n");
+    const envelope = this.toEnvelope(path, uidValidity, {
+      ...message,
+      size: source.length,
+      headers: headerEnd >= 0 ? source.subarray(0, headerEnd + 4) : source,
+    });
     const parsed = await simpleParser(source, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
     const attachments: AttachmentContent[] = parsed.attachments.map((attachment, index) => {
       const content = attachment.content;
