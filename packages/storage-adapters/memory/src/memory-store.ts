@@ -206,7 +206,11 @@ export class MemoryStore implements Store {
    * Reads the raw tables, bypassing the Store methods: for conformance tests. Not part of the
    * Store port.
    */
-  inspectRaw(firmId: string): { messages: number; sightings: number; credentials: Map<string, string | undefined> } {
+  inspectRaw(firmId: string): {
+    messages: number;
+    sightings: number;
+    credentials: Map<string, string | undefined>;
+  } {
     const prefix = k(firmId, "");
     const credentials = new Map<string, string | undefined>();
     for (const row of this.#t.mailboxes.values()) {
@@ -361,13 +365,25 @@ export class MemoryStore implements Store {
     return copy(next);
   }
 
-  updateMailboxSettings(firmId: string, mailboxId: string, patch: Partial<MailboxSettings>): Promise<Mailbox> {
+  updateMailboxSettings(
+    firmId: string,
+    mailboxId: string,
+    patch: Partial<MailboxSettings>,
+  ): Promise<Mailbox> {
     return this.#op((log) =>
-      this.#updateMailbox(log, firmId, mailboxId, (m) => ({ ...m, settings: { ...m.settings, ...definedOnly(patch) } })),
+      this.#updateMailbox(log, firmId, mailboxId, (m) => ({
+        ...m,
+        settings: { ...m.settings, ...definedOnly(patch) },
+      })),
     );
   }
 
-  setMailboxState(firmId: string, mailboxId: string, state: MailboxSyncState, lastSyncedAt?: Date): Promise<Mailbox> {
+  setMailboxState(
+    firmId: string,
+    mailboxId: string,
+    state: MailboxSyncState,
+    lastSyncedAt?: Date,
+  ): Promise<Mailbox> {
     return this.#op((log) =>
       this.#updateMailbox(log, firmId, mailboxId, (m) => ({
         ...m,
@@ -422,7 +438,12 @@ export class MemoryStore implements Store {
 
   // -- leases and cursors ---------------------------------------------------------------------
 
-  acquireLease(firmId: string, mailboxId: string, holder: string, ttlMs: number): Promise<number | undefined> {
+  acquireLease(
+    firmId: string,
+    mailboxId: string,
+    holder: string,
+    ttlMs: number,
+  ): Promise<number | undefined> {
     return this.#op((log) => {
       if (!this.#mailboxRow(firmId, mailboxId)) return undefined;
       const now = this.#clock.now().getTime();
@@ -441,7 +462,8 @@ export class MemoryStore implements Store {
       const key = k(firmId, mailboxId);
       const lease = this.#t.leases.get(key);
       const now = this.#clock.now().getTime();
-      if (!lease || lease.holder === undefined || lease.token !== token || lease.expiresAt <= now) return false;
+      if (!lease || lease.holder === undefined || lease.token !== token || lease.expiresAt <= now)
+        return false;
       this.#put(log, this.#t.leases, key, { ...lease, expiresAt: now + ttlMs });
       return true;
     });
@@ -536,7 +558,10 @@ export class MemoryStore implements Store {
     return this.#op(() =>
       [...this.#t.contacts.values()]
         .filter((c) => c.firmId === firmId)
-        .sort((a, b) => compare(a.lastName, b.lastName) || compare(a.firstName, b.firstName) || compare(a.id, b.id))
+        .sort(
+          (a, b) =>
+            compare(a.lastName, b.lastName) || compare(a.firstName, b.firstName) || compare(a.id, b.id),
+        )
         .map(copy),
     );
   }
@@ -553,8 +578,10 @@ export class MemoryStore implements Store {
 
   createLink(firmId: string, input: NewLink): Promise<Link> {
     return this.#op((log) => {
-      if (!this.#owned(this.#t.accounts, firmId, input.accountId)) throw new NotFoundError("account", input.accountId);
-      if (!this.#owned(this.#t.contacts, firmId, input.contactId)) throw new NotFoundError("contact", input.contactId);
+      if (!this.#owned(this.#t.accounts, firmId, input.accountId))
+        throw new NotFoundError("account", input.accountId);
+      if (!this.#owned(this.#t.contacts, firmId, input.contactId))
+        throw new NotFoundError("contact", input.contactId);
       const key = k(firmId, input.accountId, input.contactId, input.email);
       if (this.#t.linkKeys.has(key)) {
         throw conflict("This contact is already linked to the account with this email", { field: "email" });
@@ -707,7 +734,11 @@ export class MemoryStore implements Store {
         }
       }
       for (const [id, row] of this.#t.outbox) {
-        if (row.outbox.firmId === firmId && row.outbox.threadId !== undefined && merged.has(row.outbox.threadId)) {
+        if (
+          row.outbox.firmId === firmId &&
+          row.outbox.threadId !== undefined &&
+          merged.has(row.outbox.threadId)
+        ) {
           this.#put(log, this.#t.outbox, id, { outbox: { ...row.outbox, threadId: survivorId } });
         }
       }
@@ -754,7 +785,9 @@ export class MemoryStore implements Store {
         const last = sorted[sorted.length - 1] as FiledMessage;
         views.push({ threadId, lastActivityAt: new Date(last.date), messages: sorted.map(copy) });
       }
-      views.sort((a, b) => b.lastActivityAt.getTime() - a.lastActivityAt.getTime() || compare(a.threadId, b.threadId));
+      views.sort(
+        (a, b) => b.lastActivityAt.getTime() - a.lastActivityAt.getTime() || compare(a.threadId, b.threadId),
+      );
       return views.slice(0, options.limit ?? 50);
     });
   }
@@ -784,9 +817,11 @@ export class MemoryStore implements Store {
   fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
     return this.#op((log) => {
       for (const [index, m] of messages.entries()) {
-        if (!this.#threadExists(firmId, m.threadId)) throw new NotFoundError("thread", m.threadId, { details: { index } });
+        if (!this.#threadExists(firmId, m.threadId))
+          throw new NotFoundError("thread", m.threadId, { details: { index } });
         for (const s of m.sightings) {
-          if (!this.#mailboxRow(firmId, s.mailboxId)) throw new NotFoundError("mailbox", s.mailboxId, { details: { index } });
+          if (!this.#mailboxRow(firmId, s.mailboxId))
+            throw new NotFoundError("mailbox", s.mailboxId, { details: { index } });
         }
         for (const f of m.filings) {
           if (!this.#owned(this.#t.accounts, firmId, f.accountId)) {
@@ -806,14 +841,23 @@ export class MemoryStore implements Store {
         let message: FiledMessage;
         if (existingId === undefined) {
           const { sightings: _s, filings: _f, ...fields } = copy(input);
-          message = { ...fields, id: this.#newId(), firmId, filings: [], sightings: [], removedAt: undefined, filedAt: new Date(at) };
+          message = {
+            ...fields,
+            id: this.#newId(),
+            firmId,
+            filings: [],
+            sightings: [],
+            removedAt: undefined,
+            filedAt: new Date(at),
+          };
           this.#put(log, this.#t.dedupe, dedupeKey, message.id);
         } else {
           message = copy((this.#t.messages.get(existingId) as MessageRow).message);
         }
         for (const f of input.filings) {
           const filing = message.filings.find((x) => x.accountId === f.accountId);
-          if (!filing) message.filings.push({ accountId: f.accountId, linkIds: [...new Set(f.linkIds)].sort() });
+          if (!filing)
+            message.filings.push({ accountId: f.accountId, linkIds: [...new Set(f.linkIds)].sort() });
           else filing.linkIds = [...new Set([...filing.linkIds, ...f.linkIds])].sort();
         }
         message.filings.sort((a, b) => compare(a.accountId, b.accountId));
@@ -824,7 +868,9 @@ export class MemoryStore implements Store {
           message.sightings.push({ ...s });
           message.removedAt = undefined;
         }
-        message.sightings.sort((a, b) => compare(a.mailboxId, b.mailboxId) || compare(a.providerId, b.providerId));
+        message.sightings.sort(
+          (a, b) => compare(a.mailboxId, b.mailboxId) || compare(a.providerId, b.providerId),
+        );
         this.#put(log, this.#t.messages, message.id, { message });
         outcomes.push({ dedupeKey: input.dedupeKey, id: message.id, created: existingId === undefined });
       }
@@ -850,7 +896,12 @@ export class MemoryStore implements Store {
     });
   }
 
-  removeSightings(firmId: string, mailboxId: string, providerIds: readonly string[], at: Date): Promise<SightingRemoval> {
+  removeSightings(
+    firmId: string,
+    mailboxId: string,
+    providerIds: readonly string[],
+    at: Date,
+  ): Promise<SightingRemoval> {
     return this.#op((log) => {
       const firm = this.#t.firms.get(firmId);
       if (!firm) return { orphaned: [], hidden: false };
@@ -861,11 +912,15 @@ export class MemoryStore implements Store {
         if (messageId === undefined) continue;
         this.#del(log, this.#t.sightings, key);
         const row = this.#t.messages.get(messageId) as MessageRow;
-        const sightings = row.message.sightings.filter((s) => !(s.mailboxId === mailboxId && s.providerId === providerId));
+        const sightings = row.message.sightings.filter(
+          (s) => !(s.mailboxId === mailboxId && s.providerId === providerId),
+        );
         this.#put(log, this.#t.messages, messageId, { message: { ...row.message, sightings } });
         touched.add(messageId);
       }
-      const orphaned = [...touched].filter((id) => this.#t.messages.get(id)?.message.sightings.length === 0).sort();
+      const orphaned = [...touched]
+        .filter((id) => this.#t.messages.get(id)?.message.sightings.length === 0)
+        .sort();
       const hide = firm.deletionMode === "mirror";
       if (hide) {
         for (const id of orphaned) {
@@ -874,6 +929,22 @@ export class MemoryStore implements Store {
         }
       }
       return { orphaned, hidden: hide && orphaned.length > 0 };
+    });
+  }
+
+  eraseMessages(firmId: string, messageIds: readonly string[]): Promise<number> {
+    return this.#op((log) => {
+      let erased = 0;
+      for (const id of new Set(messageIds)) {
+        const row = this.#t.messages.get(id);
+        if (!row || row.message.firmId !== firmId) continue;
+        for (const s of row.message.sightings)
+          this.#del(log, this.#t.sightings, k(firmId, s.mailboxId, s.providerId));
+        this.#del(log, this.#t.dedupe, k(firmId, row.message.dedupeKey));
+        this.#del(log, this.#t.messages, id);
+        erased += 1;
+      }
+      return erased;
     });
   }
 
@@ -897,8 +968,10 @@ export class MemoryStore implements Store {
 
   createNotification(firmId: string, input: NewNotification, at: Date): Promise<Notification> {
     return this.#op((log) => {
-      if (!this.#owned(this.#t.members, firmId, input.memberId)) throw new NotFoundError("team member", input.memberId);
-      const dedupeKey = input.dedupeKey === undefined ? undefined : k(firmId, input.memberId, input.dedupeKey);
+      if (!this.#owned(this.#t.members, firmId, input.memberId))
+        throw new NotFoundError("team member", input.memberId);
+      const dedupeKey =
+        input.dedupeKey === undefined ? undefined : k(firmId, input.memberId, input.dedupeKey);
       if (dedupeKey !== undefined) {
         const existing = this.#t.notifications.get(this.#t.notificationKeys.get(dedupeKey) ?? "");
         if (existing) return copy(existing);
@@ -948,7 +1021,8 @@ export class MemoryStore implements Store {
     return this.#op((log) => {
       const n = this.#owned(this.#t.notifications, firmId, notificationId);
       if (!n) return false;
-      if (n.dismissedAt === undefined) this.#put(log, this.#t.notifications, notificationId, { ...n, dismissedAt: new Date(at) });
+      if (n.dismissedAt === undefined)
+        this.#put(log, this.#t.notifications, notificationId, { ...n, dismissedAt: new Date(at) });
       return true;
     });
   }
@@ -958,7 +1032,13 @@ export class MemoryStore implements Store {
   appendAudit(firmId: string, entry: NewAuditEntry, at: Date): Promise<AuditEntry> {
     return this.#op((log) => {
       this.#requireFirm(firmId);
-      const row: AuditEntry = { id: this.#newId(), firmId, ...copy(entry), details: jsonCopy(entry.details), at: new Date(at) };
+      const row: AuditEntry = {
+        id: this.#newId(),
+        firmId,
+        ...copy(entry),
+        details: jsonCopy(entry.details),
+        at: new Date(at),
+      };
       this.#put(log, this.#t.audit, row.id, row);
       return copy(row);
     });
@@ -1081,11 +1161,22 @@ export class MemoryStore implements Store {
     });
   }
 
-  markOutboxSent(firmId: string, outboxId: string, claimedBy: string, sent: { at: Date; messageId: string }): Promise<boolean> {
+  markOutboxSent(
+    firmId: string,
+    outboxId: string,
+    claimedBy: string,
+    sent: { at: Date; messageId: string },
+  ): Promise<boolean> {
     return this.#op((log) => {
       const o = this.#outboxRow(firmId, outboxId);
       if (!o || o.state !== "submitting" || o.claimedBy !== claimedBy) return false;
-      this.#setOutbox(log, { ...o, state: "sent", sentAt: new Date(sent.at), messageId: sent.messageId, lastError: undefined });
+      this.#setOutbox(log, {
+        ...o,
+        state: "sent",
+        sentAt: new Date(sent.at),
+        messageId: sent.messageId,
+        lastError: undefined,
+      });
       return true;
     });
   }

@@ -1,0 +1,1628 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { ClientMailError, NotFoundError } from "@clientmail/core";
+import type {
+  Account,
+  Contact,
+  Firm,
+  Invitation,
+  Link,
+  Mailbox,
+  MailboxSettings,
+  MailboxSyncState,
+  TeamMember,
+} from "@clientmail/core";
+import type {
+  AccountPatch,
+  AuditEntry,
+  ContactPatch,
+  FiledMessage,
+  FileOutcome,
+  FirmPatch,
+  LinkFilter,
+  LinkPatch,
+  MailboxCredential,
+  MessageToFile,
+  NewAccount,
+  NewAuditEntry,
+  NewContact,
+  NewFirm,
+  NewLink,
+  NewMailbox,
+  NewNotification,
+  NewOutboxMessage,
+  NewTeamMember,
+  Notification,
+  OutboxFilter,
+  OutboxMessage,
+  SightingRemoval,
+  Store,
+  TeamMemberPatch,
+  ThreadKeyConflict,
+  ThreadListOptions,
+  ThreadView,
+} from "@clientmail/core/ports";
+import type { Pool, PoolClient, QueryResultRow } from "pg";
+
+/** Settings of {@link createPostgresStore}. */
+export interface PostgresStoreSettings {
+  /** The caller's pool; the store never ends it. */
+  pool: Pool;
+  /**
+   * Row-level security mode: every statement runs in a transaction that first sets
+   * `app.firm_id` (with `SET LOCAL` semantics) to the firm of the call, so the policies installed
+   * by {@link enableRowLevelSecurity} confine it to that firm. Use with a role that does not own
+   * the tables.
+   */
+  rowLevelSecurity?: boolean;
+  /** Id generator; defaults to `crypto.randomUUID`. */
+  newId?: () => string;
+}
+
+interface TxContext {
+  client: PoolClient;
+  savepoints: number;
+  /** The firm `app.firm_id` is set to in this transaction (row-level security mode). */
+  /** `null` until a statement sets it; `undefined` while listing firm ids. */
+  firmId: string | undefined | null;
+}
+
+type Row = QueryResultRow;
+
+function errorField(error: unknown, field: "code" | "constraint"): string | undefined {
+  if (typeof error !== "object" || error === null || !(field in error)) return undefined;
+  const value: unknown = (error as Record<string, unknown>)[field];
+  return typeof value === "string" ? value : undefined;
+}
+const sqlState = (error: unknown): string | undefined => errorField(error, "code");
+const sqlConstraint = (error: unknown): string | undefined => errorField(error, "constraint");
+
+/**
+ * Deadlocks, serialization failures and lost connections are worth retrying: they become
+ * `transient` errors (the transaction they happened in is rolled back). Others pass through.
+ */
+function transient(error: unknown): never {
+  const state = sqlState(error) ?? "";
+  const network = typeof error === "object" && error !== null && "code" in error && /^E[A-Z]+$/.test(state);
+  if (state === "40P01" || state === "40001" || state.startsWith("08") || state === "57P01" || network) {
+    throw new ClientMailError("transient", "The database asked to retry", {
+      cause: error,
+      details: { sqlState: state },
+    });
+  }
+  throw error;
+}
+
+function conflict(message: string, field: string, cause: unknown): ClientMailError {
+  return new ClientMailError("conflict", message, { cause, details: { field } });
+}
+
+const date = (value: unknown): Date | undefined =>
+  value === null || value === undefined ? undefined : new Date(value as string);
+const orNull = <T>(value: T | undefined): T | null => (value === undefined ? null : value);
+const json = (value: unknown): string => JSON.stringify(value ?? null);
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+function reviveState(state: Record<string, unknown>): MailboxSyncState {
+  switch (state.status) {
+    case "retrying":
+      return {
+        status: "retrying",
+        attempt: state.attempt as number,
+        nextAttemptAt: new Date(state.nextAttemptAt as string),
+        lastError: state.lastError as string,
+      };
+    case "stopped":
+      return { status: "stopped", reason: state.reason as never, at: new Date(state.at as string) };
+    case "backfilling":
+      return {
+        status: "backfilling",
+        done: state.done as number,
+        estimated: (state.estimated as number | null) ?? undefined,
+      };
+    default:
+      return state as MailboxSyncState;
+  }
+}
+
+function reviveInvitation(value: Record<string, unknown> | null): Invitation | undefined {
+  if (!value) return undefined;
+  return {
+    token: value.token as string,
+    email: value.email as string,
+    status: value.status as Invitation["status"],
+    sentAt: new Date(value.sentAt as string),
+    acceptedAt: date(value.acceptedAt),
+    customMessage: text(value.customMessage),
+  };
+}
+
+const firmOf = (r: Row): Firm => ({
+  id: r.id,
+  name: r.name,
+  internalDomains: r.internal_domains,
+  deletionMode: r.deletion_mode,
+  createdAt: r.created_at,
+});
+
+const memberOf = (r: Row): TeamMember => ({
+  id: r.id,
+  firmId: r.firm_id,
+  name: r.name,
+  email: r.email,
+  role: r.role,
+  newMailNotifications: r.new_mail_notifications,
+  timeZone: r.time_zone,
+});
+
+const accountOf = (r: Row): Account => ({
+  id: r.id,
+  firmId: r.firm_id,
+  name: r.name,
+  kind: r.kind,
+  createdAt: r.created_at,
+});
+const contactOf = (r: Row): Contact => ({
+  id: r.id,
+  firmId: r.firm_id,
+  firstName: r.first_name,
+  lastName: r.last_name,
+});
+
+const linkOf = (r: Row): Link => ({
+  id: r.id,
+  firmId: r.firm_id,
+  accountId: r.account_id,
+  contactId: r.contact_id,
+  email: r.email,
+  login: r.login,
+  notify: r.notify,
+  emailSync: r.email_sync,
+  signatory: r.signatory,
+  notifyPreferences: r.notify_preferences,
+  invitation: reviveInvitation(r.invitation),
+});
+
+const notificationOf = (r: Row): Notification => ({
+  id: r.id,
+  firmId: r.firm_id,
+  memberId: r.member_id,
+  kind: r.kind,
+  payload: r.payload,
+  dedupeKey: text(r.dedupe_key),
+  createdAt: r.created_at,
+  snoozedUntil: date(r.snoozed_until),
+  dismissedAt: date(r.dismissed_at),
+});
+
+const auditOf = (r: Row): AuditEntry => ({
+  id: r.id,
+  firmId: r.firm_id,
+  actor: r.actor,
+  action: r.action,
+  subject: text(r.subject),
+  details: r.details,
+  at: r.at,
+});
+
+const outboxOf = (r: Row): OutboxMessage => ({
+  id: r.id,
+  firmId: r.firm_id,
+  mailboxId: r.mailbox_id,
+  actor: r.actor,
+  accountIds: r.account_ids,
+  threadId: text(r.thread_id),
+  draft: r.draft,
+  sendAt: r.send_at,
+  state: r.state,
+  attempts: r.attempts,
+  claimedBy: text(r.claimed_by),
+  sentAt: date(r.sent_at),
+  messageId: text(r.message_id),
+  lastError: text(r.last_error),
+  createdAt: r.created_at,
+});
+
+const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A text[] literal, so that an array of arrays can travel in one `unnest` parameter. */
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`).join(",")}}`;
+}
+
+const MESSAGE_COLUMNS = `m.firm_id, m.id, m.dedupe_key, m.message_id, m.in_reply_to, m.refs, m.from_addrs, m.sender,
+  m.reply_to, m.to_addrs, m.cc, m.bcc, m.subject, m.date, m.direction, m.text_body, m.html_body, m.attachments,
+  m.thread_id, m.removed_at, m.filed_at`;
+
+/** The PostgreSQL implementation of the Store port. */
+export class PostgresStore implements Store {
+  readonly #pool: Pool;
+  readonly #rls: boolean;
+  readonly #newId: () => string;
+  readonly #context = new AsyncLocalStorage<TxContext>();
+
+  constructor(settings: PostgresStoreSettings) {
+    this.#pool = settings.pool;
+    this.#rls = settings.rowLevelSecurity ?? false;
+    this.#newId = settings.newId ?? (() => globalThis.crypto.randomUUID());
+  }
+
+  // -- plumbing -------------------------------------------------------------------------------
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    const current = this.#context.getStore();
+    if (current) {
+      const name = `clientmail_sp_${++current.savepoints}`;
+      await current.client.query(`SAVEPOINT ${name}`);
+      try {
+        const result = await fn(this);
+        await current.client.query(`RELEASE SAVEPOINT ${name}`);
+        return result;
+      } catch (error) {
+        await current.client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+        throw error;
+      }
+    }
+    const client = await this.#pool.connect();
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      const context: TxContext = { client, savepoints: 0, firmId: null };
+      try {
+        const result = await this.#context.run(context, () => fn(this));
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Runs `fn` atomically, joining the caller's transaction when there is one. */
+  #atomic<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#context.getStore() ? fn() : this.transaction(fn);
+  }
+
+  /** One statement for `firmId`; in row-level security mode, inside a transaction bound to the firm. */
+  async #q(firmId: string | undefined, sql: string, params: unknown[] = []): Promise<Row[]> {
+    const current = this.#context.getStore();
+    if (this.#rls && !current) return this.transaction(() => this.#q(firmId, sql, params));
+    if (current) {
+      if (this.#rls && current.firmId !== firmId) {
+        // Transaction-scoped, so the setting never outlives this transaction on a pooled connection.
+        await current.client.query(
+          "SELECT set_config('app.firm_id', $1, true), set_config('app.list_firms', $2, true)",
+          [firmId ?? "", firmId === undefined ? "on" : "off"],
+        );
+        current.firmId = firmId;
+      }
+      return (await current.client.query(sql, params).catch(transient)).rows;
+    }
+    return (await this.#pool.query(sql, params).catch(transient)).rows;
+  }
+
+  // -- firms ----------------------------------------------------------------------------------
+
+  async createFirm(input: NewFirm): Promise<Firm> {
+    const id = this.#newId();
+    const rows = await this.#q(
+      id,
+      `INSERT INTO firms (id, name, internal_domains, deletion_mode, created_at) VALUES ($1, $2, $3, $4, now())
+       RETURNING *`,
+      [id, input.name, input.internalDomains, input.deletionMode],
+    );
+    return firmOf(rows[0] as Row);
+  }
+
+  async getFirm(firmId: string): Promise<Firm | undefined> {
+    const rows = await this.#q(firmId, "SELECT * FROM firms WHERE id = $1", [firmId]);
+    return rows[0] ? firmOf(rows[0]) : undefined;
+  }
+
+  async updateFirm(firmId: string, patch: FirmPatch): Promise<Firm> {
+    const rows = await this.#q(
+      firmId,
+      `UPDATE firms SET name = COALESCE($2, name), internal_domains = COALESCE($3, internal_domains),
+         deletion_mode = COALESCE($4, deletion_mode)
+       WHERE id = $1 RETURNING *`,
+      [firmId, orNull(patch.name), orNull(patch.internalDomains), orNull(patch.deletionMode)],
+    );
+    if (!rows[0]) throw new NotFoundError("firm", firmId);
+    return firmOf(rows[0]);
+  }
+
+  async listFirmIds(): Promise<string[]> {
+    const rows = await this.#q(undefined, `SELECT id FROM firms ORDER BY id COLLATE "C"`);
+    return rows.map((r) => r.id as string);
+  }
+
+  // -- members --------------------------------------------------------------------------------
+
+  async createMember(firmId: string, input: NewTeamMember): Promise<TeamMember> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        `INSERT INTO members (firm_id, id, name, email, role, new_mail_notifications, time_zone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+        [
+          firmId,
+          this.#newId(),
+          input.name,
+          input.email,
+          input.role,
+          input.newMailNotifications,
+          input.timeZone,
+        ],
+      );
+      return memberOf(rows[0] as Row);
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+  }
+
+  async getMember(firmId: string, memberId: string): Promise<TeamMember | undefined> {
+    const rows = await this.#q(firmId, "SELECT * FROM members WHERE firm_id = $1 AND id = $2", [
+      firmId,
+      memberId,
+    ]);
+    return rows[0] ? memberOf(rows[0]) : undefined;
+  }
+
+  async listMembers(firmId: string): Promise<TeamMember[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM members WHERE firm_id = $1 ORDER BY name COLLATE "C", id COLLATE "C"`,
+      [firmId],
+    );
+    return rows.map(memberOf);
+  }
+
+  async updateMember(firmId: string, memberId: string, patch: TeamMemberPatch): Promise<TeamMember> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        `UPDATE members SET name = COALESCE($3, name), email = COALESCE($4, email), role = COALESCE($5, role),
+           new_mail_notifications = COALESCE($6, new_mail_notifications), time_zone = COALESCE($7, time_zone)
+         WHERE firm_id = $1 AND id = $2 RETURNING *`,
+        [
+          firmId,
+          memberId,
+          orNull(patch.name),
+          orNull(patch.email),
+          orNull(patch.role),
+          orNull(patch.newMailNotifications),
+          orNull(patch.timeZone),
+        ],
+      );
+      if (!rows[0]) throw new NotFoundError("team member", memberId);
+      return memberOf(rows[0]);
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+  }
+
+  /** Maps constraint violations onto clientmail errors; anything else passes through. */
+  #translate(error: unknown, firmId: string): unknown {
+    if (ClientMailError.isInstance(error)) return error;
+    const state = sqlState(error);
+    const constraint = sqlConstraint(error) ?? "";
+    if (state === "23505") {
+      if (constraint === "members_email_key")
+        return conflict("A team member with this email already exists", "email", error);
+      if (constraint === "mailboxes_address_key")
+        return conflict("A mailbox with this address is already connected", "address", error);
+      if (constraint === "links_triple_key")
+        return conflict("This contact is already linked to the account with this email", "email", error);
+      return conflict("A record with this key already exists", constraint, error);
+    }
+    if (state === "23503") {
+      if (constraint === "mailboxes_owner_fkey" || constraint === "mailbox_connections_member_fkey") {
+        return new NotFoundError("team member", "", { cause: error });
+      }
+      if (constraint === "links_account_fkey") return new NotFoundError("account", "", { cause: error });
+      if (constraint === "links_contact_fkey") return new NotFoundError("contact", "", { cause: error });
+      if (constraint.startsWith("members_firm_id") || constraint.endsWith("firm_id_fkey"))
+        return new NotFoundError("firm", firmId, { cause: error });
+      return new NotFoundError("record", constraint, { cause: error });
+    }
+    return error;
+  }
+
+  // -- mailboxes ------------------------------------------------------------------------------
+
+  async createMailbox(firmId: string, input: NewMailbox, at: Date): Promise<Mailbox> {
+    const id = this.#newId();
+    try {
+      await this.#atomic(async () => {
+        await this.#q(
+          firmId,
+          `INSERT INTO mailboxes (firm_id, id, provider, address, display_name, owner_member_id, settings, state)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            firmId,
+            id,
+            input.provider,
+            input.address,
+            input.displayName,
+            input.ownerMemberId,
+            json(input.settings),
+            json({ status: "connecting" }),
+          ],
+        );
+        await this.#q(
+          firmId,
+          "INSERT INTO mailbox_connections (firm_id, mailbox_id, member_id, connected_at) VALUES ($1, $2, $3, $4)",
+          [firmId, id, input.ownerMemberId, at],
+        );
+      });
+    } catch (error) {
+      const translated = this.#translate(error, firmId);
+      if (ClientMailError.hasCode(translated, "not_found"))
+        throw new NotFoundError("team member", input.ownerMemberId, { cause: error });
+      throw translated;
+    }
+    return (await this.getMailbox(firmId, id)) as Mailbox;
+  }
+
+  async #loadMailboxes(firmId: string, mailboxId: string | undefined): Promise<Mailbox[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT b.*, COALESCE((SELECT json_agg(json_build_object('memberId', c.member_id, 'connectedAt', c.connected_at)
+                                      ORDER BY c.connected_at, c.member_id COLLATE "C")
+                             FROM mailbox_connections c WHERE c.firm_id = b.firm_id AND c.mailbox_id = b.id), '[]') AS connections
+       FROM mailboxes b WHERE b.firm_id = $1 AND ($2::text IS NULL OR b.id = $2)
+       ORDER BY b.address COLLATE "C"`,
+      [firmId, orNull(mailboxId)],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      firmId: r.firm_id,
+      provider: r.provider,
+      address: r.address,
+      displayName: r.display_name,
+      ownerMemberId: r.owner_member_id,
+      connections: (r.connections as { memberId: string; connectedAt: string }[]).map((c) => ({
+        memberId: c.memberId,
+        connectedAt: new Date(c.connectedAt),
+      })),
+      settings: r.settings,
+      state: reviveState(r.state),
+      lastSyncedAt: date(r.last_synced_at),
+    }));
+  }
+
+  async getMailbox(firmId: string, mailboxId: string): Promise<Mailbox | undefined> {
+    return (await this.#loadMailboxes(firmId, mailboxId))[0];
+  }
+
+  listMailboxes(firmId: string): Promise<Mailbox[]> {
+    return this.#loadMailboxes(firmId, undefined);
+  }
+
+  async #requireMailboxUpdate(firmId: string, mailboxId: string, rows: Row[]): Promise<Mailbox> {
+    if (rows.length === 0) throw new NotFoundError("mailbox", mailboxId);
+    return (await this.getMailbox(firmId, mailboxId)) as Mailbox;
+  }
+
+  async updateMailboxSettings(
+    firmId: string,
+    mailboxId: string,
+    patch: Partial<MailboxSettings>,
+  ): Promise<Mailbox> {
+    return this.#atomic(async () => {
+      const rows = await this.#q(
+        firmId,
+        "UPDATE mailboxes SET settings = settings || $3::jsonb WHERE firm_id = $1 AND id = $2 RETURNING id",
+        [firmId, mailboxId, json(patch)],
+      );
+      return this.#requireMailboxUpdate(firmId, mailboxId, rows);
+    });
+  }
+
+  async setMailboxState(
+    firmId: string,
+    mailboxId: string,
+    state: MailboxSyncState,
+    lastSyncedAt?: Date,
+  ): Promise<Mailbox> {
+    return this.#atomic(async () => {
+      const rows = await this.#q(
+        firmId,
+        `UPDATE mailboxes SET state = $3, last_synced_at = COALESCE($4, last_synced_at)
+         WHERE firm_id = $1 AND id = $2 RETURNING id`,
+        [firmId, mailboxId, json(state), orNull(lastSyncedAt)],
+      );
+      return this.#requireMailboxUpdate(firmId, mailboxId, rows);
+    });
+  }
+
+  async addMailboxConnection(
+    firmId: string,
+    mailboxId: string,
+    memberId: string,
+    at: Date,
+  ): Promise<Mailbox> {
+    return this.#atomic(async () => {
+      const exists = await this.#q(firmId, "SELECT 1 FROM mailboxes WHERE firm_id = $1 AND id = $2", [
+        firmId,
+        mailboxId,
+      ]);
+      if (exists.length === 0) throw new NotFoundError("mailbox", mailboxId);
+      try {
+        await this.#q(
+          firmId,
+          `INSERT INTO mailbox_connections (firm_id, mailbox_id, member_id, connected_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING`,
+          [firmId, mailboxId, memberId, at],
+        );
+      } catch (error) {
+        if (sqlState(error) === "23503") throw new NotFoundError("team member", memberId, { cause: error });
+        throw error;
+      }
+      return (await this.getMailbox(firmId, mailboxId)) as Mailbox;
+    });
+  }
+
+  async removeMailboxConnection(firmId: string, mailboxId: string, memberId: string): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      "DELETE FROM mailbox_connections WHERE firm_id = $1 AND mailbox_id = $2 AND member_id = $3 RETURNING member_id",
+      [firmId, mailboxId, memberId],
+    );
+    return rows.length > 0;
+  }
+
+  async setMailboxCredentials(
+    firmId: string,
+    mailboxId: string,
+    ciphertext: string | undefined,
+  ): Promise<void> {
+    const rows = await this.#q(
+      firmId,
+      "UPDATE mailboxes SET credentials = $3 WHERE firm_id = $1 AND id = $2 RETURNING id",
+      [firmId, mailboxId, orNull(ciphertext)],
+    );
+    if (rows.length === 0) throw new NotFoundError("mailbox", mailboxId);
+  }
+
+  async getMailboxCredentials(firmId: string, mailboxId: string): Promise<string | undefined> {
+    const rows = await this.#q(firmId, "SELECT credentials FROM mailboxes WHERE firm_id = $1 AND id = $2", [
+      firmId,
+      mailboxId,
+    ]);
+    return text(rows[0]?.credentials);
+  }
+
+  async listMailboxCredentials(firmId: string): Promise<MailboxCredential[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT id, credentials FROM mailboxes WHERE firm_id = $1 AND credentials IS NOT NULL ORDER BY id COLLATE "C"`,
+      [firmId],
+    );
+    return rows.map((r) => ({ mailboxId: r.id, ciphertext: r.credentials }));
+  }
+
+  // -- leases and cursors ---------------------------------------------------------------------
+
+  async acquireLease(
+    firmId: string,
+    mailboxId: string,
+    holder: string,
+    ttlMs: number,
+  ): Promise<number | undefined> {
+    // One statement: the row lock taken by ON CONFLICT serialises racing workers, and the
+    // database clock (not the workers') decides expiry.
+    const rows = await this.#q(
+      firmId,
+      `INSERT INTO mailbox_sync AS s (firm_id, mailbox_id, holder, token, lease_until)
+       SELECT b.firm_id, b.id, $3, 1, clock_timestamp() + $4 * interval '1 millisecond'
+       FROM mailboxes b WHERE b.firm_id = $1 AND b.id = $2
+       ON CONFLICT (firm_id, mailbox_id) DO UPDATE SET
+         token = CASE WHEN s.holder = EXCLUDED.holder AND s.lease_until > clock_timestamp() THEN s.token ELSE s.token + 1 END,
+         holder = EXCLUDED.holder,
+         lease_until = EXCLUDED.lease_until
+       WHERE s.holder IS NULL OR s.lease_until <= clock_timestamp() OR s.holder = EXCLUDED.holder
+       RETURNING s.token`,
+      [firmId, mailboxId, holder, ttlMs],
+    );
+    return rows[0] ? Number(rows[0].token) : undefined;
+  }
+
+  async renewLease(firmId: string, mailboxId: string, token: number, ttlMs: number): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      `UPDATE mailbox_sync SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
+       WHERE firm_id = $1 AND mailbox_id = $2 AND token = $3 AND holder IS NOT NULL AND lease_until > clock_timestamp()
+       RETURNING token`,
+      [firmId, mailboxId, token, ttlMs],
+    );
+    return rows.length > 0;
+  }
+
+  async releaseLease(firmId: string, mailboxId: string, token: number): Promise<void> {
+    await this.#q(
+      firmId,
+      `UPDATE mailbox_sync SET holder = NULL, lease_until = '-infinity' WHERE firm_id = $1 AND mailbox_id = $2 AND token = $3`,
+      [firmId, mailboxId, token],
+    );
+  }
+
+  async getCursor(firmId: string, mailboxId: string): Promise<string | undefined> {
+    const rows = await this.#q(
+      firmId,
+      "SELECT cursor FROM mailbox_sync WHERE firm_id = $1 AND mailbox_id = $2",
+      [firmId, mailboxId],
+    );
+    return text(rows[0]?.cursor);
+  }
+
+  async setCursor(
+    firmId: string,
+    mailboxId: string,
+    token: number,
+    cursor: string | undefined,
+  ): Promise<void> {
+    // Fenced: a worker whose token is no longer current matches no row and changes nothing.
+    const rows = await this.#q(
+      firmId,
+      `UPDATE mailbox_sync SET cursor = $4 WHERE firm_id = $1 AND mailbox_id = $2 AND token = $3 AND holder IS NOT NULL
+       RETURNING token`,
+      [firmId, mailboxId, token, orNull(cursor)],
+    );
+    if (rows.length === 0) {
+      throw new ClientMailError("lease_lost", "The mailbox lease is held by another worker", {
+        details: { mailboxId, token },
+      });
+    }
+  }
+
+  // -- accounts, contacts, links --------------------------------------------------------------
+
+  async createAccount(firmId: string, input: NewAccount, at: Date): Promise<Account> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        "INSERT INTO accounts (firm_id, id, name, kind, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        [firmId, this.#newId(), input.name, input.kind, at],
+      );
+      return accountOf(rows[0] as Row);
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+  }
+
+  async getAccount(firmId: string, accountId: string): Promise<Account | undefined> {
+    const rows = await this.#q(firmId, "SELECT * FROM accounts WHERE firm_id = $1 AND id = $2", [
+      firmId,
+      accountId,
+    ]);
+    return rows[0] ? accountOf(rows[0]) : undefined;
+  }
+
+  async listAccounts(firmId: string): Promise<Account[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM accounts WHERE firm_id = $1 ORDER BY name COLLATE "C", id COLLATE "C"`,
+      [firmId],
+    );
+    return rows.map(accountOf);
+  }
+
+  async updateAccount(firmId: string, accountId: string, patch: AccountPatch): Promise<Account> {
+    const rows = await this.#q(
+      firmId,
+      "UPDATE accounts SET name = COALESCE($3, name), kind = COALESCE($4, kind) WHERE firm_id = $1 AND id = $2 RETURNING *",
+      [firmId, accountId, orNull(patch.name), orNull(patch.kind)],
+    );
+    if (!rows[0]) throw new NotFoundError("account", accountId);
+    return accountOf(rows[0]);
+  }
+
+  async deleteAccount(firmId: string, accountId: string): Promise<boolean> {
+    const rows = await this.#q(firmId, "DELETE FROM accounts WHERE firm_id = $1 AND id = $2 RETURNING id", [
+      firmId,
+      accountId,
+    ]);
+    return rows.length > 0;
+  }
+
+  async createContact(firmId: string, input: NewContact): Promise<Contact> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        "INSERT INTO contacts (firm_id, id, first_name, last_name) VALUES ($1, $2, $3, $4) RETURNING *",
+        [firmId, this.#newId(), input.firstName, input.lastName],
+      );
+      return contactOf(rows[0] as Row);
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+  }
+
+  async getContact(firmId: string, contactId: string): Promise<Contact | undefined> {
+    const rows = await this.#q(firmId, "SELECT * FROM contacts WHERE firm_id = $1 AND id = $2", [
+      firmId,
+      contactId,
+    ]);
+    return rows[0] ? contactOf(rows[0]) : undefined;
+  }
+
+  async listContacts(firmId: string): Promise<Contact[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM contacts WHERE firm_id = $1 ORDER BY last_name COLLATE "C", first_name COLLATE "C", id COLLATE "C"`,
+      [firmId],
+    );
+    return rows.map(contactOf);
+  }
+
+  async updateContact(firmId: string, contactId: string, patch: ContactPatch): Promise<Contact> {
+    const rows = await this.#q(
+      firmId,
+      `UPDATE contacts SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name)
+       WHERE firm_id = $1 AND id = $2 RETURNING *`,
+      [firmId, contactId, orNull(patch.firstName), orNull(patch.lastName)],
+    );
+    if (!rows[0]) throw new NotFoundError("contact", contactId);
+    return contactOf(rows[0]);
+  }
+
+  async createLink(firmId: string, input: NewLink): Promise<Link> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        `INSERT INTO links (firm_id, id, account_id, contact_id, email, login, notify, email_sync, signatory, notify_preferences)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+        [
+          firmId,
+          this.#newId(),
+          input.accountId,
+          input.contactId,
+          input.email,
+          input.login,
+          input.notify,
+          input.emailSync,
+          input.signatory,
+          json(input.notifyPreferences),
+        ],
+      );
+      return linkOf(rows[0] as Row);
+    } catch (error) {
+      const translated = this.#translate(error, firmId);
+      if (ClientMailError.hasCode(translated, "not_found")) {
+        const constraint = sqlConstraint(error);
+        throw constraint === "links_contact_fkey"
+          ? new NotFoundError("contact", input.contactId, { cause: error })
+          : new NotFoundError("account", input.accountId, { cause: error });
+      }
+      throw translated;
+    }
+  }
+
+  async getLink(firmId: string, linkId: string): Promise<Link | undefined> {
+    const rows = await this.#q(firmId, "SELECT * FROM links WHERE firm_id = $1 AND id = $2", [
+      firmId,
+      linkId,
+    ]);
+    return rows[0] ? linkOf(rows[0]) : undefined;
+  }
+
+  async listLinks(firmId: string, filter: LinkFilter = {}): Promise<Link[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM links WHERE firm_id = $1
+         AND ($2::text IS NULL OR account_id = $2) AND ($3::text IS NULL OR contact_id = $3)
+         AND ($4::text IS NULL OR email = $4) AND ($5::boolean IS NULL OR email_sync = $5)
+       ORDER BY email COLLATE "C", id COLLATE "C"`,
+      [
+        firmId,
+        orNull(filter.accountId),
+        orNull(filter.contactId),
+        orNull(filter.email),
+        orNull(filter.emailSync),
+      ],
+    );
+    return rows.map(linkOf);
+  }
+
+  async updateLink(firmId: string, linkId: string, patch: LinkPatch): Promise<Link> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        `UPDATE links SET email = COALESCE($3, email), login = COALESCE($4, login), notify = COALESCE($5, notify),
+           email_sync = COALESCE($6, email_sync), signatory = COALESCE($7, signatory),
+           notify_preferences = COALESCE($8::jsonb, notify_preferences)
+         WHERE firm_id = $1 AND id = $2 RETURNING *`,
+        [
+          firmId,
+          linkId,
+          orNull(patch.email),
+          orNull(patch.login),
+          orNull(patch.notify),
+          orNull(patch.emailSync),
+          orNull(patch.signatory),
+          patch.notifyPreferences === undefined ? null : json(patch.notifyPreferences),
+        ],
+      );
+      if (!rows[0]) throw new NotFoundError("link", linkId);
+      return linkOf(rows[0]);
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+  }
+
+  async deleteLink(firmId: string, linkId: string): Promise<boolean> {
+    const rows = await this.#q(firmId, "DELETE FROM links WHERE firm_id = $1 AND id = $2 RETURNING id", [
+      firmId,
+      linkId,
+    ]);
+    return rows.length > 0;
+  }
+
+  async setInvitation(firmId: string, linkId: string, invitation: Invitation | undefined): Promise<Link> {
+    const rows = await this.#q(
+      firmId,
+      "UPDATE links SET invitation = $3 WHERE firm_id = $1 AND id = $2 RETURNING *",
+      [firmId, linkId, invitation === undefined ? null : json(invitation)],
+    );
+    if (!rows[0]) throw new NotFoundError("link", linkId);
+    return linkOf(rows[0]);
+  }
+
+  async findLinkByInvitationToken(firmId: string, token: string): Promise<Link | undefined> {
+    const rows = await this.#q(firmId, "SELECT * FROM links WHERE firm_id = $1 AND invitation_token = $2", [
+      firmId,
+      token,
+    ]);
+    return rows[0] ? linkOf(rows[0]) : undefined;
+  }
+
+  // -- threads --------------------------------------------------------------------------------
+
+  async createThread(firmId: string): Promise<string> {
+    try {
+      const rows = await this.#q(firmId, "INSERT INTO threads (firm_id, id) VALUES ($1, $2) RETURNING id", [
+        firmId,
+        this.#newId(),
+      ]);
+      return (rows[0] as Row).id as string;
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+  }
+
+  async findThreadsByKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.#q(
+      firmId,
+      "SELECT key, thread_id FROM thread_keys WHERE firm_id = $1 AND key = ANY($2::text[])",
+      [firmId, [...keys]],
+    );
+    return new Map(rows.map((r) => [r.key as string, r.thread_id as string]));
+  }
+
+  async #requireThread(firmId: string, threadId: string): Promise<void> {
+    const rows = await this.#q(firmId, "SELECT 1 FROM threads WHERE firm_id = $1 AND id = $2", [
+      firmId,
+      threadId,
+    ]);
+    if (rows.length === 0) throw new NotFoundError("thread", threadId);
+  }
+
+  async attachThreadKeys(
+    firmId: string,
+    threadId: string,
+    keys: readonly string[],
+  ): Promise<ThreadKeyConflict[]> {
+    return this.#atomic(async () => {
+      await this.#requireThread(firmId, threadId);
+      const unique = [...new Set(keys)];
+      await this.#q(
+        firmId,
+        `INSERT INTO thread_keys (firm_id, key, thread_id) SELECT $1, k, $2 FROM unnest($3::text[]) AS k
+         ON CONFLICT (firm_id, key) DO NOTHING`,
+        [firmId, threadId, unique],
+      );
+      const rows = await this.#q(
+        firmId,
+        "SELECT key, thread_id FROM thread_keys WHERE firm_id = $1 AND key = ANY($2::text[]) AND thread_id <> $3",
+        [firmId, unique, threadId],
+      );
+      const owners = new Map(rows.map((r) => [r.key as string, r.thread_id as string]));
+      return unique
+        .filter((key) => owners.has(key))
+        .map((key) => ({ key, threadId: owners.get(key) as string }));
+    });
+  }
+
+  async mergeThreads(firmId: string, survivorId: string, mergedIds: readonly string[]): Promise<void> {
+    await this.#atomic(async () => {
+      await this.#requireThread(firmId, survivorId);
+      const merged = mergedIds.filter((id) => id !== survivorId);
+      if (merged.length === 0) return;
+      const params = [firmId, survivorId, merged];
+      await this.#q(
+        firmId,
+        "UPDATE messages SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
+        params,
+      );
+      await this.#q(
+        firmId,
+        "UPDATE thread_keys SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
+        params,
+      );
+      await this.#q(
+        firmId,
+        "UPDATE outbox SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
+        params,
+      );
+      await this.#q(
+        firmId,
+        `INSERT INTO thread_mutes (firm_id, thread_id, member_id)
+         SELECT firm_id, $2, member_id FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($3::text[])
+         ON CONFLICT DO NOTHING`,
+        params,
+      );
+      await this.#q(firmId, "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($2::text[])", [
+        firmId,
+        merged,
+      ]);
+      await this.#q(firmId, "DELETE FROM threads WHERE firm_id = $1 AND id = ANY($2::text[])", [
+        firmId,
+        merged,
+      ]);
+    });
+  }
+
+  /** Turns message rows into records, with their filings and sightings. */
+  async #hydrate(firmId: string, rows: Row[]): Promise<FiledMessage[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id as string);
+    const [filings, sightings] = await Promise.all([
+      this.#q(
+        firmId,
+        `SELECT message_id, account_id, link_ids FROM message_filings WHERE firm_id = $1 AND message_id = ANY($2::text[])
+         ORDER BY account_id COLLATE "C"`,
+        [firmId, ids],
+      ),
+      this.#q(
+        firmId,
+        `SELECT message_id, mailbox_id, provider_id, folder FROM message_sightings WHERE firm_id = $1 AND message_id = ANY($2::text[])
+         ORDER BY mailbox_id COLLATE "C", provider_id COLLATE "C"`,
+        [firmId, ids],
+      ),
+    ]);
+    const filingsOf = new Map<string, FiledMessage["filings"]>();
+    for (const f of filings) {
+      const list = filingsOf.get(f.message_id) ?? [];
+      list.push({ accountId: f.account_id, linkIds: f.link_ids });
+      filingsOf.set(f.message_id, list);
+    }
+    const sightingsOf = new Map<string, FiledMessage["sightings"]>();
+    for (const s of sightings) {
+      const list = sightingsOf.get(s.message_id) ?? [];
+      list.push({ mailboxId: s.mailbox_id, providerId: s.provider_id, folder: s.folder });
+      sightingsOf.set(s.message_id, list);
+    }
+    return rows.map((r) => ({
+      id: r.id,
+      firmId: r.firm_id,
+      dedupeKey: r.dedupe_key,
+      messageId: text(r.message_id),
+      inReplyTo: r.in_reply_to,
+      references: r.refs,
+      from: r.from_addrs,
+      sender: r.sender,
+      replyTo: r.reply_to,
+      to: r.to_addrs,
+      cc: r.cc,
+      bcc: r.bcc,
+      subject: r.subject,
+      date: r.date,
+      direction: r.direction,
+      text: text(r.text_body),
+      html: text(r.html_body),
+      attachments: r.attachments,
+      threadId: r.thread_id,
+      filings: filingsOf.get(r.id) ?? [],
+      sightings: sightingsOf.get(r.id) ?? [],
+      removedAt: date(r.removed_at),
+      filedAt: r.filed_at,
+    }));
+  }
+
+  async listThreadMessages(firmId: string, threadId: string): Promise<FiledMessage[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.firm_id = $1 AND m.thread_id = $2 AND m.removed_at IS NULL
+       ORDER BY m.date, m.id COLLATE "C"`,
+      [firmId, threadId],
+    );
+    return this.#hydrate(firmId, rows);
+  }
+
+  async listAccountThreads(
+    firmId: string,
+    accountId: string,
+    options: ThreadListOptions,
+  ): Promise<ThreadView[]> {
+    const rows = await this.#q(
+      firmId,
+      `WITH shown AS (
+         SELECT DISTINCT m.thread_id FROM message_filings f
+         JOIN messages m ON m.firm_id = f.firm_id AND m.id = f.message_id AND m.removed_at IS NULL
+         WHERE f.firm_id = $1 AND f.account_id = $2
+           AND EXISTS (SELECT 1 FROM links l WHERE l.firm_id = f.firm_id AND l.id = ANY(f.link_ids) AND l.email_sync)
+       ), ranked AS (
+         SELECT m.thread_id, max(m.date) AS last_activity FROM messages m
+         WHERE m.firm_id = $1 AND m.removed_at IS NULL AND m.thread_id IN (SELECT thread_id FROM shown)
+         GROUP BY m.thread_id
+         HAVING $3 = 'inbox' OR bool_or(m.direction = 'outbound')
+         ORDER BY last_activity DESC, m.thread_id COLLATE "C" LIMIT $4
+       )
+       SELECT ${MESSAGE_COLUMNS}, r.last_activity FROM ranked r
+       JOIN messages m ON m.firm_id = $1 AND m.thread_id = r.thread_id AND m.removed_at IS NULL
+       ORDER BY r.last_activity DESC, r.thread_id COLLATE "C", m.date, m.id COLLATE "C"`,
+      [firmId, accountId, options.view, options.limit ?? 50],
+    );
+    const messages = await this.#hydrate(firmId, rows);
+    const views: ThreadView[] = [];
+    for (const [index, message] of messages.entries()) {
+      const last = views[views.length - 1];
+      if (last?.threadId === message.threadId) last.messages.push(message);
+      else
+        views.push({
+          threadId: message.threadId,
+          lastActivityAt: (rows[index] as Row).last_activity,
+          messages: [message],
+        });
+    }
+    return views;
+  }
+
+  async setThreadMuted(firmId: string, threadId: string, memberId: string, muted: boolean): Promise<void> {
+    await this.#atomic(async () => {
+      await this.#requireThread(firmId, threadId);
+      if (!muted) {
+        await this.#q(
+          firmId,
+          "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = $2 AND member_id = $3",
+          [firmId, threadId, memberId],
+        );
+        return;
+      }
+      try {
+        await this.#q(
+          firmId,
+          "INSERT INTO thread_mutes (firm_id, thread_id, member_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+          [firmId, threadId, memberId],
+        );
+      } catch (error) {
+        if (sqlState(error) === "23503") throw new NotFoundError("team member", memberId, { cause: error });
+        throw error;
+      }
+    });
+  }
+
+  async listThreadMutes(firmId: string, threadId: string): Promise<string[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT member_id FROM thread_mutes WHERE firm_id = $1 AND thread_id = $2 ORDER BY member_id COLLATE "C"`,
+      [firmId, threadId],
+    );
+    return rows.map((r) => r.member_id as string);
+  }
+
+  // -- filed messages -------------------------------------------------------------------------
+
+  /** Throws `not_found` for the first reference of the batch that is not in the firm. */
+  async #checkReferences(firmId: string, messages: readonly MessageToFile[]): Promise<void> {
+    const threads = [...new Set(messages.map((m) => m.threadId))];
+    const mailboxes = [...new Set(messages.flatMap((m) => m.sightings.map((s) => s.mailboxId)))];
+    const accounts = [...new Set(messages.flatMap((m) => m.filings.map((f) => f.accountId)))];
+    const links = [...new Set(messages.flatMap((m) => m.filings.flatMap((f) => f.linkIds)))];
+    const rows = await this.#q(
+      firmId,
+      `SELECT 'thread' AS kind, id, NULL AS account_id FROM threads WHERE firm_id = $1 AND id = ANY($2::text[])
+       UNION ALL SELECT 'mailbox', id, NULL FROM mailboxes WHERE firm_id = $1 AND id = ANY($3::text[])
+       UNION ALL SELECT 'account', id, NULL FROM accounts WHERE firm_id = $1 AND id = ANY($4::text[])
+       UNION ALL SELECT 'link', id, account_id FROM links WHERE firm_id = $1 AND id = ANY($5::text[])`,
+      [firmId, threads, mailboxes, accounts, links],
+    );
+    const known = new Set(rows.map((r) => `${r.kind}:${r.id}`));
+    const linkAccount = new Map(
+      rows.filter((r) => r.kind === "link").map((r) => [r.id as string, r.account_id as string]),
+    );
+    for (const [index, m] of messages.entries()) {
+      if (!known.has(`thread:${m.threadId}`))
+        throw new NotFoundError("thread", m.threadId, { details: { index } });
+      for (const s of m.sightings) {
+        if (!known.has(`mailbox:${s.mailboxId}`))
+          throw new NotFoundError("mailbox", s.mailboxId, { details: { index } });
+      }
+      for (const f of m.filings) {
+        if (!known.has(`account:${f.accountId}`))
+          throw new NotFoundError("account", f.accountId, { details: { index } });
+        for (const linkId of f.linkIds) {
+          if (linkAccount.get(linkId) !== f.accountId)
+            throw new NotFoundError("link", linkId, { details: { index } });
+        }
+      }
+    }
+  }
+
+  async fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
+    if (messages.length === 0) return [];
+    return this.#atomic(async () => {
+      await this.#checkReferences(firmId, messages);
+
+      // The first occurrence of a key in the batch is the one inserted.
+      const firsts = new Map<string, MessageToFile>();
+      for (const m of messages) if (!firsts.has(m.dedupeKey)) firsts.set(m.dedupeKey, m);
+      // Rows go in key order, so two workers filing overlapping batches take their locks in the
+      // same order instead of deadlocking.
+      const fresh = [...firsts.values()].sort((a, b) => byCodePoint(a.dedupeKey, b.dedupeKey));
+      const proposedIds = fresh.map(() => this.#newId());
+      const inserted = await this.#q(
+        firmId,
+        `INSERT INTO messages (firm_id, id, dedupe_key, message_id, in_reply_to, refs, from_addrs, sender, reply_to,
+           to_addrs, cc, bcc, subject, date, direction, text_body, html_body, attachments, thread_id, filed_at)
+         SELECT $1, u.id, u.dedupe_key, u.message_id, u.in_reply_to::jsonb, u.refs::jsonb, u.from_addrs::jsonb,
+           u.sender::jsonb, u.reply_to::jsonb, u.to_addrs::jsonb, u.cc::jsonb, u.bcc::jsonb, u.subject, u.date,
+           u.direction, u.text_body, u.html_body, u.attachments::jsonb, u.thread_id, $2
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+           $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::text[], $17::text[], $18::text[],
+           $19::text[], $20::text[])
+           AS u(id, dedupe_key, message_id, in_reply_to, refs, from_addrs, sender, reply_to, to_addrs, cc, bcc, subject,
+             date, direction, text_body, html_body, attachments, thread_id)
+         ON CONFLICT (firm_id, dedupe_key) DO NOTHING
+         RETURNING id, dedupe_key`,
+        [
+          firmId,
+          at,
+          proposedIds,
+          fresh.map((m) => m.dedupeKey),
+          fresh.map((m) => orNull(m.messageId)),
+          fresh.map((m) => json(m.inReplyTo)),
+          fresh.map((m) => json(m.references)),
+          fresh.map((m) => json(m.from)),
+          fresh.map((m) => json(m.sender)),
+          fresh.map((m) => json(m.replyTo)),
+          fresh.map((m) => json(m.to)),
+          fresh.map((m) => json(m.cc)),
+          fresh.map((m) => json(m.bcc)),
+          fresh.map((m) => m.subject),
+          fresh.map((m) => m.date),
+          fresh.map((m) => m.direction),
+          fresh.map((m) => orNull(m.text)),
+          fresh.map((m) => orNull(m.html)),
+          fresh.map((m) => json(m.attachments)),
+          fresh.map((m) => m.threadId),
+        ],
+      );
+      const idOf = new Map(inserted.map((r) => [r.dedupe_key as string, r.id as string]));
+      const created = new Set(idOf.keys());
+      const missing = fresh.map((m) => m.dedupeKey).filter((key) => !idOf.has(key));
+      if (missing.length > 0) {
+        const existing = await this.#q(
+          firmId,
+          "SELECT id, dedupe_key FROM messages WHERE firm_id = $1 AND dedupe_key = ANY($2::text[])",
+          [firmId, missing],
+        );
+        for (const r of existing) idOf.set(r.dedupe_key, r.id);
+      }
+
+      const sightingRows = messages
+        .flatMap((m) => m.sightings.map((s) => ({ messageId: idOf.get(m.dedupeKey) as string, ...s })))
+        .sort((a, b) => byCodePoint(a.mailboxId, b.mailboxId) || byCodePoint(a.providerId, b.providerId));
+      // One row per (message, account): merge the batch's link ids before the upsert, which may
+      // touch a row only once per statement.
+      const filings = new Map<string, { messageId: string; accountId: string; linkIds: Set<string> }>();
+      for (const m of messages) {
+        const messageId = idOf.get(m.dedupeKey) as string;
+        for (const f of m.filings) {
+          const key = `${messageId}\u0000${f.accountId}`;
+          const entry = filings.get(key) ?? { messageId, accountId: f.accountId, linkIds: new Set<string>() };
+          for (const linkId of f.linkIds) entry.linkIds.add(linkId);
+          filings.set(key, entry);
+        }
+      }
+      const filingRows = [...filings.values()].sort(
+        (a, b) => byCodePoint(a.messageId, b.messageId) || byCodePoint(a.accountId, b.accountId),
+      );
+      // Sightings, the un-hiding of messages seen again (F8) and filings in one round trip.
+      await this.#q(
+        firmId,
+        `WITH added AS (
+           INSERT INTO message_sightings (firm_id, mailbox_id, provider_id, message_id, folder)
+           SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u
+           ON CONFLICT (firm_id, mailbox_id, provider_id) DO NOTHING
+           RETURNING message_id
+         ), unhidden AS (
+           UPDATE messages SET removed_at = NULL
+           WHERE firm_id = $1 AND id IN (SELECT message_id FROM added) AND removed_at IS NOT NULL
+           RETURNING id
+         ), filed AS (
+           INSERT INTO message_filings AS f (firm_id, message_id, account_id, link_ids)
+           SELECT $1, u.message_id, u.account_id, u.link_ids::text[]
+           FROM unnest($6::text[], $7::text[], $8::text[]) AS u(message_id, account_id, link_ids)
+           ON CONFLICT (firm_id, message_id, account_id) DO UPDATE
+             SET link_ids = ARRAY(SELECT x FROM (SELECT DISTINCT unnest(f.link_ids || EXCLUDED.link_ids) AS x) AS d
+                                 ORDER BY x COLLATE "C")
+             WHERE NOT (EXCLUDED.link_ids <@ f.link_ids)
+           RETURNING message_id
+         )
+         SELECT (SELECT count(*) FROM added) AS sightings, (SELECT count(*) FROM unhidden) AS unhidden,
+           (SELECT count(*) FROM filed) AS filings`,
+        [
+          firmId,
+          sightingRows.map((s) => s.mailboxId),
+          sightingRows.map((s) => s.providerId),
+          sightingRows.map((s) => s.messageId),
+          sightingRows.map((s) => s.folder),
+          filingRows.map((f) => f.messageId),
+          filingRows.map((f) => f.accountId),
+          filingRows.map((f) => arrayLiteral([...f.linkIds].sort(byCodePoint))),
+        ],
+      );
+
+      const reported = new Set<string>();
+      return messages.map((m) => {
+        const id = idOf.get(m.dedupeKey) as string;
+        const isNew = created.has(m.dedupeKey) && !reported.has(m.dedupeKey);
+        reported.add(m.dedupeKey);
+        return { dedupeKey: m.dedupeKey, id, created: isNew };
+      });
+    });
+  }
+
+  async getMessage(firmId: string, messageId: string): Promise<FiledMessage | undefined> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.firm_id = $1 AND m.id = $2`,
+      [firmId, messageId],
+    );
+    return (await this.#hydrate(firmId, rows))[0];
+  }
+
+  async findMessagesByDedupeKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.#q(
+      firmId,
+      "SELECT id, dedupe_key FROM messages WHERE firm_id = $1 AND dedupe_key = ANY($2::text[])",
+      [firmId, [...keys]],
+    );
+    return new Map(rows.map((r) => [r.dedupe_key as string, r.id as string]));
+  }
+
+  async removeSightings(
+    firmId: string,
+    mailboxId: string,
+    providerIds: readonly string[],
+    at: Date,
+  ): Promise<SightingRemoval> {
+    return this.#atomic(async () => {
+      const firm = await this.#q(firmId, "SELECT deletion_mode FROM firms WHERE id = $1", [firmId]);
+      if (!firm[0]) return { orphaned: [], hidden: false };
+      const removed = await this.#q(
+        firmId,
+        `DELETE FROM message_sightings WHERE firm_id = $1 AND mailbox_id = $2 AND provider_id = ANY($3::text[])
+         RETURNING message_id`,
+        [firmId, mailboxId, [...providerIds]],
+      );
+      const touched = [...new Set(removed.map((r) => r.message_id as string))];
+      if (touched.length === 0) return { orphaned: [], hidden: false };
+      const orphanRows = await this.#q(
+        firmId,
+        `SELECT m.id FROM messages m WHERE m.firm_id = $1 AND m.id = ANY($2::text[])
+           AND NOT EXISTS (SELECT 1 FROM message_sightings s WHERE s.firm_id = m.firm_id AND s.message_id = m.id)
+         ORDER BY m.id COLLATE "C"`,
+        [firmId, touched],
+      );
+      const orphaned = orphanRows.map((r) => r.id as string);
+      const hide = firm[0].deletion_mode === "mirror";
+      if (hide && orphaned.length > 0) {
+        await this.#q(
+          firmId,
+          "UPDATE messages SET removed_at = $3 WHERE firm_id = $1 AND id = ANY($2::text[])",
+          [firmId, orphaned, at],
+        );
+      }
+      return { orphaned, hidden: hide && orphaned.length > 0 };
+    });
+  }
+
+  async eraseMessages(firmId: string, messageIds: readonly string[]): Promise<number> {
+    return this.#atomic(async () => {
+      const ids = [...new Set(messageIds)];
+      await this.#q(
+        firmId,
+        "DELETE FROM message_filings WHERE firm_id = $1 AND message_id = ANY($2::text[])",
+        [firmId, ids],
+      );
+      await this.#q(
+        firmId,
+        "DELETE FROM message_sightings WHERE firm_id = $1 AND message_id = ANY($2::text[])",
+        [firmId, ids],
+      );
+      const rows = await this.#q(
+        firmId,
+        "DELETE FROM messages WHERE firm_id = $1 AND id = ANY($2::text[]) RETURNING id",
+        [firmId, ids],
+      );
+      return rows.length;
+    });
+  }
+
+  // -- attachments ----------------------------------------------------------------------------
+
+  async claimAttachment(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        `INSERT INTO saved_attachments (firm_id, account_id, content_hash) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING content_hash`,
+        [firmId, accountId, contentHash],
+      );
+      return rows.length > 0;
+    } catch (error) {
+      if (sqlState(error) === "23503") throw new NotFoundError("account", accountId, { cause: error });
+      throw error;
+    }
+  }
+
+  async releaseAttachment(firmId: string, accountId: string, contentHash: string): Promise<void> {
+    await this.#q(
+      firmId,
+      "DELETE FROM saved_attachments WHERE firm_id = $1 AND account_id = $2 AND content_hash = $3",
+      [firmId, accountId, contentHash],
+    );
+  }
+
+  // -- notifications --------------------------------------------------------------------------
+
+  async createNotification(firmId: string, input: NewNotification, at: Date): Promise<Notification> {
+    return this.#atomic(async () => {
+      let rows: Row[];
+      try {
+        rows = await this.#q(
+          firmId,
+          `INSERT INTO notifications (firm_id, id, member_id, kind, payload, dedupe_key, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (firm_id, member_id, dedupe_key) DO NOTHING RETURNING *`,
+          [
+            firmId,
+            this.#newId(),
+            input.memberId,
+            input.kind,
+            json(input.payload),
+            orNull(input.dedupeKey),
+            at,
+          ],
+        );
+      } catch (error) {
+        if (sqlState(error) === "23503")
+          throw new NotFoundError("team member", input.memberId, { cause: error });
+        throw error;
+      }
+      if (rows[0]) return notificationOf(rows[0]);
+      const existing = await this.#q(
+        firmId,
+        "SELECT * FROM notifications WHERE firm_id = $1 AND member_id = $2 AND dedupe_key = $3",
+        [firmId, input.memberId, input.dedupeKey],
+      );
+      return notificationOf(existing[0] as Row);
+    });
+  }
+
+  async listNotifications(firmId: string, memberId: string, now: Date): Promise<Notification[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM notifications WHERE firm_id = $1 AND member_id = $2 AND dismissed_at IS NULL
+         AND (snoozed_until IS NULL OR snoozed_until <= $3)
+       ORDER BY created_at DESC, id COLLATE "C" DESC`,
+      [firmId, memberId, now],
+    );
+    return rows.map(notificationOf);
+  }
+
+  async snoozeNotification(firmId: string, notificationId: string, until: Date): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      "UPDATE notifications SET snoozed_until = $3 WHERE firm_id = $1 AND id = $2 AND dismissed_at IS NULL RETURNING id",
+      [firmId, notificationId, until],
+    );
+    return rows.length > 0;
+  }
+
+  async dismissNotification(firmId: string, notificationId: string, at: Date): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      "UPDATE notifications SET dismissed_at = COALESCE(dismissed_at, $3) WHERE firm_id = $1 AND id = $2 RETURNING id",
+      [firmId, notificationId, at],
+    );
+    return rows.length > 0;
+  }
+
+  // -- audit ----------------------------------------------------------------------------------
+
+  async appendAudit(firmId: string, entry: NewAuditEntry, at: Date): Promise<AuditEntry> {
+    try {
+      const rows = await this.#q(
+        firmId,
+        `INSERT INTO audit_entries (firm_id, id, actor, action, subject, details, at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING *`,
+        [firmId, this.#newId(), entry.actor, entry.action, orNull(entry.subject), json(entry.details), at],
+      );
+      return auditOf(rows[0] as Row);
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+  }
+
+  async listAudit(firmId: string, limit = 100): Promise<AuditEntry[]> {
+    const rows = await this.#q(
+      firmId,
+      "SELECT * FROM audit_entries WHERE firm_id = $1 ORDER BY at DESC, seq DESC LIMIT $2",
+      [firmId, limit],
+    );
+    return rows.map(auditOf);
+  }
+
+  // -- outbox ---------------------------------------------------------------------------------
+
+  async createOutbox(firmId: string, input: NewOutboxMessage, at: Date): Promise<OutboxMessage> {
+    return this.#atomic(async () => {
+      const refs = await this.#q(
+        firmId,
+        `SELECT (SELECT count(*) FROM mailboxes WHERE firm_id = $1 AND id = $2)::int AS mailboxes,
+                (SELECT count(*) FROM accounts WHERE firm_id = $1 AND id = ANY($3::text[]))::int AS accounts,
+                (SELECT count(*) FROM threads WHERE firm_id = $1 AND id = $4)::int AS threads`,
+        [firmId, input.mailboxId, [...new Set(input.accountIds)], orNull(input.threadId)],
+      );
+      const found = refs[0] as Row;
+      if (found.mailboxes === 0) throw new NotFoundError("mailbox", input.mailboxId);
+      if (found.accounts !== new Set(input.accountIds).size)
+        throw new NotFoundError("account", input.accountIds.join(","));
+      if (input.threadId !== undefined && found.threads === 0)
+        throw new NotFoundError("thread", input.threadId);
+      const rows = await this.#q(
+        firmId,
+        `INSERT INTO outbox (firm_id, id, mailbox_id, actor, account_ids, thread_id, draft, send_at, state, attempts, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', 0, $9) RETURNING *`,
+        [
+          firmId,
+          this.#newId(),
+          input.mailboxId,
+          json(input.actor),
+          input.accountIds,
+          orNull(input.threadId),
+          json(input.draft),
+          input.sendAt,
+          at,
+        ],
+      );
+      return outboxOf(rows[0] as Row);
+    });
+  }
+
+  async getOutbox(firmId: string, outboxId: string): Promise<OutboxMessage | undefined> {
+    const rows = await this.#q(firmId, "SELECT * FROM outbox WHERE firm_id = $1 AND id = $2", [
+      firmId,
+      outboxId,
+    ]);
+    return rows[0] ? outboxOf(rows[0]) : undefined;
+  }
+
+  async listOutbox(firmId: string, filter: OutboxFilter = {}): Promise<OutboxMessage[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM outbox WHERE firm_id = $1 AND ($2::text IS NULL OR state = $2)
+         AND ($3::text IS NULL OR $3 = ANY(account_ids)) AND ($4::text IS NULL OR mailbox_id = $4)
+       ORDER BY send_at, id COLLATE "C"`,
+      [firmId, orNull(filter.state), orNull(filter.accountId), orNull(filter.mailboxId)],
+    );
+    return rows.map(outboxOf);
+  }
+
+  async listDueOutbox(firmId: string, now: Date, limit: number): Promise<OutboxMessage[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM outbox WHERE firm_id = $1 AND state = 'scheduled' AND send_at <= $2
+       ORDER BY send_at, id COLLATE "C" LIMIT $3`,
+      [firmId, now, limit],
+    );
+    return rows.map(outboxOf);
+  }
+
+  async updateScheduledOutbox(
+    firmId: string,
+    outboxId: string,
+    patch: Partial<Pick<NewOutboxMessage, "draft" | "sendAt" | "accountIds">>,
+  ): Promise<OutboxMessage | undefined> {
+    return this.#atomic(async () => {
+      if (patch.accountIds !== undefined) {
+        const wanted = [...new Set(patch.accountIds)];
+        const found = await this.#q(
+          firmId,
+          "SELECT id FROM accounts WHERE firm_id = $1 AND id = ANY($2::text[])",
+          [firmId, wanted],
+        );
+        if (found.length !== wanted.length) throw new NotFoundError("account", wanted.join(","));
+      }
+      const rows = await this.#q(
+        firmId,
+        `UPDATE outbox SET draft = COALESCE($3::jsonb, draft), send_at = COALESCE($4, send_at),
+           account_ids = COALESCE($5, account_ids)
+         WHERE firm_id = $1 AND id = $2 AND state = 'scheduled' RETURNING *`,
+        [
+          firmId,
+          outboxId,
+          patch.draft === undefined ? null : json(patch.draft),
+          orNull(patch.sendAt),
+          orNull(patch.accountIds),
+        ],
+      );
+      return rows[0] ? outboxOf(rows[0]) : undefined;
+    });
+  }
+
+  async cancelOutbox(firmId: string, outboxId: string): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      "UPDATE outbox SET state = 'cancelled' WHERE firm_id = $1 AND id = $2 AND state = 'scheduled' RETURNING id",
+      [firmId, outboxId],
+    );
+    return rows.length > 0;
+  }
+
+  async claimOutbox(firmId: string, outboxId: string, claimedBy: string): Promise<boolean> {
+    // Compare-and-set on state: concurrent claimers serialise on the row and only the first
+    // still sees 'scheduled'.
+    const rows = await this.#q(
+      firmId,
+      `UPDATE outbox SET state = 'submitting', claimed_by = $3, attempts = attempts + 1
+       WHERE firm_id = $1 AND id = $2 AND state = 'scheduled' RETURNING id`,
+      [firmId, outboxId, claimedBy],
+    );
+    return rows.length > 0;
+  }
+
+  async markOutboxSent(
+    firmId: string,
+    outboxId: string,
+    claimedBy: string,
+    sent: { at: Date; messageId: string },
+  ): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      `UPDATE outbox SET state = 'sent', sent_at = $4, message_id = $5, last_error = NULL
+       WHERE firm_id = $1 AND id = $2 AND state = 'submitting' AND claimed_by = $3 RETURNING id`,
+      [firmId, outboxId, claimedBy, sent.at, sent.messageId],
+    );
+    return rows.length > 0;
+  }
+
+  async markOutboxFailed(
+    firmId: string,
+    outboxId: string,
+    claimedBy: string,
+    failure: { error: string; retryAt: Date | undefined },
+  ): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      `UPDATE outbox SET state = CASE WHEN $5::timestamptz IS NULL THEN 'failed' ELSE 'scheduled' END,
+         send_at = COALESCE($5, send_at), claimed_by = NULL, last_error = $4
+       WHERE firm_id = $1 AND id = $2 AND state = 'submitting' AND claimed_by = $3 RETURNING id`,
+      [firmId, outboxId, claimedBy, failure.error, orNull(failure.retryAt)],
+    );
+    return rows.length > 0;
+  }
+}
+
+/** Creates a store on the caller's pool. Run {@link migrate} first. */
+export function createPostgresStore(settings: PostgresStoreSettings): Store {
+  return new PostgresStore(settings);
+}
