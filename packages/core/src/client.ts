@@ -63,6 +63,7 @@ import {
   teamSyncStatus,
   type MemberSyncStatus,
 } from "./domain/notifications.js";
+import { CREDENTIALS_FIELD } from "./keyring/rotate.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
@@ -85,7 +86,7 @@ export interface ClientMailEvents {
 /** Settings of {@link createClientMail}. */
 export interface ClientMailSettings {
   store: Store;
-  /** Encrypts mailbox credentials; needed by `SyncService`, accepted here for one shared setup. */
+  /** Encrypts mailbox credentials given to {@link ClientMail.connectMailbox}. */
   keyring?: Keyring | undefined;
   clock?: Clock | undefined;
   logger?: Logger | undefined;
@@ -172,6 +173,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly newToken: () => string;
+  private readonly keyring: Keyring | undefined;
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -179,6 +181,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.clock = settings.clock ?? systemClock;
     this.logger = settings.logger ?? silentLogger;
     this.newToken = settings.newToken ?? randomToken;
+    this.keyring = settings.keyring;
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -194,8 +197,10 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   }
 
   /**
-   * Connects a mailbox for a member (Y1). The provider's credentials are stored separately,
-   * encrypted, by `SyncService.storeCredentials`.
+   * Connects a mailbox for a member (Y1). `credentials` (the provider secret, e.g. a JSON of host
+   * and app password, or an OAuth refresh token) are stored only as keyring ciphertext.
+   * Y4: connecting the address of a mailbox whose sync was stopped reconnects that mailbox — its
+   * filed mail and cursor are kept — instead of creating a second one.
    */
   async connectMailbox(
     firmId: FirmId,
@@ -205,6 +210,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
       address: string;
       displayName?: string;
       settings?: z.input<typeof mailboxSettingsSchema>;
+      credentials?: string;
     },
   ): Promise<Mailbox> {
     const parsed = parseInput(
@@ -213,26 +219,74 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
         address: z.string(),
         displayName: z.string().max(200).optional(),
         settings: mailboxSettingsSchema.optional(),
+        credentials: z.string().min(1, "a non-empty secret").max(100_000).optional(),
       }),
       input,
     );
     const address = normalizeAddress(parsed.address, "address");
-    return this.store.createMailbox(
-      this.firmIdOf(firmId),
-      {
-        provider: parsed.provider,
-        address,
-        displayName: parsed.displayName ?? address,
-        ownerMemberId: parseInput(idSchema, memberId, "memberId"),
-        settings: {
-          autoSaveAttachments: false,
-          allowOthersToSend: false,
-          signatureHtml: "",
-          ...definedOnly(parsed.settings ?? {}),
+    const owner = parseInput(idSchema, memberId, "memberId");
+    if (parsed.credentials !== undefined && !this.keyring) {
+      throw new ClientMailError(
+        "unsupported",
+        "A keyring is required to store mailbox credentials (settings.keyring)",
+        {
+          details: { option: "keyring" },
         },
-      },
-      this.clock.now(),
-    );
+      );
+    }
+    const now = this.clock.now();
+    const mailbox = await this.store.transaction(async (tx) => {
+      const stopped = (await tx.listMailboxes(this.firmIdOf(firmId))).find(
+        (m) => m.address === address && m.state.status === "stopped",
+      );
+      let connected: Mailbox;
+      if (stopped) {
+        if (stopped.provider !== parsed.provider) {
+          throw new ValidationError([
+            {
+              field: "provider",
+              value: parsed.provider,
+              expected: `${stopped.provider}, the provider ${address} was connected with`,
+            },
+          ]);
+        }
+        await tx.addMailboxConnection(firmId, stopped.id, owner, now);
+        if (parsed.settings) await tx.updateMailboxSettings(firmId, stopped.id, definedOnly(parsed.settings));
+        connected = await tx.setMailboxState(firmId, stopped.id, { status: "connecting" });
+        await tx.appendAudit(
+          firmId,
+          { actor: owner, action: "mailbox.reconnected", subject: stopped.id, details: {} },
+          now,
+        );
+      } else {
+        connected = await tx.createMailbox(
+          firmId,
+          {
+            provider: parsed.provider,
+            address,
+            displayName: parsed.displayName ?? address,
+            ownerMemberId: owner,
+            settings: {
+              autoSaveAttachments: false,
+              allowOthersToSend: false,
+              signatureHtml: "",
+              ...definedOnly(parsed.settings ?? {}),
+            },
+          },
+          now,
+        );
+      }
+      if (parsed.credentials !== undefined) {
+        const ciphertext = await this.keyring!.encrypt(parsed.credentials, {
+          firmId,
+          recordId: connected.id,
+          field: CREDENTIALS_FIELD,
+        });
+        await tx.setMailboxCredentials(firmId, connected.id, ciphertext);
+      }
+      return connected;
+    });
+    return mailbox;
   }
 
   /** Y3/P1: a member connects a shared mailbox another member already connected. */

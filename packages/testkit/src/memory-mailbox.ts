@@ -6,6 +6,7 @@
 import {
   ClientMailError,
   RateLimitedError,
+  ValidationError,
   type AttachmentContent,
   type EmailAddress,
   type FetchedMessage,
@@ -202,8 +203,12 @@ export class MemoryMailbox {
       from = Number(end);
     } else {
       from = Number(cursor);
-      if (!Number.isInteger(from) || from < this.horizon - 1)
-        throw new ClientMailError("cursor_expired", "Cursor is no longer valid");
+      if (!Number.isInteger(from)) {
+        throw new ValidationError([
+          { field: "cursor", value: cursor, expected: "a cursor returned by this mailbox" },
+        ]);
+      }
+      if (from < this.horizon - 1) throw new ClientMailError("cursor_expired", "Cursor is no longer valid");
     }
     const pending = this.log.filter((change) => change.seq > from);
     if (pending.length === 0) {

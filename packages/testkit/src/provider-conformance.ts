@@ -8,14 +8,10 @@
  * providerConformance({
  *   name: "gmail (fake)",
  *   async setup() {
- *     const fake = await startGmailFake();
- *     return {
- *       provider: createGmailProvider({ ...fake.settings, pageSize: 2 }),
- *       appendMessage: (raw, folder) => fake.insert(raw, folder === "sent" ? ["SENT"] : ["INBOX"]),
- *       deleteMessage: (messageId) => fake.deleteByMessageId(messageId),
- *       expireCursor: () => fake.expireHistory(),
- *       close: () => fake.stop(),
- *     };
+ *     const backend = createGmailConformanceBackend();
+ *     const provider = createGmailProvider({ ...backend.settings, pageSize: 2, push: { topicName: backend.topicName } });
+ *     // appendMessage, deleteMessage, expireCursor and close, wired to the fake mailbox.
+ *     return backend.fixture(provider);
  *   },
  * });
  * ```
@@ -148,7 +144,10 @@ function finalCursor(pages: readonly ChangePage[]): string {
   return pages[pages.length - 1]!.cursor;
 }
 
-async function withFixture(setup: () => Promise<ProviderFixture>, test: (fixture: ProviderFixture) => Promise<void>): Promise<void> {
+async function withFixture(
+  setup: () => Promise<ProviderFixture>,
+  test: (fixture: ProviderFixture) => Promise<void>,
+): Promise<void> {
   const fixture = await setup();
   try {
     await test(fixture);
@@ -214,19 +213,28 @@ export function providerConformance(options: ProviderConformanceOptions): void {
           "inbox",
         );
         await fixture.appendMessage(
-          buildConformanceMessage({ messageId: sent, from: owner, to: `contact.${tag}@xn--bcher-kva.example`, subject: "Answer" }),
+          buildConformanceMessage({
+            messageId: sent,
+            from: owner,
+            to: `contact.${tag}@xn--bcher-kva.example`,
+            subject: "Answer",
+          }),
           "sent",
         );
 
         const pages = await allPages(fixture.provider, undefined);
         const ids = addedIds(pages).filter((id) => id.includes(tag));
         expect(ids.sort()).toEqual([first, reply, sent].sort());
-        const envelopes = new Map(pages.flatMap((page) => page.added).map((envelope) => [envelope.messageId, envelope]));
+        const envelopes = new Map(
+          pages.flatMap((page) => page.added).map((envelope) => [envelope.messageId, envelope]),
+        );
         const providerIds = pages.flatMap((page) => page.added.map((envelope) => envelope.providerId));
         expect(new Set(providerIds).size, "provider ids are unique").toBe(providerIds.length);
 
         const firstEnvelope = envelopes.get(first)!;
-        expect(firstEnvelope.from).toEqual([{ name: "Client Contact", address: `contact.${tag}@xn--bcher-kva.example` }]);
+        expect(firstEnvelope.from).toEqual([
+          { name: "Client Contact", address: `contact.${tag}@xn--bcher-kva.example` },
+        ]);
         expect(addresses(firstEnvelope.to)).toEqual([owner]);
         expect(addresses(firstEnvelope.cc)).toEqual([`second-${tag}@client.example`]);
         expect(firstEnvelope.subject).toBe("Rechnung Müller");
@@ -249,12 +257,28 @@ export function providerConformance(options: ProviderConformanceOptions): void {
         const kept = `<kept-${tag}@client.example>`;
         const gone = `<gone-${tag}@client.example>`;
         const fresh = `<fresh-${tag}@client.example>`;
-        await fixture.appendMessage(buildConformanceMessage({ messageId: kept, from: "a@client.example", to: owner, subject: "kept" }), "inbox");
-        await fixture.appendMessage(buildConformanceMessage({ messageId: gone, from: "a@client.example", to: owner, subject: "gone" }), "inbox");
+        await fixture.appendMessage(
+          buildConformanceMessage({ messageId: kept, from: "a@client.example", to: owner, subject: "kept" }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({ messageId: gone, from: "a@client.example", to: owner, subject: "gone" }),
+          "inbox",
+        );
         const backfill = await allPages(fixture.provider, undefined);
-        const goneId = backfill.flatMap((page) => page.added).find((envelope) => envelope.messageId === gone)!.providerId;
+        const goneId = backfill
+          .flatMap((page) => page.added)
+          .find((envelope) => envelope.messageId === gone)!.providerId;
 
-        await fixture.appendMessage(buildConformanceMessage({ messageId: fresh, from: owner, to: "a@client.example", subject: "fresh" }), "sent");
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: fresh,
+            from: owner,
+            to: "a@client.example",
+            subject: "fresh",
+          }),
+          "sent",
+        );
         await fixture.deleteMessage(gone);
         const delta = await allPages(fixture.provider, finalCursor(backfill));
         expect(addedIds(delta)).toEqual([fresh]);
@@ -271,11 +295,17 @@ export function providerConformance(options: ProviderConformanceOptions): void {
         const tag = unique();
         const ids = Array.from({ length: 5 }, (_, i) => `<m${i}-${tag}@client.example>`);
         for (const [i, id] of ids.entries()) {
-          await fixture.appendMessage(buildConformanceMessage({ messageId: id, from: "b@client.example", to: owner, subject: `m${i}` }), i === 4 ? "sent" : "inbox");
+          await fixture.appendMessage(
+            buildConformanceMessage({ messageId: id, from: "b@client.example", to: owner, subject: `m${i}` }),
+            i === 4 ? "sent" : "inbox",
+          );
         }
         const pages = await allPages(fixture.provider, undefined);
         expect(addedIds(pages).sort()).toEqual([...ids].sort());
-        expect(pages.length, "the provider must be configured with a page size of at most 2").toBeGreaterThanOrEqual(3);
+        expect(
+          pages.length,
+          "the provider must be configured with a page size of at most 2",
+        ).toBeGreaterThanOrEqual(3);
         for (let i = 0; i < pages.length - 1; i++) {
           const seen = new Set(addedIds(pages.slice(0, i + 1)));
           const rest = ids.filter((id) => !seen.has(id)).sort();
@@ -289,14 +319,20 @@ export function providerConformance(options: ProviderConformanceOptions): void {
       await withFixture(setup, async (fixture) => {
         const tag = unique();
         const id = `<exp-${tag}@client.example>`;
-        await fixture.appendMessage(buildConformanceMessage({ messageId: id, from: "c@client.example", to: owner, subject: "x" }), "inbox");
+        await fixture.appendMessage(
+          buildConformanceMessage({ messageId: id, from: "c@client.example", to: owner, subject: "x" }),
+          "inbox",
+        );
         const pages = await allPages(fixture.provider, undefined);
         await fixture.expireCursor();
         const error = await collect(fixture.provider.changes(finalCursor(pages))).then(
           () => undefined,
           (e: unknown) => e,
         );
-        expect(ClientMailError.hasCode(error, "cursor_expired"), `expected cursor_expired, got ${String(error)}`).toBe(true);
+        expect(
+          ClientMailError.hasCode(error, "cursor_expired"),
+          `expected cursor_expired, got ${String(error)}`,
+        ).toBe(true);
         const relisted = await allPages(fixture.provider, undefined);
         expect(addedIds(relisted)).toEqual([id]);
       });
@@ -311,18 +347,56 @@ export function providerConformance(options: ProviderConformanceOptions): void {
         const toClient = `<s3-${tag}@x>`;
         const nearMiss = `<s4-${tag}@x>`;
         const unrelated = `<s5-${tag}@x>`;
-        await fixture.appendMessage(buildConformanceMessage({ messageId: fromClient, from: `Ann <${client}>`, to: owner, subject: "1" }), "inbox");
-        await fixture.appendMessage(buildConformanceMessage({ messageId: ccClient, from: "other@else.example", to: owner, cc: client.toUpperCase(), subject: "2" }), "inbox");
-        await fixture.appendMessage(buildConformanceMessage({ messageId: toClient, from: owner, to: client, subject: "3" }), "sent");
-        await fixture.appendMessage(buildConformanceMessage({ messageId: nearMiss, from: `jo${client}`, to: owner, subject: "4" }), "inbox");
-        await fixture.appendMessage(buildConformanceMessage({ messageId: unrelated, from: "x@else.example", to: owner, subject: "5" }), "inbox");
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: fromClient,
+            from: `Ann <${client}>`,
+            to: owner,
+            subject: "1",
+          }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: ccClient,
+            from: "other@else.example",
+            to: owner,
+            cc: client.toUpperCase(),
+            subject: "2",
+          }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({ messageId: toClient, from: owner, to: client, subject: "3" }),
+          "sent",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({ messageId: nearMiss, from: `jo${client}`, to: owner, subject: "4" }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({ messageId: unrelated, from: "x@else.example", to: owner, subject: "5" }),
+          "inbox",
+        );
 
         const found = (await collect(fixture.provider.search({ addresses: [client] }))).flat();
-        expect(found.map((envelope) => envelope.messageId).sort()).toEqual([fromClient, ccClient, toClient].sort());
-        const none = (await collect(fixture.provider.search({ addresses: [client], before: new Date(Date.UTC(2000, 0, 1)) }))).flat();
+        expect(found.map((envelope) => envelope.messageId).sort()).toEqual(
+          [fromClient, ccClient, toClient].sort(),
+        );
+        const none = (
+          await collect(
+            fixture.provider.search({ addresses: [client], before: new Date(Date.UTC(2000, 0, 1)) }),
+          )
+        ).flat();
         expect(none).toEqual([]);
-        const recent = (await collect(fixture.provider.search({ addresses: [client], since: new Date(Date.now() - 3 * 86_400_000) }))).flat();
-        expect(recent.map((envelope) => envelope.messageId).sort()).toEqual([fromClient, ccClient, toClient].sort());
+        const recent = (
+          await collect(
+            fixture.provider.search({ addresses: [client], since: new Date(Date.now() - 3 * 86_400_000) }),
+          )
+        ).flat();
+        expect(recent.map((envelope) => envelope.messageId).sort()).toEqual(
+          [fromClient, ccClient, toClient].sort(),
+        );
       });
     });
 
@@ -345,17 +419,46 @@ export function providerConformance(options: ProviderConformanceOptions): void {
           }),
           "inbox",
         );
-        await fixture.appendMessage(buildConformanceMessage({ messageId: withHtml, from: "d@client.example", to: owner, subject: "html", html: `<p><b>bold ${tag}</b></p>` }), "inbox");
-        await fixture.appendMessage(buildConformanceMessage({ messageId: notAsked, from: "d@client.example", to: owner, subject: "no" }), "inbox");
-        await fixture.appendMessage(buildConformanceMessage({ messageId: deleted, from: "d@client.example", to: owner, subject: "del" }), "inbox");
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: withHtml,
+            from: "d@client.example",
+            to: owner,
+            subject: "html",
+            html: `<p><b>bold ${tag}</b></p>`,
+          }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: notAsked,
+            from: "d@client.example",
+            to: owner,
+            subject: "no",
+          }),
+          "inbox",
+        );
+        await fixture.appendMessage(
+          buildConformanceMessage({
+            messageId: deleted,
+            from: "d@client.example",
+            to: owner,
+            subject: "del",
+          }),
+          "inbox",
+        );
         const envelopes = new Map(
-          (await allPages(fixture.provider, undefined)).flatMap((page) => page.added).map((envelope) => [envelope.messageId, envelope]),
+          (await allPages(fixture.provider, undefined))
+            .flatMap((page) => page.added)
+            .map((envelope) => [envelope.messageId, envelope]),
         );
         await fixture.deleteMessage(deleted);
 
         const ids = [withFile, withHtml, deleted].map((id) => envelopes.get(id)!.providerId);
         const fetched: FetchedMessage[] = await collect(fixture.provider.fetch(ids));
-        expect(fetched.map((message) => message.envelope.messageId).sort()).toEqual([withFile, withHtml].sort());
+        expect(fetched.map((message) => message.envelope.messageId).sort()).toEqual(
+          [withFile, withHtml].sort(),
+        );
 
         const file = fetched.find((message) => message.envelope.messageId === withFile)!;
         expect(file.envelope.providerId).toBe(envelopes.get(withFile)!.providerId);
@@ -386,9 +489,20 @@ export function providerConformance(options: ProviderConformanceOptions): void {
           const before = calls;
           const changed = new Promise<void>((resolve, reject) => {
             wake = resolve;
-            setTimeout(() => reject(new Error(`watch did not report a new message within ${watchTimeoutMs} ms`)), watchTimeoutMs).unref();
+            setTimeout(
+              () => reject(new Error(`watch did not report a new message within ${watchTimeoutMs} ms`)),
+              watchTimeoutMs,
+            ).unref();
           });
-          await fixture.appendMessage(buildConformanceMessage({ messageId: `<w-${unique()}@client.example>`, from: "e@client.example", to: owner, subject: "w" }), "inbox");
+          await fixture.appendMessage(
+            buildConformanceMessage({
+              messageId: `<w-${unique()}@client.example>`,
+              from: "e@client.example",
+              to: owner,
+              subject: "w",
+            }),
+            "inbox",
+          );
           await changed;
           expect(calls).toBeGreaterThan(before);
         } finally {

@@ -5,7 +5,7 @@
  * page; the idempotent filing makes the replay harmless.
  */
 import type { EventEmitter } from "eventemitter3";
-import { ClientMailError, RateLimitedError } from "../errors.js";
+import { ClientMailError, RateLimitedError, ValidationError } from "../errors.js";
 import {
   parseMessageIdList,
   dedupeKey,
@@ -200,7 +200,7 @@ export class MailboxSync {
           await this.applyChanges(context, cursor, token, result, signal);
           break;
         } catch (error) {
-          if (!ClientMailError.hasCode(error, "cursor_expired") || attempt > 0) throw error;
+          if (!cursorRejected(error) || attempt > 0) throw error;
           // Y6: the provider no longer accepts the cursor. Forget it (fenced) and list everything;
           // idempotent filing keeps the resync free of duplicates, and nothing filed is deleted.
           this.deps.logger.warn("cursor expired; running a full resync", {
@@ -424,7 +424,7 @@ export class MailboxSync {
       await settle();
     } finally {
       // Never leave a write running behind a failure: wait for it (its error, if any, loses to the first).
-      if (writing) await (writing).catch(() => undefined);
+      if (writing) await writing.catch(() => undefined);
     }
   }
 
@@ -744,6 +744,15 @@ export class MailboxSync {
       }
     }
   }
+}
+
+/**
+ * Y6: the provider no longer accepts the cursor — it expired, or it cannot be read at all (a
+ * corrupt or foreign value). Either way the only way forward is a full listing.
+ */
+function cursorRejected(error: unknown): boolean {
+  if (ClientMailError.hasCode(error, "cursor_expired")) return true;
+  return error instanceof ValidationError && error.issues.some((issue) => issue.field === "cursor");
 }
 
 function isPerMessageFailure(error: unknown): boolean {

@@ -5,6 +5,7 @@
  */
 import { ClientMailError, NotFoundError } from "../errors.js";
 import type { FirmId, Mailbox, MailboxId, MemberId } from "../domain/model.js";
+import { CREDENTIALS_FIELD } from "../keyring/rotate.js";
 import type { Keyring } from "../ports/keyring.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
@@ -19,9 +20,16 @@ export interface SyncServiceSettings extends SyncDependencies {
   providerFor: ProviderFactory;
   /** Decrypts stored credentials. Without it, the factory receives `undefined`. */
   keyring?: Keyring | undefined;
-  /** Names this worker in leases. */
+  /**
+   * Names this worker in leases (for operators). Each SyncService adds its own random suffix, so
+   * two processes configured with the same name never share a lease.
+   */
   holder: string;
   leaseTtlMs?: number | undefined;
+  /** Consecutive failed passes before a mailbox is stopped (N2). Default 10. */
+  maxConsecutiveFailures?: number | undefined;
+  /** Fetch attempts of one message before it is set aside. Default 3. */
+  poisonThreshold?: number | undefined;
 }
 
 /** The outcome of a targeted backfill in one mailbox (Y5). */
@@ -33,13 +41,18 @@ export interface BackfillOutcome {
   error?: string | undefined;
 }
 
-const credentialField = "credentials";
+const credentialField = CREDENTIALS_FIELD;
 
 /** Runs sync for the mailboxes of any firm. One instance per worker process. */
 export class SyncService {
   private readonly syncs = new Map<string, { sync: MailboxSync; provider: MailProvider }>();
+  private readonly holder: string;
 
-  constructor(private readonly settings: SyncServiceSettings) {}
+  constructor(private readonly settings: SyncServiceSettings) {
+    const suffix = new Uint8Array(6);
+    globalThis.crypto.getRandomValues(suffix);
+    this.holder = `${settings.holder}#${[...suffix].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  }
 
   /** Encrypts and stores a mailbox's credentials (only ciphertext reaches the store). */
   async storeCredentials(firmId: FirmId, mailboxId: MailboxId, secret: string): Promise<void> {
@@ -167,8 +180,10 @@ export class SyncService {
       firmId,
       mailboxId,
       provider,
-      holder: this.settings.holder,
+      holder: this.holder,
       leaseTtlMs: this.settings.leaseTtlMs,
+      maxConsecutiveFailures: this.settings.maxConsecutiveFailures,
+      poisonThreshold: this.settings.poisonThreshold,
     });
     const entry = { sync, provider };
     this.syncs.set(key, entry);

@@ -242,6 +242,20 @@ describe("mailbox sync engine", () => {
     expect(new Set(after.map((m) => m.subject)).size).toBe(after.length);
   });
 
+  it("Y6: a cursor the provider cannot read is treated as expired: a full resync, no duplicates", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box);
+    await f.sync(box).syncOnce();
+    const token = await f.store.acquireLease(f.firm.id, box, "operator", 1000);
+    await f.store.setCursor(f.firm.id, box, token!, "garbage-from-an-old-version");
+    await f.store.releaseLease(f.firm.id, box, token!);
+    const result = await f.sync(box).syncOnce();
+    expect(result.resynced).toBe(true);
+    expect(await allFiled(f)).toHaveLength(1);
+    expect(await f.store.getCursor(f.firm.id, box)).not.toBe("garbage-from-an-old-version");
+  });
+
   it("Y7: transient failures and 429s are retried with backoff that honours Retry-After", async () => {
     const f = await makeFirm();
     const box = f.boxes.ann.id;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { createAesGcmKeyring, generateKeyringKey, SyncService, type Mailbox } from "../../src/index.js";
+import {
+  createAesGcmKeyring,
+  createClientMail,
+  generateKeyringKey,
+  SyncService,
+  type Mailbox,
+} from "../../src/index.js";
 import { silentLogger } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
@@ -113,5 +119,49 @@ describe("sync service", () => {
     await sync.storeCredentials(f.firm.id, f.boxes.ann.id, "new-secret");
     expect(await sync.syncMailbox(f.firm.id, f.boxes.ann.id)).toBe("ok");
     expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.state).toEqual({ status: "live" });
+  });
+
+  it("Y4: connecting a stopped mailbox's address again reconnects it with its filed mail, credentials only as ciphertext", async () => {
+    const f = await makeFirm();
+    const { sync, keyring } = service(f);
+    const cm = createClientMail({ store: f.store, clock: f.clock, keyring });
+    f.box(f.boxes.ann.id).append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Before",
+      messageId: "<before@home>",
+      date: minutes(1),
+      text: "x",
+    });
+    await sync.syncMailbox(f.firm.id, f.boxes.ann.id);
+    await sync.stopSync(f.firm.id, f.boxes.ann.id, f.members.ann.id);
+    await expect(
+      cm.connectMailbox(f.firm.id, f.members.ann.id, { provider: "gmail", address: "ann@ledger.example" }),
+    ).rejects.toMatchObject({ code: "validation_failed" });
+    const again = await cm.connectMailbox(f.firm.id, f.members.ann.id, {
+      provider: "imap",
+      address: "Ann@Ledger.example",
+      credentials: "new-app-password",
+    });
+    expect(again.id).toBe(f.boxes.ann.id);
+    expect(again.state).toEqual({ status: "connecting" });
+    const stored = await f.store.getMailboxCredentials(f.firm.id, f.boxes.ann.id);
+    expect(stored).not.toContain("new-app-password");
+    f.box(f.boxes.ann.id).append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "After",
+      messageId: "<after@home>",
+      date: minutes(2),
+      text: "y",
+    });
+    expect(await sync.syncMailbox(f.firm.id, f.boxes.ann.id)).toBe("ok");
+    const subjects = (
+      await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" })
+    ).flatMap((t) => t.messages.map((m) => m.subject));
+    expect(subjects.sort()).toEqual(["After", "Before"]);
+    await expect(
+      cm.connectMailbox(f.firm.id, f.members.ann.id, { provider: "imap", address: "ann@ledger.example" }),
+    ).rejects.toMatchObject({ code: "conflict" });
   });
 });
