@@ -121,7 +121,8 @@ function randomToken(): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-const linkPatchSchema = z.strictObject({
+/** A change to one link's toggles (T1, T2, T7). */
+export const linkPatchSchema = z.strictObject({
   login: z.boolean().optional(),
   notify: z.boolean().optional(),
   emailSync: z.boolean().optional(),

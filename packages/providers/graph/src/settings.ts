@@ -51,7 +51,7 @@ export interface GraphProviderSettings {
   maxConcurrentRequests?: number | undefined;
   /** `Prefer: odata.maxpagesize` for delta and search, 1 to 1000. Default 100. */
   pageSize?: number | undefined;
-  /** Addresses per `$search` query in {@link MailProvider.search}. Default 10. */
+  /** Addresses per `$search` query in `MailProvider.search`. Default 10. */
   searchChunkSize?: number | undefined;
   retry?: Partial<RetryPolicy> | undefined;
   /** Change notifications; without them `watch` polls. */

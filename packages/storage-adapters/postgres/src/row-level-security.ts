@@ -39,7 +39,7 @@ const identifier = (name: string): string => `"${name.replace(/"/g, '""')}"`;
  * Once enabled, every store on this database must run with `rowLevelSecurity: true`, which sets
  * `app.firm_id` with transaction scope (`set_config(..., true)`, the `SET LOCAL` form that does
  * not leak through a transaction-mode pooler) before each statement. Listing firm ids
- * ({@link Store.listFirmIds}) sets `app.list_firms` instead, which reveals the firms table only.
+ * (`Store.listFirmIds`) sets `app.list_firms` instead, which reveals the firms table only.
  */
 export async function enableRowLevelSecurity(pool: Pool, settings: RowLevelSecuritySettings): Promise<void> {
   const role = identifier(settings.appRole);

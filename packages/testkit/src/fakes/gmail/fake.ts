@@ -146,7 +146,7 @@ function clampResults(value: string | null, fallback: number): number {
 /**
  * An in-memory Gmail API: the REST endpoints the clientmail Gmail provider uses, the batch
  * endpoint, the OAuth token endpoint, quota accounting and fault scripting. Use {@link handlers}
- * with msw's `setupServer`, or pass {@link fetch} to code that takes an injectable fetch.
+ * with msw's `setupServer`, or pass `fetch` to code that takes an injectable fetch.
  */
 export class GmailFake {
   /** msw handlers for the Gmail API, the batch endpoint and the OAuth token endpoint. */

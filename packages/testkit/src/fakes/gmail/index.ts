@@ -16,7 +16,10 @@ export type {
   GmailWatch,
   GmailPushMessage,
   NewGmailMessage,
+  HistoryMessageRef,
+  MailboxHost,
 } from "./mailbox.js";
+export type { GmailHeader, GmailMessagePart } from "./mime.js";
 export { parseQuery, matchesQuery } from "./query.js";
 export type { QueryNode, QueryTarget } from "./query.js";
 export { buildRawMessage } from "./compose.js";

@@ -18,6 +18,11 @@ export type {
 } from "./fake.js";
 export { graphFaults, syncStateNotFoundMessage } from "./responses.js";
 export type { GraphFault, GraphRetryAfter } from "./responses.js";
-export type { GraphAddress, GraphFakeAttachment, GraphFakeMessageInput } from "./model.js";
+export type {
+  GraphAddress,
+  GraphFakeAttachment,
+  GraphFakeMessageInput,
+  StoredMessage as GraphStoredMessage,
+} from "./model.js";
 export { graphConformanceSetup } from "./conformance.js";
 export type { GraphFixtureEnvironment, GraphFixtureProvider } from "./conformance.js";
