@@ -461,6 +461,27 @@ export function storeConformance(options: StoreConformanceOptions): void {
         expect((await store.findMessagesByDedupeKeys(seed.firm.id, ["<m1@bolt.example>"])).size).toBe(0);
       });
 
+      it("F8: lists a mailbox's sightings, so a relisting can find the copies that vanished", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "sightings", "mirror");
+        await store.fileMessages(
+          seed.firm.id,
+          [
+            message(seed, 1, {
+              sightings: [
+                { mailboxId: seed.mailbox.id, providerId: "INBOX:7:2", folder: "INBOX" },
+                { mailboxId: seed.mailbox.id, providerId: "INBOX:7:10", folder: "INBOX" },
+              ],
+            }),
+          ],
+          t0,
+        );
+        expect(await store.listSightings(seed.firm.id, seed.mailbox.id)).toEqual(["INBOX:7:10", "INBOX:7:2"]);
+        expect(await store.listSightings(seed.firm.id, "no-such-mailbox")).toEqual([]);
+        await store.removeSightings(seed.firm.id, seed.mailbox.id, ["INBOX:7:2"], minutes(1));
+        expect(await store.listSightings(seed.firm.id, seed.mailbox.id)).toEqual(["INBOX:7:10"]);
+      });
+
       it("F8: mirror mode hides a message once its last sighting is removed", async () => {
         const { store } = await options.makeStore();
         const seed = await seedFirm(store, "mirror", "mirror");
@@ -1069,6 +1090,7 @@ export function storeConformance(options: StoreConformanceOptions): void {
             () => store.findMessagesByDedupeKeys(A, ["<m1@bolt.example>"]),
             "empty",
           ],
+          ["listSightings", () => store.listSightings(A, b.mailbox.id), "empty"],
           ["removeSightings", () => store.removeSightings(A, b.mailbox.id, ["INBOX:1:1"], t0), "void"],
           ["eraseMessages", () => store.eraseMessages(A, [bMessage?.id ?? ""]), "zero"],
           ["claimAttachment", () => store.claimAttachment(A, b.account.id, "ef".repeat(32)), "not_found"],

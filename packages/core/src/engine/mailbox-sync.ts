@@ -382,6 +382,9 @@ export class MailboxSync {
     const backfilling = cursor === undefined || cursor.length === 0;
     let done = 0;
     if (backfilling) await this.setState({ status: "backfilling", done: 0, estimated: undefined });
+    // A full listing sees every copy the mailbox still has; what the store remembers beyond that
+    // vanished while there was no valid cursor (e.g. before a UIDVALIDITY change) (F8).
+    const listed = backfilling ? new Set<string>() : undefined;
     // Pipelined: while page N is written to the store, page N+1 is listed and fetched from the
     // provider. Pages are still committed strictly in order, each with its own cursor.
     let writing: Promise<PageOutcome> | undefined;
@@ -396,6 +399,7 @@ export class MailboxSync {
     try {
       for await (const page of this.options.provider.changes(cursor, { signal })) {
         result.examined += page.added.length;
+        if (listed) for (const envelope of page.added) listed.add(envelope.providerId);
         const prepared = await this.preparePage(context, page.added);
         await settle();
         if (
@@ -422,10 +426,27 @@ export class MailboxSync {
         if (page.done) break;
       }
       await settle();
+      if (listed) result.removed += await this.removeVanished(listed);
     } finally {
       // Never leave a write running behind a failure: wait for it (its error, if any, loses to the first).
       if (writing) await writing.catch(() => undefined);
     }
+  }
+
+  /** After a full listing: removes the sightings of copies the listing did not see (F8). */
+  private async removeVanished(listed: ReadonlySet<string>): Promise<number> {
+    const { store, clock } = this.deps;
+    const vanished = (await store.listSightings(this.firmId, this.mailboxId)).filter((id) => !listed.has(id));
+    if (vanished.length === 0) return 0;
+    const removal = await store.removeSightings(this.firmId, this.mailboxId, vanished, clock.now());
+    if (removal.hidden && removal.orphaned.length > 0) {
+      this.deps.events?.emit("message.removed", {
+        firmId: this.firmId,
+        mailboxId: this.mailboxId,
+        messageRecordIds: removal.orphaned,
+      });
+    }
+    return removal.hidden ? removal.orphaned.length : 0;
   }
 
   /**

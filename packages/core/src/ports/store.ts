@@ -471,6 +471,11 @@ export interface Store {
   /** The record id of each dedupe key already filed; others are absent. */
   findMessagesByDedupeKeys(firmId: FirmId, keys: readonly string[]): Promise<Map<string, MessageRecordId>>;
   /**
+   * The provider ids of every copy the firm has seen in the mailbox (F5, F8), sorted. Lets a full
+   * relisting find the copies that vanished while the cursor was invalid. Unknown mailbox: `[]`.
+   */
+  listSightings(firmId: FirmId, mailboxId: MailboxId): Promise<string[]>;
+  /**
    * Removes the sightings (mailbox, provider ids) (F8). Messages left with no sighting are
    * reported; in `mirror` mode they leave the firm's view, in `retain` mode they stay. Unknown
    * ids are ignored; idempotent.

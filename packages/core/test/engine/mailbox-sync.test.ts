@@ -256,6 +256,24 @@ describe("mailbox sync engine", () => {
     expect(await f.store.getCursor(f.firm.id, box)).not.toBe("garbage-from-an-old-version");
   });
 
+  it("F8: after a full resync, copies that vanished while the cursor was invalid are removed too", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    const gone = clientMail(f, box, { messageId: "<gone@home>", subject: "Deleted during the gap" });
+    clientMail(f, box, { messageId: "<kept@home>", subject: "Kept", date: minutes(1) });
+    const sync = f.sync(box);
+    await sync.syncOnce();
+    expect(await allFiled(f)).toHaveLength(2);
+    f.box(box).expireCursors();
+    f.box(box).remove(gone);
+    f.box(box).expireCursors();
+    const result = await sync.syncOnce();
+    expect(result.resynced).toBe(true);
+    expect(result.removed).toBe(1);
+    expect((await allFiled(f)).map((m) => m.subject)).toEqual(["Kept"]);
+    expect(await f.store.listSightings(f.firm.id, box)).toHaveLength(1);
+  });
+
   it("Y7: transient failures and 429s are retried with backoff that honours Retry-After", async () => {
     const f = await makeFirm();
     const box = f.boxes.ann.id;

@@ -896,6 +896,16 @@ export class MemoryStore implements Store {
     });
   }
 
+  listSightings(firmId: string, mailboxId: string): Promise<string[]> {
+    return this.#op(() => {
+      const prefix = k(firmId, mailboxId, "");
+      return [...this.#t.sightings.keys()]
+        .filter((key) => key.startsWith(prefix))
+        .map((key) => key.slice(prefix.length))
+        .sort();
+    });
+  }
+
   removeSightings(
     firmId: string,
     mailboxId: string,

@@ -1297,6 +1297,15 @@ export class PostgresStore implements Store {
     return new Map(rows.map((r) => [r.dedupe_key as string, r.id as string]));
   }
 
+  async listSightings(firmId: string, mailboxId: string): Promise<string[]> {
+    const rows = await this.#q(
+      firmId,
+      'SELECT provider_id FROM message_sightings WHERE firm_id = $1 AND mailbox_id = $2 ORDER BY provider_id COLLATE "C"',
+      [firmId, mailboxId],
+    );
+    return rows.map((r) => r.provider_id as string);
+  }
+
   async removeSightings(
     firmId: string,
     mailboxId: string,
