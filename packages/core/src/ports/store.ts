@@ -11,7 +11,7 @@
  * - Every method is atomic on its own; {@link Store.transaction} makes several atomic together.
  * - Records returned are copies: changing them changes nothing in the store.
  */
-import type { EmailAddress } from "../domain/envelope.js";
+import type { ProviderEnvelope } from "../domain/envelope.js";
 import type {
   Account,
   AccountId,
@@ -132,22 +132,21 @@ export interface Filing {
   linkIds: LinkId[];
 }
 
-/** A message the domain decided to file. */
-export interface MessageToFile {
+/**
+ * A message the domain decided to file: its envelope's participants, subject and date, with
+ * normalised ids and what filing decided.
+ */
+export interface MessageToFile extends Pick<
+  ProviderEnvelope,
+  "from" | "sender" | "replyTo" | "to" | "cc" | "bcc" | "subject" | "date"
+> {
   /** Identity within the firm (F5): the normalised Message-ID, else the fallback hash. */
   dedupeKey: string;
   /** Normalised Message-ID, when the message had one. */
   messageId: string | undefined;
+  /** Normalised ids, without angle brackets. */
   inReplyTo: string[];
   references: string[];
-  from: EmailAddress[];
-  sender: EmailAddress[];
-  replyTo: EmailAddress[];
-  to: EmailAddress[];
-  cc: EmailAddress[];
-  bcc: EmailAddress[];
-  subject: string;
-  date: Date;
   direction: MessageDirection;
   text: string | undefined;
   html: string | undefined;
