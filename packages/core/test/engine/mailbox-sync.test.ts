@@ -72,6 +72,130 @@ describe("mailbox sync engine", () => {
     ]);
   });
 
+  it("F2: the firm's own addresses never match a client, even one with a sync-on link", async () => {
+    const f = await makeFirm();
+    const joAccount = f.accounts.family.id;
+    // A team member's address (on a domain the firm did not declare) linked as a client by mistake.
+    await f.store.createLink(f.firm.id, {
+      accountId: joAccount,
+      contactId: f.contacts.jo.id,
+      email: "carl@ledger-partners.net",
+      login: false,
+      notify: true,
+      emailSync: true,
+      signatory: false,
+      notifyPreferences: f.links.joFamily.notifyPreferences,
+    });
+    f.box(f.boxes.ann.id).append({
+      from: [at("carl@ledger-partners.net")],
+      to: [at("ann@ledger.example")],
+      subject: "Internal",
+      messageId: "<int@ledger>",
+      date: minutes(1),
+      text: "x",
+    });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    expect(await allFiled(f)).toEqual([]);
+    expect(f.box(f.boxes.ann.id).fetched).toEqual([]);
+  });
+
+  it("F3: mail among team members only is never filed, however widely it was cc'd", async () => {
+    const f = await makeFirm();
+    const box = f.box(f.boxes.support.id);
+    box.append({
+      from: [at("ann@ledger.example")],
+      to: [at("support@ledger.example")],
+      cc: [at("bob@ledger.example"), at("carl@ledger-partners.net"), at("anyone@ledger.example")],
+      subject: "Rota",
+      messageId: "<rota@ledger>",
+      date: minutes(1),
+      text: "x",
+    });
+    const result = await f.sync(f.boxes.support.id).syncOnce();
+    expect(result).toMatchObject({ examined: 1, filed: 0 });
+    expect(box.fetched).toEqual([]);
+  });
+
+  it("H2: replies and forwards in other languages, without header links, join their thread by subject", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box, { messageId: "<h2a@home>", subject: "Steuererklärung 2025" });
+    clientMail(f, box, {
+      messageId: "<h2b@home>",
+      subject: "AW: WG: Steuererklärung 2025",
+      date: minutes(60),
+    });
+    clientMail(f, box, {
+      messageId: "<h2c@home>",
+      subject: "[EXTERNAL] Odp: Steuererklärung 2025",
+      date: minutes(120),
+    });
+    await f.sync(box).syncOnce();
+    const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox" });
+    expect(threads.map((t) => t.messages.length)).toEqual([3]);
+  });
+
+  it("H4: a thread shows under every account of its messages; a mute silences it for that member only", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box, { messageId: "<t1@home>", subject: "Shared" });
+    f.box(box).append({
+      from: [at("petra@acme.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Re: Shared",
+      messageId: "<t2@acme>",
+      references: ["<t1@home>"],
+      date: minutes(5),
+      text: "y",
+    });
+    await f.sync(box).syncOnce();
+    for (const account of [f.accounts.family, f.accounts.bakery, f.accounts.acme]) {
+      const threads = await f.store.listAccountThreads(f.firm.id, account.id, { view: "inbox" });
+      expect(
+        threads.map((t) => t.messages.length),
+        account.name,
+      ).toEqual([2]);
+    }
+    const threadId = (await f.store.listAccountThreads(f.firm.id, f.accounts.acme.id, { view: "inbox" }))[0]!
+      .threadId;
+    await f.store.setThreadMuted(f.firm.id, threadId, f.members.carl.id, true);
+    f.box(box).append({
+      from: [at("petra@acme.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Re: Shared",
+      messageId: "<t3@acme>",
+      references: ["<t1@home>", "<t2@acme>"],
+      date: minutes(9),
+      text: "z",
+    });
+    await f.sync(box).syncOnce();
+    const carl = await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now());
+    const ann = await f.store.listNotifications(f.firm.id, f.members.ann.id, f.clock.now());
+    expect(carl).toHaveLength(2);
+    expect(ann).toHaveLength(3);
+  });
+
+  it("Y3: the mailbox's auto-save setting decides whether the engine saves attachments", async () => {
+    const f = await makeFirm();
+    const file = {
+      filename: "a.pdf",
+      contentType: "application/pdf",
+      content: new TextEncoder().encode("%PDF y3"),
+    };
+    await f.store.updateMailboxSettings(f.firm.id, f.boxes.ann.id, { autoSaveAttachments: false });
+    clientMail(f, f.boxes.ann.id, { attachments: [file] });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    expect(f.sink.saved).toEqual([]);
+    await f.store.updateMailboxSettings(f.firm.id, f.boxes.ann.id, { autoSaveAttachments: true });
+    clientMail(f, f.boxes.ann.id, {
+      messageId: "<later@home>",
+      date: minutes(3),
+      attachments: [{ ...file, content: new TextEncoder().encode("%PDF y3 later") }],
+    });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    expect(f.sink.saved).toHaveLength(2);
+  });
+
   it("F4: a contact linked to two accounts sees the message in both; H4: the thread shows under both", async () => {
     const f = await makeFirm();
     clientMail(f, f.boxes.ann.id, { cc: [at("petra@acme.example")] });
