@@ -13,3 +13,4 @@ export * from "./provider-conformance.js";
 export * from "./dovecot.js";
 export * from "./tcp-proxy.js";
 export * from "./memory-mailbox.js";
+export * from "./privacy-scan.js";
