@@ -19,8 +19,15 @@ export { measureFloor, measureIngestEverything, startRssSampler };
 export type { BaselineMailbox, BaselineResult } from "../packages/providers/imap/bench/baselines.js";
 
 /** Both baselines on one fixture, floor first. */
-export async function measureBaselines(fixture: SyncFixture): Promise<{ floor: BaselineResult; ingestEverything: BaselineResult }> {
-  const mailbox = { server: fixture.server, user: fixture.user, folders: fixture.folders, clientMessageIds: fixture.clientMessageIds };
+export async function measureBaselines(
+  fixture: SyncFixture,
+): Promise<{ floor: BaselineResult; ingestEverything: BaselineResult }> {
+  const mailbox = {
+    server: fixture.server,
+    user: fixture.user,
+    folders: fixture.folders,
+    clientMessageIds: fixture.clientMessageIds,
+  };
   const floor = await measureFloor(mailbox);
   const ingestEverything = await measureIngestEverything(mailbox);
   return { floor, ingestEverything };

@@ -64,7 +64,20 @@ const words = (
   "question follow up schedule call tomorrow next week receipt expenses deduction filing approval signed"
 ).split(" ");
 
-const firstNames = ["Anna", "Jürgen", "Marie", "Paul", "Sofia", "Lukas", "Emma", "Noah", "Léa", "Ömer", "Chen", "Ivan"];
+const firstNames = [
+  "Anna",
+  "Jürgen",
+  "Marie",
+  "Paul",
+  "Sofia",
+  "Lukas",
+  "Emma",
+  "Noah",
+  "Léa",
+  "Ömer",
+  "Chen",
+  "Ivan",
+];
 
 function sentence(rand: () => number, length: number): string {
   const parts: string[] = [];
@@ -77,7 +90,9 @@ function paragraphs(rand: () => number, targetChars: number): string {
   const lines: string[] = [];
   let size = 0;
   while (size < targetChars) {
-    const paragraph = Array.from({ length: 3 + Math.floor(rand() * 5) }, () => sentence(rand, 6 + Math.floor(rand() * 12))).join(" ");
+    const paragraph = Array.from({ length: 3 + Math.floor(rand() * 5) }, () =>
+      sentence(rand, 6 + Math.floor(rand() * 12)),
+    ).join(" ");
     lines.push(paragraph.replace(/(.{1,72})(\s|$)/g, "$1\r\n").trimEnd());
     size += paragraph.length;
   }
@@ -130,7 +145,8 @@ export async function createSyncFixture(options: SyncFixtureOptions = {}): Promi
   const personName = () => firstNames[Math.floor(rand() * firstNames.length)]!;
   const personal = () => {
     const kind = rand();
-    if (kind < 0.35) return `${personName()} <friend${Math.floor(rand() * 500)}@mail${Math.floor(rand() * 30)}.example>`;
+    if (kind < 0.35)
+      return `${personName()} <friend${Math.floor(rand() * 500)}@mail${Math.floor(rand() * 30)}.example>`;
     if (kind < 0.65) return `News <news@shop${Math.floor(rand() * 200)}.example>`;
     return `${personName()} <colleague${Math.floor(rand() * 15)}@${firmDomain}>`;
   };
@@ -149,14 +165,17 @@ export async function createSyncFixture(options: SyncFixtureOptions = {}): Promi
     const isClient = rand() < clientShare;
     const length = Math.min(count - written, 1 + Math.floor(rand() * rand() * 6));
     const counterpart = isClient ? clientAddresses[Math.floor(rand() * clientAddresses.length)]! : personal();
-    const subject = isClient ? `${sentence(rand, 3).replace(/\.$/, "")} ${personName()}` : sentence(rand, 4).replace(/\.$/, "");
+    const subject = isClient
+      ? `${sentence(rand, 3).replace(/\.$/, "")} ${personName()}`
+      : sentence(rand, 4).replace(/\.$/, "");
     const chain: string[] = [];
     for (let i = 0; i < length; i++) {
       const n = written++;
       const sent = rand() < 0.1;
       const messageId = `<t${thread}.${i}.${n}@${sent ? firmDomain : "mail.example"}>`;
       const date = new Date(baseTime + n * 60_000 + Math.floor(rand() * 30_000));
-      const cc = rand() < 0.2 ? `Cc: ${personName()} <colleague${Math.floor(rand() * 15)}@${firmDomain}>\r\n` : "";
+      const cc =
+        rand() < 0.2 ? `Cc: ${personName()} <colleague${Math.floor(rand() * 15)}@${firmDomain}>\r\n` : "";
       const headers =
         `Return-Path: <${sent ? ownerAddress : "bounce@mail.example"}>\r\n` +
         `Received: from mx.example (mx.example [192.0.2.1]) by mail.${firmDomain} with ESMTPS id ${n}; ${rfc2822Date(date)}\r\n` +
@@ -166,7 +185,9 @@ export async function createSyncFixture(options: SyncFixtureOptions = {}): Promi
         `Subject: ${encodeWord(i === 0 ? subject : `Re: ${subject}`)}\r\n` +
         `Date: ${rfc2822Date(date)}\r\n` +
         `Message-ID: ${messageId}\r\n` +
-        (chain.length > 0 ? `In-Reply-To: ${chain[chain.length - 1]}\r\nReferences: ${chain.join("\r\n ")}\r\n` : "") +
+        (chain.length > 0
+          ? `In-Reply-To: ${chain[chain.length - 1]}\r\nReferences: ${chain.join("\r\n ")}\r\n`
+          : "") +
         "MIME-Version: 1.0\r\n";
       const text = paragraphs(rand, 400 + Math.floor(rand() * rand() * 6000));
       const withHtml = rand() < 0.3;

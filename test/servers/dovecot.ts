@@ -12,7 +12,9 @@ export async function start(): Promise<{ env: Record<string, string>; stop(): Pr
   if (!availability.available) {
     const reason = `Dovecot unavailable: ${availability.reason}`;
     if (process.env.CI) throw new Error(`${reason}. The IMAP suites must run in CI.`);
-    console.warn(`\n[test] IMAP suites against Dovecot are SKIPPED — ${reason}. Run \`pnpm test\` as root on Debian/Ubuntu to install it.\n`);
+    console.warn(
+      `\n[test] IMAP suites against Dovecot are SKIPPED — ${reason}. Run \`pnpm test\` as root on Debian/Ubuntu to install it.\n`,
+    );
     return { env: { CLIENTMAIL_TEST_DOVECOT_SKIP: reason }, stop: async () => undefined };
   }
   const server = await startDovecot();

@@ -89,15 +89,26 @@ export interface DovecotServer {
 
 /** Whether this machine can run {@link startDovecot}, and if not, why. */
 export function dovecotAvailability(): { available: true } | { available: false; reason: string } {
-  const missing = ["dovecot", "doveadm"].filter((bin) => spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0);
+  const missing = ["dovecot", "doveadm"].filter(
+    (bin) => spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0,
+  );
   if (missing.length > 0) {
-    return { available: false, reason: `${missing.join(" and ")} not installed (Debian/Ubuntu: apt-get install dovecot-imapd)` };
+    return {
+      available: false,
+      reason: `${missing.join(" and ")} not installed (Debian/Ubuntu: apt-get install dovecot-imapd)`,
+    };
   }
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    return { available: false, reason: "Dovecot test servers need root (they switch to the vmail user for mail)" };
+    return {
+      available: false,
+      reason: "Dovecot test servers need root (they switch to the vmail user for mail)",
+    };
   }
   if (spawnSync("id", ["-u", DOVECOT_MAIL_USER]).status !== 0) {
-    return { available: false, reason: `system user "${DOVECOT_MAIL_USER}" is missing (useradd --system ${DOVECOT_MAIL_USER})` };
+    return {
+      available: false,
+      reason: `system user "${DOVECOT_MAIL_USER}" is missing (useradd --system ${DOVECOT_MAIL_USER})`,
+    };
   }
   return { available: true };
 }
@@ -203,7 +214,8 @@ async function waitForPort(host: string, port: number, timeoutMs: number): Promi
       });
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`Dovecot did not accept connections on ${host}:${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`Dovecot did not accept connections on ${host}:${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -259,7 +271,8 @@ async function launch(info: DovecotInfo): Promise<void> {
     child.once("error", reject);
     child.once("exit", (code) => resolve(code));
   });
-  if (status !== 0) throw new Error(`dovecot exited with status ${String(status)} while starting\n${await logTail(info)}`);
+  if (status !== 0)
+    throw new Error(`dovecot exited with status ${String(status)} while starting\n${await logTail(info)}`);
   try {
     await waitForPort(info.host, info.port, 10_000);
   } catch (error) {
@@ -312,8 +325,10 @@ function serverFor(info: DovecotInfo, owned: boolean): DovecotServer {
     async addUser(user, password) {
       const login = user ?? `u${randomBytes(6).toString("hex")}@example.test`;
       const secret = password ?? randomBytes(12).toString("hex");
-      if (/[:\n]/.test(login) || /\n/.test(secret)) throw new Error(`invalid Dovecot login ${JSON.stringify(login)}`);
-      if (login.includes("/") || login.startsWith(".")) throw new Error(`invalid Dovecot login ${JSON.stringify(login)}`);
+      if (/[:\n]/.test(login) || /\n/.test(secret))
+        throw new Error(`invalid Dovecot login ${JSON.stringify(login)}`);
+      if (login.includes("/") || login.startsWith("."))
+        throw new Error(`invalid Dovecot login ${JSON.stringify(login)}`);
       await writeFile(join(info.usersDir, login), `${login}:{PLAIN}${secret}\n`, { mode: 0o644 });
       return { user: login, password: secret };
     },

@@ -39,7 +39,10 @@ export interface TcpProxyOptions {
 }
 
 /** Starts a proxy on a random free loopback port forwarding to `target`. */
-export async function startTcpProxy(target: TcpProxyTarget, options: TcpProxyOptions = {}): Promise<TcpProxy> {
+export async function startTcpProxy(
+  target: TcpProxyTarget,
+  options: TcpProxyOptions = {},
+): Promise<TcpProxy> {
   const { tap } = options;
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let total = 0;

@@ -79,7 +79,10 @@ export function startRssSampler(intervalMs = 25): () => number {
   };
 }
 
-async function measure(name: string, work: () => Promise<{ messages: number; parsed: number }>): Promise<BaselineResult> {
+async function measure(
+  name: string,
+  work: () => Promise<{ messages: number; parsed: number }>,
+): Promise<BaselineResult> {
   const stopSampler = startRssSampler();
   const started = process.hrtime.bigint();
   const { messages, parsed } = await work();
@@ -96,7 +99,11 @@ async function parseUids(client: ImapFlow, uids: readonly number[]): Promise<num
     const batch = uids.slice(start, start + PARSE_BATCH);
     for await (const message of client.fetch(batch.join(","), { uid: true, source: true }, { uid: true })) {
       if (!message.source) continue;
-      await simpleParser(message.source, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+      await simpleParser(message.source, {
+        skipHtmlToText: true,
+        skipTextToHtml: true,
+        skipImageLinks: true,
+      });
       parsed++;
     }
   }
@@ -165,7 +172,11 @@ export async function measureIngestEverything(mailbox: BaselineMailbox): Promise
  * Brings a freshly written Maildir to a warm, indexed state (SELECT builds the index; one header
  * fetch settles Dovecot's cache decisions), so the first measurement is not charged for it.
  */
-export async function primeMailbox(server: BaselineServer, user: BaselineUser, folders: readonly string[]): Promise<void> {
+export async function primeMailbox(
+  server: BaselineServer,
+  user: BaselineUser,
+  folders: readonly string[],
+): Promise<void> {
   const client = await connect(server, user);
   try {
     for (const folder of folders) {

@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ClientMailError } from "@clientmail/core";
-import { decodeCursor, encodeCursor, fromRanges, parseProviderId, providerIdOf, toRanges, type CursorState } from "./cursor.js";
+import {
+  decodeCursor,
+  encodeCursor,
+  fromRanges,
+  parseProviderId,
+  providerIdOf,
+  toRanges,
+  type CursorState,
+} from "./cursor.js";
 
 describe("imap cursor", () => {
   it("compresses UIDs into sequence sets and back", () => {
@@ -18,7 +26,10 @@ describe("imap cursor", () => {
 
   it("round-trips per-folder state, including modseq and uidNext", () => {
     const state: CursorState = new Map([
-      ["INBOX", { uidValidity: "1795438825", uids: [1, 2, 3, 9], highestModseq: "18446744073709551615", uidNext: 10 }],
+      [
+        "INBOX",
+        { uidValidity: "1795438825", uids: [1, 2, 3, 9], highestModseq: "18446744073709551615", uidNext: 10 },
+      ],
       ["Sent: 2024", { uidValidity: "7", uids: [], highestModseq: undefined, uidNext: undefined }],
     ]);
     const cursor = encodeCursor(state);
@@ -28,7 +39,12 @@ describe("imap cursor", () => {
   });
 
   it("rejects a cursor it did not write, naming the field", () => {
-    for (const bad of ["", "gmail:123", "imap1.!!!", `imap1.${Buffer.from('{"f":{"INBOX":{"v":"x","u":""}}}').toString("base64url")}`]) {
+    for (const bad of [
+      "",
+      "gmail:123",
+      "imap1.!!!",
+      `imap1.${Buffer.from('{"f":{"INBOX":{"v":"x","u":""}}}').toString("base64url")}`,
+    ]) {
       let error: unknown;
       try {
         decodeCursor(bad);

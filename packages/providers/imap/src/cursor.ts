@@ -35,11 +35,13 @@ export function toRanges(uids: readonly number[]): string {
       previous = uid;
       continue;
     }
-    if (start !== undefined && previous !== undefined) parts.push(start === previous ? `${start}` : `${start}:${previous}`);
+    if (start !== undefined && previous !== undefined)
+      parts.push(start === previous ? `${start}` : `${start}:${previous}`);
     start = uid;
     previous = uid;
   }
-  if (start !== undefined && previous !== undefined) parts.push(start === previous ? `${start}` : `${start}:${previous}`);
+  if (start !== undefined && previous !== undefined)
+    parts.push(start === previous ? `${start}` : `${start}:${previous}`);
   return parts.join(",");
 }
 
@@ -52,7 +54,8 @@ export function fromRanges(text: string): number[] {
     if (!match) throw new Error(`bad UID range ${JSON.stringify(part)}`);
     const start = Number(match[1]);
     const end = match[2] === undefined ? start : Number(match[2]);
-    if (end < start || (uids.length > 0 && start <= uids[uids.length - 1]!)) throw new Error("UID ranges out of order");
+    if (end < start || (uids.length > 0 && start <= uids[uids.length - 1]!))
+      throw new Error("UID ranges out of order");
     for (let uid = start; uid <= end; uid++) uids.push(uid);
   }
   return uids;
@@ -79,7 +82,13 @@ export function encodeCursor(state: CursorState): string {
 
 function invalidCursor(value: string, cause?: unknown): ValidationError {
   return new ValidationError(
-    [{ field: "cursor", value: value.length > 40 ? `${value.slice(0, 40)}…` : value, expected: "a cursor returned by this IMAP provider's changes()" }],
+    [
+      {
+        field: "cursor",
+        value: value.length > 40 ? `${value.slice(0, 40)}…` : value,
+        expected: "a cursor returned by this IMAP provider's changes()",
+      },
+    ],
     cause === undefined ? {} : { cause },
   );
 }
@@ -126,7 +135,9 @@ export function providerIdOf(folder: string, uidValidity: string | bigint, uid: 
 }
 
 /** Splits a provider id written by {@link providerIdOf}; undefined when it is not one. */
-export function parseProviderId(id: string): { folder: string; uidValidity: string; uid: number } | undefined {
+export function parseProviderId(
+  id: string,
+): { folder: string; uidValidity: string; uid: number } | undefined {
   const match = /^(.+):(\d+):(\d+)$/s.exec(id);
   if (!match) return undefined;
   const uid = Number(match[3]);

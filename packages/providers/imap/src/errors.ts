@@ -52,7 +52,12 @@ const certificateCodes = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
-const authResponseCodes = new Set(["AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "PRIVACYREQUIRED"]);
+const authResponseCodes = new Set([
+  "AUTHENTICATIONFAILED",
+  "AUTHORIZATIONFAILED",
+  "EXPIRED",
+  "PRIVACYREQUIRED",
+]);
 const busyResponseCodes = new Set(["UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT"]);
 
 /** Where the failure happened, for the error's details (log-safe: no content, no credentials). */
@@ -73,14 +78,18 @@ export function translateImapError(error: unknown, context: ImapErrorContext): C
   if (ClientMailError.isInstance(error)) return error;
   const native = (typeof error === "object" && error !== null ? error : {}) as NativeImapError;
   const code = typeof native.code === "string" ? native.code : undefined;
-  const responseCode = typeof native.serverResponseCode === "string" ? native.serverResponseCode.toUpperCase() : undefined;
+  const responseCode =
+    typeof native.serverResponseCode === "string" ? native.serverResponseCode.toUpperCase() : undefined;
   const details: Record<string, unknown> = { provider: "imap", operation: context.operation };
   if (context.folder !== undefined) details.folder = context.folder;
   if (code !== undefined) details.imapCode = code;
   if (responseCode !== undefined) details.serverResponseCode = responseCode;
   const options = { cause: error, details };
 
-  if (native.authenticationFailed === true || (responseCode !== undefined && authResponseCodes.has(responseCode))) {
+  if (
+    native.authenticationFailed === true ||
+    (responseCode !== undefined && authResponseCodes.has(responseCode))
+  ) {
     return new ClientMailError("auth_revoked", "The IMAP server refused the mailbox's credentials", options);
   }
   if (native.mailboxMissing === true || responseCode === "NONEXISTENT" || code === "NotFound") {
@@ -92,12 +101,19 @@ export function translateImapError(error: unknown, context: ImapErrorContext): C
     return new RateLimitedError("The IMAP server is throttling this mailbox", retryAfterMs, options);
   }
   if (native.tlsFailed === true || (code !== undefined && certificateCodes.has(code))) {
-    return new ClientMailError("mailbox_unavailable", "The IMAP server's TLS certificate could not be verified", {
-      ...options,
-      retryable: false,
-    });
+    return new ClientMailError(
+      "mailbox_unavailable",
+      "The IMAP server's TLS certificate could not be verified",
+      {
+        ...options,
+        retryable: false,
+      },
+    );
   }
-  if ((code !== undefined && connectionCodes.has(code)) || (responseCode !== undefined && busyResponseCodes.has(responseCode))) {
+  if (
+    (code !== undefined && connectionCodes.has(code)) ||
+    (responseCode !== undefined && busyResponseCodes.has(responseCode))
+  ) {
     return new ClientMailError("transient", "The IMAP connection failed; retry later", options);
   }
   return new ClientMailError("internal", "The IMAP server rejected a command", options);

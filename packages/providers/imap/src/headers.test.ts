@@ -29,7 +29,10 @@ describe("envelope from IMAP header fields", () => {
       threadId: undefined,
     });
     expect(envelope.from).toEqual([{ name: "Müller, Anna", address: "anna.mueller@xn--bcher-kva.example" }]);
-    expect(envelope.to).toEqual([{ address: "team@firm.example" }, { name: "Jürgen", address: "jurgen@client.example" }]);
+    expect(envelope.to).toEqual([
+      { address: "team@firm.example" },
+      { name: "Jürgen", address: "jurgen@client.example" },
+    ]);
     expect(envelope.cc).toEqual([]);
     expect(envelope.subject).toBe("Re: Rechnung Müller");
     expect(envelope.date.toISOString()).toBe("2024-03-05T08:30:00.000Z");
@@ -58,19 +61,26 @@ describe("envelope from IMAP header fields", () => {
   });
 
   it("keeps repeated fields and only <id> tokens", () => {
-    expect(parseHeaderBlock("To: a@x.example\r\nTo: b@x.example\r\n").get("to")).toEqual(["a@x.example", "b@x.example"]);
+    expect(parseHeaderBlock("To: a@x.example\r\nTo: b@x.example\r\n").get("to")).toEqual([
+      "a@x.example",
+      "b@x.example",
+    ]);
     expect(messageIdTokens("<a@x> junk <b@y> <a@x>")).toEqual(["<a@x>", "<b@y>"]);
   });
 });
 
 describe("the fast path for simple address lists", () => {
   const chars = (alphabet: string, min: number, max: number) =>
-    fc.array(fc.constantFrom(...alphabet.split("")), { minLength: min, maxLength: max }).map((a) => a.join(""));
+    fc
+      .array(fc.constantFrom(...alphabet.split("")), { minLength: min, maxLength: max })
+      .map((a) => a.join(""));
   const local = chars("abcXYZ019._-+'!#$%&*/?^`{|}~", 1, 12);
   const label = chars("abcxyz019-", 1, 8);
   const domain = fc.array(label, { minLength: 1, maxLength: 3 }).map((labels) => labels.join("."));
   const name = chars("Anna MüllerJ'ö ", 0, 14);
-  const mailbox = fc.tuple(name, local, domain, fc.boolean()).map(([n, l, d, angle]) => (angle || n.trim() !== "" ? `${n} <${l}@${d}>` : `${l}@${d}`));
+  const mailbox = fc
+    .tuple(name, local, domain, fc.boolean())
+    .map(([n, l, d, angle]) => (angle || n.trim() !== "" ? `${n} <${l}@${d}>` : `${l}@${d}`));
   const list = fc.array(mailbox, { minLength: 1, maxLength: 4 }).map((items) => items.join(", "));
 
   it("T12: agrees with the full RFC 5322 parser whenever it answers", () => {
@@ -88,7 +98,14 @@ describe("the fast path for simple address lists", () => {
       { name: "Anna", address: "a.b@x.example" },
       { address: "c@d.example" },
     ]);
-    for (const hard of ['"Doe, John" <j@x.example>', "=?UTF-8?B?SsO8cmdlbg==?= <j@x.example>", "team: a@x.example;", "a@x.example (home)", "a@localhost", "a@bücher.example"]) {
+    for (const hard of [
+      '"Doe, John" <j@x.example>',
+      "=?UTF-8?B?SsO8cmdlbg==?= <j@x.example>",
+      "team: a@x.example;",
+      "a@x.example (home)",
+      "a@localhost",
+      "a@bücher.example",
+    ]) {
       expect(parseSimpleAddressList(hard), hard).toBeUndefined();
     }
   });

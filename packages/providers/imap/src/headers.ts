@@ -3,7 +3,12 @@
  * {@link ProviderEnvelope}. Fetching these raw fields is about twice as fast with imapflow as
  * FETCH ENVELOPE, and unlike ENVELOPE it carries References (needed for threading, H1).
  */
-import { decodeEncodedWords, parseAddressList, type EmailAddress, type ProviderEnvelope } from "@clientmail/core";
+import {
+  decodeEncodedWords,
+  parseAddressList,
+  type EmailAddress,
+  type ProviderEnvelope,
+} from "@clientmail/core";
 
 /** The header fields an envelope needs, in the form imapflow's `headers` fetch option takes. */
 export const ENVELOPE_HEADER_FIELDS = [
@@ -52,7 +57,8 @@ function firstMessageId(value: string | undefined): string | undefined {
   return trimmed === "" ? undefined : trimmed;
 }
 
-const simpleMailbox = /^\s*(?:([^<>"(),;:\\@=]*?)\s*<([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253})>|([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253}))\s*$/;
+const simpleMailbox =
+  /^\s*(?:([^<>"(),;:\\@=]*?)\s*<([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253})>|([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253}))\s*$/;
 const asciiHost = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 /**

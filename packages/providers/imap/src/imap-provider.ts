@@ -19,9 +19,23 @@ import type {
   ParticipantSearch,
   PushSubscription,
 } from "@clientmail/core/ports";
-import { ImapFlow, type FetchMessageObject, type FetchQueryObject, type ImapFlowOptions, type SearchObject } from "imapflow";
+import {
+  ImapFlow,
+  type FetchMessageObject,
+  type FetchQueryObject,
+  type ImapFlowOptions,
+  type SearchObject,
+} from "imapflow";
 import { simpleParser } from "mailparser";
-import { decodeCursor, encodeCursor, parseProviderId, providerIdOf, toRanges, type CursorState, type FolderState } from "./cursor.js";
+import {
+  decodeCursor,
+  encodeCursor,
+  parseProviderId,
+  providerIdOf,
+  toRanges,
+  type CursorState,
+  type FolderState,
+} from "./cursor.js";
 import { translateImapError, type ImapErrorContext } from "./errors.js";
 import { ENVELOPE_HEADER_FIELDS, envelopeFromHeaders } from "./headers.js";
 
@@ -39,7 +53,13 @@ export interface ImapProviderSettings {
    */
   security?: ImapSecurity | undefined;
   /** TLS options. Certificates are verified unless `rejectUnauthorized: false` is set explicitly. */
-  tls?: { rejectUnauthorized?: boolean | undefined; servername?: string | undefined; ca?: string | Buffer | undefined } | undefined;
+  tls?:
+    | {
+        rejectUnauthorized?: boolean | undefined;
+        servername?: string | undefined;
+        ca?: string | Buffer | undefined;
+      }
+    | undefined;
   /** Login name. */
   user: string;
   /** Password (or app password). Exactly one of `password` and `accessToken`. */
@@ -129,8 +149,16 @@ function resolveSettings(settings: ImapProviderSettings): ResolvedSettings {
   const port = positiveInteger(issues, "port", settings.port, security === "tls" ? 993 : 143);
   if (port > 65535) issues.push({ field: "port", value: port, expected: "a TCP port (1-65535)" });
   const folders = settings.folders ?? DEFAULT_FOLDERS;
-  if (!Array.isArray(folders) || folders.length === 0 || folders.some((f) => typeof f !== "string" || f === "")) {
-    issues.push({ field: "folders", value: folders, expected: "a non-empty list of folder paths or special-use names" });
+  if (
+    !Array.isArray(folders) ||
+    folders.length === 0 ||
+    folders.some((f) => typeof f !== "string" || f === "")
+  ) {
+    issues.push({
+      field: "folders",
+      value: folders,
+      expected: "a non-empty list of folder paths or special-use names",
+    });
   }
   const resolved: ResolvedSettings = {
     host: settings.host,
@@ -149,7 +177,11 @@ function resolveSettings(settings: ImapProviderSettings): ResolvedSettings {
     logger: settings.logger,
   };
   if (resolved.idleRestartMs > IDLE_RESTART_MS) {
-    issues.push({ field: "idleRestartMs", value: resolved.idleRestartMs, expected: "at most 29 minutes (1740000)" });
+    issues.push({
+      field: "idleRestartMs",
+      value: resolved.idleRestartMs,
+      expected: "at most 29 minutes (1740000)",
+    });
   }
   if (issues.length > 0) throw new ValidationError(issues);
   return resolved;
@@ -157,7 +189,9 @@ function resolveSettings(settings: ImapProviderSettings): ResolvedSettings {
 
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
-    throw signal.reason instanceof Error ? signal.reason : new ClientMailError("transient", "The call was aborted");
+    throw signal.reason instanceof Error
+      ? signal.reason
+      : new ClientMailError("transient", "The call was aborted");
   }
 }
 
@@ -247,11 +281,17 @@ class ImapProvider implements MailProvider {
   }
 
   /** Opens a new authenticated connection; translates failures. */
-  private async open(operation: ImapErrorContext["operation"], extra: Partial<ImapFlowOptions> = {}): Promise<ImapFlow> {
+  private async open(
+    operation: ImapErrorContext["operation"],
+    extra: Partial<ImapFlowOptions> = {},
+  ): Promise<ImapFlow> {
     const client = new ImapFlow({ ...this.clientOptions(), ...extra });
     // An 'error' event without a listener would crash the host process.
     client.on("error", (error: Error) => {
-      this.config.logger?.warn("imap connection error", { code: (error as { code?: unknown }).code, operation });
+      this.config.logger?.warn("imap connection error", {
+        code: (error as { code?: unknown }).code,
+        operation,
+      });
     });
     try {
       await client.connect();
@@ -334,7 +374,11 @@ class ImapProvider implements MailProvider {
             : listing.find((entry) => entry.specialUse?.toLowerCase() === use);
         path = match?.path;
       } else {
-        const match = listing.find((entry) => entry.path === wanted || (wanted.toUpperCase() === "INBOX" && entry.path.toUpperCase() === "INBOX"));
+        const match = listing.find(
+          (entry) =>
+            entry.path === wanted ||
+            (wanted.toUpperCase() === "INBOX" && entry.path.toUpperCase() === "INBOX"),
+        );
         if (!match) {
           throw new ClientMailError("not_found", `IMAP folder ${JSON.stringify(wanted)} was not found`, {
             details: { entity: "folder", id: wanted, provider: "imap", operation },
@@ -382,7 +426,9 @@ class ImapProvider implements MailProvider {
     uids: readonly number[],
   ): Promise<ProviderEnvelope[]> {
     if (uids.length === 0) return [];
-    const messages = await client.fetchAll(toRanges([...uids].sort(uidCompare)), this.envelopeQuery(client), { uid: true });
+    const messages = await client.fetchAll(toRanges([...uids].sort(uidCompare)), this.envelopeQuery(client), {
+      uid: true,
+    });
     const wanted = new Set(uids);
     return messages
       .filter((message) => wanted.has(message.uid))
@@ -392,49 +438,61 @@ class ImapProvider implements MailProvider {
 
   /** Compares one folder with its cursor state. Returns undefined when nothing changed. */
   private async diffFolder(path: string, previous: FolderState | undefined): Promise<FolderDiff | undefined> {
-    return await this.withFolder(path, "changes", async (client) => {
-      const mailbox = client.mailbox;
-      if (!mailbox) throw new ClientMailError("transient", "The IMAP folder was closed during the command");
-      const uidValidity = String(mailbox.uidValidity);
-      if (previous && previous.uidValidity !== uidValidity) {
-        throw new ClientMailError("cursor_expired", `The UIDVALIDITY of IMAP folder ${JSON.stringify(path)} changed`, {
-          details: { provider: "imap", folder: path },
-        });
-      }
-      const condstore = client.enabled.has("CONDSTORE") && mailbox.highestModseq !== undefined && mailbox.noModseq !== true;
-      const highestModseq = condstore ? String(mailbox.highestModseq) : undefined;
-      if (previous) {
-        if (condstore && previous.highestModseq !== undefined && previous.highestModseq === highestModseq) return undefined;
-        if (!condstore && previous.uidNext === mailbox.uidNext && previous.uids.length === mailbox.exists) return undefined;
-      }
-      const current = mailbox.exists === 0 ? [] : ((await client.search({ all: true }, { uid: true })) || []);
-      current.sort(uidCompare);
-      const known = new Set(previous?.uids ?? []);
-      const present = new Set(current);
-      const removed = (previous?.uids ?? []).filter((uid) => !present.has(uid));
-      const kept = (previous?.uids ?? []).filter((uid) => present.has(uid));
-      const added = current.filter((uid) => !known.has(uid));
-      let changed: number[] = [];
-      if (condstore && previous?.highestModseq !== undefined && kept.length > 0) {
-        const flagged = await client.fetchAll(
-          toRanges(kept),
-          { uid: true, flags: true },
-          { uid: true, changedSince: BigInt(previous.highestModseq) },
-        );
-        changed = flagged.map((message) => message.uid).filter((uid) => known.has(uid) && present.has(uid));
-        changed.sort(uidCompare);
-      }
-      return {
-        path,
-        uidValidity,
-        highestModseq,
-        uidNext: mailbox.uidNext,
-        kept,
-        removed,
-        toList: [...added, ...changed],
-        exists: mailbox.exists,
-      };
-    }, true);
+    return await this.withFolder(
+      path,
+      "changes",
+      async (client) => {
+        const mailbox = client.mailbox;
+        if (!mailbox) throw new ClientMailError("transient", "The IMAP folder was closed during the command");
+        const uidValidity = String(mailbox.uidValidity);
+        if (previous && previous.uidValidity !== uidValidity) {
+          throw new ClientMailError(
+            "cursor_expired",
+            `The UIDVALIDITY of IMAP folder ${JSON.stringify(path)} changed`,
+            {
+              details: { provider: "imap", folder: path },
+            },
+          );
+        }
+        const condstore =
+          client.enabled.has("CONDSTORE") && mailbox.highestModseq !== undefined && mailbox.noModseq !== true;
+        const highestModseq = condstore ? String(mailbox.highestModseq) : undefined;
+        if (previous) {
+          if (condstore && previous.highestModseq !== undefined && previous.highestModseq === highestModseq)
+            return undefined;
+          if (!condstore && previous.uidNext === mailbox.uidNext && previous.uids.length === mailbox.exists)
+            return undefined;
+        }
+        const current = mailbox.exists === 0 ? [] : (await client.search({ all: true }, { uid: true })) || [];
+        current.sort(uidCompare);
+        const known = new Set(previous?.uids ?? []);
+        const present = new Set(current);
+        const removed = (previous?.uids ?? []).filter((uid) => !present.has(uid));
+        const kept = (previous?.uids ?? []).filter((uid) => present.has(uid));
+        const added = current.filter((uid) => !known.has(uid));
+        let changed: number[] = [];
+        if (condstore && previous?.highestModseq !== undefined && kept.length > 0) {
+          const flagged = await client.fetchAll(
+            toRanges(kept),
+            { uid: true, flags: true },
+            { uid: true, changedSince: BigInt(previous.highestModseq) },
+          );
+          changed = flagged.map((message) => message.uid).filter((uid) => known.has(uid) && present.has(uid));
+          changed.sort(uidCompare);
+        }
+        return {
+          path,
+          uidValidity,
+          highestModseq,
+          uidNext: mailbox.uidNext,
+          kept,
+          removed,
+          toList: [...added, ...changed],
+          exists: mailbox.exists,
+        };
+      },
+      true,
+    );
   }
 
   private async estimateTotal(folders: readonly SyncedFolder[]): Promise<number | undefined> {
@@ -505,9 +563,13 @@ class ImapProvider implements MailProvider {
         const added = await this.withFolder(folder.path, "changes", async (client) => {
           const mailbox = client.mailbox;
           if (mailbox && String(mailbox.uidValidity) !== diff.uidValidity) {
-            throw new ClientMailError("cursor_expired", `The UIDVALIDITY of IMAP folder ${JSON.stringify(folder.path)} changed`, {
-              details: { provider: "imap", folder: folder.path },
-            });
+            throw new ClientMailError(
+              "cursor_expired",
+              `The UIDVALIDITY of IMAP folder ${JSON.stringify(folder.path)} changed`,
+              {
+                details: { provider: "imap", folder: folder.path },
+              },
+            );
           }
           return await this.fetchEnvelopes(client, folder.path, diff.uidValidity, uids);
         });
@@ -540,14 +602,16 @@ class ImapProvider implements MailProvider {
     // Nested ORs grow with every address; a few addresses per SEARCH keeps commands small.
     const searches: SearchObject[] = [];
     for (let start = 0; start < addresses.length; start += SEARCH_ADDRESSES_PER_COMMAND) {
-      const criteria = addresses.slice(start, start + SEARCH_ADDRESSES_PER_COMMAND).flatMap((address): SearchObject[] => [
-        { from: address },
-        { to: address },
-        { cc: address },
-        { bcc: address },
-        { header: { sender: address } },
-        { header: { "reply-to": address } },
-      ]);
+      const criteria = addresses
+        .slice(start, start + SEARCH_ADDRESSES_PER_COMMAND)
+        .flatMap((address): SearchObject[] => [
+          { from: address },
+          { to: address },
+          { cc: address },
+          { bcc: address },
+          { header: { sender: address } },
+          { header: { "reply-to": address } },
+        ]);
       const search: SearchObject = { or: criteria };
       if (query.since) search.since = query.since;
       if (query.before) search.before = query.before;
@@ -556,11 +620,20 @@ class ImapProvider implements MailProvider {
 
     for (const folder of await this.syncedFolders("search")) {
       checkAborted(options.signal);
-      const { uids, uidValidity } = await this.withFolder(folder.path, "search", async (client) => {
-        const found = new Set<number>();
-        for (const search of searches) for (const uid of (await client.search(search, { uid: true })) || []) found.add(uid);
-        return { uids: [...found].sort(uidCompare), uidValidity: String(client.mailbox ? client.mailbox.uidValidity : 0) };
-      }, true);
+      const { uids, uidValidity } = await this.withFolder(
+        folder.path,
+        "search",
+        async (client) => {
+          const found = new Set<number>();
+          for (const search of searches)
+            for (const uid of (await client.search(search, { uid: true })) || []) found.add(uid);
+          return {
+            uids: [...found].sort(uidCompare),
+            uidValidity: String(client.mailbox ? client.mailbox.uidValidity : 0),
+          };
+        },
+        true,
+      );
       for (let start = 0; start < uids.length; start += this.config.pageSize) {
         checkAborted(options.signal);
         const batch = uids.slice(start, start + this.config.pageSize);
@@ -569,8 +642,8 @@ class ImapProvider implements MailProvider {
         );
         // IMAP SEARCH matches substrings ("ann@x.com" finds "joann@x.com"): keep exact participants only.
         const matching = envelopes.filter((envelope) =>
-          [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc].some((list) =>
-            list.some((entry) => wanted.has(entry.address)),
+          [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc].some(
+            (list) => list.some((entry) => wanted.has(entry.address)),
           ),
         );
         if (matching.length > 0) yield matching;
@@ -607,7 +680,13 @@ class ImapProvider implements MailProvider {
               const threads = client.capabilities.has("X-GM-EXT-1") || client.capabilities.has("OBJECTID");
               const found = await client.fetchAll(
                 toRanges(batch),
-                { uid: true, flags: true, internalDate: true, source: true, ...(threads ? { threadId: true } : {}) },
+                {
+                  uid: true,
+                  flags: true,
+                  internalDate: true,
+                  source: true,
+                  ...(threads ? { threadId: true } : {}),
+                },
                 { uid: true },
               );
               return found.filter((message) => group.uids.has(message.uid));
@@ -639,7 +718,11 @@ class ImapProvider implements MailProvider {
     }
   }
 
-  private async parseMessage(path: string, uidValidity: string, message: FetchMessageObject): Promise<FetchedMessage> {
+  private async parseMessage(
+    path: string,
+    uidValidity: string,
+    message: FetchMessageObject,
+  ): Promise<FetchedMessage> {
     const source = message.source ?? Buffer.alloc(0);
     const headerEnd = source.indexOf("\r\n\r\n");
     const envelope = this.toEnvelope(path, uidValidity, {
@@ -647,7 +730,11 @@ class ImapProvider implements MailProvider {
       size: source.length,
       headers: headerEnd >= 0 ? source.subarray(0, headerEnd + 4) : source,
     });
-    const parsed = await simpleParser(source, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+    const parsed = await simpleParser(source, {
+      skipHtmlToText: true,
+      skipTextToHtml: true,
+      skipImageLinks: true,
+    });
     const attachments: AttachmentContent[] = parsed.attachments.map((attachment, index) => {
       const content = attachment.content;
       return {
@@ -657,7 +744,11 @@ class ImapProvider implements MailProvider {
         contentHash: createHash("sha256").update(content).digest("hex"),
         content: async function* () {
           for (let offset = 0; offset < content.length; offset += 64 * 1024) {
-            yield new Uint8Array(content.buffer, content.byteOffset + offset, Math.min(64 * 1024, content.length - offset));
+            yield new Uint8Array(
+              content.buffer,
+              content.byteOffset + offset,
+              Math.min(64 * 1024, content.length - offset),
+            );
           }
         },
       };
@@ -674,8 +765,17 @@ class ImapProvider implements MailProvider {
     checkAborted(options.signal);
     const folders = await this.syncedFolders("watch");
     const idleFolder = folders[0];
-    if (!idleFolder) throw new ClientMailError("not_found", "None of the synced IMAP folders exists", { details: { provider: "imap" } });
-    const watcher = new FolderWatcher(this, idleFolder.path, folders.slice(1).map((f) => f.path), onChange, this.config);
+    if (!idleFolder)
+      throw new ClientMailError("not_found", "None of the synced IMAP folders exists", {
+        details: { provider: "imap" },
+      });
+    const watcher = new FolderWatcher(
+      this,
+      idleFolder.path,
+      folders.slice(1).map((f) => f.path),
+      onChange,
+      this.config,
+    );
     await watcher.start();
     const subscription: PushSubscription = {
       stop: async () => {
@@ -697,7 +797,12 @@ class ImapProvider implements MailProvider {
   async folderStatus(path: string): Promise<string | undefined> {
     const client = await this.commandClient();
     try {
-      const status = await client.status(path, { messages: true, uidNext: true, uidValidity: true, highestModseq: true });
+      const status = await client.status(path, {
+        messages: true,
+        uidNext: true,
+        uidValidity: true,
+        highestModseq: true,
+      });
       if (!status) return undefined;
       return `${String(status.uidValidity)}/${status.uidNext}/${status.messages}/${String(status.highestModseq)}`;
     } catch (error) {
@@ -749,13 +854,16 @@ class FolderWatcher {
     try {
       this.onChange();
     } catch (error) {
-      this.config.logger?.warn("watch callback threw", { error: error instanceof Error ? error.name : typeof error });
+      this.config.logger?.warn("watch callback threw", {
+        error: error instanceof Error ? error.name : typeof error,
+      });
     }
   }
 
   async start(): Promise<void> {
     await this.connect();
-    for (const path of this.pollPaths) this.statuses.set(path, await this.provider.folderStatus(path).catch(() => undefined));
+    for (const path of this.pollPaths)
+      this.statuses.set(path, await this.provider.folderStatus(path).catch(() => undefined));
     if (this.pollPaths.length > 0) {
       this.pollTimer = setInterval(() => void this.poll(), this.config.pollIntervalMs);
       this.pollTimer.unref();

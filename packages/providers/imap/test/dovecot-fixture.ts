@@ -33,7 +33,10 @@ export async function sharedDovecot(): Promise<DovecotServer> {
 }
 
 /** An admin connection for a user, used to drive the mailbox from the "outside". */
-export async function adminConnection(server: { host: string; port: number }, user: DovecotUser): Promise<ImapFlow> {
+export async function adminConnection(
+  server: { host: string; port: number },
+  user: DovecotUser,
+): Promise<ImapFlow> {
   const client = new ImapFlow({
     host: server.host,
     port: server.port,
@@ -48,7 +51,11 @@ export async function adminConnection(server: { host: string; port: number }, us
 }
 
 /** Deletes (expunges) every message with this Message-ID from the given folders. */
-export async function deleteByMessageId(admin: ImapFlow, messageId: string, folders: readonly string[]): Promise<void> {
+export async function deleteByMessageId(
+  admin: ImapFlow,
+  messageId: string,
+  folders: readonly string[],
+): Promise<void> {
   for (const folder of folders) {
     const lock = await admin.getMailboxLock(folder);
     try {
@@ -56,7 +63,10 @@ export async function deleteByMessageId(admin: ImapFlow, messageId: string, fold
       if (uids.length > 0) await admin.messageDelete(uids, { uid: true });
     } catch (error) {
       const e = error as { responseText?: string; executedCommand?: string; serverResponseCode?: string };
-      throw new Error(`deleting ${messageId} from ${folder} failed: ${e.executedCommand} -> ${e.serverResponseCode} ${e.responseText}`, { cause: error });
+      throw new Error(
+        `deleting ${messageId} from ${folder} failed: ${e.executedCommand} -> ${e.serverResponseCode} ${e.responseText}`,
+        { cause: error },
+      );
     } finally {
       lock.release();
     }
@@ -82,7 +92,10 @@ export function providerSettings(
 }
 
 /** A conformance fixture: a fresh user on `server`, an admin connection, and the provider under test. */
-export async function imapFixture(server: DovecotServer, extra: Partial<ImapProviderSettings> = {}): Promise<ProviderFixture> {
+export async function imapFixture(
+  server: DovecotServer,
+  extra: Partial<ImapProviderSettings> = {},
+): Promise<ProviderFixture> {
   const user = await server.addUser();
   const admin = await adminConnection(server, user);
   const folders = ["INBOX", "Sent"];

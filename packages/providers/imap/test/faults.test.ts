@@ -13,7 +13,13 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientMailError, type FetchedMessage } from "@clientmail/core";
 import type { ChangePage, MailProvider } from "@clientmail/core/ports";
-import { buildConformanceMessage, startDovecot, startTcpProxy, type DovecotServer, type DovecotUser } from "@clientmail/testkit";
+import {
+  buildConformanceMessage,
+  startDovecot,
+  startTcpProxy,
+  type DovecotServer,
+  type DovecotUser,
+} from "@clientmail/testkit";
 import { createImapProvider } from "../src/index.js";
 import { adminConnection, dovecotSkipReason, providerSettings, sharedDovecot } from "./dovecot-fixture.js";
 
@@ -47,7 +53,12 @@ function until(condition: () => boolean, timeoutMs: number, what: string): Promi
   });
 }
 
-async function appendTo(server: DovecotServer, user: DovecotUser, raw: string, folder = "INBOX"): Promise<void> {
+async function appendTo(
+  server: DovecotServer,
+  user: DovecotUser,
+  raw: string,
+  folder = "INBOX",
+): Promise<void> {
   const admin = await adminConnection(server, user);
   try {
     await admin.append(folder, raw);
@@ -60,178 +71,233 @@ function lastCursor(pages: readonly ChangePage[]): string {
   return pages[pages.length - 1]!.cursor;
 }
 
-describe.skipIf(skip !== undefined)(`imap provider faults against Dovecot${skip ? ` (skipped: ${skip})` : ""}`, () => {
-  let shared: DovecotServer;
-  const providers: MailProvider[] = [];
-  const track = (provider: MailProvider) => {
-    providers.push(provider);
-    return provider;
-  };
+describe.skipIf(skip !== undefined)(
+  `imap provider faults against Dovecot${skip ? ` (skipped: ${skip})` : ""}`,
+  () => {
+    let shared: DovecotServer;
+    const providers: MailProvider[] = [];
+    const track = (provider: MailProvider) => {
+      providers.push(provider);
+      return provider;
+    };
 
-  beforeAll(async () => {
-    shared = await sharedDovecot();
-  });
-  afterAll(async () => {
-    await Promise.all(providers.map((provider) => provider.close()));
-    if (!process.env.CLIENTMAIL_TEST_DOVECOT) await shared.stop();
-  });
-
-  it("a connection dropped mid-fetch fails as transient, and the next call succeeds", async () => {
-    const user = await shared.addUser();
-    const attachment = randomBytes(3 * 1024 * 1024);
-    const messageId = `<big-${randomBytes(4).toString("hex")}@client.example>`;
-    await appendTo(
-      shared,
-      user,
-      buildConformanceMessage({
-        messageId,
-        from: "a@client.example",
-        to: user.user,
-        subject: "big",
-        attachment: { filename: "scan.pdf", contentType: "application/pdf", content: attachment },
-      }),
-    );
-    const proxy = await startTcpProxy(shared);
-    try {
-      const provider = track(createImapProvider(providerSettings(proxy, user)));
-      const [envelope] = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
-      expect(envelope?.messageId).toBe(messageId);
-
-      const cut = proxy.cutAfterServerBytes(512 * 1024);
-      const error = await failureOf(collect(provider.fetch([envelope!.providerId])));
-      await cut;
-      expect(ClientMailError.hasCode(error, "transient"), `expected transient, got ${String(error)}`).toBe(true);
-      expect((error as ClientMailError).retryable).toBe(true);
-
-      const [message]: FetchedMessage[] = await collect(provider.fetch([envelope!.providerId]));
-      expect(message?.attachments[0]?.contentHash).toBe(createHash("sha256").update(attachment).digest("hex"));
-      expect(proxy.totalConnections).toBeGreaterThanOrEqual(2);
-    } finally {
-      await proxy.close();
-    }
-  });
-
-  it("a refused connection is transient", async () => {
-    const proxy = await startTcpProxy(shared);
-    const { port } = proxy;
-    await proxy.close();
-    const user = await shared.addUser();
-    const provider = track(createImapProvider(providerSettings({ host: "127.0.0.1", port }, user)));
-    const error = await failureOf(collect(provider.changes(undefined)));
-    expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
-  });
-
-  it("rejected credentials are auth_revoked", async () => {
-    // Its own server: Dovecot delays every later login from an address that failed one.
-    const server = await startDovecot();
-    try {
-      const user = await server.addUser();
-      const provider = track(createImapProvider(providerSettings(server, { user: user.user, password: "wrong" })));
-      const error = await failureOf(collect(provider.changes(undefined)));
-      expect(ClientMailError.hasCode(error, "auth_revoked"), String(error)).toBe(true);
-      expect((error as ClientMailError).retryable).toBe(false);
-      expect(JSON.stringify((error as ClientMailError).details)).not.toContain("wrong");
-    } finally {
-      await server.stop();
-    }
-  });
-
-  it("a configured folder that does not exist is not_found", async () => {
-    const user = await shared.addUser();
-    const provider = track(createImapProvider(providerSettings(shared, user, { folders: ["INBOX", "Clients/Missing"] })));
-    const error = await failureOf(collect(provider.changes(undefined)));
-    expect(ClientMailError.hasCode(error, "not_found"), String(error)).toBe(true);
-  });
-
-  it("a special-use folder the server lacks (All Mail on Dovecot) is skipped", async () => {
-    const user = await shared.addUser();
-    const provider = track(createImapProvider(providerSettings(shared, user)));
-    await appendTo(shared, user, buildConformanceMessage({ messageId: "<s@x.example>", from: "a@x.example", subject: "s" }), "Sent");
-    const added = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
-    expect(added.map((envelope) => envelope.folder)).toEqual(["Sent"]);
-  });
-
-  it("a TLS certificate that does not verify is refused by default (mailbox_unavailable)", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "cm-tls-"));
-    try {
-      await promisify(execFile)("openssl", [
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-        "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
-      ]);
-      const server = createTlsServer({ key: await readFile(join(dir, "key.pem")), cert: await readFile(join(dir, "cert.pem")) }, (socket) => {
-        socket.on("error", () => undefined);
-        socket.write("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n");
-      });
-      server.on("tlsClientError", () => undefined);
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      try {
-        const provider = track(createImapProvider({ host: "127.0.0.1", port, user: "a@b.example", password: "x", security: "tls" }));
-        const error = await failureOf(collect(provider.changes(undefined)));
-        expect(ClientMailError.hasCode(error, "mailbox_unavailable"), String(error)).toBe(true);
-        expect((error as ClientMailError).retryable).toBe(false);
-      } finally {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("IDLE is ended and re-issued on schedule (29-minute rule), and keeps reporting", async () => {
-    const user = await shared.addUser();
-    let idles = 0;
-    const proxy = await startTcpProxy(shared, {
-      tap: (direction, chunk) => {
-        if (direction === "client-to-server") idles += (chunk.toString("latin1").match(/ IDLE\r\n/g) ?? []).length;
-      },
+    beforeAll(async () => {
+      shared = await sharedDovecot();
     });
-    try {
-      const provider = track(createImapProvider(providerSettings(proxy, user, { idleRestartMs: 700, folders: ["INBOX"] })));
-      let changes = 0;
-      const subscription = await provider.watch(() => changes++);
+    afterAll(async () => {
+      await Promise.all(providers.map((provider) => provider.close()));
+      if (!process.env.CLIENTMAIL_TEST_DOVECOT) await shared.stop();
+    });
+
+    it("a connection dropped mid-fetch fails as transient, and the next call succeeds", async () => {
+      const user = await shared.addUser();
+      const attachment = randomBytes(3 * 1024 * 1024);
+      const messageId = `<big-${randomBytes(4).toString("hex")}@client.example>`;
+      await appendTo(
+        shared,
+        user,
+        buildConformanceMessage({
+          messageId,
+          from: "a@client.example",
+          to: user.user,
+          subject: "big",
+          attachment: { filename: "scan.pdf", contentType: "application/pdf", content: attachment },
+        }),
+      );
+      const proxy = await startTcpProxy(shared);
       try {
-        await until(() => idles >= 3, 10_000, "IDLE to be re-issued three times");
-        const before = changes;
-        await appendTo(shared, user, buildConformanceMessage({ messageId: "<idle@x.example>", from: "a@x.example", subject: "i" }));
-        await until(() => changes > before, 10_000, "watch to report the new message");
+        const provider = track(createImapProvider(providerSettings(proxy, user)));
+        const [envelope] = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
+        expect(envelope?.messageId).toBe(messageId);
+
+        const cut = proxy.cutAfterServerBytes(512 * 1024);
+        const error = await failureOf(collect(provider.fetch([envelope!.providerId])));
+        await cut;
+        expect(ClientMailError.hasCode(error, "transient"), `expected transient, got ${String(error)}`).toBe(
+          true,
+        );
+        expect((error as ClientMailError).retryable).toBe(true);
+
+        const [message]: FetchedMessage[] = await collect(provider.fetch([envelope!.providerId]));
+        expect(message?.attachments[0]?.contentHash).toBe(
+          createHash("sha256").update(attachment).digest("hex"),
+        );
+        expect(proxy.totalConnections).toBeGreaterThanOrEqual(2);
       } finally {
-        await subscription.stop();
+        await proxy.close();
       }
-    } finally {
+    });
+
+    it("a refused connection is transient", async () => {
+      const proxy = await startTcpProxy(shared);
+      const { port } = proxy;
       await proxy.close();
-    }
-  });
+      const user = await shared.addUser();
+      const provider = track(createImapProvider(providerSettings({ host: "127.0.0.1", port }, user)));
+      const error = await failureOf(collect(provider.changes(undefined)));
+      expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+    });
 
-  it("a server restart: calls fail as transient at worst, then sync resumes and watch reconnects", async () => {
-    const server = await startDovecot();
-    try {
-      const user = await server.addUser();
-      await appendTo(server, user, buildConformanceMessage({ messageId: "<before@x.example>", from: "a@x.example", subject: "b" }));
-      const provider = track(createImapProvider(providerSettings(server, user)));
-      const backfill = await collect(provider.changes(undefined));
-      let changes = 0;
-      const subscription = await provider.watch(() => changes++);
+    it("rejected credentials are auth_revoked", async () => {
+      // Its own server: Dovecot delays every later login from an address that failed one.
+      const server = await startDovecot();
       try {
-        await server.restart();
-        await appendTo(server, user, buildConformanceMessage({ messageId: "<after@x.example>", from: "a@x.example", subject: "a" }));
-        await until(() => changes > 0, 20_000, "watch to reconnect and report");
-
-        let added: string[] | undefined;
-        for (let attempt = 0; attempt < 3 && added === undefined; attempt++) {
-          try {
-            added = (await collect(provider.changes(lastCursor(backfill)))).flatMap((page) => page.added.map((e) => e.messageId ?? ""));
-          } catch (error) {
-            expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
-          }
-        }
-        expect(added).toEqual(["<after@x.example>"]);
+        const user = await server.addUser();
+        const provider = track(
+          createImapProvider(providerSettings(server, { user: user.user, password: "wrong" })),
+        );
+        const error = await failureOf(collect(provider.changes(undefined)));
+        expect(ClientMailError.hasCode(error, "auth_revoked"), String(error)).toBe(true);
+        expect((error as ClientMailError).retryable).toBe(false);
+        expect(JSON.stringify((error as ClientMailError).details)).not.toContain("wrong");
       } finally {
-        await subscription.stop();
+        await server.stop();
       }
-    } finally {
-      await server.stop();
-    }
-  }, 60_000);
-});
+    });
+
+    it("a configured folder that does not exist is not_found", async () => {
+      const user = await shared.addUser();
+      const provider = track(
+        createImapProvider(providerSettings(shared, user, { folders: ["INBOX", "Clients/Missing"] })),
+      );
+      const error = await failureOf(collect(provider.changes(undefined)));
+      expect(ClientMailError.hasCode(error, "not_found"), String(error)).toBe(true);
+    });
+
+    it("a special-use folder the server lacks (All Mail on Dovecot) is skipped", async () => {
+      const user = await shared.addUser();
+      const provider = track(createImapProvider(providerSettings(shared, user)));
+      await appendTo(
+        shared,
+        user,
+        buildConformanceMessage({ messageId: "<s@x.example>", from: "a@x.example", subject: "s" }),
+        "Sent",
+      );
+      const added = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
+      expect(added.map((envelope) => envelope.folder)).toEqual(["Sent"]);
+    });
+
+    it("a TLS certificate that does not verify is refused by default (mailbox_unavailable)", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "cm-tls-"));
+      try {
+        await promisify(execFile)("openssl", [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=localhost",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+        ]);
+        const server = createTlsServer(
+          { key: await readFile(join(dir, "key.pem")), cert: await readFile(join(dir, "cert.pem")) },
+          (socket) => {
+            socket.on("error", () => undefined);
+            socket.write("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n");
+          },
+        );
+        server.on("tlsClientError", () => undefined);
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const address = server.address();
+        const port = typeof address === "object" && address ? address.port : 0;
+        try {
+          const provider = track(
+            createImapProvider({
+              host: "127.0.0.1",
+              port,
+              user: "a@b.example",
+              password: "x",
+              security: "tls",
+            }),
+          );
+          const error = await failureOf(collect(provider.changes(undefined)));
+          expect(ClientMailError.hasCode(error, "mailbox_unavailable"), String(error)).toBe(true);
+          expect((error as ClientMailError).retryable).toBe(false);
+        } finally {
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("IDLE is ended and re-issued on schedule (29-minute rule), and keeps reporting", async () => {
+      const user = await shared.addUser();
+      let idles = 0;
+      const proxy = await startTcpProxy(shared, {
+        tap: (direction, chunk) => {
+          if (direction === "client-to-server")
+            idles += (chunk.toString("latin1").match(/ IDLE\r\n/g) ?? []).length;
+        },
+      });
+      try {
+        const provider = track(
+          createImapProvider(providerSettings(proxy, user, { idleRestartMs: 700, folders: ["INBOX"] })),
+        );
+        let changes = 0;
+        const subscription = await provider.watch(() => changes++);
+        try {
+          await until(() => idles >= 3, 10_000, "IDLE to be re-issued three times");
+          const before = changes;
+          await appendTo(
+            shared,
+            user,
+            buildConformanceMessage({ messageId: "<idle@x.example>", from: "a@x.example", subject: "i" }),
+          );
+          await until(() => changes > before, 10_000, "watch to report the new message");
+        } finally {
+          await subscription.stop();
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("a server restart: calls fail as transient at worst, then sync resumes and watch reconnects", async () => {
+      const server = await startDovecot();
+      try {
+        const user = await server.addUser();
+        await appendTo(
+          server,
+          user,
+          buildConformanceMessage({ messageId: "<before@x.example>", from: "a@x.example", subject: "b" }),
+        );
+        const provider = track(createImapProvider(providerSettings(server, user)));
+        const backfill = await collect(provider.changes(undefined));
+        let changes = 0;
+        const subscription = await provider.watch(() => changes++);
+        try {
+          await server.restart();
+          await appendTo(
+            server,
+            user,
+            buildConformanceMessage({ messageId: "<after@x.example>", from: "a@x.example", subject: "a" }),
+          );
+          await until(() => changes > 0, 20_000, "watch to reconnect and report");
+
+          let added: string[] | undefined;
+          for (let attempt = 0; attempt < 3 && added === undefined; attempt++) {
+            try {
+              added = (await collect(provider.changes(lastCursor(backfill)))).flatMap((page) =>
+                page.added.map((e) => e.messageId ?? ""),
+              );
+            } catch (error) {
+              expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+            }
+          }
+          expect(added).toEqual(["<after@x.example>"]);
+        } finally {
+          await subscription.stop();
+        }
+      } finally {
+        await server.stop();
+      }
+    }, 60_000);
+  },
+);

@@ -4,7 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientMailError, ValidationError } from "@clientmail/core";
 import type { ChangePage, MailProvider } from "@clientmail/core/ports";
-import { buildConformanceMessage, startDovecot, type DovecotServer, type DovecotUser } from "@clientmail/testkit";
+import {
+  buildConformanceMessage,
+  startDovecot,
+  type DovecotServer,
+  type DovecotUser,
+} from "@clientmail/testkit";
 import { createImapProvider } from "../src/index.js";
 import { adminConnection, dovecotSkipReason, providerSettings, sharedDovecot } from "./dovecot-fixture.js";
 
@@ -30,19 +35,31 @@ describe("createImapProvider settings", () => {
     const fields = (error as ValidationError).issues.map((issue) => issue.field).sort();
     expect(fields).toEqual(["host", "pageSize", "password", "port", "security", "user"]);
     expect(JSON.stringify((error as ValidationError).issues)).not.toMatch(/secret/);
-    expect(() => createImapProvider({ host: "h", user: "u", password: "p", accessToken: "t" })).toThrow(ValidationError);
-    expect(() => createImapProvider({ host: "h", user: "u", password: "p", idleRestartMs: 31 * 60_000 })).toThrow(/idleRestartMs/);
+    expect(() => createImapProvider({ host: "h", user: "u", password: "p", accessToken: "t" })).toThrow(
+      ValidationError,
+    );
+    expect(() =>
+      createImapProvider({ host: "h", user: "u", password: "p", idleRestartMs: 31 * 60_000 }),
+    ).toThrow(/idleRestartMs/);
   });
 
   it("Y5: rejects an invalid search address before contacting the server", async () => {
-    const provider = createImapProvider({ host: "127.0.0.1", port: 1, user: "u", password: "p", security: "none" });
+    const provider = createImapProvider({
+      host: "127.0.0.1",
+      port: 1,
+      user: "u",
+      password: "p",
+      security: "none",
+    });
     let error: unknown;
     try {
       for await (const batch of provider.search({ addresses: ["not an address"] })) void batch;
     } catch (e) {
       error = e;
     }
-    expect((error as ValidationError).issues).toMatchObject([{ field: "addresses.0", value: "not an address" }]);
+    expect((error as ValidationError).issues).toMatchObject([
+      { field: "addresses.0", value: "not an address" },
+    ]);
     await provider.close();
   });
 });
@@ -56,7 +73,12 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
     if (!process.env.CLIENTMAIL_TEST_DOVECOT) await server.stop();
   });
 
-  async function mailbox(extra = {}): Promise<{ user: DovecotUser; provider: MailProvider; append(raw: string, folder?: string): Promise<void>; done(): Promise<void> }> {
+  async function mailbox(extra = {}): Promise<{
+    user: DovecotUser;
+    provider: MailProvider;
+    append(raw: string, folder?: string): Promise<void>;
+    done(): Promise<void>;
+  }> {
     const user = await server.addUser();
     const admin = await adminConnection(server, user);
     const provider = createImapProvider(providerSettings(server, user, extra));
@@ -76,7 +98,9 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
   it("an unchanged mailbox yields one empty page and the same cursor", async () => {
     const box = await mailbox();
     try {
-      await box.append(buildConformanceMessage({ messageId: "<u1@x.example>", from: "a@x.example", subject: "u" }));
+      await box.append(
+        buildConformanceMessage({ messageId: "<u1@x.example>", from: "a@x.example", subject: "u" }),
+      );
       const backfill = await pagesOf(box.provider, undefined);
       const again = await pagesOf(box.provider, last(backfill));
       expect(again).toHaveLength(1);
@@ -90,8 +114,12 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
     const box = await mailbox();
     const admin = await adminConnection(server, box.user);
     try {
-      await box.append(buildConformanceMessage({ messageId: "<f1@x.example>", from: "a@x.example", subject: "f" }));
-      await box.append(buildConformanceMessage({ messageId: "<f2@x.example>", from: "a@x.example", subject: "f" }));
+      await box.append(
+        buildConformanceMessage({ messageId: "<f1@x.example>", from: "a@x.example", subject: "f" }),
+      );
+      await box.append(
+        buildConformanceMessage({ messageId: "<f2@x.example>", from: "a@x.example", subject: "f" }),
+      );
       const backfill = await pagesOf(box.provider, undefined);
       const lock = await admin.getMailboxLock("INBOX");
       try {
@@ -111,9 +139,16 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
   it("a UIDVALIDITY change of one folder expires the cursor, naming that folder", async () => {
     const box = await mailbox();
     try {
-      await box.append(buildConformanceMessage({ messageId: "<v1@x.example>", from: "a@x.example", subject: "v" }), "Sent");
+      await box.append(
+        buildConformanceMessage({ messageId: "<v1@x.example>", from: "a@x.example", subject: "v" }),
+        "Sent",
+      );
       const backfill = await pagesOf(box.provider, undefined);
-      await server.setUidValidity(box.user.user, "Sent", (await server.uidValidity(box.user.user, "Sent")) + 10);
+      await server.setUidValidity(
+        box.user.user,
+        "Sent",
+        (await server.uidValidity(box.user.user, "Sent")) + 10,
+      );
       const error = await pagesOf(box.provider, last(backfill)).then(
         () => undefined,
         (e: unknown) => e,
@@ -130,10 +165,17 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
   it("F8: a folder dropped from the settings reports its messages removed", async () => {
     const box = await mailbox();
     try {
-      await box.append(buildConformanceMessage({ messageId: "<d1@x.example>", from: "a@x.example", subject: "d" }), "Sent");
-      await box.append(buildConformanceMessage({ messageId: "<d2@x.example>", from: "a@x.example", subject: "d" }));
+      await box.append(
+        buildConformanceMessage({ messageId: "<d1@x.example>", from: "a@x.example", subject: "d" }),
+        "Sent",
+      );
+      await box.append(
+        buildConformanceMessage({ messageId: "<d2@x.example>", from: "a@x.example", subject: "d" }),
+      );
       const backfill = await pagesOf(box.provider, undefined);
-      const sentId = backfill.flatMap((page) => page.added).find((envelope) => envelope.folder === "Sent")!.providerId;
+      const sentId = backfill
+        .flatMap((page) => page.added)
+        .find((envelope) => envelope.folder === "Sent")!.providerId;
       const inboxOnly = createImapProvider(providerSettings(server, box.user, { folders: ["\\Inbox"] }));
       try {
         const delta = await pagesOf(inboxOnly, last(backfill));
@@ -151,11 +193,24 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
     const box = await mailbox();
     try {
       const addresses = Array.from({ length: 20 }, (_, i) => `person${i}@client.example`);
-      await box.append(buildConformanceMessage({ messageId: "<m15@x.example>", from: "a@x.example", cc: addresses[15]!, subject: "m" }));
-      await box.append(buildConformanceMessage({ messageId: "<m2@x.example>", from: addresses[2]!, subject: "m" }), "Sent");
-      await box.append(buildConformanceMessage({ messageId: "<none@x.example>", from: "a@x.example", subject: "m" }));
+      await box.append(
+        buildConformanceMessage({
+          messageId: "<m15@x.example>",
+          from: "a@x.example",
+          cc: addresses[15]!,
+          subject: "m",
+        }),
+      );
+      await box.append(
+        buildConformanceMessage({ messageId: "<m2@x.example>", from: addresses[2]!, subject: "m" }),
+        "Sent",
+      );
+      await box.append(
+        buildConformanceMessage({ messageId: "<none@x.example>", from: "a@x.example", subject: "m" }),
+      );
       const found: string[] = [];
-      for await (const batch of box.provider.search({ addresses })) found.push(...batch.map((envelope) => envelope.messageId ?? ""));
+      for await (const batch of box.provider.search({ addresses }))
+        found.push(...batch.map((envelope) => envelope.messageId ?? ""));
       expect(found.sort()).toEqual(["<m15@x.example>", "<m2@x.example>"]);
     } finally {
       await box.done();
@@ -168,7 +223,10 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
       let changes = 0;
       const subscription = await box.provider.watch(() => changes++);
       try {
-        await box.append(buildConformanceMessage({ messageId: "<poll@x.example>", from: "a@x.example", subject: "p" }), "Sent");
+        await box.append(
+          buildConformanceMessage({ messageId: "<poll@x.example>", from: "a@x.example", subject: "p" }),
+          "Sent",
+        );
         const deadline = Date.now() + 10_000;
         while (changes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         expect(changes).toBeGreaterThan(0);
@@ -183,7 +241,10 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
   it("an aborted signal stops a listing between pages", async () => {
     const box = await mailbox({ pageSize: 1 });
     try {
-      for (let i = 0; i < 3; i++) await box.append(buildConformanceMessage({ messageId: `<a${i}@x.example>`, from: "a@x.example", subject: "a" }));
+      for (let i = 0; i < 3; i++)
+        await box.append(
+          buildConformanceMessage({ messageId: `<a${i}@x.example>`, from: "a@x.example", subject: "a" }),
+        );
       const controller = new AbortController();
       const seen: ChangePage[] = [];
       const error = await (async () => {
@@ -205,7 +266,10 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
   it("backfill pages carry an estimate of the total", async () => {
     const box = await mailbox({ pageSize: 1 });
     try {
-      for (let i = 0; i < 3; i++) await box.append(buildConformanceMessage({ messageId: `<e${i}@x.example>`, from: "a@x.example", subject: "e" }));
+      for (let i = 0; i < 3; i++)
+        await box.append(
+          buildConformanceMessage({ messageId: `<e${i}@x.example>`, from: "a@x.example", subject: "e" }),
+        );
       const pages = await pagesOf(box.provider, undefined);
       expect(pages.length).toBe(3);
       expect(pages.every((page) => page.estimatedTotal === 3)).toBe(true);
@@ -230,20 +294,30 @@ describe.skipIf(skip !== undefined)("imap provider on Dovecot without CONDSTORE"
     const provider = createImapProvider(providerSettings(server, user));
     try {
       for (const id of ["<p1@x.example>", "<p2@x.example>", "<p3@x.example>"]) {
-        await admin.append("INBOX", buildConformanceMessage({ messageId: id, from: "a@x.example", subject: "p" }));
+        await admin.append(
+          "INBOX",
+          buildConformanceMessage({ messageId: id, from: "a@x.example", subject: "p" }),
+        );
       }
       const backfill = await pagesOf(provider, undefined);
-      const p2 = backfill.flatMap((page) => page.added).find((envelope) => envelope.messageId === "<p2@x.example>")!;
+      const p2 = backfill
+        .flatMap((page) => page.added)
+        .find((envelope) => envelope.messageId === "<p2@x.example>")!;
       const lock = await admin.getMailboxLock("INBOX");
       try {
         await admin.messageDelete({ header: { "message-id": "<p2@x.example>" } });
       } finally {
         lock.release();
       }
-      await admin.append("INBOX", buildConformanceMessage({ messageId: "<p4@x.example>", from: "a@x.example", subject: "p" }));
+      await admin.append(
+        "INBOX",
+        buildConformanceMessage({ messageId: "<p4@x.example>", from: "a@x.example", subject: "p" }),
+      );
       const delta = await pagesOf(provider, last(backfill));
       expect(delta.flatMap((page) => page.removed)).toEqual([p2.providerId]);
-      expect(delta.flatMap((page) => page.added.map((envelope) => envelope.messageId))).toEqual(["<p4@x.example>"]);
+      expect(delta.flatMap((page) => page.added.map((envelope) => envelope.messageId))).toEqual([
+        "<p4@x.example>",
+      ]);
     } finally {
       await provider.close();
       await admin.logout();
