@@ -4,7 +4,9 @@
  * threads. Everything here is the pure core; no server is needed.
  */
 import {
+  applyToggles,
   decideFiling,
+  defaultNotifyPreferences,
   dedupeKey,
   FirmDirectory,
   normalizeMessageId,
@@ -16,21 +18,30 @@ import {
 } from "@clientmail/core";
 import { accounts, envelopes, firm } from "./firm.js";
 
+let token = 0;
 const links: Link[] = accounts.flatMap((account) =>
   account.contacts.flatMap((contact, c) =>
-    contact.emails.map((settings, e) => ({
-      id: `${account.id}/${c}/${e}`,
-      firmId: "ledger",
-      accountId: account.id,
-      contactId: `${contact.firstName} ${contact.lastName}`,
-      email: settings.email,
-      login: settings.login,
-      notify: settings.notify,
-      emailSync: settings.emailSync,
-      signatory: settings.signatory,
-      notifyPreferences: {} as Link["notifyPreferences"],
-      invitation: undefined,
-    })),
+    contact.emails.map((settings, e) => {
+      const blank: Link = {
+        id: `${account.id}/${c}/${e}`,
+        firmId: "ledger",
+        accountId: account.id,
+        contactId: `${contact.firstName} ${contact.lastName}`,
+        email: settings.email,
+        login: false,
+        notify: settings.notify,
+        emailSync: false,
+        signatory: settings.signatory,
+        notifyPreferences: defaultNotifyPreferences(),
+        invitation: undefined,
+      };
+      // Turning login on sends an invitation (T2); turning email sync on asks for a backfill (T7).
+      return applyToggles(
+        blank,
+        { login: settings.login, emailSync: settings.emailSync },
+        { now: new Date("2026-01-05T07:00:00Z"), newToken: () => `invite-${++token}` },
+      ).link;
+    }),
   ),
 );
 
