@@ -46,6 +46,7 @@ describe("packages look alike", () => {
         folder === "core" || folder === "testkit" ? `@clientmail/${folder}` : `@clientmail/${folder}`,
       );
       expect(manifest.sideEffects).toBe(false);
+      expect(manifest.engines).toEqual({ node: ">=20.19" });
       expect(manifest.files).toEqual(["dist"]);
       expect(manifest.type).toBe("module");
       const main = manifest.exports["."];
