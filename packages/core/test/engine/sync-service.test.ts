@@ -165,3 +165,58 @@ describe("sync service", () => {
     ).rejects.toMatchObject({ code: "conflict" });
   });
 });
+
+describe("privacy of logs", () => {
+  it("F1: logs hold ids, counts and error codes only — never credentials, addresses' mail content or subjects", async () => {
+    const f = await makeFirm();
+    const lines: string[] = [];
+    const capture = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+      void lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+    const keyring = createAesGcmKeyring({ keys: { k1: generateKeyringKey() }, currentKeyId: "k1" });
+    const sync = new SyncService({
+      store: f.store,
+      clock: f.clock,
+      logger: {
+        debug: capture("debug"),
+        info: capture("info"),
+        warn: capture("warn"),
+        error: capture("error"),
+      },
+      keyring,
+      holder: "worker-1",
+      random: () => 0.5,
+      sleep: async () => undefined,
+      poisonThreshold: 2,
+      providerFor: (mailbox) => f.box(mailbox.id).provider(),
+    });
+    const secret = "app-password-5f3e9c";
+    await sync.storeCredentials(f.firm.id, f.boxes.ann.id, secret);
+    const box = f.box(f.boxes.ann.id);
+    const poison = box.append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Confidential subject 7731",
+      messageId: "<p@home>",
+      date: minutes(1),
+      text: "Confidential body 7731",
+    });
+    box.append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Private subject 9912",
+      messageId: "<q@home>",
+      date: minutes(2),
+      text: "Private body 9912",
+    });
+    box.failFetchOf(poison);
+    box.failNext("changes", { code: "transient" });
+    box.failNext("changes", { code: "rate_limited", retryAfterMs: 1000 });
+    expect(await sync.syncMailbox(f.firm.id, f.boxes.ann.id)).toBe("ok");
+    box.failNext("changes", { code: "auth_revoked" });
+    expect(await sync.syncMailbox(f.firm.id, f.boxes.ann.id)).toBe("stopped");
+    expect(lines.length).toBeGreaterThan(2);
+    const log = lines.join("\n");
+    for (const needle of [secret, "7731", "9912", "Confidential", "Private"])
+      expect(log).not.toContain(needle);
+  });
+});
