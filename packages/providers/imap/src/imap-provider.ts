@@ -91,7 +91,8 @@ export interface ImapProviderSettings {
 
 const DEFAULT_FOLDERS = ["\\Inbox", "\\Sent", "\\All"] as const;
 const IDLE_RESTART_MS = 29 * 60 * 1000;
-const FETCH_BATCH = 32;
+/** UIDs per streamed content FETCH; bounds the content held in memory at once. */
+const FETCH_CHUNK = 64;
 const SEARCH_ADDRESSES_PER_COMMAND = 8;
 
 interface ResolvedSettings {
@@ -668,51 +669,43 @@ class ImapProvider implements MailProvider {
     for (const [path, groups] of byFolder) {
       for (const group of groups) {
         const uids = [...group.uids].sort(uidCompare);
-        const fetchBatch = (start: number): Promise<FetchMessageObject[]> => {
-          const batch = uids.slice(start, start + FETCH_BATCH);
-          return this.withFolder(
-            path,
-            "fetch",
-            async (client) => {
-              if (!client.mailbox || String(client.mailbox.uidValidity) !== group.uidValidity) return [];
-              // The envelope comes from the source's own header block: asking for the header fields
-              // again would make the server send, and imapflow tokenise, every header twice.
-              const threads = client.capabilities.has("X-GM-EXT-1") || client.capabilities.has("OBJECTID");
-              const found = await client.fetchAll(
-                toRanges(batch),
-                {
+        // One streamed FETCH per chunk: each message is parsed as soon as it has arrived, while the
+        // rest are still on the wire. Chunks bound how much content is held at once.
+        for (let start = 0; start < uids.length; start += FETCH_CHUNK) {
+          checkAborted(options.signal);
+          const chunk = uids.slice(start, start + FETCH_CHUNK);
+          let parsed: FetchedMessage[];
+          try {
+            parsed = await this.withFolder(
+              path,
+              "fetch",
+              async (client) => {
+                if (!client.mailbox || String(client.mailbox.uidValidity) !== group.uidValidity) return [];
+                // The envelope comes from the source's own header block: asking for the header
+                // fields as well would make the server send, and imapflow tokenise, them twice.
+                const threads = client.capabilities.has("X-GM-EXT-1") || client.capabilities.has("OBJECTID");
+                const query = {
                   uid: true,
                   flags: true,
                   internalDate: true,
                   source: true,
                   ...(threads ? { threadId: true } : {}),
-                },
-                { uid: true },
-              );
-              return found.filter((message) => group.uids.has(message.uid));
-            },
-            start === 0,
-          );
-        };
-        // The next batch travels over the connection while this one is parsed.
-        let next: Promise<FetchMessageObject[]> | undefined = fetchBatch(0);
-        for (let start = 0; next; start += FETCH_BATCH) {
-          checkAborted(options.signal);
-          let messages: FetchMessageObject[];
-          try {
-            messages = await next;
+                };
+                const out: FetchedMessage[] = [];
+                for await (const message of client.fetch(toRanges(chunk), query, { uid: true })) {
+                  if (!group.uids.has(message.uid)) continue;
+                  out.push(await this.parseMessage(path, group.uidValidity, message));
+                }
+                return out;
+              },
+              start === 0,
+            );
           } catch (error) {
             // A deleted folder means its messages no longer exist: skipped, as for deleted messages.
             if (ClientMailError.hasCode(error, "not_found")) break;
             throw error;
           }
-          next = start + FETCH_BATCH < uids.length ? fetchBatch(start + FETCH_BATCH) : undefined;
-          // Observed at once, so a failure while this batch is parsed is not reported as unhandled.
-          next?.catch(() => undefined);
-          for (const message of messages) {
-            checkAborted(options.signal);
-            yield await this.parseMessage(path, group.uidValidity, message);
-          }
+          for (const message of parsed) yield message;
         }
       }
     }
@@ -730,11 +723,19 @@ class ImapProvider implements MailProvider {
       size: source.length,
       headers: headerEnd >= 0 ? source.subarray(0, headerEnd + 4) : source,
     });
-    const parsed = await simpleParser(source, {
-      skipHtmlToText: true,
-      skipTextToHtml: true,
-      skipImageLinks: true,
-    });
+    let parsed: Awaited<ReturnType<typeof simpleParser>>;
+    try {
+      parsed = await simpleParser(source, {
+        skipHtmlToText: true,
+        skipTextToHtml: true,
+        skipImageLinks: true,
+      });
+    } catch (error) {
+      throw new ClientMailError("internal", "The message could not be parsed", {
+        cause: error,
+        details: { providerId: envelope.providerId },
+      });
+    }
     const attachments: AttachmentContent[] = parsed.attachments.map((attachment, index) => {
       const content = attachment.content;
       return {
