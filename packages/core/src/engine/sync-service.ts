@@ -148,6 +148,16 @@ export class SyncService {
     };
   }
 
+  /**
+   * The provider this service keeps open for a mailbox (opened by a previous call), or undefined.
+   * Hosts route push deliveries through it — a Gmail Pub/Sub message to
+   * `GmailProvider.handlePushNotification`, a Graph change notification to the Graph provider —
+   * which then wake the mailbox's `runMailbox` loop.
+   */
+  openProvider(firmId: FirmId, mailboxId: MailboxId): MailProvider | undefined {
+    return this.syncs.get(`${firmId}\u0000${mailboxId}`)?.provider;
+  }
+
   /** Releases every open provider. */
   async closeAll(): Promise<void> {
     for (const key of [...this.syncs.keys()]) {

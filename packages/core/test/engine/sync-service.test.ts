@@ -41,6 +41,11 @@ describe("sync service", () => {
     expect(opened).toEqual([
       { mailbox: expect.objectContaining({ id: f.boxes.ann.id, provider: "imap" }), credentials: secret },
     ]);
+    // Push deliveries are routed by the host through the open provider.
+    expect(sync.openProvider(f.firm.id, f.boxes.ann.id)?.kind).toBe("imap");
+    expect(sync.openProvider(f.firm.id, f.boxes.bob.id)).toBeUndefined();
+    await sync.stopSync(f.firm.id, f.boxes.ann.id, f.members.ann.id);
+    expect(sync.openProvider(f.firm.id, f.boxes.ann.id)).toBeUndefined();
   });
 
   it("Y5: a newly synced address is backfilled from every connected mailbox by server-side search", async () => {
