@@ -698,7 +698,9 @@ class ImapProvider implements MailProvider {
                 }
                 return out;
               },
-              start === 0,
+              // No fresh SELECT: UIDVALIDITY cannot change within a session (RFC 3501 §2.3.1.1), and
+              // a re-SELECT per call costs a round trip and a mailbox scan on the server.
+              false,
             );
           } catch (error) {
             // A deleted folder means its messages no longer exist: skipped, as for deleted messages.
