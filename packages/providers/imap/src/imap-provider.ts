@@ -92,7 +92,7 @@ export interface ImapProviderSettings {
 const DEFAULT_FOLDERS = ["\\Inbox", "\\Sent", "\\All"] as const;
 const IDLE_RESTART_MS = 29 * 60 * 1000;
 /** UIDs per streamed content FETCH; bounds the content held in memory at once. */
-const FETCH_CHUNK = 64;
+const FETCH_CHUNK = 32;
 const SEARCH_ADDRESSES_PER_COMMAND = 8;
 
 interface ResolvedSettings {
