@@ -75,6 +75,9 @@ export interface SyncPassResult {
   setAside: string[];
 }
 
+/** How often the stored backfill progress is refreshed. */
+const progressIntervalMs = 2_000;
+
 /** The cursor write that goes with a page (absent for a targeted backfill). */
 interface PageCommit {
   token: number;
@@ -381,6 +384,10 @@ export class MailboxSync {
     const { store } = this.deps;
     const backfilling = cursor === undefined || cursor.length === 0;
     let done = 0;
+    const { clock } = this.deps;
+    const ttl = this.options.leaseTtlMs ?? 120_000;
+    let renewedAt = clock.now().getTime();
+    let progressAt = renewedAt;
     if (backfilling) await this.setState({ status: "backfilling", done: 0, estimated: undefined });
     // A full listing sees every copy the mailbox still has; what the store remembers beyond that
     // vanished while there was no valid cursor (e.g. before a UIDVALIDITY change) (F8).
@@ -402,12 +409,15 @@ export class MailboxSync {
         if (listed) for (const envelope of page.added) listed.add(envelope.providerId);
         const prepared = await this.preparePage(context, page.added);
         await settle();
-        if (
-          !(await store.renewLease(this.firmId, this.mailboxId, token, this.options.leaseTtlMs ?? 120_000))
-        ) {
-          throw new ClientMailError("lease_lost", "Another worker took over this mailbox", {
-            details: { mailboxId: this.mailboxId },
-          });
+        // Renewed once a third of the lease has passed, not per page: each renewal is a commit.
+        // The fenced cursor write is what protects the data either way.
+        if (clock.now().getTime() - renewedAt >= ttl / 3) {
+          if (!(await store.renewLease(this.firmId, this.mailboxId, token, ttl))) {
+            throw new ClientMailError("lease_lost", "Another worker took over this mailbox", {
+              details: { mailboxId: this.mailboxId },
+            });
+          }
+          renewedAt = clock.now().getTime();
         }
         writing = this.writePage(context, prepared, { token, cursor: page.cursor, removed: page.removed });
         // Observed now so that a failure is not reported as unhandled while the next page loads.
@@ -420,8 +430,11 @@ export class MailboxSync {
             done,
             estimated: page.estimatedTotal,
           });
-          if (!page.done)
+          // The stored progress (N5) is refreshed every few seconds; events report every page.
+          if (!page.done && clock.now().getTime() - progressAt >= progressIntervalMs) {
             await this.setState({ status: "backfilling", done, estimated: page.estimatedTotal });
+            progressAt = clock.now().getTime();
+          }
         }
         if (page.done) break;
       }

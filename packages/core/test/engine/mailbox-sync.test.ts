@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { MemoryMessageInput } from "@clientmail/testkit";
-import { ClientMailError } from "../../src/index.js";
+import { ClientMailError, MailboxSync } from "../../src/index.js";
+import { silentLogger } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
 async function allFiled(f: Firm) {
@@ -633,6 +634,56 @@ describe("mailbox sync engine", () => {
       ),
       { numRuns: 25 },
     );
+  });
+
+  it("Y6: a worker whose lease expired mid-pass stops, and its cursor never passes what it committed", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    for (let i = 0; i < 9; i++)
+      clientMail(f, box, { messageId: `<l${i}@home>`, subject: `Lease ${i}`, date: minutes(i) });
+    const inner = f.box(box).provider();
+    let pages = 0;
+    let taken: number | undefined;
+    const slow = {
+      ...inner,
+      changes: (cursor: string | undefined) => ({
+        async *[Symbol.asyncIterator]() {
+          for await (const page of inner.changes(cursor)) {
+            pages += 1;
+            if (pages === 1) {
+              // Within the lease: the engine renews it (a third of the TTL has passed).
+              f.clock.advance(1_500);
+            } else if (pages === 2) {
+              // The worker stalls past its lease, and another worker takes the mailbox over.
+              f.clock.advance(4_000);
+              taken = await f.store.acquireLease(f.firm.id, box, "other-worker", 60_000);
+            }
+            yield page;
+          }
+        },
+      }),
+    };
+    const sync = new MailboxSync(
+      {
+        store: f.store,
+        clock: f.clock,
+        logger: silentLogger,
+        random: () => 0.5,
+        sleep: async () => undefined,
+      },
+      { firmId: f.firm.id, mailboxId: box, provider: slow, holder: "stale-worker", leaseTtlMs: 3_000 },
+    );
+    await expect(sync.syncOnce()).rejects.toSatisfy((error: unknown) =>
+      ClientMailError.hasCode(error, "lease_lost"),
+    );
+    expect(taken).toBeDefined();
+    expect(pages).toBe(2);
+    // Only the page written before the takeover was committed; the stale worker wrote nothing after.
+    expect((await allFiled(f)).map((m) => m.subject)).toEqual(["Lease 0", "Lease 1", "Lease 2"]);
+    // The new holder resumes from the committed cursor and files the rest, once.
+    await f.store.releaseLease(f.firm.id, box, taken!);
+    await f.sync(box).syncOnce();
+    expect(await allFiled(f)).toHaveLength(9);
   });
 
   it("Y6: a stale worker's page is rejected whole by the fenced cursor write", async () => {
