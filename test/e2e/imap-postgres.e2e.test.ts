@@ -23,6 +23,7 @@ import {
   type DovecotServer,
   type DovecotUser,
   scanTablesForNeedles,
+  createEndToEndFirm,
 } from "@clientmail/testkit";
 
 const databaseUrl = process.env.CLIENTMAIL_TEST_DATABASE_URL;
@@ -163,47 +164,11 @@ describe.skipIf(skipReason !== undefined)(
       const supportAddress = `support-${token}@${domain}`;
 
       const cm = createClientMail({ store });
-      const firm = await cm.createFirm({ name: `Ledger ${token}`, internalDomains: [domain] });
-      const annMember = await cm.addMember(firm.id, {
-        name: "Ann",
-        email: annAddress,
-        newMailNotifications: "all",
-      });
-      const bobMember = await cm.addMember(firm.id, { name: "Bob", email: bobAddress });
-      const family = await cm.createAccount(firm.id, {
-        name: "Jordan family",
-        kind: "family",
-        contacts: [
-          { firstName: "Jo", emails: [{ email: "jo@home.example", emailSync: true }] },
-          { firstName: "Sam", emails: [{ email: "sam@home.example", emailSync: false }] },
-        ],
-      });
-      const bakery = await cm.createAccount(firm.id, {
-        name: "Jordan's Bakery",
-        kind: "business",
-        contacts: [{ firstName: "Jo", emails: [{ email: "jo@home.example", emailSync: true }] }],
-      });
-      const acme = await cm.createAccount(firm.id, {
-        name: "Acme",
-        kind: "business",
-        contacts: [{ firstName: "Petra", emails: [{ email: "petra@acme.example", emailSync: true }] }],
-      });
-
-      const annBox = await cm.connectMailbox(firm.id, annMember.id, {
+      const { firm, family, bakery, acme, annBox, bobBox, supportBox } = await createEndToEndFirm(cm, {
         provider: "imap",
-        address: annAddress,
-        settings: { autoSaveAttachments: true },
+        token,
+        addresses: { domain, ann: annAddress, bob: bobAddress, support: supportAddress },
       });
-      const bobBox = await cm.connectMailbox(firm.id, bobMember.id, {
-        provider: "imap",
-        address: bobAddress,
-      });
-      const supportBox = await cm.connectMailbox(firm.id, annMember.id, {
-        provider: "imap",
-        address: supportAddress,
-        settings: { autoSaveAttachments: true },
-      });
-      await cm.joinMailbox(firm.id, supportBox.id, bobMember.id);
 
       const day = (h: number) => `Mon, 2 Mar 2026 ${String(h).padStart(2, "0")}:00:00 +0000`;
       // A client writes to two team members at once (F5: one stored message).

@@ -14,3 +14,4 @@ export * from "./dovecot.js";
 export * from "./tcp-proxy.js";
 export * from "./memory-mailbox.js";
 export * from "./privacy-scan.js";
+export * from "./end-to-end-firm.js";

@@ -19,6 +19,7 @@ import {
   scanTablesForNeedles,
   type GraphFakeMailbox,
   type GraphFakeMessageInput,
+  createEndToEndFirm,
 } from "@clientmail/testkit";
 import { createGraphProvider } from "../src/index.js";
 
@@ -92,43 +93,11 @@ describe("graph end to end on Postgres", () => {
     });
 
     const cm = createClientMail({ store });
-    const firm = await cm.createFirm({ name: `Ledger ${token}`, internalDomains: [domain] });
-    const annMember = await cm.addMember(firm.id, {
-      name: "Ann",
-      email: annAddress,
-      newMailNotifications: "all",
-    });
-    const bobMember = await cm.addMember(firm.id, { name: "Bob", email: bobAddress });
-    const family = await cm.createAccount(firm.id, {
-      name: "Jordan family",
-      kind: "family",
-      contacts: [
-        { firstName: "Jo", emails: [{ email: "jo@home.example", emailSync: true }] },
-        { firstName: "Sam", emails: [{ email: "sam@home.example", emailSync: false }] },
-      ],
-    });
-    const bakery = await cm.createAccount(firm.id, {
-      name: "Jordan's Bakery",
-      kind: "business",
-      contacts: [{ firstName: "Jo", emails: [{ email: "jo@home.example", emailSync: true }] }],
-    });
-    const acme = await cm.createAccount(firm.id, {
-      name: "Acme",
-      kind: "business",
-      contacts: [{ firstName: "Petra", emails: [{ email: "petra@acme.example", emailSync: true }] }],
-    });
-    const annBox = await cm.connectMailbox(firm.id, annMember.id, {
+    const { firm, family, bakery, acme, annBox, bobBox, supportBox } = await createEndToEndFirm(cm, {
       provider: "graph",
-      address: annAddress,
-      settings: { autoSaveAttachments: true },
+      token,
+      addresses: { domain, ann: annAddress, bob: bobAddress, support: supportAddress },
     });
-    const bobBox = await cm.connectMailbox(firm.id, bobMember.id, { provider: "graph", address: bobAddress });
-    const supportBox = await cm.connectMailbox(firm.id, annMember.id, {
-      provider: "graph",
-      address: supportAddress,
-      settings: { autoSaveAttachments: true },
-    });
-    await cm.joinMailbox(firm.id, supportBox.id, bobMember.id);
 
     const day = (h: number) => new Date(Date.UTC(2026, 2, 2, h));
     const deliver = (mailbox: GraphFakeMailbox, input: GraphFakeMessageInput) => mailbox.addMessage(input);

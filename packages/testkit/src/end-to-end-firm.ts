@@ -1,0 +1,77 @@
+/**
+ * The firm every end-to-end test syncs into, whatever the provider: two members, three accounts
+ * (a contact, Jo, in two of them; Sam with email sync off until the test turns it on), and three
+ * mailboxes — Ann's, Bob's and a shared one connected by both. Tests then put mail into the
+ * provider's backend and check what was filed, threaded and kept private.
+ */
+import type { Account, ClientMail, Firm, Link, Mailbox, ProviderKind, TeamMember } from "@clientmail/core";
+
+/** The addresses of the scenario's firm; every one is unique per `token`. */
+export interface EndToEndAddresses {
+  domain: string;
+  ann: string;
+  bob: string;
+  support: string;
+}
+
+/** What {@link createEndToEndFirm} made. */
+export interface EndToEndFirm {
+  firm: Firm;
+  annMember: TeamMember;
+  bobMember: TeamMember;
+  family: { account: Account; links: Link[] };
+  bakery: { account: Account; links: Link[] };
+  acme: { account: Account; links: Link[] };
+  annBox: Mailbox;
+  bobBox: Mailbox;
+  supportBox: Mailbox;
+}
+
+/**
+ * Creates the scenario's firm through the facade. Ann's mailbox and the shared one save
+ * attachments automatically (F9); Bob's does not.
+ */
+export async function createEndToEndFirm(
+  cm: ClientMail,
+  options: { provider: ProviderKind; token: string; addresses: EndToEndAddresses },
+): Promise<EndToEndFirm> {
+  const { provider, token, addresses } = options;
+  const firm = await cm.createFirm({ name: `Ledger ${token}`, internalDomains: [addresses.domain] });
+  const annMember = await cm.addMember(firm.id, {
+    name: "Ann",
+    email: addresses.ann,
+    newMailNotifications: "all",
+  });
+  const bobMember = await cm.addMember(firm.id, { name: "Bob", email: addresses.bob });
+  const family = await cm.createAccount(firm.id, {
+    name: "Jordan family",
+    kind: "family",
+    contacts: [
+      { firstName: "Jo", emails: [{ email: "jo@home.example", emailSync: true }] },
+      { firstName: "Sam", emails: [{ email: "sam@home.example", emailSync: false }] },
+    ],
+  });
+  const bakery = await cm.createAccount(firm.id, {
+    name: "Jordan's Bakery",
+    kind: "business",
+    contacts: [{ firstName: "Jo", emails: [{ email: "jo@home.example", emailSync: true }] }],
+  });
+  const acme = await cm.createAccount(firm.id, {
+    name: "Acme",
+    kind: "business",
+    contacts: [{ firstName: "Petra", emails: [{ email: "petra@acme.example", emailSync: true }] }],
+  });
+  const annBox = await cm.connectMailbox(firm.id, annMember.id, {
+    provider,
+    address: addresses.ann,
+    settings: { autoSaveAttachments: true },
+  });
+  const bobBox = await cm.connectMailbox(firm.id, bobMember.id, { provider, address: addresses.bob });
+  const supportBox = await cm.connectMailbox(firm.id, annMember.id, {
+    provider,
+    address: addresses.support,
+    settings: { autoSaveAttachments: true },
+  });
+  await cm.joinMailbox(firm.id, supportBox.id, bobMember.id);
+  return { firm, annMember, bobMember, family, bakery, acme, annBox, bobBox, supportBox };
+}
