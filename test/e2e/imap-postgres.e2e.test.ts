@@ -4,15 +4,12 @@
  * sync and its history is backfilled. Finally every table (and the document folder) is scanned
  * for anything of the personal mail: nothing may be found.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { ImapFlow } from "imapflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAesGcmKeyring, createClientMail, generateKeyringKey, SyncService } from "@clientmail/core";
-import { silentLogger, type DocumentSink, type DocumentToSave, type Store } from "@clientmail/core/ports";
+import { silentLogger, type Store } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresStore, migrate } from "@clientmail/postgres";
 import {
@@ -24,6 +21,8 @@ import {
   type DovecotUser,
   scanTablesForNeedles,
   createEndToEndFirm,
+  FolderDocumentSink,
+  personalMarkers,
 } from "@clientmail/testkit";
 
 const databaseUrl = process.env.CLIENTMAIL_TEST_DATABASE_URL;
@@ -35,24 +34,6 @@ const skipReason = process.env.CLIENTMAIL_TEST_DOVECOT
     ? undefined
     : availability.reason;
 if (skipReason && process.env.CI) throw new Error(`Dovecot is required in CI: ${skipReason}`);
-
-/** Stores documents under their id (never their name), as a host's document store would. */
-class FolderSink implements DocumentSink {
-  constructor(readonly dir: string) {}
-  readonly saved: Array<{ accountId: string; filename: string }> = [];
-  async save(document: DocumentToSave): Promise<{ documentId: string }> {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of document.content) chunks.push(chunk);
-    const documentId = randomBytes(8).toString("hex");
-    await writeFile(join(this.dir, documentId), Buffer.concat(chunks));
-    await writeFile(
-      join(this.dir, `${documentId}.json`),
-      JSON.stringify({ filename: document.filename, accountId: document.accountId }),
-    );
-    this.saved.push({ accountId: document.accountId, filename: document.filename });
-    return { documentId };
-  }
-}
 
 interface Mail {
   from: string;
@@ -128,16 +109,9 @@ describe.skipIf(skipReason !== undefined)(
     let server: DovecotServer;
     let pool: pg.Pool;
     let store: Store;
-    let docsDir: string;
+    let sink: FolderDocumentSink;
     const token = randomBytes(4).toString("hex");
-    const personal = {
-      subject: `Holiday plans ${token}`,
-      body: `Personal-body-${token}`,
-      address: `friend-${token}@personal.example`,
-      attachment: `family-photos-${token}.pdf`,
-      internalSubject: `Lunch on Friday ${token}`,
-      newsletter: `Newsletter ${token}`,
-    };
+    const personal = personalMarkers(token);
 
     beforeAll(async () => {
       const info = process.env.CLIENTMAIL_TEST_DOVECOT;
@@ -145,13 +119,13 @@ describe.skipIf(skipReason !== undefined)(
       pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
       await migrate(pool);
       store = createPostgresStore({ pool });
-      docsDir = await mkdtemp(join(tmpdir(), "clientmail-docs-"));
+      sink = await FolderDocumentSink.create();
     });
 
     afterAll(async () => {
       await pool?.end();
       if (!process.env.CLIENTMAIL_TEST_DOVECOT) await server?.stop();
-      if (docsDir) await rm(docsDir, { recursive: true, force: true });
+      await sink?.remove();
     });
 
     it("F1 F4 F5 H1 H3 Y2 Y5: files exactly the client mail, once, threaded, in every account; backfills a newly synced address; stores nothing personal", async () => {
@@ -224,7 +198,7 @@ describe.skipIf(skipReason !== undefined)(
         body: personal.body,
       });
       await deliver(server, support, "INBOX", {
-        from: `news-${token}@shop.example`,
+        from: personal.newsletterSender,
         to: supportAddress,
         subject: personal.newsletter,
         date: day(7),
@@ -246,7 +220,6 @@ describe.skipIf(skipReason !== undefined)(
         [bobBox.id, bob],
         [supportBox.id, support],
       ]);
-      const sink = new FolderSink(docsDir);
       const sync = new SyncService({
         store,
         clock: { now: () => new Date() },
@@ -318,24 +291,12 @@ describe.skipIf(skipReason !== undefined)(
       await sync.closeAll();
 
       // Privacy: nothing of the personal or internal mail is anywhere in the store or documents.
-      const forbidden = [
-        personal.subject,
-        personal.body,
-        personal.address,
-        personal.attachment,
-        personal.internalSubject,
-        personal.newsletter,
-        `news-${token}`,
-      ];
+      const forbidden = [...Object.values(personal), `news-${token}`];
       const scan = await scanTablesForNeedles(pool, forbidden);
       expect(scan.hits).toEqual([]);
       expect(scan.tables).toBeGreaterThan(5);
       expect(scan.rows).toBeGreaterThan(10);
-      for (const file of await readdir(docsDir)) {
-        const content = await readFile(join(docsDir, file), "utf8");
-        for (const needle of forbidden)
-          expect(content.includes(needle), `document ${file} holds ${needle}`).toBe(false);
-      }
+      expect(await sink.findNeedles(forbidden)).toEqual([]);
       // The client mail itself is there, so the scan would have seen personal mail had it been stored.
       const stored = (
         await pool.query<{ row: string }>(

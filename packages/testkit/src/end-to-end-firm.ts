@@ -6,6 +6,22 @@
  */
 import type { Account, ClientMail, Firm, Link, Mailbox, ProviderKind, TeamMember } from "@clientmail/core";
 
+/**
+ * Markers unique to the scenario's personal and internal mail (per `token`). None of them may
+ * ever appear in the store or the documents (F1).
+ */
+export function personalMarkers(token: string) {
+  return {
+    subject: `Holiday plans ${token}`,
+    body: `Personal-body-${token}`,
+    address: `friend-${token}@personal.example`,
+    attachment: `family-photos-${token}.pdf`,
+    internalSubject: `Lunch on Friday ${token}`,
+    newsletter: `Newsletter ${token}`,
+    newsletterSender: `news-${token}@shop.example`,
+  };
+}
+
 /** The addresses of the scenario's firm; every one is unique per `token`. */
 export interface EndToEndAddresses {
   domain: string;

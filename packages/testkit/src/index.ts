@@ -15,3 +15,4 @@ export * from "./tcp-proxy.js";
 export * from "./memory-mailbox.js";
 export * from "./privacy-scan.js";
 export * from "./end-to-end-firm.js";
+export * from "./folder-document-sink.js";

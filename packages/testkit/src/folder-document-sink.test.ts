@@ -1,0 +1,33 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { FolderDocumentSink } from "./folder-document-sink.js";
+
+const sinks: FolderDocumentSink[] = [];
+afterEach(async () => {
+  for (const sink of sinks.splice(0)) await sink.remove();
+});
+
+async function* bytes(text: string) {
+  yield new TextEncoder().encode(text);
+}
+
+describe("FolderDocumentSink", () => {
+  it("F9: stores documents under their id, never their file name, and finds needles in content and metadata", async () => {
+    const sink = await FolderDocumentSink.create();
+    sinks.push(sink);
+    const { documentId } = await sink.save({
+      firmId: "f",
+      accountId: "a",
+      filename: "../secret-name.pdf",
+      contentType: "application/pdf",
+      size: 12,
+      contentHash: "00",
+      content: bytes("body-token-1"),
+    });
+    expect(documentId).toMatch(/^[0-9a-f]{16}$/);
+    expect(sink.saved).toEqual([{ accountId: "a", filename: "../secret-name.pdf", documentId }]);
+    expect(await sink.findNeedles(["body-token-1", "secret-name", "absent"])).toEqual([
+      { file: documentId, needle: "body-token-1" },
+      { file: `${documentId}.json`, needle: "secret-name" },
+    ]);
+  });
+});
