@@ -4,7 +4,9 @@
  * mailboxes — Ann's, Bob's and a shared one connected by both. Tests then put mail into the
  * provider's backend and check what was filed, threaded and kept private.
  */
+import { defaultNotifyPreferences } from "@clientmail/core";
 import type { Account, ClientMail, Firm, Link, Mailbox, ProviderKind, TeamMember } from "@clientmail/core";
+import type { Clock, Store } from "@clientmail/core/ports";
 
 /**
  * Markers unique to the scenario's personal and internal mail (per `token`). None of them may
@@ -90,4 +92,58 @@ export async function createEndToEndFirm(
   });
   await cm.joinMailbox(firm.id, supportBox.id, bobMember.id);
   return { firm, annMember, bobMember, family, bakery, acme, annBox, bobBox, supportBox };
+}
+
+/**
+ * A smaller firm written straight into a store: one member (Ann) with one mailbox of `provider`,
+ * and the Jordan family account with Jo (email sync on) and Sam (email sync off, to turn on for a
+ * targeted backfill). For provider tests that run the engine on the memory store.
+ */
+export async function seedOneMailboxFirm(options: {
+  store: Store;
+  clock: Clock;
+  provider: ProviderKind;
+  address: string;
+}): Promise<{ firm: Firm; ann: TeamMember; box: Mailbox; family: Account; samLink: Link }> {
+  const { store, clock, provider, address } = options;
+  const firm = await store.createFirm({
+    name: "Ledger & Partners",
+    internalDomains: ["ledger.example"],
+    deletionMode: "mirror",
+  });
+  const ann = await store.createMember(firm.id, {
+    name: "Ann Lee",
+    email: address,
+    role: "employee",
+    newMailNotifications: "none",
+    timeZone: "UTC",
+  });
+  const box = await store.createMailbox(
+    firm.id,
+    {
+      provider,
+      address,
+      displayName: "Ann",
+      ownerMemberId: ann.id,
+      settings: { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" },
+    },
+    clock.now(),
+  );
+  const family = await store.createAccount(firm.id, { name: "Jordan family", kind: "family" }, clock.now());
+  const jo = await store.createContact(firm.id, { firstName: "Jo", lastName: "Jordan" });
+  const sam = await store.createContact(firm.id, { firstName: "Sam", lastName: "Jordan" });
+  const link = (contactId: string, email: string, emailSync: boolean) =>
+    store.createLink(firm.id, {
+      accountId: family.id,
+      contactId,
+      email,
+      login: false,
+      notify: false,
+      emailSync,
+      signatory: false,
+      notifyPreferences: defaultNotifyPreferences(),
+    });
+  await link(jo.id, "jo@home.example", true);
+  const samLink = await link(sam.id, "sam@home.example", false);
+  return { firm, ann, box, family, samLink };
 }

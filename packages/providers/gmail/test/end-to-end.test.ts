@@ -5,10 +5,15 @@
  * (N2), deletions mirrored (F8) and targeted backfill with `q` (Y5).
  */
 import { describe, expect, it } from "vitest";
-import { MailboxSync, defaultNotifyPreferences } from "@clientmail/core";
+import { MailboxSync } from "@clientmail/core";
 import { silentLogger } from "@clientmail/core/ports";
 import { createMemoryStore } from "@clientmail/memory";
-import { buildRawMessage, createGmailFake, type RawMessageInput } from "@clientmail/testkit";
+import {
+  buildRawMessage,
+  createGmailFake,
+  type RawMessageInput,
+  seedOneMailboxFirm,
+} from "@clientmail/testkit";
 import { createGmailProvider } from "../src/index.js";
 import { virtualTime } from "./harness.js";
 
@@ -18,45 +23,12 @@ async function makeFirm() {
   const time = virtualTime();
   const clock = time.clock;
   const store = createMemoryStore({ clock });
-  const firm = await store.createFirm({
-    name: "Ledger & Partners",
-    internalDomains: ["ledger.example"],
-    deletionMode: "mirror",
+  const { firm, ann, box, family, samLink } = await seedOneMailboxFirm({
+    store,
+    clock,
+    provider: "gmail",
+    address: annAddress,
   });
-  const ann = await store.createMember(firm.id, {
-    name: "Ann Lee",
-    email: annAddress,
-    role: "employee",
-    newMailNotifications: "none",
-    timeZone: "UTC",
-  });
-  const box = await store.createMailbox(
-    firm.id,
-    {
-      provider: "gmail",
-      address: annAddress,
-      displayName: "Ann",
-      ownerMemberId: ann.id,
-      settings: { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" },
-    },
-    clock.now(),
-  );
-  const family = await store.createAccount(firm.id, { name: "Jordan family", kind: "family" }, clock.now());
-  const jo = await store.createContact(firm.id, { firstName: "Jo", lastName: "Jordan" });
-  const sam = await store.createContact(firm.id, { firstName: "Sam", lastName: "Jordan" });
-  const link = (contactId: string, email: string, emailSync: boolean) =>
-    store.createLink(firm.id, {
-      accountId: family.id,
-      contactId,
-      email,
-      login: false,
-      notify: false,
-      emailSync,
-      signatory: false,
-      notifyPreferences: defaultNotifyPreferences(),
-    });
-  await link(jo.id, "jo@home.example", true);
-  const samLink = await link(sam.id, "sam@home.example", false);
 
   const fake = createGmailFake({ clock });
   const mailbox = fake.addUser(annAddress);

@@ -4,56 +4,23 @@
  * throttling survived (Y7), deletions mirrored (F8) and targeted backfill (Y5).
  */
 import { describe, expect, it } from "vitest";
-import { MailboxSync, defaultNotifyPreferences } from "@clientmail/core";
+import { MailboxSync } from "@clientmail/core";
 import { silentLogger } from "@clientmail/core/ports";
 import { createMemoryStore } from "@clientmail/memory";
-import { createGraphFake, graphFaults } from "@clientmail/testkit";
+import { createGraphFake, graphFaults, seedOneMailboxFirm } from "@clientmail/testkit";
 import { createGraphProvider } from "../src/index.js";
 import { manualClock, uniqueAddress } from "./harness.js";
 
 async function makeFirm() {
   const clock = manualClock();
   const store = createMemoryStore({ clock });
-  const firm = await store.createFirm({
-    name: "Ledger & Partners",
-    internalDomains: ["ledger.example"],
-    deletionMode: "mirror",
-  });
   const annAddress = uniqueAddress("ann").replace("firm.example", "ledger.example");
-  const ann = await store.createMember(firm.id, {
-    name: "Ann Lee",
-    email: annAddress,
-    role: "employee",
-    newMailNotifications: "none",
-    timeZone: "UTC",
+  const { firm, box, family, samLink } = await seedOneMailboxFirm({
+    store,
+    clock,
+    provider: "graph",
+    address: annAddress,
   });
-  const box = await store.createMailbox(
-    firm.id,
-    {
-      provider: "graph",
-      address: annAddress,
-      displayName: "Ann",
-      ownerMemberId: ann.id,
-      settings: { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" },
-    },
-    clock.now(),
-  );
-  const family = await store.createAccount(firm.id, { name: "Jordan family", kind: "family" }, clock.now());
-  const jo = await store.createContact(firm.id, { firstName: "Jo", lastName: "Jordan" });
-  const sam = await store.createContact(firm.id, { firstName: "Sam", lastName: "Jordan" });
-  const link = (contactId: string, email: string, emailSync: boolean) =>
-    store.createLink(firm.id, {
-      accountId: family.id,
-      contactId,
-      email,
-      login: false,
-      notify: false,
-      emailSync,
-      signatory: false,
-      notifyPreferences: defaultNotifyPreferences(),
-    });
-  await link(jo.id, "jo@home.example", true);
-  const samLink = await link(sam.id, "sam@home.example", false);
 
   const fake = createGraphFake({ clock });
   const mailbox = fake.addMailbox(annAddress);
@@ -91,7 +58,6 @@ async function makeFirm() {
     sleeps,
     annAddress,
     samLink,
-    sam,
     family,
   };
 }
