@@ -30,7 +30,7 @@ import type { Clock } from "../ports/clock.js";
 import type { DocumentSink } from "../ports/document-sink.js";
 import type { Logger } from "../ports/logger.js";
 import type { MailProvider } from "../ports/mail-provider.js";
-import type { FiledMessage, MessageToFile, Store } from "../ports/store.js";
+import type { FiledMessage, MessageToFile, SightingRemoval, Store } from "../ports/store.js";
 import { backoffDelay } from "./backoff.js";
 import type { SyncEvents } from "./events.js";
 import { PageThreader } from "./store-threading.js";
@@ -451,15 +451,20 @@ export class MailboxSync {
     const { store, clock } = this.deps;
     const vanished = (await store.listSightings(this.firmId, this.mailboxId)).filter((id) => !listed.has(id));
     if (vanished.length === 0) return 0;
-    const removal = await store.removeSightings(this.firmId, this.mailboxId, vanished, clock.now());
-    if (removal.hidden && removal.orphaned.length > 0) {
-      this.deps.events?.emit("message.removed", {
-        firmId: this.firmId,
-        mailboxId: this.mailboxId,
-        messageRecordIds: removal.orphaned,
-      });
-    }
-    return removal.hidden ? removal.orphaned.length : 0;
+    return this.reportRemoval(
+      await store.removeSightings(this.firmId, this.mailboxId, vanished, clock.now()),
+    );
+  }
+
+  /** F8: emits `message.removed` for messages that left the firm's view; returns how many did. */
+  private reportRemoval(removal: SightingRemoval): number {
+    if (!removal.hidden || removal.orphaned.length === 0) return 0;
+    this.deps.events?.emit("message.removed", {
+      firmId: this.firmId,
+      mailboxId: this.mailboxId,
+      messageRecordIds: removal.orphaned,
+    });
+    return removal.orphaned.length;
   }
 
   /**
@@ -597,14 +602,14 @@ export class MailboxSync {
       for (const message of batch) message.threadId = threader.resolve(message.threadId);
       const merged = threader.merges;
       // A batch may carry two copies of one message (e.g. Inbox and All Mail); file it once.
-      const outcomes =
-        batch.length > 0 ? await tx.fileMessages(this.firmId, mergeDuplicates(batch), now) : [];
+      const toFile = mergeDuplicates(batch);
+      const outcomes = toFile.length > 0 ? await tx.fileMessages(this.firmId, toFile, now) : [];
       const removal =
         page && page.removed.length > 0
           ? await tx.removeSightings(this.firmId, this.mailboxId, page.removed, now)
           : undefined;
       if (page) await tx.setCursor(this.firmId, this.mailboxId, page.token, page.cursor);
-      return { outcomes, removal, batch: mergeDuplicates(batch), merged };
+      return { outcomes, removal, filed: toFile, merged };
     });
 
     // After commit: events, notifications, attachments. Each is idempotent, so a replay of the
@@ -612,8 +617,9 @@ export class MailboxSync {
     for (const merge of written.merged)
       this.deps.events?.emit("thread.merged", { firmId: this.firmId, ...merge });
     let filed = 0;
-    for (const outcome of written.outcomes) {
-      const message = written.batch.find((m) => m.dedupeKey === outcome.dedupeKey)!;
+    // Outcomes come in the order of the batch that was filed.
+    for (const [index, outcome] of written.outcomes.entries()) {
+      const message = written.filed[index]!;
       if (outcome.created) filed += 1;
       this.deps.events?.emit("message.filed", {
         firmId: this.firmId,
@@ -628,14 +634,7 @@ export class MailboxSync {
       const content = fetched.get(message.sightings[0]!.providerId);
       if (content) await this.saveAttachments(context, message, content);
     }
-    if (written.removal && written.removal.orphaned.length > 0 && written.removal.hidden) {
-      this.deps.events?.emit("message.removed", {
-        firmId: this.firmId,
-        mailboxId: this.mailboxId,
-        messageRecordIds: written.removal.orphaned,
-      });
-    }
-    return { filed, removed: written.removal?.hidden ? written.removal.orphaned.length : 0, setAside };
+    return { filed, removed: written.removal ? this.reportRemoval(written.removal) : 0, setAside };
   }
 
   /** Fetches content, retrying one by one after a failed batch; a message that keeps failing is set aside. */

@@ -41,8 +41,6 @@ export interface BackfillOutcome {
   error?: string | undefined;
 }
 
-const credentialField = CREDENTIALS_FIELD;
-
 /** Runs sync for the mailboxes of any firm. One instance per worker process. */
 export class SyncService {
   private readonly syncs = new Map<string, { sync: MailboxSync; provider: MailProvider }>();
@@ -57,7 +55,11 @@ export class SyncService {
   /** Encrypts and stores a mailbox's credentials (only ciphertext reaches the store). */
   async storeCredentials(firmId: FirmId, mailboxId: MailboxId, secret: string): Promise<void> {
     const keyring = this.requireKeyring();
-    const ciphertext = await keyring.encrypt(secret, { firmId, recordId: mailboxId, field: credentialField });
+    const ciphertext = await keyring.encrypt(secret, {
+      firmId,
+      recordId: mailboxId,
+      field: CREDENTIALS_FIELD,
+    });
     await this.settings.store.setMailboxCredentials(firmId, mailboxId, ciphertext);
   }
 
@@ -182,7 +184,7 @@ export class SyncService {
         ? await this.requireKeyring().decrypt(ciphertext, {
             firmId,
             recordId: mailboxId,
-            field: credentialField,
+            field: CREDENTIALS_FIELD,
           })
         : undefined;
     const provider = await this.settings.providerFor(mailbox, credentials);
