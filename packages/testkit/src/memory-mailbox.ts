@@ -6,7 +6,6 @@
 import {
   ClientMailError,
   RateLimitedError,
-  ValidationError,
   type AttachmentContent,
   type EmailAddress,
   type FetchedMessage,
@@ -203,11 +202,7 @@ export class MemoryMailbox {
       from = Number(end);
     } else {
       from = Number(cursor);
-      if (!Number.isInteger(from)) {
-        throw new ValidationError([
-          { field: "cursor", value: cursor, expected: "a cursor returned by this mailbox" },
-        ]);
-      }
+      if (!Number.isInteger(from)) throw new ClientMailError("cursor_expired", "The cursor cannot be read");
       if (from < this.horizon - 1) throw new ClientMailError("cursor_expired", "Cursor is no longer valid");
     }
     const pending = this.log.filter((change) => change.seq > from);

@@ -338,6 +338,21 @@ export function providerConformance(options: ProviderConformanceOptions): void {
       });
     });
 
+    it("Y6: a cursor the provider cannot read throws cursor_expired, never a native error", async () => {
+      await withFixture(setup, async (fixture) => {
+        for (const unreadable of ["not-a-cursor", '{"folders":', "h:"]) {
+          const error = await collect(fixture.provider.changes(unreadable)).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(
+            ClientMailError.hasCode(error, "cursor_expired"),
+            `${JSON.stringify(unreadable)}: expected cursor_expired, got ${String(error)}`,
+          ).toBe(true);
+        }
+      });
+    });
+
     it("Y5: search finds exactly the messages with a participant, server-side", async () => {
       await withFixture(setup, async (fixture) => {
         const tag = unique();

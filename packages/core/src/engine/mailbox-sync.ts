@@ -5,7 +5,7 @@
  * page; the idempotent filing makes the replay harmless.
  */
 import type { EventEmitter } from "eventemitter3";
-import { ClientMailError, RateLimitedError, ValidationError } from "../errors.js";
+import { ClientMailError, RateLimitedError } from "../errors.js";
 import {
   parseMessageIdList,
   dedupeKey,
@@ -203,7 +203,7 @@ export class MailboxSync {
           await this.applyChanges(context, cursor, token, result, signal);
           break;
         } catch (error) {
-          if (!cursorRejected(error) || attempt > 0) throw error;
+          if (!ClientMailError.hasCode(error, "cursor_expired") || attempt > 0) throw error;
           // Y6: the provider no longer accepts the cursor. Forget it (fenced) and list everything;
           // idempotent filing keeps the resync free of duplicates, and nothing filed is deleted.
           this.deps.logger.warn("cursor expired; running a full resync", {
@@ -777,15 +777,6 @@ export class MailboxSync {
       }
     }
   }
-}
-
-/**
- * Y6: the provider no longer accepts the cursor — it expired, or it cannot be read at all (a
- * corrupt or foreign value). Either way the only way forward is a full listing.
- */
-function cursorRejected(error: unknown): boolean {
-  if (ClientMailError.hasCode(error, "cursor_expired")) return true;
-  return error instanceof ValidationError && error.issues.some((issue) => issue.field === "cursor");
 }
 
 function isPerMessageFailure(error: unknown): boolean {

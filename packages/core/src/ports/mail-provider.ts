@@ -54,7 +54,8 @@ export interface MailProvider {
   /**
    * Lists envelopes changed since `cursor`; with no cursor, every message of the synced folders
    * (the backfill). Pages are yielded in order; each carries the cursor that resumes after it.
-   * Cheap: no bodies are fetched. Throws `cursor_expired` when the cursor is too old.
+   * Cheap: no bodies are fetched. Throws `cursor_expired` when the cursor is too old or cannot
+   * be read at all (a corrupt or foreign value): either way only a full listing can follow.
    */
   changes(cursor: string | undefined, options?: CallOptions): AsyncIterable<ChangePage>;
 

@@ -498,7 +498,16 @@ export function createGmailProvider(settings: GmailProviderSettings): GmailProvi
     kind: "gmail",
 
     async *changes(cursor: string | undefined, options?: CallOptions): AsyncIterable<ChangePage> {
-      const decoded = cursor === undefined ? undefined : decodeCursor(cursor);
+      let decoded: Cursor | undefined;
+      try {
+        decoded = cursor === undefined ? undefined : decodeCursor(cursor);
+      } catch (error) {
+        // The port's contract: a cursor this provider cannot read is one it no longer accepts.
+        throw new ClientMailError("cursor_expired", "The Gmail cursor cannot be read", {
+          cause: error,
+          details: { provider: "gmail" },
+        });
+      }
       const signal = options?.signal;
       yield* decoded?.kind === "history"
         ? historySince(decoded.historyId, signal)

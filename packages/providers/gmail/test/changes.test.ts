@@ -1,4 +1,4 @@
-import { ClientMailError } from "@clientmail/core";
+import { ClientMailError, type ValidationError } from "@clientmail/core";
 import { describe, expect, it } from "vitest";
 import { collect, connect, raw } from "./harness.js";
 
@@ -119,7 +119,7 @@ describe("Gmail provider: changes", () => {
     expect(relisted.at(-1)!.cursor).toBe(`h:${mailbox.historyId}`);
   });
 
-  it("Y6: invalidStartHistoryId (400) also leads to cursor_expired; a foreign cursor is a validation error", async () => {
+  it("Y6: invalidStartHistoryId (400) also leads to cursor_expired; so does a foreign cursor, caused by its validation error", async () => {
     const { provider, fake, mailbox } = connect();
     fake.failNext("users.history.list", 1, "invalidStartHistoryId");
     const error = await collect(provider.changes(`h:${mailbox.historyId}`)).catch(
@@ -127,7 +127,10 @@ describe("Gmail provider: changes", () => {
     );
     expect(ClientMailError.hasCode(error, "cursor_expired")).toBe(true);
     const invalid = await collect(provider.changes("delta:xyz")).catch((caught: unknown) => caught);
-    expect(ClientMailError.hasCode(invalid, "validation_failed")).toBe(true);
+    expect(ClientMailError.hasCode(invalid, "cursor_expired")).toBe(true);
+    const cause = (invalid as Error).cause;
+    expect(ClientMailError.hasCode(cause, "validation_failed")).toBe(true);
+    expect((cause as ValidationError).issues).toMatchObject([{ field: "cursor", value: "delta:xyz" }]);
   });
 
   it("Y6: notFound on messages.get for a message purged after its history record reports it as removed", async () => {

@@ -512,7 +512,16 @@ class ImapProvider implements MailProvider {
 
   async *changes(cursor: string | undefined, options: CallOptions = {}): AsyncIterable<ChangePage> {
     const { signal } = options;
-    const state: CursorState = cursor === undefined ? new Map() : decodeCursor(cursor);
+    let state: CursorState;
+    try {
+      state = cursor === undefined ? new Map() : decodeCursor(cursor);
+    } catch (error) {
+      // The port's contract: a cursor this provider cannot read is one it no longer accepts.
+      throw new ClientMailError("cursor_expired", "The IMAP cursor cannot be read", {
+        cause: error,
+        details: { provider: "imap" },
+      });
+    }
     checkAborted(signal);
     const folders = await this.syncedFolders("changes");
     const estimatedTotal = cursor === undefined ? await this.estimateTotal(folders) : undefined;
