@@ -11,7 +11,7 @@
  *   BENCH_MESSAGES=5000 pnpm bench:gmail
  *   BENCH_REGIME=2026 pnpm bench:gmail     # 6,000 units/min per user, messages.get = 20 units
  */
-import { decideFiling, FirmDirectory, type ProviderEnvelope } from "@clientmail/core";
+import { decideFiling, FirmDirectory, isUnreadable, type ProviderEnvelope } from "@clientmail/core";
 // Relative imports: the workspace root depends on @clientmail/core only.
 import { createGmailProvider, type GmailApiMethod } from "../packages/providers/gmail/src/index.js";
 import { buildRawMessage, createGmailFake } from "../packages/testkit/src/fakes/gmail/index.js";
@@ -115,7 +115,7 @@ async function targeted() {
   }
   let fetched = 0;
   for await (const message of provider.fetch(toFetch)) {
-    if (message.text !== undefined) fetched += 1;
+    if (!isUnreadable(message) && message.text !== undefined) fetched += 1;
   }
   await provider.close();
   const units = fake.unitsSpent(owner);

@@ -16,3 +16,4 @@ export * from "./memory-mailbox.js";
 export * from "./privacy-scan.js";
 export * from "./end-to-end-firm.js";
 export * from "./folder-document-sink.js";
+export * from "./fetch-messages.js";

@@ -24,6 +24,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ClientMailError, type FetchedMessage, type ProviderEnvelope } from "@clientmail/core";
 import type { ChangePage, MailProvider } from "@clientmail/core/ports";
+import { fetchedMessages } from "./fetch-messages.js";
 
 /** The two folders (Gmail labels, Graph well-known folders) a fixture can put a message in. */
 export type FixtureFolder = "inbox" | "sent";
@@ -470,7 +471,7 @@ export function providerConformance(options: ProviderConformanceOptions): void {
         await fixture.deleteMessage(deleted);
 
         const ids = [withFile, withHtml, deleted].map((id) => envelopes.get(id)!.providerId);
-        const fetched: FetchedMessage[] = await collect(fixture.provider.fetch(ids));
+        const fetched: FetchedMessage[] = await fetchedMessages(fixture.provider.fetch(ids));
         expect(fetched.map((message) => message.envelope.messageId).sort()).toEqual(
           [withFile, withHtml].sort(),
         );

@@ -60,3 +60,35 @@ export interface FetchedMessage {
   html: string | undefined;
   attachments: AttachmentContent[];
 }
+
+/**
+ * Why one message could not be delivered although the connection was healthy (R1, R2):
+ * - `unparseable`: its content could not be read at all;
+ * - `too_large`: it is over the configured size limit (R7) and was not downloaded;
+ * - `server_refused`: the server answered for this message alone with an error (IMAP `NO`, a
+ *   per-part HTTP error in a batch), while other messages were delivered;
+ * - `unstorable`: the store refused it even after it was made storable (R4).
+ */
+export type UnreadableReason = "unparseable" | "too_large" | "server_refused" | "unstorable";
+
+/**
+ * A message that failed on its own, on a healthy connection: the engine quarantines it (R2) and
+ * moves on. Anything that concerns the connection or the mailbox is thrown instead, and then no
+ * message is marked (R1).
+ */
+export interface UnreadableMessage {
+  providerId: string;
+  unreadable: {
+    reason: UnreadableReason;
+    /** Log-safe: no message content, no addresses, no credentials. */
+    detail: string;
+  };
+}
+
+/** What {@link MailProvider.fetch} yields per id. */
+export type FetchResult = FetchedMessage | UnreadableMessage;
+
+/** True for a message the provider could not deliver (see {@link UnreadableMessage}). */
+export function isUnreadable(result: FetchResult): result is UnreadableMessage {
+  return "unreadable" in result;
+}

@@ -47,6 +47,8 @@ export type MailboxSyncState =
   | { status: "backfilling"; done: number; estimated: number | undefined }
   | { status: "live" }
   | { status: "retrying"; attempt: number; nextAttemptAt: Date; lastError: string }
+  /** Waiting for the provider's rate limit or quota to reset (R6): normal operation, not a failure. */
+  | { status: "throttled"; until: Date }
   | { status: "stopped"; reason: MailboxStopReason; at: Date };
 
 export type MailboxStopReason = "auth_revoked" | "repeated_failures" | "disconnected_by_user";

@@ -14,7 +14,7 @@ import {
   FirmDirectory,
   type FilingDecision,
 } from "../domain/filing.js";
-import type { Envelope, FetchedMessage, ProviderEnvelope } from "../domain/envelope.js";
+import { isUnreadable, type Envelope, type FetchedMessage, type ProviderEnvelope } from "../domain/envelope.js";
 import type {
   FirmId,
   Mailbox,
@@ -645,8 +645,10 @@ export class MailboxSync {
     const setAside: string[] = [];
     if (ids.length === 0) return { fetched, setAside };
     try {
-      for await (const message of this.options.provider.fetch(ids))
-        fetched.set(message.envelope.providerId, message);
+      for await (const message of this.options.provider.fetch(ids)) {
+        if (isUnreadable(message)) setAside.push(message.providerId);
+        else fetched.set(message.envelope.providerId, message);
+      }
       return { fetched, setAside };
     } catch (error) {
       if (!isPerMessageFailure(error)) throw error;
@@ -656,8 +658,10 @@ export class MailboxSync {
       if (fetched.has(id)) continue;
       for (;;) {
         try {
-          for await (const message of this.options.provider.fetch([id]))
-            fetched.set(message.envelope.providerId, message);
+          for await (const message of this.options.provider.fetch([id])) {
+            if (isUnreadable(message)) setAside.push(message.providerId);
+            else fetched.set(message.envelope.providerId, message);
+          }
           this.fetchFailures.delete(id);
           break;
         } catch (error) {

@@ -1,4 +1,4 @@
-import type { FetchedMessage, ProviderEnvelope } from "../domain/envelope.js";
+import type { FetchResult, ProviderEnvelope } from "../domain/envelope.js";
 import type { ProviderKind } from "../domain/model.js";
 
 /**
@@ -29,7 +29,11 @@ export interface ParticipantSearch {
   before?: Date | undefined;
 }
 
-/** Options every long-running provider call takes. */
+/**
+ * Options every long-running provider call takes. When `signal` aborts, the call stops promptly
+ * (within about a second, whatever the server is doing: a half-open or trickling connection is
+ * closed) and rejects with the signal's reason when it is a `ClientMailError`, else `transient`.
+ */
 export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
@@ -45,8 +49,13 @@ export interface PushSubscription {
  * Failures are thrown as `ClientMailError`s with these codes, never as native errors:
  * `cursor_expired` (the cursor is no longer accepted: run a full listing), `rate_limited`
  * (`RateLimitedError`, with `retryAfterMs` when the provider said), `auth_revoked`
- * (credentials no longer work: stop and notify), `transient` (network, 5xx, server restart: retry
- * with backoff), `not_found` (the message or folder is gone).
+ * (credentials no longer work: stop and notify), `transient` (network, 5xx, server restart, an
+ * operation past its deadline: retry with backoff), `not_found` (the message or folder is gone).
+ * A thrown failure always concerns the connection or the mailbox, never one message: a message
+ * that fails on its own is yielded by {@link MailProvider.fetch} as an `UnreadableMessage` (R1).
+ *
+ * Deadlines (R3): every network operation has its own deadline (a provider setting with a sane
+ * default), so a silent or trickling server fails the operation as `transient` instead of hanging.
  */
 export interface MailProvider {
   readonly kind: ProviderKind;
@@ -67,10 +76,16 @@ export interface MailProvider {
 
   /**
    * Fetches and parses full content for the given provider ids only (F1: called only for
-   * messages that are filed). Yields one message per id that still exists, in any order; ids
+   * messages that are filed). Yields one result per id that still exists, in any order; ids
    * that no longer exist are skipped. Attachment content is streamed.
+   *
+   * A message that fails on its own while the connection is healthy (it cannot be parsed at all,
+   * it is over the size limit, the server refuses that message alone) is yielded as an
+   * `UnreadableMessage`, and the other ids are still delivered. Any thrown error means the call as
+   * a whole failed (connection lost, deadline passed, throttled): the caller retries the batch
+   * later and marks no message (R1).
    */
-  fetch(providerIds: readonly string[], options?: CallOptions): AsyncIterable<FetchedMessage>;
+  fetch(providerIds: readonly string[], options?: CallOptions): AsyncIterable<FetchResult>;
 
   /**
    * Subscribes to change hints. `onChange` is called (possibly spuriously, possibly coalesced)

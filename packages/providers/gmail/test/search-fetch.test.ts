@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { fetchedMessages } from "@clientmail/testkit";
 import { buildParticipantQueries } from "../src/index.js";
 import { collect, connect, raw } from "./harness.js";
 
@@ -84,7 +85,7 @@ describe("Gmail provider: fetch", () => {
       }),
     });
     mailbox.addMessage({ raw: raw({ subject: "personal" }) });
-    const messages = await collect(provider.fetch([filed.id, "ffffffff00000000"]));
+    const messages = await fetchedMessages(provider.fetch([filed.id, "ffffffff00000000"]));
     expect(messages).toHaveLength(1);
     const [message] = messages;
     expect(message!.envelope).toMatchObject({
@@ -110,7 +111,7 @@ describe("Gmail provider: fetch", () => {
       mailbox.addMessage({ raw: raw({ from: n % 3 === 0 ? "cfo@acme.com" : `other${n}@home.com` }) });
     const envelopes = (await collect(provider.search({ addresses: ["cfo@acme.com"] }))).flat();
     expect(envelopes).toHaveLength(10);
-    const fetched = await collect(provider.fetch(envelopes.map((envelope) => envelope.providerId)));
+    const fetched = await fetchedMessages(provider.fetch(envelopes.map((envelope) => envelope.providerId)));
     expect(fetched.map((message) => message.envelope.providerId).sort()).toEqual(
       envelopes.map((e) => e.providerId).sort(),
     );
@@ -124,7 +125,7 @@ describe("Gmail provider: fetch", () => {
     const envelopes = (await collect(provider.search({ addresses: ["cfo@acme.com"] }))).flat();
     expect(envelopes.map((envelope) => envelope.providerId)).toEqual([client.id]);
     expect(fake.callCount("users.messages.get")).toBe(1);
-    const [message] = await collect(provider.fetch([client.id]));
+    const [message] = await fetchedMessages(provider.fetch([client.id]));
     expect(message!.text).toContain("secret body");
     expect(fake.callCount("users.messages.get")).toBe(2);
   });
@@ -132,9 +133,9 @@ describe("Gmail provider: fetch", () => {
   it("invalid id (400 invalidArgument from messages.get): an id Gmail never issued is skipped like a deleted one", async () => {
     const { provider, mailbox, fake } = connect();
     const real = mailbox.addMessage({ raw: raw() });
-    const single = await collect(provider.fetch(["not-a-gmail-id"]));
+    const single = await fetchedMessages(provider.fetch(["not-a-gmail-id"]));
     expect(single).toEqual([]);
-    const mixed = await collect(provider.fetch([real.id, "not-a-gmail-id"]));
+    const mixed = await fetchedMessages(provider.fetch([real.id, "not-a-gmail-id"]));
     expect(mixed.map((message) => message.envelope.providerId)).toEqual([real.id]);
     expect(fake.calls.filter((call) => call.status === 400)).toHaveLength(2);
   });
@@ -144,7 +145,7 @@ describe("Gmail provider: fetch", () => {
     const client = mailbox.addMessage({ raw: raw({ text: "late" }) });
     await collect(provider.search({ addresses: ["cfo@acme.com"] }));
     time.advance(11 * 60_000);
-    const [message] = await collect(provider.fetch([client.id]));
+    const [message] = await fetchedMessages(provider.fetch([client.id]));
     expect(message!.text).toContain("late");
     expect(fake.callCount("users.messages.get")).toBe(2);
   });

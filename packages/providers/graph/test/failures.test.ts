@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ClientMailError, RateLimitedError } from "@clientmail/core";
-import { graphFaults } from "@clientmail/testkit";
+import { fetchedMessages, graphFaults } from "@clientmail/testkit";
 import { createGraphProvider } from "../src/index.js";
 import { clientMessage, collect, createHarness, pass, uniqueAddress } from "./harness.js";
 
@@ -292,7 +292,7 @@ describe("graph adapter: throttling and transient failures (Y7)", () => {
     const h = createHarness({ fake: { latencyMs: 15 } });
     const ids = Array.from({ length: 24 }, (_, i) => h.mailbox.addMessage(clientMessage(i)));
     const fetched = [];
-    for await (const message of h.provider.fetch(ids)) fetched.push(message);
+    fetched.push(...(await fetchedMessages(h.provider.fetch(ids))));
     expect(fetched).toHaveLength(24);
     expect(h.fake.maxConcurrencySeen(h.mailbox.address)).toBe(4);
     expect(h.fake.requests.filter((r) => r.status === 429)).toEqual([]);
@@ -327,7 +327,7 @@ describe("graph adapter: $batch", () => {
     h.mailbox.deleteMessage(ids[4]!);
     h.fake.failNext(2, "getMessage", graphFaults.tooManyRequests(3));
     const fetched = [];
-    for await (const message of h.provider.fetch(ids)) fetched.push(message);
+    fetched.push(...(await fetchedMessages(h.provider.fetch(ids))));
     expect(fetched.map((m) => m.envelope.providerId).sort()).toEqual(ids.slice(0, 4).sort());
     expect(h.sleeps).toEqual([3000]);
     const inner = h.fake.requests.filter((r) => r.inBatch && r.operation === "getMessage");
@@ -340,7 +340,7 @@ describe("graph adapter: $batch", () => {
     const [a, b] = [0, 1].map((i) => h.mailbox.addMessage(clientMessage(i)));
     h.fake.failNext(1, "getMime", graphFaults.itemNotFound());
     const fetched = [];
-    for await (const message of h.provider.fetch([a!, b!])) fetched.push(message);
+    fetched.push(...(await fetchedMessages(h.provider.fetch([a!, b!]))));
     expect(fetched).toHaveLength(1);
     expect(
       h.fake.requests
@@ -361,7 +361,7 @@ describe("graph adapter: $batch", () => {
       Buffer.from("Le bilan de l'année est prêt.\r\n", "latin1"),
     ]);
     const id = h.mailbox.addRawMessage(new Uint8Array(raw));
-    const [message] = await drain(h.provider.fetch([id]));
+    const [message] = await fetchedMessages(h.provider.fetch([id]));
     expect(message!.text).toContain("Le bilan de l'année est prêt.");
     expect(message!.envelope.size).toBe(raw.length);
   });
@@ -380,7 +380,7 @@ describe("graph adapter: $batch", () => {
     const h = createHarness();
     const ids = Array.from({ length: 45 }, (_, i) => h.mailbox.addMessage(clientMessage(i)));
     const fetched = [];
-    for await (const message of h.provider.fetch(ids)) fetched.push(message);
+    fetched.push(...(await fetchedMessages(h.provider.fetch(ids))));
     expect(fetched).toHaveLength(45);
     const batches = h.fake.requests.filter((r) => r.operation === "batch");
     expect(batches).toHaveLength(3);

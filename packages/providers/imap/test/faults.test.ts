@@ -15,6 +15,7 @@ import { ClientMailError, type FetchedMessage } from "@clientmail/core";
 import type { ChangePage, MailProvider } from "@clientmail/core/ports";
 import {
   buildConformanceMessage,
+  fetchedMessages,
   startDovecot,
   startTcpProxy,
   type DovecotServer,
@@ -118,7 +119,7 @@ describe.skipIf(skip !== undefined)(
         );
         expect((error as ClientMailError).retryable).toBe(true);
 
-        const [message]: FetchedMessage[] = await collect(provider.fetch([envelope!.providerId]));
+        const [message]: FetchedMessage[] = await fetchedMessages(provider.fetch([envelope!.providerId]));
         expect(message?.attachments[0]?.contentHash).toBe(
           createHash("sha256").update(attachment).digest("hex"),
         );

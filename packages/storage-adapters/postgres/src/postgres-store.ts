@@ -111,6 +111,8 @@ function reviveState(state: Record<string, unknown>): MailboxSyncState {
         nextAttemptAt: new Date(state.nextAttemptAt as string),
         lastError: state.lastError as string,
       };
+    case "throttled":
+      return { status: "throttled", until: new Date(state.until as string) };
     case "stopped":
       return { status: "stopped", reason: state.reason as never, at: new Date(state.at as string) };
     case "backfilling":
