@@ -14,7 +14,12 @@ import {
   FirmDirectory,
   type FilingDecision,
 } from "../domain/filing.js";
-import { isUnreadable, type Envelope, type FetchedMessage, type ProviderEnvelope } from "../domain/envelope.js";
+import {
+  isUnreadable,
+  type Envelope,
+  type FetchedMessage,
+  type ProviderEnvelope,
+} from "../domain/envelope.js";
 import type {
   FirmId,
   Mailbox,

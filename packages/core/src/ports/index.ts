@@ -52,4 +52,8 @@ export type {
   OutboxMessage,
   OutboxFilter,
   MailboxCredential,
+  SubjectEntry,
+  QuarantineReason,
+  QuarantineEntry,
+  QuarantineFilter,
 } from "./store.js";
