@@ -104,6 +104,22 @@ export class MemoryMailbox {
     this.notify();
   }
 
+  /**
+   * Gives every message a new provider id and voids every cursor, as an IMAP UIDVALIDITY change
+   * does: the same messages, listed again under ids never seen before.
+   */
+  renumber(): void {
+    const current = [...this.messages.values()];
+    this.messages.clear();
+    for (const message of current) {
+      const id = `m${this.nextId++}`;
+      this.messages.set(id, { envelope: { ...message.envelope, providerId: id }, input: message.input });
+    }
+    // A new epoch: every cursor from before it is void.
+    this.seq += 1;
+    this.horizon = this.seq + 1;
+  }
+
   /** Makes every cursor handed out so far invalid, as an expired history id would be. */
   expireCursors(): void {
     this.horizon = this.seq + 1;
