@@ -51,10 +51,12 @@ function fetchFailsOn(provider: MailProvider, calls: number[]): MailProvider {
     fetch: (ids, options) => {
       call += 1;
       if (calls.includes(call)) {
-        return (async function* (): AsyncIterable<FetchResult> {
-          await Promise.resolve();
-          throw new ClientMailError("transient", "Connection reset by peer");
-        })();
+        return {
+          [Symbol.asyncIterator]: () => ({
+            next: (): Promise<IteratorResult<FetchResult>> =>
+              Promise.reject(new ClientMailError("transient", "Connection reset by peer")),
+          }),
+        };
       }
       return provider.fetch(ids, options);
     },
