@@ -11,6 +11,18 @@ export type {
   PushSubscription,
   MailProvider,
 } from "./mail-provider.js";
+export type {
+  JobQueue,
+  JobHandler,
+  Job,
+  NewJob,
+  JobPayload,
+  JobValue,
+  FailedJob,
+  QueueStats,
+  JobWorker,
+  WorkOptions,
+} from "./job-queue.js";
 export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 export type { Logger } from "./logger.js";

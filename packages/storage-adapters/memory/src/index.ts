@@ -15,3 +15,5 @@
  */
 export { createMemoryStore, MemoryStore } from "./memory-store.js";
 export type { MemoryStoreSettings } from "./memory-store.js";
+export { createMemoryJobQueue } from "./memory-job-queue.js";
+export type { MemoryJobQueueSettings } from "./memory-job-queue.js";

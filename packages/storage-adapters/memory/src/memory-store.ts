@@ -136,7 +136,7 @@ export class MemoryStore implements Store {
   readonly #t = new Tables();
   readonly #clock: Clock;
   readonly #newId: () => string;
-  readonly #context = new AsyncLocalStorage<{ log: UndoLog }>();
+  readonly #context = new AsyncLocalStorage<{ log: UndoLog; onCommit: Array<() => void> }>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(settings: MemoryStoreSettings = {}) {
@@ -150,22 +150,39 @@ export class MemoryStore implements Store {
     const current = this.#context.getStore();
     if (current) {
       const mark = current.log.length;
+      const commitMark = current.onCommit.length;
       try {
         return await fn(this);
       } catch (error) {
         this.#undoTo(current.log, mark);
+        current.onCommit.length = commitMark;
         throw error;
       }
     }
-    return this.#exclusive(async () => {
+    const committed = await this.#exclusive(async () => {
       const log: UndoLog = [];
+      const onCommit: Array<() => void> = [];
       try {
-        return await this.#context.run({ log }, () => fn(this));
+        const result = await this.#context.run({ log, onCommit }, () => fn(this));
+        return { result, onCommit };
       } catch (error) {
         this.#undoTo(log, 0);
         throw error;
       }
     });
+    for (const callback of committed.onCommit) callback();
+    return committed.result;
+  }
+
+  /**
+   * Runs `callback` once the current transaction commits (at once outside a transaction); never
+   * when it rolls back. Lets in-process companions of the store, such as the memory job queue,
+   * make their changes visible exactly with the data they follow. Not part of the Store port.
+   */
+  afterCommit(callback: () => void): void {
+    const current = this.#context.getStore();
+    if (current) current.onCommit.push(callback);
+    else callback();
   }
 
   #undoTo(log: UndoLog, mark: number): void {
@@ -1378,6 +1395,6 @@ function definedOnly<T extends object>(patch: T): Partial<T> {
 }
 
 /** Creates an empty in-process store. */
-export function createMemoryStore(settings: MemoryStoreSettings = {}): Store {
+export function createMemoryStore(settings: MemoryStoreSettings = {}): MemoryStore {
   return new MemoryStore(settings);
 }
