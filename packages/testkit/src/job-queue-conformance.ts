@@ -62,7 +62,7 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
         const seen: string[] = [];
         workers.push(
           await queue.work(
-            { note: async (job) => void seen.push(String(job.payload.text)) },
+            { note: async (job) => void seen.push(job.payload.text as string) },
             { pollIntervalMs: 50 },
           ),
         );
@@ -162,7 +162,7 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
               sync: async (job) => {
                 running += 1;
                 if (running > 1) overlap = true;
-                runs.push(String(job.payload.n));
+                runs.push(`${job.payload.n as number}`);
                 if (job.payload.n === 1) await gate;
                 running -= 1;
               },
@@ -213,7 +213,7 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
           await queue.work(
             {
               sync: async (job) => {
-                order.push(String(job.payload.firm));
+                order.push(job.payload.firm as string);
                 await sleep(5);
               },
             },
