@@ -23,6 +23,7 @@ export type {
   JobWorker,
   WorkOptions,
 } from "./job-queue.js";
+export type { BlobStore } from "./blob-store.js";
 export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 export type { Logger } from "./logger.js";
