@@ -32,6 +32,11 @@ export * from "./domain/templates.js";
 export * from "./domain/notifications.js";
 export * from "./engine/mailbox-sync.js";
 export * from "./engine/backoff.js";
+export {
+  saveAttachmentsJob,
+  saveAttachmentsHandler,
+  type AttachmentJobDependencies,
+} from "./engine/attachments.js";
 export type { SyncEvents } from "./engine/events.js";
 export * from "./keyring/index.js";
 export * from "./engine/sync-service.js";

@@ -109,6 +109,8 @@ function message(seed: Seed, n: number, overrides: Partial<MessageToFile> = {}):
     attachments: [
       { filename: "a.pdf", contentType: "application/pdf", size: 10, contentHash: "ab".repeat(32) },
     ],
+    sourceKey: `${seed.firm.id}/sources/m${n}.eml`,
+    degraded: false,
     threadId: seed.thread,
     filings: [{ accountId: seed.account.id, linkIds: [seed.link.id] }],
     sightings: [{ mailboxId: seed.mailbox.id, providerId: `INBOX:1:${n}`, folder: "INBOX" }],
@@ -800,7 +802,7 @@ export function storeConformance(options: StoreConformanceOptions): void {
     });
 
     describe("attachments, notifications, audit", () => {
-      it("F9: a file is claimed once per account, even under concurrent claims", async () => {
+      it("F9: a file is recorded as saved once per account, even under concurrent calls", async () => {
         const { store } = await options.makeStore();
         const seed = await seedFirm(store, "attach");
         const hash = "cd".repeat(32);
@@ -810,9 +812,10 @@ export function storeConformance(options: StoreConformanceOptions): void {
         expect(results.filter(Boolean)).toHaveLength(1);
         expect(await store.claimAttachment(seed.firm.id, seed.account.id, hash)).toBe(false);
         const family = await store.createAccount(seed.firm.id, { name: "Family", kind: "family" }, t0);
+        expect(await store.isAttachmentSaved(seed.firm.id, family.id, hash)).toBe(false);
         expect(await store.claimAttachment(seed.firm.id, family.id, hash)).toBe(true);
-        await store.releaseAttachment(seed.firm.id, seed.account.id, hash);
-        expect(await store.claimAttachment(seed.firm.id, seed.account.id, hash)).toBe(true);
+        expect(await store.isAttachmentSaved(seed.firm.id, family.id, hash)).toBe(true);
+        expect(await store.isAttachmentSaved(seed.firm.id, family.id, "ef".repeat(32))).toBe(false);
       });
 
       it("N3: notifications hide while snoozed and never come back once dismissed", async () => {
@@ -1303,7 +1306,7 @@ export function storeConformance(options: StoreConformanceOptions): void {
           ["removeSightings", () => store.removeSightings(A, b.mailbox.id, ["INBOX:1:1"], t0), "void"],
           ["eraseMessages", () => store.eraseMessages(A, [bMessage?.id ?? ""]), "zero"],
           ["claimAttachment", () => store.claimAttachment(A, b.account.id, "ef".repeat(32)), "not_found"],
-          ["releaseAttachment", () => store.releaseAttachment(A, b.account.id, bHash), "void"],
+          ["isAttachmentSaved", () => store.isAttachmentSaved(A, b.account.id, bHash), "false"],
           [
             "createNotification",
             () => store.createNotification(A, { memberId: b.member.id, kind: "x", payload: {} }, t0),

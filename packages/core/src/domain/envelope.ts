@@ -59,6 +59,16 @@ export interface FetchedMessage {
   text: string | undefined;
   html: string | undefined;
   attachments: AttachmentContent[];
+  /**
+   * The original RFC 5322 source, byte for byte, readable again on each call (R11). Kept in the
+   * BlobStore for every filed message, so it can be re-read and exported as `.eml`.
+   */
+  source?: (() => AsyncIterable<Uint8Array>) | undefined;
+  /**
+   * R11: the MIME structure was broken and the text was recovered from the raw body (a tolerant
+   * reading). The message is filed and flagged; its source stays the reference.
+   */
+  degraded?: boolean | undefined;
 }
 
 /**

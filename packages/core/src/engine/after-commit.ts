@@ -1,25 +1,30 @@
 /**
- * What follows a committed page: events, new-mail notifications (N1) and attachment saves (F9).
- * Each is idempotent, so a replay of the page after a crash repeats nothing visible.
+ * Events after a committed page. Events are hints for the host (live UI updates, metrics); what
+ * must not be lost — notifications, attachment saves — is written or enqueued inside the page's
+ * transaction instead (R8).
  */
 import type { EventEmitter } from "eventemitter3";
 import { ClientMailError } from "../errors.js";
-import type { FetchedMessage } from "../domain/envelope.js";
 import type { MailboxId, MessageRecordId } from "../domain/model.js";
-import { newMailRecipients, notificationKey } from "../domain/notifications.js";
+import type { BlobStore } from "../ports/blob-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { DocumentSink } from "../ports/document-sink.js";
+import type { JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { MessageToFile, Store } from "../ports/store.js";
-import type { FirmContext } from "./directory.js";
 import type { SyncEvents } from "./events.js";
 
-/** The ports the after-commit effects use. */
+/** The ports the engine's stages use. */
 export interface EffectDependencies {
   store: Store;
   clock: Clock;
   logger: Logger;
+  /** Where auto-saved attachments go (F9); needs `queue` and `blobs`. */
   documents?: DocumentSink | undefined;
+  /** Durable jobs (R8): attachment saves. */
+  queue?: JobQueue | undefined;
+  /** Message sources (R11) and staged attachments (F9). */
+  blobs?: BlobStore | undefined;
   events?: EventEmitter<SyncEvents> | undefined;
 }
 
@@ -28,21 +33,18 @@ export interface FiledEffect {
   recordId: MessageRecordId;
   created: boolean;
   message: MessageToFile;
-  /** The fetched content, when this copy was fetched (attachments are saved from it). */
-  content: FetchedMessage | undefined;
 }
 
-/** Runs the effects of a committed page, in the order of the page. */
-export async function runAfterCommit(
+/** Emits `message.filed` for each message of a committed page, in the page's order. */
+export function emitFiled(
   deps: EffectDependencies,
-  context: FirmContext,
+  firmId: string,
   mailboxId: MailboxId,
   filed: readonly FiledEffect[],
-  now: Date,
-): Promise<void> {
-  for (const { recordId, created, message, content } of filed) {
+): void {
+  for (const { recordId, created, message } of filed) {
     deps.events?.emit("message.filed", {
-      firmId: context.firmId,
+      firmId,
       mailboxId,
       messageRecordId: recordId,
       threadId: message.threadId,
@@ -50,91 +52,6 @@ export async function runAfterCommit(
       direction: message.direction,
       created,
     });
-    if (created) await notifyNewMail(deps, context, mailboxId, recordId, message, now);
-    if (content) await saveAttachments(deps, context, message, content);
-  }
-}
-
-/** N1: notifies the members who want to hear of new inbound client mail, except those who muted the thread. */
-async function notifyNewMail(
-  deps: EffectDependencies,
-  context: FirmContext,
-  mailboxId: MailboxId,
-  recordId: MessageRecordId,
-  message: MessageToFile,
-  now: Date,
-): Promise<void> {
-  if (message.direction !== "inbound") return;
-  const facts = { direction: message.direction, threadId: message.threadId, mailboxIds: [mailboxId] };
-  // Mutes are read only when someone would be notified at all.
-  if (newMailRecipients(facts, context.members, context.mailboxes, () => false).length === 0) return;
-  const muted = new Set(await deps.store.listThreadMutes(context.firmId, message.threadId));
-  const recipients = newMailRecipients(facts, context.members, context.mailboxes, (memberId) =>
-    muted.has(memberId),
-  );
-  for (const memberId of recipients) {
-    const subject = {
-      kind: "new_client_mail" as const,
-      threadId: message.threadId,
-      messageId: recordId,
-      accountIds: message.filings.map((f) => f.accountId),
-    };
-    await deps.store.createNotification(
-      context.firmId,
-      {
-        memberId,
-        kind: "new_client_mail",
-        payload: {
-          threadId: message.threadId,
-          messageRecordId: recordId,
-          accountIds: subject.accountIds,
-          subject: message.subject,
-        },
-        dedupeKey: notificationKey(memberId, subject),
-      },
-      now,
-    );
-  }
-}
-
-/** F9: saves each attachment once per (account, content hash) when the mailbox auto-saves. */
-async function saveAttachments(
-  deps: EffectDependencies,
-  context: FirmContext,
-  message: MessageToFile,
-  content: FetchedMessage,
-): Promise<void> {
-  const sink = deps.documents;
-  if (!sink || !context.mailbox.settings.autoSaveAttachments || content.attachments.length === 0) return;
-  const { store } = deps;
-  for (const filing of message.filings) {
-    for (const attachment of content.attachments) {
-      if (!(await store.claimAttachment(context.firmId, filing.accountId, attachment.contentHash))) continue;
-      try {
-        const saved = await sink.save({
-          firmId: context.firmId,
-          accountId: filing.accountId,
-          filename: safeFilename(attachment.filename),
-          contentType: attachment.contentType,
-          size: attachment.size,
-          contentHash: attachment.contentHash,
-          content: attachment.content(),
-        });
-        deps.events?.emit("attachment.saved", {
-          firmId: context.firmId,
-          accountId: filing.accountId,
-          documentId: saved.documentId,
-          contentHash: attachment.contentHash,
-        });
-      } catch (error) {
-        await store.releaseAttachment(context.firmId, filing.accountId, attachment.contentHash);
-        deps.logger.warn("attachment save failed", {
-          firmId: context.firmId,
-          accountId: filing.accountId,
-          code: codeOf(error),
-        });
-      }
-    }
   }
 }
 

@@ -4,9 +4,12 @@
  * effects, and the {@link RunLoop} (retries, throttling, push and polling).
  */
 import type { EventEmitter } from "eventemitter3";
+import { ClientMailError } from "../errors.js";
 import type { FirmId, MailboxId } from "../domain/model.js";
 import type { Clock } from "../ports/clock.js";
+import type { BlobStore } from "../ports/blob-store.js";
 import type { DocumentSink } from "../ports/document-sink.js";
+import type { JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import type { Store } from "../ports/store.js";
@@ -25,8 +28,15 @@ export interface SyncDependencies {
   store: Store;
   clock: Clock;
   logger: Logger;
-  /** Where auto-saved attachments go (F9). Without it, attachments are never saved. */
+  /**
+   * Where auto-saved attachments go (F9). Without it, attachments are never saved. Saves run as
+   * jobs (R8), so it needs `queue` and `blobs` too.
+   */
   documents?: DocumentSink | undefined;
+  /** Durable jobs (R8): attachment saves are enqueued in the page's transaction. */
+  queue?: JobQueue | undefined;
+  /** Keeps the original source of every filed message (R11) and stages attachments (F9). */
+  blobs?: BlobStore | undefined;
   events?: EventEmitter<SyncEvents> | undefined;
   /** Jitter source; injectable for tests. */
   random?: (() => number) | undefined;
@@ -90,6 +100,13 @@ export class MailboxSync {
     deps: SyncDependencies,
     private readonly options: MailboxSyncOptions,
   ) {
+    if (deps.documents && (!deps.queue || !deps.blobs)) {
+      throw new ClientMailError(
+        "validation_failed",
+        "Saving attachments needs a job queue and a blob store: pass settings.queue and settings.blobs with settings.documents",
+        { details: { option: deps.queue ? "blobs" : "queue" } },
+      );
+    }
     this.deps = { ...deps, random: deps.random ?? Math.random, sleep: deps.sleep ?? defaultSleep };
     this.settings = {
       holder: options.holder,

@@ -33,7 +33,9 @@ import { unstorableIssues } from "../domain/storable.js";
 import type { ThreadingMessage } from "../domain/threading.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import type { FiledMessage, MessageToFile, QuarantineEntry, SightingRemoval, Store } from "../ports/store.js";
-import { codeOf, runAfterCommit, type EffectDependencies, type FiledEffect } from "./after-commit.js";
+import { codeOf, emitFiled, type EffectDependencies, type FiledEffect } from "./after-commit.js";
+import { saveAttachmentsJobFor, stageCopy, unstage, type StagedCopy } from "./attachments.js";
+import { notifyNewMail } from "./new-mail.js";
 import { directoryAtCommit, type FirmContext } from "./directory.js";
 import { intakeContent, intakeEnvelope } from "./intake.js";
 import { quarantineAttempt } from "./quarantine.js";
@@ -69,6 +71,8 @@ export interface PreparedPage {
    */
   relinks: Candidate[];
   content: Map<string, Content>;
+  /** What each fetched copy left in the BlobStore (source, attachments to save), by provider id. */
+  staged: Map<string, StagedCopy>;
   unreadable: UnreadableMessage[];
   /** Quarantined ids this page retries: those not unreadable again leave the quarantine. */
   retried: ReadonlySet<string>;
@@ -187,16 +191,45 @@ export class PageFiler {
       candidates,
       relinks: others.filter((c) => knownOf(c) !== undefined),
       content,
+      staged: await this.stage(content),
       unreadable,
       retried: new Set(),
     };
+  }
+
+  /** Whether this mailbox's attachments go to the accounts' documents (F9). */
+  private get savesAttachments(): boolean {
+    return Boolean(this.deps.documents) && this.context.mailbox.settings.autoSaveAttachments;
+  }
+
+  /**
+   * Puts each fetched copy's source (R11) and, when they will be saved, its attachments (F9) into
+   * the BlobStore before the page commits, so nothing the commit refers to can be lost.
+   */
+  private async stage(content: ReadonlyMap<string, Content>): Promise<Map<string, StagedCopy>> {
+    const staged = new Map<string, StagedCopy>();
+    const { blobs } = this.deps;
+    if (!blobs) return staged;
+    for (const [providerId, message] of content)
+      staged.set(
+        providerId,
+        await stageCopy(blobs, this.firmId, this.mailboxId, message, this.savesAttachments),
+      );
+    return staged;
   }
 
   /** Phase one for quarantined messages due for another attempt (R2): fetch first, then decide. */
   async prepareRetry(providerIds: readonly string[], signal?: AbortSignal): Promise<PreparedPage> {
     const { content, unreadable } = await this.fetch(providerIds, signal);
     const candidates = [...content.values()].map((message) => candidateOf(message.envelope));
-    return { candidates, relinks: [], content, unreadable, retried: new Set(providerIds) };
+    return {
+      candidates,
+      relinks: [],
+      content,
+      staged: await this.stage(content),
+      unreadable,
+      retried: new Set(providerIds),
+    };
   }
 
   private async fetch(
@@ -237,13 +270,43 @@ export class PageFiler {
         attempts: entry.attempts,
       });
     }
-    await runAfterCommit(this.deps, this.context, this.mailboxId, written.filed, now);
+    emitFiled(this.deps, this.firmId, this.mailboxId, written.filed);
+    await this.cleanUp(prepared, written.filed);
     const removed = written.removal ? this.reportRemoval(written.removal) : 0;
     return {
       filed: written.filed.filter((f) => f.created).length,
       removed,
       quarantined: written.quarantined.map((e) => e.providerId),
     };
+  }
+
+  /**
+   * Staged blobs that nothing refers to after the commit go: sources of copies that did not create
+   * a message, and attachments no job will save. Best effort: a leftover is only wasted space.
+   */
+  private async cleanUp(
+    prepared: PreparedPage,
+    filed: ReadonlyArray<FiledEffect & { jobEnqueued: boolean }>,
+  ): Promise<void> {
+    const { blobs } = this.deps;
+    if (!blobs || prepared.staged.size === 0) return;
+    const keepSource = new Set<string>();
+    const keepFiles = new Set<string>();
+    for (const effect of filed) {
+      if (effect.created && effect.message.sourceKey) keepSource.add(effect.message.sightings[0]!.providerId);
+      if (effect.jobEnqueued) for (const s of effect.message.sightings) keepFiles.add(s.providerId);
+    }
+    for (const [providerId, staged] of prepared.staged) {
+      try {
+        await unstage(
+          blobs,
+          keepFiles.has(providerId) ? { sourceKey: staged.sourceKey, files: [] } : staged,
+          keepSource.has(providerId),
+        );
+      } catch (error) {
+        this.deps.logger.warn("could not remove a staged blob", { firmId: this.firmId, code: codeOf(error) });
+      }
+    }
   }
 
   /** F8: emits `message.removed` for messages that left the firm's view; returns how many did. */
@@ -263,14 +326,14 @@ export class PageFiler {
     commit: PageCommit | undefined,
     now: Date,
   ): Promise<{
-    filed: FiledEffect[];
+    filed: Array<FiledEffect & { jobEnqueued: boolean }>;
     merges: ThreadMerge[];
     quarantined: QuarantineEntry[];
     removal: SightingRemoval | undefined;
   }> {
     const firmId = this.firmId;
     const failed: UnreadableMessage[] = [...prepared.unreadable];
-    let filed: FiledEffect[] = [];
+    let filed: Array<FiledEffect & { jobEnqueued: boolean }> = [];
     let merges: ThreadMerge[] = [];
     const settled = new Set<string>();
 
@@ -314,6 +377,7 @@ export class PageFiler {
       for (const r of resolved) {
         const { envelope } = r.candidate;
         const content = prepared.content.get(envelope.providerId);
+        const staged = prepared.staged.get(envelope.providerId);
         const threadId: ThreadId = r.known
           ? threaded.resolve(r.known.threadId)
           : threaded.threadOf.get(r.key)!;
@@ -341,6 +405,8 @@ export class PageFiler {
               size: a.size,
               contentHash: a.contentHash,
             })),
+            sourceKey: staged?.sourceKey,
+            degraded: content?.degraded === true,
             threadId,
             filings: r.decision ? groupFilings(r.decision) : [],
             sightings: [
@@ -351,10 +417,24 @@ export class PageFiler {
       }
       const { outcomes, unstorable } = await this.file(tx, batch);
       failed.push(...unstorable);
-      filed = outcomes.map(({ providerIds, ...effect }) => ({
-        ...effect,
-        content: prepared.content.get(providerIds[0]!),
-      }));
+      filed = [];
+      const jobs = [];
+      for (const { providerIds, ...effect } of outcomes) {
+        // N1, in this transaction: a crash cannot lose the notice, a replay cannot double it.
+        if (effect.created)
+          await notifyNewMail(tx, this.context, this.mailboxId, effect.recordId, effect.message, now);
+        // F9, R8: the save is a job of this transaction.
+        const staged = prepared.staged.get(providerIds[0]!);
+        const accountIds = effect.message.filings.map((f) => f.accountId);
+        const enqueue =
+          this.savesAttachments && staged !== undefined && staged.files.length > 0 && accountIds.length > 0;
+        if (enqueue)
+          jobs.push(
+            saveAttachmentsJobFor(this.firmId, this.mailboxId, providerIds[0]!, accountIds, staged.files),
+          );
+        filed.push({ ...effect, jobEnqueued: enqueue });
+      }
+      if (jobs.length > 0) await this.requireQueue().enqueue(tx, jobs);
       await this.recordCollisions(tx, resolved, outcomes, now);
     }
 
@@ -491,7 +571,6 @@ export class PageFiler {
           recordId: outcome.id,
           created: outcome.created,
           message: item.message,
-          content: undefined as FetchedMessage | undefined,
           providerIds: item.providerIds,
         };
       });
@@ -555,6 +634,19 @@ export class PageFiler {
         now,
       );
     }
+  }
+
+  private requireQueue() {
+    if (!this.deps.queue) {
+      throw new ClientMailError(
+        "unsupported",
+        "Saving attachments (documents) needs a job queue (settings.queue)",
+        {
+          details: { option: "queue" },
+        },
+      );
+    }
+    return this.deps.queue;
   }
 
   private async quarantine(

@@ -153,6 +153,13 @@ export interface MessageToFile extends Pick<
   text: string | undefined;
   html: string | undefined;
   attachments: AttachmentMeta[];
+  /** Where the original source is kept in the BlobStore (R11), when it is. */
+  sourceKey: string | undefined;
+  /**
+   * R11: true when the MIME structure was broken and the text was recovered from the raw body;
+   * the source is then the reference.
+   */
+  degraded: boolean;
   /** An existing thread of the same firm (see {@link Store.createThread}). */
   threadId: ThreadId;
   filings: Filing[];
@@ -580,12 +587,13 @@ export interface Store {
   // Attachments -----------------------------------------------------------------------------
 
   /**
-   * Claims the right to save a file into an account's documents (F9): true the first time for
-   * (firm, account, content hash), false ever after, even under concurrent calls.
+   * Records that a file was saved into an account's documents (F9): true the first time for
+   * (firm, account, content hash), false ever after, even under concurrent calls. Throws
+   * `not_found` for an account that is not in the firm.
    */
   claimAttachment(firmId: FirmId, accountId: AccountId, contentHash: string): Promise<boolean>;
-  /** Gives a claim back after a failed save, so a later attempt can claim it again. */
-  releaseAttachment(firmId: FirmId, accountId: AccountId, contentHash: string): Promise<void>;
+  /** True when the file was recorded as saved into the account (see {@link Store.claimAttachment}). */
+  isAttachmentSaved(firmId: FirmId, accountId: AccountId, contentHash: string): Promise<boolean>;
 
   // Notifications ---------------------------------------------------------------------------
 

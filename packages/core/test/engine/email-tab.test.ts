@@ -130,6 +130,8 @@ describe("the Email tab and sent mail", () => {
           text: "Sent from clientmail",
           html: undefined,
           attachments: [],
+          sourceKey: undefined,
+          degraded: false,
           threadId: thread,
           filings: [{ accountId: f.accounts.family.id, linkIds: [f.links.joFamily.id] }],
           sightings: [],

@@ -3,9 +3,20 @@
  * toggles, on the memory store, and in-memory mailboxes behind the MailProvider port.
  */
 import { EventEmitter } from "eventemitter3";
-import { createMemoryStore } from "@clientmail/memory";
+import {
+  createMemoryBlobStore,
+  createMemoryJobQueue,
+  createMemoryStore,
+  MemoryStore,
+} from "@clientmail/memory";
 import { MemoryMailbox } from "@clientmail/testkit";
-import { defaultNotifyPreferences, type EmailAddress, type SyncEvents } from "../../src/index.js";
+import {
+  defaultNotifyPreferences,
+  saveAttachmentsHandler,
+  saveAttachmentsJob,
+  type EmailAddress,
+  type SyncEvents,
+} from "../../src/index.js";
 import { silentLogger, type Clock, type Store } from "../../src/ports/index.js";
 import { MailboxSync, type MailboxSyncOptions } from "../../src/engine/mailbox-sync.js";
 import type { DocumentSink, DocumentToSave } from "../../src/ports/document-sink.js";
@@ -22,14 +33,23 @@ export class TestClock implements Clock {
   }
 }
 
+/** A document sink that keeps, as the port asks, one document per (firm, account, content hash). */
 export class RecordingSink implements DocumentSink {
-  readonly saved: Array<Omit<DocumentToSave, "content"> & { bytes: number }> = [];
+  readonly saved: Array<Omit<DocumentToSave, "content"> & { bytes: number; documentId: string }> = [];
+  /** Every call of `save`, repeats included. */
+  calls = 0;
   async save(document: DocumentToSave): Promise<{ documentId: string }> {
+    this.calls += 1;
     let bytes = 0;
     for await (const chunk of document.content) bytes += chunk.byteLength;
     const { content: _content, ...rest } = document;
-    this.saved.push({ ...rest, bytes });
-    return { documentId: `doc-${this.saved.length}` };
+    const existing = this.saved.find(
+      (d) => d.firmId === rest.firmId && d.accountId === rest.accountId && d.contentHash === rest.contentHash,
+    );
+    if (existing) return { documentId: existing.documentId };
+    const documentId = `doc-${this.saved.length + 1}`;
+    this.saved.push({ ...rest, bytes, documentId });
+    return { documentId };
   }
 }
 
@@ -105,13 +125,41 @@ export async function makeFirm(
     [carlBox.id, new MemoryMailbox({ pageSize: options.pageSize ?? 3 })],
     [supportBox.id, new MemoryMailbox({ pageSize: options.pageSize ?? 3 })],
   ]);
+  // R8: attachment saves are jobs. On the memory store they run on its in-process queue; stores
+  // without a queue here run without documents.
+  const blobs = createMemoryBlobStore();
+  const queue =
+    store instanceof MemoryStore ? createMemoryJobQueue({ store, retryDelayMs: () => 10 }) : undefined;
+  const worker = await queue?.work(
+    {
+      [saveAttachmentsJob]: saveAttachmentsHandler({
+        store,
+        blobs,
+        documents: sink,
+        logger: silentLogger,
+        events,
+      }),
+    },
+    { pollIntervalMs: 20 },
+  );
+  /** Waits until every enqueued job has run. */
+  const drain = async () => {
+    if (!queue) return;
+    for (;;) {
+      const stats = await queue.stats();
+      if (stats.waiting === 0 && stats.running === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
   const sync = (mailboxId: string, extra: Partial<MailboxSyncOptions> = {}) =>
     new MailboxSync(
       {
         store,
         clock,
         logger: silentLogger,
-        documents: sink,
+        documents: queue ? sink : undefined,
+        queue,
+        blobs,
         events,
         random: () => 0.5,
         sleep: async (ms) => void sleeps.push(ms),
@@ -127,6 +175,10 @@ export async function makeFirm(
 
   return {
     store,
+    queue,
+    worker,
+    blobs,
+    drain,
     clock,
     firm,
     members: { ann, bob, carl },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { MemoryMessageInput } from "@clientmail/testkit";
-import { ClientMailError, MailboxSync } from "../../src/index.js";
+import { ClientMailError, MailboxSync, saveAttachmentsHandler, saveAttachmentsJob } from "../../src/index.js";
 import { silentLogger } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
@@ -186,6 +186,7 @@ describe("mailbox sync engine", () => {
     await f.store.updateMailboxSettings(f.firm.id, f.boxes.ann.id, { autoSaveAttachments: false });
     clientMail(f, f.boxes.ann.id, { attachments: [file] });
     await f.sync(f.boxes.ann.id).syncOnce();
+    await f.drain();
     expect(f.sink.saved).toEqual([]);
     await f.store.updateMailboxSettings(f.firm.id, f.boxes.ann.id, { autoSaveAttachments: true });
     clientMail(f, f.boxes.ann.id, {
@@ -194,6 +195,7 @@ describe("mailbox sync engine", () => {
       attachments: [{ ...file, content: new TextEncoder().encode("%PDF y3 later") }],
     });
     await f.sync(f.boxes.ann.id).syncOnce();
+    await f.drain();
     expect(f.sink.saved).toHaveLength(2);
   });
 
@@ -509,6 +511,60 @@ describe("mailbox sync engine", () => {
     }
   });
 
+  it("R8: a save the sink finished but the worker never recorded runs again and still gives one document per account", async () => {
+    const f = await makeFirm();
+    const pdf = new TextEncoder().encode("%PDF-1.7 engagement letter");
+    clientMail(f, f.boxes.ann.id, {
+      attachments: [{ filename: "letter.pdf", contentType: "application/pdf", content: pdf }],
+    });
+    const save = f.sink.save.bind(f.sink);
+    let crashes = 1;
+    f.sink.save = async (document) => {
+      const saved = await save(document);
+      // The worker dies after the sink stored the file, before the job is done.
+      if (crashes-- > 0) throw new Error("worker lost");
+      return saved;
+    };
+    const events: string[] = [];
+    f.events.on("attachment.saved", (e) => events.push(e.accountId));
+    await f.sync(f.boxes.ann.id).syncOnce();
+    await f.drain();
+    expect(f.sink.calls).toBe(3);
+    expect(f.sink.saved.map((d) => d.accountId).sort()).toEqual(
+      [f.accounts.bakery.id, f.accounts.family.id].sort(),
+    );
+    expect(events.sort()).toEqual([f.accounts.bakery.id, f.accounts.family.id].sort());
+    expect((await f.queue!.stats()).failed).toBe(0);
+    // The staged copy of the attachment is gone once saved.
+    expect(f.blobs.keys().filter((k) => k.includes("/attachments/"))).toEqual([]);
+  });
+
+  it("R8: attachment saves are jobs of the page's transaction: a worker that is down when the page commits loses none", async () => {
+    const f = await makeFirm();
+    await f.worker!.stop();
+    clientMail(f, f.boxes.ann.id, {
+      attachments: [
+        { filename: "a.pdf", contentType: "application/pdf", content: new Uint8Array([1, 2, 3]) },
+      ],
+    });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    expect((await f.queue!.stats()).waiting).toBe(1);
+    expect(f.sink.saved).toEqual([]);
+    await f.queue!.work(
+      {
+        [saveAttachmentsJob]: saveAttachmentsHandler({
+          store: f.store,
+          blobs: f.blobs,
+          documents: f.sink,
+          logger: silentLogger,
+        }),
+      },
+      { pollIntervalMs: 20 },
+    );
+    await f.drain();
+    expect(f.sink.saved).toHaveLength(2);
+  });
+
   it("F9: attachments are saved once per content hash per account, only when the mailbox auto-saves", async () => {
     const f = await makeFirm();
     const pdf = new TextEncoder().encode("%PDF-1.7 receipts");
@@ -522,6 +578,7 @@ describe("mailbox sync engine", () => {
       attachments: [{ filename: "copy.pdf", contentType: "application/pdf", content: pdf }],
     });
     await f.sync(f.boxes.ann.id).syncOnce();
+    await f.drain();
     expect(f.sink.saved.map((d) => [d.accountId, d.filename, d.bytes]).sort()).toEqual(
       [
         [f.accounts.bakery.id, "_receipts.pdf", pdf.byteLength],
@@ -538,6 +595,7 @@ describe("mailbox sync engine", () => {
       ],
     });
     await f.sync(f.boxes.bob.id).syncOnce();
+    await f.drain();
     expect(f.sink.saved).toHaveLength(2);
   });
 
@@ -552,12 +610,15 @@ describe("mailbox sync engine", () => {
     clientMail(f, f.boxes.bob.id, message);
     clientMail(f, f.boxes.ann.id, message);
     await f.sync(f.boxes.bob.id).syncOnce();
+    await f.drain();
     expect(f.sink.saved).toHaveLength(0);
     await f.sync(f.boxes.ann.id).syncOnce();
+    await f.drain();
     expect(f.sink.saved.map((d) => d.accountId).sort()).toEqual(
       [f.accounts.bakery.id, f.accounts.family.id].sort(),
     );
     await f.sync(f.boxes.ann.id).backfillAddresses(["jo@home.example"]);
+    await f.drain();
     expect(f.sink.saved).toHaveLength(2);
   });
 

@@ -1132,8 +1132,8 @@ export class MemoryStore implements Store {
     });
   }
 
-  releaseAttachment(firmId: string, accountId: string, contentHash: string): Promise<void> {
-    return this.#op((log) => this.#del(log, this.#t.attachments, k(firmId, accountId, contentHash)));
+  isAttachmentSaved(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
+    return this.#op(() => this.#t.attachments.has(k(firmId, accountId, contentHash)));
   }
 
   // -- notifications --------------------------------------------------------------------------

@@ -20,6 +20,11 @@ DELETE FROM thread_keys WHERE key LIKE 'subj-u:%' OR key LIKE 'subj-l:%';
 -- R5: a Message-ID is a claim, not an identity; copies are matched by it plus a fingerprint.
 CREATE INDEX messages_message_id_idx ON messages (firm_id, message_id) WHERE message_id IS NOT NULL;
 
+-- R11: where the original source is kept (BlobStore key), and whether the text had to be recovered
+-- from a broken MIME structure.
+ALTER TABLE messages ADD COLUMN source_key text;
+ALTER TABLE messages ADD COLUMN degraded boolean NOT NULL DEFAULT false;
+
 -- R2: client messages set aside because they failed on their own; retried with backoff.
 CREATE TABLE quarantine (
   firm_id          text NOT NULL,

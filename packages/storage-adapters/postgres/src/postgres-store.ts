@@ -243,7 +243,7 @@ function arrayLiteral(values: readonly string[]): string {
 
 const MESSAGE_COLUMNS = `m.firm_id, m.id, m.dedupe_key, m.message_id, m.in_reply_to, m.refs, m.from_addrs, m.sender,
   m.reply_to, m.to_addrs, m.cc, m.bcc, m.subject, m.date, m.direction, m.text_body, m.html_body, m.attachments,
-  m.thread_id, m.removed_at, m.filed_at`;
+  m.thread_id, m.removed_at, m.filed_at, m.source_key, m.degraded`;
 
 /** The PostgreSQL implementation of the Store port. */
 export class PostgresStore implements Store {
@@ -1122,6 +1122,8 @@ export class PostgresStore implements Store {
       sightings: sightingsOf.get(r.id) ?? [],
       removedAt: date(r.removed_at),
       filedAt: r.filed_at,
+      sourceKey: text(r.source_key),
+      degraded: r.degraded === true,
     }));
   }
 
@@ -1261,15 +1263,16 @@ export class PostgresStore implements Store {
       const inserted = await this.#q(
         firmId,
         `INSERT INTO messages (firm_id, id, dedupe_key, message_id, in_reply_to, refs, from_addrs, sender, reply_to,
-           to_addrs, cc, bcc, subject, date, direction, text_body, html_body, attachments, thread_id, filed_at)
+           to_addrs, cc, bcc, subject, date, direction, text_body, html_body, attachments, thread_id, filed_at,
+           source_key, degraded)
          SELECT $1, u.id, u.dedupe_key, u.message_id, u.in_reply_to::jsonb, u.refs::jsonb, u.from_addrs::jsonb,
            u.sender::jsonb, u.reply_to::jsonb, u.to_addrs::jsonb, u.cc::jsonb, u.bcc::jsonb, u.subject, u.date,
-           u.direction, u.text_body, u.html_body, u.attachments::jsonb, u.thread_id, $2
+           u.direction, u.text_body, u.html_body, u.attachments::jsonb, u.thread_id, $2, u.source_key, u.degraded
          FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
            $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::text[], $17::text[], $18::text[],
-           $19::text[], $20::text[])
+           $19::text[], $20::text[], $21::text[], $22::boolean[])
            AS u(id, dedupe_key, message_id, in_reply_to, refs, from_addrs, sender, reply_to, to_addrs, cc, bcc, subject,
-             date, direction, text_body, html_body, attachments, thread_id)
+             date, direction, text_body, html_body, attachments, thread_id, source_key, degraded)
          ON CONFLICT (firm_id, dedupe_key) DO NOTHING
          RETURNING id, dedupe_key`,
         [
@@ -1293,6 +1296,8 @@ export class PostgresStore implements Store {
           fresh.map((m) => orNull(m.html)),
           fresh.map((m) => json(m.attachments)),
           fresh.map((m) => m.threadId),
+          fresh.map((m) => orNull(m.sourceKey)),
+          fresh.map((m) => m.degraded),
         ],
       );
       const idOf = new Map(inserted.map((r) => [r.dedupe_key as string, r.id as string]));
@@ -1555,12 +1560,13 @@ export class PostgresStore implements Store {
     }
   }
 
-  async releaseAttachment(firmId: string, accountId: string, contentHash: string): Promise<void> {
-    await this.#q(
+  async isAttachmentSaved(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
+    const rows = await this.#q(
       firmId,
-      "DELETE FROM saved_attachments WHERE firm_id = $1 AND account_id = $2 AND content_hash = $3",
+      "SELECT 1 FROM saved_attachments WHERE firm_id = $1 AND account_id = $2 AND content_hash = $3",
       [firmId, accountId, contentHash],
     );
+    return rows.length > 0;
   }
 
   // -- notifications --------------------------------------------------------------------------

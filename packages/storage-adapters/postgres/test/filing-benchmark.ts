@@ -144,6 +144,8 @@ export async function runFilingBenchmark(options: FilingBenchmarkOptions): Promi
         text,
         html,
         attachments: [],
+        sourceKey: undefined,
+        degraded: false,
         threadId: threads[Math.floor(i / 4)] as string,
         filings: [{ accountId: client.account.id, linkIds: [client.link.id] }],
         sightings: [{ mailboxId: mailbox.id, providerId: `INBOX:1:${i + 1}`, folder: "INBOX" }],

@@ -105,6 +105,8 @@ describe("postgres store specifics", () => {
       text: "x",
       html: undefined,
       attachments: [],
+      sourceKey: undefined,
+      degraded: false,
       threadId,
       sightings: [{ mailboxId: mailbox.id, providerId: "1", folder: "INBOX" }],
     };
@@ -162,6 +164,8 @@ describe("postgres store specifics", () => {
         text: "x",
         html: undefined,
         attachments: [],
+        sourceKey: undefined,
+        degraded: false,
         threadId,
         filings: [],
         sightings: [{ mailboxId, providerId: `${i}`, folder: "INBOX" }],
