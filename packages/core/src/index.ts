@@ -37,6 +37,7 @@ export {
   saveAttachmentsHandler,
   type AttachmentJobDependencies,
 } from "./engine/attachments.js";
+export { readMessageSource } from "./engine/message-source.js";
 export type { SyncEvents } from "./engine/events.js";
 export * from "./keyring/index.js";
 export * from "./engine/sync-service.js";

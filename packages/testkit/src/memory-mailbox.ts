@@ -32,6 +32,8 @@ export interface MemoryMessageInput {
   text?: string;
   html?: string;
   attachments?: Array<{ filename: string; contentType: string; content: Uint8Array }>;
+  /** The raw RFC 5322 source the provider reports for this message (R11), when the test needs one. */
+  source?: Uint8Array;
 }
 
 type Change = { seq: number; kind: "added"; id: string } | { seq: number; kind: "removed"; id: string };
@@ -326,7 +328,20 @@ export class MemoryMailbox {
           },
         });
       }
-      yield { envelope: message.envelope, text: message.input.text, html: message.input.html, attachments };
+      const source = message.input.source;
+      yield {
+        envelope: message.envelope,
+        text: message.input.text,
+        html: message.input.html,
+        attachments,
+        ...(source
+          ? {
+              source: async function* () {
+                yield source;
+              },
+            }
+          : {}),
+      };
     }
   }
 }

@@ -70,5 +70,8 @@ export function intakeContent(
       filename: text(attachment.filename, 1_000),
       contentType: text(attachment.contentType, 255),
     })),
+    // The source stays byte for byte: it is the reference the text was read from (R11).
+    source: message.source,
+    degraded: message.degraded,
   };
 }

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { MemoryMessageInput } from "@clientmail/testkit";
-import { ClientMailError, MailboxSync, saveAttachmentsHandler, saveAttachmentsJob } from "../../src/index.js";
+import {
+  ClientMailError,
+  MailboxSync,
+  readMessageSource,
+  saveAttachmentsHandler,
+  saveAttachmentsJob,
+} from "../../src/index.js";
 import { silentLogger } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
@@ -563,6 +569,33 @@ describe("mailbox sync engine", () => {
     );
     await f.drain();
     expect(f.sink.saved).toHaveLength(2);
+  });
+
+  it("R11: the original source of every filed message is kept byte for byte and reads back as .eml; personal mail's is never kept", async () => {
+    const f = await makeFirm();
+    const source = Buffer.from(
+      "From: Jo <jo@home.example>\r\nTo: ann@ledger.example\r\nSubject: =?iso-8859-1?q?K=E6re?=\r\n\r\nH\xe6lsen\r\n",
+      "latin1",
+    );
+    clientMail(f, f.boxes.ann.id, { source });
+    f.box(f.boxes.ann.id).append({
+      from: [at("friend@personal.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Dinner",
+      date: minutes(2),
+      source: Buffer.from("Subject: Dinner\r\n\r\nprivate\r\n"),
+    });
+    await f.sync(f.boxes.ann.id).syncOnce();
+    const [message] = await f.store.findMessagesByMessageIds(f.firm.id, ["r1@home.example"]);
+    expect(message!.sourceKey).toBeDefined();
+    const chunks: Buffer[] = [];
+    for await (const chunk of await readMessageSource(f.store, f.blobs, f.firm.id, message!.id))
+      chunks.push(Buffer.from(chunk));
+    expect(Buffer.concat(chunks).equals(source)).toBe(true);
+    expect(f.blobs.keys()).toEqual([message!.sourceKey]);
+    await expect(readMessageSource(f.store, f.blobs, "other-firm", message!.id)).rejects.toMatchObject({
+      code: "not_found",
+    });
   });
 
   it("F9: attachments are saved once per content hash per account, only when the mailbox auto-saves", async () => {
