@@ -22,6 +22,40 @@ export interface RunLoopDependencies extends PageFilingDependencies {
 /** The longest single wait for a rate limit before the mailbox looks again. */
 const maxThrottleWaitMs = 60 * 60_000;
 
+/** What to do after a pass failed: the one policy of Y7, R3, R6 and N2, for the loop and for jobs. */
+export type PassFailureAction =
+  | { action: "stop"; reason: MailboxStopReason }
+  | { action: "throttle"; waitMs: number }
+  | { action: "resume" }
+  | { action: "retry"; attempt: number; delayMs: number; code: string };
+
+/**
+ * Decides what follows a failed pass, given how many passes failed in a row before it:
+ * revoked credentials stop at once (N2); rate limits wait as long as the provider asked and are
+ * not failures (R6); a pass that reached its deadline after committing pages resumes at once
+ * (R3); anything else backs off, and stops the mailbox after `maxConsecutiveFailures` (Y7).
+ */
+export function afterPassFailure(
+  error: unknown,
+  failuresBefore: number,
+  maxConsecutiveFailures: number,
+  random: () => number,
+): PassFailureAction {
+  if (ClientMailError.hasCode(error, "auth_revoked")) return { action: "stop", reason: "auth_revoked" };
+  if (error instanceof RateLimitedError || ClientMailError.hasCode(error, "rate_limited")) {
+    const retryAfterMs = error instanceof RateLimitedError ? error.retryAfterMs : undefined;
+    return {
+      action: "throttle",
+      waitMs: Math.min(maxThrottleWaitMs, backoffDelay(1, retryAfterMs ?? 30_000, random)),
+    };
+  }
+  if (ClientMailError.hasCode(error, "transient") && Number(error.details.pages ?? 0) > 0)
+    return { action: "resume" };
+  const attempt = failuresBefore + 1;
+  if (attempt >= maxConsecutiveFailures) return { action: "stop", reason: "repeated_failures" };
+  return { action: "retry", attempt, delayMs: backoffDelay(attempt, undefined, random), code: codeOf(error) };
+}
+
 /** Retries passes of one mailbox; keeps the count of consecutive failures between calls. */
 export class RunLoop {
   private consecutiveFailures = 0;
@@ -43,50 +77,17 @@ export class RunLoop {
         return "ok";
       } catch (error) {
         if (signal?.aborted) throw error;
-        if (ClientMailError.hasCode(error, "auth_revoked")) {
-          await this.stop("auth_revoked");
-          return "stopped";
-        }
-        const now = this.deps.clock.now();
-        if (error instanceof RateLimitedError || ClientMailError.hasCode(error, "rate_limited")) {
-          // R6: waiting for quota is normal operation, not a failure.
-          const retryAfterMs = error instanceof RateLimitedError ? error.retryAfterMs : undefined;
-          const wait = Math.min(maxThrottleWaitMs, backoffDelay(1, retryAfterMs ?? 30_000, this.deps.random));
-          this.deps.logger.info("provider rate limit; waiting", {
-            firmId: this.firmId,
-            mailboxId: this.mailboxId,
-            delayMs: wait,
-          });
-          await this.setState({ status: "throttled", until: new Date(now.getTime() + wait) });
-          await this.deps.sleep(wait, signal);
-          continue;
-        }
-        if (ClientMailError.hasCode(error, "transient") && Number(error.details.pages ?? 0) > 0) {
-          // R3: the pass reached its deadline after committing pages: progress, resume at once.
-          this.consecutiveFailures = 0;
-          continue;
-        }
-        this.consecutiveFailures += 1;
-        if (this.consecutiveFailures >= this.maxConsecutiveFailures) {
-          await this.stop("repeated_failures");
-          return "stopped";
-        }
-        const delay = backoffDelay(this.consecutiveFailures, undefined, this.deps.random);
-        this.deps.logger.warn("sync pass failed; retrying", {
-          firmId: this.firmId,
-          mailboxId: this.mailboxId,
-          code: codeOf(error),
-          reason: ClientMailError.isInstance(error) ? error.details.reason : undefined,
-          attempt: this.consecutiveFailures,
-          delayMs: delay,
-        });
-        await this.setState({
-          status: "retrying",
-          attempt: this.consecutiveFailures,
-          nextAttemptAt: new Date(now.getTime() + delay),
-          lastError: codeOf(error),
-        });
-        await this.deps.sleep(delay, signal);
+        const next = afterPassFailure(
+          error,
+          this.consecutiveFailures,
+          this.maxConsecutiveFailures,
+          this.deps.random,
+        );
+        const wait = await applyPassFailure(this.deps, this.firmId, this.mailboxId, next, error);
+        if (next.action === "stop") return "stopped";
+        this.consecutiveFailures =
+          next.action === "retry" ? next.attempt : next.action === "resume" ? 0 : this.consecutiveFailures;
+        if (wait > 0) await this.deps.sleep(wait, signal);
       }
     }
   }
@@ -133,35 +134,79 @@ export class RunLoop {
       await subscription?.stop().catch(() => undefined);
     }
   }
+}
 
-  private async stop(reason: MailboxStopReason): Promise<void> {
-    const { store, clock } = this.deps;
-    const now = clock.now();
-    await this.setState({ status: "stopped", reason, at: now });
-    // N2: every member of the mailbox hears that sync stopped, once (the notice is idempotent).
-    const [members, mailboxes] = await Promise.all([
-      store.listMembers(this.firmId),
-      store.listMailboxes(this.firmId),
-    ]);
-    const mailbox = mailboxes.find((m) => m.id === this.mailboxId);
-    if (!mailbox) return;
-    for (const notice of syncHealthNotices(members, [mailbox])) {
-      if (notice.subject.kind !== "sync_stopped") continue;
-      await store.createNotification(
-        this.firmId,
-        {
-          memberId: notice.memberId,
-          kind: "sync_stopped",
-          payload: { mailboxId: mailbox.id, address: mailbox.address, reason },
-          dedupeKey: notificationKey(notice.memberId, notice.subject),
-        },
-        now,
-      );
-    }
+/**
+ * Records the decision of {@link afterPassFailure} on the mailbox (state, log, N2 notices) and
+ * returns how long to wait before the next pass (0 for none).
+ */
+export async function applyPassFailure(
+  deps: PageFilingDependencies,
+  firmId: FirmId,
+  mailboxId: MailboxId,
+  next: PassFailureAction,
+  error: unknown,
+): Promise<number> {
+  const now = deps.clock.now();
+  const setState = async (state: MailboxSyncState) => {
+    await deps.store.setMailboxState(firmId, mailboxId, state);
+    deps.events?.emit("sync.state", { firmId, mailboxId, state });
+  };
+  switch (next.action) {
+    case "stop":
+      await stopMailbox(deps, firmId, mailboxId, next.reason, setState);
+      return 0;
+    case "throttle":
+      // R6: waiting for quota is normal operation, not a failure.
+      deps.logger.info("provider rate limit; waiting", { firmId, mailboxId, delayMs: next.waitMs });
+      await setState({ status: "throttled", until: new Date(now.getTime() + next.waitMs) });
+      return next.waitMs;
+    case "resume":
+      return 0;
+    case "retry":
+      deps.logger.warn("sync pass failed; retrying", {
+        firmId,
+        mailboxId,
+        code: next.code,
+        reason: ClientMailError.isInstance(error) ? error.details.reason : undefined,
+        attempt: next.attempt,
+        delayMs: next.delayMs,
+      });
+      await setState({
+        status: "retrying",
+        attempt: next.attempt,
+        nextAttemptAt: new Date(now.getTime() + next.delayMs),
+        lastError: next.code,
+      });
+      return next.delayMs;
   }
+}
 
-  private async setState(state: MailboxSyncState): Promise<void> {
-    await this.deps.store.setMailboxState(this.firmId, this.mailboxId, state);
-    this.deps.events?.emit("sync.state", { firmId: this.firmId, mailboxId: this.mailboxId, state });
+async function stopMailbox(
+  deps: PageFilingDependencies,
+  firmId: FirmId,
+  mailboxId: MailboxId,
+  reason: MailboxStopReason,
+  setState: (state: MailboxSyncState) => Promise<void>,
+): Promise<void> {
+  const { store, clock } = deps;
+  const now = clock.now();
+  await setState({ status: "stopped", reason, at: now });
+  // N2: every member of the mailbox hears that sync stopped, once (the notice is idempotent).
+  const [members, mailboxes] = await Promise.all([store.listMembers(firmId), store.listMailboxes(firmId)]);
+  const mailbox = mailboxes.find((m) => m.id === mailboxId);
+  if (!mailbox) return;
+  for (const notice of syncHealthNotices(members, [mailbox])) {
+    if (notice.subject.kind !== "sync_stopped") continue;
+    await store.createNotification(
+      firmId,
+      {
+        memberId: notice.memberId,
+        kind: "sync_stopped",
+        payload: { mailboxId: mailbox.id, address: mailbox.address, reason },
+        dedupeKey: notificationKey(notice.memberId, notice.subject),
+      },
+      now,
+    );
   }
 }
