@@ -79,6 +79,8 @@ const invisible = /\p{Cf}/gu;
 const unicodeSpace = /\p{Zs}/gu;
 /** Control characters (C0, DEL, C1): never part of an address (a CR/LF would also inject a header). */
 const control = /\p{Cc}/u;
+/** Half a UTF-16 surrogate pair: no character at all, and not storable in PostgreSQL (R4). */
+const loneSurrogate = /\p{Cs}/u;
 
 /** Drops invisible characters, makes every space an ASCII space, composes (NFC). */
 function clean(text: string): string {
@@ -96,8 +98,8 @@ function clean(text: string): string {
  */
 export function normalizeAddress(input: string, field = "email"): string {
   if (typeof input !== "string") throw invalid(field, input, addressExpectation);
-  if (control.test(input)) {
-    throw invalid(field, input, `${addressExpectation}, without control characters`);
+  if (control.test(input) || loneSurrogate.test(input)) {
+    throw invalid(field, input, `${addressExpectation}, without control characters or lone surrogates`);
   }
   // One trailing dot is the DNS root ("example.com." is "example.com"); two are a typo.
   const text = clean(input)
