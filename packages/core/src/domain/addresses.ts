@@ -111,8 +111,12 @@ export function normalizeAddress(input: string, field = "email"): string {
   return normalizeParts(parsed, field, input);
 }
 
+/** True when the parsed local part was a quoted string (comments around it aside). */
 function isQuoted(part: emailAddresses.ASTNode): boolean {
-  return part.tokens.trim().startsWith('"');
+  return part.tokens
+    .replace(/\([^()]*\)/g, "")
+    .trim()
+    .startsWith('"');
 }
 
 /** The normal form of a parsed mailbox's address; the one place both typed and header addresses go through. */
