@@ -84,15 +84,23 @@ function ours(): number {
   return index.threads().size;
 }
 
-function best(fn: () => number): { ms: number; result: number } {
+/**
+ * Best of `rounds`, by wall-clock and by CPU time of this process. On a shared machine the wall
+ * clock also counts time spent waiting for a core; CPU time does not, so both are shown.
+ */
+function best(fn: () => number): { ms: number; cpuMs: number; result: number } {
   let bestMs = Infinity;
+  let bestCpuMs = Infinity;
   let result = 0;
   for (let round = 0; round < rounds; round++) {
     const begin = performance.now();
+    const cpu = process.cpuUsage();
     result = fn();
+    const used = process.cpuUsage(cpu);
     bestMs = Math.min(bestMs, performance.now() - begin);
+    bestCpuMs = Math.min(bestCpuMs, (used.user + used.system) / 1000);
   }
-  return { ms: bestMs, result };
+  return { ms: bestMs, cpuMs: bestCpuMs, result };
 }
 
 const format = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -101,6 +109,12 @@ const measured = best(ours);
 console.log(
   `threading benchmark: ${format(messages.length)} messages, ${format(conversation)} conversations, ${format(clientCount)} clients, random arrival order (best of ${rounds})`,
 );
-console.log(`  bare Map insert loop : ${format(baseline.ms)} ms (${format(baseline.result)} entries)`);
-console.log(`  ThreadIndex.add      : ${format(measured.ms)} ms (${format(measured.result)} threads)`);
-console.log(`  ratio                : ${(measured.ms / baseline.ms).toFixed(2)} (goal: <= 10,000 ms)`);
+console.log(
+  `  bare Map insert loop : ${format(baseline.ms)} ms wall, ${format(baseline.cpuMs)} ms cpu (${format(baseline.result)} entries)`,
+);
+console.log(
+  `  ThreadIndex.add      : ${format(measured.ms)} ms wall, ${format(measured.cpuMs)} ms cpu (${format(measured.result)} threads)`,
+);
+console.log(
+  `  ratio                : ${(measured.ms / baseline.ms).toFixed(2)} wall, ${(measured.cpuMs / baseline.cpuMs).toFixed(2)} cpu (goal: ThreadIndex <= 10,000 ms)`,
+);

@@ -264,6 +264,19 @@ interface SubjectBucket {
   unattached: DatedEntry[];
 }
 
+/**
+ * Shared by every bucket list that is empty: most subject keys hold one or two messages, and a
+ * million messages would otherwise allocate a million empty arrays. Never mutated; see {@link inserted}.
+ */
+const noEntries = Object.freeze([]) as unknown as DatedEntry[];
+
+/** `list` with `entry` inserted at `at`: in place, or a new array when `list` is empty. */
+function inserted(list: DatedEntry[], at: number, entry: DatedEntry): DatedEntry[] {
+  if (list.length === 0) return [entry];
+  list.splice(at, 0, entry);
+  return list;
+}
+
 /** The result of adding a message to a {@link ThreadIndex}. */
 export interface ThreadAssignment {
   threadId: string;
@@ -320,6 +333,7 @@ export class ThreadIndex {
    */
   add(message: ThreadingMessage): ThreadAssignment {
     let node = this.nodeOf.get(message.id);
+    const copy = node !== undefined;
     if (node === undefined) {
       node = this.ids.length;
       this.nodeOf.set(message.id, node);
@@ -330,53 +344,68 @@ export class ThreadIndex {
       this.times.push(message.date.getTime());
       this.open.push(usesSubjectFallback(message));
     }
-    const self = node;
-    const before: string[] = [];
-    const link = (other: number) => {
-      const otherRoot = this.find(other);
-      if (otherRoot === this.find(self)) return;
-      before.push(this.minId[otherRoot]!);
-      this.union(self, otherRoot);
-    };
+    this.current = node;
+    this.mergedHere = [];
 
-    forEachLink(
-      message,
-      (id) => {
-        const owner = this.messageIdOwner.get(id);
-        if (owner === undefined) this.messageIdOwner.set(id, self);
-        else link(owner);
-      },
-      (mailboxId, threadId) => {
-        let owners = this.conversationOwner.get(mailboxId);
-        if (!owners) this.conversationOwner.set(mailboxId, (owners = new Map()));
-        const owner = owners.get(threadId);
-        if (owner === undefined) owners.set(threadId, self);
-        else link(owner);
-      },
-    );
+    forEachLink(message, this.onMessageId, this.onConversation);
 
-    const entry: DatedEntry = { time: this.times[self]!, id: message.id, node: self };
+    const entry: DatedEntry = { time: this.times[node]!, id: message.id, node };
     const subject = normalizeSubject(message.subject);
     // A message without a valid date is within 30 days of nothing: the subject cannot link it.
     if (subject !== "" && !Number.isNaN(entry.time)) {
       let byParticipant = this.buckets.get(subject);
       if (!byParticipant) this.buckets.set(subject, (byParticipant = new Map()));
-      const open = this.open[self]!;
-      for (const participant of message.externalParticipants) {
+      const open = this.open[node]!;
+      const participants = message.externalParticipants;
+      for (let i = 0; i < participants.length; i++) {
+        const participant = participants[i]!;
+        if (participants.indexOf(participant) !== i) continue; // listed twice
         let bucket = byParticipant.get(participant);
-        if (!bucket) byParticipant.set(participant, (bucket = { open: [], closed: [], unattached: [] }));
-        const sameKind = open ? bucket.open : bucket.closed;
-        // Already in: an earlier copy, or the participant listed twice.
-        if (sameKind[lowerBound(sameKind, entry)]?.node === self) continue;
-        if (open) this.addOpen(bucket, entry, link);
-        else this.addClosed(bucket, entry, link);
+        if (!bucket)
+          byParticipant.set(
+            participant,
+            (bucket = { open: noEntries, closed: noEntries, unattached: noEntries }),
+          );
+        if (copy) {
+          const sameKind = open ? bucket.open : bucket.closed;
+          if (sameKind[lowerBound(sameKind, entry)]?.node === node) continue; // an earlier copy is in
+        }
+        if (open) this.addOpen(bucket, entry);
+        else this.addClosed(bucket, entry);
       }
     }
 
     // Each linked thread is listed once: after its union it is no longer a separate root.
-    const threadId = this.minId[this.find(self)]!;
-    return { threadId, merged: before.filter((id) => id !== threadId) };
+    const threadId = this.minId[this.find(node)]!;
+    return { threadId, merged: this.mergedHere.filter((id) => id !== threadId) };
   }
+
+  /** The message being added, and the threads it merged so far (state of {@link add}). */
+  private current = 0;
+  private mergedHere: string[] = [];
+
+  /** Joins the thread of `other` to the message being added. */
+  private link(other: number): void {
+    const otherRoot = this.find(other);
+    if (otherRoot === this.find(this.current)) return;
+    this.mergedHere.push(this.minId[otherRoot]!);
+    this.union(this.current, otherRoot);
+  }
+
+  // Created once rather than per message: {@link add} runs a million times in a backfill.
+  private readonly onMessageId = (id: string): void => {
+    const owner = this.messageIdOwner.get(id);
+    if (owner === undefined) this.messageIdOwner.set(id, this.current);
+    else this.link(owner);
+  };
+
+  private readonly onConversation = (mailboxId: string, threadId: string): void => {
+    let owners = this.conversationOwner.get(mailboxId);
+    if (!owners) this.conversationOwner.set(mailboxId, (owners = new Map()));
+    const owner = owners.get(threadId);
+    if (owner === undefined) owners.set(threadId, this.current);
+    else this.link(owner);
+  };
 
   /** The thread id of a message, or undefined when the message is unknown. */
   threadOf(messageId: string): string | undefined {
@@ -386,48 +415,50 @@ export class ThreadIndex {
 
   /** Every thread: thread id -> message ids, sorted. */
   threads(): Map<string, string[]> {
-    const result = new Map<string, string[]>();
+    const byRoot = new Map<number, string[]>();
     for (let node = 0; node < this.ids.length; node++) {
-      const threadId = this.minId[this.find(node)]!;
-      const members = result.get(threadId);
+      const root = this.find(node);
+      const members = byRoot.get(root);
       if (members) members.push(this.ids[node]!);
-      else result.set(threadId, [this.ids[node]!]);
+      else byRoot.set(root, [this.ids[node]!]);
     }
-    for (const members of result.values()) members.sort();
+    const result = new Map<string, string[]>();
+    for (const [root, members] of byRoot) result.set(this.minId[root]!, members.sort());
     return result;
   }
 
-  private addClosed(bucket: SubjectBucket, entry: DatedEntry, link: (node: number) => void): void {
+  private addClosed(bucket: SubjectBucket, entry: DatedEntry): void {
     const at = lowerBound(bucket.open, entry);
     const previous = bucket.open[at - 1];
     const next = bucket.open[at];
     let attached = false;
     if (previous && entry.time - previous.time <= subjectWindowMs) {
-      link(previous.node);
+      this.link(previous.node);
       attached = true;
     }
     if (next && next.time - entry.time <= subjectWindowMs) {
-      link(next.node);
+      this.link(next.node);
       attached = true;
     }
-    bucket.closed.splice(lowerBound(bucket.closed, entry), 0, entry);
-    if (!attached) bucket.unattached.splice(lowerBound(bucket.unattached, entry), 0, entry);
+    bucket.closed = inserted(bucket.closed, lowerBound(bucket.closed, entry), entry);
+    if (!attached)
+      bucket.unattached = inserted(bucket.unattached, lowerBound(bucket.unattached, entry), entry);
   }
 
-  private addOpen(bucket: SubjectBucket, entry: DatedEntry, link: (node: number) => void): void {
+  private addOpen(bucket: SubjectBucket, entry: DatedEntry): void {
     const at = lowerBound(bucket.open, entry);
     const previous = bucket.open[at - 1];
     const next = bucket.open[at];
-    if (previous && this.joins(bucket, previous, entry)) link(previous.node);
-    if (next && this.joins(bucket, entry, next)) link(next.node);
+    if (previous && this.joins(bucket, previous, entry)) this.link(previous.node);
+    if (next && this.joins(bucket, entry, next)) this.link(next.node);
 
     // Closed messages no open message reached yet: each is linked here, and only once.
     const from = firstFrom(bucket.unattached, entry.time - subjectWindowMs);
     const to = firstAfter(bucket.unattached, entry.time + subjectWindowMs);
-    for (let i = from; i < to; i++) link(bucket.unattached[i]!.node);
+    for (let i = from; i < to; i++) this.link(bucket.unattached[i]!.node);
     if (to > from) bucket.unattached.splice(from, to - from);
 
-    bucket.open.splice(at, 0, entry);
+    bucket.open = inserted(bucket.open, at, entry);
   }
 
   /**
