@@ -32,9 +32,12 @@ import {
   bulkUpdateSchema,
   contactInputSchema,
   firmInputSchema,
+  idSchema,
   linkSettingsSchema,
   mailboxSettingsSchema,
+  multiLineText,
   parseInput,
+  singleLineText,
   teamMemberInputSchema,
   type AccountInput,
   type BulkUpdateInput,
@@ -129,11 +132,16 @@ export const linkPatchSchema = z.strictObject({
   signatory: z.boolean().optional(),
   notifyPreferences: linkSettingsSchema.shape.notifyPreferences,
   sendInvitation: z.boolean().optional(),
-  invitationMessage: z.string().max(5000).optional(),
+  invitationMessage: multiLineText().max(5000).optional(),
 });
 export type LinkPatchInput = z.input<typeof linkPatchSchema>;
 
-const idSchema = z.string().min(1, "a non-empty id").max(200);
+const tokenSchema = singleLineText().min(1, "a non-empty invitation token").max(1000);
+
+/** What {@link ClientMail.importClients} takes as the file. */
+const csvInputSchema = z.union([z.string(), z.instanceof(Uint8Array)], {
+  error: "the CSV file as text (string) or bytes (Uint8Array)",
+});
 
 const csvBoolean = z
   .string()
@@ -148,14 +156,14 @@ const csvBoolean = z
 
 /** The columns of a client-list CSV (T11). Toggle columns are optional. */
 const csvRowSchema = z.object({
-  account_name: z.string().trim().min(1, "a non-empty account name"),
+  account_name: singleLineText().trim().min(1, "a non-empty account name").max(200, "at most 200 characters"),
   account_kind: z
     .string()
     .trim()
     .toLowerCase()
     .pipe(z.enum(["person", "family", "business"])),
-  first_name: z.string().trim().min(1, "a non-empty first name"),
-  last_name: z.string().trim().default(""),
+  first_name: singleLineText().trim().min(1, "a non-empty first name").max(200, "at most 200 characters"),
+  last_name: singleLineText().trim().max(200, "at most 200 characters").default(""),
   email: z.string(),
   login: csvBoolean.default(false),
   notify: csvBoolean.default(true),
@@ -194,7 +202,8 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** Adds a team member (their address becomes internal, F2). */
   async addMember(firmId: FirmId, input: z.input<typeof teamMemberInputSchema>): Promise<TeamMember> {
-    return this.store.createMember(this.firmIdOf(firmId), parseInput(teamMemberInputSchema, input));
+    checkIds({ firmId });
+    return this.store.createMember(firmId, parseInput(teamMemberInputSchema, input));
   }
 
   /**
@@ -218,14 +227,15 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
       z.strictObject({
         provider: z.enum(["gmail", "graph", "imap"]),
         address: z.string(),
-        displayName: z.string().max(200).optional(),
+        displayName: singleLineText().max(200, "at most 200 characters").optional(),
         settings: mailboxSettingsSchema.optional(),
         credentials: z.string().min(1, "a non-empty secret").max(100_000).optional(),
       }),
       input,
     );
+    checkIds({ firmId, memberId });
     const address = normalizeAddress(parsed.address, "address");
-    const owner = parseInput(idSchema, memberId, "memberId");
+    const owner = memberId;
     if (parsed.credentials !== undefined && !this.keyring) {
       throw new ClientMailError(
         "unsupported",
@@ -237,7 +247,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     }
     const now = this.clock.now();
     const mailbox = await this.store.transaction(async (tx) => {
-      const stopped = (await tx.listMailboxes(this.firmIdOf(firmId))).find(
+      const stopped = (await tx.listMailboxes(firmId)).find(
         (m) => m.address === address && m.state.status === "stopped",
       );
       let connected: Mailbox;
@@ -292,6 +302,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** Y3/P1: a member connects a shared mailbox another member already connected. */
   async joinMailbox(firmId: FirmId, mailboxId: MailboxId, memberId: MemberId): Promise<Mailbox> {
+    checkIds({ firmId, mailboxId, memberId });
     const member = await this.store.getMember(firmId, memberId);
     if (!member) throw new NotFoundError("Team member", memberId);
     return this.store.addMailboxConnection(firmId, mailboxId, memberId, this.clock.now());
@@ -304,6 +315,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     by: MemberId,
     patch: z.input<typeof mailboxSettingsSchema>,
   ): Promise<Mailbox> {
+    checkIds({ firmId, mailboxId, by });
     const parsed = parseInput(mailboxSettingsSchema, patch);
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
     if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
@@ -323,6 +335,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
    * address anywhere rejects the whole input with every issue listed (T12).
    */
   async createAccount(firmId: FirmId, input: AccountInput): Promise<AccountOverview> {
+    checkIds({ firmId });
     const parsed = parseInput(accountInputSchema, input);
     const effects: SettingsEffect[] = [];
     const account = await this.store.transaction(async (tx) => {
@@ -341,6 +354,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** T11: adds a contact with its addresses and settings to an account, all or nothing. */
   async addContact(firmId: FirmId, accountId: AccountId, input: ContactInput): Promise<AccountOverview> {
+    checkIds({ firmId, accountId });
     const parsed = parseInput(contactInputSchema, input);
     const effects = await this.store.transaction(async (tx) => {
       if (!(await tx.getAccount(firmId, accountId))) throw new NotFoundError("Account", accountId);
@@ -352,6 +366,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** T1/T2/T7: changes one link's toggles. Invitations and backfills follow as events. */
   async updateLink(firmId: FirmId, linkId: LinkId, patch: LinkPatchInput): Promise<Link> {
+    checkIds({ firmId, linkId });
     const parsed = parseInput(linkPatchSchema, patch);
     const togglePatch: TogglePatch = {
       login: parsed.login,
@@ -374,6 +389,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** T4: changes a link's address; a pending invitation is invalidated and a new one requested. */
   async changeLinkAddress(firmId: FirmId, linkId: LinkId, email: string): Promise<Link> {
+    checkIds({ firmId, linkId });
     const normalized = normalizeAddress(email, "email");
     const { link, effects } = await this.store.transaction(async (tx) => {
       const current = await tx.getLink(firmId, linkId);
@@ -390,6 +406,8 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** T2/T4: accepts a portal invitation. An invalidated or unknown token is refused. */
   async acceptInvitation(firmId: FirmId, token: string): Promise<Link> {
+    checkIds({ firmId });
+    parseInput(tokenSchema, token, "token");
     return this.store.transaction(async (tx) => {
       const link = await tx.findLinkByInvitationToken(firmId, token);
       if (!link)
@@ -407,6 +425,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** T3/T8: an account with its links, portal status and list flags. */
   async accountOverview(firmId: FirmId, accountId: AccountId): Promise<AccountOverview> {
+    checkIds({ firmId, accountId });
     const account = await this.store.getAccount(firmId, accountId);
     if (!account) throw new NotFoundError("Account", accountId);
     const links = await this.store.listLinks(firmId, { accountId });
@@ -426,11 +445,13 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     view: "inbox" | "sent" = "inbox",
     limit = 50,
   ): Promise<ThreadView[]> {
+    checkIds({ firmId, accountId });
     return this.store.listAccountThreads(firmId, accountId, { view, limit });
   }
 
   /** H5: the Scheduled view of an account's Email tab: messages waiting to be sent, soonest first. */
   async scheduledMessages(firmId: FirmId, accountId: AccountId): Promise<OutboxMessage[]> {
+    checkIds({ firmId, accountId });
     return this.store.listOutbox(firmId, { accountId, state: "scheduled" });
   }
 
@@ -439,6 +460,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
    * account does not stop the others. The report goes to `memberId` as an Inbox+ notification (N4).
    */
   async bulkUpdate(firmId: FirmId, memberId: MemberId, input: BulkUpdateInput): Promise<BulkUpdateReport> {
+    checkIds({ firmId, memberId });
     const request = parseInput(bulkUpdateSchema, input);
     const linksByAccount = new Map<AccountId, Link[] | undefined>();
     for (const accountId of new Set(request.accountIds)) {
@@ -499,18 +521,29 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   /**
    * T11: imports a client list. Columns: `account_name, account_kind, first_name, last_name,
    * email, login, notify, email_sync, signatory`. Rows with the same account name and kind go to
-   * one account. A broken row is reported and skipped; valid rows are kept. A file that is not
-   * UTF-8 is refused whole.
+   * one account, rows with the same names in one account to one contact. Each row is all or
+   * nothing: a row that fails (validation, an address already linked) is reported with its issues
+   * and leaves nothing behind — not the account or contact it would have created — while the
+   * other rows are imported. The whole file is one transaction, each row a nested one, so an
+   * unexpected failure (the store going away) imports nothing at all. A file that is not UTF-8
+   * is refused whole; invitations and backfills are requested only after the commit.
+   *
+   * @param firmId the firm the clients belong to.
+   * @param csv the file, as text or as its bytes.
+   * @throws ValidationError when `firmId` is not an id or `csv` is neither a string nor a
+   *   `Uint8Array` (e.g. `importClients(csv)` with the firm id left out), or the file is unreadable.
    */
   async importClients(firmId: FirmId, csv: string | Uint8Array): Promise<ImportReport> {
+    checkIds({ firmId });
+    const file = parseInput(csvInputSchema, csv, "csv");
     let text: string;
-    if (typeof csv === "string") text = csv;
+    if (typeof file === "string") text = file;
     else {
       try {
-        text = new TextDecoder("utf-8", { fatal: true }).decode(csv);
+        text = new TextDecoder("utf-8", { fatal: true }).decode(file);
       } catch {
         throw new ValidationError([
-          { field: "csv", value: `${csv.byteLength} bytes`, expected: "a UTF-8 encoded CSV file" },
+          { field: "csv", value: `${file.byteLength} bytes`, expected: "a UTF-8 encoded CSV file" },
         ]);
       }
     }
@@ -533,68 +566,72 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     }
     const report: ImportReport = { accountsCreated: 0, contactsCreated: 0, linksCreated: 0, rowErrors: [] };
     const effects: SettingsEffect[] = [];
-    const accounts = new Map<string, AccountId>();
-    const contacts = new Map<string, string>();
-    for (const [index, record] of records.entries()) {
-      const row = index + 2;
-      try {
-        const parsedRow = parseInput(csvRowSchema, record, `rows.${row}`);
-        const link: LinkSettings = parseInput(
-          linkSettingsSchema,
-          {
-            email: parsedRow.email,
-            login: parsedRow.login,
-            notify: parsedRow.notify,
-            emailSync: parsedRow.email_sync,
-            signatory: parsedRow.signatory,
-          },
-          `rows.${row}`,
-        );
-        await this.store.transaction(async (tx) => {
+    await this.store.transaction(async (outer) => {
+      // Only rows that committed (to the outer transaction) are remembered, so a later row never
+      // reuses an account or contact that a failed row created and rolled back.
+      const accounts = new Map<string, AccountId>();
+      const contacts = new Map<string, string>();
+      for (const [index, record] of records.entries()) {
+        const row = index + 2;
+        try {
+          const parsedRow = parseInput(csvRowSchema, record, `rows.${row}`);
+          const link: LinkSettings = parseInput(
+            linkSettingsSchema,
+            {
+              email: parsedRow.email,
+              login: parsedRow.login,
+              notify: parsedRow.notify,
+              emailSync: parsedRow.email_sync,
+              signatory: parsedRow.signatory,
+            },
+            `rows.${row}`,
+          );
           const accountKey = `${parsedRow.account_kind}\u0000${parsedRow.account_name}`;
-          let accountId = accounts.get(accountKey);
-          if (!accountId) {
-            accountId = (
+          const contactKey = `${accountKey}\u0000${parsedRow.first_name}\u0000${parsedRow.last_name}`;
+          const imported = await outer.transaction(async (tx) => {
+            let accountId = accounts.get(accountKey);
+            const newAccount = accountId === undefined;
+            accountId ??= (
               await tx.createAccount(
                 firmId,
                 { name: parsedRow.account_name, kind: parsedRow.account_kind },
                 this.clock.now(),
               )
             ).id;
-            report.accountsCreated += 1;
-          }
-          const contactKey = `${accountKey}\u0000${parsedRow.first_name}\u0000${parsedRow.last_name}`;
-          let contactId = contacts.get(contactKey);
-          if (!contactId) {
-            contactId = (
+            let contactId = contacts.get(contactKey);
+            const newContact = contactId === undefined;
+            contactId ??= (
               await tx.createContact(firmId, {
                 firstName: parsedRow.first_name,
                 lastName: parsedRow.last_name,
               })
             ).id;
-            report.contactsCreated += 1;
-          }
-          effects.push(...(await this.insertLink(tx, firmId, accountId, contactId, link)));
-          accounts.set(accountKey, accountId);
-          contacts.set(contactKey, contactId);
-        });
-        report.linksCreated += 1;
-      } catch (error) {
-        if (error instanceof ValidationError) report.rowErrors.push({ row, issues: [...error.issues] });
-        else if (ClientMailError.hasCode(error, "conflict")) {
-          report.rowErrors.push({
-            row,
-            issues: [
-              {
-                field: `rows.${row}.email`,
-                value: record.email,
-                expected: "an address not already linked to this contact and account",
-              },
-            ],
+            const rowEffects = await this.insertLink(tx, firmId, accountId, contactId, link);
+            return { accountId, newAccount, contactId, newContact, rowEffects };
           });
-        } else throw error;
+          accounts.set(accountKey, imported.accountId);
+          contacts.set(contactKey, imported.contactId);
+          if (imported.newAccount) report.accountsCreated += 1;
+          if (imported.newContact) report.contactsCreated += 1;
+          report.linksCreated += 1;
+          effects.push(...imported.rowEffects);
+        } catch (error) {
+          if (error instanceof ValidationError) report.rowErrors.push({ row, issues: [...error.issues] });
+          else if (ClientMailError.hasCode(error, "conflict")) {
+            report.rowErrors.push({
+              row,
+              issues: [
+                {
+                  field: `rows.${row}.email`,
+                  value: record.email,
+                  expected: "an address not already linked to this contact and account",
+                },
+              ],
+            });
+          } else throw error;
+        }
       }
-    }
+    });
     this.emitEffects(firmId, effects);
     return report;
   }
@@ -603,6 +640,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** N2: raises "your email is not synced" / "sync stopped" notices (idempotent). */
   async refreshSyncHealth(firmId: FirmId): Promise<number> {
+    checkIds({ firmId });
     const [members, mailboxes] = await Promise.all([
       this.store.listMembers(firmId),
       this.store.listMailboxes(firmId),
@@ -625,11 +663,13 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** N3: the member's visible notifications, newest first. */
   async notifications(firmId: FirmId, memberId: MemberId): Promise<Notification[]> {
+    checkIds({ firmId, memberId });
     return this.store.listNotifications(firmId, memberId, this.clock.now());
   }
 
   /** N3: "remind me later": hidden for 24 hours. */
   async snoozeNotification(firmId: FirmId, notificationId: string): Promise<boolean> {
+    checkIds({ firmId, notificationId });
     return this.store.snoozeNotification(
       firmId,
       notificationId,
@@ -639,16 +679,19 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
 
   /** N3: "don't show again". */
   async dismissNotification(firmId: FirmId, notificationId: string): Promise<boolean> {
+    checkIds({ firmId, notificationId });
     return this.store.dismissNotification(firmId, notificationId, this.clock.now());
   }
 
   /** H4: mutes a thread for one member. */
   async muteThread(firmId: FirmId, threadId: string, memberId: MemberId, muted = true): Promise<void> {
+    checkIds({ firmId, threadId, memberId });
     await this.store.setThreadMuted(firmId, threadId, memberId, muted);
   }
 
   /** N5: the team's sync status; only the firm's owner and admins may see it. */
   async teamSyncStatus(firmId: FirmId, requestedBy: MemberId): Promise<MemberSyncStatus[]> {
+    checkIds({ firmId, requestedBy });
     const requester = await this.store.getMember(firmId, requestedBy);
     if (!requester || requester.role === "employee") {
       throw new PermissionDeniedError(
@@ -690,10 +733,6 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   }
 
   // Internals --------------------------------------------------------------------------------
-
-  private firmIdOf(firmId: FirmId): FirmId {
-    return parseInput(idSchema, firmId, "firmId");
-  }
 
   private async insertContact(
     tx: Store,
@@ -773,6 +812,24 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     }
     if (backfill.size > 0) this.emit("backfill.requested", { firmId, addresses: [...backfill] });
   }
+}
+
+/**
+ * R4: refuses ids that no record can have — missing, empty, too long, with control characters
+ * or lone surrogates — with one `validation_failed` naming every bad argument, so a wrong call
+ * fails the same way on every store instead of reaching it.
+ */
+function checkIds(ids: Record<string, unknown>): void {
+  const issues: ValidationIssue[] = [];
+  for (const [field, value] of Object.entries(ids)) {
+    try {
+      parseInput(idSchema, value, field);
+    } catch (error) {
+      if (error instanceof ValidationError) issues.push(...error.issues);
+      else throw error;
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -114,6 +114,24 @@ describe("filing", () => {
     expect(parseMessageIdList("<a@x> <B@x>\r\n <a@x>")).toEqual(["a@x", "b@x"]);
   });
 
+  it("F5: parentheses inside <...> belong to the id, so <part(1)@x> and <part(2)@x> are two identities", () => {
+    expect(normalizeMessageId("<part(1)@x>")).toBe("part(1)@x");
+    expect(normalizeMessageId("<part(2)@x>")).toBe("part(2)@x");
+    expect(normalizeMessageId("<part(1)@x> (sent by (nested) relay)")).toBe("part(1)@x");
+    // Comments outside the brackets are dropped, even one that holds a bracketed id.
+    expect(normalizeMessageId("(was <old@x>) <new@x>")).toBe("new@x");
+    expect(normalizeMessageId("(note \\) still note) <a@x>")).toBe("a@x");
+    // A comment that never closes is text, not a reason to lose the id.
+    expect(normalizeMessageId("<a(b@x> (unclosed")).toBe("a(b@x");
+    expect(normalizeMessageId("(unclosed <a@x>")).toBe("a@x");
+    expect(parseMessageIdList("<part(1)@x> (reply to <ghost@x>)\r\n <part(2)@x> <PART(1)@x>")).toEqual([
+      "part(1)@x",
+      "part(2)@x",
+    ]);
+    const content = { from: [a("x@y.com")], to: [], cc: [], date: new Date(0), subject: "s", body: "b" };
+    expect(dedupeKey("<part(1)@x>", content)).not.toBe(dedupeKey("<part(2)@x>", content));
+  });
+
   it("F5: without a Message-ID the identity hashes from, sorted recipients, date, subject and body", () => {
     const base = {
       from: [a("x@y.com")],

@@ -160,21 +160,58 @@ export function directionOf(
 }
 
 /**
- * F5: normalises a Message-ID: the first `<...>` token if there is one, without brackets,
- * whitespace and comments, lower-cased. Undefined for an empty or missing id.
+ * Removes RFC 5322 comments (`(...)`, nested, with `\` escapes) outside `<...>`; text inside angle
+ * brackets is kept as it is, because `(` and `)` are ordinary characters of an id there and
+ * `<part(1)@x>` and `<part(2)@x>` are two messages. A comment that never closes is kept as text.
+ */
+function stripCommentsOutsideBrackets(raw: string): string {
+  let out = "";
+  let depth = 0;
+  let commentStart = 0;
+  let inBrackets = false;
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (depth > 0) {
+      if (ch === "\\") i++;
+      else if (ch === "(") depth++;
+      else if (ch === ")" && --depth === 0) out += " ";
+      continue;
+    }
+    if (inBrackets) {
+      if (ch === ">") inBrackets = false;
+    } else if (ch === "<") inBrackets = true;
+    else if (ch === "(") {
+      depth = 1;
+      commentStart = i;
+      continue;
+    }
+    out += ch;
+  }
+  return depth > 0 ? out + raw.slice(commentStart) : out;
+}
+
+/**
+ * F5: normalises a Message-ID: the first `<...>` token if there is one, without brackets and
+ * whitespace, lower-cased. Comments are dropped only outside the brackets (see
+ * {@link parseMessageIdList}); inside, every character belongs to the id. Undefined for an
+ * empty or missing id.
  */
 export function normalizeMessageId(raw: string | undefined | null): string | undefined {
   if (!raw) return undefined;
-  const withoutComments = raw.replace(/\([^()]*\)/g, " ");
-  const bracketed = /<([^<>]*)>/.exec(withoutComments);
-  const id = (bracketed ? bracketed[1]! : withoutComments).replace(/\s+/g, "").toLowerCase();
+  const text = stripCommentsOutsideBrackets(raw);
+  const bracketed = /<([^<>]*)>/.exec(text);
+  const id = (bracketed ? bracketed[1]! : text).replace(/\s+/g, "").toLowerCase();
   return id.length > 0 && id.length <= 998 ? id : undefined;
 }
 
-/** Parses a References or In-Reply-To header into normalised ids, in order, without duplicates. */
+/**
+ * Parses a References or In-Reply-To header into normalised ids, in order, without duplicates.
+ * Comments outside the brackets are dropped first, so an id quoted in a comment is not a link.
+ */
 export function parseMessageIdList(raw: string | undefined | null): string[] {
   if (!raw) return [];
-  const tokens = raw.match(/<[^<>]*>/g) ?? raw.split(/[\s,]+/);
+  const text = stripCommentsOutsideBrackets(raw);
+  const tokens = text.match(/<[^<>]*>/g) ?? text.split(/[\s,]+/);
   const ids: string[] = [];
   for (const token of tokens) {
     const id = normalizeMessageId(token);

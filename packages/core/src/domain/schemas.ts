@@ -9,6 +9,45 @@ import { ValidationError, type ValidationIssue } from "../errors.js";
 import { normalizeAddress } from "./addresses.js";
 import { notifyCategories } from "./model.js";
 
+/** Control characters: C0 (NUL included), DEL and C1. */
+const anyControl = /\p{Cc}/u;
+/** Control characters other than tab, line feed and carriage return. */
+const controlOutsideLayout = /[^\P{Cc}\t\n\r]/u;
+/** Half of a UTF-16 surrogate pair on its own: no Unicode character at all. */
+const loneSurrogate = /\p{Cs}/u;
+
+const wellFormed = "well-formed Unicode text (no lone surrogate)";
+
+/**
+ * R4: a one-line value — a name, an id, a time zone. NUL, other control characters (a line break
+ * in a name would also break every header and CSV it is written to) and lone surrogates are
+ * refused here, before a store sees them: PostgreSQL rejects NUL and cannot encode a lone
+ * surrogate, and both stores must accept and refuse the same inputs.
+ */
+export function singleLineText(): z.ZodString {
+  return z
+    .string()
+    .refine(
+      (value) => !anyControl.test(value),
+      "text without control characters (such as NUL or a line break)",
+    )
+    .refine((value) => !loneSurrogate.test(value), wellFormed);
+}
+
+/** R4: text that may span lines (a message, HTML): tabs and line breaks are content, other controls are not. */
+export function multiLineText(): z.ZodString {
+  return z
+    .string()
+    .refine(
+      (value) => !controlOutsideLayout.test(value),
+      "text without control characters other than tab and line breaks (such as NUL)",
+    )
+    .refine((value) => !loneSurrogate.test(value), wellFormed);
+}
+
+/** An id given to the facade (firm, account, link, member, ...): one line, 1 to 200 characters. */
+export const idSchema = singleLineText().min(1, "a non-empty id").max(200, "at most 200 characters");
+
 /** An email address, validated and normalised (T12). */
 export const emailSchema = z.string({ error: "an email address string" }).transform((value, ctx) => {
   try {
@@ -31,18 +70,22 @@ export const linkSettingsSchema = z.strictObject({
   notifyPreferences: notifyPreferencesSchema.optional(),
   /** With login on: send the invitation now (default) or leave it for later (T2). */
   sendInvitation: z.boolean().default(true),
-  invitationMessage: z.string().max(5000).optional(),
+  invitationMessage: multiLineText().max(5000).optional(),
 });
 export type LinkSettingsInput = z.input<typeof linkSettingsSchema>;
 export type LinkSettings = z.output<typeof linkSettingsSchema>;
 
-const nameSchema = z.string().trim().min(1, "a non-empty name").max(200, "at most 200 characters");
+/** A name (firm, member, account, contact): one line of well-formed text. */
+export const nameSchema = singleLineText()
+  .trim()
+  .min(1, "a non-empty name")
+  .max(200, "at most 200 characters");
 
 /** A contact with its addresses in one account. */
 export const contactInputSchema = z
   .strictObject({
     firstName: nameSchema,
-    lastName: z.string().trim().max(200).default(""),
+    lastName: singleLineText().trim().max(200, "at most 200 characters").default(""),
     emails: z.array(linkSettingsSchema).max(50).default([]),
   })
   .superRefine((contact, ctx) => {
@@ -70,13 +113,13 @@ export type AccountInput = z.input<typeof accountInputSchema>;
 
 /** T10: a bulk update of settings across accounts. */
 export const bulkUpdateSchema = z.strictObject({
-  accountIds: z.array(z.string().min(1)).min(1, "at least one account id").max(10_000),
+  accountIds: z.array(idSchema).min(1, "at least one account id").max(10_000),
   login: z.enum(["do_nothing", "enable", "disable"]).default("do_nothing"),
   notify: z.enum(["do_nothing", "enable", "disable"]).default("do_nothing"),
   emailSync: z.enum(["do_nothing", "enable", "disable"]).default("do_nothing"),
   signatory: z.enum(["do_nothing", "enable", "disable"]).default("do_nothing"),
   sendInvitations: z.boolean().default(true),
-  invitationMessage: z.string().max(5000).optional(),
+  invitationMessage: multiLineText().max(5000).optional(),
   notifyPreferences: notifyPreferencesSchema.optional(),
 });
 export type BulkUpdateInput = z.input<typeof bulkUpdateSchema>;
@@ -85,7 +128,7 @@ export type BulkUpdateInput = z.input<typeof bulkUpdateSchema>;
 export const mailboxSettingsSchema = z.strictObject({
   autoSaveAttachments: z.boolean().optional(),
   allowOthersToSend: z.boolean().optional(),
-  signatureHtml: z.string().max(100_000).optional(),
+  signatureHtml: multiLineText().max(100_000).optional(),
 });
 
 /** A team member. */
@@ -94,7 +137,7 @@ export const teamMemberInputSchema = z.strictObject({
   email: emailSchema,
   role: z.enum(["owner", "admin", "employee"]).default("employee"),
   newMailNotifications: z.enum(["all", "my_mailboxes", "none"]).default("my_mailboxes"),
-  timeZone: z.string().min(1).default("UTC"),
+  timeZone: singleLineText().min(1, "a time zone such as Europe/Paris").default("UTC"),
 });
 
 /** A firm. */

@@ -11,14 +11,15 @@
  * The firm's threading lock ({@link Store.lockThreads}) is held from the first lookup to the
  * commit, so two workers never start two threads for linked messages at once.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { FirmId, ThreadId } from "../domain/model.js";
-import { normalizeSubject, threadKeys, type ThreadingMessage } from "../domain/threading.js";
+import {
+  subjectKeys,
+  subjectWindowMs,
+  threadKeys,
+  usesSubjectFallback,
+  type ThreadingMessage,
+} from "../domain/threading.js";
 import type { Store, SubjectEntry } from "../ports/store.js";
-
-/** H1: messages linked by subject are at most 30 days apart. */
-export const subjectWindowMs = 30 * 24 * 60 * 60 * 1000;
 
 /** A merge that happened while threading, for the `thread.merged` event. */
 export interface ThreadMerge {
@@ -39,23 +40,6 @@ export interface ThreadedPage {
   /** The current id of a thread that existed before the page (merged ones lead to their survivor). */
   resolve(threadId: ThreadId): ThreadId;
   merges: ThreadMerge[];
-}
-
-/** True when a message's headers carry no reply chain: only such a message is linked by subject to a closed one. */
-function isOpen(message: ThreadingMessage): boolean {
-  return message.inReplyTo.length === 0 && message.references.length === 0;
-}
-
-/** Index keys stay short: a long subject is hashed (index entries have a size limit). */
-function indexKey(key: string): string {
-  return key.length <= 300 ? key : `subj#${bytesToHex(sha256(utf8ToBytes(key)))}`;
-}
-
-/** H1's subject keys of a message: one per external participant, none for an empty subject. */
-function subjectKeysOf(message: ThreadingMessage): string[] {
-  const subject = normalizeSubject(message.subject);
-  if (subject === "") return [];
-  return [...new Set(message.externalParticipants)].map((p) => indexKey(`subj:${subject}:${p}`));
 }
 
 class UnionFind {
@@ -114,8 +98,8 @@ export async function threadPage(
   const prepared = messages.map((message) => ({
     message,
     links: threadKeys(message),
-    subjects: subjectKeysOf(message),
-    open: isOpen(message),
+    subjects: Number.isNaN(message.date.getTime()) ? [] : subjectKeys(message),
+    open: usesSubjectFallback(message),
   }));
   const linkKeys = new Set<string>();
   for (const p of prepared) for (const key of p.links) linkKeys.add(key);
