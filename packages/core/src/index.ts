@@ -38,6 +38,15 @@ export {
   type AttachmentJobDependencies,
 } from "./engine/attachments.js";
 export { readMessageSource } from "./engine/message-source.js";
+export {
+  createWorker,
+  syncJob,
+  backfillJob,
+  workerJobs,
+  type SyncWorker,
+  type WorkerSettings,
+  type WorkerHealth,
+} from "./engine/worker.js";
 export type { SyncEvents } from "./engine/events.js";
 export * from "./keyring/index.js";
 export * from "./engine/sync-service.js";

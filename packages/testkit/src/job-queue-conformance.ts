@@ -185,6 +185,28 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
       });
     });
 
+    it("R8: enqueueing a waiting key again keeps one job, due at the earlier time", async () => {
+      await withQueue(options, async ({ queue, store }, workers) => {
+        const runs: number[] = [];
+        await queue.enqueue(store, [
+          { name: "poll", payload: { n: 1 }, key: "k", runAt: new Date(Date.now() + 60 * 60_000) },
+        ]);
+        // A push hint brings the hour-away poll forward.
+        await queue.enqueue(store, [{ name: "poll", payload: { n: 2 }, key: "k" }]);
+        // A later poll does not delay it again.
+        await queue.enqueue(store, [
+          { name: "poll", payload: { n: 3 }, key: "k", runAt: new Date(Date.now() + 60 * 60_000) },
+        ]);
+        expect((await queue.stats()).waiting).toBe(1);
+        workers.push(
+          await queue.work({ poll: async () => void runs.push(Date.now()) }, { pollIntervalMs: 50 }),
+        );
+        await eventually(() => runs.length === 1, "the job, now due");
+        await sleep(150);
+        expect(runs).toHaveLength(1);
+      });
+    });
+
     it("R8: a job scheduled for later does not run before its time", async () => {
       await withQueue(options, async ({ queue, store }, workers) => {
         const ranAt: number[] = [];

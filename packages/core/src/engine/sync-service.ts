@@ -4,22 +4,14 @@
  * stops sync on request (Y4).
  */
 import { ClientMailError, NotFoundError } from "../errors.js";
-import type { FirmId, Mailbox, MailboxId, MemberId } from "../domain/model.js";
-import { CREDENTIALS_FIELD } from "../keyring/rotate.js";
-import type { Keyring } from "../ports/keyring.js";
+import type { FirmId, MailboxId, MemberId } from "../domain/model.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
+import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
 
-/** Opens the provider of a mailbox. `credentials` is the decrypted secret the host stored. */
-export type ProviderFactory = (
-  mailbox: Mailbox,
-  credentials: string | undefined,
-) => MailProvider | Promise<MailProvider>;
+export type { ProviderFactory } from "./provider-pool.js";
 
-export interface SyncServiceSettings extends SyncDependencies {
-  providerFor: ProviderFactory;
-  /** Decrypts stored credentials. Without it, the factory receives `undefined`. */
-  keyring?: Keyring | undefined;
+export interface SyncServiceSettings extends SyncDependencies, ProviderPoolSettings {
   /**
    * Names this worker in leases (for operators). Each SyncService adds its own random suffix, so
    * two processes configured with the same name never share a lease.
@@ -45,21 +37,18 @@ export interface BackfillOutcome {
 export class SyncService {
   private readonly syncs = new Map<string, { sync: MailboxSync; provider: MailProvider }>();
   private readonly holder: string;
+  private readonly pool: ProviderPool;
 
   constructor(private readonly settings: SyncServiceSettings) {
     const suffix = new Uint8Array(6);
     globalThis.crypto.getRandomValues(suffix);
     this.holder = `${settings.holder}#${[...suffix].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+    this.pool = new ProviderPool(settings);
   }
 
   /** Encrypts and stores a mailbox's credentials (only ciphertext reaches the store). */
   async storeCredentials(firmId: FirmId, mailboxId: MailboxId, secret: string): Promise<void> {
-    const keyring = this.requireKeyring();
-    const ciphertext = await keyring.encrypt(secret, {
-      firmId,
-      recordId: mailboxId,
-      field: CREDENTIALS_FIELD,
-    });
+    const ciphertext = await this.pool.encrypt(firmId, mailboxId, secret);
     await this.settings.store.setMailboxCredentials(firmId, mailboxId, ciphertext);
   }
 
@@ -175,19 +164,9 @@ export class SyncService {
     const key = `${firmId}\u0000${mailboxId}`;
     const existing = this.syncs.get(key);
     if (existing) return existing;
-    const { store } = this.settings;
-    const mailbox = await store.getMailbox(firmId, mailboxId);
+    const mailbox = await this.settings.store.getMailbox(firmId, mailboxId);
     if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
-    const ciphertext = await store.getMailboxCredentials(firmId, mailboxId);
-    const credentials =
-      ciphertext !== undefined
-        ? await this.requireKeyring().decrypt(ciphertext, {
-            firmId,
-            recordId: mailboxId,
-            field: CREDENTIALS_FIELD,
-          })
-        : undefined;
-    const provider = await this.settings.providerFor(mailbox, credentials);
+    const provider = await this.pool.open(firmId, mailbox);
     const sync = new MailboxSync(this.settings, {
       firmId,
       mailboxId,
@@ -204,22 +183,8 @@ export class SyncService {
 
   private async close(firmId: FirmId, mailboxId: MailboxId): Promise<void> {
     const key = `${firmId}\u0000${mailboxId}`;
-    const entry = this.syncs.get(key);
-    if (!entry) return;
+    if (!this.syncs.has(key)) return;
     this.syncs.delete(key);
-    await entry.provider.close().catch(() => undefined);
-  }
-
-  private requireKeyring(): Keyring {
-    if (!this.settings.keyring) {
-      throw new ClientMailError(
-        "unsupported",
-        "A keyring is required to store or read mailbox credentials (settings.keyring)",
-        {
-          details: { option: "keyring" },
-        },
-      );
-    }
-    return this.settings.keyring;
+    await this.pool.close(firmId, mailboxId);
   }
 }

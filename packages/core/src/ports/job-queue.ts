@@ -10,8 +10,10 @@
  *   spent); a worker that dies mid-run does not lose it (its lock expires and it runs again).
  *   Handlers are therefore idempotent.
  * - **Keys.** At most one job with a given `key` waits at a time: enqueueing a key that is
- *   already waiting changes nothing. A job with a key that is running may be enqueued once more
- *   (a follow-up), and never runs at the same time as the running one.
+ *   already waiting keeps that one job, due at the earlier of the two run-at times (a push hint
+ *   brings a scheduled poll forward; a later poll never delays a pending push). A job with a key
+ *   that is running may be enqueued once more (a follow-up), and never runs at the same time as
+ *   the running one.
  * - **Retries.** A handler that throws is retried with exponential backoff until `maxAttempts`;
  *   a `ClientMailError` that is not `retryable` fails the job at once. Failed jobs stay listed
  *   (dead letters) with their last error, until retried or deleted by an operator.

@@ -96,11 +96,16 @@ class MemoryJobQueue implements JobQueue {
   }
 
   #add(job: NewJob): void {
-    if (
-      job.key !== undefined &&
-      [...this.#rows.values()].some((row) => row.key === job.key && row.state === "waiting")
-    )
+    const runAt = (job.runAt ?? this.#clock.now()).getTime();
+    const waiting =
+      job.key === undefined
+        ? undefined
+        : [...this.#rows.values()].find((row) => row.key === job.key && row.state === "waiting");
+    if (waiting) {
+      // One job per waiting key, due at the earlier time.
+      waiting.runAt = Math.min(waiting.runAt, runAt);
       return;
+    }
     const id = `job-${++this.#seq}`;
     this.#rows.set(id, {
       id,
