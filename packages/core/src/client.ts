@@ -71,6 +71,8 @@ import { systemClock, type Clock } from "./ports/clock.js";
 import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
 import type { Notification, OutboxMessage, QuarantineEntry, Store, ThreadView } from "./ports/store.js";
+import type { JobQueue } from "./ports/job-queue.js";
+import { backfillJob, syncJob } from "./engine/worker.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -95,6 +97,12 @@ export interface ClientMailSettings {
   logger?: Logger | undefined;
   /** Makes invitation tokens. Defaults to 32 random bytes, base64url. */
   newToken?: (() => string) | undefined;
+  /**
+   * Durable work (R8): with a queue, the backfill that turning email sync on asks for (T7) is a
+   * job enqueued in the same transaction as the toggle, run by the workers; without one, the
+   * facade emits `backfill.requested` after the commit and the host runs it.
+   */
+  queue?: JobQueue | undefined;
 }
 
 /** An account with what the CRM shows about it (T3, T8). */
@@ -183,6 +191,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly logger: Logger;
   private readonly newToken: () => string;
   private readonly keyring: Keyring | undefined;
+  private readonly queue: JobQueue | undefined;
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -191,6 +200,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.logger = settings.logger ?? silentLogger;
     this.newToken = settings.newToken ?? randomToken;
     this.keyring = settings.keyring;
+    this.queue = settings.queue;
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -295,6 +305,8 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
         });
         await tx.setMailboxCredentials(firmId, connected.id, ciphertext);
       }
+      // Y2: with workers, the new mailbox's backfill is a job of this transaction.
+      if (this.queue) await this.queue.enqueue(tx, [syncJob(firmId, connected.id)]);
       return connected;
     });
     return mailbox;
@@ -346,6 +358,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
       );
       for (const contact of parsed.contacts)
         effects.push(...(await this.insertContact(tx, firmId, created.id, contact)));
+      await this.enqueueDurable(tx, firmId, effects);
       return created;
     });
     this.emitEffects(firmId, effects);
@@ -358,7 +371,9 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     const parsed = parseInput(contactInputSchema, input);
     const effects = await this.store.transaction(async (tx) => {
       if (!(await tx.getAccount(firmId, accountId))) throw new NotFoundError("Account", accountId);
-      return this.insertContact(tx, firmId, accountId, parsed);
+      const inserted = await this.insertContact(tx, firmId, accountId, parsed);
+      await this.enqueueDurable(tx, firmId, inserted);
+      return inserted;
     });
     this.emitEffects(firmId, effects);
     return this.accountOverview(firmId, accountId);
@@ -381,7 +396,9 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
       const current = await tx.getLink(firmId, linkId);
       if (!current) throw new NotFoundError("Link", linkId);
       const result = applyToggles(current, togglePatch, { now: this.clock.now(), newToken: this.newToken });
-      return { link: await this.persistLink(tx, firmId, current, result.link), effects: result.effects };
+      const saved = await this.persistLink(tx, firmId, current, result.link);
+      await this.enqueueDurable(tx, firmId, result.effects);
+      return { link: saved, effects: result.effects };
     });
     this.emitEffects(firmId, effects);
     return link;
@@ -398,7 +415,9 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
         now: this.clock.now(),
         newToken: this.newToken,
       });
-      return { link: await this.persistLink(tx, firmId, current, result.link), effects: result.effects };
+      const saved = await this.persistLink(tx, firmId, current, result.link);
+      await this.enqueueDurable(tx, firmId, result.effects);
+      return { link: saved, effects: result.effects };
     });
     this.emitEffects(firmId, effects);
     return link;
@@ -488,6 +507,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
           const before = new Map((linksByAccount.get(plan.accountId) ?? []).map((l) => [l.id, l]));
           for (const link of plan.changedLinks)
             await this.persistLink(tx, firmId, before.get(link.id)!, link);
+          await this.enqueueDurable(tx, firmId, plan.effects);
         });
         applied.push(plan);
         effects.push(...plan.effects);
@@ -607,6 +627,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
               })
             ).id;
             const rowEffects = await this.insertLink(tx, firmId, accountId, contactId, link);
+            await this.enqueueDurable(tx, firmId, rowEffects);
             return { accountId, newAccount, contactId, newContact, rowEffects };
           });
           accounts.set(accountKey, imported.accountId);
@@ -795,6 +816,13 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     return saved;
   }
 
+  /** R8: with a queue, the backfill of newly synced addresses is a job of the caller's transaction. */
+  private async enqueueDurable(tx: Store, firmId: FirmId, effects: readonly SettingsEffect[]): Promise<void> {
+    if (!this.queue) return;
+    const addresses = [...new Set(effects.flatMap((e) => (e.type === "backfill_address" ? [e.email] : [])))];
+    if (addresses.length > 0) await this.queue.enqueue(tx, [backfillJob(firmId, addresses)]);
+  }
+
   private emitEffects(firmId: FirmId, effects: readonly SettingsEffect[]): void {
     const backfill = new Set<string>();
     for (const effect of effects) {
@@ -810,7 +838,8 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
         this.emit("invitation.invalidated", { firmId, linkId: effect.linkId, token: effect.token });
       else if (effect.type === "backfill_address") backfill.add(effect.email);
     }
-    if (backfill.size > 0) this.emit("backfill.requested", { firmId, addresses: [...backfill] });
+    if (backfill.size > 0 && !this.queue)
+      this.emit("backfill.requested", { firmId, addresses: [...backfill] });
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createMemoryStore } from "@clientmail/memory";
+import { createMemoryJobQueue, createMemoryStore } from "@clientmail/memory";
 import { ClientMailError, createClientMail, ValidationError, type ClientMailEvents } from "../src/index.js";
 import { TestClock } from "./engine/firm-fixture.js";
 
@@ -221,6 +221,44 @@ describe("createClientMail", () => {
     await expect(cm.teamSyncStatus(firm.id, employee.id)).rejects.toMatchObject({
       code: "permission_denied",
     });
+  });
+
+  it("R8, T7: with a queue, turning email sync on enqueues the backfill in the toggle's transaction (no event to lose); Y2: connecting enqueues the first pass", async () => {
+    const clock = new TestClock();
+    const store = createMemoryStore({ clock });
+    const queue = createMemoryJobQueue({ store });
+    const cm = createClientMail({ store, clock, queue });
+    const requested: unknown[] = [];
+    cm.on("backfill.requested", (e) => requested.push(e));
+    const firm = await cm.createFirm({ name: "Ledger", internalDomains: ["ledger.example"] });
+    const owner = await cm.addMember(firm.id, {
+      name: "Olive",
+      email: "olive@ledger.example",
+      role: "owner",
+    });
+    await cm.connectMailbox(firm.id, owner.id, { provider: "imap", address: "olive@ledger.example" });
+    expect((await queue.stats()).waiting).toBe(1);
+    const overview = await cm.createAccount(firm.id, {
+      name: "Jordan family",
+      kind: "family",
+      contacts: [{ firstName: "Jo", emails: [{ email: "jo@home.example", emailSync: false }] }],
+    });
+    expect((await queue.stats()).waiting).toBe(1);
+    const link = overview.links[0]!;
+    await cm.updateLink(firm.id, link.id, { emailSync: true });
+    expect((await queue.stats()).waiting).toBe(2);
+    expect(requested).toEqual([]);
+    const seen: unknown[] = [];
+    const worker = await queue.work(
+      {
+        "backfill.addresses": async (job) => void seen.push(job.payload),
+        "sync.mailbox": async () => undefined,
+      },
+      { pollIntervalMs: 20 },
+    );
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await worker.stop();
+    expect(seen).toEqual([{ firmId: firm.id, addresses: ["jo@home.example"] }]);
   });
 
   it("R2, N5: owners and admins see quarantined messages and their count per mailbox; employees are refused", async () => {
