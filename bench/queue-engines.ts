@@ -63,7 +63,7 @@ export function pgBossEngine(pool: pg.Pool): Engine {
     supervise: false,
     schedule: false,
     migrate: true,
-  } as PgBoss.ConstructorOptions);
+  });
   boss.on("error", () => undefined);
   let started = false;
   const start = async () => {
@@ -74,7 +74,8 @@ export function pgBossEngine(pool: pg.Pool): Engine {
     name: "pg-boss",
     install: async () => {
       await start();
-      if (!(await boss.getQueue("bench"))) await boss.createQueue("bench", { name: "bench", policy: "standard" });
+      if (!(await boss.getQueue("bench")))
+        await boss.createQueue("bench", { name: "bench", policy: "standard" });
       if (!(await boss.getQueue("bench_keyed")))
         await boss.createQueue("bench_keyed", { name: "bench_keyed", policy: "stately" });
     },
@@ -150,9 +151,7 @@ export function pgBossEngine(pool: pg.Pool): Engine {
       };
     },
     remaining: async () =>
-      Number(
-        (await pool.query("SELECT count(*) AS n FROM pgboss.job WHERE state < 'completed'")).rows[0].n,
-      ),
+      Number((await pool.query("SELECT count(*) AS n FROM pgboss.job WHERE state < 'completed'")).rows[0].n),
     clear: async () => {
       await pool.query("DELETE FROM pgboss.job");
       await pool.query("DELETE FROM pgboss.archive");

@@ -12,17 +12,26 @@
  *   BENCH_JOBS=2000 BENCH_CONCURRENCY=8 pnpm bench:queue
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { JobQueue } from "@clientmail/core/ports";
-import { createPostgresJobQueue, migrate, PostgresStore } from "@clientmail/postgres";
+import { createPostgresJobQueue, installJobQueue, migrate, PostgresStore } from "@clientmail/postgres";
 import { start as startPostgres } from "../test/servers/postgres.js";
-import { engineByName, type BenchJob, type Engine, type EngineName, type WorkerSettings } from "./queue-engines.js";
+import {
+  engineByName,
+  type BenchJob,
+  type Engine,
+  type EngineName,
+  type WorkerSettings,
+} from "./queue-engines.js";
 
 const jobCount = Number(process.env.BENCH_JOBS ?? 20_000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 /** pg-boss's own `work()` loop takes ≥ 0.5 s per batch: measure it on fewer jobs. */
 const nativeJobCount = Number(process.env.BENCH_NATIVE_JOBS ?? Math.min(jobCount, 1_000));
+/** graphile's named queues slow down with their number: keyed runs use fewer jobs. */
+const keyedJobCount = Number(process.env.BENCH_KEYED_JOBS ?? Math.min(jobCount, 2_000));
 const latencySamples = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const enqueueBatch = 50;
 
@@ -47,6 +56,7 @@ interface ChildSettings {
 async function childMain(): Promise<void> {
   const settings = JSON.parse(process.env.QUEUE_BENCH_CHILD!) as ChildSettings;
   const pool = new pg.Pool({ connectionString: settings.url, max: settings.concurrency + 4 });
+  pool.on("error", () => undefined);
   let stop: () => Promise<void> = async () => undefined;
   if (settings.engine === "clientmail") {
     const store = new PostgresStore({ pool });
@@ -98,6 +108,8 @@ async function stopWorkers(children: ChildProcess[]): Promise<void> {
   );
 }
 
+const keyedRow = `drain keyed (a key per job, ${keyedJobCount.toLocaleString("en-US")} jobs), 1 process`;
+
 // -- measurements --------------------------------------------------------------------------------
 
 interface Drain {
@@ -128,8 +140,11 @@ async function drain(
   remaining: () => Promise<number>,
   settings: Omit<ChildSettings, "url">,
   processes: number,
+  count = jobCount,
 ): Promise<Drain> {
-  const children = await Promise.all(Array.from({ length: processes }, () => forkWorker({ ...settings, url })));
+  const children = await Promise.all(
+    Array.from({ length: processes }, () => forkWorker({ ...settings, url })),
+  );
   const started = performance.now();
   for (const child of children) child.send("go");
   while ((await remaining()) > 0) await sleep(20);
@@ -137,7 +152,7 @@ async function drain(
   await stopWorkers(children);
   const total = await remaining();
   if (total !== 0) throw new Error(`${total} jobs left`);
-  return { jobsPerSecond: jobCount / seconds, seconds };
+  return { jobsPerSecond: count / seconds, seconds };
 }
 
 /** Commit-to-handler-start latency, one job at a time, workers in this process. */
@@ -177,15 +192,21 @@ async function measureEngine(
   const enqueueRate = await enqueueAll(store, add, jobCount, false);
   row["enqueue (50 per store transaction)"] = `${Math.round(enqueueRate).toLocaleString("en-US")} jobs/s`;
   row["drain, 1 process"] = fmt(
-    await drain(url, engine.remaining, { engine: engine.name, concurrency, mode, keyed: false }, 1),
+    await drain(url, () => engine.remaining(), { engine: engine.name, concurrency, mode, keyed: false }, 1),
   );
   await enqueueAll(store, add, jobCount, false);
   row["drain, 2 processes"] = fmt(
-    await drain(url, engine.remaining, { engine: engine.name, concurrency, mode, keyed: false }, 2),
+    await drain(url, () => engine.remaining(), { engine: engine.name, concurrency, mode, keyed: false }, 2),
   );
-  await enqueueAll(store, add, jobCount, true);
-  row["drain keyed (a key per job), 1 process"] = fmt(
-    await drain(url, engine.remaining, { engine: engine.name, concurrency, mode, keyed: true }, 1),
+  await enqueueAll(store, add, keyedJobCount, true);
+  row[keyedRow] = fmt(
+    await drain(
+      url,
+      () => engine.remaining(),
+      { engine: engine.name, concurrency, mode, keyed: true },
+      1,
+      keyedJobCount,
+    ),
   );
   const lat = await latency(
     store,
@@ -202,7 +223,13 @@ async function measureEngine(
     await engine.clear();
     const saved = jobCount;
     await enqueueAll(store, add, nativeJobCount, false);
-    const children = await forkWorker({ engine: engine.name, url, concurrency, mode: "native", keyed: false });
+    const children = await forkWorker({
+      engine: engine.name,
+      url,
+      concurrency,
+      mode: "native",
+      keyed: false,
+    });
     const started = performance.now();
     children.send("go");
     while ((await engine.remaining()) > 0) await sleep(20);
@@ -225,8 +252,13 @@ async function measureEngine(
   return row;
 }
 
-async function measureAdapter(store: PostgresStore, pool: pg.Pool, url: string): Promise<Record<string, string>> {
+async function measureAdapter(
+  store: PostgresStore,
+  pool: pg.Pool,
+  url: string,
+): Promise<Record<string, string>> {
   const row: Record<string, string> = {};
+  await installJobQueue(pool);
   const queue: JobQueue = createPostgresJobQueue({ pool, store });
   await pool.query("DELETE FROM graphile_worker._private_jobs");
   const remaining = async () => {
@@ -236,7 +268,12 @@ async function measureAdapter(store: PostgresStore, pool: pg.Pool, url: string):
   const add = async (jobs: readonly BenchJob[]) =>
     queue.enqueue(
       store,
-      jobs.map((job) => ({ name: "bench", payload: { n: job.n }, key: job.key, group: `firm-${job.n % 10}` })),
+      jobs.map((job) => ({
+        name: "bench",
+        payload: { n: job.n },
+        key: job.key,
+        group: `firm-${job.n % 10}`,
+      })),
     );
   const enqueueRate = await enqueueAll(store, add, jobCount, false);
   row["enqueue (50 per store transaction)"] = `${Math.round(enqueueRate).toLocaleString("en-US")} jobs/s`;
@@ -245,8 +282,8 @@ async function measureAdapter(store: PostgresStore, pool: pg.Pool, url: string):
   row["drain, 1 process"] = fmt(await drain(url, remaining, settings, 1));
   await enqueueAll(store, add, jobCount, false);
   row["drain, 2 processes"] = fmt(await drain(url, remaining, settings, 2));
-  await enqueueAll(store, add, jobCount, true);
-  row["drain keyed (a key per job), 1 process"] = fmt(await drain(url, remaining, settings, 1));
+  await enqueueAll(store, add, keyedJobCount, true);
+  row[keyedRow] = fmt(await drain(url, remaining, settings, 1, keyedJobCount));
   const lat = await latency(
     store,
     (job) => add([job]),
@@ -267,21 +304,27 @@ async function main(): Promise<void> {
   const postgres = await startPostgres({ durable: true });
   const url = postgres.env.CLIENTMAIL_TEST_DATABASE_URL;
   const pool = new pg.Pool({ connectionString: url, max: 20 });
+  pool.on("error", () => undefined);
   try {
     await migrate(pool);
     const store = new PostgresStore({ pool });
     console.log(
       `queue benchmark: ${jobCount.toLocaleString("en-US")} jobs, concurrency ${concurrency} per process, ` +
-        `PostgreSQL with fsync on, ${(await import("node:os")).availableParallelism()} cores`,
+        `PostgreSQL with fsync on, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)} at the start`,
     );
     const results: Record<string, Record<string, string>> = {};
-    for (const name of ["pg-boss", "graphile-worker"] as const) {
+    // BENCH_ONLY=clientmail re-measures the adapter alone (quick check while changing it).
+    const only = process.env.BENCH_ONLY;
+    for (const name of only === "clientmail" ? [] : (["pg-boss", "graphile-worker"] as const)) {
       const engine = engineByName(name, pool);
       await engine.install();
       results[name] = await measureEngine(engine, store, url);
       console.log(`  ${name} done`);
     }
     results["clientmail on graphile-worker"] = await measureAdapter(store, pool, url);
+    console.log(
+      `load average ${loadavg()[0]!.toFixed(1)} at the end (other work on the machine skews the figures)`,
+    );
     const columns = Object.keys(results);
     const rows = [...new Set(columns.flatMap((c) => Object.keys(results[c]!)))];
     const width = Math.max(...rows.map((r) => r.length)) + 2;

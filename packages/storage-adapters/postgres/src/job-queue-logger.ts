@@ -10,8 +10,9 @@ export function graphileLoggerFor(logger: Logger | undefined): GraphileLogger {
   return new GraphileLogger((scope) => (level, message) => {
     if (!logger) return;
     const fields = { engine: "graphile-worker", ...scope };
-    if (level === "warning") logger.warn(message, fields);
-    else if (level === "error") logger.warn(message.split("\n")[0] ?? message, fields);
+    const name: string = level;
+    if (name === "warning") logger.warn(message, fields);
+    else if (name === "error") logger.warn(message.split("\n")[0] ?? message, fields);
     else logger.debug(message, fields);
   });
 }

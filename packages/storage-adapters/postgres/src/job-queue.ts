@@ -49,7 +49,11 @@ import { PostgresStore } from "./postgres-store.js";
 
 /** Settings of {@link createPostgresJobQueue}. */
 export interface PostgresJobQueueSettings {
-  /** The caller's pool (the store's): workers take `concurrency` + 1 connections from it. */
+  /**
+   * The caller's pool (the store's). Each worker takes `concurrency` + 1 connections from it (one
+   * listens for new jobs). When it has no `error` / `connect` listeners, `work` adds ones that
+   * report through `logger`, so a connection dying while idle does not crash the process.
+   */
   pool: Pool;
   /** The PostgreSQL store whose transactions `enqueue` joins. */
   store: Store;
@@ -78,6 +82,11 @@ interface Envelope {
 }
 
 const MAX_SMALLINT = 32_767;
+/**
+ * Fairness counts a group's waiting jobs up to this many: past it, a group is simply "big", and
+ * the count (an index range scan) stays cheap however long the queue grows.
+ */
+const FAIRNESS_CAP = 1_000;
 
 const defaultRetryDelay = (attempt: number): number =>
   Math.round(Math.min(3_600_000, 1_000 * 2 ** (attempt - 1)) * (1 + 0.1 * Math.random()));
@@ -93,7 +102,7 @@ function describeError(error: unknown): string {
 
 function sqlState(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
-  const code = (error as { code: unknown }).code;
+  const code = error.code;
   return typeof code === "string" ? code : undefined;
 }
 
@@ -122,7 +131,11 @@ function validateSettings(settings: PostgresJobQueueSettings): void {
       expected: "the PostgresStore from createPostgresStore on the same database",
     });
   if (settings?.retryDelayMs !== undefined && typeof settings.retryDelayMs !== "function")
-    issues.push({ field: "retryDelayMs", value: settings.retryDelayMs, expected: "a function of the attempt" });
+    issues.push({
+      field: "retryDelayMs",
+      value: settings.retryDelayMs,
+      expected: "a function of the attempt",
+    });
   const lock = settings?.lockTimeoutMs;
   if (lock !== undefined && !(Number.isInteger(lock) && lock >= 300))
     issues.push({ field: "lockTimeoutMs", value: lock, expected: "an integer of at least 300 (ms)" });
@@ -143,7 +156,11 @@ function validateJobs(jobs: readonly NewJob[]): void {
       issues.push({ field: `jobs[${i}].runAt`, value: job.runAt, expected: "a valid Date" });
     const max = job.maxAttempts;
     if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= MAX_SMALLINT))
-      issues.push({ field: `jobs[${i}].maxAttempts`, value: max, expected: `an integer from 1 to ${MAX_SMALLINT}` });
+      issues.push({
+        field: `jobs[${i}].maxAttempts`,
+        value: max,
+        expected: `an integer from 1 to ${MAX_SMALLINT}`,
+      });
   });
   if (issues.length > 0) throw new ValidationError(issues);
 }
@@ -178,7 +195,7 @@ fresh AS (
 groups AS (
   SELECT g.grp, (
     SELECT count(*) FROM (
-      SELECT 1 FROM graphile_worker._private_jobs j WHERE j.payload->>'g' = g.grp AND j.is_available LIMIT ${MAX_SMALLINT}
+      SELECT 1 FROM graphile_worker._private_jobs j WHERE j.payload->>'g' = g.grp AND j.is_available LIMIT ${FAIRNESS_CAP}
     ) c
   ) AS waiting
   FROM (SELECT DISTINCT grp FROM fresh) g
@@ -191,7 +208,7 @@ SELECT count(*)::int AS added FROM graphile_worker.add_jobs(ARRAY(
     COALESCE(f.run_at, now()),
     f.max_attempts::smallint,
     f.key,
-    LEAST(${MAX_SMALLINT}, g.waiting + f.rank_in_call)::smallint,
+    LEAST(${FAIRNESS_CAP}, g.waiting + f.rank_in_call)::smallint,
     NULL
   )::graphile_worker.job_spec
   FROM fresh f JOIN groups g ON g.grp = f.grp
@@ -251,10 +268,15 @@ class PostgresJobQueue implements JobQueue {
     if (!Number.isInteger(concurrency) || concurrency < 1)
       issues.push({ field: "concurrency", value: concurrency, expected: "an integer of at least 1" });
     if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 10)
-      issues.push({ field: "pollIntervalMs", value: pollIntervalMs, expected: "an integer of at least 10 (ms)" });
+      issues.push({
+        field: "pollIntervalMs",
+        value: pollIntervalMs,
+        expected: "an integer of at least 10 (ms)",
+      });
     if (Object.keys(handlers).length === 0)
       issues.push({ field: "handlers", value: handlers, expected: "at least one handler" });
     if (issues.length > 0) throw new ValidationError(issues);
+    this.#guardPool();
     const worker = new GraphileQueueWorker({
       pool: this.#pool,
       handlers,
@@ -273,6 +295,23 @@ class PostgresJobQueue implements JobQueue {
       notInstalled(error);
     }
     return worker;
+  }
+
+  /**
+   * A worker holds connections for long: one that dies while idle must not crash the process.
+   * graphile-worker installs such handlers itself when the pool has none, and says so on the
+   * console; these report through the queue's logger instead. Handlers the host set are kept.
+   */
+  #guardPool(): void {
+    const pool = this.#pool;
+    const logger = this.#logger;
+    const report = (error: Error) =>
+      logger?.warn("job queue: a database connection failed", { error: describeError(error) });
+    if (pool.listeners("error").length === 0) pool.on("error", report);
+    if (pool.listeners("connect").length === 0)
+      pool.on("connect", (client) => {
+        client.on("error", report);
+      });
   }
 
   async listFailed(options: { name?: string; limit?: number } = {}): Promise<FailedJob[]> {
@@ -386,7 +425,8 @@ class GraphileQueueWorker implements JobWorker {
       crontab: "",
       taskList,
       logger: graphileLoggerFor(this.settings.logger),
-      events: events as never,
+      // graphile reports its pool (whose id is each job's `locked_by`) on this emitter.
+      events,
     });
     await this.#beat();
     const interval = Math.max(100, Math.floor(this.settings.lockTimeoutMs / 3));
@@ -465,7 +505,8 @@ class GraphileQueueWorker implements JobWorker {
         this.#settle(job.id, { kind: "release", delayMs: 0, attempts: row.attempts - 1 });
         throw new Error("the worker stopped; released to run again");
       }
-      const final = (ClientMailError.isInstance(error) && !error.retryable) || row.attempts >= row.max_attempts;
+      const final =
+        (ClientMailError.isInstance(error) && !error.retryable) || row.attempts >= row.max_attempts;
       this.#settle(
         job.id,
         final
@@ -490,7 +531,10 @@ class GraphileQueueWorker implements JobWorker {
     const { pool } = this.settings;
     const [sql, params] =
       settlement.kind === "fail"
-        ? [`SELECT id FROM graphile_worker.permanently_fail_jobs(ARRAY[$1::bigint], $2)`, [jobId, settlement.error]]
+        ? [
+            `SELECT id FROM graphile_worker.permanently_fail_jobs(ARRAY[$1::bigint], $2)`,
+            [jobId, settlement.error],
+          ]
         : settlement.kind === "retry"
           ? [
               `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(ARRAY[$1::bigint],
@@ -505,7 +549,15 @@ class GraphileQueueWorker implements JobWorker {
     const done = (async () => {
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
-        if ((await pool.query(sql, params)).rows.length > 0) return;
+        if ((await pool.query(sql, params)).rows.length > 0) {
+          // A dead letter gives up its key, as in the port: a new job of that key is then added
+          // beside it (instead of reviving it), and the dead letter stays listed.
+          if (settlement.kind === "fail")
+            await pool.query("UPDATE graphile_worker._private_jobs SET key = NULL WHERE id = $1::bigint", [
+              jobId,
+            ]);
+          return;
+        }
         await sleep(5);
       }
       this.settings.logger?.warn("job queue: a failed job kept the engine's own retry time", { jobId });
@@ -540,7 +592,9 @@ class GraphileQueueWorker implements JobWorker {
     }
     clearTimeout(timer);
     await stopped.catch((error: unknown) =>
-      this.settings.logger?.warn("job queue: the engine did not stop cleanly", { error: describeError(error) }),
+      this.settings.logger?.warn("job queue: the engine did not stop cleanly", {
+        error: describeError(error),
+      }),
     );
     await Promise.all(this.#settling);
     if (this.#poolId)
