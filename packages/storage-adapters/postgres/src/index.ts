@@ -17,8 +17,12 @@
  * @module
  */
 export { createPostgresStore, PostgresStore } from "./postgres-store.js";
+export type { PostgresExecutor } from "./postgres-store.js";
 export type { PostgresStoreSettings } from "./postgres-store.js";
 export { migrate, loadMigrations } from "./migrate.js";
 export type { Migration } from "./migrate.js";
 export { enableRowLevelSecurity, FIRM_TABLES } from "./row-level-security.js";
 export type { RowLevelSecuritySettings } from "./row-level-security.js";
+export { createPostgresJobQueue } from "./job-queue.js";
+export type { PostgresJobQueueSettings } from "./job-queue.js";
+export { installJobQueue } from "./job-queue-install.js";

@@ -71,6 +71,17 @@ interface TxContext {
 
 type Row = QueryResultRow;
 
+/**
+ * Where a statement runs: the current transaction's connection, or the pool outside a transaction.
+ * Package-internal (not part of the Store port): it lets the job queue of this package write its
+ * jobs in the caller's store transaction (R8).
+ */
+export interface PostgresExecutor {
+  /** True inside `store.transaction`: statements then commit or roll back with it. */
+  readonly inTransaction: boolean;
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
 function errorField(error: unknown, field: "code" | "constraint"): string | undefined {
   if (typeof error !== "object" || error === null || !(field in error)) return undefined;
   const value: unknown = (error as Record<string, unknown>)[field];
@@ -292,6 +303,20 @@ export class PostgresStore implements Store {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * The connection of the transaction this call runs in (the pool outside one). Package-internal:
+   * the job queue uses it so that jobs commit or roll back with the data they follow (R8).
+   */
+  executor(): PostgresExecutor {
+    const current = this.#context.getStore();
+    if (current) {
+      const client = current.client;
+      return { inTransaction: true, query: (sql, params) => client.query(sql, params) };
+    }
+    const pool = this.#pool;
+    return { inTransaction: false, query: (sql, params) => pool.query(sql, params) };
   }
 
   /** Runs `fn` atomically, joining the caller's transaction when there is one. */

@@ -1,0 +1,153 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Job } from "@clientmail/core/ports";
+import { jobQueueConformance } from "@clientmail/testkit";
+import { createPostgresJobQueue, createPostgresStore, installJobQueue, migrate } from "../src/index.js";
+
+const url = process.env.CLIENTMAIL_TEST_DATABASE_URL;
+if (!url) {
+  // Never skip: a run without a server must fail loudly.
+  throw new Error(
+    "CLIENTMAIL_TEST_DATABASE_URL is not set. Run the tests with `pnpm test` (test/global-setup.ts starts PostgreSQL) or point it at a database.",
+  );
+}
+
+const pool = new pg.Pool({ connectionString: url, max: 20 });
+// graphile-worker warns about a pool without one: an idle connection that dies must not crash the run.
+pool.on("error", () => undefined);
+const installed = migrate(pool).then(() => installJobQueue(pool));
+afterAll(async () => {
+  await pool.end();
+});
+
+jobQueueConformance({
+  name: "postgres (graphile-worker)",
+  makeQueue: async () => {
+    await installed;
+    // A fresh, empty queue per test: the suite counts what is in it.
+    await pool.query("DELETE FROM graphile_worker._private_jobs");
+    await pool.query("DELETE FROM clientmail_job_keys");
+    const store = createPostgresStore({ pool });
+    return { store, queue: createPostgresJobQueue({ pool, store, retryDelayMs: () => 50 }) };
+  },
+});
+
+describe("postgres job queue specifics", () => {
+  it("R8: a worker process killed with SIGKILL mid-job does not lose it: it runs again once its lock times out", async () => {
+    await installed;
+    await pool.query("DELETE FROM graphile_worker._private_jobs");
+    const store = createPostgresStore({ pool });
+    const queue = createPostgresJobQueue({ pool, store, lockTimeoutMs: 600 });
+    await store.transaction(async (tx) => {
+      await queue.enqueue(tx, [{ name: "hang", payload: { file: "invoice.pdf" } }]);
+    });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--conditions=@clientmail/source",
+        fileURLToPath(new URL("./fixtures/job-queue-worker.ts", import.meta.url)),
+      ],
+      { env: { ...process.env, LOCK_TIMEOUT_MS: "600" }, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      await until(() => output.includes("started"), "the child to start the job");
+    } finally {
+      child.kill("SIGKILL");
+    }
+    await exited;
+    expect((await queue.stats()).running).toBe(1);
+
+    const reruns: Job[] = [];
+    const worker = await queue.work({ hang: async (job) => void reruns.push(job) }, { pollIntervalMs: 50 });
+    try {
+      await until(() => reruns.length === 1, "the job to run again");
+      expect(reruns[0]).toMatchObject({ payload: { file: "invoice.pdf" }, attempt: 2 });
+      await until(async () => (await queue.stats()).running === 0, "the job to complete");
+      expect(await queue.stats()).toMatchObject({ waiting: 0, running: 0, failed: 0 });
+    } finally {
+      await worker.stop();
+      await queue.close();
+    }
+  });
+
+  it("R8: installJobQueue is idempotent and safe from several processes at once", async () => {
+    const name = `clientmail_install_${process.pid}`;
+    await pool.query(`CREATE DATABASE ${name}`);
+    const target = new URL(url);
+    target.pathname = `/${name}`;
+    const pools = [1, 2, 3].map(() => new pg.Pool({ connectionString: target.toString(), max: 3 }));
+    try {
+      await Promise.all(pools.map((p) => installJobQueue(p)));
+      await installJobQueue(pools[0]!);
+      const { rows } = await pools[0]!.query(
+        `SELECT to_regclass('graphile_worker._private_jobs') AS jobs, to_regclass('clientmail_job_workers') AS workers,
+                to_regclass('clientmail_job_keys') AS keys, to_regclass('graphile_worker.clientmail_jobs_group_waiting') AS fairness`,
+      );
+      expect(rows[0]).toEqual({
+        jobs: "graphile_worker._private_jobs",
+        workers: "clientmail_job_workers",
+        keys: "clientmail_job_keys",
+        fairness: "graphile_worker.clientmail_jobs_group_waiting",
+      });
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+      await pool.query(`DROP DATABASE ${name}`);
+    }
+  });
+
+  it("R8: settings and jobs are validated, naming the field", async () => {
+    await installed;
+    const store = createPostgresStore({ pool });
+    expect(() => createPostgresJobQueue({ pool, store: {} as never, lockTimeoutMs: 5 })).toThrow(
+      /store: .*lockTimeoutMs: got 5, expected an integer of at least 300/s,
+    );
+    const queue = createPostgresJobQueue({ pool, store });
+    await expect(queue.enqueue(store, [{ name: "x", payload: {}, maxAttempts: 0 }])).rejects.toThrow(
+      /jobs\[0\]\.maxAttempts: got 0/,
+    );
+    await expect(
+      queue.enqueue(createPostgresStore({ pool }), [{ name: "x", payload: {} }]),
+    ).rejects.toMatchObject({
+      code: "unsupported",
+    });
+    await expect(queue.work({}, { concurrency: 0 })).rejects.toThrow(/concurrency: got 0/);
+  });
+
+  it("R8: an enqueue without the queue's tables says to install them", async () => {
+    const name = `clientmail_bare_${process.pid}`;
+    await pool.query(`CREATE DATABASE ${name}`);
+    const target = new URL(url);
+    target.pathname = `/${name}`;
+    const bare = new pg.Pool({ connectionString: target.toString(), max: 2 });
+    try {
+      const store = createPostgresStore({ pool: bare });
+      const queue = createPostgresJobQueue({ pool: bare, store });
+      await expect(queue.enqueue(store, [{ name: "x", payload: {} }])).rejects.toMatchObject({
+        code: "unsupported",
+        message: expect.stringContaining("installJobQueue") as unknown,
+      });
+    } finally {
+      await bare.end();
+      await pool.query(`DROP DATABASE ${name}`);
+    }
+  });
+});
+
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
