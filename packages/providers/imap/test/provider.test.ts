@@ -238,7 +238,7 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
     }
   });
 
-  it("an aborted signal stops a listing between pages", async () => {
+  it("R3: an aborted signal stops a listing between pages, as a clientmail error", async () => {
     const box = await mailbox({ pageSize: 1 });
     try {
       for (let i = 0; i < 3; i++)
@@ -257,7 +257,9 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
         (e: unknown) => e,
       );
       expect(seen).toHaveLength(1);
-      expect((error as Error).name).toBe("AbortError");
+      // The port: the signal's reason when it is a ClientMailError, else `transient`.
+      expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+      expect((error as ClientMailError).details.aborted).toBe(true);
     } finally {
       await box.done();
     }
