@@ -80,27 +80,40 @@ async function* fetchChunk(
         ...(offersThreadIds(client) ? { threadId: true } : {}),
       };
       const arrived: FetchMessageObject[] = [];
+      // A server that cannot read a message may still answer for it, without the body (Dovecot
+      // with `imap_fetch_failure = no-after`): that message is the one it refused.
+      const withoutBody: string[] = [];
+      const idOf = (uid: number) => providerIdOf(group.path, group.uidValidity, uid);
       try {
         for await (const message of client.fetch(toRanges(uids), query, { uid: true })) {
-          if (wanted.has(message.uid)) arrived.push(message);
+          if (!wanted.has(message.uid)) continue;
+          if (message.source === undefined) withoutBody.push(idOf(message.uid));
+          else arrived.push(message);
         }
       } catch (error) {
         // RFC 5530: some of the messages were expunged meanwhile; what arrived is all there is.
         if (responseCodeOf(error) === "EXPUNGEISSUED" && client.usable)
           return { sources: arrived, refusal: undefined };
         if (isMessageRefusal(error) && client.usable) {
-          return {
-            sources: arrived,
-            refusal: new MessageRefusedError(refusalDetail(error), { cause: error }),
-          };
+          const refusal = new MessageRefusedError(refusalDetail(error), {
+            refusedIds: withoutBody,
+            cause: error,
+          });
+          return { sources: arrived, refusal };
         }
         throw error;
       }
-      return { sources: arrived, refusal: undefined };
+      const refusal =
+        withoutBody.length === 0
+          ? undefined
+          : new MessageRefusedError("IMAP FETCH answered without the message body", {
+              refusedIds: withoutBody,
+            });
+      return { sources: arrived, refusal };
     },
   );
   for (const message of sources) {
-    const source = message.source ?? Buffer.alloc(0);
+    const source = message.source!;
     const envelope = toEnvelope(group.path, group.uidValidity, {
       ...message,
       size: source.length,

@@ -39,6 +39,19 @@ describe("isolateFailures", () => {
     expect(calls).toEqual([["a", "b", "c", "d"], ["b"], ["c"], ["d"]]);
   });
 
+  it("R1: messages the server named as refused are set aside without asking again", async () => {
+    const calls: string[][] = [];
+    const naming = async function* (ids: readonly string[]): AsyncGenerator<FetchResult> {
+      calls.push([...ids]);
+      for (const id of ids) if (id !== "b") yield message(id);
+      if (ids.includes("b")) throw new MessageRefusedError("IMAP NO", { refusedIds: ["b"] });
+    };
+    const results = await collect(isolateFailures(["a", "b", "c"], naming));
+    expect(results.filter(isUnreadable).map((r) => r.providerId)).toEqual(["b"]);
+    expect(results).toHaveLength(3);
+    expect(calls).toEqual([["a", "b", "c"]]);
+  });
+
   it("R1: a connection failure is thrown, never turned into unreadable messages", async () => {
     const lost = new ClientMailError("transient", "connection lost");
     const failing = async function* (ids: readonly string[]): AsyncGenerator<FetchResult> {

@@ -17,15 +17,23 @@ const marker = Symbol.for("clientmail.provider-utils.message-refused");
  */
 export class MessageRefusedError extends ClientMailError {
   readonly [marker] = true;
+  /**
+   * The ids the server itself singled out as failed (an IMAP FETCH that answered a message
+   * without the requested body, then `NO`). They are set aside without another attempt: some
+   * servers (Dovecot) disconnect a client that asks again for a message they just failed to
+   * read, to stop clients looping on it.
+   */
+  readonly refusedIds: readonly string[];
 
   /** `detail` is log-safe: a status or response code, never content or addresses. */
-  constructor(detail: string, options: { cause?: unknown } = {}) {
+  constructor(detail: string, options: { refusedIds?: readonly string[]; cause?: unknown } = {}) {
     super("internal", `The server refused a message: ${detail}`, {
       ...(options.cause === undefined ? {} : { cause: options.cause }),
       retryable: false,
       details: { detail },
     });
     this.name = "MessageRefusedError";
+    this.refusedIds = options.refusedIds ?? [];
   }
 
   /** True for a {@link MessageRefusedError}, even from another installed copy of this package. */
@@ -40,9 +48,10 @@ function idOf(result: FetchResult): string {
 
 /**
  * Fetches `ids` with `fetchGroup`, isolating refusals: when the group fails with a
- * {@link MessageRefusedError}, every id not yet delivered is fetched again alone, and an id that
- * is refused alone too becomes an `UnreadableMessage` (`server_refused`). Results already
- * delivered are not repeated. Any other error is rethrown as it is (it concerns the connection).
+ * {@link MessageRefusedError}, the ids it names as refused become `UnreadableMessage`s
+ * (`server_refused`), every other id not yet delivered is fetched again alone, and an id that is
+ * refused alone too becomes an `UnreadableMessage`. Results already delivered are not repeated.
+ * Any other error is rethrown as it is (it concerns the connection), also while isolating.
  */
 export async function* isolateFailures(
   ids: readonly string[],
@@ -60,12 +69,16 @@ export async function* isolateFailures(
     if (!MessageRefusedError.isInstance(error)) throw error;
     refusal = error;
   }
+  const detail = String(refusal.details.detail);
+  const named = new Set(refusal.refusedIds);
   const rest = ids.filter((id) => !delivered.has(id));
+  for (const id of rest) if (named.has(id)) yield unreadable(id, "server_refused", detail);
+  const unexplained = rest.filter((id) => !named.has(id));
   if (ids.length === 1) {
-    for (const id of rest) yield unreadable(id, "server_refused", String(refusal.details.detail));
+    for (const id of unexplained) yield unreadable(id, "server_refused", detail);
     return;
   }
-  for (const id of rest) {
+  for (const id of unexplained) {
     try {
       for await (const result of fetchGroup([id])) yield result;
     } catch (error) {
