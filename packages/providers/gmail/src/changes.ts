@@ -8,7 +8,7 @@ import { ClientMailError } from "@clientmail/core";
 import type { CallOptions, ChangePage, Logger } from "@clientmail/core/ports";
 import { cursorExpiredError, readCursor } from "@clientmail/provider-utils";
 import { decodeCursor, encodeCursor, type GmailCursor } from "./cursor.js";
-import { envelopesOf, type MessageReader } from "./messages.js";
+import { envelopesOf, type MessageReader } from "./batch.js";
 
 /** `messages.list` as far as the provider reads it. */
 export interface ListResponse {

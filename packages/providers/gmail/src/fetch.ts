@@ -16,7 +16,7 @@ import {
   parseRawMessage,
 } from "@clientmail/provider-utils";
 import { decodeRaw, envelopeFrom, type GmailMessageResource } from "./envelope.js";
-import { getMessages, rawPath, type MessageReader } from "./messages.js";
+import { getMessages, rawPath, type MessageReader } from "./batch.js";
 import type { Prefetch } from "./prefetch.js";
 
 async function parse(message: GmailMessageResource, source: Buffer): Promise<FetchResult> {

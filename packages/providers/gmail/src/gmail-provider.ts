@@ -14,7 +14,7 @@ import { providerClosedError } from "@clientmail/provider-utils";
 import { listChanges } from "./changes.js";
 import { fetchMessages } from "./fetch.js";
 import { GmailHttp, defaultGmailCosts, type GmailHttpStats } from "./http.js";
-import type { MessageReader } from "./messages.js";
+import type { MessageReader } from "./batch.js";
 import { OAuthTokens } from "./oauth.js";
 import { Prefetch } from "./prefetch.js";
 import { QuotaPacer } from "./quota-pacer.js";

@@ -9,7 +9,7 @@ import type { CallOptions, ParticipantSearch } from "@clientmail/core/ports";
 import { addressSearchForms, headerBlockOf } from "@clientmail/provider-utils";
 import type { ListResponse } from "./changes.js";
 import { decodeRaw, envelopeFrom, isOutsideSyncedFolders } from "./envelope.js";
-import { envelopesOf, getMessages, rawPath, type MessageReader } from "./messages.js";
+import { envelopesOf, getMessages, rawPath, type MessageReader } from "./batch.js";
 import type { Prefetch } from "./prefetch.js";
 
 function dateTerms(since: Date | undefined, before: Date | undefined): string {
