@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClientMailError, RateLimitedError } from "@clientmail/core";
+import { deadlineExceeded } from "./deadline.js";
 import { parseRetryAfter } from "./retry-after.js";
 import { backoffDelay, defaultRetryPolicy, retry, type RetryPolicy } from "./retry.js";
 
@@ -74,6 +75,21 @@ describe("retry", () => {
       { policy, sleep, random: () => 1 },
     ).catch((e: unknown) => e);
     expect(ClientMailError.hasCode(error, "rate_limited")).toBe(true);
+    expect(calls).toBe(1);
+    expect(waits).toEqual([]);
+  });
+
+  it("R3: a request past its deadline is not repeated inside the call, so the deadline holds", async () => {
+    const { waits, sleep } = recordingSleep();
+    let calls = 0;
+    const error = await retry(
+      async () => {
+        calls += 1;
+        throw deadlineExceeded({ provider: "test", operation: "get" }, 1000);
+      },
+      { policy, sleep, random: () => 1 },
+    ).catch((e: unknown) => e);
+    expect(ClientMailError.hasCode(error, "transient")).toBe(true);
     expect(calls).toBe(1);
     expect(waits).toEqual([]);
   });

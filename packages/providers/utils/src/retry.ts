@@ -72,6 +72,7 @@ export async function retry<T>(call: (attempt: number) => Promise<T>, options: R
     } catch (error) {
       if (signal?.aborted) throw abortError(signal);
       if (!ClientMailError.isInstance(error) || !error.retryable) throw error;
+      if (error.details.reason === "deadline_exceeded") throw error;
       const asked = requestedWaitMs(error);
       if (asked !== undefined && asked > policy.maxWaitMs) throw error;
       if (attempt >= policy.maxAttempts) throw error;
