@@ -1,8 +1,9 @@
 /**
  * Reading messages in batches (`messages.get` through the batch endpoint), with what each
- * per-message answer means: 404 (purged since it was listed) and 400 (an id Gmail never issued)
- * mean the message does not exist; 401/403 concern the mailbox's grant and are thrown; any other
- * refusal is about that message alone.
+ * per-message answer means: 404 (purged since it was listed) and 400 `invalidArgument` (an id
+ * Gmail never issued) mean the message does not exist; 401/403 concern the mailbox's grant and
+ * are thrown; rate limits and 5xx were already retried by the HTTP edge and thrown when they
+ * persisted; any other refusal is about that message alone.
  */
 import { ClientMailError } from "@clientmail/core";
 import { toClientMailError, type CallFailure } from "./errors.js";
@@ -32,6 +33,13 @@ export interface MessageReader {
   getCost: number;
   /** Units that could be spent right now without waiting. */
   available(): number;
+}
+
+function isGone(failure: CallFailure): boolean {
+  if (failure.status === 404) return true;
+  return (
+    failure.status === 400 && (failure.reason === "invalidArgument" || failure.reason === "INVALID_ARGUMENT")
+  );
 }
 
 /** `messages.get` path for the envelope headers only. */
@@ -67,7 +75,7 @@ export async function* getMessages(
     for (const id of slice) {
       const result = results.get(id);
       if (result?.ok) batch.found.push(result.value);
-      else if (!result || result.failure.status === 404 || result.failure.status === 400) batch.gone.push(id);
+      else if (!result || isGone(result.failure)) batch.gone.push(id);
       else if (result.failure.status === 401 || result.failure.status === 403)
         throw toClientMailError(result.failure, "users.messages.get");
       else batch.refused.push({ id, failure: result.failure });

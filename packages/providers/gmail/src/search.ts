@@ -2,7 +2,8 @@
  * `search` (Y5): Gmail `q` strings of the client addresses, each address matched as sender or
  * any recipient. The API does no alias expansion and no thread-wide matching, so every term is
  * about one message, which is what filing needs. An IDN address is searched in its ASCII and its
- * Unicode form: Gmail matches the header text as written.
+ * Unicode form: Gmail matches the header text as written. Matches are kept only when a
+ * normalised participant is one of the addresses, as filing will decide.
  */
 import { ValidationError, type ProviderEnvelope } from "@clientmail/core";
 import type { CallOptions, ParticipantSearch } from "@clientmail/core/ports";
@@ -77,11 +78,15 @@ export async function* searchParticipants(
       { field: "addresses", value: query.addresses, expected: "an array of normalised addresses" },
     ]);
   }
-  const addresses = query.addresses
-    .map((address) => address.trim().toLowerCase())
-    .filter((address) => address !== "")
-    .flatMap(addressSearchForms);
+  const wanted = new Set(
+    query.addresses.map((address) => address.trim().toLowerCase()).filter((address) => address !== ""),
+  );
+  const addresses = [...wanted].flatMap(addressSearchForms);
   if (addresses.length === 0) return;
+  const involved = (envelope: ProviderEnvelope) =>
+    [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc].some((list) =>
+      list.some((entry) => wanted.has(entry.address)),
+    );
   const seen = new Set<string>();
   for (const q of buildParticipantQueries(addresses, {
     since: query.since,
@@ -114,11 +119,12 @@ export async function* searchParticipants(
             context.prefetch.remember(rest, source);
             envelopes.push(envelopeFrom(rest, headerBlockOf(source)));
           }
-          if (envelopes.length > 0) yield envelopes;
+          const matching = envelopes.filter(involved);
+          if (matching.length > 0) yield matching;
         }
       } else {
-        const { added } = await envelopesOf(context.reader, ids, signal);
-        if (added.length > 0) yield added;
+        const matching = (await envelopesOf(context.reader, ids, signal)).added.filter(involved);
+        if (matching.length > 0) yield matching;
       }
       pageToken = page.nextPageToken;
     } while (pageToken !== undefined);
