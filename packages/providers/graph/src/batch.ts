@@ -2,10 +2,11 @@
  * GETs of many messages through `$batch` (at most 20 per request). Items Graph throttled or
  * failed with 5xx are retried, the others only, after the longest Retry-After any of them asked
  * for; items that are gone (404) are absent from the result; 401/403 concern the mailbox's grant
- * and are thrown. Any other per-item failure concerns that message alone and is reported apart.
+ * and are thrown. Any other per-item failure — a 4xx, or a 5xx Exchange gives for one message it
+ * cannot convert (see `errors.ts`) — concerns that message alone and is reported apart.
  */
 import { retry } from "@clientmail/provider-utils";
-import { retryAfterMs, translateGraphFailure, type GraphFailure } from "./errors.js";
+import { isPerMessageFailure, retryAfterMs, translateGraphFailure, type GraphFailure } from "./errors.js";
 import type { GraphMessage } from "./envelope.js";
 import type { GraphHttp } from "./http.js";
 import type { ResolvedGraphSettings } from "./settings.js";
@@ -72,7 +73,7 @@ export async function batchGet(
           retryAfterMs: retryAfterMs(new Headers(response.headers ?? {}), settings.clock.now()),
         };
         if (response.status === 401 || response.status === 403) throw translateGraphFailure(failure);
-        if (response.status === 429 || response.status >= 500) {
+        if (!isPerMessageFailure(failure) && (response.status === 429 || response.status >= 500)) {
           again.push(id);
           if (!worst || (failure.retryAfterMs ?? 0) > (worst.retryAfterMs ?? 0)) worst = failure;
           continue;

@@ -6,7 +6,8 @@
  * | --- | --- |
  * | 410 Gone; `SyncStateNotFound` / `syncStateNotFound`, `resyncRequired` (any status) | `cursor_expired` |
  * | 429 (`TooManyRequests`, `ApplicationThrottled`) | `rate_limited`, `retryAfterMs` from Retry-After (0 or missing: not said) |
- * | 5xx, network failure, a 2xx JSON body cut short | `transient` (`retryAfterMs` when a 503 said) |
+ * | 5xx `ErrorMimeContentConversionFailed` / `ErrorContentConversionFailed` (one message Exchange cannot convert) | `internal`, not retryable: a per-message failure |
+ * | other 5xx, network failure, a 2xx JSON body cut short | `transient` (`retryAfterMs` when a 503 said) |
  * | 401 after one token refresh, 403, `invalid_grant` from the token source | `auth_revoked` |
  * | 404 | `not_found` |
  * | any other 4xx | `internal`, not retryable |
@@ -25,6 +26,20 @@ const cursorExpiredCodes = new Set([
   "invalidsyncstatedata",
   "syncstateinvalid",
 ]);
+
+/**
+ * Error codes Exchange answers, with a 500, for one message it cannot convert, on every attempt:
+ * `$value` of S/MIME items (OpenArchiver#487), a message with a corrupt body
+ * (microsoft-graph-docs#7758). Retrying them only delays the rest of the mailbox; they are
+ * per-message failures (R1).
+ */
+const perMessageCodes = new Set(["errormimecontentconversionfailed", "errorcontentconversionfailed"]);
+
+/** True when the failure concerns one message alone, whatever its status (see `perMessageCodes`). */
+export function isPerMessageFailure(failure: GraphFailure): boolean {
+  const code = graphErrorCode(failure.body);
+  return code !== undefined && perMessageCodes.has(code);
+}
 
 /** The Graph error code of a parsed body, lower-cased; undefined when there is none. */
 export function graphErrorCode(body: unknown): string | undefined {
@@ -82,6 +97,12 @@ export function translateGraphFailure(
         details: all,
       },
     );
+  }
+  if (isPerMessageFailure(failure)) {
+    return new ClientMailError("internal", `Microsoft Graph cannot convert this message (${code})`, {
+      details: all,
+      retryable: false,
+    });
   }
   if (failure.status === 429) {
     return new RateLimitedError("Microsoft Graph is throttling this mailbox", failure.retryAfterMs, {

@@ -76,7 +76,7 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
   async function mailbox(extra = {}): Promise<{
     user: DovecotUser;
     provider: MailProvider;
-    append(raw: string, folder?: string): Promise<void>;
+    append(raw: string | Buffer, folder?: string): Promise<void>;
     done(): Promise<void>;
   }> {
     const user = await server.addUser();
@@ -212,6 +212,33 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
       for await (const batch of box.provider.search({ addresses }))
         found.push(...batch.map((envelope) => envelope.messageId ?? ""));
       expect(found.sort()).toEqual(["<m15@x.example>", "<m2@x.example>"]);
+    } finally {
+      await box.done();
+    }
+  });
+
+  it("Y5: search for an IDN address finds mail whose header has the UTF-8 domain and mail with the ASCII one (SEARCH CHARSET UTF-8)", async () => {
+    const box = await mailbox();
+    try {
+      const utf8 = (messageId: string, from: string) =>
+        Buffer.from(
+          `From: ${from}\r\nTo: owner@firm.example\r\nSubject: Rechnung\r\nMessage-ID: ${messageId}\r\n` +
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHallo\r\n",
+          "utf8",
+        );
+      await box.append(utf8("<idn-unicode@x.example>", "Kunde <kunde@bücher.example>"));
+      await box.append(utf8("<idn-ascii@x.example>", "kunde@xn--bcher-kva.example"));
+      await box.append(utf8("<idn-other@x.example>", "andere@bücher.example"));
+      const found = [];
+      for await (const batch of box.provider.search({ addresses: ["kunde@xn--bcher-kva.example"] }))
+        found.push(...batch);
+      expect(found.map((envelope) => envelope.messageId).sort()).toEqual([
+        "<idn-ascii@x.example>",
+        "<idn-unicode@x.example>",
+      ]);
+      expect(found.every((envelope) => envelope.from[0]?.address === "kunde@xn--bcher-kva.example")).toBe(
+        true,
+      );
     } finally {
       await box.done();
     }
