@@ -64,7 +64,14 @@ export class OAuthTokens {
 
   /** A valid access token. Throws `auth_revoked`, `transient` or `internal` (misconfiguration). */
   async accessToken(signal?: AbortSignal): Promise<string> {
-    if (!("refreshToken" in this.source)) return this.source.getAccessToken(signal);
+    if (!("refreshToken" in this.source)) {
+      const source = this.source;
+      // The host's token source is a network call too: it gets the same deadline (R3).
+      return await withDeadline(
+        { provider: "gmail", operation: "token", timeoutMs: this.options.requestTimeoutMs, signal },
+        (deadline) => source.getAccessToken(deadline),
+      );
+    }
     if (this.token !== undefined && this.expiresAt - refreshMarginMs > this.options.clock.now().getTime())
       return this.token;
     this.inFlight ??= this.refresh(this.source, signal).finally(() => {

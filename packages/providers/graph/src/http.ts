@@ -99,7 +99,7 @@ export class GraphHttp {
       const release = await this.options.limiter.acquire(request.weight ?? 1, request.signal);
       let outcome: { response: Response; bytes: Buffer };
       try {
-        const token = await this.token();
+        const token = await this.token(request.signal);
         outcome = await withDeadline(
           {
             provider: "graph",
@@ -156,11 +156,15 @@ export class GraphHttp {
     }
   }
 
-  private async token(): Promise<string> {
+  private async token(signal: AbortSignal | undefined): Promise<string> {
     const forceRefresh = this.forceRefresh;
     this.forceRefresh = false;
     try {
-      return await this.options.getAccessToken({ forceRefresh });
+      // The host's token source is a network call too: it gets the same deadline (R3).
+      return await withDeadline(
+        { provider: "graph", operation: "token", timeoutMs: this.options.requestTimeoutMs, signal },
+        () => this.options.getAccessToken({ forceRefresh }),
+      );
     } catch (error) {
       if (ClientMailError.isInstance(error)) throw error;
       if (isInvalidGrant(error)) {
