@@ -18,3 +18,4 @@ export * from "./end-to-end-firm.js";
 export * from "./folder-document-sink.js";
 export * from "./fetch-messages.js";
 export * from "./stallable-fetch.js";
+export * from "./http-bridge.js";
