@@ -33,7 +33,12 @@ describe("packages look alike", () => {
 
   it("finds every package", () => {
     expect(dirs.map((d) => relative(root, d)).sort()).toEqual(
-      expect.arrayContaining(["packages/core", "packages/testkit", "packages/storage-adapters/memory"]),
+      expect.arrayContaining([
+        "packages/core",
+        "packages/testkit",
+        "packages/storage-adapters/memory",
+        "packages/providers/utils",
+      ]),
     );
   });
 
@@ -42,8 +47,9 @@ describe("packages look alike", () => {
     it(`${name} has the common shape`, () => {
       const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
       const folder = name.split("/").pop();
+      // The folder is the package, except the providers' shared internals (named like the AI SDK's).
       expect(manifest.name).toBe(
-        folder === "core" || folder === "testkit" ? `@clientmail/${folder}` : `@clientmail/${folder}`,
+        name === "packages/providers/utils" ? "@clientmail/provider-utils" : `@clientmail/${folder}`,
       );
       expect(manifest.sideEffects).toBe(false);
       expect(manifest.engines).toEqual({ node: ">=20.19" });

@@ -59,6 +59,14 @@ export interface ProviderFixture {
   expireCursor(): Promise<void>;
   /** Releases the backend. The suite closes the provider itself, before calling this. */
   close(): Promise<void>;
+  /**
+   * Optional: makes the backend silent, like a half-open connection — no answer and no close —
+   * for requests in flight and new ones alike (a TCP proxy's `blackhole()`, a stalled `fetch`).
+   * Enables the R3 abort and deadline tests.
+   */
+  stall?(): void;
+  /** Undoes {@link ProviderFixture.stall}: what was held back flows again. */
+  resume?(): void;
 }
 
 /** Options of {@link providerConformance}. */
@@ -71,6 +79,12 @@ export interface ProviderConformanceOptions {
   watchTimeoutMs?: number;
   /** Skip the whole suite (with this reason shown in the name), e.g. when a server is missing. */
   skip?: string | undefined;
+  /**
+   * The deadline of one provider operation as `setup` configured it (IMAP `commandTimeoutMs`,
+   * Gmail and Graph `requestTimeoutMs`). With {@link ProviderFixture.stall}, the suite checks that
+   * a silent backend fails a call as `transient` within it. Keep it short (about a second).
+   */
+  operationDeadlineMs?: number | undefined;
 }
 
 /** Parts of a test message. Addresses as they appear in headers (display names allowed). */
@@ -163,6 +177,28 @@ async function withFixture(
 
 function addresses(list: ProviderEnvelope["to"]): string[] {
   return list.map((entry) => entry.address);
+}
+
+/** The rejection of `promise` and how long it took; fails when it resolves or outlives `limitMs`. */
+async function rejectionWithin(
+  promise: Promise<unknown>,
+  limitMs: number,
+): Promise<{ error: unknown; tookMs: number }> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    promise.then(
+      () => ({ resolved: true as const }),
+      (error: unknown) => ({ resolved: false as const, error }),
+    ),
+    new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), limitMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === "timeout") throw new Error(`the call was still running after ${limitMs} ms`);
+  if (outcome.resolved) throw new Error("the call succeeded; expected it to fail");
+  return { error: outcome.error, tookMs: Date.now() - started };
 }
 
 async function readAll(content: () => AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -526,6 +562,108 @@ export function providerConformance(options: ProviderConformanceOptions): void {
         }
       });
     }, 60_000);
+
+    /** One message in the inbox, listed; returns its provider id and a participant. */
+    async function oneListedMessage(
+      fixture: ProviderFixture,
+    ): Promise<{ providerId: string; participant: string }> {
+      const tag = unique();
+      const participant = `r3.${tag}@client.example`;
+      await fixture.appendMessage(
+        buildConformanceMessage({
+          messageId: `<r3-${tag}@client.example>`,
+          from: participant,
+          to: owner,
+          subject: "r3",
+        }),
+        "inbox",
+      );
+      const [envelope] = (await allPages(fixture.provider, undefined)).flatMap((page) => page.added);
+      return { providerId: envelope!.providerId, participant };
+    }
+
+    function calls(provider: MailProvider, providerId: string, participant: string) {
+      return [
+        ["changes", (signal: AbortSignal) => collect(provider.changes(undefined, { signal }))],
+        [
+          "search",
+          (signal: AbortSignal) => collect(provider.search({ addresses: [participant] }, { signal })),
+        ],
+        ["fetch", (signal: AbortSignal) => collect(provider.fetch([providerId], { signal }))],
+      ] as const;
+    }
+
+    it("R3: a call with an aborted signal rejects with the signal's reason (a ClientMailError), else transient", async () => {
+      await withFixture(setup, async (fixture) => {
+        const { providerId, participant } = await oneListedMessage(fixture);
+        for (const [name, call] of calls(fixture.provider, providerId, participant)) {
+          const reason = new ClientMailError("lease_lost", "another worker took the mailbox");
+          const controller = new AbortController();
+          controller.abort(reason);
+          const { error } = await rejectionWithin(call(controller.signal), 1000);
+          expect(error, name).toBe(reason);
+
+          const plain = new AbortController();
+          plain.abort();
+          const { error: transient } = await rejectionWithin(call(plain.signal), 1000);
+          expect(ClientMailError.hasCode(transient, "transient"), `${name}: ${String(transient)}`).toBe(true);
+        }
+      });
+    });
+
+    it("R3: aborting the signal ends a call stuck on a silent backend within a second", async (context) => {
+      await withFixture(setup, async (fixture) => {
+        if (!fixture.stall || !fixture.resume) {
+          context.skip();
+          return;
+        }
+        const { providerId, participant } = await oneListedMessage(fixture);
+        fixture.stall();
+        try {
+          for (const [name, call] of calls(fixture.provider, providerId, participant)) {
+            const reason = new ClientMailError("lease_lost", "another worker took the mailbox");
+            const controller = new AbortController();
+            setTimeout(() => controller.abort(reason), 200);
+            const { error, tookMs } = await rejectionWithin(call(controller.signal), 3000);
+            expect(error, name).toBe(reason);
+            expect(tookMs, name).toBeLessThan(1200);
+          }
+        } finally {
+          fixture.resume();
+        }
+      });
+    }, 20_000);
+
+    it.skipIf(options.operationDeadlineMs === undefined)(
+      "R3: a silent backend fails changes and fetch as transient within the operation deadline; the next call works",
+      async (context) => {
+        await withFixture(setup, async (fixture) => {
+          if (!fixture.stall || !fixture.resume) {
+            context.skip();
+            return;
+          }
+          const deadline = options.operationDeadlineMs!;
+          const { providerId } = await oneListedMessage(fixture);
+          fixture.stall();
+          try {
+            for (const [name, call] of [
+              ["changes", () => collect(fixture.provider.changes(undefined))],
+              ["fetch", () => collect(fixture.provider.fetch([providerId]))],
+            ] as const) {
+              const { error, tookMs } = await rejectionWithin(call(), deadline + 3000);
+              expect(ClientMailError.hasCode(error, "transient"), `${name}: ${String(error)}`).toBe(true);
+              expect((error as ClientMailError).retryable, name).toBe(true);
+              expect(tookMs, name).toBeLessThan(deadline + 1500);
+            }
+          } finally {
+            fixture.resume();
+          }
+          const [message] = await fetchedMessages(fixture.provider.fetch([providerId]));
+          expect(message?.envelope.providerId).toBe(providerId);
+        });
+      },
+      30_000,
+    );
 
     it("close is idempotent", async () => {
       await withFixture(setup, async (fixture) => {

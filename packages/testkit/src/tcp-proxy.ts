@@ -1,6 +1,7 @@
 /**
  * A loopback TCP proxy that tests put between a client and a real server to break connections
- * on purpose: at once, or in the middle of a response once a number of bytes has flowed.
+ * on purpose: at once, in the middle of a response once a number of bytes has flowed, by going
+ * silent (a half-open peer), or by trickling the server's bytes a few at a time.
  */
 import { createConnection, createServer, type Socket } from "node:net";
 
@@ -8,6 +9,14 @@ import { createConnection, createServer, type Socket } from "node:net";
 export interface TcpProxyTarget {
   host: string;
   port: number;
+}
+
+/** Options of {@link TcpProxy.trickle}. */
+export interface TrickleOptions {
+  /** Server-to-client bytes delivered per tick (per connection). */
+  bytes: number;
+  /** Milliseconds between ticks. */
+  everyMs: number;
 }
 
 /** A running proxy; connect clients to `host`:`port`. */
@@ -28,6 +37,21 @@ export interface TcpProxy {
   cutAfterServerBytes(bytes: number): Promise<void>;
   /** Refuses to forward new connections while `true` (they are closed at once). */
   setRefusing(refusing: boolean): void;
+  /**
+   * Stops forwarding in both directions and keeps every socket open, for open and new
+   * connections alike: the client sees a half-open peer (no FIN, no data; a new connection is
+   * accepted but never greeted). Nothing is lost: what was in flight is delivered after
+   * {@link pass}.
+   */
+  blackhole(): void;
+  /**
+   * Delivers the server's bytes to the client `options.bytes` at a time every `options.everyMs`
+   * milliseconds, on open and new connections; the client's bytes still flow normally. A server
+   * that trickles keeps a socket busy, so an inactivity timeout never fires.
+   */
+  trickle(options: TrickleOptions): void;
+  /** Back to normal forwarding: anything held back by {@link blackhole} or {@link trickle} is delivered. */
+  pass(): void;
   /** Stops listening and cuts every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -38,21 +62,85 @@ export interface TcpProxyOptions {
   tap?: ((direction: "client-to-server" | "server-to-client", chunk: Buffer) => void) | undefined;
 }
 
+type Mode = { kind: "pass" } | { kind: "blackhole" } | { kind: "trickle"; bytes: number; everyMs: number };
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  /** Server-to-client bytes held back (blackhole, trickle). */
+  held: Buffer[];
+  heldBytes: number;
+}
+
+/** Above this much held back per connection, the proxy stops reading from the server. */
+const holdLimit = 256 * 1024;
+
 /** Starts a proxy on a random free loopback port forwarding to `target`. */
 export async function startTcpProxy(
   target: TcpProxyTarget,
   options: TcpProxyOptions = {},
 ): Promise<TcpProxy> {
   const { tap } = options;
-  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  const pairs = new Set<Pair>();
   let total = 0;
   let refusing = false;
+  let mode: Mode = { kind: "pass" };
+  let ticker: NodeJS.Timeout | undefined;
   let armed: { remaining: number; fire: () => void } | undefined;
 
-  const cut = (pair: { client: Socket; upstream: Socket }) => {
+  const cut = (pair: Pair) => {
     pair.client.destroy();
     pair.upstream.destroy();
     pairs.delete(pair);
+  };
+
+  /** Writes up to `limit` held bytes to the client. */
+  const release = (pair: Pair, limit: number) => {
+    let left = limit;
+    while (left > 0 && pair.held.length > 0) {
+      const head = pair.held[0]!;
+      const part = head.length <= left ? head : head.subarray(0, left);
+      if (part === head) pair.held.shift();
+      else pair.held[0] = head.subarray(left);
+      pair.heldBytes -= part.length;
+      left -= part.length;
+      pair.client.write(part);
+    }
+    if (pair.heldBytes < holdLimit && mode.kind !== "blackhole") pair.upstream.resume();
+  };
+
+  const applyMode = (pair: Pair) => {
+    if (mode.kind === "blackhole") {
+      pair.upstream.pause();
+      pair.client.pause();
+      return;
+    }
+    pair.client.resume();
+    if (mode.kind === "pass") release(pair, Number.POSITIVE_INFINITY);
+    else if (pair.heldBytes < holdLimit) pair.upstream.resume();
+  };
+
+  const setMode = (next: Mode) => {
+    mode = next;
+    if (ticker) clearInterval(ticker);
+    ticker = undefined;
+    if (next.kind === "trickle") {
+      ticker = setInterval(() => {
+        for (const pair of pairs) release(pair, next.bytes);
+      }, next.everyMs);
+      ticker.unref();
+    }
+    for (const pair of pairs) applyMode(pair);
+  };
+
+  const toClient = (pair: Pair, chunk: Buffer) => {
+    if (mode.kind === "pass" && pair.held.length === 0) {
+      pair.client.write(chunk);
+      return;
+    }
+    pair.held.push(chunk);
+    pair.heldBytes += chunk.length;
+    if (pair.heldBytes >= holdLimit) pair.upstream.pause();
   };
 
   const server = createServer((client) => {
@@ -64,7 +152,7 @@ export async function startTcpProxy(
     client.setNoDelay(true);
     const upstream = createConnection({ host: target.host, port: target.port });
     upstream.setNoDelay(true);
-    const pair = { client, upstream };
+    const pair: Pair = { client, upstream, held: [], heldBytes: 0 };
     pairs.add(pair);
     upstream.on("data", (chunk: Buffer) => {
       tap?.("server-to-client", chunk);
@@ -81,7 +169,7 @@ export async function startTcpProxy(
         }
         armed.remaining -= chunk.length;
       }
-      client.write(chunk);
+      toClient(pair, chunk);
     });
     client.on("data", (chunk: Buffer) => {
       tap?.("client-to-server", chunk);
@@ -92,6 +180,7 @@ export async function startTcpProxy(
     upstream.on("error", end);
     client.on("close", end);
     upstream.on("close", end);
+    applyMode(pair);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -122,9 +211,21 @@ export async function startTcpProxy(
     setRefusing(value) {
       refusing = value;
     },
+    blackhole() {
+      setMode({ kind: "blackhole" });
+    },
+    trickle({ bytes, everyMs }) {
+      if (!Number.isInteger(bytes) || bytes < 1 || !(everyMs > 0))
+        throw new RangeError("trickle needs bytes >= 1 and everyMs > 0");
+      setMode({ kind: "trickle", bytes, everyMs });
+    },
+    pass() {
+      setMode({ kind: "pass" });
+    },
     async close() {
       if (closed) return;
       closed = true;
+      if (ticker) clearInterval(ticker);
       for (const pair of [...pairs]) cut(pair);
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

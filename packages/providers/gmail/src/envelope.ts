@@ -1,6 +1,10 @@
-import { createHash } from "node:crypto";
-import { decodeEncodedWords, parseAddressList } from "@clientmail/core";
-import type { AttachmentContent, FetchedMessage, ProviderEnvelope } from "@clientmail/core";
+/**
+ * Envelopes of Gmail messages: labels become folder and flags; the header fields (from
+ * `format=metadata`, or the header block of `raw`) go through the builder every provider shares,
+ * so a message gives the same envelope through Gmail as through IMAP.
+ */
+import type { ProviderEnvelope } from "@clientmail/core";
+import { envelopeFromHeaders, headerFieldsOf, type HeaderFields } from "@clientmail/provider-utils";
 
 /** A header as Gmail reports it. */
 export interface GmailHeader {
@@ -35,16 +39,6 @@ export const envelopeHeaders = [
   "References",
 ] as const;
 
-function header(headers: readonly GmailHeader[], name: string): string | undefined {
-  const lower = name.toLowerCase();
-  const values = headers.filter((entry) => entry.name.toLowerCase() === lower).map((entry) => entry.value);
-  return values.length === 0 ? undefined : values.join(", ");
-}
-
-function messageIds(value: string | undefined): string[] {
-  return value ? [...value.matchAll(/<[^<>\s]+>/g)].map((match) => match[0]) : [];
-}
-
 /** Maps Gmail labels to the flags the engine understands (IMAP-style system flags plus labels). */
 export function flagsOf(labelIds: readonly string[]): string[] {
   const flags: string[] = [];
@@ -66,109 +60,28 @@ export function isOutsideSyncedFolders(labelIds: readonly string[]): boolean {
   return labelIds.includes("SPAM") || labelIds.includes("TRASH") || labelIds.includes("DRAFT");
 }
 
-/** Builds an envelope from a message resource and its headers (from `format=metadata` or the raw source). */
+/**
+ * Builds an envelope from a message resource and its header fields: `payload.headers` of
+ * `format=metadata`, or the header block of the raw source.
+ */
 export function envelopeFrom(
   message: GmailMessageResource,
-  headers: readonly GmailHeader[],
+  headers: readonly GmailHeader[] | HeaderFields | Buffer,
 ): ProviderEnvelope {
-  const addresses = (name: string) => parseAddressList(header(headers, name) ?? "");
-  const dateHeader = header(headers, "Date");
-  const parsedDate = dateHeader ? Date.parse(dateHeader.replace(/\s*\([^)]*\)\s*$/, "")) : Number.NaN;
-  const internalDate = message.internalDate !== undefined ? Number(message.internalDate) : Number.NaN;
-  const date = !Number.isNaN(parsedDate) ? parsedDate : !Number.isNaN(internalDate) ? internalDate : 0;
   const labelIds = message.labelIds ?? [];
-  const messageId = messageIds(header(headers, "Message-ID"))[0] ?? header(headers, "Message-ID")?.trim();
-  return {
+  const internalDate = message.internalDate === undefined ? Number.NaN : Number(message.internalDate);
+  return envelopeFromHeaders({
     providerId: message.id,
     folder: folderOf(labelIds),
-    providerThreadId: message.threadId,
-    messageId: messageId === "" ? undefined : messageId,
-    inReplyTo: messageIds(header(headers, "In-Reply-To")),
-    references: messageIds(header(headers, "References")),
-    from: addresses("From"),
-    sender: addresses("Sender"),
-    replyTo: addresses("Reply-To"),
-    to: addresses("To"),
-    cc: addresses("Cc"),
-    bcc: addresses("Bcc"),
-    subject: decodeEncodedWords(header(headers, "Subject") ?? ""),
-    date: new Date(date),
+    headers: Array.isArray(headers) ? headerFieldsOf(headers) : (headers as HeaderFields | Buffer),
     size: message.sizeEstimate ?? 0,
     flags: flagsOf(labelIds),
-  };
+    internalDate: Number.isNaN(internalDate) ? undefined : internalDate,
+    threadId: message.threadId,
+  });
 }
 
 /** Decodes a base64url `raw` field. */
 export function decodeRaw(raw: string): Buffer {
   return Buffer.from(raw, "base64url");
-}
-
-/** The header block of an RFC 2822 source, unfolded. */
-export function headersOfSource(source: Buffer): GmailHeader[] {
-  const text = source.toString("latin1");
-  const end = /\r?\n\r?\n/.exec(text);
-  const block = end ? text.slice(0, end.index) : text;
-  const headers: GmailHeader[] = [];
-  for (const line of block.split(/\r?\n/)) {
-    if (/^[ \t]/.test(line) && headers.length > 0) {
-      headers[headers.length - 1]!.value += ` ${line.trim()}`;
-      continue;
-    }
-    const colon = line.indexOf(":");
-    if (colon > 0) headers.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
-  }
-  // Header bytes are UTF-8 when 8-bit (RFC 6532); latin1 kept byte offsets, now decode values.
-  return headers.map((entry) => ({
-    name: entry.name,
-    value: Buffer.from(entry.value, "latin1").toString("utf8"),
-  }));
-}
-
-const chunkSize = 64 * 1024;
-
-function attachmentOf(attachment: {
-  filename?: string | undefined;
-  contentType: string;
-  content: Buffer;
-  size: number;
-}): AttachmentContent {
-  const content = attachment.content;
-  return {
-    filename: attachment.filename ?? "attachment",
-    contentType: attachment.contentType,
-    size: content.length,
-    contentHash: createHash("sha256").update(content).digest("hex"),
-    content: async function* () {
-      for (let offset = 0; offset < content.length; offset += chunkSize) {
-        yield new Uint8Array(
-          content.buffer,
-          content.byteOffset + offset,
-          Math.min(chunkSize, content.length - offset),
-        );
-      }
-    },
-  };
-}
-
-let parser: Promise<typeof import("mailparser")> | undefined;
-
-/** Parses a raw message (mailparser) into a fetched message. */
-export async function fetchedMessageFrom(
-  message: GmailMessageResource,
-  source: Buffer,
-): Promise<FetchedMessage> {
-  // Loaded on first use: most syncs fetch nothing, and mailparser is most of the start-up cost.
-  parser ??= import("mailparser");
-  const { simpleParser } = await parser;
-  const parsed = await simpleParser(source, {
-    skipImageLinks: true,
-    skipTextToHtml: true,
-    skipTextLinks: true,
-  });
-  return {
-    envelope: envelopeFrom(message, headersOfSource(source)),
-    text: parsed.text,
-    html: parsed.html === false ? undefined : parsed.html,
-    attachments: parsed.attachments.map(attachmentOf),
-  };
 }

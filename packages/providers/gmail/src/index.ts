@@ -17,10 +17,11 @@
  * @module
  */
 export { createGmailProvider } from "./gmail-provider.js";
-export type { GmailProvider, GmailProviderSettings } from "./gmail-provider.js";
+export type { GmailProvider } from "./gmail-provider.js";
+export type { GmailProviderSettings } from "./settings.js";
 export type { GmailOAuthCredentials, AccessTokenSource, RefreshedTokens } from "./oauth.js";
 export { QuotaPacer } from "./quota-pacer.js";
-export type { Sleep } from "./quota-pacer.js";
-export { defaultGmailCosts } from "./gmail-http.js";
-export type { GmailApiMethod, RetryPolicy, GmailHttpStats } from "./gmail-http.js";
-export { buildParticipantQueries } from "./search-query.js";
+export type { RetryPolicy, Sleep } from "@clientmail/provider-utils";
+export { defaultGmailCosts } from "./http.js";
+export type { GmailApiMethod, GmailHttpStats } from "./http.js";
+export { buildParticipantQueries } from "./search.js";

@@ -1,6 +1,6 @@
 import { ClientMailError } from "@clientmail/core";
 import type { Clock } from "@clientmail/core/ports";
-import type { Sleep } from "./quota-pacer.js";
+import { retry, withDeadline, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
 
 /** OAuth 2.0 credentials of one connected Gmail mailbox. */
 export interface GmailOAuthCredentials {
@@ -44,8 +44,10 @@ export class OAuthTokens {
       tokenUrl: string;
       clock: Clock;
       sleep: Sleep;
+      random: () => number;
       onTokens?: ((tokens: RefreshedTokens) => void) | undefined;
-      maxAttempts: number;
+      retry: RetryPolicy;
+      requestTimeoutMs: number;
     },
   ) {
     if ("refreshToken" in source && source.accessToken) {
@@ -62,7 +64,14 @@ export class OAuthTokens {
 
   /** A valid access token. Throws `auth_revoked`, `transient` or `internal` (misconfiguration). */
   async accessToken(signal?: AbortSignal): Promise<string> {
-    if (!("refreshToken" in this.source)) return this.source.getAccessToken(signal);
+    if (!("refreshToken" in this.source)) {
+      const source = this.source;
+      // The host's token source is a network call too: it gets the same deadline (R3).
+      return await withDeadline(
+        { provider: "gmail", operation: "token", timeoutMs: this.options.requestTimeoutMs, signal },
+        (deadline) => source.getAccessToken(deadline),
+      );
+    }
     if (this.token !== undefined && this.expiresAt - refreshMarginMs > this.options.clock.now().getTime())
       return this.token;
     this.inFlight ??= this.refresh(this.source, signal).finally(() => {
@@ -81,64 +90,67 @@ export class OAuthTokens {
       client_secret: credentials.clientSecret,
       refresh_token: credentials.refreshToken,
     }).toString();
-    for (let attempt = 1; ; attempt += 1) {
-      let response: Response | undefined;
-      let text = "";
+    // The token endpoint gets the same deadline and retries as the API: it is part of every call.
+    return await retry(() => this.refreshOnce(body, signal), {
+      policy: { ...this.options.retry, baseDelayMs: 500, maxDelayMs: 30_000 },
+      sleep: this.options.sleep,
+      random: this.options.random,
+      signal,
+    });
+  }
+
+  private async refreshOnce(body: string, signal: AbortSignal | undefined): Promise<string> {
+    const unavailable = (status: number) =>
+      new ClientMailError("transient", "Google's token endpoint is unavailable", { details: { status } });
+    const { status, text } = await withDeadline(
+      { provider: "gmail", operation: "token", timeoutMs: this.options.requestTimeoutMs, signal },
+      async (deadline) => {
+        try {
+          const response = await this.options.fetch(this.options.tokenUrl, {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body,
+            signal: deadline,
+          });
+          return { status: response.status, text: await response.text() };
+        } catch {
+          if (deadline.aborted) throw deadline.reason as ClientMailError;
+          throw unavailable(0);
+        }
+      },
+    );
+    if (status >= 200 && status < 300) {
       try {
-        response = await this.options.fetch(this.options.tokenUrl, {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body,
-          ...(signal ? { signal } : {}),
-        });
-        text = await response.text();
-      } catch (error) {
-        if (signal?.aborted) throw error;
-        response = undefined;
-      }
-      if (response?.ok) {
-        try {
-          const parsed = JSON.parse(text) as { access_token?: string; expires_in?: number };
-          if (typeof parsed.access_token === "string") {
-            this.token = parsed.access_token;
-            this.expiresAt = this.options.clock.now().getTime() + (parsed.expires_in ?? 3600) * 1000;
-            this.options.onTokens?.({ accessToken: this.token, expiresAt: new Date(this.expiresAt) });
-            return this.token;
-          }
-        } catch {
-          // a cut-off body is retried below like a network error
+        const parsed = JSON.parse(text) as { access_token?: string; expires_in?: number };
+        if (typeof parsed.access_token === "string") {
+          this.token = parsed.access_token;
+          this.expiresAt = this.options.clock.now().getTime() + (parsed.expires_in ?? 3600) * 1000;
+          this.options.onTokens?.({ accessToken: this.token, expiresAt: new Date(this.expiresAt) });
+          return this.token;
         }
-      } else if (response && response.status < 500 && response.status !== 429) {
-        let oauthError: string | undefined;
-        try {
-          oauthError = (JSON.parse(text) as { error?: string }).error;
-        } catch {
-          oauthError = undefined;
-        }
-        if (oauthError === "invalid_grant") {
-          throw new ClientMailError(
-            "auth_revoked",
-            "Google refused the refresh token (invalid_grant): reconnect the mailbox",
-            {
-              details: { oauthError, status: response.status },
-            },
-          );
-        }
-        throw new ClientMailError(
-          "internal",
-          `Google's token endpoint refused the OAuth client (${oauthError ?? response.status}): check clientId and clientSecret`,
-          {
-            details: { oauthError, status: response.status },
-            retryable: false,
-          },
-        );
+      } catch {
+        // a cut-off body is retried like a network error
       }
-      if (attempt >= this.options.maxAttempts) {
-        throw new ClientMailError("transient", "Google's token endpoint is unavailable", {
-          details: { status: response?.status ?? 0 },
-        });
-      }
-      await this.options.sleep(Math.min(30_000, 500 * 2 ** attempt), signal);
+      throw unavailable(status);
     }
+    if (status >= 500 || status === 429) throw unavailable(status);
+    let oauthError: string | undefined;
+    try {
+      oauthError = (JSON.parse(text) as { error?: string }).error;
+    } catch {
+      oauthError = undefined;
+    }
+    if (oauthError === "invalid_grant") {
+      throw new ClientMailError(
+        "auth_revoked",
+        "Google refused the refresh token (invalid_grant): reconnect the mailbox",
+        { details: { oauthError, status } },
+      );
+    }
+    throw new ClientMailError(
+      "internal",
+      `Google's token endpoint refused the OAuth client (${oauthError ?? status}): check clientId and clientSecret`,
+      { details: { oauthError, status }, retryable: false },
+    );
   }
 }

@@ -1,25 +1,5 @@
 import type { Clock } from "@clientmail/core/ports";
-
-/** Sleeps for `ms`, rejecting with the signal's reason when it aborts. */
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-/** A real-time {@link Sleep}. */
-export const realSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+import { throwIfAborted, type Sleep } from "@clientmail/provider-utils";
 
 const windowMs = 60_000;
 
@@ -66,7 +46,7 @@ export class QuotaPacer {
     if (units <= 0) return;
     const wanted = Math.min(units, this.budgetPerMinute);
     for (;;) {
-      signal?.throwIfAborted();
+      throwIfAborted(signal, "gmail");
       const now = this.clock.now().getTime();
       this.prune(now);
       if (this.inWindow + wanted <= this.budgetPerMinute) {

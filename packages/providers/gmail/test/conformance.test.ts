@@ -10,8 +10,10 @@ providerConformance({
       pageSize: 2,
       push: { topicName: backend.topicName },
       pollIntervalMs: 5_000,
+      requestTimeoutMs: 1000,
     });
     return backend.fixture(provider);
   },
   watchTimeoutMs: 4_000,
+  operationDeadlineMs: 1000,
 });

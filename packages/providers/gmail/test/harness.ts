@@ -47,6 +47,8 @@ export function connect(
     fetch: options.wrapFetch ? options.wrapFetch(fake.fetch) : fake.fetch,
     clock: time.clock,
     sleep: time.sleep,
+    // Full jitter at its midpoint: backoffs are half their ceiling, so tests can tell them apart.
+    random: () => 0.5,
     ...options.provider,
   });
   return { time, fake, mailbox, provider };

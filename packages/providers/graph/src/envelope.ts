@@ -3,6 +3,7 @@
  */
 import { normalizeAddress } from "@clientmail/core";
 import type { EmailAddress, ProviderEnvelope } from "@clientmail/core";
+import { headerBlockOf, messageIdTokens, parseHeaderBlock } from "@clientmail/provider-utils";
 
 /** The message properties listed in delta and search: exactly what an envelope needs, no bodies. */
 export const envelopeSelect = [
@@ -75,12 +76,6 @@ function toAddresses(recipients: GraphRecipient[] | null | undefined): EmailAddr
   return (recipients ?? []).flatMap(toAddress);
 }
 
-/** The `<id>` tokens of a Message-ID list header (In-Reply-To, References). */
-export function messageIdList(value: string | undefined): string[] {
-  if (value === undefined) return [];
-  return value.match(/<[^<>\s]+>/g) ?? [];
-}
-
 function header(message: GraphMessage, name: string): string | undefined {
   return message.internetMessageHeaders?.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
 }
@@ -107,8 +102,8 @@ export function toEnvelope(message: GraphMessage, folder: string): ProviderEnvel
     folder,
     providerThreadId: message.conversationId ?? undefined,
     messageId: message.internetMessageId ?? undefined,
-    inReplyTo: messageIdList(header(message, "In-Reply-To")),
-    references: messageIdList(header(message, "References")),
+    inReplyTo: messageIdTokens(header(message, "In-Reply-To")),
+    references: messageIdTokens(header(message, "References")),
     from: toAddress(message.from),
     sender: toAddress(message.sender),
     replyTo: toAddresses(message.replyTo),
@@ -120,4 +115,20 @@ export function toEnvelope(message: GraphMessage, folder: string): ProviderEnvel
     size: size === undefined ? 0 : Number(size) || 0,
     flags,
   };
+}
+
+/**
+ * Fills what Graph's properties may lack from the MIME source's own header block: Sent Items
+ * carry no `internetMessageHeaders`, but the source always has the threading headers (H1).
+ */
+export function completeFromSource(envelope: ProviderEnvelope, source: Buffer): ProviderEnvelope {
+  const fields = parseHeaderBlock(headerBlockOf(source));
+  const first = (name: string) => fields.get(name)?.[0];
+  const completed = { ...envelope };
+  if (completed.inReplyTo.length === 0) completed.inReplyTo = messageIdTokens(first("in-reply-to"));
+  if (completed.references.length === 0)
+    completed.references = messageIdTokens((fields.get("references") ?? []).join(" "));
+  completed.messageId ??= messageIdTokens(first("message-id"))[0];
+  completed.size = completed.size || source.length;
+  return completed;
 }

@@ -4,12 +4,13 @@
  *
  * @example
  * ```ts
- * import { createGraphProvider } from "@clientmail/graph";
+ * import { ConcurrencyLimiter, createGraphProvider } from "@clientmail/graph";
  *
  * const provider = createGraphProvider({
  *   mailbox: "ann@firm.com",
  *   getAccessToken: async ({ forceRefresh }) => tokens.get("ann@firm.com", { forceRefresh }),
  *   folders: ["inbox", "sentitems"],
+ *   limiter: limiters.for("ann@firm.com"), // one ConcurrencyLimiter per mailbox, shared by its providers
  *   push: { notificationUrl: "https://app.example.com/hooks/graph", lifecycleNotificationUrl: "https://app.example.com/hooks/graph" },
  * });
  * app.post("/hooks/graph", (req) => provider.handleWebhook(req));
@@ -18,8 +19,10 @@
  *
  * @module
  */
-export { createGraphProvider } from "./provider.js";
-export type { GraphProvider } from "./provider.js";
+export { createGraphProvider } from "./graph-provider.js";
+export type { GraphProvider } from "./graph-provider.js";
 export type { GraphProviderSettings, GraphPushSettings, Timers } from "./settings.js";
-export type { RetryPolicy } from "./http.js";
-export { clientStateMatches } from "./subscriptions.js";
+export { ConcurrencyLimiter } from "./limiter.js";
+export type { RetryPolicy } from "@clientmail/provider-utils";
+export { SEARCH_RESULT_CAP } from "./search.js";
+export { clientStateMatches } from "./watch.js";

@@ -2,34 +2,49 @@
  * A weighted FIFO semaphore: at most `capacity` units in use. Outlook allows four concurrent
  * requests per app and mailbox; a `$batch` takes all four because Graph forwards up to four of
  * its requests at a time to the mailbox.
+ *
+ * The limit is per app and mailbox, and a shared mailbox may be connected by several members:
+ * the host passes one limiter to every provider of the same mailbox (`settings.limiter`), as it
+ * passes a `pg.Pool` — nothing is shared behind its back.
  */
+import { abortError } from "@clientmail/provider-utils";
+
+/** A concurrency limit shared by the providers of one mailbox. */
 export class ConcurrencyLimiter {
   private inUse = 0;
   private readonly waiters: { weight: number; grant: () => void }[] = [];
 
-  constructor(readonly capacity: number) {}
+  /** `capacity`: requests in flight at most; Outlook allows 4 per app and mailbox. */
+  constructor(readonly capacity: number = 4) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError("capacity must be a positive integer");
+  }
 
   /** Resolves with a release function once `weight` units are free. Releasing twice is harmless. */
   async acquire(weight = 1, signal?: AbortSignal): Promise<() => void> {
     const units = Math.min(weight, this.capacity);
+    if (signal?.aborted) throw abortError(signal, "graph");
     if (this.waiters.length === 0 && this.inUse + units <= this.capacity) {
       this.inUse += units;
       return this.releaser(units);
     }
     await new Promise<void>((resolve, reject) => {
-      const waiter = { weight: units, grant: resolve };
-      this.waiters.push(waiter);
-      signal?.addEventListener(
-        "abort",
-        () => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) {
-            this.waiters.splice(index, 1);
-            reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-          }
+      const waiter = {
+        weight: units,
+        grant: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
         },
-        { once: true },
-      );
+      };
+      const onAbort = () => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) {
+          this.waiters.splice(index, 1);
+          reject(abortError(signal!, "graph"));
+        }
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
     return this.releaser(units);
   }
@@ -58,20 +73,4 @@ export class ConcurrencyLimiter {
       next.grant();
     }
   }
-}
-
-const sharedLimiters = new Map<string, ConcurrencyLimiter>();
-
-/**
- * The limiter shared by every provider instance of this process that talks to `mailbox`: the
- * Outlook limit is per app and mailbox, and a shared mailbox may be connected by several members.
- */
-export function limiterForMailbox(mailbox: string, capacity: number): ConcurrencyLimiter {
-  const key = `${mailbox.toLowerCase()}#${capacity}`;
-  let limiter = sharedLimiters.get(key);
-  if (!limiter) {
-    limiter = new ConcurrencyLimiter(capacity);
-    sharedLimiters.set(key, limiter);
-  }
-  return limiter;
 }

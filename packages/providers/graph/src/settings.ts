@@ -2,8 +2,9 @@
  * Settings of {@link createGraphProvider}, and their validation.
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
-import type { Clock, Logger } from "@clientmail/core/ports";
-import type { RetryPolicy } from "./http.js";
+import { silentLogger, systemClock, type Clock, type Logger } from "@clientmail/core/ports";
+import { sleep as realSleep, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
+import { ConcurrencyLimiter } from "./limiter.js";
 
 /** Timers the provider schedules renewals and polls with; tests pass controllable ones. */
 export interface Timers {
@@ -42,17 +43,36 @@ export interface GraphProviderSettings {
   fetch?: typeof fetch | undefined;
   clock?: Clock | undefined;
   /** Sleep used between retries. Default: a timer. */
-  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  sleep?: Sleep | undefined;
   /** Jitter source for backoff, in [0, 1). Default `Math.random`. */
   random?: (() => number) | undefined;
   timers?: Timers | undefined;
   logger?: Logger | undefined;
-  /** Concurrent requests to this mailbox, 1 to 4 (Outlook's limit per app and mailbox). Default 4. */
+  /**
+   * The concurrency limit of this mailbox. Outlook allows four concurrent requests per app and
+   * mailbox, so every provider of the same mailbox in this process (a shared mailbox connected by
+   * several members, a syncer and a sender) should get the same limiter. Default: a limiter of
+   * its own with `maxConcurrentRequests`.
+   */
+  limiter?: ConcurrencyLimiter | undefined;
+  /** Concurrent requests to this mailbox, 1 to 4, when no `limiter` is given. Default 4. */
   maxConcurrentRequests?: number | undefined;
+  /**
+   * Deadline of one HTTP request, reading the whole response body included (R3): a silent or
+   * trickling connection fails the request as `transient` (then retried like any transient
+   * failure). Default 2 minutes.
+   */
+  requestTimeoutMs?: number | undefined;
   /** `Prefer: odata.maxpagesize` for delta and search, 1 to 1000. Default 100. */
   pageSize?: number | undefined;
   /** Addresses per `$search` query in `MailProvider.search`. Default 10. */
   searchChunkSize?: number | undefined;
+  /**
+   * How requests are repeated after throttling, 5xx and network failures. Defaults: 6 attempts,
+   * full-jitter backoff from 1 s capped at 32 s when Graph gives no Retry-After; a Retry-After up
+   * to 2 minutes is waited out, a longer one fails the call as `rate_limited` with `retryAfterMs`
+   * for the engine to wait out (R6).
+   */
   retry?: Partial<RetryPolicy> | undefined;
   /** Change notifications; without them `watch` polls. */
   push?: GraphPushSettings | undefined;
@@ -99,10 +119,24 @@ export function validateSettings(settings: GraphProviderSettings): void {
     });
   }
   integerIn(issues, "settings.maxConcurrentRequests", input.maxConcurrentRequests, 1, 4);
+  if (input.limiter !== undefined && !(input.limiter instanceof ConcurrencyLimiter)) {
+    issues.push({ field: "settings.limiter", value: "[object]", expected: "a ConcurrencyLimiter" });
+  }
+  if (input.limiter !== undefined && input.maxConcurrentRequests !== undefined) {
+    issues.push({
+      field: "settings.maxConcurrentRequests",
+      value: input.maxConcurrentRequests,
+      expected: "not set when a limiter is given (the limiter's capacity applies)",
+    });
+  }
+  integerIn(issues, "settings.requestTimeoutMs", input.requestTimeoutMs, 100, 3_600_000);
   integerIn(issues, "settings.pageSize", input.pageSize, 1, 1000);
   integerIn(issues, "settings.searchChunkSize", input.searchChunkSize, 1, 50);
   integerIn(issues, "settings.pollIntervalMs", input.pollIntervalMs, 1000, 86_400_000);
   integerIn(issues, "settings.retry.maxAttempts", input.retry?.maxAttempts, 1, 20);
+  integerIn(issues, "settings.retry.baseDelayMs", input.retry?.baseDelayMs, 1, 3_600_000);
+  integerIn(issues, "settings.retry.maxDelayMs", input.retry?.maxDelayMs, 1, 3_600_000);
+  integerIn(issues, "settings.retry.maxWaitMs", input.retry?.maxWaitMs, 0, 86_400_000);
   if (input.push !== undefined) {
     for (const key of ["notificationUrl", "lifecycleNotificationUrl"] as const) {
       const url = input.push[key];
@@ -120,4 +154,68 @@ export function validateSettings(settings: GraphProviderSettings): void {
     issues.push({ field: "settings.baseUrl", value: input.baseUrl, expected: "an http(s) URL" });
   }
   if (issues.length > 0) throw new ValidationError(issues);
+}
+
+/** Settings with every default applied. */
+export interface ResolvedGraphSettings {
+  mailbox: string;
+  userPath: string;
+  getAccessToken: (options: { forceRefresh: boolean }) => Promise<string>;
+  folders: readonly string[];
+  fetch: typeof fetch;
+  clock: Clock;
+  sleep: Sleep;
+  random: () => number;
+  timers: Timers;
+  logger: Logger;
+  limiter: ConcurrencyLimiter;
+  requestTimeoutMs: number;
+  pageSize: number;
+  searchChunkSize: number;
+  retry: RetryPolicy;
+  push: GraphPushSettings | undefined;
+  pollIntervalMs: number;
+  baseUrl: string;
+}
+
+const defaultTimers: Timers = {
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms);
+    handle.unref();
+    return handle;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+};
+
+/** Validates (see {@link validateSettings}) and applies defaults. */
+export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphSettings {
+  validateSettings(settings);
+  const mailbox = settings.mailbox.trim().toLowerCase();
+  return {
+    mailbox,
+    userPath: settings.shared ? `/users/${encodeURIComponent(mailbox)}` : "/me",
+    getAccessToken: settings.getAccessToken,
+    folders: [...(settings.folders ?? ["inbox", "sentitems"])],
+    fetch: settings.fetch ?? ((input, init) => fetch(input, init)),
+    clock: settings.clock ?? systemClock,
+    sleep: settings.sleep ?? realSleep,
+    random: settings.random ?? Math.random,
+    timers: settings.timers ?? defaultTimers,
+    logger: settings.logger ?? silentLogger,
+    limiter: settings.limiter ?? new ConcurrencyLimiter(settings.maxConcurrentRequests ?? 4),
+    requestTimeoutMs: settings.requestTimeoutMs ?? 120_000,
+    pageSize: settings.pageSize ?? 100,
+    searchChunkSize: settings.searchChunkSize ?? 10,
+    retry: {
+      maxAttempts: settings.retry?.maxAttempts ?? 6,
+      baseDelayMs: settings.retry?.baseDelayMs ?? 1000,
+      maxDelayMs: settings.retry?.maxDelayMs ?? 32_000,
+      maxWaitMs: settings.retry?.maxWaitMs ?? 120_000,
+    },
+    push: settings.push,
+    pollIntervalMs: settings.pollIntervalMs ?? 60_000,
+    baseUrl: (settings.baseUrl ?? "https://graph.microsoft.com/v1.0").replace(/\/$/, ""),
+  };
 }

@@ -9,7 +9,9 @@ providerConformance({
       getAccessToken: env.getAccessToken,
       fetch: env.fetch,
       pageSize: env.pageSize,
+      requestTimeoutMs: 1000,
       push: { notificationUrl: env.notificationUrl, lifecycleNotificationUrl: env.lifecycleNotificationUrl },
     }),
   ),
+  operationDeadlineMs: 1000,
 });

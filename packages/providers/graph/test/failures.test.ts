@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { ClientMailError, RateLimitedError } from "@clientmail/core";
 import { fetchedMessages, graphFaults } from "@clientmail/testkit";
-import { createGraphProvider } from "../src/index.js";
+import { ConcurrencyLimiter, createGraphProvider } from "../src/index.js";
 import { clientMessage, collect, createHarness, pass, uniqueAddress } from "./harness.js";
 
 async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -203,11 +203,11 @@ describe("graph adapter: throttling and transient failures (Y7)", () => {
     expect(h.sleeps).toEqual([1000, 2000]);
   });
 
-  it("Y7: backoff has jitter below its ceiling", async () => {
-    const h = createHarness({ provider: { random: () => 0 } });
+  it("Y7: backoff has full jitter below its ceiling", async () => {
+    const h = createHarness({ provider: { random: () => 0.25 } });
     h.fake.failNext(2, "delta", graphFaults.applicationThrottled());
     await pass(h.provider, undefined);
-    expect(h.sleeps).toEqual([500, 1000]);
+    expect(h.sleeps).toEqual([250, 500]);
   });
 
   it("Y7: 429 that never stops ends in rate_limited with the Retry-After Graph asked for", async () => {
@@ -298,14 +298,16 @@ describe("graph adapter: throttling and transient failures (Y7)", () => {
     expect(h.fake.requests.filter((r) => r.status === 429)).toEqual([]);
   });
 
-  it("Y7: two providers of the same mailbox share its 4-request budget", async () => {
-    const h = createHarness({ fake: { latencyMs: 15 } });
+  it("Y7: two providers of the same mailbox given the same limiter share its 4-request budget", async () => {
+    const limiter = new ConcurrencyLimiter(4);
+    const h = createHarness({ fake: { latencyMs: 15 }, provider: { limiter } });
     const ids = Array.from({ length: 12 }, (_, i) => h.mailbox.addMessage(clientMessage(i)));
     const token = h.fake.accessTokenFor(h.mailbox.address);
     const twin = createGraphProvider({
       mailbox: h.mailbox.address,
       getAccessToken: async () => token,
       fetch: h.fake.fetch,
+      limiter,
     });
     const drain = async (provider: typeof twin) => {
       const out = [];

@@ -21,7 +21,7 @@ export interface Harness {
 
 let counter = 0;
 
-/** A unique mailbox address, so the process-wide per-mailbox limiter is never shared between tests. */
+/** A unique mailbox address, so no two tests ever meet in the fake's per-mailbox limits. */
 export function uniqueAddress(local = "ann"): string {
   counter += 1;
   return `${local}.${process.pid}.${counter}.${Date.now()}@firm.example`;

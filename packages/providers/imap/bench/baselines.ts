@@ -7,12 +7,12 @@
  *   the client messages only.
  * - **ingest everything**: what a sync that stores all mail does — fetch and parse every message.
  *
- * Lives in the IMAP package so that imapflow and mailparser resolve; `bench/sync-baselines.ts`
+ * Lives in the IMAP package so that imapflow and mailparser (a development dependency here) resolve; `bench/sync-baselines.ts`
  * re-exports it.
  */
 import { ImapFlow } from "imapflow";
 import { simpleParser } from "mailparser";
-import { ENVELOPE_HEADER_FIELDS } from "../src/headers.js";
+import { ENVELOPE_HEADER_FIELDS } from "@clientmail/provider-utils";
 
 /** Where to connect: a Dovecot from `@clientmail/testkit` fits. */
 export interface BaselineServer {

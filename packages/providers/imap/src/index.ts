@@ -19,6 +19,6 @@
  * @module
  */
 export { createImapProvider } from "./imap-provider.js";
-export type { ImapProviderSettings, ImapSecurity } from "./imap-provider.js";
+export type { ImapProviderSettings, ImapSecurity } from "./settings.js";
 export { translateImapError } from "./errors.js";
 export type { ImapErrorContext } from "./errors.js";

@@ -5,7 +5,12 @@
  */
 import { afterAll } from "vitest";
 import { providerConformance, startDovecot, type DovecotServer } from "@clientmail/testkit";
-import { dovecotSkipReason, imapFixture, sharedDovecot } from "./dovecot-fixture.js";
+import {
+  conformanceCommandTimeoutMs,
+  dovecotSkipReason,
+  imapFixture,
+  sharedDovecot,
+} from "./dovecot-fixture.js";
 
 const skip = dovecotSkipReason();
 
@@ -20,6 +25,7 @@ afterAll(async () => {
 providerConformance({
   name: "imap (Dovecot, CONDSTORE/QRESYNC)",
   skip,
+  operationDeadlineMs: conformanceCommandTimeoutMs,
   async setup() {
     shared ??= sharedDovecot();
     return await imapFixture(await shared);
@@ -29,6 +35,7 @@ providerConformance({
 providerConformance({
   name: "imap (Dovecot without CONDSTORE)",
   skip,
+  operationDeadlineMs: conformanceCommandTimeoutMs,
   async setup() {
     plain ??= startDovecot({ condstore: false });
     return await imapFixture(await plain);

@@ -7,6 +7,7 @@ import {
   attachDovecot,
   dovecotAvailability,
   startDovecot,
+  startTcpProxy,
   type DovecotInfo,
   type DovecotServer,
   type DovecotUser,
@@ -91,16 +92,27 @@ export function providerSettings(
   };
 }
 
-/** A conformance fixture: a fresh user on `server`, an admin connection, and the provider under test. */
+/** The command deadline of the conformance fixture's provider. */
+export const conformanceCommandTimeoutMs = 1500;
+
+/**
+ * A conformance fixture: a fresh user on `server`, an admin connection, and the provider under
+ * test, connected through a TCP proxy that `stall()` turns into a half-open peer.
+ */
 export async function imapFixture(
   server: DovecotServer,
   extra: Partial<ImapProviderSettings> = {},
 ): Promise<ProviderFixture> {
   const user = await server.addUser();
   const admin = await adminConnection(server, user);
+  const proxy = await startTcpProxy(server);
   const folders = ["INBOX", "Sent"];
   return {
-    provider: createImapProvider(providerSettings(server, user, extra)),
+    provider: createImapProvider(
+      providerSettings(proxy, user, { commandTimeoutMs: conformanceCommandTimeoutMs, ...extra }),
+    ),
+    stall: () => proxy.blackhole(),
+    resume: () => proxy.pass(),
     async appendMessage(raw, folder) {
       await admin.append(folder === "sent" ? "Sent" : "INBOX", raw);
     },
@@ -113,6 +125,7 @@ export async function imapFixture(
       }
     },
     async close() {
+      await proxy.close();
       await admin.logout().catch(() => admin.close());
     },
   };

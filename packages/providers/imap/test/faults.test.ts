@@ -5,13 +5,13 @@
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer as createTlsServer } from "node:tls";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClientMailError, type FetchedMessage } from "@clientmail/core";
+import { ClientMailError, isUnreadable, type FetchedMessage, type FetchResult } from "@clientmail/core";
 import type { ChangePage, MailProvider } from "@clientmail/core/ports";
 import {
   buildConformanceMessage,
@@ -66,6 +66,21 @@ async function appendTo(
   } finally {
     await admin.logout().catch(() => admin.close());
   }
+}
+
+/** Makes the Maildir file of a message unreadable for Dovecot (which runs as the mail user). */
+async function makeUnreadable(server: DovecotServer, user: DovecotUser, messageId: string): Promise<void> {
+  const maildir = server.maildir(user.user);
+  for (const sub of ["cur", "new"]) {
+    for (const name of await readdir(join(maildir, sub)).catch(() => [] as string[])) {
+      const file = join(maildir, sub, name);
+      if ((await readFile(file, "latin1")).includes(messageId)) {
+        await chmod(file, 0);
+        return;
+      }
+    }
+  }
+  throw new Error(`no Maildir file holds ${messageId}`);
 }
 
 function lastCursor(pages: readonly ChangePage[]): string {
@@ -127,6 +142,194 @@ describe.skipIf(skip !== undefined)(
       } finally {
         await proxy.close();
       }
+    });
+
+    /** Fails the test when `promise` does not settle within `ms`; returns its rejection and the time it took. */
+    async function failureWithin(
+      promise: Promise<unknown>,
+      ms: number,
+    ): Promise<{ error: unknown; tookMs: number }> {
+      const started = Date.now();
+      const error = await Promise.race([
+        failureOf(promise),
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms)),
+      ]);
+      return { error, tookMs: Date.now() - started };
+    }
+
+    it("R3: a half-open server (no FIN, no data) fails changes as transient at the command deadline; the next call reconnects", async () => {
+      const user = await shared.addUser();
+      await appendTo(
+        shared,
+        user,
+        buildConformanceMessage({ messageId: "<half@x.example>", from: "a@client.example", subject: "h" }),
+      );
+      const proxy = await startTcpProxy(shared);
+      try {
+        const provider = track(createImapProvider(providerSettings(proxy, user, { commandTimeoutMs: 1500 })));
+        const first = await collect(provider.changes(undefined));
+        proxy.blackhole();
+        const { error, tookMs } = await failureWithin(collect(provider.changes(undefined)), 5000);
+        expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+        expect((error as ClientMailError).retryable).toBe(true);
+        expect((error as ClientMailError).details.reason).toBe("deadline_exceeded");
+        expect(tookMs).toBeGreaterThanOrEqual(1400);
+        proxy.pass();
+        const again = await collect(provider.changes(undefined));
+        expect(again.flatMap((page) => page.added.map((e) => e.messageId))).toEqual(
+          first.flatMap((page) => page.added.map((e) => e.messageId)),
+        );
+        expect(proxy.totalConnections).toBeGreaterThanOrEqual(2);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("R3: a server silent from the first byte (connect accepted, no greeting) fails as transient within the deadline", async () => {
+      const user = await shared.addUser();
+      const proxy = await startTcpProxy(shared);
+      try {
+        proxy.blackhole();
+        const provider = track(createImapProvider(providerSettings(proxy, user, { commandTimeoutMs: 1000 })));
+        const { error } = await failureWithin(collect(provider.changes(undefined)), 4000);
+        expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("R3: a trickling server fails fetch as transient at the deadline, though bytes keep coming (no inactivity timeout fires)", async () => {
+      const user = await shared.addUser();
+      const messageId = `<trickle-${randomBytes(4).toString("hex")}@client.example>`;
+      await appendTo(
+        shared,
+        user,
+        buildConformanceMessage({
+          messageId,
+          from: "a@client.example",
+          to: user.user,
+          subject: "big",
+          attachment: {
+            filename: "scan.pdf",
+            contentType: "application/pdf",
+            content: randomBytes(256 * 1024),
+          },
+        }),
+      );
+      const proxy = await startTcpProxy(shared);
+      try {
+        const provider = track(
+          createImapProvider(
+            providerSettings(proxy, user, { commandTimeoutMs: 2000, socketTimeoutMs: 1000 }),
+          ),
+        );
+        const [envelope] = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
+        proxy.trickle({ bytes: 64, everyMs: 50 });
+        const { error, tookMs } = await failureWithin(collect(provider.fetch([envelope!.providerId])), 6000);
+        expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+        expect((error as ClientMailError).details.reason).toBe("deadline_exceeded");
+        expect(tookMs).toBeGreaterThanOrEqual(1900);
+        proxy.pass();
+        const [message] = await fetchedMessages(provider.fetch([envelope!.providerId]));
+        expect(message?.envelope.messageId).toBe(messageId);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("R3: aborting the signal ends a call stuck on a half-open server within a second, with the signal's reason", async () => {
+      const user = await shared.addUser();
+      await appendTo(
+        shared,
+        user,
+        buildConformanceMessage({ messageId: "<abort@x.example>", from: "a@client.example", subject: "a" }),
+      );
+      const proxy = await startTcpProxy(shared);
+      try {
+        const provider = track(
+          createImapProvider(providerSettings(proxy, user, { commandTimeoutMs: 60_000 })),
+        );
+        const [envelope] = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
+        proxy.blackhole();
+        const reason = new ClientMailError("lease_lost", "another worker took the mailbox");
+        for (const call of [
+          (signal: AbortSignal) => collect(provider.changes(undefined, { signal })),
+          (signal: AbortSignal) => collect(provider.fetch([envelope!.providerId], { signal })),
+          (signal: AbortSignal) => collect(provider.search({ addresses: ["a@client.example"] }, { signal })),
+        ]) {
+          const controller = new AbortController();
+          setTimeout(() => controller.abort(reason), 300);
+          const { error, tookMs } = await failureWithin(call(controller.signal), 3000);
+          expect(error).toBe(reason);
+          expect(tookMs).toBeLessThan(1300);
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it("R1: a message the server cannot read (FETCH ends NO, connection healthy) is yielded as server_refused; the rest of the chunk is delivered", async () => {
+      const server = await startDovecot({ fetchFailure: "no-after" });
+      const proxy = await startTcpProxy(server);
+      try {
+        const user = await server.addUser();
+        const ids = [0, 1, 2].map((i) => `<r1-${i}-${randomBytes(4).toString("hex")}@client.example>`);
+        for (const [i, messageId] of ids.entries())
+          await appendTo(
+            server,
+            user,
+            buildConformanceMessage({
+              messageId,
+              from: "a@client.example",
+              subject: `m${i}`,
+              text: `body ${i}`,
+            }),
+          );
+        const provider = track(createImapProvider(providerSettings(proxy, user)));
+        const envelopes = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
+        const idOf = (messageId: string) => envelopes.find((e) => e.messageId === messageId)!.providerId;
+        await makeUnreadable(server, user, ids[1]!);
+
+        const results: FetchResult[] = await collect(provider.fetch(envelopes.map((e) => e.providerId)));
+        const readable = results.filter((r) => !isUnreadable(r)) as FetchedMessage[];
+        expect(readable.map((m) => m.envelope.messageId).sort()).toEqual([ids[0], ids[2]].sort());
+        expect(readable.map((m) => m.text?.trim()).sort()).toEqual(["body 0", "body 2"]);
+        expect(results.filter(isUnreadable)).toEqual([
+          {
+            providerId: idOf(ids[1]!),
+            unreadable: { reason: "server_refused", detail: expect.stringMatching(/^IMAP/) },
+          },
+        ]);
+        // The connection stayed healthy: no reconnect, and it goes on serving.
+        const [again] = await fetchedMessages(provider.fetch([idOf(ids[2]!)]));
+        expect(again?.envelope.messageId).toBe(ids[2]);
+        expect(proxy.totalConnections).toBe(1);
+      } finally {
+        await proxy.close();
+        await server.stop();
+      }
+    });
+
+    it("R1: a server that drops the connection over one message fails the fetch as transient; no message is set aside", async () => {
+      const user = await shared.addUser();
+      const ids = [0, 1].map((i) => `<drop-${i}-${randomBytes(4).toString("hex")}@client.example>`);
+      for (const messageId of ids)
+        await appendTo(
+          shared,
+          user,
+          buildConformanceMessage({ messageId, from: "a@client.example", subject: "d" }),
+        );
+      const provider = track(createImapProvider(providerSettings(shared, user)));
+      const envelopes = (await collect(provider.changes(undefined))).flatMap((page) => page.added);
+      await makeUnreadable(shared, user, ids[1]!);
+      const results: FetchResult[] = [];
+      const error = await failureOf(
+        (async () => {
+          for await (const result of provider.fetch(envelopes.map((e) => e.providerId))) results.push(result);
+        })(),
+      );
+      expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+      expect(results.filter(isUnreadable)).toEqual([]);
     });
 
     it("a refused connection is transient", async () => {

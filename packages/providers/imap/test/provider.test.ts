@@ -76,7 +76,7 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
   async function mailbox(extra = {}): Promise<{
     user: DovecotUser;
     provider: MailProvider;
-    append(raw: string, folder?: string): Promise<void>;
+    append(raw: string | Buffer, folder?: string): Promise<void>;
     done(): Promise<void>;
   }> {
     const user = await server.addUser();
@@ -217,6 +217,33 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
     }
   });
 
+  it("Y5: search for an IDN address finds mail whose header has the UTF-8 domain and mail with the ASCII one (SEARCH CHARSET UTF-8)", async () => {
+    const box = await mailbox();
+    try {
+      const utf8 = (messageId: string, from: string) =>
+        Buffer.from(
+          `From: ${from}\r\nTo: owner@firm.example\r\nSubject: Rechnung\r\nMessage-ID: ${messageId}\r\n` +
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHallo\r\n",
+          "utf8",
+        );
+      await box.append(utf8("<idn-unicode@x.example>", "Kunde <kunde@bücher.example>"));
+      await box.append(utf8("<idn-ascii@x.example>", "kunde@xn--bcher-kva.example"));
+      await box.append(utf8("<idn-other@x.example>", "andere@bücher.example"));
+      const found = [];
+      for await (const batch of box.provider.search({ addresses: ["kunde@xn--bcher-kva.example"] }))
+        found.push(...batch);
+      expect(found.map((envelope) => envelope.messageId).sort()).toEqual([
+        "<idn-ascii@x.example>",
+        "<idn-unicode@x.example>",
+      ]);
+      expect(found.every((envelope) => envelope.from[0]?.address === "kunde@xn--bcher-kva.example")).toBe(
+        true,
+      );
+    } finally {
+      await box.done();
+    }
+  });
+
   it("watch also reports changes in folders it does not IDLE on (STATUS polling)", async () => {
     const box = await mailbox({ pollIntervalMs: 200 });
     try {
@@ -238,7 +265,7 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
     }
   });
 
-  it("an aborted signal stops a listing between pages", async () => {
+  it("R3: an aborted signal stops a listing between pages, as a clientmail error", async () => {
     const box = await mailbox({ pageSize: 1 });
     try {
       for (let i = 0; i < 3; i++)
@@ -257,7 +284,9 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
         (e: unknown) => e,
       );
       expect(seen).toHaveLength(1);
-      expect((error as Error).name).toBe("AbortError");
+      // The port: the signal's reason when it is a ClientMailError, else `transient`.
+      expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
+      expect((error as ClientMailError).details.aborted).toBe(true);
     } finally {
       await box.done();
     }

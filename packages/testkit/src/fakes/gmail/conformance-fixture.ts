@@ -3,6 +3,7 @@ import type { ProviderFixture } from "../../provider-conformance.js";
 import { createGmailFake, type GmailFake, type GmailFakeOptions } from "./fake.js";
 import type { GmailFakeMailbox } from "./mailbox.js";
 import { headerValue } from "./mime.js";
+import { stallableFetch } from "../../stallable-fetch.js";
 
 /** A provider that can take Gmail Pub/Sub pushes (the clientmail Gmail provider can). */
 export type PushAwareProvider = MailProvider & { handlePushNotification?(body: unknown): boolean };
@@ -11,7 +12,10 @@ export type PushAwareProvider = MailProvider & { handlePushNotification?(body: u
 export interface GmailConformanceBackend {
   fake: GmailFake;
   mailbox: GmailFakeMailbox;
-  /** Spread into the provider's settings: credentials for the fake's OAuth client, the fake's fetch. */
+  /**
+   * Spread into the provider's settings: credentials for the fake's OAuth client, the fake's
+   * fetch (behind a gate the fixture's `stall()` closes).
+   */
   settings: {
     credentials: { clientId: string; clientSecret: string; refreshToken: string };
     emailAddress: string;
@@ -46,6 +50,7 @@ export function createGmailConformanceBackend(
   const fake = createGmailFake(options);
   const address = options.address ?? "owner@firm.example";
   const mailbox = fake.addUser(address);
+  const gate = stallableFetch(fake.fetch);
   return {
     fake,
     mailbox,
@@ -53,7 +58,7 @@ export function createGmailConformanceBackend(
     settings: {
       credentials: { ...fake.oauthClient, refreshToken: fake.refreshTokenOf(address)! },
       emailAddress: address,
-      fetch: fake.fetch,
+      fetch: gate.fetch,
     },
     fixture(provider) {
       const unsubscribe = fake.onPush((push) => {
@@ -74,8 +79,11 @@ export function createGmailConformanceBackend(
           mailbox.expireHistory();
         },
         async close() {
+          gate.resume();
           unsubscribe();
         },
+        stall: () => gate.stall(),
+        resume: () => gate.resume(),
       };
     },
   };

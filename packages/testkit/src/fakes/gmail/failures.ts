@@ -157,6 +157,20 @@ export const gmailFailures = {
       "PERMISSION_DENIED",
     ),
   },
+  /**
+   * 400 failedPrecondition: Google's answer when an operation cannot be done on a resource in
+   * its current state; on one `messages.get` of a batch it concerns that message alone.
+   */
+  failedPrecondition: {
+    status: 400,
+    body: googleError(
+      400,
+      "Precondition check failed.",
+      "failedPrecondition",
+      "global",
+      "FAILED_PRECONDITION",
+    ),
+  },
   /** A 200 whose JSON body is cut mid-way (a dropped connection). */
   truncatedJson: {
     status: 200,

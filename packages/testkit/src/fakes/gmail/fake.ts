@@ -8,7 +8,7 @@ import {
   type GmailPushMessage,
   type MailboxHost,
 } from "./mailbox.js";
-import { addressesIn, fromBase64Url, headerValue, replaceHeader, splitMessage, toBase64Url } from "./mime.js";
+import { addressesIn, headerValue, replaceHeader, splitMessage, toBase64Url } from "./mime.js";
 import { compileQuery, parseQuery, queryReachesSpamOrTrash, type QueryNode } from "./query.js";
 
 /** The API methods the fake serves, named as in Google's discovery document. */
@@ -702,7 +702,7 @@ export class GmailFake {
       id: message.id,
       threadId: message.threadId,
       labelIds: message.labelIds,
-      snippet: splitMessage(message.raw).body.replace(/\s+/g, " ").trim().slice(0, 100),
+      snippet: splitMessage(message.raw.toString("utf8")).body.replace(/\s+/g, " ").trim().slice(0, 100),
       sizeEstimate: message.sizeEstimate,
       historyId: String(message.historyId),
       internalDate: String(message.internalDate),
@@ -756,9 +756,10 @@ export class GmailFake {
       });
     if (!input.raw)
       return invalid("'raw' RFC822 payload message string or uploading message via /upload/* URL required");
-    let raw = fromBase64Url(input.raw);
+    // One char per byte, so header edits below keep the body's bytes as they were sent.
+    let raw = Buffer.from(input.raw.replace(/\+/g, "-").replace(/\//g, "_"), "base64url").toString("latin1");
     const { headerText } = splitMessage(raw);
-    const headers = splitHeaders(headerText);
+    const headers = splitHeaders(Buffer.from(headerText, "latin1").toString("utf8"));
     const recipients = ["To", "Cc", "Bcc"].flatMap((name) => addressesIn(headerValue(headers, name)));
     if (recipients.length === 0) return invalid("Recipient address required");
     // A From that is not an accepted alias is silently rewritten to the primary address.
@@ -781,7 +782,7 @@ export class GmailFake {
         ? this.joinThread(mailbox, raw, input.threadId)
         : undefined;
     const sent = mailbox.addMessage({
-      raw,
+      raw: Buffer.from(raw, "latin1"),
       labelIds: ["SENT"],
       internalDate: this.clock.now(),
       ...(threadId ? { threadId } : {}),
@@ -790,7 +791,7 @@ export class GmailFake {
       const other = this.users.get(recipient);
       if (other && other !== mailbox)
         other.addMessage({
-          raw: replaceHeader(raw, "Bcc", "").replace(/^Bcc: \r?\n/im, ""),
+          raw: Buffer.from(replaceHeader(raw, "Bcc", "").replace(/^Bcc: \r?\n/im, ""), "latin1"),
           internalDate: this.clock.now(),
         });
     }
@@ -799,7 +800,7 @@ export class GmailFake {
 
   /** Gmail threads a sent message only if the thread id, the references and the subject all agree. */
   private joinThread(mailbox: GmailFakeMailbox, raw: string, threadId: string): string | undefined {
-    const headers = splitHeaders(splitMessage(raw).headerText);
+    const headers = splitHeaders(Buffer.from(splitMessage(raw).headerText, "latin1").toString("utf8"));
     const references =
       `${headerValue(headers, "References") ?? ""} ${headerValue(headers, "In-Reply-To") ?? ""}`.toLowerCase();
     const subject = (headerValue(headers, "Subject") ?? "")

@@ -12,8 +12,8 @@ export interface GmailFakeMessage {
   id: string;
   threadId: string;
   labelIds: string[];
-  /** The RFC 2822 source. */
-  raw: string;
+  /** The RFC 2822 source, byte for byte as it was added (8-bit content in any charset included). */
+  raw: Buffer;
   /** Epoch ms the message was received. */
   internalDate: number;
   /** The history id of the last change to this message. */
@@ -54,8 +54,11 @@ export interface GmailSendAs {
 
 /** What to add to a mailbox. */
 export interface NewGmailMessage {
-  /** RFC 2822 source; CRLF or LF. */
-  raw: string;
+  /**
+   * RFC 2822 source; CRLF or LF. Bytes are kept as they are, so 8-bit messages in any charset
+   * (e.g. ISO-8859-1) can be stored; a string is taken as UTF-8.
+   */
+  raw: string | Uint8Array;
   /** Defaults to `["INBOX", "UNREAD"]`. */
   labelIds?: string[];
   /** Defaults to the Date header, else the fake's clock. */
@@ -220,7 +223,9 @@ export class GmailFakeMailbox {
 
   /** Stores a message (as delivery or `messages.insert` would), recording `messagesAdded`. */
   addMessage(input: NewGmailMessage): GmailFakeMessage {
-    const { headerText, body } = splitMessage(input.raw);
+    const raw = typeof input.raw === "string" ? Buffer.from(input.raw, "utf8") : Buffer.from(input.raw);
+    // Header bytes are UTF-8 when 8-bit (RFC 6532); the body may be in any charset.
+    const { headerText, body } = splitMessage(raw.toString("utf8"));
     const headers = parseHeaders(headerText);
     const id = this.host.nextMessageId();
     const dateHeader = headerValue(headers, "Date");
@@ -228,18 +233,19 @@ export class GmailFakeMailbox {
     const internalDate =
       input.internalDate?.getTime() ?? (Number.isNaN(parsedDate) ? this.host.now() : parsedDate);
     const threadId = input.threadId ?? this.threadFor(headers) ?? id;
-    const hasAttachment = /content-disposition:\s*attachment/i.test(input.raw) || /\bfilename=/i.test(body);
+    const hasAttachment =
+      /content-disposition:\s*attachment/i.test(headerText + body) || /\bfilename=/i.test(body);
     const message: GmailFakeMessage = {
       id,
       threadId,
       labelIds: [...(input.labelIds ?? ["INBOX", "UNREAD"])],
-      raw: input.raw,
+      raw,
       internalDate,
       historyId: 0,
       headers,
       text: `${headerText}\n${body}`.toLowerCase(),
       hasAttachment,
-      sizeEstimate: Buffer.byteLength(input.raw),
+      sizeEstimate: raw.length,
     };
     this.messages.set(id, message);
     this.sorted = undefined;

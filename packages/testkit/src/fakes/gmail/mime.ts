@@ -67,14 +67,27 @@ function filenameOf(headers: readonly GmailHeader[]): string {
   return match?.[1] ?? "";
 }
 
-/** Builds the `payload` of `format=full`, recursing into multiparts. */
+/**
+ * Builds the `payload` of `format=full`, recursing into multiparts. Bodies keep their bytes (a
+ * part in ISO-8859-1 comes back in ISO-8859-1); header values are read as UTF-8 (RFC 6532).
+ */
 export function buildPayload(
-  raw: string,
+  raw: string | Uint8Array,
   partId = "",
   attachmentIdFor?: (partId: string) => string,
 ): GmailMessagePart {
+  // One char per byte from here on, so splitting never changes a byte.
+  const bytes = typeof raw === "string" ? Buffer.from(raw, "utf8") : Buffer.from(raw);
+  return payloadOf(bytes.toString("latin1"), partId, attachmentIdFor);
+}
+
+function payloadOf(
+  raw: string,
+  partId: string,
+  attachmentIdFor: ((partId: string) => string) | undefined,
+): GmailMessagePart {
   const { headerText, body } = splitMessage(raw);
-  const headers = parseHeaders(headerText);
+  const headers = parseHeaders(Buffer.from(headerText, "latin1").toString("utf8"));
   const contentType = headerValue(headers, "Content-Type") ?? "text/plain";
   const mimeType = (contentType.split(";")[0] ?? "text/plain").trim().toLowerCase();
   const filename = filenameOf(headers);
@@ -88,19 +101,23 @@ export function buildPayload(
       let index = 0;
       for (const chunk of chunks.slice(1)) {
         if (chunk.trim() === "") continue;
-        parts.push(
-          buildPayload(chunk, partId === "" ? String(index) : `${partId}.${index}`, attachmentIdFor),
-        );
+        parts.push(payloadOf(chunk, partId === "" ? String(index) : `${partId}.${index}`, attachmentIdFor));
         index += 1;
       }
     }
     return { partId, mimeType, filename, headers, body: { size: 0 }, parts };
   }
-  const size = Buffer.byteLength(body);
+  const size = body.length;
   if (filename !== "" && attachmentIdFor) {
     return { partId, mimeType, filename, headers, body: { size, attachmentId: attachmentIdFor(partId) } };
   }
-  return { partId, mimeType, filename, headers, body: { size, data: toBase64Url(body) } };
+  return {
+    partId,
+    mimeType,
+    filename,
+    headers,
+    body: { size, data: toBase64Url(Buffer.from(body, "latin1")) },
+  };
 }
 
 /** Replaces (or adds) one header in a raw message, keeping everything else byte for byte. */

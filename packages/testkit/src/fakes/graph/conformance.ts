@@ -7,13 +7,14 @@ import { randomBytes } from "node:crypto";
 import type { MailProvider } from "@clientmail/core/ports";
 import type { ProviderFixture } from "../../provider-conformance.js";
 import { createGraphFake, type GraphFake, type GraphFakeOptions } from "./fake.js";
+import { stallableFetch } from "../../stallable-fetch.js";
 
 /** What the fixture hands the provider factory. */
 export interface GraphFixtureEnvironment {
   fake: GraphFake;
   /** Address of the fresh mailbox. */
   mailbox: string;
-  /** The fake's `fetch`: pass it to the provider. */
+  /** The fake's `fetch` (behind a gate the fixture's `stall()` closes): pass it to the provider. */
   fetch: typeof fetch;
   /** Returns a valid token for `mailbox`. */
   getAccessToken: () => Promise<string>;
@@ -47,10 +48,11 @@ export function graphConformanceSetup(
     const address = `owner.${randomBytes(5).toString("hex")}@firm.example`;
     const mailbox = fake.addMailbox(address);
     const token = fake.accessTokenFor(address);
+    const gate = stallableFetch(fake.fetch);
     const provider = createProvider({
       fake,
       mailbox: address,
-      fetch: fake.fetch,
+      fetch: gate.fetch,
       getAccessToken: async () => token,
       notificationUrl: "https://hooks.firm.example/graph/notifications",
       lifecycleNotificationUrl: "https://hooks.firm.example/graph/lifecycle",
@@ -68,7 +70,12 @@ export function graphConformanceSetup(
         await fake.flushNotifications();
       },
       expireCursor: async () => mailbox.expireDeltaTokens(),
-      close: async () => fake.flushNotifications(),
+      close: async () => {
+        gate.resume();
+        await fake.flushNotifications();
+      },
+      stall: () => gate.stall(),
+      resume: () => gate.resume(),
     };
   };
 }

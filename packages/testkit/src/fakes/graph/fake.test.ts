@@ -194,6 +194,23 @@ describe("Graph fake: messages", () => {
     expect((await get(`/me/messages?$search=${search}&$filter=isRead eq false`)).status).toBe(400);
   });
 
+  it("Y5: $search returns at most searchResultLimit results (Microsoft's 1,000), then no nextLink", async () => {
+    const { mailbox, get } = setup({ searchResultLimit: 30 });
+    for (let i = 0; i < 45; i++) add(mailbox, i);
+    const search = encodeURIComponent('"participants:carla@client.example"');
+    let url: string | undefined = `/me/messages?$search=${search}&$select=subject&$top=20`;
+    let total = 0;
+    while (url !== undefined) {
+      const page = await json(await get(url));
+      total += (page.value as unknown[]).length;
+      url = page["@odata.nextLink"] as string | undefined;
+    }
+    expect(total).toBe(30);
+    // A plain listing has no such cap.
+    const listed = await json(await get(`/me/mailFolders/inbox/messages?$top=100`));
+    expect(listed.value).toHaveLength(45);
+  });
+
   it("/users/{address} needs Full Access: 403 ErrorAccessDenied otherwise", async () => {
     const { fake, get } = setup();
     fake.addMailbox("support@firm.example", { delegates: ["ann@firm.example"] });

@@ -91,6 +91,11 @@ export interface GraphFakeOptions {
   deliver?: (request: Request) => Promise<Response>;
   /** How long a notification endpoint has to echo the validation token. Default 10 000 ms. */
   validationTimeoutMs?: number;
+  /**
+   * Results of one `$search` on messages at most; beyond them there is no nextLink. Default
+   * 1,000, Microsoft's documented limit for `$search` on messages.
+   */
+  searchResultLimit?: number;
   /** Order of `$batch` responses; Graph promises none. Default `reverse`. */
   batchResponseOrder?: "reverse" | "request";
   tenantId?: string;
@@ -477,7 +482,8 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
         const folder = folderOrThrow(folderName ?? "inbox");
         messageCounter += 1;
         const serial = messageCounter;
-        const headers = parseHeaderBlock(typeof raw === "string" ? raw : Buffer.from(raw).toString("latin1"));
+        // Header bytes are UTF-8 when 8-bit (RFC 6532); the body keeps its bytes in `mime`.
+        const headers = parseHeaderBlock(typeof raw === "string" ? raw : Buffer.from(raw).toString("utf8"));
         const get = (name: string): string | undefined =>
           headers.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
         const from = parseAddressHeader(get("From"), decodeEncodedWords)[0] ?? { address: "" };
@@ -928,6 +934,7 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
         );
       }
       messages.sort((a, b) => b.receivedDateTime.getTime() - a.receivedDateTime.getTime());
+      if (search !== null) messages = messages.slice(0, options.searchResultLimit ?? 1000);
       state = {
         userPath: target.userPath,
         ids: messages.map((m) => m.immutableId),

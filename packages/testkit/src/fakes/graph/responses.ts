@@ -63,6 +63,33 @@ export const graphFaults = {
       body: { error: { code: "resyncRequired", message: "A resync is required." } },
     };
   },
+  /**
+   * 500 ErrorMimeContentConversionFailed: `$value` of a message Exchange cannot turn into MIME
+   * (S/MIME items), the same on every attempt (OpenArchiver#487).
+   */
+  mimeContentConversionFailed(): GraphFault {
+    return {
+      status: 500,
+      body: {
+        error: { code: "ErrorMimeContentConversionFailed", message: "MIME content conversion failed." },
+      },
+    };
+  },
+  /**
+   * 500 ErrorContentConversionFailed: a GET of a message whose body is corrupt, the same on every
+   * attempt (microsoft-graph-docs#7758).
+   */
+  contentConversionFailed(): GraphFault {
+    return {
+      status: 500,
+      body: {
+        error: {
+          code: "ErrorContentConversionFailed",
+          message: "Content conversion failed., Content conversion: Body conversion failed.",
+        },
+      },
+    };
+  },
   /** The generic throttling 429 (learn.microsoft.com/graph/throttling). */
   tooManyRequests(retryAfter: GraphRetryAfter = 10, now: Date = new Date()): GraphFault {
     return {

@@ -1,7 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseAddressList } from "@clientmail/core";
-import { envelopeFromHeaders, messageIdTokens, parseHeaderBlock, parseSimpleAddressList } from "./headers.js";
+import {
+  envelopeFromHeaders,
+  messageIdTokens,
+  parseHeaderBlock,
+  parseSimpleAddressList,
+} from "./envelope-from-headers.js";
 
 const block = [
   'From: "Müller, Anna" <Anna.Mueller@Bücher.Example>',
@@ -17,7 +22,7 @@ const block = [
   "",
 ].join("\r\n");
 
-describe("envelope from IMAP header fields", () => {
+describe("envelope from RFC 5322 header fields", () => {
   it("T12/H1: unfolds, decodes and normalises every field", () => {
     const envelope = envelopeFromHeaders({
       providerId: "INBOX:1:5",

@@ -1,7 +1,8 @@
 /**
- * Turns the header fields fetched for an envelope (`BODY.PEEK[HEADER.FIELDS (...)]`) into a
- * {@link ProviderEnvelope}. Fetching these raw fields is about twice as fast with imapflow as
- * FETCH ENVELOPE, and unlike ENVELOPE it carries References (needed for threading, H1).
+ * Builds a {@link ProviderEnvelope} from RFC 5322 header fields, one way for every provider that
+ * sees raw headers: IMAP (`BODY.PEEK[HEADER.FIELDS (...)]` or the header block of the source),
+ * Gmail (`format=metadata` headers or the header block of `raw`), Graph (the MIME source's
+ * threading headers). The same message therefore gives the same envelope through each.
  */
 import {
   decodeEncodedWords,
@@ -10,7 +11,7 @@ import {
   type ProviderEnvelope,
 } from "@clientmail/core";
 
-/** The header fields an envelope needs, in the form imapflow's `headers` fetch option takes. */
+/** The header fields an envelope needs (lower-case, as imapflow's `headers` fetch option takes them). */
 export const ENVELOPE_HEADER_FIELDS = [
   "from",
   "sender",
@@ -25,10 +26,39 @@ export const ENVELOPE_HEADER_FIELDS = [
   "references",
 ] as const;
 
-/** Parses a raw header block into lower-cased field name -> values, unfolding continuation lines. */
-export function parseHeaderBlock(block: Buffer | string): Map<string, string[]> {
+/** Header fields by lower-cased name, each with its values in order (a field may repeat). */
+export type HeaderFields = Map<string, string[]>;
+
+/**
+ * The header block of a raw message: everything up to and including the first empty line (the
+ * whole source when there is none).
+ */
+export function headerBlockOf(source: Buffer): Buffer {
+  const crlf = source.indexOf("\r\n\r\n");
+  const lf = source.indexOf("\n\n");
+  const ends = [crlf < 0 ? -1 : crlf + 4, lf < 0 ? -1 : lf + 2].filter((end) => end > 0);
+  return ends.length === 0 ? source : source.subarray(0, Math.min(...ends));
+}
+
+/** Header fields from name/value pairs as an API lists them (Gmail's `payload.headers`). */
+export function headerFieldsOf(list: readonly { name: string; value: string }[]): HeaderFields {
+  const fields: HeaderFields = new Map();
+  for (const { name, value } of list) {
+    const key = name.trim().toLowerCase();
+    const values = fields.get(key);
+    if (values) values.push(value.trim());
+    else fields.set(key, [value.trim()]);
+  }
+  return fields;
+}
+
+/**
+ * Parses a raw header block into lower-cased field name -> values, unfolding continuation lines.
+ * 8-bit header bytes are read as UTF-8 (RFC 6532).
+ */
+export function parseHeaderBlock(block: Buffer | string): HeaderFields {
   const text = (typeof block === "string" ? block : block.toString("utf8")).replace(/\r?\n[ \t]+/g, " ");
-  const fields = new Map<string, string[]>();
+  const fields: HeaderFields = new Map();
   for (const line of text.split(/\r?\n/)) {
     const colon = line.indexOf(":");
     if (colon <= 0) continue;
@@ -87,7 +117,7 @@ export function parseSimpleAddressList(value: string): EmailAddress[] | undefine
   return result;
 }
 
-function addresses(fields: Map<string, string[]>, name: string): EmailAddress[] {
+function addresses(fields: HeaderFields, name: string): EmailAddress[] {
   const values = fields.get(name);
   if (!values) return [];
   const seen = new Set<string>();
@@ -109,20 +139,27 @@ function parseDate(value: string | undefined): Date | undefined {
   return Number.isNaN(time) ? undefined : new Date(time);
 }
 
-/** What the IMAP FETCH reported besides the header fields. */
-export interface FetchedEnvelopeParts {
+/** What a provider knows of a message besides its header fields. */
+export interface EnvelopeParts {
   providerId: string;
   folder: string;
-  headers: Buffer | string | undefined;
+  /** A raw header block, or fields already split (see {@link headerFieldsOf}). */
+  headers: Buffer | string | HeaderFields | undefined;
   size: number | undefined;
   flags: Iterable<string> | undefined;
-  internalDate: Date | string | undefined;
+  /** When the server received the message: the date when the Date header is missing or unreadable. */
+  internalDate: Date | string | number | undefined;
   threadId: string | undefined;
 }
 
-/** Builds the envelope of one message from its fetched header fields. Never throws on malformed headers. */
-export function envelopeFromHeaders(parts: FetchedEnvelopeParts): ProviderEnvelope {
-  const fields = parts.headers === undefined ? new Map<string, string[]>() : parseHeaderBlock(parts.headers);
+/** Builds the envelope of one message from its header fields. Never throws on malformed headers. */
+export function envelopeFromHeaders(parts: EnvelopeParts): ProviderEnvelope {
+  const fields: HeaderFields =
+    parts.headers === undefined
+      ? new Map()
+      : parts.headers instanceof Map
+        ? parts.headers
+        : parseHeaderBlock(parts.headers);
   const first = (name: string) => fields.get(name)?.[0];
   const internal = parts.internalDate === undefined ? undefined : new Date(parts.internalDate);
   const date =

@@ -1,0 +1,211 @@
+/**
+ * The IMAP transport: the command connection (opened lazily, reopened after a drop), dedicated
+ * connections for IDLE, and the per-command deadline (R3). imapflow's `socketTimeout` only
+ * catches a silent socket; a server that trickles a byte now and then keeps a command running
+ * forever, so every command also runs against a wall-clock deadline that closes the connection.
+ */
+import { ClientMailError } from "@clientmail/core";
+import { providerClosedError, withDeadline } from "@clientmail/provider-utils";
+import { ImapFlow, type ImapFlowOptions } from "imapflow";
+import { translateImapError, type ImapErrorContext } from "./errors.js";
+import type { ResolvedImapSettings } from "./settings.js";
+
+/** What one command is part of, for deadlines and error details. */
+export interface CommandScope {
+  operation: ImapErrorContext["operation"];
+  folder?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+interface ConnectAttempt {
+  promise: Promise<ImapFlow>;
+  abandoned: boolean;
+}
+
+/** The connections of one provider. */
+export class ImapConnection {
+  private client: ImapFlow | undefined;
+  private connecting: ConnectAttempt | undefined;
+  private closed = false;
+
+  constructor(readonly config: ResolvedImapSettings) {}
+
+  private clientOptions(): ImapFlowOptions {
+    const { config } = this;
+    return {
+      host: config.host,
+      port: config.port,
+      secure: config.security === "tls",
+      doSTARTTLS: config.security === "starttls" ? true : config.security === "none" ? false : undefined,
+      tls: {
+        rejectUnauthorized: config.tls.rejectUnauthorized ?? true,
+        ...(config.tls.servername === undefined ? {} : { servername: config.tls.servername }),
+        ...(config.tls.ca === undefined ? {} : { ca: config.tls.ca }),
+      },
+      auth:
+        config.accessToken === undefined
+          ? { user: config.user, pass: config.password }
+          : { user: config.user, accessToken: config.accessToken },
+      logger: false,
+      disableAutoIdle: true,
+      connectionTimeout: config.connectionTimeoutMs,
+      greetingTimeout: Math.min(config.connectionTimeoutMs, 16_000),
+      socketTimeout: config.socketTimeoutMs,
+      clientInfo: { name: "clientmail" },
+    };
+  }
+
+  /** Opens a new authenticated connection; translates failures. */
+  async open(
+    operation: ImapErrorContext["operation"],
+    extra: Partial<ImapFlowOptions> = {},
+  ): Promise<ImapFlow> {
+    if (this.closed) throw providerClosedError("imap");
+    const client = new ImapFlow({ ...this.clientOptions(), ...extra });
+    // An 'error' event without a listener would crash the host process.
+    client.on("error", (error: Error) => {
+      this.config.logger?.warn("imap connection error", {
+        code: (error as { code?: unknown }).code,
+        operation,
+      });
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      client.close();
+      throw translateImapError(error, { operation: "connect" });
+    }
+    return client;
+  }
+
+  private async commandClient(): Promise<ImapFlow> {
+    if (this.closed) throw providerClosedError("imap");
+    if (this.client?.usable) return this.client;
+    this.client = undefined;
+    if (!this.connecting) {
+      const attempt: ConnectAttempt = {
+        abandoned: false,
+        promise: this.open("connect").then((client) => {
+          if (attempt.abandoned || this.closed) {
+            client.close();
+            throw this.closed
+              ? providerClosedError("imap")
+              : new ClientMailError("transient", "The IMAP connection attempt was abandoned");
+          }
+          this.client = client;
+          return client;
+        }),
+      };
+      this.connecting = attempt;
+      void attempt.promise
+        .finally(() => {
+          if (this.connecting === attempt) this.connecting = undefined;
+        })
+        .catch(() => undefined);
+    }
+    return await this.connecting.promise;
+  }
+
+  /**
+   * Drops the command connection without a goodbye: after a deadline or an abort its state (a
+   * half-read literal, a command the server may still answer) is unknown. A connection attempt
+   * still under way is abandoned too. The next command reconnects.
+   */
+  private discard(client: ImapFlow | undefined): void {
+    if (client === undefined) {
+      if (this.connecting) this.connecting.abandoned = true;
+      this.connecting = undefined;
+      return;
+    }
+    if (this.client === client) this.client = undefined;
+    client.close();
+  }
+
+  /** Translates a failure; a command that failed because the connection went away is `transient`. */
+  failure(error: unknown, context: ImapErrorContext, client: ImapFlow | undefined): ClientMailError {
+    const translated = translateImapError(error, context);
+    if (translated.code === "internal" && client !== undefined && !client.usable) {
+      return new ClientMailError("transient", "The IMAP connection was lost during the command", {
+        cause: error,
+        details: { ...translated.details },
+      });
+    }
+    return translated;
+  }
+
+  /**
+   * Runs `work` on the command connection within the command deadline. At the deadline, or when
+   * `scope.signal` aborts, the connection is closed and the call rejects at once (`transient`, or
+   * the signal's reason). Failures of `work` are translated (see {@link translateImapError}).
+   */
+  async command<T>(scope: CommandScope, work: (client: ImapFlow) => Promise<T>): Promise<T> {
+    if (this.closed) throw providerClosedError("imap");
+    let client: ImapFlow | undefined;
+    return await withDeadline(
+      {
+        provider: "imap",
+        operation: scope.operation,
+        timeoutMs: this.config.commandTimeoutMs,
+        signal: scope.signal,
+        onAbort: (reason) => {
+          this.config.logger?.warn("imap command abandoned; connection closed", {
+            operation: scope.operation,
+            reason: reason.details.reason ?? "aborted",
+          });
+          this.discard(client);
+        },
+      },
+      async () => {
+        client = await this.commandClient();
+        try {
+          return await work(client);
+        } catch (error) {
+          throw this.failure(error, { operation: scope.operation, folder: scope.folder }, client);
+        }
+      },
+    );
+  }
+
+  /**
+   * Runs `work` with `path` selected (read-only) on the command connection, as one command (see
+   * {@link command}). `refresh` SELECTs again when the folder is already selected, for fresh
+   * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ: a folder left selected only learns of changes when
+   * the server chooses to say.
+   */
+  async inFolder<T>(
+    path: string,
+    scope: Omit<CommandScope, "folder">,
+    work: (client: ImapFlow) => Promise<T>,
+    refresh = false,
+  ): Promise<T> {
+    return await this.command({ ...scope, folder: path }, async (client) => {
+      const alreadyOpen = client.mailbox !== false && client.mailbox.path === path;
+      const lock = await client.getMailboxLock(path, { readOnly: true });
+      try {
+        if (refresh && alreadyOpen) await client.mailboxOpen(path, { readOnly: true });
+        return await work(client);
+      } finally {
+        lock.release();
+      }
+    });
+  }
+
+  /** Logs out of the command connection. Idempotent; later calls fail as closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = this.connecting;
+    this.connecting = undefined;
+    const client = this.client ?? (await pending?.promise.catch(() => undefined));
+    this.client = undefined;
+    if (client?.usable) {
+      try {
+        await client.logout();
+      } catch {
+        client.close();
+      }
+    } else {
+      client?.close();
+    }
+  }
+}

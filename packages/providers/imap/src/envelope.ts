@@ -1,0 +1,61 @@
+/**
+ * Envelopes of IMAP messages: fetched as raw header fields (`BODY.PEEK[HEADER.FIELDS (...)]`),
+ * about twice as fast with imapflow as FETCH ENVELOPE and, unlike ENVELOPE, carrying References
+ * (threading, H1); turned into envelopes by the builder every provider shares.
+ */
+import type { ProviderEnvelope } from "@clientmail/core";
+import { ENVELOPE_HEADER_FIELDS, envelopeFromHeaders } from "@clientmail/provider-utils";
+import type { FetchMessageObject, FetchQueryObject, ImapFlow } from "imapflow";
+import { providerIdOf, toRanges } from "./cursor.js";
+
+/** Ascending UID order. */
+export function uidCompare(a: number, b: number): number {
+  return a - b;
+}
+
+/** True when the server gives thread ids (Gmail's X-GM-THRID, or RFC 8474 OBJECTID). */
+export function offersThreadIds(client: ImapFlow): boolean {
+  return client.capabilities.has("X-GM-EXT-1") || client.capabilities.has("OBJECTID");
+}
+
+function envelopeQuery(client: ImapFlow): FetchQueryObject {
+  return {
+    uid: true,
+    flags: true,
+    size: true,
+    internalDate: true,
+    headers: [...ENVELOPE_HEADER_FIELDS],
+    ...(offersThreadIds(client) ? { threadId: true } : {}),
+  };
+}
+
+/** The envelope of a fetched message; `headers` may be the requested fields or the source's header block. */
+export function toEnvelope(path: string, uidValidity: string, message: FetchMessageObject): ProviderEnvelope {
+  return envelopeFromHeaders({
+    providerId: providerIdOf(path, uidValidity, message.uid),
+    folder: path,
+    headers: message.headers,
+    size: message.size,
+    flags: message.flags,
+    internalDate: message.internalDate,
+    threadId: message.threadId,
+  });
+}
+
+/** Fetches envelopes for `uids` of the selected folder, ascending by UID. Vanished UIDs are absent. */
+export async function fetchEnvelopes(
+  client: ImapFlow,
+  path: string,
+  uidValidity: string,
+  uids: readonly number[],
+): Promise<ProviderEnvelope[]> {
+  if (uids.length === 0) return [];
+  const messages = await client.fetchAll(toRanges([...uids].sort(uidCompare)), envelopeQuery(client), {
+    uid: true,
+  });
+  const wanted = new Set(uids);
+  return messages
+    .filter((message) => wanted.has(message.uid))
+    .sort((a, b) => a.uid - b.uid)
+    .map((message) => toEnvelope(path, uidValidity, message));
+}

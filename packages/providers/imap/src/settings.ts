@@ -1,0 +1,164 @@
+/**
+ * Settings of {@link createImapProvider}, and their validation: every invalid setting is named at
+ * once, with its value and what was expected.
+ */
+import { ValidationError, type ValidationIssue } from "@clientmail/core";
+import type { Logger } from "@clientmail/core/ports";
+
+/** How the connection is secured. */
+export type ImapSecurity = "tls" | "starttls" | "none";
+
+/** Settings of {@link createImapProvider}. */
+export interface ImapProviderSettings {
+  host: string;
+  /** Defaults to 993 with `security: "tls"`, else 143. */
+  port?: number | undefined;
+  /**
+   * `tls` (the default): TLS from the first byte. `starttls`: upgrade, and refuse to continue
+   * when the server does not offer it. `none`: cleartext, for loopback test servers only.
+   */
+  security?: ImapSecurity | undefined;
+  /** TLS options. Certificates are verified unless `rejectUnauthorized: false` is set explicitly. */
+  tls?:
+    | {
+        rejectUnauthorized?: boolean | undefined;
+        servername?: string | undefined;
+        ca?: string | Buffer | undefined;
+      }
+    | undefined;
+  /** Login name. */
+  user: string;
+  /** Password (or app password). Exactly one of `password` and `accessToken`. */
+  password?: string | undefined;
+  /** OAuth 2 access token, sent with SASL XOAUTH2. Exactly one of `password` and `accessToken`. */
+  accessToken?: string | undefined;
+  /**
+   * Folders to sync: special-use names (`\\Inbox`, `\\Sent`, `\\All`, `\\Archive`, ...), used when
+   * the server has such a folder and skipped when not, or exact folder paths, which must exist
+   * (else calls fail with `not_found`). Default: `["\\Inbox", "\\Sent", "\\All"]`.
+   */
+  folders?: readonly string[] | undefined;
+  /** Envelopes per page of `changes` and batch of `search`. Default 500. */
+  pageSize?: number | undefined;
+  /**
+   * IDLE is ended and re-issued after this long (RFC 2177 advises at most 29 minutes, because
+   * servers may log out a client silent for 30). Default 29 minutes.
+   */
+  idleRestartMs?: number | undefined;
+  /** How often `watch` checks the synced folders other than the IDLE one (STATUS). Default 60 s. */
+  pollIntervalMs?: number | undefined;
+  /** Connect (TCP + TLS) timeout. Default 30 s. */
+  connectionTimeoutMs?: number | undefined;
+  /** Socket inactivity timeout. Default 5 minutes. */
+  socketTimeoutMs?: number | undefined;
+  /**
+   * Deadline of one command (R3): a SELECT, a SEARCH, the FETCH of one chunk of messages (at most
+   * 32), connecting included. A command still running then — a silent server, or one trickling
+   * bytes, which an inactivity timeout never catches — closes the connection and fails the call
+   * as `transient`; the next call reconnects. Default 2 minutes.
+   */
+  commandTimeoutMs?: number | undefined;
+  /** Receives connection-level events; never message content or credentials. */
+  logger?: Logger | undefined;
+}
+
+/** Settings with every default applied. */
+export interface ResolvedImapSettings {
+  host: string;
+  port: number;
+  security: ImapSecurity;
+  tls: NonNullable<ImapProviderSettings["tls"]>;
+  user: string;
+  password: string | undefined;
+  accessToken: string | undefined;
+  folders: readonly string[];
+  pageSize: number;
+  idleRestartMs: number;
+  pollIntervalMs: number;
+  connectionTimeoutMs: number;
+  socketTimeoutMs: number;
+  commandTimeoutMs: number;
+  logger: Logger | undefined;
+}
+
+const DEFAULT_FOLDERS = ["\\Inbox", "\\Sent", "\\All"] as const;
+/** RFC 2177's 29 minutes: the longest IDLE a server must tolerate. */
+export const IDLE_RESTART_MS = 29 * 60 * 1000;
+
+function positiveInteger(
+  issues: ValidationIssue[],
+  field: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    issues.push({ field, value, expected: "a positive integer" });
+    return fallback;
+  }
+  return value;
+}
+
+/** Applies defaults; throws a {@link ValidationError} naming every invalid setting. */
+export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSettings {
+  const issues: ValidationIssue[] = [];
+  if (typeof settings.host !== "string" || settings.host.trim() === "") {
+    issues.push({ field: "host", value: settings.host, expected: "the IMAP server's host name" });
+  }
+  if (typeof settings.user !== "string" || settings.user === "") {
+    issues.push({ field: "user", value: settings.user, expected: "the login name" });
+  }
+  const hasPassword = typeof settings.password === "string" && settings.password !== "";
+  const hasToken = typeof settings.accessToken === "string" && settings.accessToken !== "";
+  if (hasPassword === hasToken) {
+    issues.push({
+      field: hasPassword ? "accessToken" : "password",
+      value: "[redacted]",
+      expected: "exactly one of password and accessToken",
+    });
+  }
+  const security = settings.security ?? "tls";
+  if (!["tls", "starttls", "none"].includes(security)) {
+    issues.push({ field: "security", value: security, expected: '"tls", "starttls" or "none"' });
+  }
+  const port = positiveInteger(issues, "port", settings.port, security === "tls" ? 993 : 143);
+  if (port > 65535) issues.push({ field: "port", value: port, expected: "a TCP port (1-65535)" });
+  const folders = settings.folders ?? DEFAULT_FOLDERS;
+  if (
+    !Array.isArray(folders) ||
+    folders.length === 0 ||
+    folders.some((f) => typeof f !== "string" || f === "")
+  ) {
+    issues.push({
+      field: "folders",
+      value: folders,
+      expected: "a non-empty list of folder paths or special-use names",
+    });
+  }
+  const resolved: ResolvedImapSettings = {
+    host: settings.host,
+    port,
+    security,
+    tls: settings.tls ?? {},
+    user: settings.user,
+    password: hasPassword ? settings.password : undefined,
+    accessToken: hasToken ? settings.accessToken : undefined,
+    folders,
+    pageSize: positiveInteger(issues, "pageSize", settings.pageSize, 500),
+    idleRestartMs: positiveInteger(issues, "idleRestartMs", settings.idleRestartMs, IDLE_RESTART_MS),
+    pollIntervalMs: positiveInteger(issues, "pollIntervalMs", settings.pollIntervalMs, 60_000),
+    connectionTimeoutMs: positiveInteger(issues, "connectionTimeoutMs", settings.connectionTimeoutMs, 30_000),
+    socketTimeoutMs: positiveInteger(issues, "socketTimeoutMs", settings.socketTimeoutMs, 5 * 60_000),
+    commandTimeoutMs: positiveInteger(issues, "commandTimeoutMs", settings.commandTimeoutMs, 2 * 60_000),
+    logger: settings.logger,
+  };
+  if (resolved.idleRestartMs > IDLE_RESTART_MS) {
+    issues.push({
+      field: "idleRestartMs",
+      value: resolved.idleRestartMs,
+      expected: "at most 29 minutes (1740000)",
+    });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return resolved;
+}

@@ -1,0 +1,48 @@
+/**
+ * `@clientmail/provider-utils`: what every clientmail mail provider (IMAP, Gmail, Graph) would
+ * otherwise repeat, with one implementation each — abortable sleep, retry with full-jitter backoff
+ * that honours Retry-After, operation deadlines (R3), RFC 5322 headers -> envelope, raw source ->
+ * fetched message (R11), per-message failure isolation (R1), and the errors providers share.
+ * Internal to clientmail's providers; a third-party provider may use it too.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitedError } from "@clientmail/core";
+ * import { defaultRetryPolicy, parseRetryAfter, retry, sleep, withDeadline } from "@clientmail/provider-utils";
+ *
+ * const body = await retry(
+ *   () =>
+ *     withDeadline({ provider: "example", operation: "list", timeoutMs: 60_000 }, async (signal) => {
+ *       const response = await fetch(url, { signal });
+ *       const wait = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+ *       if (response.status === 429) throw new RateLimitedError("throttled", wait);
+ *       return await response.json();
+ *     }),
+ *   { policy: defaultRetryPolicy, sleep, random: Math.random },
+ * );
+ * ```
+ *
+ * @module
+ */
+export { abortError, throwIfAborted } from "./abort.js";
+export { sleep } from "./sleep.js";
+export type { Sleep } from "./sleep.js";
+export { parseRetryAfter } from "./retry-after.js";
+export { backoffDelay, defaultRetryPolicy, requestedWaitMs, retry } from "./retry.js";
+export type { RetryOptions, RetryPolicy } from "./retry.js";
+export { deadlineExceeded, withDeadline } from "./deadline.js";
+export type { DeadlineOptions, DeadlineScope } from "./deadline.js";
+export { cursorExpiredError, providerClosedError, readCursor } from "./errors.js";
+export {
+  ENVELOPE_HEADER_FIELDS,
+  envelopeFromHeaders,
+  headerBlockOf,
+  headerFieldsOf,
+  messageIdTokens,
+  parseHeaderBlock,
+  parseSimpleAddressList,
+} from "./envelope-from-headers.js";
+export type { EnvelopeParts, HeaderFields } from "./envelope-from-headers.js";
+export { parseRawMessage, unreadable } from "./parse-message.js";
+export { MessageRefusedError, isolateFailures } from "./isolate-failures.js";
+export { addressSearchForms } from "./address-forms.js";
