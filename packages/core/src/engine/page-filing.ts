@@ -239,12 +239,80 @@ export class PageFiler {
     const content = new Map<string, Content>();
     const unreadable: UnreadableMessage[] = [];
     if (providerIds.length === 0) return { content, unreadable };
-    const results: AsyncIterable<FetchResult> = this.provider.fetch(providerIds, { signal });
-    for await (const result of results) {
-      if (isUnreadable(result)) unreadable.push(result);
-      else content.set(result.envelope.providerId, intakeContent(result, this.mailboxId));
+    const take = async (ids: readonly string[]) => {
+      const results: AsyncIterable<FetchResult> = this.provider.fetch(ids, { signal });
+      for await (const result of results) {
+        if (isUnreadable(result)) unreadable.push(result);
+        else content.set(result.envelope.providerId, intakeContent(result, this.mailboxId));
+      }
+    };
+    try {
+      await take(providerIds);
+    } catch (error) {
+      if (signal?.aborted || !ClientMailError.hasCode(error, "transient")) throw error;
+      await this.isolateConnectionKiller(
+        providerIds.filter((id) => !content.has(id) && !unreadable.some((u) => u.providerId === id)),
+        content,
+        unreadable,
+        take,
+        error,
+      );
     }
     return { content, unreadable };
+  }
+
+  /**
+   * R1 when a batch fails at connection level: an outage, or one message that makes the server drop
+   * the connection every time it is fetched (some servers do, on a message they cannot read). The
+   * ids are fetched one at a time, in up to three rounds; each later round first fetches a message
+   * that worked, to prove the connection healthy. A message whose fetch dropped the connection in
+   * every round while others came through failed on its own: it is set aside as `server_refused`.
+   * When nothing comes through, the failure is the connection's: it is thrown, and nothing is
+   * marked.
+   */
+  private async isolateConnectionKiller(
+    pending: readonly string[],
+    content: Map<string, Content>,
+    unreadable: UnreadableMessage[],
+    take: (ids: readonly string[]) => Promise<void>,
+    batchError: unknown,
+  ): Promise<void> {
+    const rounds = 3;
+    let remaining = [...pending];
+    let probe = content.keys().next().value as string | undefined;
+    const settled = (id: string) => content.has(id) || unreadable.some((u) => u.providerId === id);
+    for (let round = 1; round <= rounds && remaining.length > 0; round++) {
+      if (probe !== undefined && round > 1) await take([probe]); // throws: the connection is down
+      let succeeded = round > 1;
+      let failuresInARow = 0;
+      const failed: string[] = [];
+      for (const id of remaining) {
+        try {
+          await take([id]);
+          succeeded = true;
+          failuresInARow = 0;
+          probe ??= settled(id) && content.has(id) ? id : probe;
+        } catch (error) {
+          if (!ClientMailError.hasCode(error, "transient")) throw error;
+          failed.push(id);
+          failuresInARow += 1;
+          // Two in a row before anything came through: an outage, not a message.
+          if (!succeeded && failuresInARow >= 2) throw batchError;
+        }
+      }
+      if (!succeeded) throw batchError;
+      remaining = failed;
+    }
+    for (const providerId of remaining) {
+      unreadable.push({
+        providerId,
+        unreadable: {
+          reason: "server_refused",
+          detail:
+            "the server dropped the connection each time this message was fetched, while others came through",
+        },
+      });
+    }
   }
 
   /** Phase two: one transaction with the cursor, then the effects. */

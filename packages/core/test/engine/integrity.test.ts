@@ -43,14 +43,14 @@ async function filed(f: Firm): Promise<Array<{ subject: string; accounts: string
   return [...seen.values()].sort((a, b) => a.subject.localeCompare(b.subject));
 }
 
-/** A provider whose `fetch` fails at connection level on the given calls (1-based). */
-function fetchFailsOn(provider: MailProvider, calls: number[]): MailProvider {
+/** A provider whose `fetch` fails at connection level while `outage.down` (after `outage.after` good calls). */
+function fetchDuringOutage(provider: MailProvider, outage: { down: boolean; after: number }): MailProvider {
   let call = 0;
   return {
     ...provider,
     fetch: (ids, options) => {
       call += 1;
-      if (calls.includes(call)) {
+      if (outage.down && call > outage.after) {
         return {
           [Symbol.asyncIterator]: () => ({
             next: (): Promise<IteratorResult<FetchResult>> =>
@@ -96,7 +96,8 @@ describe.each(engineStores)("integrity under faults on the $name", ({ make }) =>
       for (let i = 0; i < 7; i++)
         clientMail(f, box, { messageId: `<m${i}@home.example>`, subject: `Receipt ${i}`, date: minutes(i) });
       // Page 1 commits; the fetch of page 2 hits the outage, and so does every refetch during it.
-      const provider = fetchFailsOn(f.box(box).provider(), [2, 3, 4]);
+      const outage = { down: true, after: 1 };
+      const provider = fetchDuringOutage(f.box(box).provider(), outage);
       const sync = () => f.sync(box, { provider });
       const error = await sync()
         .syncOnce()
@@ -112,6 +113,7 @@ describe.each(engineStores)("integrity under faults on the $name", ({ make }) =>
       expect(await f.store.getCursor(f.firm.id, box)).toBe(cursorAfterOutage);
       await expect(sync().syncOnce()).rejects.toMatchObject({ code: "transient" });
       // The connection is back.
+      outage.down = false;
       const result = await sync().syncOnce();
       expect(result.quarantined).toEqual([]);
       expect((await filed(f)).map((m) => m.subject)).toEqual(
@@ -145,6 +147,36 @@ describe.each(engineStores)("integrity under faults on the $name", ({ make }) =>
       await f.sync(box).syncOnce();
       expect(await f.store.listQuarantine(f.firm.id)).toEqual([]);
       expect((await filed(f)).map((m) => m.subject)).toEqual(["Broken", "Fine"]);
+    });
+
+    it("R1: a message that makes the server drop the connection every time is set aside alone; the rest of its page is filed", async () => {
+      const f = await makeFirm({ makeStore: make, pageSize: 10 });
+      const box = f.boxes.ann.id;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push(
+          clientMail(f, box, { messageId: `<k${i}@home.example>`, subject: `Doc ${i}`, date: minutes(i) }),
+        );
+      const killer = ids[2]!;
+      const inner = f.box(box).provider();
+      const provider: MailProvider = {
+        ...inner,
+        fetch: (requested, options) =>
+          requested.includes(killer)
+            ? {
+                [Symbol.asyncIterator]: () => ({
+                  next: (): Promise<IteratorResult<FetchResult>> =>
+                    Promise.reject(new ClientMailError("transient", "The IMAP connection was lost")),
+                }),
+              }
+            : inner.fetch(requested, options),
+      };
+      const result = await f.sync(box, { provider }).syncOnce();
+      expect(result.quarantined).toEqual([killer]);
+      expect((await filed(f)).map((m) => m.subject)).toEqual(["Doc 0", "Doc 1", "Doc 3", "Doc 4"]);
+      expect(await f.store.listQuarantine(f.firm.id)).toMatchObject([
+        { providerId: killer, reason: "server_refused" },
+      ]);
     });
 
     it("R2: a quarantined message that was deleted meanwhile leaves the quarantine", async () => {
