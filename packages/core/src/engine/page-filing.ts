@@ -279,7 +279,7 @@ export class PageFiler {
   ): Promise<void> {
     const rounds = 3;
     let remaining = [...pending];
-    let probe = content.keys().next().value as string | undefined;
+    let probe = content.keys().next().value;
     const settled = (id: string) => content.has(id) || unreadable.some((u) => u.providerId === id);
     for (let round = 1; round <= rounds && remaining.length > 0; round++) {
       if (probe !== undefined && round > 1) await take([probe]); // throws: the connection is down
