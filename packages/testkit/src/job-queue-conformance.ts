@@ -185,6 +185,31 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
       });
     });
 
+    it("R8: a keyed job that failed for good stays listed when its key is enqueued again", async () => {
+      await withQueue(options, async ({ queue, store }, workers) => {
+        const runs: number[] = [];
+        workers.push(
+          await queue.work(
+            {
+              keyed: async (job) => {
+                runs.push(Number(job.payload.n));
+                if (job.payload.n === 1) throw new ClientMailError("permission_denied", "not allowed");
+              },
+            },
+            { pollIntervalMs: 50 },
+          ),
+        );
+        await queue.enqueue(store, [{ name: "keyed", payload: { n: 1 }, key: "renew:firm:box" }]);
+        await eventually(async () => (await queue.stats()).failed === 1, "the failed job");
+        await queue.enqueue(store, [{ name: "keyed", payload: { n: 2 }, key: "renew:firm:box" }]);
+        await eventually(() => runs.includes(2), "the new job of that key");
+        expect(runs).toEqual([1, 2]);
+        const failed = await queue.listFailed();
+        expect(failed).toHaveLength(1);
+        expect(failed[0]).toMatchObject({ payload: { n: 1 }, key: "renew:firm:box" });
+      });
+    });
+
     it("R8: a job scheduled for later does not run before its time", async () => {
       await withQueue(options, async ({ queue, store }, workers) => {
         const ranAt: number[] = [];

@@ -22,7 +22,8 @@ import type { Store } from "./store.js";
 
 /** JSON values only: payloads travel through a database. */
 export type JobPayload = { readonly [key: string]: JobValue };
-export type JobValue = string | number | boolean | null | readonly JobValue[] | { readonly [key: string]: JobValue };
+export type JobValue =
+  string | number | boolean | null | readonly JobValue[] | { readonly [key: string]: JobValue };
 
 /** A job to add. */
 export interface NewJob {
