@@ -185,6 +185,7 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
       });
     });
 
+<<<<<<< HEAD
     it("R8: enqueueing a waiting key again keeps one job, due at the earlier time", async () => {
       await withQueue(options, async ({ queue, store }, workers) => {
         const runs: number[] = [];
@@ -204,6 +205,30 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
         await eventually(() => runs.length === 1, "the job, now due");
         await sleep(150);
         expect(runs).toHaveLength(1);
+=======
+    it("R8: a keyed job that failed for good stays listed when its key is enqueued again", async () => {
+      await withQueue(options, async ({ queue, store }, workers) => {
+        const runs: number[] = [];
+        workers.push(
+          await queue.work(
+            {
+              keyed: async (job) => {
+                runs.push(Number(job.payload.n));
+                if (job.payload.n === 1) throw new ClientMailError("permission_denied", "not allowed");
+              },
+            },
+            { pollIntervalMs: 50 },
+          ),
+        );
+        await queue.enqueue(store, [{ name: "keyed", payload: { n: 1 }, key: "renew:firm:box" }]);
+        await eventually(async () => (await queue.stats()).failed === 1, "the failed job");
+        await queue.enqueue(store, [{ name: "keyed", payload: { n: 2 }, key: "renew:firm:box" }]);
+        await eventually(() => runs.includes(2), "the new job of that key");
+        expect(runs).toEqual([1, 2]);
+        const failed = await queue.listFailed();
+        expect(failed).toHaveLength(1);
+        expect(failed[0]).toMatchObject({ payload: { n: 1 }, key: "renew:firm:box" });
+>>>>>>> queue
       });
     });
 
