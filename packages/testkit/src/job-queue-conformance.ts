@@ -185,7 +185,6 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
       });
     });
 
-<<<<<<< HEAD
     it("R8: enqueueing a waiting key again keeps one job, due at the earlier time", async () => {
       await withQueue(options, async ({ queue, store }, workers) => {
         const runs: number[] = [];
@@ -205,7 +204,9 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
         await eventually(() => runs.length === 1, "the job, now due");
         await sleep(150);
         expect(runs).toHaveLength(1);
-=======
+      });
+    });
+
     it("R8: a keyed job that failed for good stays listed when its key is enqueued again", async () => {
       await withQueue(options, async ({ queue, store }, workers) => {
         const runs: number[] = [];
@@ -228,7 +229,6 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
         const failed = await queue.listFailed();
         expect(failed).toHaveLength(1);
         expect(failed[0]).toMatchObject({ payload: { n: 1 }, key: "renew:firm:box" });
->>>>>>> queue
       });
     });
 

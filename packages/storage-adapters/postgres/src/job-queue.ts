@@ -8,8 +8,8 @@
  * What the port asks beyond the engine's defaults is added with the engine's public SQL functions
  * where it has one, and says so where it does not:
  * - **Keys**: graphile's `job_key` keeps one waiting job per key and, when the keyed job is
- *   running, adds the follow-up as a new job. The enqueue statement leaves a waiting key alone
- *   (the port's "changes nothing"); a worker claims the key in `clientmail_job_keys` before running,
+ *   running, adds the follow-up as a new job. The enqueue statement keeps a waiting key's job,
+ *   bringing its run-at forward when the new one is earlier; a worker claims the key in `clientmail_job_keys` before running,
  *   and a job whose key is taken is given back untouched to retry shortly, so a follow-up never
  *   runs beside its key. graphile's named queues would do this too, but cost ~10× throughput at
  *   one queue per key (measured), and mailboxes are many.
@@ -167,8 +167,9 @@ function validateJobs(jobs: readonly NewJob[]): void {
 
 /**
  * One statement: drop repeated keys within the call, leave keys that already wait (locking their
- * rows, so no worker takes one before this transaction commits and runs without seeing its data),
- * rank each job within its group, and add the rest with graphile's `add_jobs`.
+ * rows, so no worker takes one before this transaction commits and runs without seeing its data,
+ * and bringing their run-at forward when the new one is earlier), rank each job within its group,
+ * and add the rest with graphile's `add_jobs`.
  */
 const ENQUEUE_SQL = `
 WITH input AS (
@@ -186,6 +187,13 @@ waiting AS (
       -- still waiting, as far as this enqueue is concerned.
       OR (j.locked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM clientmail_job_keys c WHERE c.job_id = j.id)))
   FOR UPDATE OF j
+),
+-- One job per waiting key, due at the earlier time: a push brings a scheduled poll forward.
+pulled AS (
+  UPDATE graphile_worker._private_jobs j SET run_at = COALESCE(f.run_at, now())
+  FROM first_of_key f
+  WHERE f.key IS NOT NULL AND j.key = f.key AND j.is_available AND COALESCE(f.run_at, now()) < j.run_at
+  RETURNING j.id
 ),
 fresh AS (
   SELECT f.*, row_number() OVER (PARTITION BY f.grp ORDER BY f.ord) - 1 AS rank_in_call
