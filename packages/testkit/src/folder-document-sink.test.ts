@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { FolderDocumentSink } from "./folder-document-sink.js";
 
@@ -28,6 +29,32 @@ describe("FolderDocumentSink", () => {
     expect(await sink.findNeedles(["body-token-1", "secret-name", "absent"])).toEqual([
       { file: documentId, needle: "body-token-1" },
       { file: `${documentId}.json`, needle: "secret-name" },
+    ]);
+  });
+
+  it("F9: lists what every process saved into the folder, with the declared and the written hash", async () => {
+    const sink = await FolderDocumentSink.create();
+    sinks.push(sink);
+    const other = FolderDocumentSink.open(sink.dir);
+    const { documentId } = await other.save({
+      firmId: "f",
+      accountId: "a",
+      filename: "scan.pdf",
+      contentType: "application/pdf",
+      size: 3,
+      contentHash: "declared",
+      content: bytes("pdf"),
+    });
+    expect(await sink.list()).toEqual([
+      {
+        documentId,
+        firmId: "f",
+        accountId: "a",
+        filename: "scan.pdf",
+        contentHash: "declared",
+        writtenHash: createHash("sha256").update("pdf").digest("hex"),
+        size: 3,
+      },
     ]);
   });
 });

@@ -1,13 +1,27 @@
 /**
  * A DocumentSink that writes each saved attachment into a folder under its document id (never
  * its file name), as a host's document store would, and can search what it wrote: the document
- * half of an end-to-end privacy check.
+ * half of an end-to-end privacy check. Several processes may write into one folder (a worker that
+ * is killed and restarted); {@link FolderDocumentSink.list} reads back what every one of them saved.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DocumentSink, DocumentToSave } from "@clientmail/core/ports";
+
+/** A document as {@link FolderDocumentSink.list} reads it back from the folder. */
+export interface FolderDocument {
+  documentId: string;
+  firmId: string;
+  accountId: string;
+  filename: string;
+  /** The hash the caller declared. */
+  contentHash: string;
+  /** SHA-256 of the bytes actually written. */
+  writtenHash: string;
+  size: number;
+}
 
 export class FolderDocumentSink implements DocumentSink {
   /** What was saved, in order. */
@@ -20,17 +34,57 @@ export class FolderDocumentSink implements DocumentSink {
     return new FolderDocumentSink(await mkdtemp(join(tmpdir(), prefix)));
   }
 
+  /** A sink over an existing folder (e.g. one another process writes into too). */
+  static open(dir: string): FolderDocumentSink {
+    return new FolderDocumentSink(dir);
+  }
+
   async save(document: DocumentToSave): Promise<{ documentId: string }> {
     const chunks: Uint8Array[] = [];
     for await (const chunk of document.content) chunks.push(chunk);
     const documentId = randomBytes(8).toString("hex");
     await writeFile(join(this.dir, documentId), Buffer.concat(chunks));
+    // Metadata last: a document whose metadata is missing was never completely saved.
     await writeFile(
       join(this.dir, `${documentId}.json`),
-      JSON.stringify({ filename: document.filename, accountId: document.accountId }),
+      JSON.stringify({
+        filename: document.filename,
+        firmId: document.firmId,
+        accountId: document.accountId,
+        contentHash: document.contentHash,
+      }),
     );
     this.saved.push({ accountId: document.accountId, filename: document.filename, documentId });
     return { documentId };
+  }
+
+  /**
+   * Every document completely saved into the folder, by any process, ordered by id. A document is
+   * complete once its metadata file exists.
+   */
+  async list(): Promise<FolderDocument[]> {
+    const documents: FolderDocument[] = [];
+    for (const file of (await readdir(this.dir)).sort()) {
+      if (!file.endsWith(".json")) continue;
+      const documentId = file.slice(0, -".json".length);
+      const meta = JSON.parse(await readFile(join(this.dir, file), "utf8")) as {
+        filename: string;
+        firmId?: string;
+        accountId: string;
+        contentHash?: string;
+      };
+      const content = await readFile(join(this.dir, documentId));
+      documents.push({
+        documentId,
+        firmId: meta.firmId ?? "",
+        accountId: meta.accountId,
+        filename: meta.filename,
+        contentHash: meta.contentHash ?? "",
+        writtenHash: createHash("sha256").update(content).digest("hex"),
+        size: content.length,
+      });
+    }
+    return documents;
   }
 
   /** Every (file, needle) pair where a saved file or its metadata contains the needle. */

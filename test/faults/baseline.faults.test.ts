@@ -1,0 +1,64 @@
+/**
+ * The fault suite's yardstick: a fault-free run of the corpus through the worker, the real engine,
+ * Dovecot and PostgreSQL. Every other case compares with it, so it must be right (it files what
+ * the corpus's answer key says) and stable (two runs give the same digest).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { autoSaving, generateCorpus } from "./corpus.js";
+import { compareDigests, expectedDigest, type FaultDigest } from "./digest.js";
+import { describeTrial, dovecotSkipReason, FaultSuite, publish, type LoadedCorpus } from "./harness.js";
+
+const skip = dovecotSkipReason();
+
+describe.skipIf(skip !== undefined)(
+  `fault suite: the fault-free run${skip ? ` (skipped: ${skip})` : ""}`,
+  () => {
+    let suite: FaultSuite;
+    let loaded: LoadedCorpus;
+
+    beforeAll(async () => {
+      suite = await FaultSuite.open();
+      loaded = await suite.loadCorpus(generateCorpus());
+    });
+    afterAll(async () => {
+      await suite?.close();
+    });
+
+    it("the corpus is the same bytes on every run", () => {
+      const again = generateCorpus();
+      expect(again.messages.map((m) => m.raw.toString("base64"))).toEqual(
+        loaded.corpus.messages.map((m) => m.raw.toString("base64")),
+      );
+      const clientMail = loaded.corpus.messages.filter((m) => m.accounts.length > 0);
+      expect(clientMail.length).toBeGreaterThan(60);
+      expect(clientMail.some((m) => m.accounts.length === 2)).toBe(true);
+      expect(loaded.corpus.messages.some((m) => m.kind === "personal")).toBe(true);
+      expect(loaded.corpus.totalBytes).toBeGreaterThan(5 * 1024 * 1024);
+    });
+
+    it("F1 F4 F5 F9 H1: a fault-free run files exactly the corpus's client mail, and its digest is the same on a second run", async () => {
+      const digests: FaultDigest[] = [];
+      for (let run = 0; run < 2; run++) {
+        const firm = await suite.createFirm();
+        const outcome = await suite.runTrial(firm, loaded);
+        expect(outcome.synced, describeTrial(outcome)).toBe(true);
+        digests.push(await suite.digest(firm, loaded));
+        await firm.documents.remove();
+      }
+      const [first, second] = digests as [FaultDigest, FaultDigest];
+      const truth = compareDigests(expectedDigest(loaded.corpus, autoSaving), first, {
+        parts: ["filed", "attachments"],
+      });
+      publish(
+        `[faults] baseline: ${Object.keys(first.records).length} messages, ${first.threads.length} threads, ` +
+          `${Object.values(first.attachments).reduce((a, b) => a + b, 0)} documents, ` +
+          `${Object.keys(first.notifications).length} notifications; vs answer key lost=${truth.lost} ` +
+          `duplicated=${truth.duplicated} wrong-account=${truth.wrongAccount} extra=${truth.extra}`,
+      );
+      expect(truth.details).toEqual([]);
+      expect(second).toEqual(first);
+      expect(Object.values(first.states)).toEqual(["live", "live", "live"]);
+      expect(first.quarantine).toEqual({});
+    }, 240_000);
+  },
+);
