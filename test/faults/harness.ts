@@ -147,6 +147,8 @@ export interface WorkerOptions {
   sleepCapMs?: number | undefined;
   leaseTtlMs?: number | undefined;
   maxConsecutiveFailures?: number | undefined;
+  /** Seed of the engine's jitter. Default 1. */
+  seed?: number | undefined;
   reportPoints?: boolean | undefined;
 }
 
@@ -287,6 +289,7 @@ export class FaultSuite {
       sleepScale: options.sleepScale ?? 0.05,
       sleepCapMs: options.sleepCapMs ?? 2_000,
       maxConsecutiveFailures: options.maxConsecutiveFailures,
+      seed: options.seed ?? 1,
       imap: options.imap ?? {},
       engine: options.engine ?? {},
       reportPoints: options.reportPoints ?? options.onLine !== undefined,

@@ -68,6 +68,8 @@ export interface WorkerConfig {
   sleepScale: number;
   sleepCapMs: number;
   maxConsecutiveFailures?: number | undefined;
+  /** Seed of the engine's jitter, so a trial's backoff is the same on every run. */
+  seed: number;
   /** Extra settings for `createImapProvider` (page size, deadlines). */
   imap: Record<string, unknown>;
   /** Extra settings for `SyncService` (deadlines). */

@@ -52,6 +52,18 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Mulberry32. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Counts the points, and kills or pauses the process at the chosen one. */
 class Points {
   readonly counts = Object.fromEntries(pointKinds.map((kind) => [kind, 0])) as Record<PointKind, number>;
@@ -218,6 +230,7 @@ async function main(): Promise<void> {
     holder: `fault-worker-${process.pid}`,
     leaseTtlMs: config.leaseTtlMs,
     maxConsecutiveFailures: config.maxConsecutiveFailures,
+    random: seededRandom(config.seed),
     sleep: (ms, signal) => sleep(Math.min(ms * config.sleepScale, config.sleepCapMs), signal),
     providerFor: (mailbox) => {
       const target = byId.get(mailbox.id);
