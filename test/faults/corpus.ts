@@ -555,13 +555,29 @@ const hostilities: Hostility[] = [
       ];
     },
   },
+  // Header decoders that follow the WHATWG Encoding standard never yield a lone surrogate, so over
+  // IMAP these two reach the engine as undecoded words; they still must not break anything.
   {
-    name: "lone surrogate in the subject",
+    name: "a UTF-16 encoded word with a lone surrogate in the subject",
     apply: (s, tag) => void (s.rawSubject = `${loneSurrogateWord("Receipts")} [${tag}]`),
   },
   {
-    name: "lone surrogate in the display name",
+    name: "a UTF-16 encoded word with a lone surrogate in the display name",
     apply: (s) => void (s.rawFrom = `${loneSurrogateWord("Jo")} <${people.jo.address}>`),
+  },
+  {
+    name: "lone surrogate in a UTF-16 body",
+    apply: (s, tag) =>
+      void (s.rawTextPart = {
+        headers: ["Content-Type: text/plain; charset=utf-16be", "Content-Transfer-Encoding: base64"],
+        body: Buffer.from(
+          wrap76(
+            b64(
+              Buffer.concat([Buffer.from([0xd8, 0x3d]), Buffer.from(`Figures ${tag}`, "utf16le").swap16()]),
+            ),
+          ),
+        ),
+      }),
   },
   {
     name: "lone surrogate in the attachment name",
