@@ -8,7 +8,7 @@
  * mailboxes by label, messages by the corpus tag in their subject (see `corpus.ts`).
  */
 import type { FiledMessage, Store } from "@clientmail/core/ports";
-import type { FolderDocumentSink } from "@clientmail/testkit";
+import type { FolderDocumentSink, SqlQueryable } from "@clientmail/testkit";
 import { tagOf, type Corpus } from "./corpus.js";
 
 export interface FaultDigest {
@@ -187,6 +187,53 @@ export function expectedDigest(corpus: Corpus, autoSaving: ReadonlySet<string>):
     quarantine: {},
     collisions: 0,
     states: {},
+  };
+}
+
+/**
+ * Which of `needles` appear anywhere in the firm's rows — every table of the schema with a
+ * `firm_id` column, read raw — whether or not the store would list them (F7 hides messages filed
+ * through a link whose email sync is off; they are still stored).
+ */
+export async function storedNeedles(
+  sql: SqlQueryable,
+  firmId: string,
+  needles: readonly string[],
+): Promise<Set<string>> {
+  const tables = (
+    await sql.query(
+      `SELECT table_name FROM information_schema.columns
+       WHERE table_schema = current_schema() AND column_name = 'firm_id' ORDER BY table_name`,
+    )
+  ).rows.map((row) => (row as { table_name: string }).table_name);
+  const found = new Set<string>();
+  for (const table of tables) {
+    const { rows } = await sql.query(
+      `SELECT row_to_json(t)::text AS row FROM "${table.replace(/"/g, '""')}" t WHERE firm_id = $1`,
+      [firmId],
+    );
+    for (const { row } of rows as Array<{ row: string }>)
+      for (const needle of needles) if (!found.has(needle) && row.includes(needle)) found.add(needle);
+  }
+  return found;
+}
+
+/** The digest without some messages (and their notifications and places in threads). */
+export function withoutMessages(digest: FaultDigest, identities: ReadonlySet<string>): FaultDigest {
+  const keep = (identity: string) => !identities.has(identity);
+  return {
+    ...digest,
+    filed: Object.fromEntries(
+      Object.entries(digest.filed).map(([account, filed]) => [
+        account,
+        Object.fromEntries(Object.entries(filed).filter(([identity]) => keep(identity))),
+      ]),
+    ),
+    records: Object.fromEntries(Object.entries(digest.records).filter(([identity]) => keep(identity))),
+    threads: digest.threads.map((thread) => thread.filter(keep)).filter((thread) => thread.length > 0),
+    notifications: Object.fromEntries(
+      Object.entries(digest.notifications).filter(([key]) => keep(key.split("|").slice(2).join("|"))),
+    ),
   };
 }
 

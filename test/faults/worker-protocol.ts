@@ -50,7 +50,11 @@ export interface WorkerConfig {
   docsDir: string;
   /** Kill this process with SIGKILL at this point. */
   crash?: Point | undefined;
-  /** Stop every store write at this point until the parent writes `resume` to stdin. */
+  /**
+   * At this point, let the store writes under way finish, hold every new one, report `paused`,
+   * and wait until the parent writes `resume` to stdin: the firm's data stands still meanwhile.
+   * Never a `before-commit` point (the pause would wait for its own transaction).
+   */
   pause?: Point | undefined;
   /**
    * `until-synced`: passes with the engine's retry policy (`SyncService.syncMailbox`) until each

@@ -92,15 +92,34 @@ class Points {
       this.paused = new Promise<void>((resolve) => {
         this.resume = resolve;
       });
+      // Quiet first: writes already under way (e.g. the previous page's) finish, new ones wait.
+      while (this.inflight > 0) await sleep(5);
       report({ t: "paused", kind, n });
       await this.paused;
       this.paused = undefined;
     }
   }
 
-  /** Waits while paused (every store write goes through here). */
+  /** Store writes (and transactions) under way. */
+  inflight = 0;
+
+  /**
+   * Waits while paused; every store write goes through here. A pause must not be chosen inside a
+   * transaction (`before-commit`): it would wait for itself.
+   */
   async gate(): Promise<void> {
     while (this.paused) await this.paused;
+  }
+
+  /** Runs a store write, counted as under way. */
+  async write<T>(run: () => Promise<T>): Promise<T> {
+    await this.gate();
+    this.inflight += 1;
+    try {
+      return await run();
+    } finally {
+      this.inflight -= 1;
+    }
   }
 }
 
@@ -140,15 +159,16 @@ function instrumentStore(
       if (name === "transaction") {
         return async (fn: (tx: Store) => Promise<unknown>) => {
           if (inTransaction.getStore()) return target.transaction(fn);
-          await points.gate();
           const afterCommit: PointKind[] = [];
-          const result = await inTransaction.run(true, () =>
-            target.transaction(async (tx) => {
-              afterCommit.length = 0;
-              const value = await fn(wrapTransaction(tx, afterCommit));
-              await points.hit("before-commit");
-              return value;
-            }),
+          const result = await points.write(() =>
+            inTransaction.run(true, () =>
+              target.transaction(async (tx) => {
+                afterCommit.length = 0;
+                const value = await fn(wrapTransaction(tx, afterCommit));
+                await points.hit("before-commit");
+                return value;
+              }),
+            ),
           );
           await points.hit("commit");
           for (const kind of afterCommit) await points.hit(kind);
@@ -158,8 +178,7 @@ function instrumentStore(
       if (isRead(name)) return method.bind(target);
       return async (...args: unknown[]) => {
         if (inTransaction.getStore()) return method.apply(target, args);
-        await points.gate();
-        const result = await method.apply(target, args);
+        const result = await points.write(() => method.apply(target, args));
         if (name === "setMailboxState") onState(args[1] as string, (args[2] as { status: string }).status);
         await points.hit("commit");
         if (name === "createNotification") await points.hit("notify");
