@@ -124,7 +124,9 @@ export async function digestFirm(sources: DigestSources): Promise<FaultDigest> {
   for (const [memberId, member] of sources.members) {
     for (const notification of await store.listNotifications(firmId, memberId, new Date(8.64e15))) {
       const recordId = notifiedRecordId(notification);
-      let identity = "-";
+      const mailboxId = notification.payload.mailboxId;
+      let identity =
+        typeof mailboxId === "string" ? `mailbox:${sources.mailboxes.get(mailboxId) ?? mailboxId}` : "-";
       if (recordId) {
         const message = messages.get(recordId) ?? (await store.getMessage(firmId, recordId));
         identity = message ? identityOf(message) : `?${recordId}`;
@@ -249,7 +251,7 @@ export interface DigestDiff {
   extra: number;
   /** Expected threads that are not threads of the run (compared on the messages both have). */
   threadsDiffer: number;
-  /** Up to 30 readable lines saying what differed. */
+  /** Readable lines saying what differed (up to 8 of each kind). */
   details: string[];
 }
 
@@ -289,8 +291,13 @@ export function compareDigests(
     threadsDiffer: 0,
     details: [],
   };
+  // Up to 8 lines of each kind, so that a flood of losses does not hide a duplicate.
+  const perKind = new Map<string, number>();
   const note = (line: string) => {
-    if (diff.details.length < 30) diff.details.push(line);
+    const kind = line.split(":")[0]!;
+    const seen = perKind.get(kind) ?? 0;
+    perKind.set(kind, seen + 1);
+    if (seen < 8) diff.details.push(line);
   };
   const quarantineNote = (identity: string) => {
     const key = Object.keys(actual.quarantine).find((k) => k.endsWith(`|${identity}`));
@@ -382,12 +389,12 @@ export function compareDigests(
     }
     for (const [key, count] of Object.entries(actual.notifications)) {
       const want = expected.notifications[key] ?? 0;
-      if (count > Math.max(1, want)) {
-        diff.duplicated += count - Math.max(1, want);
-        note(`duplicated: notification ${key} ×${count}`);
-      } else if (want === 0) {
+      if (want === 0) {
         diff.extra += count;
-        note(`extra: notification ${key}`);
+        note(`extra: notification ${key}${count > 1 ? ` ×${count}` : ""}`);
+      } else if (count > want) {
+        diff.duplicated += count - want;
+        note(`duplicated: notification ${key} ×${count}`);
       }
     }
   }

@@ -12,7 +12,7 @@ import { appendFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { ImapFlow } from "imapflow";
 import pg from "pg";
-import { createClientMail, type ClientMail } from "@clientmail/core";
+import { createClientMail, type ClientMail, type ProviderKind } from "@clientmail/core";
 import type { Store } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresStore, migrate } from "@clientmail/postgres";
@@ -190,18 +190,34 @@ export class FaultSuite {
   private constructor(
     readonly pool: pg.Pool,
     readonly store: Store,
-    readonly dovecot: DovecotServer,
-    readonly workerPath: string,
+    private readonly server: DovecotServer | undefined,
+    private readonly worker: string | undefined,
   ) {}
 
-  /** Connects to the run's PostgreSQL and Dovecot and builds the worker. */
-  static async open(): Promise<FaultSuite> {
+  /**
+   * Connects to the run's PostgreSQL and, unless `imap: false` (cases on the HTTP providers'
+   * fakes), to its Dovecot, and builds the worker.
+   */
+  static async open(options: { imap?: boolean } = {}): Promise<FaultSuite> {
     const pool = new pg.Pool({ connectionString: databaseUrl(), max: 8 });
     await migrate(pool);
+    if (options.imap === false)
+      return new FaultSuite(pool, createPostgresStore({ pool }), undefined, undefined);
     const info = process.env.CLIENTMAIL_TEST_DOVECOT;
     if (!info) throw new Error("CLIENTMAIL_TEST_DOVECOT is not set: run the fault suite with pnpm test");
     const dovecot = attachDovecot(JSON.parse(info) as DovecotInfo);
     return new FaultSuite(pool, createPostgresStore({ pool }), dovecot, await workerBundle());
+  }
+
+  /** The run's shared Dovecot. */
+  get dovecot(): DovecotServer {
+    if (!this.server) throw new Error("this fault suite was opened without IMAP");
+    return this.server;
+  }
+
+  get workerPath(): string {
+    if (!this.worker) throw new Error("this fault suite was opened without IMAP");
+    return this.worker;
   }
 
   async close(): Promise<void> {
@@ -240,12 +256,12 @@ export class FaultSuite {
     return { corpus, server: { host: server.host, port: server.port }, logins };
   }
 
-  /** A fresh end-to-end firm whose mailboxes are the corpus's logins. */
-  async createFirm(): Promise<FaultFirm> {
+  /** A fresh end-to-end firm (its mailboxes are the corpus's logins, for IMAP). */
+  async createFirm(provider: ProviderKind = "imap"): Promise<FaultFirm> {
     const token = randomBytes(4).toString("hex");
     const cm = createClientMail({ store: this.store });
     const firm = await createEndToEndFirm(cm, {
-      provider: "imap",
+      provider,
       token,
       addresses: { domain: firmDomain, ...staffAddresses },
     });

@@ -6,9 +6,10 @@
  * clean twin corpus.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateHostileCorpus } from "./corpus.js";
+import { generateCorpus, generateHostileCorpus, people, staffAddresses } from "./corpus.js";
 import { addTrial, compareDigests, emptyTotals, summaryLine, type FaultDigest } from "./digest.js";
 import { describeTrial, dovecotSkipReason, FaultSuite, publish, type LoadedCorpus } from "./harness.js";
+import { graphBackend, runHttpFirm } from "./http-harness.js";
 
 const skip = dovecotSkipReason();
 
@@ -61,4 +62,84 @@ describe.skipIf(skip !== undefined)(`fault suite: hostile MIME${skip ? ` (skippe
     expect(outcome.synced, describeTrial(outcome)).toBe(true);
     expect(Object.values(digest.states)).toEqual(["live", "live", "live"]);
   }, 300_000);
+});
+
+/**
+ * Over IMAP, header decoders never yield a lone surrogate; over Graph the JSON does (`"\ud83d"`),
+ * straight into the subject and display names the store keeps — as does a `"\u0000"`.
+ */
+describe("fault suite: hostile text from the Graph API", () => {
+  const hostilities = [
+    { name: "NUL in the subject", subject: (tag: string) => `Receipts\u0000scan [${tag}]` },
+    { name: "lone surrogate in the subject", subject: (tag: string) => `Receipts \ud83d scan [${tag}]` },
+    { name: "NUL in the display name", fromName: "Jo\u0000Jordan" },
+    { name: "lone surrogate in the display name", fromName: "Jo \ud83d Jordan" },
+  ];
+  const base = generateCorpus({ seed: 7, threads: 8, large: 0, prefix: "cmg" });
+  const load = (backend: ReturnType<typeof graphBackend>, clean: boolean) => {
+    backend.load(base);
+    for (const [index, hostility] of hostilities.entries()) {
+      const tag = `cmg-${9001 + index}`;
+      const date = new Date(Date.UTC(2026, 4, 1, 9 + index));
+      backend.mailboxes.ann.addMessage({
+        from: { name: clean ? "Jo Jordan" : (hostility.fromName ?? "Jo Jordan"), address: people.jo.address },
+        to: [staffAddresses.ann],
+        subject: clean || !hostility.subject ? `Receipts scan [${tag}]` : hostility.subject(tag),
+        messageId: `<${tag}@home.example>`,
+        date,
+        text: `Figures ${tag}.`,
+      });
+      const after = `cmg-${9101 + index}`;
+      backend.mailboxes.ann.addMessage({
+        from: { name: people.petra.name, address: people.petra.address },
+        to: [staffAddresses.ann],
+        subject: `Follow-up [${after}]`,
+        messageId: `<${after}@acme.example>`,
+        date: new Date(date.getTime() + 60_000),
+        text: `Follow-up ${after}.`,
+      });
+    }
+  };
+  let suite: FaultSuite;
+  beforeAll(async () => {
+    suite = await FaultSuite.open({ imap: false });
+  });
+  afterAll(async () => {
+    await suite?.close();
+  });
+
+  it("R4 R2: NUL and lone surrogates in a Graph subject or display name are made storable or quarantined alone; the rest is filed", async () => {
+    const started = Date.now();
+    const cleanBackend = graphBackend();
+    load(cleanBackend, true);
+    const cleanRun = await runHttpFirm(suite, cleanBackend);
+    expect(cleanRun.synced, "the clean twin run did not complete").toBe(true);
+    const reference = await cleanRun.digest();
+    await cleanRun.firm.documents.remove();
+
+    const backend = graphBackend();
+    load(backend, false);
+    const run = await runHttpFirm(suite, backend);
+    const digest = await run.digest();
+    const tags = hostilities.map((_, index) => `cmg-${9001 + index}`);
+    const diff = compareDigests(reference, digest, { quarantinable: new Map(tags.map((tag) => [tag, []])) });
+    const totals = emptyTotals();
+    addTrial(totals, diff, !run.synced);
+    const quarantined = new Set(
+      Object.keys(digest.quarantine).map((key) => key.split("|").slice(2).join("|")),
+    );
+    const fate = hostilities.map((h, index) => {
+      const tag = tags[index]!;
+      const filed = Object.values(digest.filed).some((identities) => identities[tag]);
+      return `${h.name}: ${filed ? "filed" : quarantined.has(tag) ? "quarantined" : "missing"}`;
+    });
+    publish(
+      summaryLine("R4 hostile text from the Graph API", totals, Date.now() - started) +
+        `\n[faults]   ${fate.join("\n[faults]   ")}`,
+    );
+    await run.firm.documents.remove();
+    const states = Object.entries(run.statuses).map(([mailbox, list]) => `${mailbox}: ${list.join(" > ")}`);
+    expect(diff.details, `${states.join("\n")}\n${diff.details.join("\n")}`).toEqual([]);
+    expect(run.synced, states.join("\n")).toBe(true);
+  }, 120_000);
 });
