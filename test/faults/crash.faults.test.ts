@@ -16,6 +16,7 @@ import {
   dovecotSkipReason,
   FaultSuite,
   publish,
+  scale,
   type LoadedCorpus,
 } from "./harness.js";
 
@@ -26,18 +27,10 @@ describe.skipIf(skip !== undefined)(`fault suite: worker crashes${skip ? ` (skip
   let loaded: LoadedCorpus;
   let baseline: FaultDigest;
   let counts: Record<PointKind, number>;
-
   beforeAll(async () => {
     suite = await FaultSuite.open();
-    loaded = await suite.loadCorpus(generateCorpus());
-    const firm = await suite.createFirm();
-    const outcome = await suite.runTrial(firm, loaded);
-    if (!outcome.synced || !outcome.runs[0]?.counts)
-      throw new Error(`the fault-free run failed: ${describeTrial(outcome)}`);
-    counts = outcome.runs[0].counts;
-    baseline = await suite.digest(firm, loaded);
-    await firm.documents.remove();
-  }, 180_000);
+    ({ loaded, baseline, counts } = await suite.sharedBaseCorpus(generateCorpus));
+  }, 240_000);
   afterAll(async () => {
     await suite?.close();
   });
@@ -75,7 +68,8 @@ describe.skipIf(skip !== undefined)(`fault suite: worker crashes${skip ? ` (skip
     const started = Date.now();
     const totals = emptyTotals();
     const details: string[] = [];
-    const points = [1, Math.max(1, Math.floor(counts["attachment-save"] / 2)), counts["attachment-save"]];
+    const middle = Math.max(1, Math.floor(counts["attachment-save"] / 2));
+    const points = scale([middle], [1, middle, counts["attachment-save"]]);
     for (const n of [...new Set(points)]) {
       const firm = await suite.createFirm();
       const outcome = await suite.runTrial(firm, loaded, { crashes: [{ kind: "attachment-save", n }] });
@@ -95,7 +89,9 @@ describe.skipIf(skip !== undefined)(`fault suite: worker crashes${skip ? ` (skip
     const started = Date.now();
     const totals = emptyTotals();
     const details: string[] = [];
-    for (const n of [...new Set([1, Math.max(1, Math.floor(counts.notify / 2))])]) {
+    for (const n of [
+      ...new Set(scale([1], [1, Math.max(1, Math.floor(counts.notify / 2)), counts.notify])),
+    ]) {
       const firm = await suite.createFirm();
       const outcome = await suite.runTrial(firm, loaded, { crashes: [{ kind: "notify", n }] });
       const diff = compareDigests(baseline, await suite.digest(firm, loaded), {

@@ -147,16 +147,10 @@ describe.skipIf(skip !== undefined)(`fault suite: deadlines${skip ? ` (skipped: 
   let suite: FaultSuite;
   let loaded: LoadedCorpus;
   let baseline: FaultDigest;
-
   beforeAll(async () => {
     suite = await FaultSuite.open();
-    loaded = await suite.loadCorpus(generateCorpus());
-    const firm = await suite.createFirm();
-    const outcome = await suite.runTrial(firm, loaded, deadlineSettings());
-    if (!outcome.synced) throw new Error(`the fault-free run failed: ${describeTrial(outcome)}`);
-    baseline = await suite.digest(firm, loaded);
-    await firm.documents.remove();
-  }, 180_000);
+    ({ loaded, baseline } = await suite.sharedBaseCorpus(generateCorpus));
+  }, 240_000);
   afterAll(async () => {
     await suite?.close();
   });

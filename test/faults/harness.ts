@@ -8,7 +8,10 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 import { ImapFlow } from "imapflow";
 import pg from "pg";
@@ -222,6 +225,67 @@ export class FaultSuite {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  /**
+   * The base corpus in the run's shared Dovecot, loaded once per test run and shared by the test
+   * files (they run in parallel processes: the first loads it, the others wait for it), with the
+   * digest and point counts of a fault-free run, which every case compares with.
+   */
+  async sharedBaseCorpus(
+    generate: () => Corpus,
+  ): Promise<{ loaded: LoadedCorpus; baseline: FaultDigest; counts: Record<PointKind, number> }> {
+    const corpus = generate();
+    const dir = join(tmpdir(), "clientmail-fault-cache", basename(this.dovecot.info.rootDir));
+    const file = join(dir, `${corpus.name}-${corpus.messages.length}-${corpus.totalBytes}.json`);
+    type Shared = {
+      logins: LoadedCorpus["logins"];
+      baseline: FaultDigest;
+      counts: Record<PointKind, number>;
+    };
+    await mkdir(dir, { recursive: true });
+    const lock = `${file}.lock`;
+    let mine = false;
+    try {
+      await mkdir(lock);
+      mine = true;
+    } catch {
+      // Another file is loading it.
+    }
+    if (mine) {
+      try {
+        const loaded = await this.loadCorpus(corpus);
+        const firm = await this.createFirm();
+        const outcome = await this.runTrial(firm, loaded);
+        const counts = outcome.runs[0]?.counts;
+        if (!outcome.synced || !counts)
+          throw new Error(`the fault-free run failed: ${describeTrial(outcome)}`);
+        const baseline = await this.digest(firm, loaded);
+        await firm.documents.remove();
+        const shared: Shared = { logins: loaded.logins, baseline, counts };
+        await writeFile(`${file}.tmp`, JSON.stringify(shared));
+        await rename(`${file}.tmp`, file);
+        return { loaded, baseline, counts };
+      } catch (error) {
+        await writeFile(`${file}.error`, String(error));
+        throw error;
+      }
+    }
+    const deadline = Date.now() + 180_000;
+    while (!existsSync(file)) {
+      if (existsSync(`${file}.error`))
+        throw new Error(
+          `another test file failed to load the corpus: ${await readFile(`${file}.error`, "utf8")}`,
+        );
+      if (Date.now() > deadline) throw new Error(`timed out waiting for another test file to load ${file}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const shared = JSON.parse(await readFile(file, "utf8")) as Shared;
+    return {
+      loaded: { corpus, server: { host: this.dovecot.host, port: this.dovecot.port }, logins: shared.logins },
+      baseline: shared.baseline,
+      counts: shared.counts,
+    };
   }
 
   /** Adds one login per firm mailbox to `server` and appends every copy, in arrival order. */
