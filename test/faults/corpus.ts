@@ -294,11 +294,11 @@ const topics = [
 export interface CorpusOptions {
   /** Seed of everything random. */
   seed?: number;
-  /** Client conversations (each a root and 0–3 replies). Default 36. */
+  /** Client conversations (each a root and 0–3 replies). Default 28. */
   threads?: number;
-  /** Messages with a large attachment. Default 4. */
+  /** Messages with a large attachment. Default 3. */
   large?: number;
-  /** Size range of the large attachments. Default 1–2.5 MiB. */
+  /** Size range of the large attachments. Default 1–2 MiB. */
   largeBytes?: readonly [number, number];
   /** Tag prefix (`cm`, `cmh`, ...). */
   prefix?: string;
@@ -315,9 +315,9 @@ function writeBase(writer: CorpusWriter, options: CorpusOptions): void {
   const seed = options.seed ?? 1;
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const threads = options.threads ?? 36;
-  const large = options.large ?? 4;
-  const [largeMin, largeMax] = options.largeBytes ?? [1024 * 1024, 2.5 * 1024 * 1024];
+  const threads = options.threads ?? 28;
+  const large = options.large ?? 3;
+  const [largeMin, largeMax] = options.largeBytes ?? [1024 * 1024, 2 * 1024 * 1024];
   // Small attachments come from a pool, so the same file recurs (F9: saved once per account).
   const pool = Array.from({ length: 6 }, (_, i) => ({
     filename: `statement-${i + 1}.pdf`,

@@ -170,7 +170,7 @@ describe.skipIf(skip !== undefined)(`fault suite: deadlines${skip ? ` (skipped: 
           target: proxy,
           mode: "once",
           only: ["ann"],
-          timeoutMs: passBoundMs + 10_000,
+          timeoutMs: passBoundMs + 3_000,
           onLine: (line) => {
             if (!applied && line.t === "point" && line.kind === stall.at!.kind && line.n === stall.at!.n) {
               applied = true;
