@@ -45,7 +45,7 @@ describe.skipIf(skip !== undefined)(`fault suite: outages${skip ? ` (skipped: ${
     const totals = emptyTotals();
     const failures: string[] = [];
     const refuseMs = 4_000;
-    for (const cutAt of scale([3], [1, 3, 5, 7])) {
+    for (const cutAt of scale([3], [0.5, 2, 3.5, 5.5])) {
       const proxy = await startTcpProxy(loaded.server);
       const firm = await suite.createFirm();
       let fired = false;
