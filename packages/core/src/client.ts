@@ -67,7 +67,7 @@ import { CREDENTIALS_FIELD } from "./keyring/rotate.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
-import type { Notification, OutboxMessage, Store, ThreadView } from "./ports/store.js";
+import type { Notification, OutboxMessage, QuarantineEntry, Store, ThreadView } from "./ports/store.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -656,11 +656,37 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
         "Only the firm's owner and admins can see the team's sync status",
       );
     }
-    const [members, mailboxes] = await Promise.all([
+    const [members, mailboxes, quarantine] = await Promise.all([
       this.store.listMembers(firmId),
       this.store.listMailboxes(firmId),
+      this.store.listQuarantine(firmId),
     ]);
-    return teamSyncStatus(members, mailboxes);
+    const counts = new Map<MailboxId, number>();
+    for (const entry of quarantine) counts.set(entry.mailboxId, (counts.get(entry.mailboxId) ?? 0) + 1);
+    return teamSyncStatus(members, mailboxes, counts);
+  }
+
+  /**
+   * R2: the client messages set aside because they failed on their own, with their reason,
+   * mailbox, provider id and first and last attempt; soonest retry first. Only the firm's owner
+   * and admins may see them.
+   */
+  async quarantinedMessages(
+    firmId: FirmId,
+    requestedBy: MemberId,
+    filter: { mailboxId?: MailboxId } = {},
+  ): Promise<QuarantineEntry[]> {
+    const requester = await this.store.getMember(firmId, requestedBy);
+    if (!requester || requester.role === "employee") {
+      throw new PermissionDeniedError(
+        "role_required",
+        "Only the firm's owner and admins can see quarantined messages",
+      );
+    }
+    return this.store.listQuarantine(
+      firmId,
+      filter.mailboxId === undefined ? {} : { mailboxId: filter.mailboxId },
+    );
   }
 
   // Internals --------------------------------------------------------------------------------

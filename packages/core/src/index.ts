@@ -37,3 +37,5 @@ export * from "./keyring/index.js";
 export * from "./engine/sync-service.js";
 export * from "./client.js";
 export * from "./domain/sending.js";
+export * from "./domain/identity.js";
+export * from "./domain/storable.js";

@@ -223,6 +223,34 @@ describe("createClientMail", () => {
     });
   });
 
+  it("R2, N5: owners and admins see quarantined messages and their count per mailbox; employees are refused", async () => {
+    const { cm, store, clock, firm, owner, employee } = await setup();
+    const box = await cm.connectMailbox(firm.id, owner.id, {
+      provider: "imap",
+      address: "olive@ledger.example",
+    });
+    const entry = {
+      mailboxId: box.id,
+      providerId: "INBOX:7:42",
+      reason: "too_large" as const,
+      detail: "48 MiB is over the 40 MiB limit",
+      attempts: 2,
+      firstAttemptAt: clock.now(),
+      lastAttemptAt: clock.now(),
+      nextAttemptAt: new Date(clock.now().getTime() + 60_000),
+    };
+    await store.putQuarantine(firm.id, [entry]);
+    expect(await cm.quarantinedMessages(firm.id, owner.id)).toEqual([entry]);
+    expect(await cm.quarantinedMessages(firm.id, owner.id, { mailboxId: "other" })).toEqual([]);
+    const status = await cm.teamSyncStatus(firm.id, owner.id);
+    expect(status.find((s) => s.memberId === owner.id)?.mailboxes).toMatchObject([
+      { mailboxId: box.id, quarantined: 1 },
+    ]);
+    await expect(cm.quarantinedMessages(firm.id, employee.id)).rejects.toMatchObject({
+      code: "permission_denied",
+    });
+  });
+
   it("Y3: only the mailbox owner changes its settings", async () => {
     const { cm, firm, owner, employee } = await setup();
     const box = await cm.connectMailbox(firm.id, owner.id, {

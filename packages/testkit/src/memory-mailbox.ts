@@ -8,8 +8,9 @@ import {
   RateLimitedError,
   type AttachmentContent,
   type EmailAddress,
-  type FetchedMessage,
+  type FetchResult,
   type ProviderEnvelope,
+  type UnreadableReason,
 } from "@clientmail/core";
 import type { ChangePage, MailProvider, ParticipantSearch, PushSubscription } from "@clientmail/core/ports";
 
@@ -59,7 +60,8 @@ export class MemoryMailbox {
   /** Cursors older than this sequence number are rejected with `cursor_expired`. */
   private horizon = 0;
   private readonly faults = new Map<MemoryMailboxCall, MemoryMailboxFault[]>();
-  private readonly failingIds = new Map<string, number>();
+  private readonly failingIds = new Map<string, { remaining: number; reason: UnreadableReason }>();
+  private readonly hanging = new Set<MemoryMailboxCall>();
   private readonly watchers = new Set<() => void>();
   /** Every provider id passed to `fetch`, in order: lets tests prove what was fetched (F1). */
   readonly fetched: string[] = [];
@@ -102,6 +104,22 @@ export class MemoryMailbox {
     this.notify();
   }
 
+  /**
+   * Gives every message a new provider id and voids every cursor, as an IMAP UIDVALIDITY change
+   * does: the same messages, listed again under ids never seen before.
+   */
+  renumber(): void {
+    const current = [...this.messages.values()];
+    this.messages.clear();
+    for (const message of current) {
+      const id = `m${this.nextId++}`;
+      this.messages.set(id, { envelope: { ...message.envelope, providerId: id }, input: message.input });
+    }
+    // A new epoch: every cursor from before it is void.
+    this.seq += 1;
+    this.horizon = this.seq + 1;
+  }
+
   /** Makes every cursor handed out so far invalid, as an expired history id would be. */
   expireCursors(): void {
     this.horizon = this.seq + 1;
@@ -114,18 +132,33 @@ export class MemoryMailbox {
     this.faults.set(call, queue);
   }
 
-  /** Fetching this id fails with a transient error the next `count` times (a poison message). */
-  failFetchOf(id: string, count = Number.POSITIVE_INFINITY): void {
-    this.failingIds.set(id, count);
+  /**
+   * This message fails on its own the next `count` times it is fetched: `fetch` yields it as
+   * unreadable with `reason` and still delivers the others (a broken message, R1/R2).
+   */
+  failFetchOf(
+    id: string,
+    count = Number.POSITIVE_INFINITY,
+    reason: UnreadableReason = "server_refused",
+  ): void {
+    this.failingIds.set(id, { remaining: count, reason });
+  }
+
+  /**
+   * The next call of `call` hangs like a silent server: it never answers and ends only when the
+   * caller's signal aborts (then it fails as `transient`), or never when the caller gives none.
+   */
+  hangNext(call: MemoryMailboxCall): void {
+    this.hanging.add(call);
   }
 
   /** The provider for this mailbox. */
   provider(): MailProvider {
     return {
       kind: "imap",
-      changes: (cursor) => this.changes(cursor),
-      search: (query) => this.search(query),
-      fetch: (ids) => this.fetch(ids),
+      changes: (cursor, options) => this.hangable("changes", options?.signal, () => this.changes(cursor)),
+      search: (query, options) => this.hangable("search", options?.signal, () => this.search(query)),
+      fetch: (ids, options) => this.hangable("fetch", options?.signal, () => this.fetch(ids)),
       watch: async (onChange) => {
         this.takeFault("watch");
         this.watchers.add(onChange);
@@ -134,6 +167,24 @@ export class MemoryMailbox {
       },
       close: async () => undefined,
     };
+  }
+
+  private async *hangable<T>(
+    call: MemoryMailboxCall,
+    signal: AbortSignal | undefined,
+    run: () => AsyncIterable<T>,
+  ): AsyncIterable<T> {
+    if (this.hanging.delete(call)) {
+      this.calls[call] += 1;
+      await new Promise<never>((_, reject) => {
+        signal?.addEventListener(
+          "abort",
+          () => reject(new ClientMailError("transient", "The call was aborted")),
+          { once: true },
+        );
+      });
+    }
+    yield* run();
   }
 
   private notify(): void {
@@ -247,14 +298,18 @@ export class MemoryMailbox {
     for (let i = 0; i < hits.length; i += pageSize) yield hits.slice(i, i + pageSize);
   }
 
-  private async *fetch(ids: readonly string[]): AsyncIterable<FetchedMessage> {
+  private async *fetch(ids: readonly string[]): AsyncIterable<FetchResult> {
     this.takeFault("fetch");
     for (const id of ids) {
       this.fetched.push(id);
-      const remaining = this.failingIds.get(id);
-      if (remaining !== undefined && remaining > 0) {
-        this.failingIds.set(id, remaining - 1);
-        throw new ClientMailError("transient", `Fetching ${id} failed`, { details: { providerId: id } });
+      const failing = this.failingIds.get(id);
+      if (failing !== undefined && failing.remaining > 0 && this.messages.has(id)) {
+        this.failingIds.set(id, { ...failing, remaining: failing.remaining - 1 });
+        yield {
+          providerId: id,
+          unreadable: { reason: failing.reason, detail: "the server refused this message" },
+        };
+        continue;
       }
       const message = this.messages.get(id);
       if (!message) continue;

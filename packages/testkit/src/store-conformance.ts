@@ -140,6 +140,8 @@ async function snapshot(store: Store, raw: StoreRawReader, seed: Seed) {
     notifications: await store.listNotifications(firmId, seed.member.id, minutes(0)),
     audit: await store.listAudit(firmId),
     outbox: await store.listOutbox(firmId),
+    subjects: await store.findSubjectThreads(firmId, [{ key: "s:b", at: t0, open: true }], 1000),
+    quarantine: await store.listQuarantine(firmId),
     rawMessages: await raw.countMessages(firmId),
     rawSightings: await raw.countSightings(firmId),
     rawCredentials: await raw.storedCredentials(firmId, seed.mailbox.id),
@@ -538,6 +540,116 @@ export function storeConformance(options: StoreConformanceOptions): void {
       });
     });
 
+    describe("identity and quarantine (R2, R4, R5)", () => {
+      it("R5: every message with a Message-ID is found by it, several when they share one", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "identity");
+        const F = seed.firm.id;
+        await store.fileMessages(
+          F,
+          [
+            message(seed, 1, { dedupeKey: "mid:shared@x#aaa", messageId: "shared@x" }),
+            message(seed, 2, { dedupeKey: "mid:shared@x#bbb", messageId: "shared@x", subject: "Other" }),
+            message(seed, 3, { dedupeKey: "mid:own@x#ccc", messageId: "own@x" }),
+            message(seed, 4, { dedupeKey: "sha256:none", messageId: undefined }),
+          ],
+          t0,
+        );
+        const shared = await store.findMessagesByMessageIds(F, ["shared@x", "missing@x"]);
+        expect(shared.map((m) => m.dedupeKey).sort()).toEqual(["mid:shared@x#aaa", "mid:shared@x#bbb"]);
+        expect(shared.every((m) => m.filings.length === 1 && m.sightings.length === 1)).toBe(true);
+        expect(await store.findMessagesByMessageIds(F, [])).toEqual([]);
+        const [own] = await store.findMessagesByMessageIds(F, ["own@x"]);
+        expect(own?.subject).toBe("Invoice 3");
+        await store.eraseMessages(F, [own!.id]);
+        expect(await store.findMessagesByMessageIds(F, ["own@x"])).toEqual([]);
+      });
+
+      it("R4: text a store cannot hold (U+0000, lone surrogates) is refused with validation_failed naming the field, and nothing is written", async () => {
+        const { store, raw } = await options.makeStore();
+        const seed = await seedFirm(store, "storable");
+        const F = seed.firm.id;
+        const refused = async (promise: Promise<unknown>, field: string) => {
+          const error = await promise.then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(ClientMailError.hasCode(error, "validation_failed"), field).toBe(true);
+          expect(JSON.stringify((error as ClientMailError).details)).toContain(field);
+        };
+        await refused(store.fileMessages(F, [message(seed, 1, { subject: "Invoice\u0000" })], t0), "subject");
+        await refused(store.fileMessages(F, [message(seed, 2, { text: "half \ud800 pair" })], t0), "text");
+        await refused(
+          store.fileMessages(
+            F,
+            [message(seed, 3), message(seed, 4, { from: [{ name: "J\u0000o", address: "jo@x.example" }] })],
+            t0,
+          ),
+          "from.0.name",
+        );
+        expect(await raw.countMessages(F)).toBe(0);
+        await refused(store.createAccount(F, { name: "Bad\u0000Co", kind: "business" }, t0), "name");
+        await refused(store.createContact(F, { firstName: "\udc00", lastName: "X" }), "firstName");
+        await refused(store.updateAccount(F, seed.account.id, { name: "x\u0000" }), "name");
+        expect((await store.getAccount(F, seed.account.id))?.name).toBe("Bolt Ltd");
+        await refused(
+          store.createNotification(
+            F,
+            { memberId: seed.member.id, kind: "x", payload: { subject: "\u0000" } },
+            t0,
+          ),
+          "subject",
+        );
+        expect(await store.listNotifications(F, seed.member.id, t0)).toEqual([]);
+        // A well-formed pair (an emoji) and other control characters are fine.
+        const [ok] = await store.fileMessages(F, [message(seed, 5, { subject: "Tax 📎 \u0007 ok" })], t0);
+        expect((await store.getMessage(F, ok!.id))?.subject).toBe("Tax 📎 \u0007 ok");
+      });
+
+      it("R2: quarantine entries are upserted per (mailbox, provider id), listed soonest first, filtered by due time, and removed", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "quarantine");
+        const F = seed.firm.id;
+        const entry = (providerId: string, next: number, attempts = 1) => ({
+          mailboxId: seed.mailbox.id,
+          providerId,
+          reason: "unparseable" as const,
+          detail: "no readable part",
+          attempts,
+          firstAttemptAt: t0,
+          lastAttemptAt: minutes(attempts),
+          nextAttemptAt: minutes(next),
+        });
+        await store.putQuarantine(F, [entry("INBOX:1:2", 30), entry("INBOX:1:1", 10)]);
+        await store.putQuarantine(F, [
+          { ...entry("INBOX:1:2", 5, 2), reason: "too_large", detail: "42 MiB" },
+        ]);
+        expect(await store.listQuarantine(F)).toEqual([
+          { ...entry("INBOX:1:2", 5, 2), reason: "too_large", detail: "42 MiB" },
+          entry("INBOX:1:1", 10),
+        ]);
+        expect((await store.listQuarantine(F, { dueAt: minutes(7) })).map((e) => e.providerId)).toEqual([
+          "INBOX:1:2",
+        ]);
+        expect(await store.listQuarantine(F, { limit: 1, mailboxId: seed.mailbox.id })).toHaveLength(1);
+        expect(await store.listQuarantine(F, { mailboxId: "no-such-mailbox" })).toEqual([]);
+        expect(await store.removeQuarantine(F, seed.mailbox.id, ["INBOX:1:2", "INBOX:1:9"])).toBe(1);
+        expect((await store.listQuarantine(F)).map((e) => e.providerId)).toEqual(["INBOX:1:1"]);
+        await expectCode(
+          store.putQuarantine(F, [{ ...entry("x", 1), mailboxId: "no-such-mailbox" }]),
+          "not_found",
+        );
+        // Atomic with the caller's transaction.
+        await store
+          .transaction(async (tx) => {
+            await tx.putQuarantine(F, [entry("INBOX:1:3", 1)]);
+            throw new Error("roll back");
+          })
+          .catch(() => undefined);
+        expect((await store.listQuarantine(F)).map((e) => e.providerId)).toEqual(["INBOX:1:1"]);
+      });
+    });
+
     describe("erasure", () => {
       it("F8: erasing messages deletes them with their sightings and filings, permanently", async () => {
         const { store, raw } = await options.makeStore();
@@ -593,6 +705,54 @@ export function storeConformance(options: StoreConformanceOptions): void {
         await store.setThreadMuted(seed.firm.id, seed.thread, seed.member.id, false);
         expect(await store.listThreadMutes(seed.firm.id, seed.thread)).toEqual([]);
         await expectCode(store.attachThreadKeys(seed.firm.id, other, ["k9"]), "not_found");
+      });
+
+      it("H1: the subject index finds threads by key within the window, open entries only for closed probes, and follows merges", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "subjects");
+        const F = seed.firm.id;
+        const day = 24 * 60 * 60 * 1000;
+        const window = 30 * day;
+        const other = await store.createThread(F);
+        const third = await store.createThread(F);
+        await store.addSubjectEntries(F, seed.thread, [{ key: "s:invoice:cleo", at: t0, open: true }]);
+        await store.addSubjectEntries(F, other, [
+          { key: "s:invoice:cleo", at: new Date(t0.getTime() + 20 * day), open: false },
+        ]);
+        await store.addSubjectEntries(F, third, [
+          { key: "s:invoice:cleo", at: new Date(t0.getTime() + 60 * day), open: true },
+        ]);
+        const probe = (days: number, open: boolean, key = "s:invoice:cleo") => ({
+          key,
+          at: new Date(t0.getTime() + days * day),
+          open,
+        });
+        const found = await store.findSubjectThreads(
+          F,
+          [
+            probe(10, true),
+            probe(10, false),
+            probe(30, false),
+            probe(45, true),
+            probe(0, true, "s:other:cleo"),
+          ],
+          window,
+        );
+        expect(found[0]).toEqual([seed.thread, other].sort());
+        // A probe that is not open links only to open entries.
+        expect(found[1]).toEqual([seed.thread]);
+        // The window is inclusive: 30 days from the first entry still links.
+        expect(found[2]).toEqual([seed.thread, third].sort());
+        expect(found[3]).toEqual([other, third].sort());
+        expect(found[4]).toEqual([]);
+        await store.mergeThreads(F, seed.thread, [other]);
+        expect((await store.findSubjectThreads(F, [probe(10, true)], window))[0]).toEqual([seed.thread]);
+        await expectCode(store.addSubjectEntries(F, other, [probe(1, true)]), "not_found");
+        await store.lockThreads(F);
+        await store.transaction(async (tx) => {
+          await tx.lockThreads(F);
+          await tx.lockThreads(F);
+        });
       });
 
       it("H4, H5: an account lists its threads newest first, each with its messages in order", async () => {
@@ -957,6 +1117,19 @@ export function storeConformance(options: StoreConformanceOptions): void {
           acceptedAt: undefined,
           customMessage: undefined,
         });
+        await store.addSubjectEntries(b.firm.id, b.thread, [{ key: "s:b", at: t0, open: true }]);
+        await store.putQuarantine(b.firm.id, [
+          {
+            mailboxId: b.mailbox.id,
+            providerId: "INBOX:1:9",
+            reason: "unparseable",
+            detail: "x",
+            attempts: 1,
+            firstAttemptAt: t0,
+            lastAttemptAt: t0,
+            nextAttemptAt: t0,
+          },
+        ]);
         const bHash = "12".repeat(32);
         expect(await store.claimAttachment(b.firm.id, b.account.id, bHash)).toBe(true);
         const before = await snapshot(store, raw, b);
@@ -1091,6 +1264,42 @@ export function storeConformance(options: StoreConformanceOptions): void {
             "empty",
           ],
           ["listSightings", () => store.listSightings(A, b.mailbox.id), "empty"],
+          [
+            "findMessagesByMessageIds",
+            () => store.findMessagesByMessageIds(A, ["<m1@bolt.example>"]),
+            "empty",
+          ],
+          [
+            "findSubjectThreads",
+            async () =>
+              (await store.findSubjectThreads(A, [{ key: "s:b", at: t0, open: true }], 1000)).flat(),
+            "empty",
+          ],
+          [
+            "addSubjectEntries",
+            () => store.addSubjectEntries(A, b.thread, [{ key: "s:b", at: t0, open: true }]),
+            "not_found",
+          ],
+          ["listQuarantine", () => store.listQuarantine(A), "empty"],
+          ["listQuarantine(mailbox)", () => store.listQuarantine(A, { mailboxId: b.mailbox.id }), "empty"],
+          ["removeQuarantine", () => store.removeQuarantine(A, b.mailbox.id, ["INBOX:1:9"]), "zero"],
+          [
+            "putQuarantine",
+            () =>
+              store.putQuarantine(A, [
+                {
+                  mailboxId: b.mailbox.id,
+                  providerId: "INBOX:1:9",
+                  reason: "unparseable",
+                  detail: "evil",
+                  attempts: 9,
+                  firstAttemptAt: t0,
+                  lastAttemptAt: t0,
+                  nextAttemptAt: t0,
+                },
+              ]),
+            "not_found",
+          ],
           ["removeSightings", () => store.removeSightings(A, b.mailbox.id, ["INBOX:1:1"], t0), "void"],
           ["eraseMessages", () => store.eraseMessages(A, [bMessage?.id ?? ""]), "zero"],
           ["claimAttachment", () => store.claimAttachment(A, b.account.id, "ef".repeat(32)), "not_found"],

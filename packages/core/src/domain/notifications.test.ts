@@ -73,9 +73,9 @@ describe("notifications", () => {
     expect(snooze(state, t0)).toBe(state);
   });
 
-  it("N5: the sync-status view shows per member whether they sync, each mailbox's state and last sync", () => {
+  it("N5, R2: the sync-status view shows per member whether they sync, each mailbox's state, last sync and quarantined messages", () => {
     const synced = { ...annBox, lastSyncedAt: new Date("2026-01-01T08:00:00Z") };
-    const view = teamSyncStatus(members.slice(0, 2), [synced]);
+    const view = teamSyncStatus(members.slice(0, 2), [synced], new Map([["mb-ann", 3]]));
     expect(view).toEqual([
       {
         memberId: "ann",
@@ -88,6 +88,7 @@ describe("notifications", () => {
             address: "ann@firm.com",
             state: { status: "live" },
             lastSyncedAt: synced.lastSyncedAt,
+            quarantined: 3,
           },
         ],
       },

@@ -133,6 +133,8 @@ export interface MemberSyncStatus {
     address: string;
     state: MailboxSyncState;
     lastSyncedAt: Date | undefined;
+    /** Client messages of this mailbox waiting in quarantine (R2). */
+    quarantined: number;
   }>;
 }
 
@@ -140,6 +142,7 @@ export interface MemberSyncStatus {
 export function teamSyncStatus(
   members: ReadonlyArray<Pick<TeamMember, "id" | "name" | "email">>,
   mailboxes: ReadonlyArray<Pick<Mailbox, "id" | "address" | "connections" | "state" | "lastSyncedAt">>,
+  quarantined: ReadonlyMap<MailboxId, number> = new Map(),
 ): MemberSyncStatus[] {
   return members.map((member) => {
     const own = mailboxes.filter((mailbox) => mailbox.connections.some((c) => c.memberId === member.id));
@@ -153,6 +156,7 @@ export function teamSyncStatus(
         address: mailbox.address,
         state: mailbox.state,
         lastSyncedAt: mailbox.lastSyncedAt,
+        quarantined: quarantined.get(mailbox.id) ?? 0,
       })),
     };
   });

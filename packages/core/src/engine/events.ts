@@ -6,6 +6,7 @@ import type {
   MessageRecordId,
   ThreadId,
 } from "../domain/model.js";
+import type { QuarantineReason } from "../ports/store.js";
 
 /** The events the sync engine emits (typed for eventemitter3). */
 export interface SyncEvents {
@@ -31,8 +32,13 @@ export interface SyncEvents {
   "sync.state": [{ firmId: FirmId; mailboxId: MailboxId; state: MailboxSyncState }];
   /** The cursor was no longer accepted; a full listing runs (Y6). */
   "sync.resync": [{ firmId: FirmId; mailboxId: MailboxId }];
-  /** A message kept failing and was set aside so it does not block the cursor. */
-  "message.set_aside": [{ firmId: FirmId; mailboxId: MailboxId; providerId: string; error: string }];
+  /**
+   * A client message failed on its own (on a healthy connection) and is in quarantine (R2): it is
+   * retried later with backoff and listed for owners and admins.
+   */
+  "message.quarantined": [
+    { firmId: FirmId; mailboxId: MailboxId; providerId: string; reason: QuarantineReason; attempts: number },
+  ];
   /** An attachment was saved to an account's documents (F9). */
   "attachment.saved": [{ firmId: FirmId; accountId: AccountId; documentId: string; contentHash: string }];
 }

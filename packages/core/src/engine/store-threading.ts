@@ -1,24 +1,24 @@
 /**
- * H1–H3 over the store, a page at a time. The thread of a new message is the union of the
- * threads its link keys already belong to (merged when there are several: H3), or a new thread.
- * The subject rule uses keys per (normalised subject, external participant) in two namespaces —
- * `subj-u:` published by messages without other links, `subj-l:` by the others — so a pair is
- * linked by subject only when at least one of the two has no other link; the 30-day window is
- * checked against the candidate thread's messages.
+ * H1–H3 over the store, one page at a time, inside the page's transaction.
  *
- * The whole page is threaded in memory: one key lookup for the page, then one key write per
- * thread, instead of several round trips per message.
+ * Threads are the connected components of H1's links. For a page, the messages it adds and the
+ * threads they link to (by Message-ID chain and provider conversation keys, and by the subject
+ * index) are joined with a union–find in memory; each component becomes one thread: the smallest
+ * of its existing threads (the others are merged into it, H3) or a new one. Because every link is
+ * symmetric and only ever added, the final partition depends on the set of messages and copies,
+ * not on the order in which mailboxes and pages deliver them.
+ *
+ * The firm's threading lock ({@link Store.lockThreads}) is held from the first lookup to the
+ * commit, so two workers never start two threads for linked messages at once.
  */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { FirmId, ThreadId } from "../domain/model.js";
-import {
-  normalizeSubject,
-  threadKeys,
-  usesSubjectFallback,
-  type ThreadingMessage,
-} from "../domain/threading.js";
-import type { Store } from "../ports/store.js";
+import { normalizeSubject, threadKeys, type ThreadingMessage } from "../domain/threading.js";
+import type { Store, SubjectEntry } from "../ports/store.js";
 
-const subjectWindowMs = 30 * 24 * 60 * 60 * 1000;
+/** H1: messages linked by subject are at most 30 days apart. */
+export const subjectWindowMs = 30 * 24 * 60 * 60 * 1000;
 
 /** A merge that happened while threading, for the `thread.merged` event. */
 export interface ThreadMerge {
@@ -26,153 +26,228 @@ export interface ThreadMerge {
   mergedIds: ThreadId[];
 }
 
-interface Prepared {
-  message: ThreadingMessage;
-  subject: string;
-  linkKeys: string[];
-  ownSubjectKeys: string[];
-  lookupSubjectKeys: string[];
+/** A copy of an already-filed message whose mailbox-scoped keys (its conversation id here) are new. */
+export interface KnownCopy {
+  threadId: ThreadId;
+  keys: readonly string[];
 }
 
-function prepare(message: ThreadingMessage): Prepared {
+/** The outcome of threading a page. */
+export interface ThreadedPage {
+  /** The thread of each new message, by its id. */
+  threadOf: Map<string, ThreadId>;
+  /** The current id of a thread that existed before the page (merged ones lead to their survivor). */
+  resolve(threadId: ThreadId): ThreadId;
+  merges: ThreadMerge[];
+}
+
+/** True when a message's headers carry no reply chain: only such a message is linked by subject to a closed one. */
+function isOpen(message: ThreadingMessage): boolean {
+  return message.inReplyTo.length === 0 && message.references.length === 0;
+}
+
+/** Index keys stay short: a long subject is hashed (index entries have a size limit). */
+function indexKey(key: string): string {
+  return key.length <= 300 ? key : `subj#${bytesToHex(sha256(utf8ToBytes(key)))}`;
+}
+
+/** H1's subject keys of a message: one per external participant, none for an empty subject. */
+function subjectKeysOf(message: ThreadingMessage): string[] {
   const subject = normalizeSubject(message.subject);
-  const fallback = usesSubjectFallback(message);
-  const subjectKeys = (namespace: "u" | "l") =>
-    subject === "" ? [] : message.externalParticipants.map((p) => `subj-${namespace}:${subject}:${p}`);
-  return {
-    message,
-    subject,
-    linkKeys: threadKeys(message),
-    ownSubjectKeys: subjectKeys(fallback ? "u" : "l"),
-    lookupSubjectKeys: fallback ? [...subjectKeys("u"), ...subjectKeys("l")] : subjectKeys("u"),
-  };
+  if (subject === "") return [];
+  return [...new Set(message.externalParticipants)].map((p) => indexKey(`subj:${subject}:${p}`));
 }
 
-/** Threads the new messages of one page inside the page's transaction. */
-export class PageThreader {
-  private readonly keyThread = new Map<string, ThreadId>();
-  private readonly survivorOf = new Map<ThreadId, ThreadId>();
-  private readonly pendingKeys = new Map<ThreadId, Set<string>>();
-  private readonly pageMembers = new Map<ThreadId, Array<{ subject: string; date: Date }>>();
-  private readonly createdHere = new Set<ThreadId>();
-  readonly merges: ThreadMerge[] = [];
+class UnionFind {
+  private readonly parent = new Map<string, string>();
 
-  private constructor(
-    private readonly tx: Store,
-    private readonly firmId: FirmId,
-    private readonly prepared: Map<string, Prepared>,
-  ) {}
-
-  /** Looks up, in one call, every key the page's messages can link through. */
-  static async start(
-    tx: Store,
-    firmId: FirmId,
-    messages: readonly ThreadingMessage[],
-  ): Promise<PageThreader> {
-    const prepared = new Map(messages.map((m) => [m.id, prepare(m)]));
-    const threader = new PageThreader(tx, firmId, prepared);
-    const keys = new Set<string>();
-    for (const p of prepared.values())
-      for (const key of [...p.linkKeys, ...p.lookupSubjectKeys]) keys.add(key);
-    if (keys.size > 0) {
-      for (const [key, threadId] of await tx.findThreadsByKeys(firmId, [...keys]))
-        threader.keyThread.set(key, threadId);
+  find(node: string): string {
+    let root = node;
+    for (let next = this.parent.get(root); next !== undefined && next !== root; next = this.parent.get(root))
+      root = next;
+    let current = node;
+    while (current !== root) {
+      const next = this.parent.get(current)!;
+      this.parent.set(current, root);
+      current = next;
     }
-    return threader;
+    return root;
   }
 
-  /** The current id of a thread, following merges. */
-  resolve(threadId: ThreadId): ThreadId {
+  union(a: string, b: string): void {
+    const rootA = this.find(a);
+    const rootB = this.find(b);
+    if (rootA !== rootB) this.parent.set(rootB, rootA);
+  }
+
+  add(node: string): void {
+    if (!this.parent.has(node)) this.parent.set(node, node);
+  }
+}
+
+const threadNode = (id: ThreadId) => `t:${id}`;
+const messageNode = (id: string) => `m:${id}`;
+
+/**
+ * Threads the new messages of a page and attaches the new keys of known copies (their provider
+ * conversation in this mailbox), merging threads that the page links (H3). Call inside the page's
+ * transaction; takes the firm's threading lock.
+ */
+export async function threadPage(
+  tx: Store,
+  firmId: FirmId,
+  messages: readonly ThreadingMessage[],
+  knownCopies: readonly KnownCopy[],
+): Promise<ThreadedPage> {
+  const merges: ThreadMerge[] = [];
+  const survivorOf = new Map<ThreadId, ThreadId>();
+  const resolve = (threadId: ThreadId): ThreadId => {
     let current = threadId;
-    while (this.survivorOf.has(current)) current = this.survivorOf.get(current)!;
+    for (let next = survivorOf.get(current); next !== undefined; next = survivorOf.get(current))
+      current = next;
     return current;
+  };
+  if (messages.length === 0 && knownCopies.every((copy) => copy.keys.length === 0))
+    return { threadOf: new Map(), resolve, merges };
+  await tx.lockThreads(firmId);
+
+  const prepared = messages.map((message) => ({
+    message,
+    links: threadKeys(message),
+    subjects: subjectKeysOf(message),
+    open: isOpen(message),
+  }));
+  const linkKeys = new Set<string>();
+  for (const p of prepared) for (const key of p.links) linkKeys.add(key);
+  for (const copy of knownCopies) for (const key of copy.keys) linkKeys.add(key);
+  const probes: SubjectEntry[] = [];
+  const probeOwner: number[] = [];
+  prepared.forEach((p, index) => {
+    for (const key of p.subjects) {
+      probes.push({ key, at: p.message.date, open: p.open });
+      probeOwner.push(index);
+    }
+  });
+  const [keyThreads, subjectThreads] = await Promise.all([
+    linkKeys.size > 0
+      ? tx.findThreadsByKeys(firmId, [...linkKeys])
+      : Promise.resolve(new Map<string, ThreadId>()),
+    probes.length > 0
+      ? tx.findSubjectThreads(firmId, probes, subjectWindowMs)
+      : Promise.resolve([] as ThreadId[][]),
+  ]);
+
+  const components = new UnionFind();
+  const firstByKey = new Map<string, string>();
+  const link = (node: string, key: string) => {
+    const existing = keyThreads.get(key);
+    if (existing !== undefined) {
+      components.add(threadNode(existing));
+      components.union(threadNode(existing), node);
+    }
+    const first = firstByKey.get(key);
+    if (first === undefined) firstByKey.set(key, node);
+    else components.union(first, node);
+  };
+  for (const p of prepared) {
+    const node = messageNode(p.message.id);
+    components.add(node);
+    for (const key of p.links) link(node, key);
   }
-
-  /** Assigns the thread of one message of the page (passed to {@link start}). */
-  async assign(messageId: string): Promise<ThreadId> {
-    const p = this.prepared.get(messageId);
-    if (!p) throw new Error(`message ${messageId} was not prepared for threading`);
-    const threads = new Set<ThreadId>();
-    for (const key of p.linkKeys) {
-      const threadId = this.keyThread.get(key);
-      if (threadId) threads.add(this.resolve(threadId));
-    }
-    for (const key of p.lookupSubjectKeys) {
-      const found = this.keyThread.get(key);
-      if (!found) continue;
-      const threadId = this.resolve(found);
-      if (threads.has(threadId)) continue;
-      if (await this.withinWindow(threadId, p)) threads.add(threadId);
-    }
-
-    let survivor: ThreadId;
-    if (threads.size === 0) {
-      survivor = await this.tx.createThread(this.firmId);
-      this.createdHere.add(survivor);
-    } else {
-      const sorted = [...threads].sort();
-      survivor = sorted[0]!;
-      if (sorted.length > 1) await this.merge(survivor, sorted.slice(1));
-    }
-    const pending = this.pendingKeys.get(survivor) ?? new Set<string>();
-    for (const key of [...p.linkKeys, ...p.ownSubjectKeys]) {
-      if (this.keyThread.has(key)) continue;
-      this.keyThread.set(key, survivor);
-      pending.add(key);
-    }
-    this.pendingKeys.set(survivor, pending);
-    const members = this.pageMembers.get(survivor) ?? [];
-    members.push({ subject: p.message.subject, date: p.message.date });
-    this.pageMembers.set(survivor, members);
-    return survivor;
+  for (const copy of knownCopies) {
+    const node = threadNode(copy.threadId);
+    components.add(node);
+    for (const key of copy.keys) link(node, key);
   }
-
-  /**
-   * Writes the page's new keys, one call per thread. A key that another worker attached to
-   * another thread meanwhile means the two threads are one conversation: they are merged (H3).
-   */
-  async finish(): Promise<void> {
-    for (const [threadId, keys] of this.pendingKeys) {
-      if (keys.size === 0) continue;
-      const survivor = this.resolve(threadId);
-      const conflicts = await this.tx.attachThreadKeys(this.firmId, survivor, [...keys]);
-      const others = [
-        ...new Set(conflicts.filter((c) => !c.key.startsWith("subj-")).map((c) => c.threadId)),
-      ].filter((t) => t !== survivor);
-      if (others.length > 0) await this.merge(survivor, others);
+  subjectThreads.forEach((threads, probe) => {
+    const node = messageNode(prepared[probeOwner[probe]!]!.message.id);
+    for (const threadId of threads) {
+      components.add(threadNode(threadId));
+      components.union(threadNode(threadId), node);
     }
-  }
-
-  private async merge(survivor: ThreadId, mergedIds: ThreadId[]): Promise<void> {
-    await this.tx.mergeThreads(this.firmId, survivor, mergedIds);
-    this.merges.push({ survivorId: survivor, mergedIds });
-    if (mergedIds.some((id) => !this.createdHere.has(id))) this.createdHere.delete(survivor);
-    for (const gone of mergedIds) {
-      this.survivorOf.set(gone, survivor);
-      const keys = this.pendingKeys.get(gone);
-      if (keys) {
-        const target = this.pendingKeys.get(survivor) ?? new Set<string>();
-        keys.forEach((k) => target.add(k));
-        this.pendingKeys.set(survivor, target);
-        this.pendingKeys.delete(gone);
+  });
+  // H1 between two new messages of the page: same key, within the window, one of them open.
+  const bySubjectKey = new Map<string, number[]>();
+  prepared.forEach((p, index) => {
+    for (const key of p.subjects) bySubjectKey.set(key, [...(bySubjectKey.get(key) ?? []), index]);
+  });
+  for (const members of bySubjectKey.values()) {
+    for (let i = 0; i < members.length; i++) {
+      for (let j = i + 1; j < members.length; j++) {
+        const a = prepared[members[i]!]!;
+        const b = prepared[members[j]!]!;
+        if (!a.open && !b.open) continue;
+        if (Math.abs(a.message.date.getTime() - b.message.date.getTime()) > subjectWindowMs) continue;
+        components.union(messageNode(a.message.id), messageNode(b.message.id));
       }
-      const members = this.pageMembers.get(gone);
-      if (members) {
-        this.pageMembers.set(survivor, [...(this.pageMembers.get(survivor) ?? []), ...members]);
-        this.pageMembers.delete(gone);
-      }
     }
   }
 
-  private async withinWindow(threadId: ThreadId, p: Prepared): Promise<boolean> {
-    const stored = this.createdHere.has(threadId)
-      ? []
-      : await this.tx.listThreadMessages(this.firmId, threadId);
-    const members = [...stored, ...(this.pageMembers.get(threadId) ?? [])];
-    return members.some(
-      (m) =>
-        normalizeSubject(m.subject) === p.subject &&
-        Math.abs(m.date.getTime() - p.message.date.getTime()) <= subjectWindowMs,
-    );
+  // One thread per component: the smallest existing thread survives, or a new one starts.
+  const existingIn = new Map<string, ThreadId[]>();
+  const consider = (threadId: ThreadId) => {
+    const root = components.find(threadNode(threadId));
+    const list = existingIn.get(root) ?? [];
+    if (!list.includes(threadId)) list.push(threadId);
+    existingIn.set(root, list);
+  };
+  for (const threadId of keyThreads.values()) consider(threadId);
+  for (const threads of subjectThreads) for (const threadId of threads) consider(threadId);
+  for (const copy of knownCopies) consider(copy.threadId);
+
+  const threadOfRoot = new Map<string, ThreadId>();
+  for (const [root, threads] of existingIn) {
+    const sorted = [...threads].sort();
+    const survivor = sorted[0]!;
+    threadOfRoot.set(root, survivor);
+    if (sorted.length > 1) {
+      const mergedIds = sorted.slice(1);
+      await tx.mergeThreads(firmId, survivor, mergedIds);
+      for (const gone of mergedIds) survivorOf.set(gone, survivor);
+      merges.push({ survivorId: survivor, mergedIds });
+    }
   }
+  const threadOf = new Map<string, ThreadId>();
+  const pendingKeys = new Map<ThreadId, Set<string>>();
+  const pendingSubjects = new Map<ThreadId, SubjectEntry[]>();
+  for (const p of prepared) {
+    const root = components.find(messageNode(p.message.id));
+    let threadId = threadOfRoot.get(root);
+    if (threadId === undefined) {
+      threadId = await tx.createThread(firmId);
+      threadOfRoot.set(root, threadId);
+    }
+    threadOf.set(p.message.id, threadId);
+    const keys = pendingKeys.get(threadId) ?? new Set<string>();
+    for (const key of p.links) if (keyThreads.get(key) === undefined) keys.add(key);
+    pendingKeys.set(threadId, keys);
+    const entries = pendingSubjects.get(threadId) ?? [];
+    for (const key of p.subjects) entries.push({ key, at: p.message.date, open: p.open });
+    pendingSubjects.set(threadId, entries);
+  }
+  for (const copy of knownCopies) {
+    const threadId = resolve(copy.threadId);
+    const keys = pendingKeys.get(threadId) ?? new Set<string>();
+    for (const key of copy.keys) if (keyThreads.get(key) === undefined) keys.add(key);
+    pendingKeys.set(threadId, keys);
+  }
+
+  for (const [threadId, keys] of pendingKeys) {
+    if (keys.size === 0) continue;
+    const survivor = resolve(threadId);
+    // Under the firm's lock no other page can have taken these keys; a conflict would mean a
+    // writer that does not lock, and the two threads are then one conversation all the same.
+    const conflicts = await tx.attachThreadKeys(firmId, survivor, [...keys]);
+    const others = [...new Set(conflicts.map((c) => resolve(c.threadId)))].filter((t) => t !== survivor);
+    if (others.length > 0) {
+      await tx.mergeThreads(firmId, survivor, others);
+      for (const gone of others) survivorOf.set(gone, survivor);
+      merges.push({ survivorId: survivor, mergedIds: others });
+    }
+  }
+  for (const [threadId, entries] of pendingSubjects) {
+    if (entries.length > 0) await tx.addSubjectEntries(firmId, resolve(threadId), entries);
+  }
+  for (const [id, threadId] of threadOf) threadOf.set(id, resolve(threadId));
+  return { threadOf, resolve, merges };
 }

@@ -28,8 +28,8 @@ export interface SyncServiceSettings extends SyncDependencies {
   leaseTtlMs?: number | undefined;
   /** Consecutive failed passes before a mailbox is stopped (N2). Default 10. */
   maxConsecutiveFailures?: number | undefined;
-  /** Fetch attempts of one message before it is set aside. Default 3. */
-  poisonThreshold?: number | undefined;
+  /** The longest one sync pass may run (R3). Default 15 minutes. */
+  passDeadlineMs?: number | undefined;
 }
 
 /** The outcome of a targeted backfill in one mailbox (Y5). */
@@ -195,7 +195,7 @@ export class SyncService {
       holder: this.holder,
       leaseTtlMs: this.settings.leaseTtlMs,
       maxConsecutiveFailures: this.settings.maxConsecutiveFailures,
-      poisonThreshold: this.settings.poisonThreshold,
+      passDeadlineMs: this.settings.passDeadlineMs,
     });
     const entry = { sync, provider };
     this.syncs.set(key, entry);

@@ -14,8 +14,11 @@ export interface DocumentToSave {
 }
 
 /**
- * Where the host product keeps an account's documents. clientmail calls `save` at most once per
- * (account, content hash) (F9); the sink returns its own id for the stored document.
+ * Where the host product keeps an account's documents (F9). clientmail saves each file once per
+ * (account, content hash) as far as it is concerned; but a save runs as a durable job (R8), and a
+ * worker can die after the sink stored the file and before the job was marked done, so `save` may
+ * be called again for the same (firm, account, content hash). It must then keep one document and
+ * return the same id (derive the id from the three, or look them up).
  */
 export interface DocumentSink {
   save(document: DocumentToSave): Promise<{ documentId: string }>;

@@ -11,6 +11,19 @@ export type {
   PushSubscription,
   MailProvider,
 } from "./mail-provider.js";
+export type {
+  JobQueue,
+  JobHandler,
+  Job,
+  NewJob,
+  JobPayload,
+  JobValue,
+  FailedJob,
+  QueueStats,
+  JobWorker,
+  WorkOptions,
+} from "./job-queue.js";
+export type { BlobStore } from "./blob-store.js";
 export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 export type { Logger } from "./logger.js";
@@ -52,4 +65,8 @@ export type {
   OutboxMessage,
   OutboxFilter,
   MailboxCredential,
+  SubjectEntry,
+  QuarantineReason,
+  QuarantineEntry,
+  QuarantineFilter,
 } from "./store.js";

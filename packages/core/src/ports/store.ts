@@ -10,8 +10,10 @@
  * - A duplicate of a unique key throws a {@link ClientMailError} with code `conflict`.
  * - Every method is atomic on its own; {@link Store.transaction} makes several atomic together.
  * - Records returned are copies: changing them changes nothing in the store.
+ * - Text a store cannot hold (U+0000, lone surrogates) is refused with a `ValidationError` naming
+ *   the field, before anything is written (R4): every store accepts and refuses the same values.
  */
-import type { ProviderEnvelope } from "../domain/envelope.js";
+import type { ProviderEnvelope, UnreadableReason } from "../domain/envelope.js";
 import type {
   Account,
   AccountId,
@@ -204,6 +206,48 @@ export interface ThreadListOptions {
 export interface ThreadKeyConflict {
   key: string;
   threadId: ThreadId;
+}
+
+/**
+ * One message's entry in the subject index of H1's third rule: one entry per (normalised subject,
+ * external participant) key, with the message's date and whether its headers carry no
+ * In-Reply-To/References (`open`). An open message may be linked by subject to any message with
+ * the same key within the window; a message that is not open only to open ones.
+ */
+export interface SubjectEntry {
+  key: string;
+  at: Date;
+  open: boolean;
+}
+
+/** Why a message is in quarantine (R2); the same reasons a provider reports, see `UnreadableMessage`. */
+export type QuarantineReason = UnreadableReason;
+
+/**
+ * A client message set aside (R2): it failed on its own, on a healthy connection, and is retried
+ * later with backoff. Keyed by (firm, mailbox, provider id). Holds no message content.
+ */
+export interface QuarantineEntry {
+  mailboxId: MailboxId;
+  providerId: string;
+  reason: QuarantineReason;
+  /** Log-safe: no content, addresses or credentials. */
+  detail: string;
+  /** Attempts so far, the first included. */
+  attempts: number;
+  firstAttemptAt: Date;
+  lastAttemptAt: Date;
+  /** When the engine tries it again. */
+  nextAttemptAt: Date;
+}
+
+/** Filters of {@link Store.listQuarantine}; all given filters must match. */
+export interface QuarantineFilter {
+  mailboxId?: MailboxId;
+  /** Only entries due at this time (`nextAttemptAt <= dueAt`). */
+  dueAt?: Date;
+  /** Default: all. */
+  limit?: number;
 }
 
 export interface NewNotification {
@@ -454,6 +498,28 @@ export interface Store {
   setThreadMuted(firmId: FirmId, threadId: ThreadId, memberId: MemberId, muted: boolean): Promise<void>;
   /** Members who muted the thread. */
   listThreadMutes(firmId: FirmId, threadId: ThreadId): Promise<MemberId[]>;
+  /**
+   * Serialises threading within one firm (H3): inside a transaction, waits until no other
+   * transaction holds the firm's threading lock and holds it until this transaction ends. Two
+   * workers threading linked messages at once would otherwise each start a thread. Outside a
+   * transaction it has no lasting effect.
+   */
+  lockThreads(firmId: FirmId): Promise<void>;
+  /**
+   * H1's subject rule: for each probe, the threads of the indexed entries `e` with
+   * `e.key === probe.key`, `|e.at - probe.at| <= windowMs` (inclusive) and `probe.open || e.open`.
+   * The result is aligned with `probes`; each list is distinct and sorted.
+   */
+  findSubjectThreads(
+    firmId: FirmId,
+    probes: readonly SubjectEntry[],
+    windowMs: number,
+  ): Promise<ThreadId[][]>;
+  /**
+   * Indexes a message's subject entries under its thread; {@link Store.mergeThreads} moves them with
+   * the thread. Throws `not_found` for an unknown thread.
+   */
+  addSubjectEntries(firmId: FirmId, threadId: ThreadId, entries: readonly SubjectEntry[]): Promise<void>;
 
   // Filed messages --------------------------------------------------------------------------
 
@@ -469,6 +535,11 @@ export interface Store {
   getMessage(firmId: FirmId, messageId: MessageRecordId): Promise<FiledMessage | undefined>;
   /** The record id of each dedupe key already filed; others are absent. */
   findMessagesByDedupeKeys(firmId: FirmId, keys: readonly string[]): Promise<Map<string, MessageRecordId>>;
+  /**
+   * Every filed message (visible or not) whose normalised Message-ID is one of `messageIds`, in
+   * one read. Several messages may share a Message-ID (R5): all are returned. Order unspecified.
+   */
+  findMessagesByMessageIds(firmId: FirmId, messageIds: readonly string[]): Promise<FiledMessage[]>;
   /**
    * The provider ids of every copy the firm has seen in the mailbox (F5, F8), sorted. Lets a full
    * relisting find the copies that vanished while the cursor was invalid. Unknown mailbox: `[]`.
@@ -493,6 +564,18 @@ export interface Store {
    * Returns how many were deleted; unknown ids are ignored. Atomic.
    */
   eraseMessages(firmId: FirmId, messageIds: readonly MessageRecordId[]): Promise<number>;
+
+  // Quarantine (R2) ---------------------------------------------------------------------------
+
+  /**
+   * Inserts or replaces entries, keyed by (mailbox, provider id). Throws `not_found` for a mailbox
+   * that is not in the firm.
+   */
+  putQuarantine(firmId: FirmId, entries: readonly QuarantineEntry[]): Promise<void>;
+  /** Entries matching the filter, soonest `nextAttemptAt` first (then mailbox, provider id). */
+  listQuarantine(firmId: FirmId, filter?: QuarantineFilter): Promise<QuarantineEntry[]>;
+  /** Removes entries; unknown ids are ignored. Returns how many were removed. */
+  removeQuarantine(firmId: FirmId, mailboxId: MailboxId, providerIds: readonly string[]): Promise<number>;
 
   // Attachments -----------------------------------------------------------------------------
 

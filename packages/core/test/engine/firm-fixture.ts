@@ -33,9 +33,16 @@ export class RecordingSink implements DocumentSink {
   }
 }
 
-export async function makeFirm(options: { deletionMode?: "mirror" | "retain"; store?: Store } = {}) {
+export async function makeFirm(
+  options: {
+    deletionMode?: "mirror" | "retain";
+    store?: Store;
+    makeStore?: (clock: Clock) => Promise<Store>;
+    pageSize?: number;
+  } = {},
+) {
   const clock = new TestClock();
-  const store = options.store ?? createMemoryStore({ clock });
+  const store = options.store ?? (await options.makeStore?.(clock)) ?? createMemoryStore({ clock });
   const firm = await store.createFirm({
     name: "Ledger & Partners",
     internalDomains: ["ledger.example"],
@@ -93,10 +100,10 @@ export async function makeFirm(options: { deletionMode?: "mirror" | "retain"; st
   const sink = new RecordingSink();
   const sleeps: number[] = [];
   const mailboxes = new Map<string, MemoryMailbox>([
-    [annBox.id, new MemoryMailbox({ pageSize: 3 })],
-    [bobBox.id, new MemoryMailbox({ pageSize: 3 })],
-    [carlBox.id, new MemoryMailbox({ pageSize: 3 })],
-    [supportBox.id, new MemoryMailbox({ pageSize: 3 })],
+    [annBox.id, new MemoryMailbox({ pageSize: options.pageSize ?? 3 })],
+    [bobBox.id, new MemoryMailbox({ pageSize: options.pageSize ?? 3 })],
+    [carlBox.id, new MemoryMailbox({ pageSize: options.pageSize ?? 3 })],
+    [supportBox.id, new MemoryMailbox({ pageSize: options.pageSize ?? 3 })],
   ]);
   const sync = (mailboxId: string, extra: Partial<MailboxSyncOptions> = {}) =>
     new MailboxSync(

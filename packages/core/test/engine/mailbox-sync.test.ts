@@ -399,7 +399,7 @@ describe("mailbox sync engine", () => {
     expect(await f.store.listSightings(f.firm.id, box)).toHaveLength(1);
   });
 
-  it("Y7: transient failures and 429s are retried with backoff that honours Retry-After", async () => {
+  it("Y7, R6: transient failures are retried with backoff; a 429 is waited out as throttled, honouring Retry-After", async () => {
     const f = await makeFirm();
     const box = f.boxes.ann.id;
     clientMail(f, box);
@@ -410,7 +410,8 @@ describe("mailbox sync engine", () => {
     await expect(f.sync(box).passWithRetry()).resolves.toBe("ok");
     expect(f.sleeps).toHaveLength(2);
     expect(f.sleeps[1]).toBeGreaterThanOrEqual(30_000);
-    expect(states.filter((s) => s === "retrying")).toHaveLength(2);
+    expect(states.filter((s) => s === "retrying")).toHaveLength(1);
+    expect(states.filter((s) => s === "throttled")).toHaveLength(1);
     expect(states.at(-1)).toBe("live");
     expect((await allFiled(f)).length).toBe(1);
     const mailbox = await f.store.getMailbox(f.firm.id, box);
@@ -433,6 +434,23 @@ describe("mailbox sync engine", () => {
       expect(notes.filter((n) => n.kind === "sync_stopped")).toHaveLength(1);
     }
     expect(await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now())).toEqual([]);
+  });
+
+  it("R6: a storm of rate limits never stops the mailbox; it shows throttled until the quota resets", async () => {
+    const f = await makeFirm();
+    const box = f.boxes.ann.id;
+    clientMail(f, box);
+    f.box(box).failNext("changes", { code: "rate_limited", retryAfterMs: 60_000 }, 25);
+    const states: string[] = [];
+    f.events.on("sync.state", (e) => states.push(e.state.status));
+    const sync = f.sync(box, { maxConsecutiveFailures: 3 });
+    await expect(sync.passWithRetry()).resolves.toBe("ok");
+    expect(states.filter((s) => s === "throttled")).toHaveLength(25);
+    expect(states).not.toContain("stopped");
+    expect(states).not.toContain("retrying");
+    expect(f.sleeps.every((ms) => ms >= 60_000)).toBe(true);
+    expect((await f.store.getMailbox(f.firm.id, box))!.state).toEqual({ status: "live" });
+    expect((await allFiled(f)).length).toBe(1);
   });
 
   it("N2: repeated failures stop the mailbox after the configured number of passes", async () => {
@@ -563,20 +581,30 @@ describe("mailbox sync engine", () => {
     expect(await allFiled(f)).toEqual([{ subject: "Old question", accounts: ["Jordan family"] }]);
   });
 
-  it("Y6: a message that keeps failing is set aside and reported; the cursor still moves", async () => {
+  it("R2: a message that fails on its own is quarantined and reported; the cursor still moves, and a later pass files it", async () => {
     const f = await makeFirm();
     const box = f.boxes.ann.id;
     const poison = clientMail(f, box, { messageId: "<poison@home>" });
     clientMail(f, box, { messageId: "<fine@home>", subject: "Fine", date: minutes(1) });
-    f.box(box).failFetchOf(poison);
+    f.box(box).failFetchOf(poison, 1, "unparseable");
     const reported: string[] = [];
-    f.events.on("message.set_aside", (e) => reported.push(e.providerId));
+    f.events.on("message.quarantined", (e) => reported.push(`${e.providerId}:${e.reason}:${e.attempts}`));
     const result = await f.sync(box).syncOnce();
-    expect(result.setAside).toEqual([poison]);
-    expect(reported).toEqual([poison]);
+    expect(result.quarantined).toEqual([poison]);
+    expect(reported).toEqual([`${poison}:unparseable:1`]);
     expect((await allFiled(f)).map((m) => m.subject)).toEqual(["Fine"]);
     expect(await f.store.getCursor(f.firm.id, box)).toBeDefined();
-    expect((await f.store.listAudit(f.firm.id)).some((a) => a.action === "message.set_aside")).toBe(true);
+    const [entry] = await f.store.listQuarantine(f.firm.id, { mailboxId: box });
+    expect(entry).toMatchObject({ providerId: poison, reason: "unparseable", attempts: 1 });
+    expect(entry!.nextAttemptAt.getTime()).toBeGreaterThan(f.clock.now().getTime());
+    // Not due yet: the next pass leaves it waiting.
+    await f.sync(box).syncOnce();
+    expect(await f.store.listQuarantine(f.firm.id, { mailboxId: box })).toHaveLength(1);
+    // Due: retried, filed, and out of quarantine.
+    f.clock.current = new Date(entry!.nextAttemptAt.getTime() + 1);
+    await f.sync(box).syncOnce();
+    expect(await f.store.listQuarantine(f.firm.id, { mailboxId: box })).toEqual([]);
+    expect((await allFiled(f)).map((m) => m.subject).sort()).toEqual(["Fine", "Receipts for 2025"]);
   });
 
   it("Y6: two workers never sync one mailbox at once; the second backs off", async () => {

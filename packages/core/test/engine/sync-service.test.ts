@@ -191,7 +191,6 @@ describe("privacy of logs", () => {
       holder: "worker-1",
       random: () => 0.5,
       sleep: async () => undefined,
-      poisonThreshold: 2,
       providerFor: (mailbox) => f.box(mailbox.id).provider(),
     });
     const secret = "app-password-5f3e9c";

@@ -15,3 +15,7 @@
  */
 export { createMemoryStore, MemoryStore } from "./memory-store.js";
 export type { MemoryStoreSettings } from "./memory-store.js";
+export { createMemoryJobQueue } from "./memory-job-queue.js";
+export type { MemoryJobQueueSettings } from "./memory-job-queue.js";
+export { createMemoryBlobStore } from "./memory-blob-store.js";
+export type { MemoryBlobStore } from "./memory-blob-store.js";

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ClientMailError, NotFoundError } from "@clientmail/core";
+import { ClientMailError, NotFoundError, assertStorable } from "@clientmail/core";
 import type {
   Account,
   Contact,
@@ -35,7 +35,10 @@ import type {
   Notification,
   OutboxFilter,
   OutboxMessage,
+  QuarantineEntry,
+  QuarantineFilter,
   SightingRemoval,
+  SubjectEntry,
   Store,
   TeamMemberPatch,
   ThreadKeyConflict,
@@ -94,6 +97,18 @@ class Tables {
   notificationKeys = new Map<string, string>();
   audit = new Map<string, AuditEntry>();
   outbox = new Map<string, OutboxRow>();
+  /** (firm, subject key) -> the subject entries of H1's third rule. */
+  subjects = new Map<string, readonly SubjectRow[]>();
+  /** (firm, normalised Message-ID) -> record ids (R5: several messages may share one). */
+  messageIds = new Map<string, readonly string[]>();
+  /** (firm, mailbox, provider id) -> quarantined message (R2). */
+  quarantine = new Map<string, QuarantineEntry & { firmId: string }>();
+}
+
+interface SubjectRow {
+  at: number;
+  open: boolean;
+  threadId: string;
 }
 
 type UndoLog = (() => void)[];
@@ -121,7 +136,7 @@ export class MemoryStore implements Store {
   readonly #t = new Tables();
   readonly #clock: Clock;
   readonly #newId: () => string;
-  readonly #context = new AsyncLocalStorage<{ log: UndoLog }>();
+  readonly #context = new AsyncLocalStorage<{ log: UndoLog; onCommit: Array<() => void> }>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(settings: MemoryStoreSettings = {}) {
@@ -135,22 +150,39 @@ export class MemoryStore implements Store {
     const current = this.#context.getStore();
     if (current) {
       const mark = current.log.length;
+      const commitMark = current.onCommit.length;
       try {
         return await fn(this);
       } catch (error) {
         this.#undoTo(current.log, mark);
+        current.onCommit.length = commitMark;
         throw error;
       }
     }
-    return this.#exclusive(async () => {
+    const committed = await this.#exclusive(async () => {
       const log: UndoLog = [];
+      const onCommit: Array<() => void> = [];
       try {
-        return await this.#context.run({ log }, () => fn(this));
+        const result = await this.#context.run({ log, onCommit }, () => fn(this));
+        return { result, onCommit };
       } catch (error) {
         this.#undoTo(log, 0);
         throw error;
       }
     });
+    for (const callback of committed.onCommit) callback();
+    return committed.result;
+  }
+
+  /**
+   * Runs `callback` once the current transaction commits (at once outside a transaction); never
+   * when it rolls back. Lets in-process companions of the store, such as the memory job queue,
+   * make their changes visible exactly with the data they follow. Not part of the Store port.
+   */
+  afterCommit(callback: () => void): void {
+    const current = this.#context.getStore();
+    if (current) current.onCommit.push(callback);
+    else callback();
   }
 
   #undoTo(log: UndoLog, mark: number): void {
@@ -227,6 +259,7 @@ export class MemoryStore implements Store {
 
   createFirm(input: NewFirm): Promise<Firm> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       const firm: Firm = { id: this.#newId(), ...copy(input), createdAt: this.#clock.now() };
       this.#put(log, this.#t.firms, firm.id, firm);
       return copy(firm);
@@ -239,6 +272,7 @@ export class MemoryStore implements Store {
 
   updateFirm(firmId: string, patch: FirmPatch): Promise<Firm> {
     return this.#op((log) => {
+      assertStorable(patch, "patch");
       const firm = this.#t.firms.get(firmId);
       if (!firm) throw new NotFoundError("firm", firmId);
       const next: Firm = { ...firm, ...copy(definedOnly(patch)) };
@@ -261,6 +295,7 @@ export class MemoryStore implements Store {
 
   createMember(firmId: string, input: NewTeamMember): Promise<TeamMember> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       this.#requireFirm(firmId);
       const emailKey = k(firmId, input.email);
       if (this.#t.memberEmails.has(emailKey)) {
@@ -288,6 +323,7 @@ export class MemoryStore implements Store {
 
   updateMember(firmId: string, memberId: string, patch: TeamMemberPatch): Promise<TeamMember> {
     return this.#op((log) => {
+      assertStorable(patch, "patch");
       const member = this.#owned(this.#t.members, firmId, memberId);
       if (!member) throw new NotFoundError("team member", memberId);
       const next: TeamMember = { ...member, ...copy(definedOnly(patch)) };
@@ -308,6 +344,7 @@ export class MemoryStore implements Store {
 
   createMailbox(firmId: string, input: NewMailbox, at: Date): Promise<Mailbox> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       if (!this.#owned(this.#t.members, firmId, input.ownerMemberId)) {
         throw new NotFoundError("team member", input.ownerMemberId);
       }
@@ -370,12 +407,13 @@ export class MemoryStore implements Store {
     mailboxId: string,
     patch: Partial<MailboxSettings>,
   ): Promise<Mailbox> {
-    return this.#op((log) =>
-      this.#updateMailbox(log, firmId, mailboxId, (m) => ({
+    return this.#op((log) => {
+      assertStorable(patch, "patch");
+      return this.#updateMailbox(log, firmId, mailboxId, (m) => ({
         ...m,
         settings: { ...m.settings, ...definedOnly(patch) },
-      })),
-    );
+      }));
+    });
   }
 
   setMailboxState(
@@ -384,13 +422,14 @@ export class MemoryStore implements Store {
     state: MailboxSyncState,
     lastSyncedAt?: Date,
   ): Promise<Mailbox> {
-    return this.#op((log) =>
-      this.#updateMailbox(log, firmId, mailboxId, (m) => ({
+    return this.#op((log) => {
+      assertStorable(state, "state");
+      return this.#updateMailbox(log, firmId, mailboxId, (m) => ({
         ...m,
         state: copy(state),
         lastSyncedAt: lastSyncedAt ? new Date(lastSyncedAt) : m.lastSyncedAt,
-      })),
-    );
+      }));
+    });
   }
 
   addMailboxConnection(firmId: string, mailboxId: string, memberId: string, at: Date): Promise<Mailbox> {
@@ -418,6 +457,7 @@ export class MemoryStore implements Store {
 
   setMailboxCredentials(firmId: string, mailboxId: string, ciphertext: string | undefined): Promise<void> {
     return this.#op((log) => {
+      assertStorable(ciphertext, "ciphertext");
       const row = this.#requireMailbox(firmId, mailboxId);
       this.#put(log, this.#t.mailboxes, mailboxId, { ...row, credentials: ciphertext });
     });
@@ -445,6 +485,7 @@ export class MemoryStore implements Store {
     ttlMs: number,
   ): Promise<number | undefined> {
     return this.#op((log) => {
+      assertStorable(holder, "holder");
       if (!this.#mailboxRow(firmId, mailboxId)) return undefined;
       const now = this.#clock.now().getTime();
       const key = k(firmId, mailboxId);
@@ -500,6 +541,7 @@ export class MemoryStore implements Store {
 
   createAccount(firmId: string, input: NewAccount, at: Date): Promise<Account> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       this.#requireFirm(firmId);
       const account: Account = { id: this.#newId(), firmId, ...copy(input), createdAt: new Date(at) };
       this.#put(log, this.#t.accounts, account.id, account);
@@ -522,6 +564,7 @@ export class MemoryStore implements Store {
 
   updateAccount(firmId: string, accountId: string, patch: AccountPatch): Promise<Account> {
     return this.#op((log) => {
+      assertStorable(patch, "patch");
       const account = this.#owned(this.#t.accounts, firmId, accountId);
       if (!account) throw new NotFoundError("account", accountId);
       const next = { ...account, ...copy(definedOnly(patch)) };
@@ -543,6 +586,7 @@ export class MemoryStore implements Store {
 
   createContact(firmId: string, input: NewContact): Promise<Contact> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       this.#requireFirm(firmId);
       const contact: Contact = { id: this.#newId(), firmId, ...copy(input) };
       this.#put(log, this.#t.contacts, contact.id, contact);
@@ -568,6 +612,7 @@ export class MemoryStore implements Store {
 
   updateContact(firmId: string, contactId: string, patch: ContactPatch): Promise<Contact> {
     return this.#op((log) => {
+      assertStorable(patch, "patch");
       const contact = this.#owned(this.#t.contacts, firmId, contactId);
       if (!contact) throw new NotFoundError("contact", contactId);
       const next = { ...contact, ...copy(definedOnly(patch)) };
@@ -578,6 +623,7 @@ export class MemoryStore implements Store {
 
   createLink(firmId: string, input: NewLink): Promise<Link> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       if (!this.#owned(this.#t.accounts, firmId, input.accountId))
         throw new NotFoundError("account", input.accountId);
       if (!this.#owned(this.#t.contacts, firmId, input.contactId))
@@ -627,6 +673,7 @@ export class MemoryStore implements Store {
 
   updateLink(firmId: string, linkId: string, patch: LinkPatch): Promise<Link> {
     return this.#op((log) => {
+      assertStorable(patch, "patch");
       const link = this.#owned(this.#t.links, firmId, linkId);
       if (!link) throw new NotFoundError("link", linkId);
       const next: Link = { ...link, ...copy(definedOnly(patch)) };
@@ -659,6 +706,7 @@ export class MemoryStore implements Store {
 
   setInvitation(firmId: string, linkId: string, invitation: Invitation | undefined): Promise<Link> {
     return this.#op((log) => {
+      assertStorable(invitation, "invitation");
       const link = this.#owned(this.#t.links, firmId, linkId);
       if (!link) throw new NotFoundError("link", linkId);
       const next: Link = { ...link, invitation: copy(invitation) };
@@ -701,6 +749,7 @@ export class MemoryStore implements Store {
 
   attachThreadKeys(firmId: string, threadId: string, keys: readonly string[]): Promise<ThreadKeyConflict[]> {
     return this.#op((log) => {
+      assertStorable(keys, "keys");
       if (!this.#threadExists(firmId, threadId)) throw new NotFoundError("thread", threadId);
       const conflicts: ThreadKeyConflict[] = [];
       for (const key of new Set(keys)) {
@@ -726,6 +775,15 @@ export class MemoryStore implements Store {
       for (const [key, owner] of this.#t.threadKeys) {
         if (key.startsWith(prefix) && merged.has(owner)) this.#put(log, this.#t.threadKeys, key, survivorId);
       }
+      for (const [key, rows] of this.#t.subjects) {
+        if (!key.startsWith(prefix) || !rows.some((row) => merged.has(row.threadId))) continue;
+        this.#put(
+          log,
+          this.#t.subjects,
+          key,
+          rows.map((row) => (merged.has(row.threadId) ? { ...row, threadId: survivorId } : row)),
+        );
+      }
       for (const key of [...this.#t.mutes.keys()]) {
         const [f, t, m] = key.split("\u0000") as [string, string, string];
         if (f === firmId && merged.has(t)) {
@@ -743,6 +801,41 @@ export class MemoryStore implements Store {
         }
       }
       for (const id of merged) this.#del(log, this.#t.threads, id);
+    });
+  }
+
+  /** Transactions are serialised here, so a transaction already holds every lock. */
+  lockThreads(firmId: string): Promise<void> {
+    return this.#op(() => {
+      this.#requireFirm(firmId);
+    });
+  }
+
+  findSubjectThreads(firmId: string, probes: readonly SubjectEntry[], windowMs: number): Promise<string[][]> {
+    return this.#op(() =>
+      probes.map((probe) => {
+        const at = probe.at.getTime();
+        const found = new Set<string>();
+        for (const row of this.#t.subjects.get(k(firmId, probe.key)) ?? []) {
+          if (Math.abs(row.at - at) <= windowMs && (probe.open || row.open)) found.add(row.threadId);
+        }
+        return [...found].sort(compare);
+      }),
+    );
+  }
+
+  addSubjectEntries(firmId: string, threadId: string, entries: readonly SubjectEntry[]): Promise<void> {
+    return this.#op((log) => {
+      assertStorable(entries, "entries");
+      if (!this.#threadExists(firmId, threadId)) throw new NotFoundError("thread", threadId);
+      for (const entry of entries) {
+        const key = k(firmId, entry.key);
+        const rows = this.#t.subjects.get(key) ?? [];
+        this.#put(log, this.#t.subjects, key, [
+          ...rows,
+          { at: entry.at.getTime(), open: entry.open, threadId },
+        ]);
+      }
     });
   }
 
@@ -816,6 +909,7 @@ export class MemoryStore implements Store {
 
   fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
     return this.#op((log) => {
+      assertStorable(messages, "messages");
       for (const [index, m] of messages.entries()) {
         if (!this.#threadExists(firmId, m.threadId))
           throw new NotFoundError("thread", m.threadId, { details: { index } });
@@ -851,6 +945,10 @@ export class MemoryStore implements Store {
             filedAt: new Date(at),
           };
           this.#put(log, this.#t.dedupe, dedupeKey, message.id);
+          if (message.messageId !== undefined) {
+            const idKey = k(firmId, message.messageId);
+            this.#put(log, this.#t.messageIds, idKey, [...(this.#t.messageIds.get(idKey) ?? []), message.id]);
+          }
         } else {
           message = copy((this.#t.messages.get(existingId) as MessageRow).message);
         }
@@ -893,6 +991,15 @@ export class MemoryStore implements Store {
         if (id !== undefined) found.set(key, id);
       }
       return found;
+    });
+  }
+
+  findMessagesByMessageIds(firmId: string, messageIds: readonly string[]): Promise<FiledMessage[]> {
+    return this.#op(() => {
+      const ids = new Set<string>();
+      for (const messageId of messageIds)
+        for (const id of this.#t.messageIds.get(k(firmId, messageId)) ?? []) ids.add(id);
+      return [...ids].map((id) => copy((this.#t.messages.get(id) as MessageRow).message));
     });
   }
 
@@ -951,10 +1058,65 @@ export class MemoryStore implements Store {
         for (const s of row.message.sightings)
           this.#del(log, this.#t.sightings, k(firmId, s.mailboxId, s.providerId));
         this.#del(log, this.#t.dedupe, k(firmId, row.message.dedupeKey));
+        if (row.message.messageId !== undefined) {
+          const idKey = k(firmId, row.message.messageId);
+          const rest = (this.#t.messageIds.get(idKey) ?? []).filter((other) => other !== id);
+          if (rest.length > 0) this.#put(log, this.#t.messageIds, idKey, rest);
+          else this.#del(log, this.#t.messageIds, idKey);
+        }
         this.#del(log, this.#t.messages, id);
         erased += 1;
       }
       return erased;
+    });
+  }
+
+  // -- quarantine -----------------------------------------------------------------------------
+
+  putQuarantine(firmId: string, entries: readonly QuarantineEntry[]): Promise<void> {
+    return this.#op((log) => {
+      assertStorable(entries, "entries");
+      for (const entry of entries) {
+        if (!this.#mailboxRow(firmId, entry.mailboxId)) throw new NotFoundError("mailbox", entry.mailboxId);
+        this.#put(log, this.#t.quarantine, k(firmId, entry.mailboxId, entry.providerId), {
+          ...copy(entry),
+          firmId,
+        });
+      }
+    });
+  }
+
+  listQuarantine(firmId: string, filter: QuarantineFilter = {}): Promise<QuarantineEntry[]> {
+    return this.#op(() => {
+      const due = filter.dueAt?.getTime();
+      const rows = [...this.#t.quarantine.values()]
+        .filter(
+          (row) =>
+            row.firmId === firmId &&
+            (filter.mailboxId === undefined || row.mailboxId === filter.mailboxId) &&
+            (due === undefined || row.nextAttemptAt.getTime() <= due),
+        )
+        .sort(
+          (a, b) =>
+            a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() ||
+            compare(a.mailboxId, b.mailboxId) ||
+            compare(a.providerId, b.providerId),
+        )
+        .slice(0, filter.limit ?? Number.POSITIVE_INFINITY);
+      return rows.map(({ firmId: _firmId, ...entry }) => copy(entry));
+    });
+  }
+
+  removeQuarantine(firmId: string, mailboxId: string, providerIds: readonly string[]): Promise<number> {
+    return this.#op((log) => {
+      let removed = 0;
+      for (const providerId of new Set(providerIds)) {
+        const key = k(firmId, mailboxId, providerId);
+        if (!this.#t.quarantine.has(key)) continue;
+        this.#del(log, this.#t.quarantine, key);
+        removed += 1;
+      }
+      return removed;
     });
   }
 
@@ -978,6 +1140,7 @@ export class MemoryStore implements Store {
 
   createNotification(firmId: string, input: NewNotification, at: Date): Promise<Notification> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       if (!this.#owned(this.#t.members, firmId, input.memberId))
         throw new NotFoundError("team member", input.memberId);
       const dedupeKey =
@@ -1041,6 +1204,7 @@ export class MemoryStore implements Store {
 
   appendAudit(firmId: string, entry: NewAuditEntry, at: Date): Promise<AuditEntry> {
     return this.#op((log) => {
+      assertStorable(entry, "entry");
       this.#requireFirm(firmId);
       const row: AuditEntry = {
         id: this.#newId(),
@@ -1070,6 +1234,7 @@ export class MemoryStore implements Store {
 
   createOutbox(firmId: string, input: NewOutboxMessage, at: Date): Promise<OutboxMessage> {
     return this.#op((log) => {
+      assertStorable(input, "input");
       this.#requireMailbox(firmId, input.mailboxId);
       for (const accountId of input.accountIds) {
         if (!this.#owned(this.#t.accounts, firmId, accountId)) throw new NotFoundError("account", accountId);
@@ -1142,6 +1307,7 @@ export class MemoryStore implements Store {
     patch: Partial<Pick<NewOutboxMessage, "draft" | "sendAt" | "accountIds">>,
   ): Promise<OutboxMessage | undefined> {
     return this.#op((log) => {
+      assertStorable(patch, "patch");
       const o = this.#outboxRow(firmId, outboxId);
       if (!o || o.state !== "scheduled") return undefined;
       for (const accountId of patch.accountIds ?? []) {
@@ -1164,6 +1330,7 @@ export class MemoryStore implements Store {
 
   claimOutbox(firmId: string, outboxId: string, claimedBy: string): Promise<boolean> {
     return this.#op((log) => {
+      assertStorable(claimedBy, "claimedBy");
       const o = this.#outboxRow(firmId, outboxId);
       if (!o || o.state !== "scheduled") return false;
       this.#setOutbox(log, { ...o, state: "submitting", claimedBy, attempts: o.attempts + 1 });
@@ -1178,6 +1345,7 @@ export class MemoryStore implements Store {
     sent: { at: Date; messageId: string },
   ): Promise<boolean> {
     return this.#op((log) => {
+      assertStorable(sent, "sent");
       const o = this.#outboxRow(firmId, outboxId);
       if (!o || o.state !== "submitting" || o.claimedBy !== claimedBy) return false;
       this.#setOutbox(log, {
@@ -1198,6 +1366,7 @@ export class MemoryStore implements Store {
     failure: { error: string; retryAt: Date | undefined },
   ): Promise<boolean> {
     return this.#op((log) => {
+      assertStorable(failure, "failure");
       const o = this.#outboxRow(firmId, outboxId);
       if (!o || o.state !== "submitting" || o.claimedBy !== claimedBy) return false;
       this.#setOutbox(log, {
@@ -1226,6 +1395,6 @@ function definedOnly<T extends object>(patch: T): Partial<T> {
 }
 
 /** Creates an empty in-process store. */
-export function createMemoryStore(settings: MemoryStoreSettings = {}): Store {
+export function createMemoryStore(settings: MemoryStoreSettings = {}): MemoryStore {
   return new MemoryStore(settings);
 }

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ClientMailError, NotFoundError } from "@clientmail/core";
+import { ClientMailError, NotFoundError, assertStorable } from "@clientmail/core";
 import type {
   Account,
   Contact,
@@ -34,7 +34,10 @@ import type {
   Notification,
   OutboxFilter,
   OutboxMessage,
+  QuarantineEntry,
+  QuarantineFilter,
   SightingRemoval,
+  SubjectEntry,
   Store,
   TeamMemberPatch,
   ThreadKeyConflict,
@@ -83,6 +86,13 @@ const sqlConstraint = (error: unknown): string | undefined => errorField(error, 
 function transient(error: unknown): never {
   const state = sqlState(error) ?? "";
   const network = typeof error === "object" && error !== null && "code" in error && /^E[A-Z]+$/.test(state);
+  if (state === "22021" || state === "22P05") {
+    // R4: every input is checked before it is sent; this is the database saying so too.
+    throw new ClientMailError("validation_failed", "The database refused text it cannot store", {
+      cause: error,
+      details: { sqlState: state },
+    });
+  }
   if (state === "40P01" || state === "40001" || state.startsWith("08") || state === "57P01" || network) {
     throw new ClientMailError("transient", "The database asked to retry", {
       cause: error,
@@ -310,6 +320,7 @@ export class PostgresStore implements Store {
   // -- firms ----------------------------------------------------------------------------------
 
   async createFirm(input: NewFirm): Promise<Firm> {
+    assertStorable(input, "input");
     const id = this.#newId();
     const rows = await this.#q(
       id,
@@ -326,6 +337,7 @@ export class PostgresStore implements Store {
   }
 
   async updateFirm(firmId: string, patch: FirmPatch): Promise<Firm> {
+    assertStorable(patch, "patch");
     const rows = await this.#q(
       firmId,
       `UPDATE firms SET name = COALESCE($2, name), internal_domains = COALESCE($3, internal_domains),
@@ -345,6 +357,7 @@ export class PostgresStore implements Store {
   // -- members --------------------------------------------------------------------------------
 
   async createMember(firmId: string, input: NewTeamMember): Promise<TeamMember> {
+    assertStorable(input, "input");
     try {
       const rows = await this.#q(
         firmId,
@@ -384,6 +397,7 @@ export class PostgresStore implements Store {
   }
 
   async updateMember(firmId: string, memberId: string, patch: TeamMemberPatch): Promise<TeamMember> {
+    assertStorable(patch, "patch");
     try {
       const rows = await this.#q(
         firmId,
@@ -437,6 +451,7 @@ export class PostgresStore implements Store {
   // -- mailboxes ------------------------------------------------------------------------------
 
   async createMailbox(firmId: string, input: NewMailbox, at: Date): Promise<Mailbox> {
+    assertStorable(input, "input");
     const id = this.#newId();
     try {
       await this.#atomic(async () => {
@@ -515,6 +530,7 @@ export class PostgresStore implements Store {
     mailboxId: string,
     patch: Partial<MailboxSettings>,
   ): Promise<Mailbox> {
+    assertStorable(patch, "patch");
     return this.#atomic(async () => {
       const rows = await this.#q(
         firmId,
@@ -531,6 +547,7 @@ export class PostgresStore implements Store {
     state: MailboxSyncState,
     lastSyncedAt?: Date,
   ): Promise<Mailbox> {
+    assertStorable(state, "state");
     return this.#atomic(async () => {
       const rows = await this.#q(
         firmId,
@@ -583,6 +600,7 @@ export class PostgresStore implements Store {
     mailboxId: string,
     ciphertext: string | undefined,
   ): Promise<void> {
+    assertStorable(ciphertext, "ciphertext");
     const rows = await this.#q(
       firmId,
       "UPDATE mailboxes SET credentials = $3 WHERE firm_id = $1 AND id = $2 RETURNING id",
@@ -616,6 +634,7 @@ export class PostgresStore implements Store {
     holder: string,
     ttlMs: number,
   ): Promise<number | undefined> {
+    assertStorable(holder, "holder");
     // One statement: the row lock taken by ON CONFLICT serialises racing workers, and the
     // database clock (not the workers') decides expiry.
     const rows = await this.#q(
@@ -685,6 +704,7 @@ export class PostgresStore implements Store {
   // -- accounts, contacts, links --------------------------------------------------------------
 
   async createAccount(firmId: string, input: NewAccount, at: Date): Promise<Account> {
+    assertStorable(input, "input");
     try {
       const rows = await this.#q(
         firmId,
@@ -715,6 +735,7 @@ export class PostgresStore implements Store {
   }
 
   async updateAccount(firmId: string, accountId: string, patch: AccountPatch): Promise<Account> {
+    assertStorable(patch, "patch");
     const rows = await this.#q(
       firmId,
       "UPDATE accounts SET name = COALESCE($3, name), kind = COALESCE($4, kind) WHERE firm_id = $1 AND id = $2 RETURNING *",
@@ -733,6 +754,7 @@ export class PostgresStore implements Store {
   }
 
   async createContact(firmId: string, input: NewContact): Promise<Contact> {
+    assertStorable(input, "input");
     try {
       const rows = await this.#q(
         firmId,
@@ -763,6 +785,7 @@ export class PostgresStore implements Store {
   }
 
   async updateContact(firmId: string, contactId: string, patch: ContactPatch): Promise<Contact> {
+    assertStorable(patch, "patch");
     const rows = await this.#q(
       firmId,
       `UPDATE contacts SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name)
@@ -774,6 +797,7 @@ export class PostgresStore implements Store {
   }
 
   async createLink(firmId: string, input: NewLink): Promise<Link> {
+    assertStorable(input, "input");
     try {
       const rows = await this.#q(
         firmId,
@@ -832,6 +856,7 @@ export class PostgresStore implements Store {
   }
 
   async updateLink(firmId: string, linkId: string, patch: LinkPatch): Promise<Link> {
+    assertStorable(patch, "patch");
     try {
       const rows = await this.#q(
         firmId,
@@ -866,6 +891,7 @@ export class PostgresStore implements Store {
   }
 
   async setInvitation(firmId: string, linkId: string, invitation: Invitation | undefined): Promise<Link> {
+    assertStorable(invitation, "invitation");
     const rows = await this.#q(
       firmId,
       "UPDATE links SET invitation = $3 WHERE firm_id = $1 AND id = $2 RETURNING *",
@@ -919,6 +945,7 @@ export class PostgresStore implements Store {
     threadId: string,
     keys: readonly string[],
   ): Promise<ThreadKeyConflict[]> {
+    assertStorable(keys, "keys");
     return this.#atomic(async () => {
       await this.#requireThread(firmId, threadId);
       const unique = [...new Set(keys)];
@@ -963,6 +990,11 @@ export class PostgresStore implements Store {
       );
       await this.#q(
         firmId,
+        "UPDATE thread_subjects SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
+        params,
+      );
+      await this.#q(
+        firmId,
         `INSERT INTO thread_mutes (firm_id, thread_id, member_id)
          SELECT firm_id, $2, member_id FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($3::text[])
          ON CONFLICT DO NOTHING`,
@@ -976,6 +1008,63 @@ export class PostgresStore implements Store {
         firmId,
         merged,
       ]);
+    });
+  }
+
+  async lockThreads(firmId: string): Promise<void> {
+    // Transaction-scoped: released at commit or rollback, so it also works behind a
+    // transaction-mode pooler. Outside a transaction it is taken and released at once.
+    await this.#q(firmId, "SELECT pg_advisory_xact_lock(hashtext('clientmail.threads'), hashtext($1))", [
+      firmId,
+    ]);
+  }
+
+  async findSubjectThreads(
+    firmId: string,
+    probes: readonly SubjectEntry[],
+    windowMs: number,
+  ): Promise<string[][]> {
+    const result: string[][] = probes.map(() => []);
+    if (probes.length === 0) return result;
+    const rows = await this.#q(
+      firmId,
+      `SELECT DISTINCT p.idx, s.thread_id
+         FROM unnest($2::text[], $3::timestamptz[], $4::boolean[]) WITH ORDINALITY AS p(key, at, open, idx)
+         JOIN thread_subjects s
+           ON s.firm_id = $1 AND s.key = p.key
+          AND s.at BETWEEN p.at - make_interval(secs => $5::double precision / 1000)
+                       AND p.at + make_interval(secs => $5::double precision / 1000)
+          AND (p.open OR s.open)`,
+      [
+        firmId,
+        probes.map((p) => p.key),
+        probes.map((p) => p.at.toISOString()),
+        probes.map((p) => p.open),
+        windowMs,
+      ],
+    );
+    for (const row of rows) (result[Number(row.idx) - 1] as string[]).push(row.thread_id as string);
+    for (const list of result) list.sort(byCodePoint);
+    return result;
+  }
+
+  async addSubjectEntries(firmId: string, threadId: string, entries: readonly SubjectEntry[]): Promise<void> {
+    assertStorable(entries, "entries");
+    await this.#atomic(async () => {
+      await this.#requireThread(firmId, threadId);
+      if (entries.length === 0) return;
+      await this.#q(
+        firmId,
+        `INSERT INTO thread_subjects (firm_id, key, at, open, thread_id)
+         SELECT $1, k, a, o, $2 FROM unnest($3::text[], $4::timestamptz[], $5::boolean[]) AS e(k, a, o)`,
+        [
+          firmId,
+          threadId,
+          entries.map((e) => e.key),
+          entries.map((e) => e.at.toISOString()),
+          entries.map((e) => e.open),
+        ],
+      );
     });
   }
 
@@ -1157,6 +1246,7 @@ export class PostgresStore implements Store {
   }
 
   async fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
+    assertStorable(messages, "messages");
     if (messages.length === 0) return [];
     return this.#atomic(async () => {
       await this.#checkReferences(firmId, messages);
@@ -1299,6 +1389,16 @@ export class PostgresStore implements Store {
     return new Map(rows.map((r) => [r.dedupe_key as string, r.id as string]));
   }
 
+  async findMessagesByMessageIds(firmId: string, messageIds: readonly string[]): Promise<FiledMessage[]> {
+    if (messageIds.length === 0) return [];
+    const rows = await this.#q(
+      firmId,
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.firm_id = $1 AND m.message_id = ANY($2::text[])`,
+      [firmId, [...new Set(messageIds)]],
+    );
+    return this.#hydrate(firmId, rows);
+  }
+
   async listSightings(firmId: string, mailboxId: string): Promise<string[]> {
     const rows = await this.#q(
       firmId,
@@ -1367,6 +1467,77 @@ export class PostgresStore implements Store {
     });
   }
 
+  // -- quarantine -----------------------------------------------------------------------------
+
+  async putQuarantine(firmId: string, entries: readonly QuarantineEntry[]): Promise<void> {
+    assertStorable(entries, "entries");
+    if (entries.length === 0) return;
+    await this.#atomic(async () => {
+      const mailboxIds = [...new Set(entries.map((e) => e.mailboxId))];
+      const known = await this.#q(
+        firmId,
+        "SELECT id FROM mailboxes WHERE firm_id = $1 AND id = ANY($2::text[])",
+        [firmId, mailboxIds],
+      );
+      const missing = mailboxIds.find((id) => !known.some((r) => r.id === id));
+      if (missing !== undefined) throw new NotFoundError("mailbox", missing);
+      await this.#q(
+        firmId,
+        `INSERT INTO quarantine (firm_id, mailbox_id, provider_id, reason, detail, attempts, first_attempt_at,
+                                 last_attempt_at, next_attempt_at)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::integer[],
+                                  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])
+         ON CONFLICT (firm_id, mailbox_id, provider_id) DO UPDATE SET
+           reason = EXCLUDED.reason, detail = EXCLUDED.detail, attempts = EXCLUDED.attempts,
+           first_attempt_at = EXCLUDED.first_attempt_at, last_attempt_at = EXCLUDED.last_attempt_at,
+           next_attempt_at = EXCLUDED.next_attempt_at`,
+        [
+          firmId,
+          entries.map((e) => e.mailboxId),
+          entries.map((e) => e.providerId),
+          entries.map((e) => e.reason),
+          entries.map((e) => e.detail),
+          entries.map((e) => e.attempts),
+          entries.map((e) => e.firstAttemptAt.toISOString()),
+          entries.map((e) => e.lastAttemptAt.toISOString()),
+          entries.map((e) => e.nextAttemptAt.toISOString()),
+        ],
+      );
+    });
+  }
+
+  async listQuarantine(firmId: string, filter: QuarantineFilter = {}): Promise<QuarantineEntry[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT mailbox_id, provider_id, reason, detail, attempts, first_attempt_at, last_attempt_at, next_attempt_at
+         FROM quarantine
+        WHERE firm_id = $1 AND ($2::text IS NULL OR mailbox_id = $2) AND ($3::timestamptz IS NULL OR next_attempt_at <= $3)
+        ORDER BY next_attempt_at, mailbox_id COLLATE "C", provider_id COLLATE "C"
+        LIMIT $4`,
+      [firmId, filter.mailboxId ?? null, filter.dueAt?.toISOString() ?? null, filter.limit ?? null],
+    );
+    return rows.map((r) => ({
+      mailboxId: r.mailbox_id,
+      providerId: r.provider_id,
+      reason: r.reason,
+      detail: r.detail,
+      attempts: r.attempts,
+      firstAttemptAt: r.first_attempt_at,
+      lastAttemptAt: r.last_attempt_at,
+      nextAttemptAt: r.next_attempt_at,
+    }));
+  }
+
+  async removeQuarantine(firmId: string, mailboxId: string, providerIds: readonly string[]): Promise<number> {
+    if (providerIds.length === 0) return 0;
+    const rows = await this.#q(
+      firmId,
+      "DELETE FROM quarantine WHERE firm_id = $1 AND mailbox_id = $2 AND provider_id = ANY($3::text[]) RETURNING 1",
+      [firmId, mailboxId, [...providerIds]],
+    );
+    return rows.length;
+  }
+
   // -- attachments ----------------------------------------------------------------------------
 
   async claimAttachment(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
@@ -1395,6 +1566,7 @@ export class PostgresStore implements Store {
   // -- notifications --------------------------------------------------------------------------
 
   async createNotification(firmId: string, input: NewNotification, at: Date): Promise<Notification> {
+    assertStorable(input, "input");
     return this.#atomic(async () => {
       let rows: Row[];
       try {
@@ -1460,6 +1632,7 @@ export class PostgresStore implements Store {
   // -- audit ----------------------------------------------------------------------------------
 
   async appendAudit(firmId: string, entry: NewAuditEntry, at: Date): Promise<AuditEntry> {
+    assertStorable(entry, "entry");
     try {
       const rows = await this.#q(
         firmId,
@@ -1485,6 +1658,7 @@ export class PostgresStore implements Store {
   // -- outbox ---------------------------------------------------------------------------------
 
   async createOutbox(firmId: string, input: NewOutboxMessage, at: Date): Promise<OutboxMessage> {
+    assertStorable(input, "input");
     return this.#atomic(async () => {
       const refs = await this.#q(
         firmId,
@@ -1553,6 +1727,7 @@ export class PostgresStore implements Store {
     outboxId: string,
     patch: Partial<Pick<NewOutboxMessage, "draft" | "sendAt" | "accountIds">>,
   ): Promise<OutboxMessage | undefined> {
+    assertStorable(patch, "patch");
     return this.#atomic(async () => {
       if (patch.accountIds !== undefined) {
         const wanted = [...new Set(patch.accountIds)];
@@ -1590,6 +1765,7 @@ export class PostgresStore implements Store {
   }
 
   async claimOutbox(firmId: string, outboxId: string, claimedBy: string): Promise<boolean> {
+    assertStorable(claimedBy, "claimedBy");
     // Compare-and-set on state: concurrent claimers serialise on the row and only the first
     // still sees 'scheduled'.
     const rows = await this.#q(
@@ -1607,6 +1783,7 @@ export class PostgresStore implements Store {
     claimedBy: string,
     sent: { at: Date; messageId: string },
   ): Promise<boolean> {
+    assertStorable(sent, "sent");
     const rows = await this.#q(
       firmId,
       `UPDATE outbox SET state = 'sent', sent_at = $4, message_id = $5, last_error = NULL
@@ -1622,6 +1799,7 @@ export class PostgresStore implements Store {
     claimedBy: string,
     failure: { error: string; retryAt: Date | undefined },
   ): Promise<boolean> {
+    assertStorable(failure, "failure");
     const rows = await this.#q(
       firmId,
       `UPDATE outbox SET state = CASE WHEN $5::timestamptz IS NULL THEN 'failed' ELSE 'scheduled' END,

@@ -19,6 +19,8 @@ export const FIRM_TABLES = [
   "notifications",
   "audit_entries",
   "outbox",
+  "thread_subjects",
+  "quarantine",
 ] as const;
 
 export interface RowLevelSecuritySettings {

@@ -1,0 +1,65 @@
+/**
+ * R4: text a store can hold. PostgreSQL refuses U+0000 in `text` and `jsonb` (SQLSTATE 22021 /
+ * 22P05) and lone UTF-16 surrogates cannot be encoded as UTF-8 at all; mail carries both now and
+ * then (a hostile subject, a broken charset). Mail text is made storable once, at the engine's
+ * edge, with {@link storableText}; every store checks its inputs with {@link assertStorable}, so
+ * all stores accept and refuse exactly the same values.
+ */
+import { ValidationError, type ValidationIssue } from "../errors.js";
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const loneSurrogates = new RegExp(loneSurrogate.source, "g");
+
+/** Replaces what no store can hold: U+0000 is removed, a lone surrogate becomes U+FFFD. */
+export function storableText(text: string): string {
+  let result = text.includes("\u0000") ? text.replaceAll("\u0000", "") : text;
+  if (loneSurrogate.test(result)) result = result.replace(loneSurrogates, "\uFFFD");
+  return result;
+}
+
+/** True when a store can hold the string as it is. */
+export function isStorableText(text: string): boolean {
+  return !text.includes("\u0000") && !loneSurrogate.test(text);
+}
+
+const maxIssues = 10;
+
+function collect(value: unknown, field: string, issues: ValidationIssue[], depth: number): void {
+  if (issues.length >= maxIssues || depth > 32) return;
+  if (typeof value === "string") {
+    if (!isStorableText(value)) {
+      issues.push({
+        field,
+        value: value.length > 80 ? `${value.slice(0, 80)}…` : value,
+        expected: "text without U+0000 or unpaired surrogates",
+      });
+    }
+    return;
+  }
+  if (typeof value !== "object" || value === null || value instanceof Date) return;
+  if (Array.isArray(value)) {
+    value.forEach((item, index) =>
+      collect(item, field === "" ? String(index) : `${field}.${index}`, issues, depth + 1),
+    );
+    return;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    // Map keys are text too (a JSON payload's keys end up in jsonb).
+    if (!isStorableText(key)) collect(key, field === "" ? key : `${field}.${key}`, issues, depth + 1);
+    collect(item, field === "" ? key : `${field}.${key}`, issues, depth + 1);
+  }
+}
+
+/** The fields of `value` (strings anywhere inside it) that no store can hold. */
+export function unstorableIssues(value: unknown, field = ""): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  collect(value, field, issues, 0);
+  return issues;
+}
+
+/** Throws a `ValidationError` naming each field of `value` that no store can hold (R4). */
+export function assertStorable(value: unknown, field = ""): void {
+  const issues = unstorableIssues(value, field);
+  if (issues.length > 0) throw new ValidationError(issues);
+}

@@ -1,0 +1,74 @@
+/**
+ * The one place where what a provider reports becomes safe to decide on and to store (R4):
+ * every text a store keeps is made storable (U+0000 removed, lone surrogates replaced), and
+ * header values that could grow without bound are capped. Providers already normalise addresses
+ * (T12); nothing here changes who a message is from or to.
+ */
+import type { EmailAddress, Envelope, FetchedMessage, ProviderEnvelope } from "../domain/envelope.js";
+import type { MailboxId } from "../domain/model.js";
+import { storableText } from "../domain/storable.js";
+
+/** Longest subject kept; RFC 5322 lines stop at 998 characters, folded ones rarely pass 4,000. */
+const maxSubject = 4_000;
+const maxDisplayName = 500;
+/** References grow with every reply; the oldest and the newest ids are what thread a message. */
+const maxReferences = 100;
+
+function text(value: string, max = Number.POSITIVE_INFINITY): string {
+  const storable = storableText(value);
+  return storable.length > max ? storable.slice(0, max) : storable;
+}
+
+function addresses(list: readonly EmailAddress[]): EmailAddress[] {
+  return list.map((entry) => {
+    const name = entry.name === undefined ? undefined : text(entry.name, maxDisplayName);
+    return name === undefined || name === ""
+      ? { address: text(entry.address) }
+      : { name, address: text(entry.address) };
+  });
+}
+
+function ids(list: readonly string[]): string[] {
+  const kept = list.length > maxReferences ? [list[0]!, ...list.slice(-(maxReferences - 1))] : list;
+  return kept.map((id) => text(id));
+}
+
+/** An envelope from a provider, seen in `mailboxId`, made storable. */
+export function intakeEnvelope(envelope: ProviderEnvelope, mailboxId: MailboxId): Envelope {
+  return {
+    providerId: envelope.providerId,
+    folder: text(envelope.folder),
+    providerThreadId: envelope.providerThreadId === undefined ? undefined : text(envelope.providerThreadId),
+    messageId: envelope.messageId === undefined ? undefined : text(envelope.messageId),
+    inReplyTo: ids(envelope.inReplyTo),
+    references: ids(envelope.references),
+    from: addresses(envelope.from),
+    sender: addresses(envelope.sender),
+    replyTo: addresses(envelope.replyTo),
+    to: addresses(envelope.to),
+    cc: addresses(envelope.cc),
+    bcc: addresses(envelope.bcc),
+    subject: text(envelope.subject, maxSubject),
+    date: Number.isNaN(envelope.date.getTime()) ? new Date(0) : envelope.date,
+    size: envelope.size,
+    flags: envelope.flags.map((flag) => text(flag)),
+    mailboxId,
+  };
+}
+
+/** Fetched content made storable: bodies, attachment names and types. */
+export function intakeContent(
+  message: FetchedMessage,
+  mailboxId: MailboxId,
+): FetchedMessage & { envelope: Envelope } {
+  return {
+    envelope: intakeEnvelope(message.envelope, mailboxId),
+    text: message.text === undefined ? undefined : text(message.text),
+    html: message.html === undefined ? undefined : text(message.html),
+    attachments: message.attachments.map((attachment) => ({
+      ...attachment,
+      filename: text(attachment.filename, 1_000),
+      contentType: text(attachment.contentType, 255),
+    })),
+  };
+}

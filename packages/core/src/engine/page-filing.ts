@@ -1,0 +1,575 @@
+/**
+ * One page of a mailbox's changes, in two phases.
+ *
+ * **Prepare** (no writes): make the envelopes storable, decide filing on envelopes alone (F1), find
+ * which client messages the firm already has, and fetch content only for the others (and for
+ * copies whose attachments this mailbox auto-saves, F9). A connection-level failure is thrown and
+ * nothing is marked (R1); a message the provider could not deliver on its own comes back as
+ * unreadable.
+ *
+ * **Write** (one transaction, with the cursor): re-decide with the links as they are now (F7),
+ * settle identity under the firm's threading lock (F5, R5), thread (H1–H3), file, quarantine what
+ * failed on its own (R2, R4), record Message-ID collisions, remove deleted copies (F8) and move the
+ * cursor (Y6). A crash anywhere replays the page; filing is idempotent.
+ */
+import { ClientMailError } from "../errors.js";
+import {
+  decideFiling,
+  normalizeMessageId,
+  parseMessageIdList,
+  type FilingDecision,
+} from "../domain/filing.js";
+import type {
+  Envelope,
+  FetchedMessage,
+  FetchResult,
+  ProviderEnvelope,
+  UnreadableMessage,
+} from "../domain/envelope.js";
+import { isUnreadable } from "../domain/envelope.js";
+import { identityKey, messageFingerprint, sameMessage } from "../domain/identity.js";
+import type { MailboxId, MessageRecordId, ThreadId } from "../domain/model.js";
+import { unstorableIssues } from "../domain/storable.js";
+import type { ThreadingMessage } from "../domain/threading.js";
+import type { MailProvider } from "../ports/mail-provider.js";
+import type { FiledMessage, MessageToFile, QuarantineEntry, SightingRemoval, Store } from "../ports/store.js";
+import { codeOf, runAfterCommit, type EffectDependencies, type FiledEffect } from "./after-commit.js";
+import { directoryAtCommit, type FirmContext } from "./directory.js";
+import { intakeContent, intakeEnvelope } from "./intake.js";
+import { quarantineAttempt } from "./quarantine.js";
+import { threadPage, type KnownCopy, type ThreadMerge } from "./store-threading.js";
+
+/** What page filing needs from its host. */
+export interface PageFilingDependencies extends EffectDependencies {
+  random: () => number;
+}
+
+/** The cursor write that goes with a page (absent for a targeted backfill or a quarantine retry). */
+export interface PageCommit {
+  token: number;
+  cursor: string;
+  removed: readonly string[];
+}
+
+type Content = FetchedMessage & { envelope: Envelope };
+
+/** A message that may be filed, with what identifies it. */
+interface Candidate {
+  envelope: Envelope;
+  normalizedId: string | undefined;
+  fingerprint: string;
+}
+
+/** A page after phase one. */
+export interface PreparedPage {
+  candidates: Candidate[];
+  /**
+   * Copies that are not client mail now but whose message the firm already filed (e.g. after a
+   * UIDVALIDITY change gave them new ids): their sighting is recorded, so F8 keeps following them.
+   */
+  relinks: Candidate[];
+  content: Map<string, Content>;
+  unreadable: UnreadableMessage[];
+  /** Quarantined ids this page retries: those not unreadable again leave the quarantine. */
+  retried: ReadonlySet<string>;
+}
+
+/** What a written page did. */
+export interface PageOutcome {
+  /** Messages created. */
+  filed: number;
+  /** Messages that left the firm's view (F8). */
+  removed: number;
+  /** Provider ids put into (or kept in) quarantine. */
+  quarantined: string[];
+}
+
+/** A message of the page resolved against the store at commit. */
+interface Resolved {
+  candidate: Candidate;
+  decision: Extract<FilingDecision, { filed: true }> | undefined;
+  known: FiledMessage | undefined;
+  key: string;
+  collidesWith: MessageRecordId[];
+}
+
+function toThreadingMessage(
+  key: string,
+  envelope: Envelope,
+  messageId: string | undefined,
+  isInternal: (address: string) => boolean,
+): ThreadingMessage {
+  const participants = [
+    envelope.from,
+    envelope.sender,
+    envelope.replyTo,
+    envelope.to,
+    envelope.cc,
+    envelope.bcc,
+  ].flat();
+  return {
+    id: key,
+    messageId,
+    inReplyTo: envelope.inReplyTo.flatMap((id) => parseMessageIdList(id)),
+    references: envelope.references.flatMap((id) => parseMessageIdList(id)),
+    providerThreads: envelope.providerThreadId
+      ? [{ mailboxId: envelope.mailboxId, threadId: envelope.providerThreadId }]
+      : [],
+    subject: envelope.subject,
+    date: envelope.date,
+    externalParticipants: [...new Set(participants.map((p) => p.address).filter((a) => !isInternal(a)))],
+  };
+}
+
+function groupFilings(
+  decision: Extract<FilingDecision, { filed: true }>,
+): Array<{ accountId: string; linkIds: string[] }> {
+  return decision.accountIds.map((accountId) => ({
+    accountId,
+    linkIds: decision.matches.filter((m) => m.accountId === accountId).map((m) => m.linkId),
+  }));
+}
+
+function candidateOf(envelope: Envelope): Candidate {
+  return {
+    envelope,
+    normalizedId: normalizeMessageId(envelope.messageId),
+    fingerprint: messageFingerprint(envelope),
+  };
+}
+
+/** Files pages of one mailbox. One per pass. */
+export class PageFiler {
+  constructor(
+    private readonly deps: PageFilingDependencies,
+    private readonly context: FirmContext,
+    private readonly provider: MailProvider,
+  ) {}
+
+  private get firmId(): string {
+    return this.context.firmId;
+  }
+
+  private get mailboxId(): MailboxId {
+    return this.context.mailbox.id;
+  }
+
+  /** Phase one for listed envelopes. With `relink`, copies of already-filed messages are found too. */
+  async prepare(
+    envelopes: readonly ProviderEnvelope[],
+    options: { signal?: AbortSignal | undefined; relink?: boolean } = {},
+  ): Promise<PreparedPage> {
+    const candidates: Candidate[] = [];
+    const others: Candidate[] = [];
+    for (const listed of envelopes) {
+      const envelope = intakeEnvelope(listed, this.mailboxId);
+      if (decideFiling(this.context.directory, envelope).filed) candidates.push(candidateOf(envelope));
+      else if (options.relink && envelope.messageId !== undefined) others.push(candidateOf(envelope));
+    }
+    const ids = [...candidates, ...others].flatMap((c) => (c.normalizedId ? [c.normalizedId] : []));
+    const records = ids.length > 0 ? await this.deps.store.findMessagesByMessageIds(this.firmId, ids) : [];
+    const knownOf = (c: Candidate) =>
+      c.normalizedId === undefined
+        ? undefined
+        : records.find((r) => sameMessage(r, c.envelope, c.fingerprint));
+    // F9: a copy in a mailbox that auto-saves attachments is fetched even when the message was
+    // filed through another mailbox first; the per-account claim keeps each file saved once.
+    const autoSave = Boolean(this.deps.documents) && this.context.mailbox.settings.autoSaveAttachments;
+    const toFetch = candidates.filter((c) => {
+      const known = knownOf(c);
+      return !known || (autoSave && known.attachments.length > 0);
+    });
+    const { content, unreadable } = await this.fetch(
+      toFetch.map((c) => c.envelope.providerId),
+      options.signal,
+    );
+    return {
+      candidates,
+      relinks: others.filter((c) => knownOf(c) !== undefined),
+      content,
+      unreadable,
+      retried: new Set(),
+    };
+  }
+
+  /** Phase one for quarantined messages due for another attempt (R2): fetch first, then decide. */
+  async prepareRetry(providerIds: readonly string[], signal?: AbortSignal): Promise<PreparedPage> {
+    const { content, unreadable } = await this.fetch(providerIds, signal);
+    const candidates = [...content.values()].map((message) => candidateOf(message.envelope));
+    return { candidates, relinks: [], content, unreadable, retried: new Set(providerIds) };
+  }
+
+  private async fetch(
+    providerIds: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<{ content: Map<string, Content>; unreadable: UnreadableMessage[] }> {
+    const content = new Map<string, Content>();
+    const unreadable: UnreadableMessage[] = [];
+    if (providerIds.length === 0) return { content, unreadable };
+    const results: AsyncIterable<FetchResult> = this.provider.fetch(providerIds, { signal });
+    for await (const result of results) {
+      if (isUnreadable(result)) unreadable.push(result);
+      else content.set(result.envelope.providerId, intakeContent(result, this.mailboxId));
+    }
+    return { content, unreadable };
+  }
+
+  /** Phase two: one transaction with the cursor, then the effects. */
+  async write(prepared: PreparedPage, commit: PageCommit | undefined): Promise<PageOutcome> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const written = await store.transaction((tx) => this.commit(tx, prepared, commit, now));
+    for (const merge of written.merges)
+      this.deps.events?.emit("thread.merged", { firmId: this.firmId, ...merge });
+    for (const entry of written.quarantined) {
+      this.deps.logger.warn("message quarantined", {
+        firmId: this.firmId,
+        mailboxId: this.mailboxId,
+        providerId: entry.providerId,
+        reason: entry.reason,
+        attempts: entry.attempts,
+      });
+      this.deps.events?.emit("message.quarantined", {
+        firmId: this.firmId,
+        mailboxId: this.mailboxId,
+        providerId: entry.providerId,
+        reason: entry.reason,
+        attempts: entry.attempts,
+      });
+    }
+    await runAfterCommit(this.deps, this.context, this.mailboxId, written.filed, now);
+    const removed = written.removal ? this.reportRemoval(written.removal) : 0;
+    return {
+      filed: written.filed.filter((f) => f.created).length,
+      removed,
+      quarantined: written.quarantined.map((e) => e.providerId),
+    };
+  }
+
+  /** F8: emits `message.removed` for messages that left the firm's view; returns how many did. */
+  reportRemoval(removal: SightingRemoval): number {
+    if (!removal.hidden || removal.orphaned.length === 0) return 0;
+    this.deps.events?.emit("message.removed", {
+      firmId: this.firmId,
+      mailboxId: this.mailboxId,
+      messageRecordIds: removal.orphaned,
+    });
+    return removal.orphaned.length;
+  }
+
+  private async commit(
+    tx: Store,
+    prepared: PreparedPage,
+    commit: PageCommit | undefined,
+    now: Date,
+  ): Promise<{
+    filed: FiledEffect[];
+    merges: ThreadMerge[];
+    quarantined: QuarantineEntry[];
+    removal: SightingRemoval | undefined;
+  }> {
+    const firmId = this.firmId;
+    const failed: UnreadableMessage[] = [...prepared.unreadable];
+    let filed: FiledEffect[] = [];
+    let merges: ThreadMerge[] = [];
+    const settled = new Set<string>();
+
+    if (prepared.candidates.length > 0 || prepared.relinks.length > 0) {
+      // F7: a toggle turned off while the page was fetched files nothing more through it.
+      const directory = await directoryAtCommit(tx, this.context);
+      await tx.lockThreads(firmId);
+      const resolved = await this.resolve(tx, prepared, directory);
+      for (const r of resolved) settled.add(r.candidate.envelope.providerId);
+      // Client mail no longer: retried quarantine entries that are not client mail now leave it too.
+      for (const c of prepared.candidates) settled.add(c.envelope.providerId);
+
+      const newOnes = new Map<string, Resolved>();
+      for (const r of resolved) if (!r.known && r.decision && !newOnes.has(r.key)) newOnes.set(r.key, r);
+      const threaded = await threadPage(
+        tx,
+        firmId,
+        [...newOnes.values()].map((r) =>
+          toThreadingMessage(
+            r.key,
+            r.candidate.envelope,
+            // R5: a message whose Message-ID another message already carries does not thread through it.
+            r.collidesWith.length > 0 ? undefined : r.candidate.normalizedId,
+            (address) => directory.isInternal(address),
+          ),
+        ),
+        resolved.flatMap((r): KnownCopy[] =>
+          r.known && r.decision && r.candidate.envelope.providerThreadId
+            ? [
+                {
+                  threadId: r.known.threadId,
+                  keys: [`pt:${this.mailboxId}:${r.candidate.envelope.providerThreadId}`],
+                },
+              ]
+            : [],
+        ),
+      );
+      merges = threaded.merges;
+
+      const batch: Array<{ message: MessageToFile; resolved: Resolved }> = [];
+      for (const r of resolved) {
+        const { envelope } = r.candidate;
+        const content = prepared.content.get(envelope.providerId);
+        const threadId: ThreadId = r.known
+          ? threaded.resolve(r.known.threadId)
+          : threaded.threadOf.get(r.key)!;
+        batch.push({
+          resolved: r,
+          message: {
+            dedupeKey: r.key,
+            messageId: r.candidate.normalizedId,
+            inReplyTo: envelope.inReplyTo.flatMap((id) => parseMessageIdList(id)),
+            references: envelope.references.flatMap((id) => parseMessageIdList(id)),
+            from: envelope.from,
+            sender: envelope.sender,
+            replyTo: envelope.replyTo,
+            to: envelope.to,
+            cc: envelope.cc,
+            bcc: envelope.bcc,
+            subject: envelope.subject,
+            date: envelope.date,
+            direction: r.decision?.direction ?? r.known?.direction ?? "inbound",
+            text: content?.text,
+            html: content?.html,
+            attachments: (content?.attachments ?? []).map((a) => ({
+              filename: a.filename,
+              contentType: a.contentType,
+              size: a.size,
+              contentHash: a.contentHash,
+            })),
+            threadId,
+            filings: r.decision ? groupFilings(r.decision) : [],
+            sightings: [
+              { mailboxId: this.mailboxId, providerId: envelope.providerId, folder: envelope.folder },
+            ],
+          },
+        });
+      }
+      const { outcomes, unstorable } = await this.file(tx, batch);
+      failed.push(...unstorable);
+      filed = outcomes.map(({ providerIds, ...effect }) => ({
+        ...effect,
+        content: prepared.content.get(providerIds[0]!),
+      }));
+      await this.recordCollisions(tx, resolved, outcomes, now);
+    }
+
+    // R2: what failed on its own is quarantined with the page; what was retried and settled leaves.
+    const quarantined = await this.quarantine(tx, failed, now);
+    const failedIds = new Set(failed.map((f) => f.providerId));
+    const leaving = [...prepared.retried].filter((id) => !failedIds.has(id));
+    const settledIds = [...settled].filter((id) => !failedIds.has(id));
+    const released = [...new Set([...leaving, ...settledIds])];
+    if (released.length > 0) await tx.removeQuarantine(firmId, this.mailboxId, released);
+
+    const removal =
+      commit && commit.removed.length > 0
+        ? await tx.removeSightings(firmId, this.mailboxId, commit.removed, now)
+        : undefined;
+    if (commit) await tx.setCursor(firmId, this.mailboxId, commit.token, commit.cursor);
+    return { filed, merges, quarantined, removal };
+  }
+
+  /**
+   * F5, R5 under the firm's threading lock: which candidates the firm already has (same
+   * Message-ID and same fingerprint, or the same content hash when there is no Message-ID), which
+   * are new, and which new ones share a Message-ID with a different message.
+   */
+  private async resolve(
+    tx: Store,
+    prepared: PreparedPage,
+    directory: Parameters<typeof decideFiling>[0],
+  ): Promise<Resolved[]> {
+    const firmId = this.firmId;
+    const all = [...prepared.candidates, ...prepared.relinks];
+    const ids = all.flatMap((c) => (c.normalizedId ? [c.normalizedId] : []));
+    const records = ids.length > 0 ? await tx.findMessagesByMessageIds(firmId, ids) : [];
+    const relinkIds = new Set(prepared.relinks.map((c) => c.envelope.providerId));
+    const fallbackKeys = new Map<string, string>();
+    for (const c of prepared.candidates) {
+      if (c.normalizedId !== undefined) continue;
+      const content = prepared.content.get(c.envelope.providerId);
+      if (content)
+        fallbackKeys.set(c.envelope.providerId, identityKey(c.envelope, content.text ?? content.html));
+    }
+    const byFallbackKey = new Map<string, FiledMessage>();
+    if (fallbackKeys.size > 0) {
+      const found = await tx.findMessagesByDedupeKeys(firmId, [...new Set(fallbackKeys.values())]);
+      for (const [key, recordId] of found) {
+        const record = await tx.getMessage(firmId, recordId);
+        if (record) byFallbackKey.set(key, record);
+      }
+    }
+
+    const resolved: Resolved[] = [];
+    const newKeysById = new Map<string, string[]>();
+    for (const candidate of all) {
+      const { envelope, normalizedId } = candidate;
+      const relink = relinkIds.has(envelope.providerId);
+      const decision = relink ? undefined : decideFiling(directory, envelope);
+      if (!relink && !decision?.filed) continue;
+      let known: FiledMessage | undefined;
+      let key: string | undefined;
+      if (normalizedId !== undefined) {
+        known = records.find((r) => sameMessage(r, envelope, candidate.fingerprint));
+        key = known?.dedupeKey ?? identityKey(envelope, undefined);
+      } else {
+        key = fallbackKeys.get(envelope.providerId);
+        known = key === undefined ? undefined : byFallbackKey.get(key);
+      }
+      if (relink && !known) continue;
+      // Known when prepared, erased since (R10), and so never fetched: nothing to file.
+      if (!known && !prepared.content.has(envelope.providerId)) continue;
+      if (key === undefined) continue;
+      const collidesWith: MessageRecordId[] = [];
+      if (!known && normalizedId !== undefined) {
+        for (const r of records) if (r.messageId === normalizedId) collidesWith.push(r.id);
+        const earlier = newKeysById.get(normalizedId) ?? [];
+        if (earlier.some((k) => k !== key)) collidesWith.push(...earlier.filter((k) => k !== key));
+        newKeysById.set(normalizedId, [...earlier, key]);
+      }
+      resolved.push({
+        candidate,
+        decision: decision?.filed ? decision : undefined,
+        known,
+        key,
+        collidesWith,
+      });
+    }
+    return resolved;
+  }
+
+  /**
+   * Files the batch (copies of one message merged); when the store refuses a value (R4), files the
+   * messages one by one and returns those it still refuses, to be quarantined alone.
+   */
+  private async file(
+    tx: Store,
+    batch: ReadonlyArray<{ message: MessageToFile; resolved: Resolved }>,
+  ): Promise<{ outcomes: Array<FiledEffect & { providerIds: string[] }>; unstorable: UnreadableMessage[] }> {
+    const unstorable: UnreadableMessage[] = [];
+    const merged = new Map<string, { message: MessageToFile; providerIds: string[] }>();
+    for (const { message } of batch) {
+      const issues = unstorableIssues(message);
+      const providerId = message.sightings[0]!.providerId;
+      if (issues.length > 0) {
+        unstorable.push({
+          providerId,
+          unreadable: { reason: "unstorable", detail: `fields: ${issues.map((i) => i.field).join(", ")}` },
+        });
+        continue;
+      }
+      const existing = merged.get(message.dedupeKey);
+      if (!existing) {
+        merged.set(message.dedupeKey, {
+          message: { ...message, sightings: [...message.sightings] },
+          providerIds: [providerId],
+        });
+        continue;
+      }
+      // A batch may carry two copies of one message (e.g. Inbox and All Mail): file it once.
+      existing.providerIds.push(providerId);
+      for (const sighting of message.sightings) {
+        if (!existing.message.sightings.some((s) => s.providerId === sighting.providerId))
+          existing.message.sightings.push(sighting);
+      }
+      for (const filing of message.filings) {
+        const same = existing.message.filings.find((f) => f.accountId === filing.accountId);
+        if (!same) existing.message.filings.push(filing);
+        else same.linkIds = [...new Set([...same.linkIds, ...filing.linkIds])];
+      }
+    }
+    const items = [...merged.values()];
+    const effects = (outcomes: Array<{ id: MessageRecordId; created: boolean }>, list: typeof items) =>
+      outcomes.map((outcome, index) => {
+        const item = list[index]!;
+        return {
+          recordId: outcome.id,
+          created: outcome.created,
+          message: item.message,
+          content: undefined as FetchedMessage | undefined,
+          providerIds: item.providerIds,
+        };
+      });
+    let filed: Array<FiledEffect & { providerIds: string[] }>;
+    if (items.length === 0) filed = [];
+    else {
+      try {
+        filed = effects(
+          await tx.transaction((inner) =>
+            inner.fileMessages(
+              this.firmId,
+              items.map((i) => i.message),
+              this.deps.clock.now(),
+            ),
+          ),
+          items,
+        );
+      } catch (error) {
+        if (!ClientMailError.hasCode(error, "validation_failed")) throw error;
+        filed = [];
+        for (const item of items) {
+          try {
+            const outcome = await tx.transaction((inner) =>
+              inner.fileMessages(this.firmId, [item.message], this.deps.clock.now()),
+            );
+            filed.push(...effects(outcome, [item]));
+          } catch (single) {
+            if (!ClientMailError.hasCode(single, "validation_failed")) throw single;
+            for (const providerId of item.providerIds)
+              unstorable.push({ providerId, unreadable: { reason: "unstorable", detail: codeOf(single) } });
+          }
+        }
+      }
+    }
+    return { outcomes: filed, unstorable };
+  }
+
+  /** R5: a new message that shares its Message-ID with a different message is recorded. */
+  private async recordCollisions(
+    tx: Store,
+    resolved: readonly Resolved[],
+    outcomes: ReadonlyArray<FiledEffect>,
+    now: Date,
+  ): Promise<void> {
+    for (const r of resolved) {
+      if (r.collidesWith.length === 0) continue;
+      const outcome = outcomes.find((o) => o.message.dedupeKey === r.key);
+      if (!outcome?.created) continue;
+      await tx.appendAudit(
+        this.firmId,
+        {
+          actor: "sync",
+          action: "message.id_collision",
+          subject: this.mailboxId,
+          details: {
+            providerId: r.candidate.envelope.providerId,
+            messageRecordId: outcome.recordId,
+            sharesMessageIdWith: r.collidesWith,
+          },
+        },
+        now,
+      );
+    }
+  }
+
+  private async quarantine(
+    tx: Store,
+    failed: readonly UnreadableMessage[],
+    now: Date,
+  ): Promise<QuarantineEntry[]> {
+    if (failed.length === 0) return [];
+    const current = new Map(
+      (await tx.listQuarantine(this.firmId, { mailboxId: this.mailboxId })).map((e) => [e.providerId, e]),
+    );
+    const entries = failed.map((failure) =>
+      quarantineAttempt(current.get(failure.providerId), this.mailboxId, failure, now, this.deps.random),
+    );
+    await tx.putQuarantine(this.firmId, entries);
+    return entries;
+  }
+}
