@@ -748,7 +748,7 @@ export function generateCollisionCorpus(options: { uniqueIds: boolean; seed?: nu
     "client B reuses client A's Message-ID, pages later in the same mailbox",
     { who: "jo", copy: inbox("ann"), hours: 0, subject: "Invoice" },
     { who: "petra", copy: inbox("ann"), hours: 400, subject: "Payroll run" },
-    filler(45, "ann"),
+    filler(24, "ann"),
   );
   pair(
     "client B reuses client A's Message-ID in the same page",
@@ -763,6 +763,6 @@ export function generateCollisionCorpus(options: { uniqueIds: boolean; seed?: nu
     filler(3, "bob"),
   );
   clock += 500 * 3_600_000;
-  writeBase(writer, { seed, threads: 8, large: 0 });
+  writeBase(writer, { seed, threads: 5, large: 0 });
   return { corpus: writer.corpus(options.uniqueIds ? "collision-unique" : "collision"), collisions };
 }

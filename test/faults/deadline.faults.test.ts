@@ -192,7 +192,7 @@ describe.skipIf(skip !== undefined)(`fault suite: deadlines${skip ? ` (skipped: 
         if (!applied) failures.push(`${stall.name}: the stall never started (the pass ended first)`);
         else if (hung || diff.details.length > 0)
           failures.push(
-            `${stall.name}: stalled pass ${stalled.exit}, ${pass ? `${pass.outcome}${pass.code ? `(${pass.code})` : ""} after ${(pass.ms / 1000).toFixed(1)} s` : "no pass reported"} (bound ${(passBoundMs / 1000).toFixed(0)} s); next: ${describeTrial(outcome)}\n  ${diff.details.slice(0, 8).join("\n  ")}`,
+            `${stall.name}: stalled pass ${stalled.exit}${stalled.exit === "hung" && stalled.closing ? " while closing the provider after the pass ended (R3: close has a deadline too)" : ""}, ${pass ? `${pass.outcome}${pass.code ? `(${pass.code})` : ""} after ${(pass.ms / 1000).toFixed(1)} s` : "no pass reported"} (bound ${(passBoundMs / 1000).toFixed(0)} s); next: ${describeTrial(outcome)}\n  ${diff.details.slice(0, 8).join("\n  ")}`,
           );
       } finally {
         await proxy.close();

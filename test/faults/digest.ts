@@ -18,8 +18,13 @@ export interface FaultDigest {
   records: Record<string, number>;
   /** Threads as sorted lists of identities, sorted. */
   threads: string[][];
-  /** `account|content hash` → documents the sink holds. */
+  /** `account|content hash` (of the bytes written) → documents the sink holds. */
   attachments: Record<string, number>;
+  /**
+   * `save` calls the sink received. More calls than documents are allowed (R8: a save job may
+   * run again after a crash; the sink keeps one document); reported, never compared.
+   */
+  documentSaves: number;
   /** `member|kind|identity` → notifications. */
   notifications: Record<string, number>;
   /** `mailbox|reason|identity` → quarantine entries. */
@@ -120,6 +125,8 @@ export async function digestFirm(sources: DigestSources): Promise<FaultDigest> {
     bump(attachments, `${account}|${document.writtenHash}`);
   }
 
+  const documentSaves = (await sources.documents.saveCalls()).length;
+
   const notifications: Record<string, number> = {};
   for (const [memberId, member] of sources.members) {
     for (const notification of await store.listNotifications(firmId, memberId, new Date(8.64e15))) {
@@ -156,6 +163,7 @@ export async function digestFirm(sources: DigestSources): Promise<FaultDigest> {
     records: sortedRecord(records),
     threads: [...threads.values()].map((set) => [...set].sort()).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
     attachments: sortedRecord(attachments),
+    documentSaves,
     notifications: sortedRecord(notifications),
     quarantine: sortedRecord(quarantine),
     collisions,
@@ -185,6 +193,7 @@ export function expectedDigest(corpus: Corpus, autoSaving: ReadonlySet<string>):
     records: sortedRecord(records),
     threads: [],
     attachments: sortedRecord(attachments),
+    documentSaves: Object.keys(attachments).length,
     notifications: {},
     quarantine: {},
     collisions: 0,

@@ -172,6 +172,8 @@ export interface WorkerResult {
   counts: Record<PointKind, number> | undefined;
   crashedAt: Point | undefined;
   fatal: string | undefined;
+  /** True once the worker began closing its providers (every pass had ended). */
+  closing: boolean;
   stderrTail: string;
 }
 
@@ -390,6 +392,7 @@ export class FaultSuite {
       counts: undefined,
       crashedAt: undefined,
       fatal: undefined,
+      closing: false,
       stderrTail: "",
     };
     let hung = false;
@@ -410,6 +413,7 @@ export class FaultSuite {
       else if (line.t === "done") result.counts = line.counts;
       else if (line.t === "crash") result.crashedAt = { kind: line.kind, n: line.n };
       else if (line.t === "fatal") result.fatal = `${line.code}: ${line.message}`;
+      else if (line.t === "closing") result.closing = true;
       options.onLine?.(line);
     });
     child.stderr.on("data", (chunk: Buffer) => {
@@ -527,7 +531,8 @@ export function describeTrial(outcome: TrialOutcome): string {
         .join(" ");
       const crash = run.crashedAt ? ` killed@${run.crashedAt.kind}:${run.crashedAt.n}` : "";
       const fatal = run.fatal ? ` fatal=${run.fatal}` : "";
-      return `#${i + 1} ${run.exit}${crash} ${(run.ms / 1000).toFixed(1)}s [${passes}]${fatal}`;
+      const closing = run.exit === "hung" && run.closing ? " (hung closing its providers)" : "";
+      return `#${i + 1} ${run.exit}${closing}${crash} ${(run.ms / 1000).toFixed(1)}s [${passes}]${fatal}`;
     })
     .join("; ");
 }

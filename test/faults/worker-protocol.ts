@@ -95,6 +95,7 @@ export type WorkerLine =
       code?: string | undefined;
       ms: number;
     }
+  | { t: "closing" }
   | { t: "done"; counts: Record<PointKind, number> }
   | { t: "fatal"; code: string; message: string };
 

@@ -328,6 +328,9 @@ async function main(): Promise<void> {
     }
     if (stopped) break;
   }
+  // Closing the providers is an operation with a deadline too (R3): the parent sees a close that
+  // never returns as a worker that did not exit.
+  report({ t: "closing" });
   await service.closeAll();
   await pool.end();
   report({ t: "done", counts: points.counts });

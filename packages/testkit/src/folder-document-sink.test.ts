@@ -57,4 +57,27 @@ describe("FolderDocumentSink", () => {
       },
     ]);
   });
+
+  it("R8: saving the same file for the same account again keeps one document and returns the same id", async () => {
+    const sink = await FolderDocumentSink.create();
+    sinks.push(sink);
+    const document = (accountId: string) => ({
+      firmId: "f",
+      accountId,
+      filename: "scan.pdf",
+      contentType: "application/pdf",
+      size: 3,
+      contentHash: "h1",
+      content: bytes("pdf"),
+    });
+    const first = await sink.save(document("a"));
+    const again = await FolderDocumentSink.open(sink.dir).save(document("a"));
+    const other = await sink.save(document("b"));
+    expect(again.documentId).toBe(first.documentId);
+    expect(other.documentId).not.toBe(first.documentId);
+    expect((await sink.list()).map((d) => d.accountId)).toEqual(
+      [first.documentId, other.documentId].sort().map((id) => (id === first.documentId ? "a" : "b")),
+    );
+    expect((await sink.saveCalls()).map((call) => call.accountId)).toEqual(["a", "a", "b"]);
+  });
 });

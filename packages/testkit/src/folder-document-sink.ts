@@ -1,11 +1,17 @@
 /**
  * A DocumentSink that writes each saved attachment into a folder under its document id (never
  * its file name), as a host's document store would, and can search what it wrote: the document
- * half of an end-to-end privacy check. Several processes may write into one folder (a worker that
- * is killed and restarted); {@link FolderDocumentSink.list} reads back what every one of them saved.
+ * half of an end-to-end privacy check.
+ *
+ * It keeps the port's contract for repeated saves (R8: a save job may run again after a crash):
+ * the id is derived from (firm, account, content hash), so saving the same file again keeps one
+ * document and returns the same id. Each file is written whole or not at all (write, then rename).
+ * Several processes may write into one folder (a worker that is killed and restarted);
+ * {@link FolderDocumentSink.list} reads back the documents and {@link FolderDocumentSink.saveCalls}
+ * every call any of them made.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DocumentSink, DocumentToSave } from "@clientmail/core/ports";
@@ -23,8 +29,17 @@ export interface FolderDocument {
   size: number;
 }
 
+/** One call of {@link FolderDocumentSink.save}, as logged in the folder. */
+export interface FolderSaveCall {
+  documentId: string;
+  accountId: string;
+  contentHash: string;
+}
+
+const callLog = "save-calls.log";
+
 export class FolderDocumentSink implements DocumentSink {
-  /** What was saved, in order. */
+  /** What this instance saved, in order (one entry per call). */
   readonly saved: Array<{ accountId: string; filename: string; documentId: string }> = [];
 
   private constructor(readonly dir: string) {}
@@ -42,11 +57,19 @@ export class FolderDocumentSink implements DocumentSink {
   async save(document: DocumentToSave): Promise<{ documentId: string }> {
     const chunks: Uint8Array[] = [];
     for await (const chunk of document.content) chunks.push(chunk);
-    const documentId = randomBytes(8).toString("hex");
-    await writeFile(join(this.dir, documentId), Buffer.concat(chunks));
+    const documentId = createHash("sha256")
+      .update(`${document.firmId}\u0000${document.accountId}\u0000${document.contentHash}`)
+      .digest("hex")
+      .slice(0, 16);
+    const writeWhole = async (name: string, data: Uint8Array | string) => {
+      const partial = join(this.dir, `.${name}.${randomBytes(4).toString("hex")}.partial`);
+      await writeFile(partial, data);
+      await rename(partial, join(this.dir, name));
+    };
+    await writeWhole(documentId, Buffer.concat(chunks));
     // Metadata last: a document whose metadata is missing was never completely saved.
-    await writeFile(
-      join(this.dir, `${documentId}.json`),
+    await writeWhole(
+      `${documentId}.json`,
       JSON.stringify({
         filename: document.filename,
         firmId: document.firmId,
@@ -54,8 +77,27 @@ export class FolderDocumentSink implements DocumentSink {
         contentHash: document.contentHash,
       }),
     );
+    const call: FolderSaveCall = {
+      documentId,
+      accountId: document.accountId,
+      contentHash: document.contentHash,
+    };
+    await appendFile(join(this.dir, callLog), `${JSON.stringify(call)}\n`);
     this.saved.push({ accountId: document.accountId, filename: document.filename, documentId });
     return { documentId };
+  }
+
+  /** Every completed `save` call made into the folder, by any process, in order. */
+  async saveCalls(): Promise<FolderSaveCall[]> {
+    try {
+      const text = await readFile(join(this.dir, callLog), "utf8");
+      return text
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as FolderSaveCall);
+    } catch {
+      return [];
+    }
   }
 
   /**
@@ -65,7 +107,7 @@ export class FolderDocumentSink implements DocumentSink {
   async list(): Promise<FolderDocument[]> {
     const documents: FolderDocument[] = [];
     for (const file of (await readdir(this.dir)).sort()) {
-      if (!file.endsWith(".json")) continue;
+      if (!file.endsWith(".json") || file.startsWith(".")) continue;
       const documentId = file.slice(0, -".json".length);
       const meta = JSON.parse(await readFile(join(this.dir, file), "utf8")) as {
         filename: string;
