@@ -81,8 +81,16 @@ export const deadlines = {
 };
 
 /** Provider and engine settings that carry {@link deadlines}. */
-export function deadlineSettings(): { imap: Record<string, unknown>; engine: Record<string, unknown> } {
+export function deadlineSettings(): {
+  imap: Record<string, unknown>;
+  engine: Record<string, unknown>;
+  leaseTtlMs: number;
+} {
   return {
+    // Longer than a stalled operation: a lease that lapses while the pass waits out a silent
+    // server would end the pass as lease_lost, which is not what these cases are about. No
+    // longer than needed: a worker killed as hung keeps the next one out until it lapses.
+    leaseTtlMs: deadlines.passMs + deadlines.operationMs,
     imap: {
       connectionTimeoutMs: deadlines.operationMs,
       socketTimeoutMs: deadlines.operationMs,
@@ -370,7 +378,7 @@ export class FaultSuite {
       crash: options.crash,
       pause: options.pause,
       mode: options.mode ?? "until-synced",
-      leaseTtlMs: options.leaseTtlMs ?? 1_500,
+      leaseTtlMs: options.leaseTtlMs ?? 2_500,
       sleepScale: options.sleepScale ?? 0.05,
       sleepCapMs: options.sleepCapMs ?? 2_000,
       maxConsecutiveFailures: options.maxConsecutiveFailures,
