@@ -163,6 +163,10 @@ export interface WorkerOptions {
   maxConsecutiveFailures?: number | undefined;
   /** Seed of the engine's jitter. Default 1. */
   seed?: number | undefined;
+  /** See {@link WorkerConfig.refuseTags}. */
+  refuseTags?: string[] | undefined;
+  /** See {@link WorkerConfig.clockSkewMs}. */
+  clockSkewMs?: number | undefined;
   reportPoints?: boolean | undefined;
 }
 
@@ -383,6 +387,8 @@ export class FaultSuite {
       sleepCapMs: options.sleepCapMs ?? 2_000,
       maxConsecutiveFailures: options.maxConsecutiveFailures,
       seed: options.seed ?? 1,
+      refuseTags: options.refuseTags,
+      clockSkewMs: options.clockSkewMs,
       imap: options.imap ?? {},
       engine: options.engine ?? {},
       reportPoints: options.reportPoints ?? options.onLine !== undefined,

@@ -65,6 +65,60 @@ describe.skipIf(skip !== undefined)(`fault suite: hostile MIME${skip ? ` (skippe
 });
 
 /**
+ * R2 R1: a message the server refuses alone, on a healthy connection, is quarantined — listed with
+ * its reason, the rest of the mailbox filed — and a later retry (due after the quarantine's
+ * backoff: the next worker runs two days "later") files it, ending exactly as a fault-free run.
+ */
+describe.skipIf(skip !== undefined)(`fault suite: quarantine${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  let suite: FaultSuite;
+  let loaded: LoadedCorpus;
+  let baseline: FaultDigest;
+
+  beforeAll(async () => {
+    suite = await FaultSuite.open();
+    ({ loaded, baseline } = await suite.sharedBaseCorpus(generateCorpus));
+  }, 240_000);
+  afterAll(async () => {
+    await suite?.close();
+  });
+
+  it("R2 R1: a message the server refuses alone is quarantined with its reason while the rest is filed, and a later retry files it", async () => {
+    const started = Date.now();
+    // Client mail that only Ann's mailbox holds, one with an attachment.
+    const onlyAnn = loaded.corpus.messages.filter(
+      (m) => m.accounts.length > 0 && m.copies.length === 1 && m.copies[0]!.mailbox === "ann",
+    );
+    const refused = [onlyAnn.find((m) => m.attachments.length > 0) ?? onlyAnn[0]!, onlyAnn[1]!];
+    const tags = refused.map((m) => m.tag);
+    const firm = await suite.createFirm();
+    const first = await suite.runTrial(firm, loaded, { refuseTags: tags });
+    const during = await suite.digest(firm, loaded);
+    const duringDiff = compareDigests(baseline, during, {
+      quarantinable: new Map(refused.map((m) => [m.tag, m.attachments])),
+    });
+    const expectedQuarantine = Object.fromEntries(tags.map((tag) => [`ann|server_refused|${tag}`, 1]));
+    const later = await suite.runTrial(firm, loaded, { clockSkewMs: 2 * 24 * 3_600_000 });
+    const after = await suite.digest(firm, loaded);
+    const afterDiff = compareDigests(baseline, after);
+    const totals = emptyTotals();
+    addTrial(totals, afterDiff, !first.synced || !later.synced);
+    publish(
+      summaryLine("R2 quarantine of messages refused alone, then retried", totals, Date.now() - started) +
+        ` quarantined=${Object.keys(during.quarantine).length}/${tags.length} left-after-retry=${Object.keys(after.quarantine).length}`,
+    );
+    await firm.documents.remove();
+    expect(first.synced, describeTrial(first)).toBe(true);
+    expect(during.quarantine, "the refused messages are in quarantine, with their reason").toEqual(
+      expectedQuarantine,
+    );
+    expect(duringDiff.details, "the rest of the mailbox is filed").toEqual([]);
+    expect(later.synced, describeTrial(later)).toBe(true);
+    expect(after.quarantine, "the retry emptied the quarantine").toEqual({});
+    expect(afterDiff.details, "after the retry the firm is as after a fault-free run").toEqual([]);
+  }, 300_000);
+});
+
+/**
  * Over IMAP, header decoders never yield a lone surrogate; over Graph the JSON does (`"\ud83d"`),
  * straight into the subject and display names the store keeps — as does a `"\u0000"`.
  */

@@ -78,6 +78,14 @@ export interface WorkerConfig {
   imap: Record<string, unknown>;
   /** Extra settings for `SyncService` (deadlines). */
   engine: Record<string, unknown>;
+  /**
+   * Messages (by corpus tag) the "server" refuses alone: their fetch results are replaced by an
+   * `UnreadableMessage` (`server_refused`), as a provider reports a message that fails on its own
+   * on a healthy connection.
+   */
+  refuseTags?: string[] | undefined;
+  /** Added to the engine's clock: a worker that runs "later" (e.g. when quarantine retries are due). */
+  clockSkewMs?: number | undefined;
   /** Write a line for every point reached (the parent reacts to them). */
   reportPoints: boolean;
 }

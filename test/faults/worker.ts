@@ -14,11 +14,12 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import pg from "pg";
-import { ClientMailError, SyncService } from "@clientmail/core";
+import { ClientMailError, isUnreadable, SyncService, type UnreadableMessage } from "@clientmail/core";
 import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresStore } from "@clientmail/postgres";
 import { FolderDocumentSink } from "@clientmail/testkit";
+import { tagOf } from "./corpus.js";
 import {
   pointKinds,
   workerConfigVariable,
@@ -198,7 +199,7 @@ function instrumentSink(inner: DocumentSink, points: Points): DocumentSink {
   };
 }
 
-function instrumentProvider(inner: MailProvider, points: Points): MailProvider {
+function instrumentProvider(inner: MailProvider, points: Points, refuse: ReadonlySet<string>): MailProvider {
   return {
     kind: inner.kind,
     async *changes(cursor, options) {
@@ -211,6 +212,15 @@ function instrumentProvider(inner: MailProvider, points: Points): MailProvider {
     async *fetch(providerIds, options) {
       for await (const result of inner.fetch(providerIds, options)) {
         await points.hit("fetch");
+        const envelope = isUnreadable(result) ? undefined : result.envelope;
+        const tag = envelope && (tagOf(envelope.subject) ?? tagOf(envelope.messageId ?? ""));
+        if (envelope && tag && refuse.has(tag)) {
+          yield {
+            providerId: envelope.providerId,
+            unreadable: { reason: "server_refused", detail: "refused by the fault suite" },
+          } satisfies UnreadableMessage;
+          continue;
+        }
         yield result;
       }
     },
@@ -241,9 +251,12 @@ async function main(): Promise<void> {
     report({ t: "state", mailbox: labels.get(mailboxId) ?? mailboxId, status }),
   );
   const byId = new Map(config.mailboxes.map((m) => [m.id, m]));
+  const refuse = new Set(config.refuseTags ?? []);
+  const skew = config.clockSkewMs ?? 0;
+  const now = () => new Date(Date.now() + skew);
   const service = new SyncService({
     store,
-    clock: { now: () => new Date() },
+    clock: { now },
     logger: stderrLogger,
     documents: instrumentSink(FolderDocumentSink.open(config.docsDir), points),
     holder: `fault-worker-${process.pid}`,
@@ -265,6 +278,7 @@ async function main(): Promise<void> {
           ...config.imap,
         }),
         points,
+        refuse,
       );
     },
     ...config.engine,
@@ -295,6 +309,7 @@ async function main(): Promise<void> {
     }
     for (;;) {
       const started = Date.now();
+      const startedOnEngineClock = now().getTime();
       let outcome: "ok" | "stopped";
       try {
         outcome = await service.syncMailbox(config.firmId, mailbox.id);
@@ -317,7 +332,7 @@ async function main(): Promise<void> {
       // `syncMailbox` also returns "ok" when another worker's lease (e.g. a killed one's) kept this
       // pass from running: only a pass that marked the mailbox synced counts.
       const state = await rawStore.getMailbox(config.firmId, mailbox.id);
-      if (state?.lastSyncedAt && state.lastSyncedAt.getTime() >= started) {
+      if (state?.lastSyncedAt && state.lastSyncedAt.getTime() >= startedOnEngineClock) {
         report({ t: "pass", mailbox: mailbox.label, outcome: "ok", ms: Date.now() - started });
         break;
       }
