@@ -69,9 +69,10 @@ export function publish(line: string): void {
 }
 
 /**
- * R3 deadlines the suite configures, in one place. The IMAP provider's per-operation deadline and
- * the engine's pass deadline are new settings; until they land under these names, the keys are
- * passed along and ignored.
+ * R3 deadlines the suite configures, in one place: the engine's pass deadline
+ * (`SyncServiceSettings.passDeadlineMs`) and the IMAP provider's deadlines per operation
+ * (`connectionTimeoutMs`, `socketTimeoutMs`, and `operationTimeoutMs`, a name the provider does
+ * not read yet: rename it here when the per-command deadline lands).
  */
 export const deadlines = {
   /** Per provider operation (IMAP command, connect, socket inactivity). */
