@@ -71,8 +71,8 @@ export function publish(line: string): void {
 /**
  * R3 deadlines the suite configures, in one place: the engine's pass deadline
  * (`SyncServiceSettings.passDeadlineMs`) and the IMAP provider's deadlines per operation
- * (`connectionTimeoutMs`, `socketTimeoutMs`, and `operationTimeoutMs`, a name the provider does
- * not read yet: rename it here when the per-command deadline lands).
+ * (`connectionTimeoutMs`, `socketTimeoutMs`, and `commandTimeoutMs`, the per-command deadline the
+ * provider work in progress adds; a provider without it ignores the key).
  */
 export const deadlines = {
   /** Per provider operation (IMAP command, connect, socket inactivity). */
@@ -95,7 +95,7 @@ export function deadlineSettings(): {
     imap: {
       connectionTimeoutMs: deadlines.operationMs,
       socketTimeoutMs: deadlines.operationMs,
-      operationTimeoutMs: deadlines.operationMs,
+      commandTimeoutMs: deadlines.operationMs,
     },
     engine: { passDeadlineMs: deadlines.passMs },
   };
