@@ -34,14 +34,15 @@ interface ProxyModes {
 
 type ModalProxy = Pick<TcpProxy, "host" | "port" | "close"> & ProxyModes;
 
-function hasModes(proxy: TcpProxy): proxy is TcpProxy & ProxyModes {
-  const candidate = proxy as Partial<ProxyModes>;
-  return typeof candidate.blackhole === "function" && typeof candidate.trickle === "function";
-}
-
 async function startModalProxy(target: TcpProxyTarget): Promise<ModalProxy> {
   const proxy = await startTcpProxy(target);
-  if (hasModes(proxy)) return proxy;
+  const candidate = proxy as TcpProxy & Partial<ProxyModes>;
+  if (
+    typeof candidate.blackhole === "function" &&
+    typeof candidate.trickle === "function" &&
+    typeof candidate.pass === "function"
+  )
+    return candidate as TcpProxy & ProxyModes;
   await proxy.close();
   return startShimProxy(target);
 }

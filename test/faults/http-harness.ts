@@ -97,7 +97,8 @@ export function gmailBackend(time = new VirtualTime()): HttpBackend & { fake: Gm
     },
     identityOfCopy(label: StaffLabel, providerId: string) {
       const message = users[label].messages.get(providerId);
-      return message ? tagOf(message.raw) : undefined;
+      // The fake keeps the source as a string or, newer, as bytes.
+      return message ? tagOf(Buffer.from(message.raw).toString("latin1")) : undefined;
     },
   };
   return backend;
