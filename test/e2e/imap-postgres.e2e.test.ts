@@ -8,10 +8,10 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { ImapFlow } from "imapflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postgresWithQueue } from "../support/queue.js";
 import { createAesGcmKeyring, createClientMail, generateKeyringKey, SyncService } from "@clientmail/core";
 import { silentLogger, type Store } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
-import { createPostgresStore, migrate } from "@clientmail/postgres";
 import {
   attachDovecot,
   dovecotAvailability,
@@ -107,6 +107,7 @@ describe.skipIf(skipReason !== undefined)(
   `end to end on Dovecot and Postgres${skipReason ? ` (skipped: ${skipReason})` : ""}`,
   () => {
     let server: DovecotServer;
+    let db: Awaited<ReturnType<typeof postgresWithQueue>>;
     let pool: pg.Pool;
     let store: Store;
     let sink: FolderDocumentSink;
@@ -116,14 +117,15 @@ describe.skipIf(skipReason !== undefined)(
     beforeAll(async () => {
       const info = process.env.CLIENTMAIL_TEST_DOVECOT;
       server = info ? attachDovecot(JSON.parse(info) as DovecotInfo) : await startDovecot();
-      pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-      await migrate(pool);
-      store = createPostgresStore({ pool });
+      db = await postgresWithQueue("e2e_imap");
+      pool = db.pool;
+      store = db.store;
       sink = await FolderDocumentSink.create();
+      await db.startWorker(sink);
     });
 
     afterAll(async () => {
-      await pool?.end();
+      await db?.close();
       if (!process.env.CLIENTMAIL_TEST_DOVECOT) await server?.stop();
       await sink?.remove();
     });
@@ -226,6 +228,8 @@ describe.skipIf(skipReason !== undefined)(
         logger: silentLogger,
         keyring,
         documents: sink,
+        queue: db.queue,
+        blobs: db.blobs,
         holder: "e2e",
         sleep: async () => undefined,
         providerFor: (mailbox, credentials) => {
@@ -273,7 +277,8 @@ describe.skipIf(skipReason !== undefined)(
       const receipts = (await cm.accountThreads(firm.id, family.account.id))[0]!.messages[0]!;
       expect(receipts.sightings.map((s) => s.mailboxId).sort()).toEqual([annBox.id, bobBox.id].sort());
       // F9: the receipts attachment was saved once per account (Ann's mailbox auto-saves).
-      expect(sink.saved.map((s) => s.accountId).sort()).toEqual(
+      await db.drain();
+      expect((await sink.list()).map((s) => s.accountId).sort()).toEqual(
         [bakery.account.id, family.account.id].sort(),
       );
 

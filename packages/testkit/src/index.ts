@@ -19,5 +19,6 @@ export * from "./folder-document-sink.js";
 export * from "./fetch-messages.js";
 export * from "./job-queue-conformance.js";
 export * from "./blob-store-conformance.js";
+export * from "./drain-jobs.js";
 export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";

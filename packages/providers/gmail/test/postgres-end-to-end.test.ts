@@ -7,9 +7,9 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postgresWithQueue } from "../../../../test/support/queue.js";
 import { createAesGcmKeyring, createClientMail, generateKeyringKey, SyncService } from "@clientmail/core";
 import { silentLogger, type Store } from "@clientmail/core/ports";
-import { createPostgresStore, migrate } from "@clientmail/postgres";
 import {
   buildRawMessage,
   createGmailFake,
@@ -26,6 +26,7 @@ const databaseUrl = process.env.CLIENTMAIL_TEST_DATABASE_URL;
 if (!databaseUrl) throw new Error("CLIENTMAIL_TEST_DATABASE_URL is not set: run the tests with `pnpm test`.");
 
 describe("gmail end to end on Postgres", () => {
+  let db: Awaited<ReturnType<typeof postgresWithQueue>>;
   let pool: pg.Pool;
   let store: Store;
   let sink: FolderDocumentSink;
@@ -33,14 +34,15 @@ describe("gmail end to end on Postgres", () => {
   const personal = personalMarkers(token);
 
   beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-    await migrate(pool);
-    store = createPostgresStore({ pool });
+    db = await postgresWithQueue("e2e_gmail");
+    pool = db.pool;
+    store = db.store;
     sink = await FolderDocumentSink.create();
+    await db.startWorker(sink);
   });
 
   afterAll(async () => {
-    await pool?.end();
+    await db?.close();
     await sink?.remove();
   });
 
@@ -144,6 +146,8 @@ describe("gmail end to end on Postgres", () => {
       logger: silentLogger,
       keyring,
       documents: sink,
+      queue: db.queue,
+      blobs: db.blobs,
       holder: "gmail-e2e",
       sleep: async () => undefined,
       providerFor: (mailbox, credentials) => {
@@ -192,7 +196,8 @@ describe("gmail end to end on Postgres", () => {
     expect(receipts.sightings.map((sighting) => sighting.mailboxId).sort()).toEqual(
       [annBox.id, bobBox.id].sort(),
     );
-    expect(sink.saved.map((saved) => saved.accountId).sort()).toEqual(
+    await db.drain();
+    expect((await sink.list()).map((saved) => saved.accountId).sort()).toEqual(
       [bakery.account.id, family.account.id].sort(),
     );
 

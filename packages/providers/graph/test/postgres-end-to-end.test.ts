@@ -8,9 +8,9 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postgresWithQueue } from "../../../../test/support/queue.js";
 import { createAesGcmKeyring, createClientMail, generateKeyringKey, SyncService } from "@clientmail/core";
 import { silentLogger, type Store } from "@clientmail/core/ports";
-import { createPostgresStore, migrate } from "@clientmail/postgres";
 import {
   createGraphFake,
   scanTablesForNeedles,
@@ -34,6 +34,7 @@ interface GraphCredentials {
 }
 
 describe("graph end to end on Postgres", () => {
+  let db: Awaited<ReturnType<typeof postgresWithQueue>>;
   let pool: pg.Pool;
   let store: Store;
   let sink: FolderDocumentSink;
@@ -41,14 +42,15 @@ describe("graph end to end on Postgres", () => {
   const personal = personalMarkers(token);
 
   beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-    await migrate(pool);
-    store = createPostgresStore({ pool });
+    db = await postgresWithQueue("e2e_graph");
+    pool = db.pool;
+    store = db.store;
     sink = await FolderDocumentSink.create();
+    await db.startWorker(sink);
   });
 
   afterAll(async () => {
-    await pool?.end();
+    await db?.close();
     await sink?.remove();
   });
 
@@ -164,6 +166,8 @@ describe("graph end to end on Postgres", () => {
       logger: silentLogger,
       keyring,
       documents: sink,
+      queue: db.queue,
+      blobs: db.blobs,
       holder: "graph-e2e",
       sleep: async () => undefined,
       providerFor: (mailbox, credentials) => {
@@ -216,7 +220,8 @@ describe("graph end to end on Postgres", () => {
     expect(receipts.sightings.map((sighting) => sighting.mailboxId).sort()).toEqual(
       [annBox.id, bobBox.id].sort(),
     );
-    expect(sink.saved.map((saved) => saved.accountId).sort()).toEqual(
+    await db.drain();
+    expect((await sink.list()).map((saved) => saved.accountId).sort()).toEqual(
       [bakery.account.id, family.account.id].sort(),
     );
 
