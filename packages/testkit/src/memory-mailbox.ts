@@ -64,6 +64,7 @@ export class MemoryMailbox {
   private readonly faults = new Map<MemoryMailboxCall, MemoryMailboxFault[]>();
   private readonly failingIds = new Map<string, { remaining: number; reason: UnreadableReason }>();
   private readonly hanging = new Set<MemoryMailboxCall>();
+  private readonly unlistable = new Set<string>();
   private readonly watchers = new Set<() => void>();
   /** Every provider id passed to `fetch`, in order: lets tests prove what was fetched (F1). */
   readonly fetched: string[] = [];
@@ -147,6 +148,20 @@ export class MemoryMailbox {
   }
 
   /**
+   * The listing cannot read this message's envelope on its own (as a Gmail metadata part or a
+   * Graph item refused alone): `changes` reports it as unreadable instead of listing it, until
+   * {@link MemoryMailbox.healListing} is called. `fetch` still delivers it.
+   */
+  failListingOf(id: string): void {
+    this.unlistable.add(id);
+  }
+
+  /** Lists every message's envelope again. */
+  healListing(): void {
+    this.unlistable.clear();
+  }
+
+  /**
    * The next call of `call` hangs like a silent server: it never answers and ends only when the
    * caller's signal aborts (then it fails as `transient`), or never when the caller gives none.
    */
@@ -158,7 +173,8 @@ export class MemoryMailbox {
   provider(): MailProvider {
     return {
       kind: "imap",
-      changes: (cursor, options) => this.hangable("changes", options?.signal, () => this.changes(cursor)),
+      changes: (cursor, options) =>
+        this.hangable("changes", options?.signal, () => this.withUnlistable(this.changes(cursor))),
       search: (query, options) => this.hangable("search", options?.signal, () => this.search(query)),
       fetch: (ids, options) => this.hangable("fetch", options?.signal, () => this.fetch(ids)),
       watch: async (onChange) => {
@@ -187,6 +203,23 @@ export class MemoryMailbox {
       });
     }
     yield* run();
+  }
+
+  private async *withUnlistable(pages: AsyncIterable<ChangePage>): AsyncIterable<ChangePage> {
+    for await (const page of pages) {
+      if (this.unlistable.size === 0) {
+        yield page;
+        continue;
+      }
+      const added = page.added.filter((e) => !this.unlistable.has(e.providerId));
+      const unreadable = page.added
+        .filter((e) => this.unlistable.has(e.providerId))
+        .map((e) => ({
+          providerId: e.providerId,
+          unreadable: { reason: "server_refused" as const, detail: "the server refused this envelope" },
+        }));
+      yield { ...page, added, unreadable };
+    }
   }
 
   private notify(): void {

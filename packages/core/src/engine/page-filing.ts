@@ -161,7 +161,12 @@ export class PageFiler {
   /** Phase one for listed envelopes. With `relink`, copies of already-filed messages are found too. */
   async prepare(
     envelopes: readonly ProviderEnvelope[],
-    options: { signal?: AbortSignal | undefined; relink?: boolean } = {},
+    options: {
+      signal?: AbortSignal | undefined;
+      relink?: boolean;
+      /** Envelopes the listing could not read (R2): quarantined with the page. */
+      unreadable?: readonly UnreadableMessage[] | undefined;
+    } = {},
   ): Promise<PreparedPage> {
     const candidates: Candidate[] = [];
     const others: Candidate[] = [];
@@ -192,7 +197,7 @@ export class PageFiler {
       relinks: others.filter((c) => knownOf(c) !== undefined),
       content,
       staged: await this.stage(content),
-      unreadable,
+      unreadable: [...(options.unreadable ?? []), ...unreadable],
       retried: new Set(),
     };
   }

@@ -240,7 +240,7 @@ async function applyChanges(
       result.examined += page.added.length;
       if (listed) for (const envelope of page.added) listed.add(envelope.providerId);
       const prepared: PreparedPage = await untilAbortedPromise(
-        filer.prepare(page.added, { signal, relink }),
+        filer.prepare(page.added, { signal, relink, unreadable: page.unreadable }),
         signal,
       );
       await settle();

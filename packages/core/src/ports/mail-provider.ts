@@ -1,4 +1,4 @@
-import type { FetchResult, ProviderEnvelope } from "../domain/envelope.js";
+import type { FetchResult, ProviderEnvelope, UnreadableMessage } from "../domain/envelope.js";
 import type { ProviderKind } from "../domain/model.js";
 
 /**
@@ -19,6 +19,13 @@ export interface ChangePage {
   done: boolean;
   /** Estimated number of messages in a full listing, when the provider knows it. */
   estimatedTotal?: number | undefined;
+  /**
+   * Messages whose envelope the provider could not read on its own, on a healthy connection (a
+   * Gmail metadata part or a Graph item refused alone). The engine quarantines them with the page
+   * (R2) — their ids only, nothing of their content — and learns on a later attempt, from the
+   * fetched message, whether they are client mail at all.
+   */
+  unreadable?: UnreadableMessage[] | undefined;
 }
 
 /** A server-side search for the history with some addresses (Y5). */

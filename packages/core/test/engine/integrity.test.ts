@@ -179,6 +179,32 @@ describe.each(engineStores)("integrity under faults on the $name", ({ make }) =>
       ]);
     });
 
+    it("R1, R2: an envelope the listing cannot read alone is quarantined by id; a later attempt files it if it is client mail", async () => {
+      const f = await makeFirm({ makeStore: make });
+      const box = f.boxes.ann.id;
+      const odd = clientMail(f, box, { messageId: "<odd@home.example>", subject: "Odd envelope" });
+      const personal = f.box(box).append({
+        from: [at("friend@personal.example")],
+        to: [at("ann@ledger.example")],
+        subject: "Private",
+        messageId: "<private@personal.example>",
+        date: minutes(1),
+        text: "private",
+      });
+      clientMail(f, box, { messageId: "<fine@home.example>", subject: "Fine", date: minutes(2) });
+      f.box(box).failListingOf(odd);
+      f.box(box).failListingOf(personal);
+      const first = await f.sync(box).syncOnce();
+      expect(first.quarantined.sort()).toEqual([odd, personal].sort());
+      expect((await filed(f)).map((m) => m.subject)).toEqual(["Fine"]);
+      f.clock.advance(24 * 60 * 60_000);
+      await f.sync(box).syncOnce();
+      // The retry learns from the fetched message: client mail is filed, personal mail only leaves.
+      expect(await f.store.listQuarantine(f.firm.id)).toEqual([]);
+      expect((await filed(f)).map((m) => m.subject)).toEqual(["Fine", "Odd envelope"]);
+      expect(await f.store.findMessagesByMessageIds(f.firm.id, ["private@personal.example"])).toEqual([]);
+    });
+
     it("R2: a quarantined message that was deleted meanwhile leaves the quarantine", async () => {
       const f = await makeFirm({ makeStore: make });
       const box = f.boxes.ann.id;
