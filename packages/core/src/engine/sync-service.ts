@@ -8,6 +8,7 @@ import type { FirmId, MailboxId, MemberId } from "../domain/model.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
+import { auditMailbox } from "./audit.js";
 
 export type { ProviderFactory } from "./provider-pool.js";
 
@@ -62,6 +63,24 @@ export class SyncService {
   async syncOnce(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal): Promise<SyncPassResult> {
     const { sync } = await this.open(firmId, mailboxId);
     return sync.syncOnce(signal);
+  }
+
+  /**
+   * The completeness audit of a mailbox (R1, R2): lists it again (headers only), files or
+   * quarantines any client message that is neither filed nor quarantined, and records the outcome
+   * on the mailbox (`verification`).
+   */
+  async auditMailbox(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal) {
+    const mailbox = await this.settings.store.getMailbox(firmId, mailboxId);
+    if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
+    const provider = await this.pool.open(firmId, mailbox);
+    return auditMailbox(
+      { ...this.settings, random: this.settings.random ?? Math.random },
+      provider,
+      firmId,
+      mailboxId,
+      signal,
+    );
   }
 
   /** Follows a mailbox continuously (push where offered, polling otherwise) until `signal` aborts. */

@@ -30,6 +30,7 @@ import type {
   MailboxId,
   MailboxSettings,
   MailboxSyncState,
+  MailboxVerification,
   MemberId,
   MemberRole,
   MessageRecordId,
@@ -401,6 +402,12 @@ export interface Store {
     mailboxId: MailboxId,
     state: MailboxSyncState,
     lastSyncedAt?: Date,
+  ): Promise<Mailbox>;
+  /** Records the latest completeness audit (see `MailboxVerification`). Throws `not_found`. */
+  setMailboxVerification(
+    firmId: FirmId,
+    mailboxId: MailboxId,
+    verification: MailboxVerification,
   ): Promise<Mailbox>;
   /** Idempotent: connecting again keeps the first `connectedAt`. Throws `not_found`. */
   addMailboxConnection(firmId: FirmId, mailboxId: MailboxId, memberId: MemberId, at: Date): Promise<Mailbox>;

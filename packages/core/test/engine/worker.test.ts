@@ -75,6 +75,27 @@ describe("workers on a job queue", () => {
     expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.state).toEqual({ status: "live" });
   });
 
+  it("R1, R2: workers audit each mailbox's completeness after a pass when the last audit is older than the interval", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Audited",
+      messageId: "<audited@home>",
+      date: minutes(0),
+    });
+    const worker = startWorker(f, { auditIntervalMs: 60 * 60_000 });
+    await worker.start();
+    await eventually(
+      async () => (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.verification !== undefined,
+      "the audit",
+    );
+    expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.verification).toMatchObject({
+      complete: true,
+      clientMessages: 1,
+    });
+  });
+
   it("Y2: a push hint syncs the mailbox at once, long before the next poll", async () => {
     const f = await makeFirm();
     const worker = startWorker(f);

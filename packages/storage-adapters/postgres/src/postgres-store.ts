@@ -9,6 +9,7 @@ import type {
   Mailbox,
   MailboxSettings,
   MailboxSyncState,
+  MailboxVerification,
   TeamMember,
 } from "@clientmail/core";
 import type {
@@ -534,6 +535,10 @@ export class PostgresStore implements Store {
       settings: r.settings,
       state: reviveState(r.state),
       lastSyncedAt: date(r.last_synced_at),
+      verification:
+        r.verification === null || r.verification === undefined
+          ? undefined
+          : { ...(r.verification as MailboxVerification), at: new Date(r.verification.at as string) },
     }));
   }
 
@@ -561,6 +566,21 @@ export class PostgresStore implements Store {
         firmId,
         "UPDATE mailboxes SET settings = settings || $3::jsonb WHERE firm_id = $1 AND id = $2 RETURNING id",
         [firmId, mailboxId, json(patch)],
+      );
+      return this.#requireMailboxUpdate(firmId, mailboxId, rows);
+    });
+  }
+
+  async setMailboxVerification(
+    firmId: string,
+    mailboxId: string,
+    verification: MailboxVerification,
+  ): Promise<Mailbox> {
+    return this.#atomic(async () => {
+      const rows = await this.#q(
+        firmId,
+        "UPDATE mailboxes SET verification = $3 WHERE firm_id = $1 AND id = $2 RETURNING id",
+        [firmId, mailboxId, json(verification)],
       );
       return this.#requireMailboxUpdate(firmId, mailboxId, rows);
     });
