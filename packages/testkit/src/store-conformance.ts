@@ -197,6 +197,27 @@ export function storeConformance(options: StoreConformanceOptions): void {
     });
 
     describe("mailboxes", () => {
+      it("R1, R2: a mailbox keeps its latest completeness audit", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "verified");
+        expect(seed.mailbox.verification).toBeUndefined();
+        const verification = {
+          at: minutes(30),
+          complete: false,
+          clientMessages: 120,
+          missing: 3,
+          repaired: 2,
+          quarantined: 1,
+        };
+        const updated = await store.setMailboxVerification(seed.firm.id, seed.mailbox.id, verification);
+        expect(updated.verification).toEqual(verification);
+        expect((await store.getMailbox(seed.firm.id, seed.mailbox.id))!.verification).toEqual(verification);
+        await expectCode(
+          store.setMailboxVerification(seed.firm.id, "no-such-mailbox", verification),
+          "not_found",
+        );
+      });
+
       it("Y3: stores settings, state, connections and credentials as given", async () => {
         const { store, raw } = await options.makeStore();
         const seed = await seedFirm(store, "mailboxes");
@@ -1149,6 +1170,19 @@ export function storeConformance(options: StoreConformanceOptions): void {
           [
             "updateMailboxSettings",
             () => store.updateMailboxSettings(A, b.mailbox.id, { allowOthersToSend: true }),
+            "not_found",
+          ],
+          [
+            "setMailboxVerification",
+            () =>
+              store.setMailboxVerification(A, b.mailbox.id, {
+                at: t0,
+                complete: true,
+                clientMessages: 0,
+                missing: 0,
+                repaired: 0,
+                quarantined: 0,
+              }),
             "not_found",
           ],
           [
