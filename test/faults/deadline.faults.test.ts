@@ -42,7 +42,7 @@ async function startModalProxy(target: TcpProxyTarget): Promise<ModalProxy> {
     typeof candidate.trickle === "function" &&
     typeof candidate.pass === "function"
   )
-    return candidate as TcpProxy & ProxyModes;
+    return candidate;
   await proxy.close();
   return startShimProxy(target);
 }
