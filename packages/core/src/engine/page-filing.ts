@@ -492,9 +492,18 @@ export class PageFiler {
       failed.push(...unstorable);
       filed = [];
       const jobs = [];
+      // Client messages the firm had already seen in this mailbox before this page.
+      const seenHere = new Set(
+        resolved
+          .filter((r) => r.known?.sightings.some((s) => s.mailboxId === this.mailboxId))
+          .map((r) => r.key),
+      );
       for (const { providerIds, ...effect } of outcomes) {
-        // N1, in this transaction: a crash cannot lose the notice, a replay cannot double it.
-        if (effect.created)
+        // N1, in this transaction: a crash cannot lose the notice, a replay cannot double it. A
+        // message new to this mailbox notifies too, though another mailbox filed it first: the
+        // members who hear of this mailbox's mail are told whichever copy the engine saw first.
+        const newHere = !seenHere.has(effect.message.dedupeKey) && effect.message.filings.length > 0;
+        if (effect.created || newHere)
           await notifyNewMail(tx, this.context, this.mailboxId, effect.recordId, effect.message, now);
         // F9, R8: the save is a job of this transaction.
         const staged = prepared.staged.get(providerIds[0]!);

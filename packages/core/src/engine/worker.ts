@@ -176,11 +176,12 @@ class Worker implements SyncWorker {
     const now = this.settings.clock.now().getTime();
     const poll = this.settings.pollIntervalMs ?? 5 * 60_000;
     let nextInMs = poll;
+    let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
-      const provider = await this.pool.open(firmId, mailbox);
+      borrowed = await this.pool.borrow(firmId, mailbox);
       const result = await runPass(
         this.deps,
-        provider,
+        borrowed.provider,
         firmId,
         mailboxId,
         {
@@ -211,6 +212,8 @@ class Worker implements SyncWorker {
       if (ClientMailError.isInstance(error) && error.code !== "rate_limited")
         await this.pool.close(firmId, mailboxId);
       nextInMs = wait;
+    } finally {
+      await borrowed?.release();
     }
     await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(now + nextInMs))]);
   }
@@ -256,8 +259,10 @@ class Worker implements SyncWorker {
     const { firmId, mailboxId, addresses } = job.payload as unknown as SyncPayload & { addresses: string[] };
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
     if (!mailbox || mailbox.state.status === "stopped") return;
+    let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
-      const provider = await this.pool.open(firmId, mailbox);
+      borrowed = await this.pool.borrow(firmId, mailbox);
+      const { provider } = borrowed;
       const context = await loadFirmContext(this.store, firmId, mailboxId);
       const filer = new PageFiler(this.deps, context, provider);
       for await (const batch of provider.search({ addresses }, { signal }))
@@ -270,6 +275,8 @@ class Worker implements SyncWorker {
         attempt: job.attempt,
       });
       throw error;
+    } finally {
+      await borrowed?.release();
     }
   }
 }
