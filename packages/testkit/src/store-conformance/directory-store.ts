@@ -2,7 +2,7 @@
  * `DirectoryStore` conformance: firms and members, mailboxes with their settings,
  * connections and credentials (Y3), accounts, contacts, links and invitations (T1).
  */
-import { expect, it, describe } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DirectoryStore, SyncStateStore } from "@clientmail/core/ports";
 import { allOn, expectCode, minutes, seedFirm, t0, type SeedingStore } from "./fixtures.js";
 import { describeStoreSuite, type StoreConformanceOptions } from "./options.js";
