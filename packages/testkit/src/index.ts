@@ -8,7 +8,7 @@
  */
 export * from "./fakes/gmail/index.js";
 export * from "./fakes/graph/index.js";
-export * from "./store-conformance.js";
+export * from "./store-conformance/index.js";
 export * from "./provider-conformance.js";
 export * from "./dovecot.js";
 export * from "./tcp-proxy.js";

@@ -32,7 +32,16 @@ import type { MailboxId, MessageRecordId, ThreadId } from "../domain/model.js";
 import { unstorableIssues } from "../domain/storable.js";
 import type { ThreadingMessage } from "../domain/threading.js";
 import type { MailProvider } from "../ports/mail-provider.js";
-import type { FiledMessage, MessageToFile, QuarantineEntry, SightingRemoval, Store } from "../ports/store.js";
+import type {
+  AuditStore,
+  FiledMessage,
+  FilingStore,
+  MessageToFile,
+  QuarantineEntry,
+  SightingRemoval,
+  Store,
+  SyncStateStore,
+} from "../ports/store.js";
 import { codeOf, emitFiled, type EffectDependencies, type FiledEffect } from "./after-commit.js";
 import { saveAttachmentsJobFor, stageCopy, unstage, type StagedCopy } from "./attachments.js";
 import { notifyNewMail } from "./new-mail.js";
@@ -542,7 +551,7 @@ export class PageFiler {
    * are new, and which new ones share a Message-ID with a different message.
    */
   private async resolve(
-    tx: Store,
+    tx: FilingStore,
     prepared: PreparedPage,
     directory: Parameters<typeof decideFiling>[0],
   ): Promise<Resolved[]> {
@@ -692,7 +701,7 @@ export class PageFiler {
 
   /** R5: a new message that shares its Message-ID with a different message is recorded. */
   private async recordCollisions(
-    tx: Store,
+    tx: AuditStore,
     resolved: readonly Resolved[],
     outcomes: ReadonlyArray<FiledEffect>,
     now: Date,
@@ -732,7 +741,7 @@ export class PageFiler {
   }
 
   private async quarantine(
-    tx: Store,
+    tx: SyncStateStore,
     failed: readonly UnreadableMessage[],
     now: Date,
   ): Promise<QuarantineEntry[]> {

@@ -8,7 +8,7 @@ import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
 import { CREDENTIALS_FIELD } from "../keyring/rotate.js";
 import type { Keyring } from "../ports/keyring.js";
 import type { MailProvider } from "../ports/mail-provider.js";
-import type { Store } from "../ports/store.js";
+import type { DirectoryStore } from "../ports/store.js";
 
 /** Opens the provider of a mailbox. `credentials` is the decrypted secret the host stored. */
 export type ProviderFactory = (
@@ -18,7 +18,7 @@ export type ProviderFactory = (
 
 /** What a pool needs. */
 export interface ProviderPoolSettings {
-  store: Store;
+  store: DirectoryStore;
   providerFor: ProviderFactory;
   /** Decrypts stored credentials. Without it, the factory receives `undefined`. */
   keyring?: Keyring | undefined;

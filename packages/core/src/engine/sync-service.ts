@@ -6,6 +6,7 @@
 import { ClientMailError, NotFoundError } from "../errors.js";
 import type { FirmId, MailboxId, MemberId } from "../domain/model.js";
 import type { MailProvider } from "../ports/mail-provider.js";
+import type { Store } from "../ports/store.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
 import { auditMailbox } from "./audit.js";
@@ -13,6 +14,8 @@ import { auditMailbox } from "./audit.js";
 export type { ProviderFactory } from "./provider-pool.js";
 
 export interface SyncServiceSettings extends SyncDependencies, ProviderPoolSettings {
+  /** Every role: passes write through transactions; the pool reads credentials from it. */
+  store: Store;
   /**
    * Names this worker in leases (for operators). Each SyncService adds its own random suffix, so
    * two processes configured with the same name never share a lease.

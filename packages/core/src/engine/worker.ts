@@ -41,6 +41,8 @@ export const workerJobs = {
 
 /** Settings of {@link createWorker}. */
 export interface WorkerSettings extends SyncDependencies, ProviderPoolSettings {
+  /** Every role: passes write through transactions; the pool reads credentials from it. */
+  store: Store;
   queue: JobQueue;
   /** Names this process in leases and logs; a random suffix is added. */
   holder: string;

@@ -32,6 +32,13 @@ export type { DocumentSink, DocumentToSave } from "./document-sink.js";
 export type { Keyring, EncryptionContext } from "./keyring.js";
 export type {
   Store,
+  DirectoryStore,
+  SyncStateStore,
+  FilingStore,
+  ThreadStore,
+  NotificationStore,
+  OutboxStore,
+  AuditStore,
   NewFirm,
   FirmPatch,
   NewTeamMember,
