@@ -74,7 +74,13 @@ export {
   upgradeVettedSocket,
 } from "./vetted-socket.js";
 export type { SocketFactory, SocketOpenOptions, TlsSettings } from "./vetted-socket.js";
-export { checkConnectionSecurity, checkTransportSecurity, isLoopbackHost } from "./transport-security.js";
+export {
+  checkConnectionSecurity,
+  checkHttpsUrls,
+  checkTransportSecurity,
+  isLoopbackHost,
+  warnInsecureUrls,
+} from "./transport-security.js";
 export type { InsecureAspect, TransportSecurity, TransportSecuritySettings } from "./transport-security.js";
 export { classifyNetworkError } from "./connection-failures.js";
 export type { ConnectionFailure } from "./connection-failures.js";

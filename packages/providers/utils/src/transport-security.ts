@@ -110,3 +110,48 @@ export function checkConnectionSecurity(
   }
   return aspects;
 }
+
+/**
+ * Checks URL settings of an HTTP provider (Gmail's and Graph's API roots): `https://`, or
+ * `http://` only when the host set `allowInsecure: true` (a loopback fake in a test). Adds an
+ * issue naming each bad field and returns the fields that use the opt-in, for
+ * {@link warnInsecureUrls}.
+ */
+export function checkHttpsUrls(
+  urls: readonly (readonly [field: string, url: unknown])[],
+  allowInsecure: unknown,
+  issues: ValidationIssue[],
+  allowInsecureField = "allowInsecure",
+): string[] {
+  if (allowInsecure !== undefined && typeof allowInsecure !== "boolean") {
+    issues.push({ field: allowInsecureField, value: allowInsecure, expected: "true or false" });
+  }
+  const insecure: string[] = [];
+  for (const [field, url] of urls) {
+    if (url === undefined) continue;
+    if (typeof url === "string" && /^https:\/\/[^/]/i.test(url)) continue;
+    if (typeof url === "string" && /^http:\/\/[^/]/i.test(url) && allowInsecure === true) {
+      insecure.push(field);
+      continue;
+    }
+    issues.push({
+      field,
+      value: url,
+      expected:
+        allowInsecure === true
+          ? "an http(s) URL"
+          : "an https:// URL (http:// only with allowInsecure: true, for tests)",
+    });
+  }
+  return insecure;
+}
+
+/** Logs, once, that a provider talks cleartext HTTP because the host allowed it. */
+export function warnInsecureUrls(
+  logger: Logger | undefined,
+  provider: string,
+  fields: readonly string[],
+): void {
+  if (fields.length === 0) return;
+  logger?.warn(`${provider} API URL is not https (allowed by allowInsecure)`, { provider, insecure: fields });
+}
