@@ -12,6 +12,7 @@ export * from "./store-conformance/index.js";
 export * from "./provider-conformance.js";
 export * from "./dovecot.js";
 export * from "./tcp-proxy.js";
+export * from "./loopback-host-policy.js";
 export * from "./memory-mailbox.js";
 export * from "./privacy-scan.js";
 export * from "./end-to-end-firm.js";

@@ -3,7 +3,13 @@
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
 import { silentLogger, systemClock, type Clock, type Logger } from "@clientmail/core/ports";
-import { sleep as realSleep, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
+import {
+  checkHttpsUrls,
+  sleep as realSleep,
+  warnInsecureUrls,
+  type RetryPolicy,
+  type Sleep,
+} from "@clientmail/provider-utils";
 import { ConcurrencyLimiter } from "./limiter.js";
 
 /** Timers the provider schedules renewals and polls with; tests pass controllable ones. */
@@ -78,8 +84,16 @@ export interface GraphProviderSettings {
   push?: GraphPushSettings | undefined;
   /** Poll interval of `watch` when push is off or failed. Default 60 000 ms. */
   pollIntervalMs?: number | undefined;
-  /** Graph root. Default `https://graph.microsoft.com/v1.0`. */
+  /**
+   * Graph root. Default `https://graph.microsoft.com/v1.0`. Microsoft's fixed endpoint needs no
+   * host policy (R9); this is a setting for fakes, and must be https unless `allowInsecure` is set.
+   */
   baseUrl?: string | undefined;
+  /**
+   * Allows an `http://` `baseUrl`, for a fake on loopback in tests. Logged once when the provider
+   * is created. Default false.
+   */
+  allowInsecure?: boolean | undefined;
 }
 
 function integerIn(issues: ValidationIssue[], field: string, value: unknown, min: number, max: number): void {
@@ -89,8 +103,11 @@ function integerIn(issues: ValidationIssue[], field: string, value: unknown, min
   }
 }
 
-/** Throws a {@link ValidationError} naming every invalid setting. */
-export function validateSettings(settings: GraphProviderSettings): void {
+/**
+ * Throws a {@link ValidationError} naming every invalid setting. Returns the URL settings that
+ * use `allowInsecure` (plain http), to be logged.
+ */
+export function validateSettings(settings: GraphProviderSettings): string[] {
   const issues: ValidationIssue[] = [];
   const input = settings as Partial<GraphProviderSettings> | undefined;
   if (typeof input !== "object" || input === null) {
@@ -147,13 +164,14 @@ export function validateSettings(settings: GraphProviderSettings): void {
     }
     integerIn(issues, "settings.push.subscriptionMinutes", input.push.subscriptionMinutes, 45, 10_070);
   }
-  if (
-    input.baseUrl !== undefined &&
-    (typeof input.baseUrl !== "string" || !/^https?:\/\//.test(input.baseUrl))
-  ) {
-    issues.push({ field: "settings.baseUrl", value: input.baseUrl, expected: "an http(s) URL" });
-  }
+  const insecureUrls = checkHttpsUrls(
+    [["settings.baseUrl", input.baseUrl]],
+    input.allowInsecure,
+    issues,
+    "settings.allowInsecure",
+  );
   if (issues.length > 0) throw new ValidationError(issues);
+  return insecureUrls;
 }
 
 /** Settings with every default applied. */
@@ -191,7 +209,8 @@ const defaultTimers: Timers = {
 
 /** Validates (see {@link validateSettings}) and applies defaults. */
 export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphSettings {
-  validateSettings(settings);
+  const insecureUrls = validateSettings(settings);
+  warnInsecureUrls(settings.logger, "graph", insecureUrls);
   const mailbox = settings.mailbox.trim().toLowerCase();
   return {
     mailbox,
