@@ -12,6 +12,14 @@ export type {
   MailProvider,
 } from "./mail-provider.js";
 export type {
+  MailSender,
+  OutgoingMessage,
+  OutgoingAddress,
+  OutgoingAttachment,
+  SendReceipt,
+  SentLookup,
+} from "./mail-sender.js";
+export type {
   JobQueue,
   JobHandler,
   Job,
