@@ -444,6 +444,7 @@ export function compareDigests(
       if (got.has(thread)) continue;
       diff.threadsDiffer += 1;
       note(`thread differs: expected ${thread}`);
+      if (process.env.CLIENTMAIL_FAULT_DEBUG) note(`  got threads: ${[...got].join(" ")}`);
     }
   }
   return diff;

@@ -27,6 +27,7 @@ import {
   createEndToEndFirm,
   dovecotAvailability,
   FolderDocumentSink,
+  loopbackHostPolicy,
   type DovecotInfo,
   type DovecotServer,
   type DovecotUser,
@@ -592,6 +593,7 @@ async function copyTags(loaded: LoadedCorpus, label: StaffLabel): Promise<Map<st
     security: "none",
     user: login.user,
     password: login.password,
+    hostPolicy: loopbackHostPolicy,
   });
   const tags = new Map<string, string>();
   try {

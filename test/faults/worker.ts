@@ -27,7 +27,7 @@ import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core
 import { createFolderBlobStore } from "@clientmail/folder";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresJobQueue, createPostgresStore } from "@clientmail/postgres";
-import { FolderDocumentSink } from "@clientmail/testkit";
+import { FolderDocumentSink, loopbackHostPolicy } from "@clientmail/testkit";
 import { tagOf } from "./corpus.js";
 import { codeOf, isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue } from "./jobs.js";
 import {
@@ -339,6 +339,7 @@ async function main(): Promise<void> {
           security: "none",
           user: target.user,
           password: target.password,
+          hostPolicy: loopbackHostPolicy,
           pageSize: 20,
           ...config.imap,
         }),

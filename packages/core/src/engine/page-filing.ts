@@ -151,6 +151,18 @@ function candidateOf(envelope: Envelope): Candidate {
   };
 }
 
+/**
+ * H1: a listing may leave out the threading headers (Graph's delta never selects them); the
+ * fetched source always has them. The candidate keeps its identity (the listing's fingerprint,
+ * the same for every copy of the message) and threads by the headers the message really carries.
+ */
+function withFetchedThreading(candidate: Candidate, fetched: Content | undefined): Candidate {
+  if (!fetched) return candidate;
+  const { inReplyTo, references } = fetched.envelope;
+  if (inReplyTo.length === 0 && references.length === 0) return candidate;
+  return { ...candidate, envelope: { ...candidate.envelope, inReplyTo, references } };
+}
+
 /** Files pages of one mailbox. One per pass. */
 export class PageFiler {
   constructor(
@@ -202,7 +214,7 @@ export class PageFiler {
       options.signal,
     );
     return {
-      candidates,
+      candidates: candidates.map((c) => withFetchedThreading(c, content.get(c.envelope.providerId))),
       relinks: others.filter((c) => knownOf(c) !== undefined),
       content,
       staged: await this.stage(content),

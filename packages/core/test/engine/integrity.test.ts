@@ -516,6 +516,36 @@ describe.each(engineStores)("integrity under faults on the $name", ({ make }) =>
       expect(new Set(all.map((m) => m.threadId)).size).toBe(1);
     });
 
+    it("H1: a listing that leaves out In-Reply-To and References (as Graph's delta does) threads a reply by the headers of its fetched source", async () => {
+      const f = await makeFirm({ makeStore: make, pageSize: 10 });
+      const box = f.boxes.ann.id;
+      clientMail(f, box, { messageId: "<q1@home.example>", subject: "Question", providerThreadId: "t1" });
+      clientMail(f, box, {
+        from: [at("ann@ledger.example")],
+        to: [at("jo@home.example")],
+        messageId: "<a1@ledger.example>",
+        subject: "About your question",
+        inReplyTo: ["<q1@home.example>"],
+        references: ["<q1@home.example>"],
+        date: minutes(5),
+        providerThreadId: "t2",
+      });
+      const inner = f.box(box).provider();
+      const headerless: MailProvider = {
+        ...inner,
+        changes: async function* (cursor, options) {
+          for await (const page of inner.changes(cursor, options))
+            yield { ...page, added: page.added.map((e) => ({ ...e, inReplyTo: [], references: [] })) };
+        },
+      };
+      await f.sync(box, { provider: headerless }).syncOnce();
+      const all = await filed(f);
+      expect(all.map((m) => m.subject)).toEqual(["About your question", "Question"]);
+      expect(new Set(all.map((m) => m.threadId)).size).toBe(1);
+      const [reply] = await f.store.findMessagesByMessageIds(f.firm.id, ["a1@ledger.example"]);
+      expect(reply?.references).toEqual(["q1@home.example"]);
+    });
+
     it("H1, H3: subject-only mail on day 0, 40 and 45 gives {day 0} and {day 40, day 45} in every arrival order", async () => {
       const days = [0, 40, 45];
       const orders = [
