@@ -455,6 +455,18 @@ class GraphileQueueWorker implements JobWorker {
        ON CONFLICT (pool_id) DO UPDATE SET seen_at = now()`,
       [this.#poolId],
     );
+    // A keyed job enqueued while a job of its key ran in a pool that then died took the key:
+    // graphile then gives the running job away (key NULL, attempts at the maximum). Its
+    // successor does the key's work, so the killed run is dropped, not listed as a dead letter.
+    await pool.query(
+      `DELETE FROM graphile_worker._private_jobs j
+       WHERE j.locked_at < now() - $1 * interval '1 millisecond'
+         AND j.locked_by NOT IN (
+           SELECT pool_id FROM clientmail_job_workers WHERE seen_at > now() - $1 * interval '1 millisecond')
+         AND j.key IS NULL AND j.payload->>'k' IS NOT NULL AND j.attempts >= j.max_attempts
+         AND EXISTS (SELECT 1 FROM graphile_worker._private_jobs n WHERE n.key = j.payload->>'k')`,
+      [lockTimeoutMs],
+    );
     await pool.query(
       `WITH live AS (
          SELECT pool_id FROM clientmail_job_workers WHERE seen_at > now() - $1 * interval '1 millisecond'

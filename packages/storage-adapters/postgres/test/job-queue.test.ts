@@ -77,6 +77,56 @@ describe("postgres job queue specifics", () => {
     }
   });
 
+  it("R8: a keyed job killed mid-run whose key was enqueued again is done by its successor and never listed as a dead letter", async () => {
+    await installed;
+    await pool.query("DELETE FROM graphile_worker._private_jobs");
+    await pool.query("DELETE FROM clientmail_job_keys");
+    const store = createPostgresStore({ pool });
+    const queue = createPostgresJobQueue({ pool, store, lockTimeoutMs: 600 });
+    await store.transaction(async (tx) => {
+      await queue.enqueue(tx, [{ name: "hang", payload: { run: 1 }, key: "sync:m1" }]);
+    });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--conditions=@clientmail/source",
+        fileURLToPath(new URL("./fixtures/job-queue-worker.ts", import.meta.url)),
+      ],
+      { env: { ...process.env, LOCK_TIMEOUT_MS: "600" }, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      await until(() => output.includes("started"), "the child to start the job");
+      // The follow-up of the running key, as a sync pass schedules its next poll.
+      await store.transaction(async (tx) => {
+        await queue.enqueue(tx, [{ name: "hang", payload: { run: 2 }, key: "sync:m1" }]);
+      });
+    } finally {
+      child.kill("SIGKILL");
+    }
+    await exited;
+
+    const runs: Job[] = [];
+    const worker = await queue.work({ hang: async (job) => void runs.push(job) }, { pollIntervalMs: 50 });
+    try {
+      await until(
+        async () => runs.length >= 1 && (await queue.stats()).running === 0,
+        "the key's work to run",
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(runs.map((job) => job.payload)).toEqual([{ run: 2 }]);
+      expect(await queue.listFailed()).toEqual([]);
+      expect(await queue.stats()).toMatchObject({ waiting: 0, running: 0, failed: 0 });
+    } finally {
+      await worker.stop();
+      await queue.close();
+    }
+  });
+
   it("R8: installJobQueue is idempotent and safe from several processes at once", async () => {
     const name = `clientmail_install_${process.pid}`;
     await pool.query(`CREATE DATABASE ${name}`);
