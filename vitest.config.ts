@@ -5,8 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@clientmail/source"] } },
   test: {
     include: ["packages/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],
-    // The fault suite's sample is being moved onto the job-queue workers; until then it runs only
-    // through `pnpm test:faults`.
+    // The fault suite runs after the rest, one file at a time (scripts/test.mjs, vitest.faults.config.ts).
     exclude: ["**/node_modules/**", "**/dist/**", "test/faults/**"],
     globalSetup: ["./test/global-setup.ts"],
     testTimeout: 30_000,

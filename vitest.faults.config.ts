@@ -8,15 +8,17 @@
 import { defineConfig } from "vitest/config";
 import base from "./vitest.config.js";
 
-const trials = process.env.CLIENTMAIL_FAULT_TRIALS ?? "full";
+// `pnpm test` sets CLIENTMAIL_FAULT_SAMPLE for its sample; otherwise the full suite.
+const trials = process.env.CLIENTMAIL_FAULT_SAMPLE ? "" : (process.env.CLIENTMAIL_FAULT_TRIALS ?? "full");
 
 export default defineConfig({
   ...base,
   test: {
     ...base.test,
     include: ["test/faults/**/*.test.ts"],
+    exclude: ["**/node_modules/**", "**/dist/**"],
     fileParallelism: false,
     testTimeout: 1_800_000,
-    env: { CLIENTMAIL_FAULT_TRIALS: trials },
+    env: trials === "" ? {} : { CLIENTMAIL_FAULT_TRIALS: trials },
   },
 });
