@@ -37,6 +37,23 @@ interface ConnectAttempt {
 }
 
 /** The connections of one provider. */
+/** The most a polite LOGOUT may take before the socket is dropped. */
+const closeTimeoutMs = 5_000;
+
+/** `promise`'s value, or undefined when it has not settled within `ms`. */
+async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class ImapConnection {
   private client: ImapFlow | undefined;
   private connecting: ConnectAttempt | undefined;
@@ -244,14 +261,28 @@ export class ImapConnection {
     this.closed = true;
     const pending = this.connecting;
     this.connecting = undefined;
-    const client = this.client ?? (await pending?.promise.catch(() => undefined));
+    // R3: closing has a deadline too. A half-open or silent server never answers LOGOUT (nor
+    // finishes a connect in progress); past the deadline the socket is simply dropped.
+    const timeoutMs = Math.min(this.config.commandTimeoutMs, closeTimeoutMs);
+    const client =
+      this.client ??
+      (pending
+        ? await settleWithin(
+            pending.promise.catch(() => undefined),
+            timeoutMs,
+          )
+        : undefined);
     this.client = undefined;
+    if (!client && pending) void pending.promise.then((late) => late?.close()).catch(() => undefined);
     if (client?.usable) {
-      try {
-        await client.logout();
-      } catch {
-        client.close();
-      }
+      const loggedOut = await settleWithin(
+        client.logout().then(
+          () => true,
+          () => false,
+        ),
+        timeoutMs,
+      );
+      if (loggedOut !== true) client.close();
     } else {
       client?.close();
     }

@@ -181,6 +181,26 @@ describe.skipIf(skip !== undefined)(
       }
     });
 
+    it("R3: closing a provider whose server went half-open (LOGOUT never answered) ends within the command deadline", async () => {
+      const user = await shared.addUser();
+      const proxy = await startTcpProxy(shared);
+      try {
+        const provider = createImapProvider(providerSettings(proxy, user, { commandTimeoutMs: 1000 }));
+        await collect(provider.changes(undefined));
+        proxy.blackhole();
+        const started = Date.now();
+        await Promise.race([
+          provider.close(),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error("close still running after 4 s")), 4000),
+          ),
+        ]);
+        expect(Date.now() - started).toBeLessThan(4000);
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it("R3: a server silent from the first byte (connect accepted, no greeting) fails as transient within the deadline", async () => {
       const user = await shared.addUser();
       const proxy = await startTcpProxy(shared);
