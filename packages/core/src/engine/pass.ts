@@ -235,15 +235,21 @@ async function applyChanges(
     result.quarantined.push(...outcome.quarantined);
     result.pages += 1;
   };
+  const T0 = performance.now();
+  const tr = (l: string) => { if (process.env.TRACE_PASS) console.log(`    [${(performance.now() - T0).toFixed(0)}] ${l}`); };
   try {
+    tr("list start");
     for await (const page of untilAborted(provider.changes(cursor, { signal }), signal)) {
+      tr(`listed ${page.added.length}`);
       result.examined += page.added.length;
       if (listed) for (const envelope of page.added) listed.add(envelope.providerId);
       const prepared: PreparedPage = await untilAbortedPromise(
         filer.prepare(page.added, { signal, relink, unreadable: page.unreadable }),
         signal,
       );
+      tr(`prepared ${prepared.candidates.length} fetched ${prepared.content.size}`);
       await settle();
+      tr("settled");
       if (signal.aborted) throw signal.reason;
       // Renewed once a third of the lease has passed, not per page: each renewal is a commit.
       // The fenced cursor write is what protects the data either way.
@@ -256,6 +262,8 @@ async function applyChanges(
         renewedAt = clock.now().getTime();
       }
       writing = filer.write(prepared, { token, cursor: page.cursor, removed: page.removed });
+      const W0 = performance.now();
+      void writing.then(() => tr(`write done in ${(performance.now() - W0).toFixed(0)}`), () => undefined);
       // Observed now so that a failure is not reported as unhandled while the next page loads.
       writing.catch(() => undefined);
       done += page.added.length;
