@@ -32,16 +32,37 @@ import {
   type BaselineResult,
 } from "./sync-baselines.js";
 
-/** Time spent waiting on each provider call, to split the backfill into provider and engine+store time. */
-const spent = { changes: 0, fetch: 0 };
-function timed<T>(kind: keyof typeof spent, iterable: AsyncIterable<T>): AsyncIterable<T> {
+/**
+ * Wall-clock time during which a provider call of each kind was in flight (waiting on the
+ * iterator), and during which any was. The engine lists the next page while it fetches and
+ * writes the current one, so the two kinds overlap: the breakdown reports each kind, and as
+ * "engine+store alone" only the time when no provider call was in flight.
+ */
+const inFlight = { changes: 0, fetch: 0, any: 0 };
+const active = { changes: 0, fetch: 0 };
+const activeSince = { changes: 0, fetch: 0, any: 0 };
+function began(kind: keyof typeof active): void {
+  const now = performance.now();
+  if (active[kind]++ === 0) activeSince[kind] = now;
+  if (active.changes + active.fetch === 1) activeSince.any = now;
+}
+function ended(kind: keyof typeof active): void {
+  const now = performance.now();
+  if (--active[kind] === 0) inFlight[kind] += now - activeSince[kind];
+  if (active.changes + active.fetch === 0) inFlight.any += now - activeSince.any;
+}
+function timed<T>(kind: keyof typeof active, iterable: AsyncIterable<T>): AsyncIterable<T> {
   return {
     async *[Symbol.asyncIterator]() {
       const iterator = iterable[Symbol.asyncIterator]();
       for (;;) {
-        const started = performance.now();
-        const next = await iterator.next();
-        spent[kind] += performance.now() - started;
+        began(kind);
+        let next: IteratorResult<T>;
+        try {
+          next = await iterator.next();
+        } finally {
+          ended(kind);
+        }
         if (next.done) return;
         yield next.value;
       }
@@ -72,7 +93,13 @@ async function main(): Promise<void> {
       folders: fixture.folders,
       clientMessageIds: fixture.clientMessageIds,
     };
+    const mark = (label: string) => {
+      if (process.env.BENCH_MARKS)
+        console.log(`  mark ${label} at ${(performance.now() / 1000).toFixed(2)} s`);
+    };
+    mark("floor start");
     const floor = await measureFloor(baselineMailbox);
+    mark("floor end");
 
     // clientmail: a firm whose clients are the fixture's client addresses, one connected mailbox.
     const store = createPostgresStore({ pool });
@@ -81,7 +108,6 @@ async function main(): Promise<void> {
     const owner = await cm.addMember(firm.id, {
       name: "Owner",
       email: fixture.ownerAddress,
-      newMailNotifications: "none",
     });
     await cm.createAccount(firm.id, {
       name: "Clients",
@@ -129,8 +155,10 @@ async function main(): Promise<void> {
       if (event.created) filed += 1;
     });
     const stopRss = startRssSampler();
+    mark("backfill start");
     const started = performance.now();
     const outcome = await sync.syncMailbox(firm.id, mailbox.id);
+    mark("backfill end");
     const seconds = (performance.now() - started) / 1000;
     const ours: BaselineResult = {
       name: "clientmail backfill into Postgres",
@@ -144,23 +172,30 @@ async function main(): Promise<void> {
     if (filed !== fixture.clientMessageIds.size)
       throw new Error(`filed ${filed} of ${fixture.clientMessageIds.size} client messages`);
 
-    const ingest = await measureIngestEverything(baselineMailbox);
+    const ingest =
+      process.env.BENCH_INGEST === "0" ? undefined : await measureIngestEverything(baselineMailbox);
 
     console.log(`  ${formatResult(floor)}`);
     console.log(`  ${formatResult(ours)}`);
-    console.log(`  ${formatResult(ingest)}`);
+    if (ingest) console.log(`  ${formatResult(ingest)}`);
     console.log(
       `  clientmail / floor           : ${(ours.seconds / floor.seconds).toFixed(2)}x the time (target <= 1.3)`,
     );
+    if (ingest)
+      console.log(
+        `  ingest-everything / clientmail: ${(ingest.seconds / ours.seconds).toFixed(2)}x faster (target >= 5)`,
+      );
+    const seconds3 = (ms: number) => (ms / 1000).toFixed(2);
     console.log(
-      `  ingest-everything / clientmail: ${(ingest.seconds / ours.seconds).toFixed(2)}x faster (target >= 5)`,
-    );
-    console.log(
-      `  clientmail breakdown         : listing ${(spent.changes / 1000).toFixed(2)} s, fetch+parse ${(spent.fetch / 1000).toFixed(2)} s, ` +
-        `engine+store ${(ours.seconds - (spent.changes + spent.fetch) / 1000).toFixed(2)} s`,
+      `  clientmail breakdown         : listing in flight ${seconds3(inFlight.changes)} s, fetch+parse in flight ${seconds3(inFlight.fetch)} s ` +
+        `(either: ${seconds3(inFlight.any)} s), engine+store alone ${(ours.seconds - inFlight.any / 1000).toFixed(2)} s`,
     );
     console.log(`  clientmail peak RSS          : ${ours.peakRssMiB} MiB (target <= 256)`);
 
+    if (latencySamples === 0) {
+      await sync.closeAll();
+      return;
+    }
     // Push latency: APPEND one client message at a time and time it until `message.filed`.
     const controller = new AbortController();
     const running = sync.runMailbox(firm.id, mailbox.id, controller.signal, { pollIntervalMs: 60_000 });
