@@ -63,3 +63,12 @@ export function assertStorable(value: unknown, field = ""): void {
   const issues = unstorableIssues(value, field);
   if (issues.length > 0) throw new ValidationError(issues);
 }
+
+/**
+ * Throws a `ValidationError` unless `value` is a count a store can act on (a non-negative safe
+ * integer), so that every store refuses the same counts.
+ */
+export function assertCount(value: number, field: string): void {
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new ValidationError([{ field, value, expected: "a non-negative integer" }]);
+}

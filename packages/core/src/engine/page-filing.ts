@@ -44,7 +44,7 @@ import type {
 } from "../ports/store.js";
 import { codeOf, emitFiled, type EffectDependencies, type FiledEffect } from "./after-commit.js";
 import { saveAttachmentsJobFor, stageCopy, unstage, type StagedCopy } from "./attachments.js";
-import { notifyNewMail } from "./new-mail.js";
+import { notifyNewMail, type NewMailItem } from "./new-mail.js";
 import { directoryAtCommit, type FirmContext } from "./directory.js";
 import { intakeContent, intakeEnvelope } from "./intake.js";
 import { quarantineAttempt } from "./quarantine.js";
@@ -519,13 +519,13 @@ export class PageFiler {
           .filter((r) => r.known?.sightings.some((s) => s.mailboxId === this.mailboxId))
           .map((r) => r.key),
       );
+      const announce: NewMailItem[] = [];
       for (const { providerIds, ...effect } of outcomes) {
         // N1, in this transaction: a crash cannot lose the notice, a replay cannot double it. A
         // message new to this mailbox notifies too, though another mailbox filed it first: the
         // members who hear of this mailbox's mail are told whichever copy the engine saw first.
         const newHere = !seenHere.has(effect.message.dedupeKey) && effect.message.filings.length > 0;
-        if (effect.created || newHere)
-          await notifyNewMail(tx, this.context, this.mailboxId, effect.recordId, effect.message, now);
+        if (effect.created || newHere) announce.push({ recordId: effect.recordId, message: effect.message });
         // F9, R8: the save is a job of this transaction.
         const staged = prepared.staged.get(providerIds[0]!);
         const accountIds = effect.message.filings.map((f) => f.accountId);
@@ -537,6 +537,7 @@ export class PageFiler {
           );
         filed.push({ ...effect, jobEnqueued: enqueue });
       }
+      await notifyNewMail(tx, this.context, this.mailboxId, announce, now);
       if (jobs.length > 0) await this.requireQueue().enqueue(tx, jobs);
       await this.recordCollisions(tx, resolved, outcomes, now);
     }

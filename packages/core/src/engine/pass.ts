@@ -9,7 +9,7 @@
  */
 import { ClientMailError } from "../errors.js";
 import type { MailboxId, MailboxSyncState } from "../domain/model.js";
-import type { MailProvider } from "../ports/mail-provider.js";
+import type { ChangePage, MailProvider } from "../ports/mail-provider.js";
 import { codeOf } from "./after-commit.js";
 import { loadFirmContext, type FirmContext } from "./directory.js";
 import {
@@ -75,6 +75,32 @@ async function* untilAborted<T>(iterable: AsyncIterable<T>, signal: AbortSignal)
     }
   } finally {
     // Not awaited: a stuck iterator may never finish returning.
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}
+
+/**
+ * Asks the provider for the next page as soon as one arrives (unless it was the last), so that
+ * page N+1 is listed while page N is fetched and written. A failure to list the next page is
+ * thrown when the engine asks for that page, after page N was handled as usual.
+ */
+async function* listedAhead(pages: AsyncIterable<ChangePage>): AsyncGenerator<ChangePage> {
+  const iterator = pages[Symbol.asyncIterator]();
+  let next: Promise<IteratorResult<ChangePage>> | undefined = iterator.next();
+  try {
+    while (next) {
+      const result = await next;
+      next = undefined;
+      if (result.done) return;
+      if (!result.value.done) {
+        next = iterator.next();
+        // Observed now; the failure is rethrown by the `await` above on the next round.
+        next.catch(() => undefined);
+      }
+      yield result.value;
+    }
+  } finally {
+    // Not awaited: a stuck provider may never finish returning.
     void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
 }
@@ -223,8 +249,9 @@ async function applyChanges(
   const known = backfilling ? new Set(await store.listSightings(firmId, mailboxId)) : undefined;
   const relink = known !== undefined && known.size > 0;
   const listed = backfilling ? new Set<string>() : undefined;
-  // Pipelined: while page N is written to the store, page N+1 is listed and fetched from the
-  // provider. Pages are still committed strictly in order, each with its own cursor.
+  // Pipelined: page N+1 is listed while page N is fetched (see listedAhead), and while page N is
+  // written to the store, page N+1 is fetched. Pages are still committed strictly in order, each
+  // with its own cursor, so a crash replays from the last committed page.
   let writing: Promise<PageOutcome> | undefined;
   const settle = async () => {
     if (!writing) return;
@@ -236,7 +263,7 @@ async function applyChanges(
     result.pages += 1;
   };
   try {
-    for await (const page of untilAborted(provider.changes(cursor, { signal }), signal)) {
+    for await (const page of untilAborted(listedAhead(provider.changes(cursor, { signal })), signal)) {
       result.examined += page.added.length;
       if (listed) for (const envelope of page.added) listed.add(envelope.providerId);
       const prepared: PreparedPage = await untilAbortedPromise(

@@ -191,16 +191,20 @@ export async function threadPage(
       merges.push({ survivorId: survivor, mergedIds });
     }
   }
+  // Components with no existing thread start new ones, created in one call.
+  const newRoots = new Set<string>();
+  for (const p of prepared) {
+    const root = components.find(messageNode(p.message.id));
+    if (!threadOfRoot.has(root)) newRoots.add(root);
+  }
+  const created = await tx.createThreads(firmId, newRoots.size);
+  [...newRoots].forEach((root, index) => threadOfRoot.set(root, created[index]!));
+
   const threadOf = new Map<string, ThreadId>();
   const pendingKeys = new Map<ThreadId, Set<string>>();
   const pendingSubjects = new Map<ThreadId, SubjectEntry[]>();
   for (const p of prepared) {
-    const root = components.find(messageNode(p.message.id));
-    let threadId = threadOfRoot.get(root);
-    if (threadId === undefined) {
-      threadId = await tx.createThread(firmId);
-      threadOfRoot.set(root, threadId);
-    }
+    const threadId = threadOfRoot.get(components.find(messageNode(p.message.id)))!;
     threadOf.set(p.message.id, threadId);
     const keys = pendingKeys.get(threadId) ?? new Set<string>();
     for (const key of p.links) if (keyThreads.get(key) === undefined) keys.add(key);
@@ -216,22 +220,39 @@ export async function threadPage(
     pendingKeys.set(threadId, keys);
   }
 
-  for (const [threadId, keys] of pendingKeys) {
-    if (keys.size === 0) continue;
+  // Every thread's new keys in one call. Under the firm's lock no other page can have taken
+  // these keys; a conflict would mean a writer that does not lock, and the two threads are then
+  // one conversation all the same.
+  const attach = [...pendingKeys].filter(([, keys]) => keys.size > 0);
+  const conflicts =
+    attach.length === 0
+      ? []
+      : await tx.attachThreadKeysBatch(
+          firmId,
+          attach.map(([threadId, keys]) => ({ threadId, keys: [...keys] })),
+        );
+  for (const [index, [threadId]] of attach.entries()) {
     const survivor = resolve(threadId);
-    // Under the firm's lock no other page can have taken these keys; a conflict would mean a
-    // writer that does not lock, and the two threads are then one conversation all the same.
-    const conflicts = await tx.attachThreadKeys(firmId, survivor, [...keys]);
-    const others = [...new Set(conflicts.map((c) => resolve(c.threadId)))].filter((t) => t !== survivor);
+    const others = [...new Set(conflicts[index]!.map((c) => resolve(c.threadId)))].filter(
+      (t) => t !== survivor,
+    );
     if (others.length > 0) {
       await tx.mergeThreads(firmId, survivor, others);
       for (const gone of others) survivorOf.set(gone, survivor);
       merges.push({ survivorId: survivor, mergedIds: others });
     }
   }
+  const subjects = new Map<ThreadId, SubjectEntry[]>();
   for (const [threadId, entries] of pendingSubjects) {
-    if (entries.length > 0) await tx.addSubjectEntries(firmId, resolve(threadId), entries);
+    if (entries.length === 0) continue;
+    const survivor = resolve(threadId);
+    subjects.set(survivor, [...(subjects.get(survivor) ?? []), ...entries]);
   }
+  if (subjects.size > 0)
+    await tx.addSubjectEntriesBatch(
+      firmId,
+      [...subjects].map(([threadId, entries]) => ({ threadId, entries })),
+    );
   for (const [id, threadId] of threadOf) threadOf.set(id, resolve(threadId));
   return { threadOf, resolve, merges };
 }

@@ -84,4 +84,6 @@ export type {
   QuarantineReason,
   QuarantineEntry,
   QuarantineFilter,
+  ThreadKeysEntry,
+  ThreadSubjectEntries,
 } from "./store.js";

@@ -76,6 +76,8 @@ export type {
   ThreadListOptions,
   ThreadKeyConflict,
   SubjectEntry,
+  ThreadKeysEntry,
+  ThreadSubjectEntries,
 } from "./store/thread-store.js";
 export type { NotificationStore, NewNotification, Notification } from "./store/notification-store.js";
 export type {

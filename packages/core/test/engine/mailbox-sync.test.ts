@@ -795,7 +795,10 @@ describe("mailbox sync engine", () => {
               // Within the lease: the engine renews it (a third of the TTL has passed).
               f.clock.advance(1_500);
             } else if (pages === 2) {
-              // The worker stalls past its lease, and another worker takes the mailbox over.
+              // The engine lists a page ahead: this stall comes once page 1 is committed. The
+              // worker stalls past its lease, and another worker takes the mailbox over.
+              while ((await f.store.getCursor(f.firm.id, box)) === undefined)
+                await new Promise((resolve) => setTimeout(resolve, 1));
               f.clock.advance(4_000);
               taken = await f.store.acquireLease(f.firm.id, box, "other-worker", 60_000);
             }
@@ -818,7 +821,8 @@ describe("mailbox sync engine", () => {
       ClientMailError.hasCode(error, "lease_lost"),
     );
     expect(taken).toBeDefined();
-    expect(pages).toBe(2);
+    // Page 3 was already being listed (one page ahead) when the engine saw the lease lost.
+    expect(pages).toBe(3);
     // Only the page written before the takeover was committed; the stale worker wrote nothing after.
     expect((await allFiled(f)).map((m) => m.subject)).toEqual(["Lease 0", "Lease 1", "Lease 2"]);
     // The new holder resumes from the committed cursor and files the rest, once.

@@ -55,7 +55,20 @@ function refusalDetail(error: unknown): string {
   return code === "" ? "IMAP NO" : `IMAP NO [${code}]`;
 }
 
-/** Fetches one chunk of a folder; delivers what arrived, then reports a per-message refusal. */
+function parseFetched(group: FolderGroup, message: FetchMessageObject): Promise<FetchResult> {
+  const source = message.source!;
+  const envelope = toEnvelope(group.path, group.uidValidity, {
+    ...message,
+    size: source.length,
+    headers: headerBlockOf(source),
+  });
+  return parseRawMessage(source, envelope);
+}
+
+/**
+ * Fetches one chunk of a folder; delivers what arrived, then reports a per-message refusal. Each
+ * message is parsed as soon as it has arrived, while the server is still sending the next ones.
+ */
 async function* fetchChunk(
   connection: ImapConnection,
   group: FolderGroup,
@@ -64,14 +77,14 @@ async function* fetchChunk(
 ): AsyncGenerator<FetchResult> {
   const uids = ids.map((id) => parseProviderId(id)!.uid).sort(uidCompare);
   const wanted = new Set(uids);
-  const { sources, refusal } = await connection.inFolder(
+  const { parsed, refusal } = await connection.inFolder(
     group.path,
     { operation: "fetch", signal },
     async (client: ImapFlow) => {
       // No fresh SELECT: UIDVALIDITY cannot change within a session (RFC 3501 §2.3.1.1), and a
       // re-SELECT per call costs a round trip and a mailbox scan on the server.
       if (!client.mailbox || String(client.mailbox.uidValidity) !== group.uidValidity)
-        return { sources: [] as FetchMessageObject[], refusal: undefined };
+        return { parsed: [] as Promise<FetchResult>[], refusal: undefined };
       const query = {
         uid: true,
         flags: true,
@@ -79,7 +92,7 @@ async function* fetchChunk(
         source: true,
         ...(offersThreadIds(client) ? { threadId: true } : {}),
       };
-      const arrived: FetchMessageObject[] = [];
+      const arrived: Promise<FetchResult>[] = [];
       // A server that cannot read a message may still answer for it, without the body (Dovecot
       // with `imap_fetch_failure = no-after`): that message is the one it refused.
       const withoutBody: string[] = [];
@@ -88,18 +101,23 @@ async function* fetchChunk(
         for await (const message of client.fetch(toRanges(uids), query, { uid: true })) {
           if (!wanted.has(message.uid)) continue;
           if (message.source === undefined) withoutBody.push(idOf(message.uid));
-          else arrived.push(message);
+          else {
+            const parsing = parseFetched(group, message);
+            // Observed now: a failure is rethrown where the results are collected below.
+            parsing.catch(() => undefined);
+            arrived.push(parsing);
+          }
         }
       } catch (error) {
         // RFC 5530: some of the messages were expunged meanwhile; what arrived is all there is.
         if (responseCodeOf(error) === "EXPUNGEISSUED" && client.usable)
-          return { sources: arrived, refusal: undefined };
+          return { parsed: arrived, refusal: undefined };
         if (isMessageRefusal(error) && client.usable) {
           const refusal = new MessageRefusedError(refusalDetail(error), {
             refusedIds: withoutBody,
             cause: error,
           });
-          return { sources: arrived, refusal };
+          return { parsed: arrived, refusal };
         }
         throw error;
       }
@@ -109,18 +127,10 @@ async function* fetchChunk(
           : new MessageRefusedError("IMAP FETCH answered without the message body", {
               refusedIds: withoutBody,
             });
-      return { sources: arrived, refusal };
+      return { parsed: arrived, refusal };
     },
   );
-  for (const message of sources) {
-    const source = message.source!;
-    const envelope = toEnvelope(group.path, group.uidValidity, {
-      ...message,
-      size: source.length,
-      headers: headerBlockOf(source),
-    });
-    yield await parseRawMessage(source, envelope);
-  }
+  for (const result of parsed) yield await result;
   if (refusal) throw refusal;
 }
 

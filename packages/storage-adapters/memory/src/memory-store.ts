@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ClientMailError, NotFoundError, assertStorable } from "@clientmail/core";
+import { ClientMailError, NotFoundError, assertCount, assertStorable } from "@clientmail/core";
 import type {
   Account,
   Contact,
@@ -43,7 +43,9 @@ import type {
   Store,
   TeamMemberPatch,
   ThreadKeyConflict,
+  ThreadKeysEntry,
   ThreadListOptions,
+  ThreadSubjectEntries,
   ThreadView,
 } from "@clientmail/core/ports";
 
@@ -917,6 +919,78 @@ export class MemoryStore implements Store {
     });
   }
 
+  createThreads(firmId: string, count: number): Promise<string[]> {
+    return this.#op((log) => {
+      assertCount(count, "count");
+      if (count === 0) return [];
+      this.#requireFirm(firmId);
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const id = this.#newId();
+        this.#put(log, this.#t.threads, id, firmId);
+        ids.push(id);
+      }
+      return ids;
+    });
+  }
+
+  #requireThreads(firmId: string, threadIds: readonly string[]): void {
+    for (const threadId of threadIds)
+      if (!this.#threadExists(firmId, threadId)) throw new NotFoundError("thread", threadId);
+  }
+
+  attachThreadKeysBatch(firmId: string, entries: readonly ThreadKeysEntry[]): Promise<ThreadKeyConflict[][]> {
+    return this.#op((log) => {
+      assertStorable(entries, "entries");
+      this.#requireThreads(
+        firmId,
+        entries.map((e) => e.threadId),
+      );
+      return entries.map(({ threadId, keys }) => {
+        const conflicts: ThreadKeyConflict[] = [];
+        for (const key of new Set(keys)) {
+          const owner = this.#t.threadKeys.get(k(firmId, key));
+          if (owner === undefined) this.#put(log, this.#t.threadKeys, k(firmId, key), threadId);
+          else if (owner !== threadId) conflicts.push({ key, threadId: owner });
+        }
+        return conflicts;
+      });
+    });
+  }
+
+  addSubjectEntriesBatch(firmId: string, entries: readonly ThreadSubjectEntries[]): Promise<void> {
+    return this.#op((log) => {
+      assertStorable(entries, "entries");
+      this.#requireThreads(
+        firmId,
+        entries.map((e) => e.threadId),
+      );
+      for (const { threadId, entries: list } of entries) {
+        for (const entry of list) {
+          const key = k(firmId, entry.key);
+          const rows = this.#t.subjects.get(key) ?? [];
+          this.#put(log, this.#t.subjects, key, [
+            ...rows,
+            { at: entry.at.getTime(), open: entry.open, threadId },
+          ]);
+        }
+      }
+    });
+  }
+
+  listThreadMutesBatch(firmId: string, threadIds: readonly string[]): Promise<Map<string, string[]>> {
+    return this.#op(() => {
+      const wanted = new Set(threadIds);
+      const found = new Map<string, string[]>([...wanted].map((id) => [id, []]));
+      for (const key of this.#t.mutes.keys()) {
+        const [f, t, m] = key.split("\u0000") as [string, string, string];
+        if (f === firmId && wanted.has(t)) found.get(t)!.push(m);
+      }
+      for (const list of found.values()) list.sort();
+      return found;
+    });
+  }
+
   // -- filed messages -------------------------------------------------------------------------
 
   fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
@@ -1155,27 +1229,40 @@ export class MemoryStore implements Store {
       assertStorable(input, "input");
       if (!this.#owned(this.#t.members, firmId, input.memberId))
         throw new NotFoundError("team member", input.memberId);
-      const dedupeKey =
-        input.dedupeKey === undefined ? undefined : k(firmId, input.memberId, input.dedupeKey);
-      if (dedupeKey !== undefined) {
-        const existing = this.#t.notifications.get(this.#t.notificationKeys.get(dedupeKey) ?? "");
-        if (existing) return copy(existing);
-      }
-      const notification: Notification = {
-        id: this.#newId(),
-        firmId,
-        memberId: input.memberId,
-        kind: input.kind,
-        payload: jsonCopy(input.payload),
-        dedupeKey: input.dedupeKey,
-        createdAt: new Date(at),
-        snoozedUntil: undefined,
-        dismissedAt: undefined,
-      };
-      this.#put(log, this.#t.notifications, notification.id, notification);
-      if (dedupeKey !== undefined) this.#put(log, this.#t.notificationKeys, dedupeKey, notification.id);
-      return copy(notification);
+      return this.#createNotification(log, firmId, input, at);
     });
+  }
+
+  createNotifications(firmId: string, inputs: readonly NewNotification[], at: Date): Promise<Notification[]> {
+    return this.#op((log) => {
+      assertStorable(inputs, "inputs");
+      for (const input of inputs)
+        if (!this.#owned(this.#t.members, firmId, input.memberId))
+          throw new NotFoundError("team member", input.memberId);
+      return inputs.map((input) => this.#createNotification(log, firmId, input, at));
+    });
+  }
+
+  #createNotification(log: UndoLog, firmId: string, input: NewNotification, at: Date): Notification {
+    const dedupeKey = input.dedupeKey === undefined ? undefined : k(firmId, input.memberId, input.dedupeKey);
+    if (dedupeKey !== undefined) {
+      const existing = this.#t.notifications.get(this.#t.notificationKeys.get(dedupeKey) ?? "");
+      if (existing) return copy(existing);
+    }
+    const notification: Notification = {
+      id: this.#newId(),
+      firmId,
+      memberId: input.memberId,
+      kind: input.kind,
+      payload: jsonCopy(input.payload),
+      dedupeKey: input.dedupeKey,
+      createdAt: new Date(at),
+      snoozedUntil: undefined,
+      dismissedAt: undefined,
+    };
+    this.#put(log, this.#t.notifications, notification.id, notification);
+    if (dedupeKey !== undefined) this.#put(log, this.#t.notificationKeys, dedupeKey, notification.id);
+    return copy(notification);
   }
 
   listNotifications(firmId: string, memberId: string, now: Date): Promise<Notification[]> {

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
-import { ClientMailError, NotFoundError, assertStorable } from "@clientmail/core";
+import { ClientMailError, NotFoundError, assertCount, assertStorable } from "@clientmail/core";
 import type {
   Account,
   Contact,
@@ -45,6 +45,8 @@ import type {
   Store,
   TeamMemberPatch,
   ThreadKeyConflict,
+  ThreadKeysEntry,
+  ThreadSubjectEntries,
   ThreadListOptions,
   ThreadView,
 } from "@clientmail/core/ports";
@@ -1122,6 +1124,106 @@ export class PostgresStore implements Store {
     });
   }
 
+  async createThreads(firmId: string, count: number): Promise<string[]> {
+    assertCount(count, "count");
+    if (count === 0) return [];
+    const ids = Array.from({ length: count }, () => this.#newId());
+    try {
+      await this.#q(firmId, "INSERT INTO threads (firm_id, id) SELECT $1, unnest($2::text[])", [firmId, ids]);
+    } catch (error) {
+      throw this.#translate(error, firmId);
+    }
+    return ids;
+  }
+
+  /** Throws `not_found` for the first of `threadIds` the firm does not have. */
+  async #requireThreads(firmId: string, threadIds: readonly string[]): Promise<void> {
+    const wanted = [...new Set(threadIds)];
+    if (wanted.length === 0) return;
+    const rows = await this.#q(firmId, "SELECT id FROM threads WHERE firm_id = $1 AND id = ANY($2::text[])", [
+      firmId,
+      wanted,
+    ]);
+    const found = new Set(rows.map((r) => r.id as string));
+    const missing = wanted.find((id) => !found.has(id));
+    if (missing !== undefined) throw new NotFoundError("thread", missing);
+  }
+
+  async attachThreadKeysBatch(
+    firmId: string,
+    entries: readonly ThreadKeysEntry[],
+  ): Promise<ThreadKeyConflict[][]> {
+    assertStorable(entries, "entries");
+    return this.#atomic(async () => {
+      await this.#requireThreads(
+        firmId,
+        entries.map((e) => e.threadId),
+      );
+      // The first entry naming a key is the one that may attach it, as in one call per entry.
+      const proposed = new Map<string, string>();
+      for (const { threadId, keys } of entries)
+        for (const key of keys) if (!proposed.has(key)) proposed.set(key, threadId);
+      if (proposed.size === 0) return entries.map(() => []);
+      await this.#q(
+        firmId,
+        `INSERT INTO thread_keys (firm_id, key, thread_id) SELECT $1, u.k, u.t FROM unnest($2::text[], $3::text[]) AS u(k, t)
+         ON CONFLICT (firm_id, key) DO NOTHING`,
+        [firmId, [...proposed.keys()], [...proposed.values()]],
+      );
+      const rows = await this.#q(
+        firmId,
+        "SELECT key, thread_id FROM thread_keys WHERE firm_id = $1 AND key = ANY($2::text[])",
+        [firmId, [...proposed.keys()]],
+      );
+      const owners = new Map(rows.map((r) => [r.key as string, r.thread_id as string]));
+      return entries.map(({ threadId, keys }) =>
+        [...new Set(keys)].flatMap((key) => {
+          const owner = owners.get(key);
+          return owner === undefined || owner === threadId ? [] : [{ key, threadId: owner }];
+        }),
+      );
+    });
+  }
+
+  async addSubjectEntriesBatch(firmId: string, entries: readonly ThreadSubjectEntries[]): Promise<void> {
+    assertStorable(entries, "entries");
+    await this.#atomic(async () => {
+      await this.#requireThreads(
+        firmId,
+        entries.map((e) => e.threadId),
+      );
+      const rows = entries.flatMap(({ threadId, entries: list }) =>
+        list.map((entry) => ({ threadId, entry })),
+      );
+      if (rows.length === 0) return;
+      await this.#q(
+        firmId,
+        `INSERT INTO thread_subjects (firm_id, key, at, open, thread_id)
+         SELECT $1, k, a, o, t FROM unnest($2::text[], $3::timestamptz[], $4::boolean[], $5::text[]) AS e(k, a, o, t)`,
+        [
+          firmId,
+          rows.map((r) => r.entry.key),
+          rows.map((r) => r.entry.at.toISOString()),
+          rows.map((r) => r.entry.open),
+          rows.map((r) => r.threadId),
+        ],
+      );
+    });
+  }
+
+  async listThreadMutesBatch(firmId: string, threadIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>(threadIds.map((id) => [id, []]));
+    if (found.size === 0) return found;
+    const rows = await this.#q(
+      firmId,
+      `SELECT thread_id, member_id FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($2::text[])
+       ORDER BY member_id COLLATE "C"`,
+      [firmId, [...found.keys()]],
+    );
+    for (const r of rows) found.get(r.thread_id as string)?.push(r.member_id as string);
+    return found;
+  }
+
   /** Turns message rows into records, with their filings and sightings. */
   async #hydrate(firmId: string, rows: Row[]): Promise<FiledMessage[]> {
     if (rows.length === 0) return [];
@@ -1687,6 +1789,77 @@ export class PostgresStore implements Store {
         [firmId, input.memberId, input.dedupeKey],
       );
       return notificationOf(existing[0] as Row);
+    });
+  }
+
+  async createNotifications(
+    firmId: string,
+    inputs: readonly NewNotification[],
+    at: Date,
+  ): Promise<Notification[]> {
+    assertStorable(inputs, "inputs");
+    if (inputs.length === 0) return [];
+    return this.#atomic(async () => {
+      const members = [...new Set(inputs.map((i) => i.memberId))];
+      const known = new Set(
+        (
+          await this.#q(firmId, "SELECT id FROM members WHERE firm_id = $1 AND id = ANY($2::text[])", [
+            firmId,
+            members,
+          ])
+        ).map((r) => r.id as string),
+      );
+      const unknown = inputs.find((i) => !known.has(i.memberId));
+      if (unknown) throw new NotFoundError("team member", unknown.memberId);
+      // One row per dedupe key (the first input naming it) and per input without one.
+      const keyOf = (i: NewNotification) =>
+        i.dedupeKey === undefined ? undefined : `${i.memberId}\u0000${i.dedupeKey}`;
+      const idOfKey = new Map<string, string>();
+      const rowOf = inputs.map((input) => {
+        const key = keyOf(input);
+        if (key === undefined) return { input, id: this.#newId(), first: true };
+        const existing = idOfKey.get(key);
+        if (existing !== undefined) return { input, id: existing, first: false };
+        const id = this.#newId();
+        idOfKey.set(key, id);
+        return { input, id, first: true };
+      });
+      const fresh = rowOf.filter((r) => r.first);
+      const inserted = await this.#q(
+        firmId,
+        `INSERT INTO notifications (firm_id, id, member_id, kind, payload, dedupe_key, created_at)
+         SELECT $1, u.id, u.member_id, u.kind, u.payload::jsonb, u.dedupe_key, $7
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, member_id, kind, payload, dedupe_key)
+         ON CONFLICT (firm_id, member_id, dedupe_key) DO NOTHING RETURNING *`,
+        [
+          firmId,
+          fresh.map((r) => r.id),
+          fresh.map((r) => r.input.memberId),
+          fresh.map((r) => r.input.kind),
+          fresh.map((r) => json(r.input.payload)),
+          fresh.map((r) => orNull(r.input.dedupeKey)),
+          at,
+        ],
+      );
+      const byId = new Map(inserted.map((r) => [r.id as string, notificationOf(r)]));
+      const already = fresh.filter((r) => !byId.has(r.id));
+      const byKey = new Map<string, Notification>();
+      if (already.length > 0) {
+        const rows = await this.#q(
+          firmId,
+          `SELECT n.* FROM notifications n
+             JOIN unnest($2::text[], $3::text[]) AS u(member_id, dedupe_key)
+               ON n.member_id = u.member_id AND n.dedupe_key = u.dedupe_key
+           WHERE n.firm_id = $1`,
+          [firmId, already.map((r) => r.input.memberId), already.map((r) => r.input.dedupeKey as string)],
+        );
+        for (const r of rows)
+          byKey.set(`${r.member_id as string}\u0000${r.dedupe_key as string}`, notificationOf(r));
+      }
+      return rowOf.map((r) => {
+        const key = keyOf(r.input);
+        return (byId.get(r.id) ?? (key === undefined ? undefined : byKey.get(key)))!;
+      });
     });
   }
 

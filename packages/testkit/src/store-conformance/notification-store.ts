@@ -66,6 +66,60 @@ export function notificationStoreConformance(
           "not_found",
         );
       });
+
+      it("N1: createNotifications acts as one call per input, in order, and creates nothing for an unknown member", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "notify-batch");
+        const { firm, member } = seed;
+        expect(await store.createNotifications(firm.id, [], t0)).toEqual([]);
+        const earlier = await store.createNotification(
+          firm.id,
+          { memberId: member.id, kind: "new_client_mail", payload: { n: 0 }, dedupeKey: "m:0" },
+          t0,
+        );
+        const made = await store.createNotifications(
+          firm.id,
+          [
+            { memberId: member.id, kind: "new_client_mail", payload: { n: 1 }, dedupeKey: "m:1" },
+            { memberId: member.id, kind: "new_client_mail", payload: { n: 0 }, dedupeKey: "m:0" },
+            { memberId: member.id, kind: "new_client_mail", payload: { n: 2 }, dedupeKey: "m:1" },
+            { memberId: member.id, kind: "bulk_update_report", payload: { n: 3 } },
+          ],
+          minutes(1),
+        );
+        expect(made[1]).toEqual(earlier);
+        expect(made[2]).toEqual(made[0]);
+        expect(made[0]).toMatchObject({ memberId: member.id, payload: { n: 1 }, dedupeKey: "m:1" });
+        expect(made[0]?.createdAt).toEqual(minutes(1));
+        expect(made[3]).toMatchObject({
+          kind: "bulk_update_report",
+          payload: { n: 3 },
+          dedupeKey: undefined,
+        });
+        expect(
+          (await store.listNotifications(firm.id, member.id, minutes(2))).map((n) => n.id).sort(),
+        ).toEqual([earlier.id, made[0]!.id, made[3]!.id].sort());
+        await expectCode(
+          store.createNotifications(
+            firm.id,
+            [
+              { memberId: member.id, kind: "new_client_mail", payload: {}, dedupeKey: "m:9" },
+              { memberId: "no-such-member", kind: "new_client_mail", payload: {} },
+            ],
+            minutes(3),
+          ),
+          "not_found",
+        );
+        await expectCode(
+          store.createNotifications(
+            firm.id,
+            [{ memberId: member.id, kind: "new_client_mail", payload: { bad: "\u0000" } }],
+            minutes(3),
+          ),
+          "validation_failed",
+        );
+        expect(await store.listNotifications(firm.id, member.id, minutes(4))).toHaveLength(3);
+      });
     });
   });
 }

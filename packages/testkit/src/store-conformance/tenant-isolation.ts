@@ -199,6 +199,24 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
         ["setThreadMuted", () => store.setThreadMuted(A, b.thread, b.member.id, false), "not_found"],
         ["listThreadMutes", () => store.listThreadMutes(A, b.thread), "empty"],
         [
+          "listThreadMutesBatch",
+          async () => [...(await store.listThreadMutesBatch(A, [b.thread])).values()].flat(),
+          "empty",
+        ],
+        [
+          "attachThreadKeysBatch",
+          () => store.attachThreadKeysBatch(A, [{ threadId: b.thread, keys: ["k2"] }]),
+          "not_found",
+        ],
+        [
+          "addSubjectEntriesBatch",
+          () =>
+            store.addSubjectEntriesBatch(A, [
+              { threadId: b.thread, entries: [{ key: "s", at: t0, open: true }] },
+            ]),
+          "not_found",
+        ],
+        [
           "fileMessages(thread)",
           () => store.fileMessages(A, [message(a, 1, { threadId: b.thread })], t0),
           "not_found",
@@ -278,6 +296,11 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
         [
           "createNotification",
           () => store.createNotification(A, { memberId: b.member.id, kind: "x", payload: {} }, t0),
+          "not_found",
+        ],
+        [
+          "createNotifications",
+          () => store.createNotifications(A, [{ memberId: b.member.id, kind: "x", payload: {} }], t0),
           "not_found",
         ],
         ["listNotifications", () => store.listNotifications(A, b.member.id, t0), "empty"],

@@ -99,6 +99,74 @@ export function threadStoreConformance(
         });
       });
 
+      it("H1, H3: the batched forms act as one call per entry, in order, and refuse as the single calls do", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "batched");
+        const F = seed.firm.id;
+        expect(await store.createThreads(F, 0)).toEqual([]);
+        const [a, b, c] = await store.createThreads(F, 3);
+        expect(new Set([a, b, c, seed.thread]).size).toBe(4);
+        for (const bad of [-1, 1.5, Number.NaN])
+          await expectCode(store.createThreads(F, bad), "validation_failed");
+        await expectCode(store.createThreads("no-such-firm", 1), "not_found");
+
+        await store.attachThreadKeys(F, seed.thread, ["old"]);
+        expect(
+          await store.attachThreadKeysBatch(F, [
+            { threadId: a!, keys: ["x", "old", "x"] },
+            { threadId: b!, keys: ["x", "y"] },
+            { threadId: a!, keys: ["x"] },
+            { threadId: c!, keys: [] },
+          ]),
+        ).toEqual([[{ key: "old", threadId: seed.thread }], [{ key: "x", threadId: a }], [], []]);
+        expect(Object.fromEntries(await store.findThreadsByKeys(F, ["x", "y", "old"]))).toEqual({
+          x: a,
+          y: b,
+          old: seed.thread,
+        });
+        // An unknown thread anywhere in the batch attaches nothing.
+        await expectCode(
+          store.attachThreadKeysBatch(F, [
+            { threadId: c!, keys: ["z"] },
+            { threadId: "no-such-thread", keys: ["w"] },
+          ]),
+          "not_found",
+        );
+        expect((await store.findThreadsByKeys(F, ["z", "w"])).size).toBe(0);
+        await expectCode(
+          store.attachThreadKeysBatch(F, [{ threadId: c!, keys: ["bad\u0000key"] }]),
+          "validation_failed",
+        );
+
+        const day = 24 * 60 * 60 * 1000;
+        await store.addSubjectEntriesBatch(F, [
+          { threadId: a!, entries: [{ key: "s:tax:cleo", at: t0, open: true }] },
+          { threadId: b!, entries: [{ key: "s:tax:cleo", at: new Date(t0.getTime() + day), open: false }] },
+          { threadId: c!, entries: [] },
+        ]);
+        const probe = [{ key: "s:tax:cleo", at: new Date(t0.getTime() + 2 * day), open: true }];
+        expect((await store.findSubjectThreads(F, probe, 30 * day))[0]).toEqual([a, b].sort());
+        await expectCode(
+          store.addSubjectEntriesBatch(F, [
+            { threadId: c!, entries: [{ key: "s:tax:cleo", at: t0, open: true }] },
+            { threadId: "no-such-thread", entries: [] },
+          ]),
+          "not_found",
+        );
+        expect((await store.findSubjectThreads(F, probe, 30 * day))[0]).toEqual([a, b].sort());
+        await expectCode(
+          store.addSubjectEntriesBatch(F, [
+            { threadId: c!, entries: [{ key: "bad\u0000", at: t0, open: true }] },
+          ]),
+          "validation_failed",
+        );
+
+        await store.setThreadMuted(F, b!, seed.member.id, true);
+        const mutes = await store.listThreadMutesBatch(F, [a!, b!, "no-such-thread"]);
+        expect(Object.fromEntries(mutes)).toEqual({ [a!]: [], [b!]: [seed.member.id], "no-such-thread": [] });
+        expect((await store.listThreadMutesBatch(F, [])).size).toBe(0);
+      });
+
       it("H4, H5: an account lists its threads newest first, each with its messages in order", async () => {
         const { store } = await options.makeStore();
         const seed = await seedFirm(store, "listing");

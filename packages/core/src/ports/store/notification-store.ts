@@ -45,4 +45,10 @@ export interface NotificationStore {
   snoozeNotification(firmId: FirmId, notificationId: string, until: Date): Promise<boolean>;
   /** Hides it forever (N3). Idempotent; false when not found. */
   dismissNotification(firmId: FirmId, notificationId: string, at: Date): Promise<boolean>;
+  /**
+   * {@link NotificationStore.createNotification} for several at once, as if called for each in
+   * order (a dedupe key repeated in the batch gives the first one); the result is aligned with
+   * `inputs`. Throws `not_found` for an unknown member, creating nothing.
+   */
+  createNotifications(firmId: FirmId, inputs: readonly NewNotification[], at: Date): Promise<Notification[]>;
 }

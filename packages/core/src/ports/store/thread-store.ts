@@ -30,6 +30,18 @@ export interface ThreadKeyConflict {
   threadId: ThreadId;
 }
 
+/** Keys to attach to one thread, for {@link ThreadStore.attachThreadKeysBatch}. */
+export interface ThreadKeysEntry {
+  threadId: ThreadId;
+  keys: readonly string[];
+}
+
+/** Subject entries of one thread, for {@link ThreadStore.addSubjectEntriesBatch}. */
+export interface ThreadSubjectEntries {
+  threadId: ThreadId;
+  entries: readonly SubjectEntry[];
+}
+
 /**
  * One message's entry in the subject index of H1's third rule: one entry per (normalised subject,
  * external participant) key, with the message's date and whether its headers carry no
@@ -99,4 +111,25 @@ export interface ThreadStore {
   setThreadMuted(firmId: FirmId, threadId: ThreadId, memberId: MemberId, muted: boolean): Promise<void>;
   /** Members who muted the thread. */
   listThreadMutes(firmId: FirmId, threadId: ThreadId): Promise<MemberId[]>;
+
+  // Batched forms, one round trip per page instead of one per thread -----------------------------
+
+  /**
+   * Creates `count` empty threads; returns their ids. `count` is a non-negative integer
+   * (`validation_failed` otherwise); zero creates nothing.
+   */
+  createThreads(firmId: FirmId, count: number): Promise<ThreadId[]>;
+  /**
+   * {@link ThreadStore.attachThreadKeys} for several threads at once, as if called for each entry
+   * in order: a key that two entries name stays with the first and is reported for the second.
+   * The result is aligned with `entries`. Throws `not_found` for an unknown thread, attaching nothing.
+   */
+  attachThreadKeysBatch(firmId: FirmId, entries: readonly ThreadKeysEntry[]): Promise<ThreadKeyConflict[][]>;
+  /**
+   * {@link ThreadStore.addSubjectEntries} for several threads at once. Throws `not_found` for an
+   * unknown thread, adding nothing.
+   */
+  addSubjectEntriesBatch(firmId: FirmId, entries: readonly ThreadSubjectEntries[]): Promise<void>;
+  /** {@link ThreadStore.listThreadMutes} for several threads: every given thread is a key of the result. */
+  listThreadMutesBatch(firmId: FirmId, threadIds: readonly ThreadId[]): Promise<Map<ThreadId, MemberId[]>>;
 }
