@@ -85,3 +85,5 @@ export type {
   QuarantineEntry,
   QuarantineFilter,
 } from "./store.js";
+export type { ThreadPosition, ThreadTraces, ThreadTracesRemoved } from "./store.js";
+export type { DocumentRef } from "./document-sink.js";

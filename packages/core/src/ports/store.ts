@@ -76,6 +76,9 @@ export type {
   ThreadListOptions,
   ThreadKeyConflict,
   SubjectEntry,
+  ThreadPosition,
+  ThreadTraces,
+  ThreadTracesRemoved,
 } from "./store/thread-store.js";
 export type { NotificationStore, NewNotification, Notification } from "./store/notification-store.js";
 export type {

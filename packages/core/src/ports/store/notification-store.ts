@@ -45,4 +45,10 @@ export interface NotificationStore {
   snoozeNotification(firmId: FirmId, notificationId: string, until: Date): Promise<boolean>;
   /** Hides it forever (N3). Idempotent; false when not found. */
   dismissNotification(firmId: FirmId, notificationId: string, at: Date): Promise<boolean>;
+  /**
+   * R10: deletes every notification of the firm (any member, dismissed or not) whose payload
+   * has `field` set to one of `values` (strings), e.g. the new-mail notifications of erased
+   * messages (`messageRecordId`). Returns how many were deleted.
+   */
+  deleteNotifications(firmId: FirmId, field: string, values: readonly string[]): Promise<number>;
 }
