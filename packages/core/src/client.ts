@@ -49,7 +49,6 @@ import {
   accountListFlags,
   applyToggles,
   bulkUpdateReport,
-  changeLinkAddress,
   defaultNotifyPreferences,
   planBulkUpdate,
   portalStatus,
@@ -80,6 +79,31 @@ import type {
 } from "./ports/store.js";
 import type { JobQueue } from "./ports/job-queue.js";
 import { backfillJob, syncJob } from "./engine/worker.js";
+import type { BlobStore } from "./ports/blob-store.js";
+import type { DocumentSink } from "./ports/document-sink.js";
+import type { FacadeContext } from "./facade/context.js";
+import {
+  addContactAddress,
+  deleteAccount,
+  deleteContact,
+  deleteLink,
+  linkContact,
+  listAccounts,
+  removeContactAddress,
+  replaceLinkAddress,
+  updateUnlinkedEmail,
+  type ContactAddressInput,
+} from "./facade/contacts.js";
+import {
+  accountThreadsPage,
+  inboxPlus,
+  type InboxThread,
+  type ThreadPage,
+  type ThreadPageInput,
+} from "./facade/threads.js";
+import { updateMemberNotifications, type MemberNotificationsInput } from "./facade/members.js";
+import { eraseContact, type ErasureReport } from "./facade/erasure.js";
+import type { LinkSettingsInput } from "./domain/schemas.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -93,6 +117,16 @@ export interface ClientMailEvents {
   "backfill.requested": [{ firmId: FirmId; addresses: string[] }];
   /** N4: a bulk update finished; its report was delivered as a notification. */
   "bulk_update.completed": [{ firmId: FirmId; memberId: MemberId; report: BulkUpdateReport }];
+  /** A link was created (T1), including an unlinked email kept by an address change (T4). */
+  "link.created": [{ firmId: FirmId; link: Link }];
+  /** A link was deleted (with its address, contact or account, or an unlinked email's login off). */
+  "link.deleted": [{ firmId: FirmId; linkId: LinkId; accountId: AccountId; contactId: string }];
+  "contact.deleted": [{ firmId: FirmId; contactId: string }];
+  "account.deleted": [{ firmId: FirmId; accountId: AccountId }];
+  /** N1: a member's notification settings changed. */
+  "member.updated": [{ firmId: FirmId; member: TeamMember }];
+  /** R10: a contact was erased; the report holds counts only. */
+  "contact.erased": [{ firmId: FirmId; contactId: string; by: MemberId; report: ErasureReport }];
 }
 
 /** Settings of {@link createClientMail}. */
@@ -110,6 +144,10 @@ export interface ClientMailSettings {
    * facade emits `backfill.requested` after the commit and the host runs it.
    */
   queue?: JobQueue | undefined;
+  /** R10: where `eraseContact` deletes the erased contact's saved documents (needs `delete`). */
+  documents?: DocumentSink | undefined;
+  /** R10: where `eraseContact` deletes the sources of the erased messages. */
+  blobs?: BlobStore | undefined;
 }
 
 /** An account with what the CRM shows about it (T3, T8). */
@@ -199,6 +237,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly newToken: () => string;
   private readonly keyring: Keyring | undefined;
   private readonly queue: JobQueue | undefined;
+  private readonly files: { documents: DocumentSink | undefined; blobs: BlobStore | undefined };
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -208,6 +247,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.newToken = settings.newToken ?? randomToken;
     this.keyring = settings.keyring;
     this.queue = settings.queue;
+    this.files = { documents: settings.documents, blobs: settings.blobs };
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -402,32 +442,30 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     const { link, effects } = await this.store.transaction(async (tx) => {
       const current = await tx.getLink(firmId, linkId);
       if (!current) throw new NotFoundError("Link", linkId);
+      // T4: an unlinked email only loses its login, and with it goes.
+      if (current.unlinkedAt)
+        return {
+          link: await updateUnlinkedEmail(tx, firmId, current, parsed),
+          effects: [] as SettingsEffect[],
+        };
       const result = applyToggles(current, togglePatch, { now: this.clock.now(), newToken: this.newToken });
       const saved = await this.persistLink(tx, firmId, current, result.link);
       await this.enqueueDurable(tx, firmId, result.effects);
       return { link: saved, effects: result.effects };
     });
     this.emitEffects(firmId, effects);
+    if (link.unlinkedAt && !link.login)
+      this.emit("link.deleted", { firmId, linkId, accountId: link.accountId, contactId: link.contactId });
     return link;
   }
 
-  /** T4: changes a link's address; a pending invitation is invalidated and a new one requested. */
+  /**
+   * T4: changes a link's address; a pending invitation is invalidated and a new one requested.
+   * An address that had portal access stays as an unlinked email with its login until the firm
+   * turns that off, so the client keeps access while the new address is pending.
+   */
   async changeLinkAddress(firmId: FirmId, linkId: LinkId, email: string): Promise<Link> {
-    checkIds({ firmId, linkId });
-    const normalized = normalizeAddress(email, "email");
-    const { link, effects } = await this.store.transaction(async (tx) => {
-      const current = await tx.getLink(firmId, linkId);
-      if (!current) throw new NotFoundError("Link", linkId);
-      const result = changeLinkAddress(current, normalized, {
-        now: this.clock.now(),
-        newToken: this.newToken,
-      });
-      const saved = await this.persistLink(tx, firmId, current, result.link);
-      await this.enqueueDurable(tx, firmId, result.effects);
-      return { link: saved, effects: result.effects };
-    });
-    this.emitEffects(firmId, effects);
-    return link;
+    return replaceLinkAddress(this.facadeContext(), firmId, linkId, email);
   }
 
   /** T2/T4: accepts a portal invitation. An invalidated or unknown token is refused. */
@@ -847,6 +885,94 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     }
     if (backfill.size > 0 && !this.queue)
       this.emit("backfill.requested", { firmId, addresses: [...backfill] });
+  }
+
+  // CRM model, paging, member settings, erasure (facade modules) --------------------------------
+
+  private facadeContext(): FacadeContext {
+    return {
+      store: this.store,
+      clock: this.clock,
+      logger: this.logger,
+      queue: this.queue,
+      newToken: this.newToken,
+      documents: this.files.documents,
+      blobs: this.files.blobs,
+      emit: (event, ...args) =>
+        void (this.emit as (e: typeof event, ...a: typeof args) => boolean)(event, ...args),
+    };
+  }
+
+  /** T1/T11: links an existing contact to an account (e.g. a second one), with its settings. */
+  async linkContact(
+    firmId: FirmId,
+    accountId: AccountId,
+    contactId: string,
+    settings: LinkSettingsInput,
+  ): Promise<Link> {
+    return linkContact(this.facadeContext(), firmId, accountId, contactId, settings);
+  }
+
+  /** T1/T12: adds an address to a contact, in the given accounts or every account it is linked to. */
+  async addContactAddress(firmId: FirmId, contactId: string, input: ContactAddressInput): Promise<Link[]> {
+    return addContactAddress(this.facadeContext(), firmId, contactId, input);
+  }
+
+  /** Removes an address from a contact in every account; returns the links removed. */
+  async removeContactAddress(firmId: FirmId, contactId: string, email: string): Promise<Link[]> {
+    return removeContactAddress(this.facadeContext(), firmId, contactId, email);
+  }
+
+  /** Deletes one link; filed mail stays (F7). */
+  async deleteLink(firmId: FirmId, linkId: LinkId): Promise<void> {
+    return deleteLink(this.facadeContext(), firmId, linkId);
+  }
+
+  /** Deletes a contact and its links; filed mail stays. See {@link ClientMail.eraseContact} for R10. */
+  async deleteContact(firmId: FirmId, contactId: string): Promise<void> {
+    return deleteContact(this.facadeContext(), firmId, contactId);
+  }
+
+  /** Deletes an account and its links; contacts and filed mail stay. */
+  async deleteAccount(firmId: FirmId, accountId: AccountId): Promise<void> {
+    return deleteAccount(this.facadeContext(), firmId, accountId);
+  }
+
+  /** T3/T8: every account with its links, portal status and list flags, ordered by name. */
+  async listAccounts(firmId: FirmId): Promise<AccountOverview[]> {
+    return listAccounts(this.facadeContext(), firmId);
+  }
+
+  /** H5: one page of an account's Email tab; pass `nextCursor` back for the next page. */
+  async accountThreadsPage(
+    firmId: FirmId,
+    accountId: AccountId,
+    input?: ThreadPageInput,
+  ): Promise<ThreadPage> {
+    return accountThreadsPage(this.facadeContext(), firmId, accountId, input);
+  }
+
+  /** H4: one page of Inbox+, the firm's client mail across accounts, as `memberId` sees it. */
+  async inboxPlus(
+    firmId: FirmId,
+    memberId: MemberId,
+    input?: ThreadPageInput,
+  ): Promise<ThreadPage<InboxThread>> {
+    return inboxPlus(this.facadeContext(), firmId, memberId, input);
+  }
+
+  /** N1: changes a member's new-mail notifications and time zone. */
+  async updateMemberNotifications(
+    firmId: FirmId,
+    memberId: MemberId,
+    input: MemberNotificationsInput,
+  ): Promise<TeamMember> {
+    return updateMemberNotifications(this.facadeContext(), firmId, memberId, input);
+  }
+
+  /** R10/F8: erases a contact and everything filed for them; owners and admins only; audited. */
+  async eraseContact(firmId: FirmId, contactId: string, by: MemberId): Promise<ErasureReport> {
+    return eraseContact(this.facadeContext(), firmId, contactId, by);
   }
 }
 

@@ -55,3 +55,21 @@ export * from "./client.js";
 export * from "./domain/sending.js";
 export * from "./domain/identity.js";
 export * from "./domain/storable.js";
+export { erasureTombstone } from "./domain/erasure.js";
+export {
+  contactAddressSchema,
+  type ContactAddressInput,
+} from "./facade/contacts.js";
+export {
+  threadPageSchema,
+  type ThreadPage,
+  type ThreadPageInput,
+  type InboxThread,
+} from "./facade/threads.js";
+export { memberNotificationsSchema, type MemberNotificationsInput } from "./facade/members.js";
+export {
+  eraseFilesJob,
+  eraseFilesHandler,
+  type ErasureReport,
+  type EraseFilesDependencies,
+} from "./facade/erasure.js";

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { FolderDocumentSink } from "./folder-document-sink.js";
+import { documentSinkConformance } from "./document-sink-conformance.js";
 
 const sinks: FolderDocumentSink[] = [];
 afterEach(async () => {
@@ -10,6 +11,18 @@ afterEach(async () => {
 async function* bytes(text: string) {
   yield new TextEncoder().encode(text);
 }
+
+documentSinkConformance({
+  name: "testkit folder",
+  makeSink: async () => {
+    const sink = await FolderDocumentSink.create();
+    sinks.push(sink);
+    return {
+      sink,
+      exists: async (documentId) => (await sink.list()).some((d) => d.documentId === documentId),
+    };
+  },
+});
 
 describe("FolderDocumentSink", () => {
   it("F9: stores documents under their id, never their file name, and finds needles in content and metadata", async () => {

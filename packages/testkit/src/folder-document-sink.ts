@@ -14,7 +14,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { appendFile, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DocumentSink, DocumentToSave } from "@clientmail/core/ports";
+import type { DocumentRef, DocumentSink, DocumentToSave } from "@clientmail/core/ports";
 
 /** A document as {@link FolderDocumentSink.list} reads it back from the folder. */
 export interface FolderDocument {
@@ -54,13 +54,17 @@ export class FolderDocumentSink implements DocumentSink {
     return new FolderDocumentSink(dir);
   }
 
-  async save(document: DocumentToSave): Promise<{ documentId: string }> {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of document.content) chunks.push(chunk);
-    const documentId = createHash("sha256")
+  static #idOf(document: DocumentRef): string {
+    return createHash("sha256")
       .update(`${document.firmId}\u0000${document.accountId}\u0000${document.contentHash}`)
       .digest("hex")
       .slice(0, 16);
+  }
+
+  async save(document: DocumentToSave): Promise<{ documentId: string }> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of document.content) chunks.push(chunk);
+    const documentId = FolderDocumentSink.#idOf(document);
     const writeWhole = async (name: string, data: Uint8Array | string) => {
       const partial = join(this.dir, `.${name}.${randomBytes(4).toString("hex")}.partial`);
       await writeFile(partial, data);
@@ -85,6 +89,13 @@ export class FolderDocumentSink implements DocumentSink {
     await appendFile(join(this.dir, callLog), `${JSON.stringify(call)}\n`);
     this.saved.push({ accountId: document.accountId, filename: document.filename, documentId });
     return { documentId };
+  }
+
+  /** R10: deletes the document (metadata first, so a half-deleted one is no longer listed). Idempotent. */
+  async delete(document: DocumentRef): Promise<void> {
+    const documentId = FolderDocumentSink.#idOf(document);
+    await rm(join(this.dir, `${documentId}.json`), { force: true });
+    await rm(join(this.dir, documentId), { force: true });
   }
 
   /** Every completed `save` call made into the folder, by any process, in order. */

@@ -1,3 +1,4 @@
+import { erasureTombstone } from "./erasure.js";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { decideFiling, dedupeKey, FirmDirectory, normalizeMessageId, parseMessageIdList } from "./filing.js";
@@ -197,5 +198,34 @@ describe("filing", () => {
     expect(decideFiling(big, env({ from: [a("client43@c43.com")], to: [a("ann@firm.com")] })).filed).toBe(
       false,
     );
+  });
+  it("R10: a message with an erased contact's address among its participants is never filed", () => {
+    const directory = FirmDirectory.build({
+      internalAddresses: ["ann@firm.example"],
+      internalDomains: [],
+      links: [
+        { id: "l-sam", accountId: "a", email: "sam@c.example", emailSync: true },
+        { id: "l-jo", accountId: "a", email: "jo@c.example", emailSync: true },
+      ],
+      erased: { firmId: "f1", tombstones: [erasureTombstone("f1", "jo@c.example")] },
+    });
+    const envelope = (cc: string[]) => ({
+      from: [{ address: "sam@c.example" }],
+      sender: [],
+      replyTo: [],
+      to: [{ address: "ann@firm.example" }],
+      cc: cc.map((address) => ({ address })),
+      bcc: [],
+    });
+    expect(decideFiling(directory, envelope([])).filed).toBe(true);
+    expect(decideFiling(directory, envelope(["jo@c.example"]))).toEqual({ filed: false, reason: "erased" });
+    // Bound to the firm: another firm's tombstone of the same address erases nothing here.
+    const other = FirmDirectory.build({
+      internalAddresses: [],
+      internalDomains: [],
+      links: [{ id: "l", accountId: "a", email: "jo@c.example", emailSync: true }],
+      erased: { firmId: "f2", tombstones: [erasureTombstone("f1", "jo@c.example")] },
+    });
+    expect(decideFiling(other, envelope(["jo@c.example"])).filed).toBe(true);
   });
 });

@@ -6,7 +6,8 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { EmailAddress, ProviderEnvelope } from "./envelope.js";
-import type { AccountId, LinkId } from "./model.js";
+import { erasureTombstone } from "./erasure.js";
+import type { AccountId, FirmId, LinkId } from "./model.js";
 
 /** A link with email sync on, as the directory keeps it. */
 export interface SyncedLink {
@@ -22,6 +23,11 @@ export interface DirectorySource {
   internalDomains: Iterable<string>;
   /** Links; only those with email sync on are kept (F1, F7). */
   links: Iterable<{ id: LinkId; accountId: AccountId; email: string; emailSync: boolean }>;
+  /**
+   * R10: the tombstones of erased addresses (see `erasureTombstone`) and the firm they are bound
+   * to. A message with an erased participant is never filed.
+   */
+  erased?: { firmId: FirmId; tombstones: Iterable<string> } | undefined;
 }
 
 const noLinks: readonly SyncedLink[] = Object.freeze([]);
@@ -34,9 +40,17 @@ export class FirmDirectory {
   private readonly internal = new Set<string>();
   private readonly domains = new Set<string>();
   private readonly synced = new Map<string, SyncedLink[]>();
+  private erasedFirm: FirmId | undefined;
+  private readonly tombstones = new Set<string>();
+  /** Addresses already hashed against the tombstones: an address costs one hash per directory. */
+  private readonly erasedByAddress = new Map<string, boolean>();
 
   static build(source: DirectorySource): FirmDirectory {
     const directory = new FirmDirectory();
+    if (source.erased) {
+      directory.erasedFirm = source.erased.firmId;
+      for (const tombstone of source.erased.tombstones) directory.tombstones.add(tombstone);
+    }
     for (const address of source.internalAddresses) directory.internal.add(address);
     for (const domain of source.internalDomains) directory.domains.add(domain);
     for (const link of source.links)
@@ -56,6 +70,22 @@ export class FirmDirectory {
     const links = this.synced.get(address);
     if (!links || this.isInternal(address)) return noLinks;
     return links;
+  }
+
+  /** R10: true when the address belongs to an erased contact of the firm. */
+  isErased(address: string): boolean {
+    if (this.tombstones.size === 0 || this.erasedFirm === undefined) return false;
+    let erased = this.erasedByAddress.get(address);
+    if (erased === undefined) {
+      erased = this.tombstones.has(erasureTombstone(this.erasedFirm, address));
+      this.erasedByAddress.set(address, erased);
+    }
+    return erased;
+  }
+
+  /** True when the firm has erased anyone: only then do decisions check participants (R10). */
+  get hasErasures(): boolean {
+    return this.tombstones.size > 0;
   }
 
   /** Every address that currently has email sync on in some link. */
@@ -97,11 +127,12 @@ export interface FilingMatch {
 
 /** The outcome of {@link decideFiling}. */
 export type FilingDecision =
-  | { filed: false; reason: "all_internal" | "no_synced_client" }
+  | { filed: false; reason: "all_internal" | "no_synced_client" | "erased" }
   | { filed: true; direction: Direction; accountIds: AccountId[]; matches: FilingMatch[] };
 
 const notFiledInternal: FilingDecision = Object.freeze({ filed: false, reason: "all_internal" });
 const notFiledNoClient: FilingDecision = Object.freeze({ filed: false, reason: "no_synced_client" });
+const notFiledErased: FilingDecision = Object.freeze({ filed: false, reason: "erased" });
 
 /** The participant fields of an envelope that filing reads. */
 export type Participants = Pick<ProviderEnvelope, "from" | "sender" | "replyTo" | "to" | "cc" | "bcc">;
@@ -111,6 +142,7 @@ export type Participants = Pick<ProviderEnvelope, "from" | "sender" | "replyTo" 
  * F1: filed iff an external participant (From, Sender, Reply-To, To, Cc, Bcc) has a sync-on link.
  * F2/F3: internal addresses never match, so mail among team members is never filed.
  * F4: filed into every account with a matching link. Addresses must be normalised.
+ * R10: a message with an erased contact's address among its participants is never filed.
  */
 export function decideFiling(directory: FirmDirectory, envelope: Participants): FilingDecision {
   const scan: Scan = { matches: undefined, anyExternal: false };
@@ -122,9 +154,23 @@ export function decideFiling(directory: FirmDirectory, envelope: Participants): 
   scanList(directory, envelope.bcc, scan);
   const matches = scan.matches;
   if (!matches) return scan.anyExternal ? notFiledNoClient : notFiledInternal;
+  if (directory.hasErasures && hasErasedParticipant(directory, envelope)) return notFiledErased;
   const accountIds: AccountId[] = [];
   for (const match of matches) if (!accountIds.includes(match.accountId)) accountIds.push(match.accountId);
   return { filed: true, direction: directionOf(directory, envelope), accountIds, matches };
+}
+
+function hasErasedParticipant(directory: FirmDirectory, envelope: Participants): boolean {
+  for (const list of [
+    envelope.from,
+    envelope.sender,
+    envelope.replyTo,
+    envelope.to,
+    envelope.cc,
+    envelope.bcc,
+  ])
+    for (const participant of list) if (directory.isErased(participant.address)) return true;
+  return false;
 }
 
 interface Scan {

@@ -173,4 +173,11 @@ export interface Link extends LinkToggles {
   notifyPreferences: NotifyPreferences;
   /** The newest invitation for this link, if any was ever sent. */
   invitation: Invitation | undefined;
+  /**
+   * T4: set when this is an "unlinked email": an address the firm replaced with a new one, kept
+   * only so the client keeps portal access until the new address is activated. It keeps its
+   * login (and accepted invitation); notify, email sync and signatory are off. Turning its login
+   * off removes it. Stores always return it (`undefined` for an ordinary link).
+   */
+  unlinkedAt?: Date | undefined;
 }

@@ -11,6 +11,7 @@ import {
   portalStatus,
   recipientsFor,
   showsEmailTab,
+  type BulkUpdateRequest,
   type SettingsContext,
 } from "./settings.js";
 import { accountInputSchema, parseInput, linkSettingsSchema } from "./schemas.js";
@@ -86,6 +87,81 @@ describe("contact settings", () => {
       ok: false,
       reason: "invalidated",
     });
+  });
+
+  it("T2: login turned back on after it was removed needs a fresh invitation; access never returns by itself", () => {
+    const active = invitedAndAccepted(link({ email: "ex@c.com" }));
+    const removed = applyToggles(active, { login: false }, ctx()).link;
+    expect(hasPortalAccess(removed)).toBe(false);
+    // Invite later: login is on, but nothing grants access until a new invitation is accepted.
+    const later = applyToggles(removed, { login: true, sendInvitation: false }, ctx());
+    expect(later.effects).toEqual([]);
+    expect(hasPortalAccess(later.link)).toBe(false);
+    expect(portalStatus([later.link])).toBe("not_activated");
+    expect(acceptInvitation(later.link, active.invitation!.token, now).ok).toBe(false);
+    // Invite now: a new token goes out; the old acceptance is not reused.
+    const again = applyToggles(removed, { login: true }, { now, newToken: () => "fresh" });
+    expect(again.effects.map((e) => e.type)).toEqual(["send_invitation"]);
+    expect(portalStatus([again.link])).toBe("pending_activation");
+    expect(acceptInvitation(again.link, "fresh", now).ok).toBe(true);
+    // Bulk "enable login" takes the same path.
+    const [plan] = planBulkUpdate(
+      {
+        accountIds: [removed.accountId],
+        login: "enable",
+        notify: "do_nothing",
+        emailSync: "do_nothing",
+        signatory: "do_nothing",
+        sendInvitations: false,
+      },
+      () => [removed],
+      ctx(),
+    );
+    expect(plan?.ok && hasPortalAccess(plan.links[0]!)).toBe(false);
+  });
+
+  it("T4: replacing an address with access keeps the old one as an unlinked email; bulk never widens it", () => {
+    const active = invitedAndAccepted(link({ email: "old@c.com", notify: true, emailSync: true }));
+    const changed = changeLinkAddress(active, "new@c.com", { now, newToken: () => "fresh" });
+    expect(changed.link).toMatchObject({
+      email: "new@c.com",
+      invitation: { status: "pending", email: "new@c.com" },
+    });
+    expect(changed.unlinked).toEqual({
+      email: "old@c.com",
+      invitation: active.invitation,
+      notifyPreferences: active.notifyPreferences,
+    });
+    const unlinked = link({
+      email: "old@c.com",
+      accountId: active.accountId,
+      contactId: active.contactId,
+      login: true,
+      invitation: changed.unlinked!.invitation,
+      unlinkedAt: now,
+    });
+    expect(portalStatus([changed.link, unlinked])).toBe("activated");
+    expect(
+      recipientsFor([changed.link, { ...unlinked, notify: true }], { kind: "email" }).map((r) => r.email),
+    ).toEqual(["new@c.com"]);
+    const enable: BulkUpdateRequest = {
+      accountIds: [active.accountId],
+      login: "enable",
+      notify: "enable",
+      emailSync: "enable",
+      signatory: "enable",
+    };
+    const [plan] = planBulkUpdate(enable, () => [unlinked], ctx());
+    expect(plan?.ok && plan.changedLinks).toEqual([]);
+    const [off] = planBulkUpdate(
+      { ...enable, login: "disable", notify: "do_nothing", emailSync: "do_nothing", signatory: "do_nothing" },
+      () => [unlinked],
+      ctx(),
+    );
+    expect(off?.ok && off.links[0]?.login).toBe(false);
+    // A pending address has nothing to keep.
+    const pending = applyToggles(link({ email: "p@c.com" }), { login: true }, ctx()).link;
+    expect(changeLinkAddress(pending, "q@c.com", ctx()).unlinked).toBeUndefined();
   });
 
   it("T3: portal status is derived from links: activated > pending activation > not activated", () => {

@@ -88,7 +88,7 @@ export function recipientsFor(links: readonly Link[], audience: Audience): Recip
   const seen = new Set<string>();
   const recipients: Recipient[] = [];
   for (const link of links) {
-    if (!link.notify) continue;
+    if (!link.notify || link.unlinkedAt) continue;
     if (audience.kind === "system_notification" && !link.notifyPreferences[audience.category]) continue;
     if (seen.has(link.email)) continue;
     seen.add(link.email);
@@ -169,17 +169,24 @@ export function applyToggles(
   };
 
   if (next.login && !link.login) {
-    const alreadyAccepted = hasPortalAccess({ ...next });
+    // T2: login turned back on never restores access by itself — for a family account with an
+    // ex-spouse that would be a silent re-grant. Only a live pending invitation is kept; otherwise
+    // the address proves itself again by accepting a fresh invitation (now, or sent later).
     const live = link.invitation?.status === "pending" && link.invitation.email === link.email;
-    if (!alreadyAccepted && !live && (patch.sendInvitation ?? true)) {
+    if (!live && (patch.sendInvitation ?? true)) {
       const [invitation, effect] = invite(next, ctx, patch.customMessage);
       next = { ...next, invitation };
       effects.push(effect);
+    } else if (!live && link.invitation?.status === "accepted") {
+      next = { ...next, invitation: { ...link.invitation, status: "invalidated" } };
     }
   } else if (!next.login && link.login && link.invitation?.status === "pending") {
     // Turning login off withdraws access, including the right to accept a pending invitation.
     next = { ...next, invitation: { ...link.invitation, status: "invalidated" } };
     effects.push({ type: "invalidate_invitation", linkId: link.id, token: link.invitation.token });
+  } else if (!next.login && link.login && link.invitation?.status === "accepted") {
+    // T2: the acceptance is spent with the access it granted; turning login on again needs a new one.
+    next = { ...next, invitation: { ...link.invitation, status: "invalidated" } };
   } else if (next.login && link.login && patch.sendInvitation && !hasPortalAccess(link)) {
     // Resend: a new token replaces the old one.
     if (link.invitation?.status === "pending") {
@@ -211,9 +218,15 @@ export function changeLinkAddress(
   link: Link,
   newEmail: string,
   ctx: SettingsContext,
-): { link: Link; effects: SettingsEffect[] } {
-  if (newEmail === link.email) return { link, effects: [] };
+): { link: Link; effects: SettingsEffect[]; unlinked: UnlinkedEmail | undefined } {
+  if (newEmail === link.email) return { link, effects: [], unlinked: undefined };
   const effects: SettingsEffect[] = [];
+  // T4: an address that has portal access keeps it, as an unlinked email, until the firm turns
+  // its login off: replacing it never locks the client out while the new address is pending.
+  const unlinked =
+    hasPortalAccess(link) && link.invitation
+      ? { email: link.email, invitation: link.invitation, notifyPreferences: link.notifyPreferences }
+      : undefined;
   let next: Link = { ...link, email: newEmail };
   if (link.invitation?.status === "pending") {
     next = { ...next, invitation: { ...link.invitation, status: "invalidated" } };
@@ -230,7 +243,17 @@ export function changeLinkAddress(
       { type: "backfill_address", email: newEmail },
     );
   }
-  return { link: next, effects };
+  return { link: next, effects, unlinked };
+}
+
+/**
+ * T4: what stays of a replaced address that had portal access: the address, with login on and its
+ * accepted invitation, as an "unlinked email" (notify, email sync and signatory off).
+ */
+export interface UnlinkedEmail {
+  email: string;
+  invitation: Invitation;
+  notifyPreferences: NotifyPreferences;
 }
 
 /** Why an invitation could not be accepted. */
@@ -341,9 +364,12 @@ export function planBulkUpdate(
     const changedLinks: Link[] = [];
     const nextLinks = links.map((link) => {
       // A bulk "enable login" never re-sends to an address that already has a live invitation.
+      // T4: an unlinked email only ever loses its login ("disable for all contacts").
       const result = applyToggles(
         link,
-        { ...patch, sendInvitation: link.login ? false : patch.sendInvitation },
+        link.unlinkedAt
+          ? { login: patch.login === false ? false : undefined }
+          : { ...patch, sendInvitation: link.login ? false : patch.sendInvitation },
         ctx,
       );
       if (!sameSettings(link, result.link)) changedLinks.push(result.link);

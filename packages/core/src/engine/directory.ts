@@ -29,11 +29,12 @@ export async function loadDirectory(
 }
 
 async function readFirm(store: DirectoryStore, firmId: FirmId) {
-  const [firm, members, mailboxes, links] = await Promise.all([
+  const [firm, members, mailboxes, links, tombstones] = await Promise.all([
     store.getFirm(firmId),
     store.listMembers(firmId),
     store.listMailboxes(firmId),
     store.listLinks(firmId, { emailSync: true }),
+    store.listErasureTombstones(firmId),
   ]);
   if (!firm)
     throw new ClientMailError("not_found", `Firm ${JSON.stringify(firmId)} was not found`, {
@@ -44,6 +45,7 @@ async function readFirm(store: DirectoryStore, firmId: FirmId) {
     internalAddresses,
     internalDomains: firm.internalDomains,
     links,
+    erased: { firmId, tombstones },
   });
   return { directory, mailboxes, members, internalAddresses, internalDomains: firm.internalDomains };
 }
@@ -65,12 +67,18 @@ export async function loadFirmContext(
 
 /**
  * F7 at commit: the links with email sync on as they are now, read inside the page's
- * transaction, so a toggle turned off while the page was fetched files nothing more through it.
+ * transaction, so a toggle turned off while the page was fetched files nothing more through it;
+ * R10: likewise the tombstones, so a contact erased meanwhile is not filed again by this page.
  */
 export async function directoryAtCommit(tx: DirectoryStore, context: FirmContext): Promise<FirmDirectory> {
+  const [links, tombstones] = await Promise.all([
+    tx.listLinks(context.firmId, { emailSync: true }),
+    tx.listErasureTombstones(context.firmId),
+  ]);
   return FirmDirectory.build({
     internalAddresses: context.internalAddresses,
     internalDomains: context.internalDomains,
-    links: await tx.listLinks(context.firmId, { emailSync: true }),
+    links,
+    erased: { firmId: context.firmId, tombstones },
   });
 }

@@ -10,6 +10,8 @@
  * - `backfill.addresses` — T7/Y5: fans out to one `backfill.mailbox` job per synced mailbox, each
  *   retried on its own.
  * - `attachments.save` — F9/R8, see `attachments.ts`.
+ * - `erasure.files` — R10: an erased contact's documents and message sources, see
+ *   `facade/erasure.ts`.
  *
  * Jobs of one mailbox share a key, so a mailbox is never synced by two workers at once and at most
  * one follow-up waits; jobs are grouped by firm, so one firm's 500 mailboxes cannot starve another
@@ -21,6 +23,7 @@ import type { Job, JobHandler, JobQueue, JobWorker, NewJob, QueueStats } from ".
 import type { Store } from "../ports/store.js";
 import { codeOf } from "./after-commit.js";
 import { saveAttachmentsHandler, saveAttachmentsJob } from "./attachments.js";
+import { eraseFilesHandler, eraseFilesJob } from "../facade/erasure.js";
 import { auditMailbox } from "./audit.js";
 import { loadFirmContext } from "./directory.js";
 import type { SyncDependencies } from "./mailbox-sync.js";
@@ -141,6 +144,14 @@ class Worker implements SyncWorker {
         documents: this.settings.documents,
         logger: this.settings.logger,
         events: this.settings.events,
+      });
+    }
+    // R10: an erased contact's documents and sources, deleted with whichever of the two this has.
+    if (this.settings.documents || this.settings.blobs) {
+      handlers[eraseFilesJob] = eraseFilesHandler({
+        documents: this.settings.documents,
+        blobs: this.settings.blobs,
+        logger: this.settings.logger,
       });
     }
     this.jobWorker = await this.settings.queue.work(handlers, {

@@ -22,4 +22,20 @@ export interface DocumentToSave {
  */
 export interface DocumentSink {
   save(document: DocumentToSave): Promise<{ documentId: string }>;
+  /**
+   * R10: deletes the document saved for (firm, account, content hash), when erasing a contact
+   * removes the mail it came from. Idempotent: deleting a document that is absent (never saved,
+   * or already deleted) resolves without error; a later `save` of the same three stores it again.
+   * Runs as a durable job, so it may be called more than once. Optional: a sink without it keeps
+   * documents, and `eraseContact` reports them as kept.
+   */
+  delete?(document: DocumentRef): Promise<void>;
+}
+
+/** Names one saved document: what {@link DocumentSink.save} is idempotent on. */
+export interface DocumentRef {
+  firmId: FirmId;
+  accountId: AccountId;
+  /** Hex SHA-256 of the content. */
+  contentHash: string;
 }

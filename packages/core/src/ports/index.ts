@@ -87,3 +87,5 @@ export type {
   ThreadKeysEntry,
   ThreadSubjectEntries,
 } from "./store.js";
+export type { ThreadPosition, ThreadTraces, ThreadTracesRemoved } from "./store.js";
+export type { DocumentRef } from "./document-sink.js";

@@ -78,6 +78,9 @@ export type {
   SubjectEntry,
   ThreadKeysEntry,
   ThreadSubjectEntries,
+  ThreadPosition,
+  ThreadTraces,
+  ThreadTracesRemoved,
 } from "./store/thread-store.js";
 export type { NotificationStore, NewNotification, Notification } from "./store/notification-store.js";
 export type {

@@ -4,10 +4,10 @@
  * the document id is derived from them, so a retried save finds its earlier file (R8).
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ValidationError } from "@clientmail/core";
-import type { DocumentSink } from "@clientmail/core/ports";
+import type { DocumentRef, DocumentSink } from "@clientmail/core/ports";
 import { createFolderBlobStore } from "./folder-blob-store.js";
 
 /** Settings of {@link createFolderDocumentSink}. */
@@ -29,6 +29,8 @@ export interface FolderDocumentInfo {
 
 /** A folder document sink, with a way to read back what it saved. */
 export interface FolderDocumentSink extends DocumentSink {
+  /** R10: deletes a saved document; idempotent. */
+  delete(document: DocumentRef): Promise<void>;
   /** The document's metadata, or undefined. */
   info(documentId: string): Promise<FolderDocumentInfo | undefined>;
 }
@@ -40,13 +42,15 @@ export function createFolderDocumentSink(settings: FolderDocumentSinkSettings): 
   }
   const root = resolve(settings.dir);
   const files = createFolderBlobStore({ dir: root });
+  // Ids, never file names, become paths: a hostile attachment name cannot reach the disk.
+  const idOf = (document: DocumentRef): string =>
+    createHash("sha256")
+      .update(`${document.firmId}\u0000${document.accountId}\u0000${document.contentHash}`)
+      .digest("hex")
+      .slice(0, 32);
   return {
     async save(document) {
-      // Ids, never file names, become paths: a hostile attachment name cannot reach the disk.
-      const documentId = createHash("sha256")
-        .update(`${document.firmId}\u0000${document.accountId}\u0000${document.contentHash}`)
-        .digest("hex")
-        .slice(0, 32);
+      const documentId = idOf(document);
       await files.put(documentId, document.content);
       const info: FolderDocumentInfo = {
         documentId,
@@ -60,6 +64,13 @@ export function createFolderDocumentSink(settings: FolderDocumentSinkSettings): 
       await mkdir(root, { recursive: true });
       await writeFile(join(root, `${documentId}.json`), JSON.stringify(info));
       return { documentId };
+    },
+    async delete(document) {
+      // R10: metadata first, so a document half deleted by a crash is no longer listed; the job
+      // that called this runs again and finishes.
+      const documentId = idOf(document);
+      await rm(join(root, `${documentId}.json`), { force: true });
+      await files.delete(documentId);
     },
     async info(documentId) {
       if (!/^[0-9a-f]{32}$/.test(documentId)) return undefined;

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { blobStoreConformance } from "@clientmail/testkit";
+import { blobStoreConformance, documentSinkConformance } from "@clientmail/testkit";
 import { createFolderBlobStore, createFolderDocumentSink } from "../src/index.js";
 
 const dirs: string[] = [];
@@ -18,6 +18,17 @@ afterAll(async () => {
 blobStoreConformance({
   name: "folder",
   makeStore: async () => createFolderBlobStore({ dir: await freshDir() }),
+});
+
+documentSinkConformance({
+  name: "folder",
+  makeSink: async () => {
+    const dir = await freshDir();
+    const sink = createFolderDocumentSink({ dir });
+    const exists = async (documentId: string) =>
+      (await readdir(dir)).some((file) => file === documentId || file === `${documentId}.json`);
+    return { sink, exists };
+  },
 });
 
 describe("folder document sink", () => {

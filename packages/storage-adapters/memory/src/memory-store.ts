@@ -46,6 +46,8 @@ import type {
   ThreadKeysEntry,
   ThreadListOptions,
   ThreadSubjectEntries,
+  ThreadTraces,
+  ThreadTracesRemoved,
   ThreadView,
 } from "@clientmail/core/ports";
 
@@ -106,6 +108,8 @@ class Tables {
   messageIds = new Map<string, readonly string[]>();
   /** (firm, mailbox, provider id) -> quarantined message (R2). */
   quarantine = new Map<string, QuarantineEntry & { firmId: string }>();
+  /** (firm, tombstone) -> when it was recorded (R10). */
+  tombstones = new Map<string, Date>();
 }
 
 interface SubjectRow {
@@ -635,6 +639,17 @@ export class MemoryStore implements Store {
     });
   }
 
+  deleteContact(firmId: string, contactId: string): Promise<boolean> {
+    return this.#op((log) => {
+      if (!this.#owned(this.#t.contacts, firmId, contactId)) return false;
+      for (const link of [...this.#t.links.values()]) {
+        if (link.firmId === firmId && link.contactId === contactId) this.#deleteLink(log, link);
+      }
+      this.#del(log, this.#t.contacts, contactId);
+      return true;
+    });
+  }
+
   createLink(firmId: string, input: NewLink): Promise<Link> {
     return this.#op((log) => {
       assertStorable(input, "input");
@@ -658,6 +673,7 @@ export class MemoryStore implements Store {
         signatory: input.signatory,
         notifyPreferences: copy(input.notifyPreferences),
         invitation: undefined,
+        unlinkedAt: input.unlinkedAt === undefined ? undefined : new Date(input.unlinkedAt),
       };
       this.#put(log, this.#t.links, link.id, link);
       this.#put(log, this.#t.linkKeys, key, link.id);
@@ -733,6 +749,29 @@ export class MemoryStore implements Store {
     return this.#op(() =>
       copy([...this.#t.links.values()].find((l) => l.firmId === firmId && l.invitation?.token === token)),
     );
+  }
+
+  // -- erasure tombstones ----------------------------------------------------------------------
+
+  addErasureTombstones(firmId: string, tombstones: readonly string[], at: Date): Promise<void> {
+    return this.#op((log) => {
+      assertStorable(tombstones, "tombstones");
+      this.#requireFirm(firmId);
+      for (const tombstone of new Set(tombstones)) {
+        const key = k(firmId, tombstone);
+        if (!this.#t.tombstones.has(key)) this.#put(log, this.#t.tombstones, key, new Date(at));
+      }
+    });
+  }
+
+  listErasureTombstones(firmId: string): Promise<string[]> {
+    return this.#op(() => {
+      const prefix = k(firmId, "");
+      return [...this.#t.tombstones.keys()]
+        .filter((key) => key.startsWith(prefix))
+        .map((key) => key.slice(prefix.length))
+        .sort(compare);
+    });
   }
 
   // -- threads --------------------------------------------------------------------------------
@@ -871,32 +910,45 @@ export class MemoryStore implements Store {
   }
 
   listAccountThreads(firmId: string, accountId: string, options: ThreadListOptions): Promise<ThreadView[]> {
-    return this.#op(() => {
-      const byThread = new Map<string, FiledMessage[]>();
-      for (const message of this.#visibleMessages(firmId)) {
-        const list = byThread.get(message.threadId) ?? [];
-        list.push(message);
-        byThread.set(message.threadId, list);
-      }
-      const shows = (m: FiledMessage): boolean =>
-        m.filings.some(
-          (f) =>
-            f.accountId === accountId &&
-            f.linkIds.some((linkId) => this.#owned(this.#t.links, firmId, linkId)?.emailSync === true),
-        );
-      const views: ThreadView[] = [];
-      for (const [threadId, messages] of byThread) {
-        if (!messages.some(shows)) continue;
-        if (options.view === "sent" && !messages.some((m) => m.direction === "outbound")) continue;
-        const sorted = [...messages].sort(byDate);
-        const last = sorted[sorted.length - 1] as FiledMessage;
-        views.push({ threadId, lastActivityAt: new Date(last.date), messages: sorted.map(copy) });
-      }
-      views.sort(
-        (a, b) => b.lastActivityAt.getTime() - a.lastActivityAt.getTime() || compare(a.threadId, b.threadId),
+    return this.#op(() => this.#listThreads(firmId, accountId, options));
+  }
+
+  listFirmThreads(firmId: string, options: ThreadListOptions): Promise<ThreadView[]> {
+    return this.#op(() => this.#listThreads(firmId, undefined, options));
+  }
+
+  /** Threads shown under one account, or under any account (Inbox+) when `accountId` is undefined. */
+  #listThreads(firmId: string, accountId: string | undefined, options: ThreadListOptions): ThreadView[] {
+    const byThread = new Map<string, FiledMessage[]>();
+    for (const message of this.#visibleMessages(firmId)) {
+      const list = byThread.get(message.threadId) ?? [];
+      list.push(message);
+      byThread.set(message.threadId, list);
+    }
+    const shows = (m: FiledMessage): boolean =>
+      m.filings.some(
+        (f) =>
+          (accountId === undefined || f.accountId === accountId) &&
+          f.linkIds.some((linkId) => this.#owned(this.#t.links, firmId, linkId)?.emailSync === true),
       );
-      return views.slice(0, options.limit ?? 50);
-    });
+    const after = options.after;
+    const views: ThreadView[] = [];
+    for (const [threadId, messages] of byThread) {
+      if (!messages.some(shows)) continue;
+      if (options.view === "sent" && !messages.some((m) => m.direction === "outbound")) continue;
+      const sorted = [...messages].sort(byDate);
+      const last = sorted[sorted.length - 1] as FiledMessage;
+      const at = last.date.getTime();
+      if (after) {
+        const afterAt = after.lastActivityAt.getTime();
+        if (at > afterAt || (at === afterAt && compare(threadId, after.threadId) <= 0)) continue;
+      }
+      views.push({ threadId, lastActivityAt: new Date(last.date), messages: sorted.map(copy) });
+    }
+    views.sort(
+      (a, b) => b.lastActivityAt.getTime() - a.lastActivityAt.getTime() || compare(a.threadId, b.threadId),
+    );
+    return views.slice(0, options.limit ?? 50);
   }
 
   setThreadMuted(firmId: string, threadId: string, memberId: string, muted: boolean): Promise<void> {
@@ -988,6 +1040,46 @@ export class MemoryStore implements Store {
       }
       for (const list of found.values()) list.sort();
       return found;
+    });
+  }
+
+  eraseThreadTraces(firmId: string, traces: ThreadTraces): Promise<ThreadTracesRemoved> {
+    return this.#op((log) => {
+      const removed: ThreadTracesRemoved = { threads: 0, keys: 0, subjectEntries: 0 };
+      const detach = new Set(traces.keys.map((key) => k(firmId, key)));
+      const emptied = new Set<string>();
+      for (const threadId of new Set(traces.threadIds)) {
+        if (!this.#threadExists(firmId, threadId)) continue;
+        const used = [...this.#t.messages.values()].some(
+          (row) => row.message.firmId === firmId && row.message.threadId === threadId,
+        );
+        if (!used) emptied.add(threadId);
+      }
+      for (const [key, threadId] of [...this.#t.threadKeys]) {
+        if (!key.startsWith(k(firmId, ""))) continue;
+        if (detach.has(key) || emptied.has(threadId)) {
+          this.#del(log, this.#t.threadKeys, key);
+          removed.keys += 1;
+        }
+      }
+      const suffixes = traces.participants.map((address) => `:${address}`);
+      for (const [key, rows] of [...this.#t.subjects]) {
+        if (!key.startsWith(k(firmId, ""))) continue;
+        const subjectKey = key.slice(k(firmId, "").length);
+        const byParticipant = suffixes.some((suffix) => subjectKey.endsWith(suffix));
+        const rest = byParticipant ? [] : rows.filter((row) => !emptied.has(row.threadId));
+        if (rest.length === rows.length) continue;
+        removed.subjectEntries += rows.length - rest.length;
+        if (rest.length > 0) this.#put(log, this.#t.subjects, key, rest);
+        else this.#del(log, this.#t.subjects, key);
+      }
+      for (const threadId of emptied) {
+        const prefix = k(firmId, threadId, "");
+        for (const key of [...this.#t.mutes.keys()]) if (key.startsWith(prefix)) this.#del(log, this.#t.mutes, key);
+        this.#del(log, this.#t.threads, threadId);
+        removed.threads += 1;
+      }
+      return removed;
     });
   }
 
@@ -1157,6 +1249,27 @@ export class MemoryStore implements Store {
     });
   }
 
+  findMessagesInvolving(
+    firmId: string,
+    involving: { linkIds: readonly string[]; addresses: readonly string[] },
+  ): Promise<FiledMessage[]> {
+    return this.#op(() => {
+      const linkIds = new Set(involving.linkIds);
+      const addresses = new Set(involving.addresses);
+      const out: FiledMessage[] = [];
+      for (const row of this.#t.messages.values()) {
+        const m = row.message;
+        if (m.firmId !== firmId) continue;
+        const byLink = m.filings.some((f) => f.linkIds.some((id) => linkIds.has(id)));
+        const byAddress = [m.from, m.sender, m.replyTo, m.to, m.cc, m.bcc].some((list) =>
+          list.some((a) => addresses.has(a.address)),
+        );
+        if (byLink || byAddress) out.push(copy(m));
+      }
+      return out.sort((a, b) => compare(a.id, b.id));
+    });
+  }
+
   // -- quarantine -----------------------------------------------------------------------------
 
   putQuarantine(firmId: string, entries: readonly QuarantineEntry[]): Promise<void> {
@@ -1220,6 +1333,22 @@ export class MemoryStore implements Store {
 
   isAttachmentSaved(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
     return this.#op(() => this.#t.attachments.has(k(firmId, accountId, contentHash)));
+  }
+
+  releaseAttachments(
+    firmId: string,
+    files: ReadonlyArray<{ accountId: string; contentHash: string }>,
+  ): Promise<number> {
+    return this.#op((log) => {
+      let released = 0;
+      for (const file of files) {
+        const key = k(firmId, file.accountId, file.contentHash);
+        if (!this.#t.attachments.has(key)) continue;
+        this.#del(log, this.#t.attachments, key);
+        released += 1;
+      }
+      return released;
+    });
   }
 
   // -- notifications --------------------------------------------------------------------------
@@ -1296,6 +1425,23 @@ export class MemoryStore implements Store {
       if (n.dismissedAt === undefined)
         this.#put(log, this.#t.notifications, notificationId, { ...n, dismissedAt: new Date(at) });
       return true;
+    });
+  }
+
+  deleteNotifications(firmId: string, field: string, values: readonly string[]): Promise<number> {
+    return this.#op((log) => {
+      const wanted = new Set(values);
+      let deleted = 0;
+      for (const [id, n] of [...this.#t.notifications]) {
+        if (n.firmId !== firmId) continue;
+        const value = n.payload[field];
+        if (typeof value !== "string" || !wanted.has(value)) continue;
+        this.#del(log, this.#t.notifications, id);
+        if (n.dedupeKey !== undefined)
+          this.#del(log, this.#t.notificationKeys, k(firmId, n.memberId, n.dedupeKey));
+        deleted += 1;
+      }
+      return deleted;
     });
   }
 

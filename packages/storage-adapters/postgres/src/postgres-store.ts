@@ -48,6 +48,8 @@ import type {
   ThreadKeysEntry,
   ThreadSubjectEntries,
   ThreadListOptions,
+  ThreadTraces,
+  ThreadTracesRemoved,
   ThreadView,
 } from "@clientmail/core/ports";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
@@ -209,6 +211,7 @@ const linkOf = (r: Row): Link => ({
   signatory: r.signatory,
   notifyPreferences: r.notify_preferences,
   invitation: reviveInvitation(r.invitation),
+  unlinkedAt: date(r.unlinked_at),
 });
 
 const notificationOf = (r: Row): Notification => ({
@@ -852,13 +855,26 @@ export class PostgresStore implements Store {
     return contactOf(rows[0]);
   }
 
+  async deleteContact(firmId: string, contactId: string): Promise<boolean> {
+    return this.#atomic(async () => {
+      await this.#q(firmId, "DELETE FROM links WHERE firm_id = $1 AND contact_id = $2", [firmId, contactId]);
+      const rows = await this.#q(
+        firmId,
+        "DELETE FROM contacts WHERE firm_id = $1 AND id = $2 RETURNING id",
+        [firmId, contactId],
+      );
+      return rows.length > 0;
+    });
+  }
+
   async createLink(firmId: string, input: NewLink): Promise<Link> {
     assertStorable(input, "input");
     try {
       const rows = await this.#q(
         firmId,
-        `INSERT INTO links (firm_id, id, account_id, contact_id, email, login, notify, email_sync, signatory, notify_preferences)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+        `INSERT INTO links (firm_id, id, account_id, contact_id, email, login, notify, email_sync, signatory,
+                            notify_preferences, unlinked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
         [
           firmId,
           this.#newId(),
@@ -870,6 +886,7 @@ export class PostgresStore implements Store {
           input.emailSync,
           input.signatory,
           json(input.notifyPreferences),
+          input.unlinkedAt ?? null,
         ],
       );
       return linkOf(rows[0] as Row);
@@ -963,6 +980,29 @@ export class PostgresStore implements Store {
       token,
     ]);
     return rows[0] ? linkOf(rows[0]) : undefined;
+  }
+
+  // -- erasure tombstones ----------------------------------------------------------------------
+
+  async addErasureTombstones(firmId: string, tombstones: readonly string[], at: Date): Promise<void> {
+    assertStorable(tombstones, "tombstones");
+    if (!(await this.getFirm(firmId))) throw new NotFoundError("firm", firmId);
+    if (tombstones.length === 0) return;
+    await this.#q(
+      firmId,
+      `INSERT INTO erasure_tombstones (firm_id, tombstone, at)
+       SELECT $1, t, $3 FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING`,
+      [firmId, [...new Set(tombstones)], at],
+    );
+  }
+
+  async listErasureTombstones(firmId: string): Promise<string[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT tombstone FROM erasure_tombstones WHERE firm_id = $1 ORDER BY tombstone COLLATE "C"`,
+      [firmId],
+    );
+    return rows.map((r) => r.tombstone as string);
   }
 
   // -- threads --------------------------------------------------------------------------------
@@ -1298,24 +1338,47 @@ export class PostgresStore implements Store {
     accountId: string,
     options: ThreadListOptions,
   ): Promise<ThreadView[]> {
+    return this.#listThreads(firmId, accountId, options);
+  }
+
+  async listFirmThreads(firmId: string, options: ThreadListOptions): Promise<ThreadView[]> {
+    return this.#listThreads(firmId, undefined, options);
+  }
+
+  /** Threads shown under one account, or under any account (Inbox+) when `accountId` is undefined. */
+  async #listThreads(
+    firmId: string,
+    accountId: string | undefined,
+    options: ThreadListOptions,
+  ): Promise<ThreadView[]> {
+    const after = options.after;
     const rows = await this.#q(
       firmId,
       `WITH shown AS (
          SELECT DISTINCT m.thread_id FROM message_filings f
          JOIN messages m ON m.firm_id = f.firm_id AND m.id = f.message_id AND m.removed_at IS NULL
-         WHERE f.firm_id = $1 AND f.account_id = $2
+         WHERE f.firm_id = $1 AND ($2::text IS NULL OR f.account_id = $2)
            AND EXISTS (SELECT 1 FROM links l WHERE l.firm_id = f.firm_id AND l.id = ANY(f.link_ids) AND l.email_sync)
        ), ranked AS (
          SELECT m.thread_id, max(m.date) AS last_activity FROM messages m
          WHERE m.firm_id = $1 AND m.removed_at IS NULL AND m.thread_id IN (SELECT thread_id FROM shown)
          GROUP BY m.thread_id
-         HAVING $3 = 'inbox' OR bool_or(m.direction = 'outbound')
+         HAVING ($3 = 'inbox' OR bool_or(m.direction = 'outbound'))
+           AND ($5::timestamptz IS NULL OR max(m.date) < $5
+                OR (max(m.date) = $5 AND m.thread_id COLLATE "C" > $6::text COLLATE "C"))
          ORDER BY last_activity DESC, m.thread_id COLLATE "C" LIMIT $4
        )
        SELECT ${MESSAGE_COLUMNS}, r.last_activity FROM ranked r
        JOIN messages m ON m.firm_id = $1 AND m.thread_id = r.thread_id AND m.removed_at IS NULL
        ORDER BY r.last_activity DESC, r.thread_id COLLATE "C", m.date, m.id COLLATE "C"`,
-      [firmId, accountId, options.view, options.limit ?? 50],
+      [
+        firmId,
+        accountId ?? null,
+        options.view,
+        options.limit ?? 50,
+        after?.lastActivityAt ?? null,
+        after?.threadId ?? null,
+      ],
     );
     const messages = await this.#hydrate(firmId, rows);
     const views: ThreadView[] = [];
@@ -1330,6 +1393,45 @@ export class PostgresStore implements Store {
         });
     }
     return views;
+  }
+
+  async eraseThreadTraces(firmId: string, traces: ThreadTraces): Promise<ThreadTracesRemoved> {
+    return this.#atomic(async () => {
+      const emptied = (
+        await this.#q(
+          firmId,
+          `SELECT t.id FROM threads t WHERE t.firm_id = $1 AND t.id = ANY($2::text[])
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.firm_id = t.firm_id AND m.thread_id = t.id)`,
+          [firmId, [...new Set(traces.threadIds)]],
+        )
+      ).map((r) => r.id as string);
+      const keys = await this.#q(
+        firmId,
+        `DELETE FROM thread_keys WHERE firm_id = $1 AND (key = ANY($2::text[]) OR thread_id = ANY($3::text[]))
+         RETURNING key`,
+        [firmId, [...new Set(traces.keys)], emptied],
+      );
+      const suffixes = [...new Set(traces.participants)].map((address) => `:${address}`);
+      const subjects = await this.#q(
+        firmId,
+        `DELETE FROM thread_subjects WHERE firm_id = $1
+           AND (thread_id = ANY($2::text[])
+                OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS s(suffix)
+                           WHERE right(key, length(s.suffix)) = s.suffix))
+         RETURNING thread_id`,
+        [firmId, emptied, suffixes],
+      );
+      await this.#q(firmId, "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($2::text[])", [
+        firmId,
+        emptied,
+      ]);
+      const threads = await this.#q(
+        firmId,
+        "DELETE FROM threads WHERE firm_id = $1 AND id = ANY($2::text[]) RETURNING id",
+        [firmId, emptied],
+      );
+      return { threads: threads.length, keys: keys.length, subjectEntries: subjects.length };
+    });
   }
 
   async setThreadMuted(firmId: string, threadId: string, memberId: string, muted: boolean): Promise<void> {
@@ -1658,6 +1760,24 @@ export class PostgresStore implements Store {
     });
   }
 
+  async findMessagesInvolving(
+    firmId: string,
+    involving: { linkIds: readonly string[]; addresses: readonly string[] },
+  ): Promise<FiledMessage[]> {
+    if (involving.linkIds.length === 0 && involving.addresses.length === 0) return [];
+    const rows = await this.#q(
+      firmId,
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.firm_id = $1 AND (
+         EXISTS (SELECT 1 FROM message_filings f WHERE f.firm_id = m.firm_id AND f.message_id = m.id
+                   AND f.link_ids && $2::text[])
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(m.from_addrs || m.sender || m.reply_to || m.to_addrs || m.cc || m.bcc) e
+                    WHERE e->>'address' = ANY($3::text[])))
+       ORDER BY m.id COLLATE "C"`,
+      [firmId, [...new Set(involving.linkIds)], [...new Set(involving.addresses)]],
+    );
+    return this.#hydrate(firmId, rows);
+  }
+
   // -- quarantine -----------------------------------------------------------------------------
 
   async putQuarantine(firmId: string, entries: readonly QuarantineEntry[]): Promise<void> {
@@ -1744,6 +1864,21 @@ export class PostgresStore implements Store {
       if (sqlState(error) === "23503") throw new NotFoundError("account", accountId, { cause: error });
       throw error;
     }
+  }
+
+  async releaseAttachments(
+    firmId: string,
+    files: ReadonlyArray<{ accountId: string; contentHash: string }>,
+  ): Promise<number> {
+    if (files.length === 0) return 0;
+    const rows = await this.#q(
+      firmId,
+      `DELETE FROM saved_attachments s USING unnest($2::text[], $3::text[]) AS f(account_id, content_hash)
+       WHERE s.firm_id = $1 AND s.account_id = f.account_id AND s.content_hash = f.content_hash
+       RETURNING s.content_hash`,
+      [firmId, files.map((f) => f.accountId), files.map((f) => f.contentHash)],
+    );
+    return rows.length;
   }
 
   async isAttachmentSaved(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
@@ -1893,6 +2028,16 @@ export class PostgresStore implements Store {
   }
 
   // -- audit ----------------------------------------------------------------------------------
+
+  async deleteNotifications(firmId: string, field: string, values: readonly string[]): Promise<number> {
+    if (values.length === 0) return 0;
+    const rows = await this.#q(
+      firmId,
+      "DELETE FROM notifications WHERE firm_id = $1 AND payload ->> $2 = ANY($3::text[]) AND jsonb_typeof(payload -> $2) = 'string' RETURNING id",
+      [firmId, field, [...new Set(values)]],
+    );
+    return rows.length;
+  }
 
   async appendAudit(firmId: string, entry: NewAuditEntry, at: Date): Promise<AuditEntry> {
     assertStorable(entry, "entry");

@@ -21,6 +21,7 @@ export const FIRM_TABLES = [
   "outbox",
   "thread_subjects",
   "quarantine",
+  "erasure_tombstones",
 ] as const;
 
 export interface RowLevelSecuritySettings {

@@ -19,6 +19,7 @@ import { syncStateStoreConformance } from "./sync-state-store.js";
 import { storeTenantIsolationConformance } from "./tenant-isolation.js";
 import { threadStoreConformance } from "./thread-store.js";
 import { storeTransactionConformance } from "./transactions.js";
+import { crmAndErasureConformance } from "./crm-and-erasure.js";
 
 export type { StoreConformanceOptions, StoreRawReader, StoreUnderTest, Transactional } from "./options.js";
 export type { SeedingStore } from "./fixtures.js";
@@ -33,6 +34,7 @@ export {
   storeTenantIsolationConformance,
   threadStoreConformance,
   storeTransactionConformance,
+  crmAndErasureConformance,
 };
 
 /** Defines the whole suite: every role's, then the promises across roles. */
@@ -47,4 +49,5 @@ export function storeConformance(options: StoreConformanceOptions): void {
   storableTextConformance(options);
   storeTransactionConformance(options);
   storeTenantIsolationConformance(options);
+  crmAndErasureConformance(options);
 }

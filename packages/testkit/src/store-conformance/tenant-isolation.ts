@@ -34,6 +34,8 @@ async function snapshot(store: Store, raw: StoreRawReader, seed: Seed) {
     outbox: await store.listOutbox(firmId),
     subjects: await store.findSubjectThreads(firmId, [{ key: "s:b", at: t0, open: true }], 1000),
     quarantine: await store.listQuarantine(firmId),
+    tombstones: await store.listErasureTombstones(firmId),
+    firmThreads: await store.listFirmThreads(firmId, { view: "inbox" }),
     rawMessages: await raw.countMessages(firmId),
     rawSightings: await raw.countSightings(firmId),
     rawCredentials: await raw.storedCredentials(firmId, seed.mailbox.id),
@@ -85,6 +87,12 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
         customMessage: undefined,
       });
       await store.addSubjectEntries(b.firm.id, b.thread, [{ key: "s:b", at: t0, open: true }]);
+      await store.addErasureTombstones(b.firm.id, ["b-tombstone"], t0);
+      await store.createNotification(
+        b.firm.id,
+        { memberId: b.member.id, kind: "new_client_mail", payload: { messageRecordId: "b-record" } },
+        t0,
+      );
       await store.putQuarantine(b.firm.id, [
         {
           mailboxId: b.mailbox.id,
@@ -291,6 +299,25 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
         ],
         ["removeSightings", () => store.removeSightings(A, b.mailbox.id, ["INBOX:1:1"], t0), "void"],
         ["eraseMessages", () => store.eraseMessages(A, [bMessage?.id ?? ""]), "zero"],
+        ["deleteContact", () => store.deleteContact(A, b.contact.id), "false"],
+        ["listErasureTombstones", () => store.listErasureTombstones(A), "empty"],
+        [
+          "findMessagesInvolving",
+          () => store.findMessagesInvolving(A, { linkIds: [b.link.id], addresses: ["cleo@bolt.example"] }),
+          "empty",
+        ],
+        ["listFirmThreads", () => store.listFirmThreads(A, { view: "inbox" }), "empty"],
+        [
+          "eraseThreadTraces",
+          () => store.eraseThreadTraces(A, { threadIds: [b.thread], keys: ["k1"], participants: ["b"] }),
+          "void",
+        ],
+        [
+          "releaseAttachments",
+          () => store.releaseAttachments(A, [{ accountId: b.account.id, contentHash: bHash }]),
+          "zero",
+        ],
+        ["deleteNotifications", () => store.deleteNotifications(A, "messageRecordId", ["b-record"]), "zero"],
         ["claimAttachment", () => store.claimAttachment(A, b.account.id, "ef".repeat(32)), "not_found"],
         ["isAttachmentSaved", () => store.isAttachmentSaved(A, b.account.id, bHash), "false"],
         [

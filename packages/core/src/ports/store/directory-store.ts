@@ -84,6 +84,8 @@ export interface NewLink extends LinkToggles {
   /** Normalised address (T12). (firm, account, contact, email) is unique. */
   email: string;
   notifyPreferences: NotifyPreferences;
+  /** T4: creates the link as an "unlinked email" (see {@link Link.unlinkedAt}). */
+  unlinkedAt?: Date | undefined;
 }
 
 export type LinkPatch = Partial<LinkToggles> & {
@@ -174,6 +176,11 @@ export interface DirectoryStore {
   listContacts(firmId: FirmId): Promise<Contact[]>;
   /** Throws `not_found`. */
   updateContact(firmId: FirmId, contactId: ContactId, patch: ContactPatch): Promise<Contact>;
+  /**
+   * Deletes the contact and every link it has, in every account; filed messages stay (as with
+   * {@link DirectoryStore.deleteAccount}). False when not found.
+   */
+  deleteContact(firmId: FirmId, contactId: ContactId): Promise<boolean>;
 
   /**
    * Throws `not_found` when the account or contact is not in the firm, `conflict` when the
@@ -191,4 +198,15 @@ export interface DirectoryStore {
   setInvitation(firmId: FirmId, linkId: LinkId, invitation: Invitation | undefined): Promise<Link>;
   /** The link whose current invitation has this token, or `undefined`. */
   findLinkByInvitationToken(firmId: FirmId, token: string): Promise<Link | undefined>;
+
+  // Erasure tombstones (R10) --------------------------------------------------------------------
+
+  /**
+   * R10: records erasure tombstones — opaque hashes of erased contacts' addresses (see
+   * `erasureTombstone` in core), never the addresses themselves — so filing can refuse their mail
+   * on every later sync. Idempotent: a tombstone recorded again keeps its first `at`.
+   */
+  addErasureTombstones(firmId: FirmId, tombstones: readonly string[], at: Date): Promise<void>;
+  /** Every tombstone of the firm, sorted; `[]` when there are none. */
+  listErasureTombstones(firmId: FirmId): Promise<string[]>;
 }

@@ -143,6 +143,15 @@ export interface FilingStore {
    * Returns how many were deleted; unknown ids are ignored. Atomic.
    */
   eraseMessages(firmId: FirmId, messageIds: readonly MessageRecordId[]): Promise<number>;
+  /**
+   * R10: every message (visible or not) filed through one of `linkIds`, or with one of
+   * `addresses` (normalised) among its participants (From, Sender, Reply-To, To, Cc, Bcc), sorted
+   * by id. Empty lists match nothing.
+   */
+  findMessagesInvolving(
+    firmId: FirmId,
+    involving: { linkIds: readonly LinkId[]; addresses: readonly string[] },
+  ): Promise<FiledMessage[]>;
 
   // Attachments -----------------------------------------------------------------------------
 
@@ -154,4 +163,13 @@ export interface FilingStore {
   claimAttachment(firmId: FirmId, accountId: AccountId, contentHash: string): Promise<boolean>;
   /** True when the file was recorded as saved into the account (see {@link FilingStore.claimAttachment}). */
   isAttachmentSaved(firmId: FirmId, accountId: AccountId, contentHash: string): Promise<boolean>;
+  /**
+   * R10: forgets that these files were saved (the documents were erased), so the same file
+   * arriving later in other mail is saved again. Returns how many records were removed; unknown
+   * ones are ignored.
+   */
+  releaseAttachments(
+    firmId: FirmId,
+    files: ReadonlyArray<{ accountId: AccountId; contentHash: string }>,
+  ): Promise<number>;
 }

@@ -51,4 +51,10 @@ export interface NotificationStore {
    * `inputs`. Throws `not_found` for an unknown member, creating nothing.
    */
   createNotifications(firmId: FirmId, inputs: readonly NewNotification[], at: Date): Promise<Notification[]>;
+  /**
+   * R10: deletes every notification of the firm (any member, dismissed or not) whose payload
+   * has `field` set to one of `values` (strings), e.g. the new-mail notifications of erased
+   * messages (`messageRecordId`). Returns how many were deleted.
+   */
+  deleteNotifications(firmId: FirmId, field: string, values: readonly string[]): Promise<number>;
 }

@@ -22,6 +22,38 @@ export interface ThreadListOptions {
   view: "inbox" | "sent";
   /** Default 50. */
   limit?: number;
+  /**
+   * Keyset paging: only threads that come after this one in the listing's order (newest
+   * activity first, then thread id in code-point order), i.e. the last thread of the previous
+   * page. A thread whose activity changed since moves; none is listed twice on one page.
+   */
+  after?: ThreadPosition | undefined;
+}
+
+/** Where a thread stands in a listing: the key of {@link ThreadListOptions.after}. */
+export interface ThreadPosition {
+  lastActivityAt: Date;
+  threadId: ThreadId;
+}
+
+/** What {@link ThreadStore.eraseThreadTraces} removes. */
+export interface ThreadTraces {
+  /** Threads that may have been emptied: each one left without any message is deleted whole. */
+  threadIds: readonly ThreadId[];
+  /** Thread keys to detach, e.g. the `mid:` keys of erased messages. */
+  keys: readonly string[];
+  /**
+   * Normalised addresses: every subject entry of the firm whose key ends with `:<address>` (the
+   * participant of H1's subject rule) is deleted.
+   */
+  participants: readonly string[];
+}
+
+/** What {@link ThreadStore.eraseThreadTraces} removed. */
+export interface ThreadTracesRemoved {
+  threads: number;
+  keys: number;
+  subjectEntries: number;
 }
 
 /** A key that is already attached to another thread of the firm. */
@@ -107,6 +139,12 @@ export interface ThreadStore {
    * visible messages is filed in the account through a link that still has email sync on (F7).
    */
   listAccountThreads(firmId: FirmId, accountId: AccountId, options: ThreadListOptions): Promise<ThreadView[]>;
+  /**
+   * Inbox+ (H4): the firm's threads across every account, in the order and with the paging of
+   * {@link ThreadStore.listAccountThreads}: a thread is listed when one of its visible messages is
+   * filed in any account through a link that still has email sync on (F7).
+   */
+  listFirmThreads(firmId: FirmId, options: ThreadListOptions): Promise<ThreadView[]>;
   /** Mutes or unmutes the thread for one member (H4). Idempotent. */
   setThreadMuted(firmId: FirmId, threadId: ThreadId, memberId: MemberId, muted: boolean): Promise<void>;
   /** Members who muted the thread. */
@@ -132,4 +170,13 @@ export interface ThreadStore {
   addSubjectEntriesBatch(firmId: FirmId, entries: readonly ThreadSubjectEntries[]): Promise<void>;
   /** {@link ThreadStore.listThreadMutes} for several threads: every given thread is a key of the result. */
   listThreadMutesBatch(firmId: FirmId, threadIds: readonly ThreadId[]): Promise<Map<ThreadId, MemberId[]>>;
+  // Erasure (R10) ------------------------------------------------------------------------------
+
+  /**
+   * R10: removes what threading kept of erased messages: the given keys, the subject entries of
+   * the given participants (their keys hold subjects and addresses), and every listed thread that
+   * no message belongs to any more, with its keys, subject entries and mutes. Run it after
+   * {@link FilingStore.eraseMessages}, in the same transaction. Idempotent; unknown ids ignored.
+   */
+  eraseThreadTraces(firmId: FirmId, traces: ThreadTraces): Promise<ThreadTracesRemoved>;
 }
