@@ -85,3 +85,6 @@ export type {
   QuarantineEntry,
   QuarantineFilter,
 } from "./store.js";
+export type { PushStore, PushRegistrationRecord } from "./store.js";
+export type { Pacing, PacingSlot, RateBudget } from "./pacing.js";
+export type { PushRegistrar, PushRegistration } from "./mail-provider.js";

@@ -21,6 +21,9 @@ export const FIRM_TABLES = [
   "outbox",
   "thread_subjects",
   "quarantine",
+  "push_registrations",
+  "pacing_spends",
+  "pacing_slots",
 ] as const;
 
 export interface RowLevelSecuritySettings {
