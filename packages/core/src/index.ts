@@ -56,3 +56,14 @@ export * from "./domain/sending.js";
 export * from "./domain/identity.js";
 export * from "./domain/storable.js";
 export { checkPacingTake, checkPacingAcquire, checkPacingTryAcquire, pacingSleep } from "./domain/pacing-input.js";
+export {
+  routePush,
+  pushJobs,
+  pushSubscribeJob,
+  pushRenewJob,
+  renewalTime,
+  secretHash,
+  type PushNotification,
+  type PushOutcome,
+} from "./engine/push.js";
+export type { ProviderContext } from "./engine/provider-pool.js";

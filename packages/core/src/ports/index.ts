@@ -86,5 +86,5 @@ export type {
   QuarantineFilter,
 } from "./store.js";
 export type { PushStore, PushRegistrationRecord } from "./store.js";
-export type { Pacing, PacingSlot, RateBudget } from "./pacing.js";
+export type { Pacing, PacingSlot, RateBudget, MailboxPacing } from "./pacing.js";
 export type { PushRegistrar, PushRegistration } from "./mail-provider.js";

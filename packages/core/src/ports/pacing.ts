@@ -57,3 +57,15 @@ export interface Pacing {
    */
   tryAcquire(firmId: FirmId, key: string, ttlMs: number): Promise<PacingSlot | undefined>;
 }
+
+/**
+ * One mailbox's share of a {@link Pacing}, bound to its firm and provider account: what the
+ * worker hands the host's provider factory, and what the Gmail (`quota.shared`) and Graph
+ * (`sharedRequests`) providers take, so every process's calls for the mailbox draw on one budget.
+ */
+export interface MailboxPacing {
+  /** Spends `units` of the account's rate budget (Gmail quota units), waiting while it is spent. */
+  take(units: number, budget: RateBudget, signal?: AbortSignal): Promise<void>;
+  /** Holds `weight` of the mailbox's `capacity` concurrent requests (Graph: 4); call the result to release. */
+  acquire(weight: number, capacity: number, signal?: AbortSignal): Promise<() => void>;
+}

@@ -88,9 +88,10 @@ class MemoryPacing implements Pacing {
     }
   }
 
-  tryAcquire(firmId: string, key: string, ttlMs: number): Promise<PacingSlot | undefined> {
+  async tryAcquire(firmId: string, key: string, ttlMs: number): Promise<PacingSlot | undefined> {
+    await Promise.resolve();
     checkPacingTryAcquire({ firmId, key, ttlMs });
-    return Promise.resolve(this.tryHold(firmId, key, 1, 1, ttlMs));
+    return this.tryHold(firmId, key, 1, 1, ttlMs);
   }
 
   private tryHold(firmId: string, key: string, weight: number, capacity: number, ttlMs: number) {
