@@ -25,7 +25,7 @@ import type { Logger } from "../ports/logger.js";
 import type { MailProvider, PushRegistration } from "../ports/mail-provider.js";
 import type { Store } from "../ports/store.js";
 import type { PushRegistrationRecord } from "../ports/store/push-store.js";
-import { syncJob } from "./sync-job.js";
+import { syncJob, syncJobName } from "./sync-job.js";
 
 /** Job names of push registrations. */
 export const pushJobs = { subscribe: "push.subscribe", renew: "push.renew" } as const;
@@ -70,11 +70,22 @@ function sameHash(a: string, b: string): boolean {
   return difference === 0;
 }
 
-/** The job that registers a mailbox for push. */
-export function pushSubscribeJob(firmId: FirmId, mailboxId: MailboxId): NewJob {
+/**
+ * The job that registers a mailbox for push. `replacing`: registrations dropped from the store
+ * that the job removes at the provider first (best effort; they would lapse on their own).
+ */
+export function pushSubscribeJob(
+  firmId: FirmId,
+  mailboxId: MailboxId,
+  replacing: readonly Pick<PushRegistrationRecord, "subscriptionId" | "resource">[] = [],
+): NewJob {
   return {
     name: pushJobs.subscribe,
-    payload: { firmId, mailboxId },
+    payload: {
+      firmId,
+      mailboxId,
+      replacing: replacing.map((r) => ({ id: r.subscriptionId, resource: r.resource })),
+    },
     key: `${pushJobs.subscribe}:${firmId}:${mailboxId}`,
     group: firmId,
   };
@@ -130,9 +141,18 @@ export async function subscribePush(
   firmId: FirmId,
   mailboxId: MailboxId,
   signal: AbortSignal,
+  replacing: readonly { id: string; resource: string }[] = [],
 ): Promise<void> {
   if (!provider.push) return;
   if ((await deps.store.listPushRegistrations(firmId, mailboxId)).length > 0) return;
+  for (const stale of replacing)
+    await provider.push.unsubscribe(stale, { signal }).catch((error: unknown) => {
+      deps.logger.warn("a replaced push registration could not be removed; it lapses on its own", {
+        firmId,
+        mailboxId,
+        code: ClientMailError.isInstance(error) ? error.code : "unknown",
+      });
+    });
   const registrations = await provider.push.subscribe({ signal });
   const records = await Promise.all(registrations.map((r) => recordOf(mailboxId, provider, r)));
   const now = deps.clock.now();
@@ -173,16 +193,32 @@ export async function renewPush(
     });
   } catch (error) {
     if (!ClientMailError.hasCode(error, "not_found")) throw error;
-    // The provider forgot it: register again, and look for what it would have told.
-    await deps.store.transaction(async (tx) => {
-      await tx.removePushRegistration(firmId, subscriptionId);
-      await deps.queue.enqueue(tx, [pushSubscribeJob(firmId, record.mailboxId), syncJob(firmId, record.mailboxId)]);
-    });
+    // The provider forgot it: register the mailbox again, and look for what it would have told.
+    await dropRegistrations(deps, firmId, record.mailboxId, subscriptionId);
     deps.logger.warn("push registration gone at the provider; registering again", {
       firmId,
       mailboxId: record.mailboxId,
     });
   }
+}
+
+/**
+ * A registration is gone at the provider: drop the mailbox's registrations (the others are
+ * removed at the provider by the subscribe job), register it again, and run a pass for what the
+ * lost one would have told. One transaction (R8).
+ */
+async function dropRegistrations(
+  deps: PushDependencies,
+  firmId: FirmId,
+  mailboxId: MailboxId,
+  goneId: string,
+): Promise<void> {
+  await deps.store.transaction(async (tx) => {
+    const records = await tx.listPushRegistrations(firmId, mailboxId);
+    for (const record of records) await tx.removePushRegistration(firmId, record.subscriptionId);
+    const others = records.filter((record) => record.subscriptionId !== goneId);
+    await deps.queue.enqueue(tx, [pushSubscribeJob(firmId, mailboxId, others), syncJob(firmId, mailboxId)]);
+  });
 }
 
 function decodeGmailPush(body: unknown): string | undefined {
@@ -236,13 +272,14 @@ export async function routePush(
       if (lifecycleEvent === "reauthorizationRequired")
         jobs.push({ ...pushRenewJob(firmId, record, deps.clock.now()), runAt: undefined });
       else if (lifecycleEvent === "subscriptionRemoved") {
-        await deps.store.removePushRegistration(firmId, record.subscriptionId);
-        jobs.push(pushSubscribeJob(firmId, record.mailboxId));
+        await dropRegistrations(deps, firmId, record.mailboxId, record.subscriptionId);
+        outcome.synced += 1;
+        continue;
       }
       jobs.push(syncJob(firmId, record.mailboxId));
     }
   }
   if (jobs.length > 0) await deps.queue.enqueue(deps.store, jobs);
-  outcome.synced = new Set(jobs.filter((j) => j.name === "sync.mailbox").map((j) => j.key)).size;
+  outcome.synced += new Set(jobs.filter((j) => j.name === syncJobName).map((j) => j.key)).size;
   return outcome;
 }

@@ -267,12 +267,14 @@ class Worker implements SyncWorker {
   }
 
   private async subscribePush(job: Job, signal: AbortSignal): Promise<void> {
-    const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
+    const { firmId, mailboxId, replacing } = job.payload as unknown as SyncPayload & {
+      replacing?: { id: string; resource: string }[];
+    };
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
     if (!mailbox || mailbox.state.status === "stopped") return;
     const borrowed = await this.pool.borrow(firmId, mailbox);
     try {
-      await subscribePush(this.pushDeps(), borrowed.provider, firmId, mailboxId, signal);
+      await subscribePush(this.pushDeps(), borrowed.provider, firmId, mailboxId, signal, replacing ?? []);
     } finally {
       await borrowed.release();
     }
