@@ -95,6 +95,12 @@ export interface WorkerSettings extends SyncDependencies, Omit<ProviderPoolSetti
   watchTtlMs?: number | undefined;
   /** How long a shared request slot outlives a process that died holding it. Default 2 minutes. */
   requestSlotTtlMs?: number | undefined;
+  /**
+   * A pass that found changes is followed by another this soon (Y2): providers coalesce or drop
+   * pushes that come close together (Gmail sends at most one per user per second), so a change
+   * made while a pass ran may never be announced. Default 2 s.
+   */
+  followUpMs?: number | undefined;
 }
 
 /** Health output of a worker process. */
@@ -330,6 +336,7 @@ class Worker implements SyncWorker {
       // Another process holds the mailbox's lease: look again when it should be done.
       if (!result.ran) nextInMs = Math.min(poll, this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs);
       else {
+        if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
         await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
         await this.afterPass(firmId, mailbox, borrowed.provider);
       }
