@@ -245,3 +245,47 @@ describe("quarantine retries as jobs", () => {
     await queue.close();
   });
 });
+
+describe("follow-up passes", () => {
+  it("Y2: a pass that found changes is followed by another shortly (a change during it may never be pushed); quiet mailboxes wait for the poll", async () => {
+    const f = await makeFirm();
+    const box = f.box(f.boxes.ann.id);
+    box.append(clientMail("ann@ledger.example", 8));
+    // Audited a moment ago: no completeness audit (which would also find the message) runs now.
+    await f.store.setMailboxVerification(f.firm.id, f.boxes.ann.id, {
+      at: new Date(),
+      complete: true,
+      clientMessages: 0,
+      missing: 0,
+      repaired: 0,
+      quarantined: 0,
+    });
+    let listings = 0;
+    const worker = startWorker(f, {
+      maxWatchers: 0,
+      followUpMs: 150,
+      auditIntervalMs: 365 * 86_400_000,
+      providerFor: (mailbox) => {
+        const inner = f.box(mailbox.id).provider();
+        if (mailbox.id !== f.boxes.ann.id) return inner;
+        return {
+          ...inner,
+          async *changes(cursor, options) {
+            for await (const page of inner.changes(cursor, options)) {
+              // A message arrives once the first page is listed, while the pass is still running,
+              // and no push or watcher announces it.
+              if ((listings += 1) === 1) box.append(clientMail("ann@ledger.example", 9));
+              yield page;
+            }
+          },
+        };
+      },
+    });
+    await worker.start();
+    await eventually(async () => (await filedCount(f)) === 2, "the follow-up pass");
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const settled = box.calls.changes;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(box.calls.changes).toBe(settled);
+  });
+});
