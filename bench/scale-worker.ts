@@ -22,10 +22,9 @@ export type ScaleCredentials =
   | { kind: "imap"; user: string; password: string };
 
 export type ToWorker =
-  | { type: "start" }
-  | { type: "notify"; firmId: string; notification: PushNotification }
-  | { type: "stop" };
-export type FromWorker = { type: "ready" } | { type: "started" } | { type: "stopped" } | { type: "error"; message: string };
+  { type: "start" } | { type: "notify"; firmId: string; notification: PushNotification } | { type: "stop" };
+export type FromWorker =
+  { type: "ready" } | { type: "started" } | { type: "stopped" } | { type: "error"; message: string };
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -36,15 +35,23 @@ const env = (name: string): string => {
 const send = (message: FromWorker) => process.send?.(message);
 
 const warnings = new Map<string, number>();
+const count = (message: string, fields?: Record<string, unknown>) => {
+  const code = fields?.code;
+  const key = typeof code === "string" ? `${message} (${code})` : message;
+  warnings.set(key, (warnings.get(key) ?? 0) + 1);
+};
 const logger: Logger = {
   debug: () => undefined,
   info: () => undefined,
-  warn: (message) => void warnings.set(message, (warnings.get(message) ?? 0) + 1),
-  error: (message) => void warnings.set(message, (warnings.get(message) ?? 0) + 1),
+  warn: (message, fields) => count(message, fields),
+  error: (message, fields) => count(message, fields),
 };
 
 async function main(): Promise<void> {
-  const pool = new pg.Pool({ connectionString: env("SCALE_DATABASE_URL"), max: Number(env("SCALE_CONCURRENCY")) + 6 });
+  const pool = new pg.Pool({
+    connectionString: env("SCALE_DATABASE_URL"),
+    max: Number(env("SCALE_CONCURRENCY")) + 6,
+  });
   pool.on("error", () => undefined);
   const store = createPostgresStore({ pool });
   const queue = createPostgresJobQueue({ pool, store, lockTimeoutMs: Number(env("SCALE_LEASE_TTL_MS")) });
@@ -87,10 +94,18 @@ async function main(): Promise<void> {
             // Graph's own URL, carried to the fake's loopback bridge: the provider's Graph client
             // treats an http:// base URL as a path under graph.microsoft.com.
             fetch: (input, init) =>
-              fetch(String(input instanceof Request ? input.url : input).replace("https://graph.microsoft.com", graphUrl), init),
+              fetch(
+                String(input instanceof Request ? input.url : input).replace(
+                  "https://graph.microsoft.com",
+                  graphUrl,
+                ),
+                init,
+              ),
             logger,
             folders: ["inbox"],
-            push: { notificationUrl: `https://hooks.scale.example/graph?firm=${encodeURIComponent(mailbox.firmId)}` },
+            push: {
+              notificationUrl: `https://hooks.scale.example/graph?firm=${encodeURIComponent(mailbox.firmId)}`,
+            },
             sharedRequests: context?.pacing,
           });
         case "imap":

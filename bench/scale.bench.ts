@@ -14,7 +14,7 @@
  * growth measured is bounded by the cores (printed with the results).
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { availableParallelism, cpus, hostname, tmpdir } from "node:os";
+import { availableParallelism, cpus, hostname, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { ImapFlow } from "imapflow";
@@ -69,7 +69,8 @@ function percentile(values: number[], p: number): number {
 async function until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
   const started = Date.now();
   while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(100);
   }
 }
@@ -101,7 +102,10 @@ class WorkerProcess {
   private readonly waiters = new Map<string, () => void>();
 
   constructor(bundle: string, env: Record<string, string>) {
-    this.child = fork(bundle, [], { env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.child = fork(bundle, [], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     this.child.on("message", (message: FromWorker) => {
       if (message.type === "error") console.error(`worker ${this.child.pid}: ${message.message}`);
       this.waiters.get(message.type)?.();
@@ -148,7 +152,13 @@ interface Round {
   duplicateNotifications: number;
 }
 
-async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, bundle: string, workers: number, last: boolean): Promise<Round> {
+async function runRound(
+  serverUrl: string,
+  dovecot: DovecotServer | undefined,
+  bundle: string,
+  workers: number,
+  last: boolean,
+): Promise<Round> {
   // A database of its own.
   const name = `scale_${workers}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -199,7 +209,9 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
     };
   const bridges: HttpBridge[] = [
     await startHttpBridge(delayed(gmail.fetch), (path) =>
-      path.startsWith("/token") ? "https://oauth2.googleapis.com/token" : `https://gmail.googleapis.com${path}`,
+      path.startsWith("/token")
+        ? "https://oauth2.googleapis.com/token"
+        : `https://gmail.googleapis.com${path}`,
     ),
     await startHttpBridge(graph.fetch, (path) => `${graphBaseUrl}${path}`),
   ];
@@ -212,7 +224,11 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
   let sequence = 0;
   const clientOf = new Map<string, string>();
   const newFirm = async (index: number) => {
-    const firm = await store.createFirm({ name: `Firm ${index}`, internalDomains: [`f${index}.example`], deletionMode: "mirror" });
+    const firm = await store.createFirm({
+      name: `Firm ${index}`,
+      internalDomains: [`f${index}.example`],
+      deletionMode: "mirror",
+    });
     const owner = await store.createMember(firm.id, {
       name: "Owner",
       email: `owner@f${index}.example`,
@@ -220,7 +236,11 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
       newMailNotifications: "all",
       timeZone: "UTC",
     });
-    const account = await store.createAccount(firm.id, { name: `Client ${index}`, kind: "business" }, new Date());
+    const account = await store.createAccount(
+      firm.id,
+      { name: `Client ${index}`, kind: "business" },
+      new Date(),
+    );
     const contact = await store.createContact(firm.id, { firstName: "Client", lastName: `${index}` });
     const client = `client@c${index}.example`;
     await store.createLink(firm.id, {
@@ -238,11 +258,20 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
   };
   const mail = (from: string, to: string) => {
     sequence += 1;
-    return { from, to, subject: `Note ${sequence}`, messageId: `<m${sequence}@scale.example>`, date: new Date(), text: `Body ${sequence}.` };
-
+    return {
+      from,
+      to,
+      subject: `Note ${sequence}`,
+      messageId: `<m${sequence}@scale.example>`,
+      date: new Date(),
+      text: `Body ${sequence}.`,
+    };
   };
   const deliverHttp = (box: (typeof http)[number], fromClient: boolean) => {
-    const message = mail(fromClient ? clientOf.get(box.firmId)! : `someone${sequence}@elsewhere.example`, box.address);
+    const message = mail(
+      fromClient ? clientOf.get(box.firmId)! : `someone${sequence}@elsewhere.example`,
+      box.address,
+    );
     if (fromClient) clientMessages += 1;
     if (box.kind === "gmail") gmail.mailbox(box.address)!.addMessage({ raw: buildRawMessage(message) });
     else graph.mailbox(box.address).addMessage({ ...message, to: [message.to] });
@@ -274,7 +303,11 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
       await store.setMailboxCredentials(
         firm.id,
         mailbox.id,
-        await keyring.encrypt(JSON.stringify(secret), { firmId: firm.id, recordId: mailbox.id, field: "credentials" }),
+        await keyring.encrypt(JSON.stringify(secret), {
+          firmId: firm.id,
+          recordId: mailbox.id,
+          field: "credentials",
+        }),
       );
       const box = { firmId: firm.id, mailboxId: mailbox.id, address, kind } as const;
       http.push(box);
@@ -301,12 +334,21 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
         }),
       );
       imap.push({ firmId: firm.id, mailboxId: mailbox.id, ...login });
-      const client = new ImapFlow({ host: dovecot.host, port: dovecot.port, secure: false, auth: { user: login.user, pass: login.password }, logger: false });
+      const client = new ImapFlow({
+        host: dovecot.host,
+        port: dovecot.port,
+        secure: false,
+        auth: { user: login.user, pass: login.password },
+        logger: false,
+      });
       await client.connect();
       for (let n = 0; n < settings.messages; n += 1) {
         const fromClient = n % 3 === 0;
         if (fromClient) clientMessages += 1;
-        const message = mail(fromClient ? clientOf.get(firm.id)! : `someone${sequence}@elsewhere.example`, address);
+        const message = mail(
+          fromClient ? clientOf.get(firm.id)! : `someone${sequence}@elsewhere.example`,
+          address,
+        );
         await client.append("INBOX", buildRawMessage(message));
       }
       await client.logout();
@@ -314,7 +356,13 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
   }
   const total = http.length + imap.length;
   const imapAppend = async (box: (typeof imap)[number], firmId: string) => {
-    const client = new ImapFlow({ host: dovecot!.host, port: dovecot!.port, secure: false, auth: { user: box.user, pass: box.password }, logger: false });
+    const client = new ImapFlow({
+      host: dovecot!.host,
+      port: dovecot!.port,
+      secure: false,
+      auth: { user: box.user, pass: box.password },
+      logger: false,
+    });
     await client.connect();
     const message = mail(clientOf.get(firmId)!, `${box.user}@x`);
     await client.append("INBOX", buildRawMessage(message));
@@ -322,7 +370,9 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
     clientMessages += 1;
     return message.messageId.slice(1, -1);
   };
-  console.log(`  [${workers} worker(s)] seeded ${total} mailboxes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `  [${workers} worker(s)] seeded ${total} mailboxes in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 
   // The workers.
   for (let i = 0; i < workers; i += 1)
@@ -339,20 +389,28 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
       }),
     );
   await Promise.all(children.map((c) => c.wait("ready")));
-  const count = async (sql: string, params: unknown[] = []) => Number((await pool.query(sql, params)).rows[0].n);
+  const count = async (sql: string, params: unknown[] = []) =>
+    Number((await pool.query(sql, params)).rows[0].n);
   const t0 = Date.now();
-  await Promise.all(children.map(async (c) => {
-    const startedMessage = c.wait("started");
-    c.send({ type: "start" });
-    await startedMessage;
-  }));
+  await Promise.all(
+    children.map(async (c) => {
+      const startedMessage = c.wait("started");
+      c.send({ type: "start" });
+      await startedMessage;
+    }),
+  );
   await until(
-    async () => (await count("SELECT count(*) AS n FROM mailboxes WHERE last_synced_at IS NOT NULL")) === total,
+    async () =>
+      (await count("SELECT count(*) AS n FROM mailboxes WHERE last_synced_at IS NOT NULL")) === total,
     "every backfill",
     60 * 60_000,
   );
   const backfillMs = Date.now() - t0;
-  await until(async () => (await count("SELECT count(*) AS n FROM messages")) >= clientMessages, "the backfilled mail", 120_000);
+  await until(
+    async () => (await count("SELECT count(*) AS n FROM messages")) >= clientMessages,
+    "the backfilled mail",
+    120_000,
+  );
   const round: Round = {
     workers,
     backfillMs,
@@ -367,7 +425,8 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
   if (last) {
     // Push registrations are jobs that follow the first pass; wait for them.
     await until(
-      async () => (await count("SELECT count(DISTINCT mailbox_id) AS n FROM push_registrations")) === http.length,
+      async () =>
+        (await count("SELECT count(DISTINCT mailbox_id) AS n FROM push_registrations")) === http.length,
       "every push registration",
       10 * 60_000,
     );
@@ -389,11 +448,15 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
     }
     const ids = [...delivered.keys()];
     await until(
-      async () => (await count("SELECT count(*) AS n FROM messages WHERE message_id = ANY($1::text[])", [ids])) === ids.length,
+      async () =>
+        (await count("SELECT count(*) AS n FROM messages WHERE message_id = ANY($1::text[])", [ids])) ===
+        ids.length,
       "the steady load's mail",
       settings.pollMs + 60_000,
     );
-    const rows = (await pool.query("SELECT message_id, filed_at FROM messages WHERE message_id = ANY($1::text[])", [ids])).rows as {
+    const rows = (
+      await pool.query("SELECT message_id, filed_at FROM messages WHERE message_id = ANY($1::text[])", [ids])
+    ).rows as {
       message_id: string;
       filed_at: Date;
     }[];
@@ -407,30 +470,60 @@ async function runRound(serverUrl: string, dovecot: DovecotServer | undefined, b
     // Kill one worker mid-load: the mailboxes whose pass it was running must resume elsewhere.
     const victim = children[0]!;
     const burst: string[] = [];
-    for (const box of [...http].sort(() => Math.random() - 0.5).slice(0, 60)) burst.push(deliverHttp(box, true));
+    for (const box of [...http].sort(() => Math.random() - 0.5).slice(0, 60))
+      burst.push(deliverHttp(box, true));
     let inFlight: { firm_id: string; mailbox_id: string }[] = [];
     for (let tries = 0; tries < 40 && inFlight.length === 0; tries += 1) {
       await sleep(25);
-      inFlight = (await pool.query("SELECT firm_id, mailbox_id FROM mailbox_sync WHERE holder LIKE $1 AND lease_until > now()", [`${victim.holderPrefix}%`])).rows as typeof inFlight;
+      inFlight = (
+        await pool.query(
+          "SELECT firm_id, mailbox_id FROM mailbox_sync WHERE holder LIKE $1 AND lease_until > now()",
+          [`${victim.holderPrefix}%`],
+        )
+      ).rows as typeof inFlight;
     }
     const killedAt = new Date();
     victim.child.kill("SIGKILL");
     let resumeMs: number | undefined;
     if (inFlight.length > 0) {
-      await until(
-        async () =>
-          (await count(
-            `SELECT count(*) AS n FROM mailboxes m JOIN unnest($1::text[], $2::text[]) AS k(firm_id, mailbox_id)
-               ON m.firm_id = k.firm_id AND m.id = k.mailbox_id WHERE m.last_synced_at > $3`,
-            [inFlight.map((r) => r.firm_id), inFlight.map((r) => r.mailbox_id), killedAt],
-          )) === inFlight.length,
-        "the killed worker's mailboxes",
-        settings.leaseTtlMs * 4 + 60_000,
-      );
-      resumeMs = Date.now() - killedAt.getTime();
+      const resumed = () =>
+        count(
+          `SELECT count(*) AS n FROM mailboxes m JOIN unnest($1::text[], $2::text[]) AS k(firm_id, mailbox_id)
+             ON m.firm_id = k.firm_id AND m.id = k.mailbox_id WHERE m.last_synced_at > $3`,
+          [inFlight.map((r) => r.firm_id), inFlight.map((r) => r.mailbox_id), killedAt],
+        );
+      try {
+        await until(
+          async () => (await resumed()) === inFlight.length,
+          "the killed worker's mailboxes",
+          settings.leaseTtlMs * 4 + 60_000,
+        );
+        resumeMs = Date.now() - killedAt.getTime();
+      } catch (error) {
+        console.log(String(error));
+        const ids = inFlight.map((r) => r.mailbox_id);
+        console.log(
+          (
+            await pool.query(
+              `SELECT m.id, m.state, m.last_synced_at, s.holder, s.lease_until FROM mailboxes m JOIN mailbox_sync s
+               ON s.firm_id = m.firm_id AND s.mailbox_id = m.id WHERE m.id = ANY($1::text[])`,
+              [ids],
+            )
+          ).rows,
+          (
+            await pool.query(
+              `SELECT key, run_at, attempts, locked_at, locked_by, last_error FROM graphile_worker._private_jobs
+               WHERE payload->>'mailboxId' = ANY($1::text[])`,
+              [ids],
+            )
+          ).rows,
+        );
+      }
     }
     await until(
-      async () => (await count("SELECT count(*) AS n FROM messages WHERE message_id = ANY($1::text[])", [burst])) === burst.length,
+      async () =>
+        (await count("SELECT count(*) AS n FROM messages WHERE message_id = ANY($1::text[])", [burst])) ===
+        burst.length,
       "the burst's mail",
       settings.pollMs + 60_000,
     );
@@ -476,15 +569,27 @@ async function main(): Promise<void> {
       `+ ${dovecot ? settings.dovecotMailboxes : 0} Dovecot; ${settings.messages} messages each (a third client mail); ` +
       `${settings.mailboxesPerFirm} mailboxes per firm; ${settings.concurrency} jobs per worker; lease TTL ${settings.leaseTtlMs / 1000} s`,
   );
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(", ")} (other processes share the cores)`,
+  );
   const rounds: Round[] = [];
   try {
     for (const [index, workers] of settings.workerCounts.entries())
-      rounds.push(await runRound(serverUrl, dovecot, bundle, workers, index === settings.workerCounts.length - 1));
+      rounds.push(
+        await runRound(serverUrl, dovecot, bundle, workers, index === settings.workerCounts.length - 1),
+      );
   } finally {
     await dovecot?.stop();
     await postgres.stop();
   }
 
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(", ")}`,
+  );
   const base = rounds[0]!;
   console.log("\nworkers  every backfill done  mailboxes/s  growth vs first");
   for (const round of rounds)
@@ -493,7 +598,9 @@ async function main(): Promise<void> {
         `${(round.mailboxes / (round.backfillMs / 1000)).toFixed(1).padStart(15)}` +
         `${(base.backfillMs / round.backfillMs).toFixed(2).padStart(14)}×`,
     );
-  console.log(`(growth is bounded by the ${cores} core(s) the workers share with PostgreSQL, the fakes and Dovecot)`);
+  console.log(
+    `(growth is bounded by the ${cores} core(s) the workers share with PostgreSQL, the fakes and Dovecot)`,
+  );
   const last = rounds.at(-1)!;
   if (last.steady) {
     const all = [...last.steady.gmail, ...last.steady.graph, ...last.steady.imap];

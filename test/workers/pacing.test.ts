@@ -80,7 +80,11 @@ async function run(shared: boolean) {
   const box = fake.addMailbox(address);
   const a = await process_(url, fake, shared, "a");
   const store: Store = a.store;
-  const firm = await store.createFirm({ name: "Ledger", internalDomains: ["ledger.example"], deletionMode: "mirror" });
+  const firm = await store.createFirm({
+    name: "Ledger",
+    internalDomains: ["ledger.example"],
+    deletionMode: "mirror",
+  });
   const owner = await store.createMember(firm.id, {
     name: "Ann",
     email: address,
@@ -117,12 +121,16 @@ async function run(shared: boolean) {
     box.addMessage({ from, to: [address], subject: `Note ${n}`, messageId: `<n${n}-${from}>`, text: "x" });
   for (let n = 0; n < 60; n += 1) mail("sam@home.example", n);
   const filed = async () =>
-    (await store.listAccountThreads(firm.id, account.id, { view: "inbox", limit: 500 })).flatMap((t) => t.messages)
-      .length;
+    (await store.listAccountThreads(firm.id, account.id, { view: "inbox", limit: 500 })).flatMap(
+      (t) => t.messages,
+    ).length;
 
   // The first pass files nothing (no client mail yet); then both workers are up.
   await a.worker.start();
-  await eventually(async () => (await store.getMailbox(firm.id, mailbox.id))!.lastSyncedAt !== undefined, "the first pass");
+  await eventually(
+    async () => (await store.getMailbox(firm.id, mailbox.id))!.lastSyncedAt !== undefined,
+    "the first pass",
+  );
   const b = await process_(url, fake, shared, "b");
   await b.worker.start();
   for (let n = 0; n < 60; n += 1) mail("jo@home.example", n);

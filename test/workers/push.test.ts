@@ -32,7 +32,11 @@ async function pushFirm() {
   const clock = { now: () => new Date(Date.now() + offset) };
   const store = createMemoryStore({ clock });
   const queue = createMemoryJobQueue({ store, clock, retryDelayMs: () => 20 });
-  const firm = await store.createFirm({ name: "Ledger", internalDomains: ["ledger.example"], deletionMode: "mirror" });
+  const firm = await store.createFirm({
+    name: "Ledger",
+    internalDomains: ["ledger.example"],
+    deletionMode: "mirror",
+  });
   const member = await store.createMember(firm.id, {
     name: "Ann",
     email: "ann@ledger.example",
@@ -43,12 +47,24 @@ async function pushFirm() {
   const settings = { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" };
   const gmailBox = await store.createMailbox(
     firm.id,
-    { provider: "gmail", address: "ann@ledger.example", displayName: "Ann", ownerMemberId: member.id, settings },
+    {
+      provider: "gmail",
+      address: "ann@ledger.example",
+      displayName: "Ann",
+      ownerMemberId: member.id,
+      settings,
+    },
     clock.now(),
   );
   const graphBox = await store.createMailbox(
     firm.id,
-    { provider: "graph", address: "bob@ledger.example", displayName: "Bob", ownerMemberId: member.id, settings },
+    {
+      provider: "graph",
+      address: "bob@ledger.example",
+      displayName: "Bob",
+      ownerMemberId: member.id,
+      settings,
+    },
     clock.now(),
   );
   const account = await store.createAccount(firm.id, { name: "Jordan", kind: "family" }, clock.now());
@@ -66,20 +82,24 @@ async function pushFirm() {
 
   const gmail = createGmailFake({ clock });
   const gmailUser = gmail.addUser("ann@ledger.example");
-  let worker: SyncWorker | undefined;
+  const ref: { worker?: SyncWorker } = {};
   const graphWebhook = async (request: Request): Promise<Response> => {
     const token = new URL(request.url).searchParams.get("validationToken");
     if (token !== null) return new Response(token, { headers: { "Content-Type": "text/plain" } });
-    await worker!.notifyPush(firm.id, { provider: "graph", body: await request.json() });
+    await ref.worker!.notifyPush(firm.id, { provider: "graph", body: await request.json() });
     return new Response(null, { status: 202 });
   };
   const graph = createGraphFake({ clock, deliver: graphWebhook });
   const graphMailbox = graph.addMailbox("bob@ledger.example");
   gmail.onPush((push) => {
-    void worker?.notifyPush(firm.id, { provider: "gmail", body: push });
+    void ref.worker?.notifyPush(firm.id, { provider: "gmail", body: push });
   });
 
-  const providerFor = (mailbox: { provider: string; address: string }, _c: unknown, context?: { pacing?: unknown }) => {
+  const providerFor = (
+    mailbox: { provider: string; address: string },
+    _c: unknown,
+    context?: { pacing?: unknown },
+  ) => {
     const pacing = context?.pacing as Parameters<typeof createGraphProvider>[0]["sharedRequests"];
     if (mailbox.provider === "gmail")
       return createGmailProvider({
@@ -102,7 +122,7 @@ async function pushFirm() {
       sharedRequests: pacing,
     }) as MailProvider;
   };
-  worker = createWorker({
+  const worker = createWorker({
     store,
     queue,
     clock,
@@ -115,13 +135,15 @@ async function pushFirm() {
     pollIntervalMs: 60 * 60_000,
     auditIntervalMs: 365 * day,
   });
+  ref.worker = worker;
   cleanups.push(async () => {
-    await worker!.stop({ timeoutMs: 1_000 });
+    await worker.stop({ timeoutMs: 1_000 });
     await queue.close();
   });
   const filed = async () =>
-    (await store.listAccountThreads(firm.id, account.id, { view: "inbox", limit: 100 })).flatMap((t) => t.messages)
-      .length;
+    (await store.listAccountThreads(firm.id, account.id, { view: "inbox", limit: 100 })).flatMap(
+      (t) => t.messages,
+    ).length;
   const registrations = async () => [
     ...(await store.listPushRegistrations(firm.id, gmailBox.id)),
     ...(await store.listPushRegistrations(firm.id, graphBox.id)),
@@ -138,7 +160,7 @@ async function pushFirm() {
     };
   };
   return {
-    worker: worker!,
+    worker,
     store,
     queue,
     firm,
@@ -151,7 +173,8 @@ async function pushFirm() {
     advance: (ms: number) => {
       offset += ms;
     },
-    mailToGmail: () => gmailUser.addMessage({ raw: buildRawMessage({ ...clientMail(), to: "ann@ledger.example" }) }),
+    mailToGmail: () =>
+      gmailUser.addMessage({ raw: buildRawMessage({ ...clientMail(), to: "ann@ledger.example" }) }),
     mailToGraph: () => {
       const { from: _from, ...rest } = clientMail();
       return graphMailbox.addMessage({ ...rest, from: "jo@home.example", to: ["bob@ledger.example"] });
@@ -172,7 +195,10 @@ describe("push registrations and notifications on workers", () => {
     await registered(f);
     const records = await f.registrations();
     const gmail = records.find((r) => r.provider === "gmail")!;
-    expect(gmail).toMatchObject({ subscriptionId: "gmail:ann@ledger.example", resource: "projects/ledger/topics/gmail" });
+    expect(gmail).toMatchObject({
+      subscriptionId: "gmail:ann@ledger.example",
+      resource: "projects/ledger/topics/gmail",
+    });
     expect(gmail.expiresAt.getTime() - Date.now()).toBeGreaterThan(6.9 * day);
     const subscriptions = f.graph.subscriptions();
     expect(subscriptions).toHaveLength(2);
@@ -205,16 +231,29 @@ describe("push registrations and notifications on workers", () => {
       message: { data: Buffer.from(JSON.stringify(data)).toString("base64url"), messageId: "1" },
     });
     const outcomes = [
-      await f.worker.notifyPush(f.firm.id, { provider: "gmail", body: pubsub({ emailAddress: "eve@evil.example", historyId: "9" }) }),
+      await f.worker.notifyPush(f.firm.id, {
+        provider: "gmail",
+        body: pubsub({ emailAddress: "eve@evil.example", historyId: "9" }),
+      }),
       await f.worker.notifyPush(f.firm.id, { provider: "gmail", body: { message: { data: "%%%" } } }),
       await f.worker.notifyPush(f.firm.id, { provider: "gmail", body: null }),
       await f.worker.notifyPush(f.firm.id, {
         provider: "graph",
-        body: { value: [{ subscriptionId: subscription!.id, clientState: "guessed", changeType: "created" }] },
+        body: {
+          value: [{ subscriptionId: subscription!.id, clientState: "guessed", changeType: "created" }],
+        },
       }),
       await f.worker.notifyPush(f.firm.id, {
         provider: "graph",
-        body: { value: [{ subscriptionId: "unknown", clientState: subscription!.clientState, lifecycleEvent: "subscriptionRemoved" }] },
+        body: {
+          value: [
+            {
+              subscriptionId: "unknown",
+              clientState: subscription!.clientState,
+              lifecycleEvent: "subscriptionRemoved",
+            },
+          ],
+        },
       }),
       await f.worker.notifyPush(f.firm.id, { provider: "graph", body: "not json at all" }),
       // The right secret for another firm's registration: nothing of this firm matches.
@@ -268,13 +307,19 @@ describe("push registrations and notifications on workers", () => {
     );
     expect((await f.registrations()).map((r) => r.subscriptionId)).not.toContain(first!.id);
     // Graph forgets the other one: its renewal gets 404 and it is registered again.
-    f.graph.failNext(1, "renewSubscription", { status: 404, body: { error: { code: "ResourceNotFound", message: "The object was not found." } } });
+    f.graph.failNext(1, "renewSubscription", {
+      status: 404,
+      body: { error: { code: "ResourceNotFound", message: "The object was not found." } },
+    });
     f.advance(3 * day - 30 * 60_000);
     await eventually(
       async () => !(await f.registrations()).some((r) => r.subscriptionId === second!.id),
       "the forgotten subscription replaced",
     );
-    await eventually(async () => (await f.registrations()).filter((r) => r.provider === "graph").length === 2, "two Graph registrations");
+    await eventually(
+      async () => (await f.registrations()).filter((r) => r.provider === "graph").length === 2,
+      "two Graph registrations",
+    );
     f.mailToGraph();
     await eventually(async () => (await f.filed()) === 1, "mail through the new subscription");
   });

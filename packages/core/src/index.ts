@@ -55,7 +55,12 @@ export * from "./client.js";
 export * from "./domain/sending.js";
 export * from "./domain/identity.js";
 export * from "./domain/storable.js";
-export { checkPacingTake, checkPacingAcquire, checkPacingTryAcquire, pacingSleep } from "./domain/pacing-input.js";
+export {
+  checkPacingTake,
+  checkPacingAcquire,
+  checkPacingTryAcquire,
+  pacingSleep,
+} from "./domain/pacing-input.js";
 export {
   routePush,
   pushJobs,

@@ -35,7 +35,10 @@ export function pacingConformance(options: PacingConformanceOptions): void {
       const [a, b] = await options.makePair();
       const firm = unique("firm");
       const slots = { capacity: 4, ttlMs: 60_000 };
-      const held = await Promise.all([a.acquire(firm, "graph:ann", 1, slots), b.acquire(firm, "graph:ann", 3, slots)]);
+      const held = await Promise.all([
+        a.acquire(firm, "graph:ann", 1, slots),
+        b.acquire(firm, "graph:ann", 3, slots),
+      ]);
       let admitted = false;
       const waiting = a.acquire(firm, "graph:ann", 1, slots).then((slot) => {
         admitted = true;

@@ -78,7 +78,8 @@ export class IdleWatchers {
     } catch (error) {
       await provider?.close().catch(() => undefined);
       await slot?.release().catch(() => undefined);
-      if (!this.stopped) logger.warn("IDLE watcher not started", { firmId, mailboxId: mailbox.id, code: codeOf(error) });
+      if (!this.stopped)
+        logger.warn("IDLE watcher not started", { firmId, mailboxId: mailbox.id, code: codeOf(error) });
     } finally {
       this.starting.delete(key);
     }

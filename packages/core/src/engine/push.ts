@@ -129,7 +129,9 @@ async function recordOf(
     provider: provider.kind === "gmail" ? "gmail" : "graph",
     resource: registration.resource,
     secretHash:
-      registration.secret !== undefined ? await secretHash(registration.secret) : (previous?.secretHash ?? ""),
+      registration.secret !== undefined
+        ? await secretHash(registration.secret)
+        : (previous?.secretHash ?? ""),
     expiresAt: registration.expiresAt,
   };
 }
@@ -249,7 +251,8 @@ export async function routePush(
   const jobs: NewJob[] = [];
   if (notification.provider === "gmail") {
     const address = decodeGmailPush(notification.body);
-    const record = address === undefined ? undefined : await deps.store.getPushRegistration(firmId, `gmail:${address}`);
+    const record =
+      address === undefined ? undefined : await deps.store.getPushRegistration(firmId, `gmail:${address}`);
     if (record?.provider === "gmail") jobs.push(syncJob(firmId, record.mailboxId));
     else outcome.ignored += 1;
   } else {

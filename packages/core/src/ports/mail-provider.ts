@@ -136,7 +136,10 @@ export interface PushRegistrar {
   /** Registers for push (one registration per watched folder or topic). */
   subscribe(options?: CallOptions): Promise<PushRegistration[]>;
   /** Extends a registration as far as the provider allows. */
-  renew(registration: Pick<PushRegistration, "id" | "resource">, options?: CallOptions): Promise<PushRegistration>;
+  renew(
+    registration: Pick<PushRegistration, "id" | "resource">,
+    options?: CallOptions,
+  ): Promise<PushRegistration>;
   /** Removes a registration; one already gone is not an error. */
   unsubscribe(registration: Pick<PushRegistration, "id" | "resource">, options?: CallOptions): Promise<void>;
 }

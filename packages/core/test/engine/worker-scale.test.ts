@@ -4,7 +4,12 @@
  * in-flight work), and quarantine retries as keyed sync jobs.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { createMemoryJobQueue, createMemoryPacing, createMemoryStore, type MemoryStore } from "@clientmail/memory";
+import {
+  createMemoryJobQueue,
+  createMemoryPacing,
+  createMemoryStore,
+  type MemoryStore,
+} from "@clientmail/memory";
 import { MemoryMailbox } from "@clientmail/testkit";
 import { createWorker, type SyncWorker } from "../../src/index.js";
 import { silentLogger, type MailProvider } from "../../src/ports/index.js";
@@ -20,7 +25,9 @@ function startWorker(f: Firm, extra: Partial<Parameters<typeof createWorker>[0]>
     store: f.store,
     queue: f.queue!,
     clock: { now: () => new Date() },
-    logger: process.env.DEBUG_WORKER ? { ...silentLogger, warn: (m: string, d: unknown) => console.log(m, d) } : silentLogger,
+    logger: process.env.DEBUG_WORKER
+      ? { ...silentLogger, warn: (m: string, d: unknown) => console.log(m, d) }
+      : silentLogger,
     events: f.events,
     random: () => 0,
     holder: "test",
@@ -108,22 +115,48 @@ describe("IMAP IDLE watchers held by workers", () => {
 describe("fairness across firms", () => {
   it("one firm's 500 mailboxes do not starve another firm's one: its pass runs among the first few", async () => {
     const store = createMemoryStore();
-    const big = await store.createFirm({ name: "Big", internalDomains: ["big.example"], deletionMode: "mirror" });
-    const small = await store.createFirm({ name: "Small", internalDomains: ["small.example"], deletionMode: "mirror" });
+    const big = await store.createFirm({
+      name: "Big",
+      internalDomains: ["big.example"],
+      deletionMode: "mirror",
+    });
+    const small = await store.createFirm({
+      name: "Small",
+      internalDomains: ["small.example"],
+      deletionMode: "mirror",
+    });
     const settings = { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" };
     const owner = async (firmId: string, email: string) =>
-      store.createMember(firmId, { name: "Owner", email, role: "owner", newMailNotifications: "none", timeZone: "UTC" });
+      store.createMember(firmId, {
+        name: "Owner",
+        email,
+        role: "owner",
+        newMailNotifications: "none",
+        timeZone: "UTC",
+      });
     const bigOwner = await owner(big.id, "o@big.example");
     const smallOwner = await owner(small.id, "o@small.example");
     for (let i = 0; i < 500; i += 1)
       await store.createMailbox(
         big.id,
-        { provider: "imap", address: `m${i}@big.example`, displayName: `m${i}`, ownerMemberId: bigOwner.id, settings },
+        {
+          provider: "imap",
+          address: `m${i}@big.example`,
+          displayName: `m${i}`,
+          ownerMemberId: bigOwner.id,
+          settings,
+        },
         new Date(),
       );
     const lone = await store.createMailbox(
       small.id,
-      { provider: "imap", address: "lone@small.example", displayName: "lone", ownerMemberId: smallOwner.id, settings },
+      {
+        provider: "imap",
+        address: "lone@small.example",
+        displayName: "lone",
+        ownerMemberId: smallOwner.id,
+        settings,
+      },
       new Date(),
     );
     const queue = createMemoryJobQueue({ store });

@@ -3,7 +3,13 @@
  * at once, with its value (secrets redacted) and what was expected.
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
-import { silentLogger, systemClock, type Clock, type Logger, type MailboxPacing } from "@clientmail/core/ports";
+import {
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type MailboxPacing,
+} from "@clientmail/core/ports";
 import {
   checkHttpsUrls,
   defaultRetryPolicy,

@@ -4,7 +4,13 @@
  * may delay or drop any. A push is only a hint to run `changes`; it never carries data we use.
  */
 import { ClientMailError } from "@clientmail/core";
-import type { CallOptions, Logger, PushRegistrar, PushRegistration, PushSubscription } from "@clientmail/core/ports";
+import type {
+  CallOptions,
+  Logger,
+  PushRegistrar,
+  PushRegistration,
+  PushSubscription,
+} from "@clientmail/core/ports";
 import { providerClosedError } from "@clientmail/provider-utils";
 import type { ProfileResponse } from "./changes.js";
 import type { GmailHttp } from "./http.js";

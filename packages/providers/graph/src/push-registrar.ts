@@ -42,7 +42,12 @@ export function graphPushRegistrar(options: GraphPushRegistrarOptions): PushRegi
         clientState,
       },
     });
-    return { id: body.id, resource: folder, expiresAt: new Date(body.expirationDateTime), secret: clientState };
+    return {
+      id: body.id,
+      resource: folder,
+      expiresAt: new Date(body.expirationDateTime),
+      secret: clientState,
+    };
   };
 
   return {
@@ -58,7 +63,11 @@ export function graphPushRegistrar(options: GraphPushRegistrarOptions): PushRegi
         signal: call.signal,
         body: { expirationDateTime: expiry() },
       });
-      return { id: registration.id, resource: registration.resource, expiresAt: new Date(body.expirationDateTime) };
+      return {
+        id: registration.id,
+        resource: registration.resource,
+        expiresAt: new Date(body.expirationDateTime),
+      };
     },
     async unsubscribe(registration, call: CallOptions = {}) {
       try {

@@ -2,7 +2,13 @@
  * Settings of {@link createGraphProvider}, and their validation.
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
-import { silentLogger, systemClock, type Clock, type Logger, type MailboxPacing } from "@clientmail/core/ports";
+import {
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type MailboxPacing,
+} from "@clientmail/core/ports";
 import {
   checkHttpsUrls,
   sleep as realSleep,

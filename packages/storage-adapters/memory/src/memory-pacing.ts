@@ -3,7 +3,13 @@
  * semantics as `createPostgresPacing`, timed by the injected clock.
  */
 import { checkPacingAcquire, checkPacingTake, checkPacingTryAcquire, pacingSleep } from "@clientmail/core";
-import { systemClock, type Clock, type Pacing, type PacingSlot, type RateBudget } from "@clientmail/core/ports";
+import {
+  systemClock,
+  type Clock,
+  type Pacing,
+  type PacingSlot,
+  type RateBudget,
+} from "@clientmail/core/ports";
 
 /** Settings of {@link createMemoryPacing}. */
 export interface MemoryPacingSettings {
@@ -32,7 +38,13 @@ class MemoryPacing implements Pacing {
     this.sleep = settings.sleep ?? pacingSleep;
   }
 
-  async take(firmId: string, key: string, units: number, budget: RateBudget, signal?: AbortSignal): Promise<void> {
+  async take(
+    firmId: string,
+    key: string,
+    units: number,
+    budget: RateBudget,
+    signal?: AbortSignal,
+  ): Promise<void> {
     checkPacingTake({ firmId, key, units, budget });
     const list = this.spends.get(k(firmId, key)) ?? [];
     this.spends.set(k(firmId, key), list);

@@ -1141,7 +1141,10 @@ export class MemoryStore implements Store {
     return this.#op((log) => {
       assertStorable(record, "record");
       if (!this.#mailboxRow(firmId, record.mailboxId)) throw new NotFoundError("mailbox", record.mailboxId);
-      this.#put(log, this.#t.pushRegistrations, k(firmId, record.subscriptionId), { ...copy(record), firmId });
+      this.#put(log, this.#t.pushRegistrations, k(firmId, record.subscriptionId), {
+        ...copy(record),
+        firmId,
+      });
     });
   }
 

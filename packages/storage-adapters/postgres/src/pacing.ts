@@ -52,7 +52,13 @@ class PostgresPacing implements Pacing {
     }
   }
 
-  async take(firmId: string, key: string, units: number, budget: RateBudget, signal?: AbortSignal): Promise<void> {
+  async take(
+    firmId: string,
+    key: string,
+    units: number,
+    budget: RateBudget,
+    signal?: AbortSignal,
+  ): Promise<void> {
     checkPacingTake({ firmId, key, units, budget });
     const wanted = Math.min(units, budget.units);
     for (;;) {

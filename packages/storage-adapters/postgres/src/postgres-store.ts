@@ -1658,7 +1658,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async getPushRegistration(firmId: string, subscriptionId: string): Promise<PushRegistrationRecord | undefined> {
+  async getPushRegistration(
+    firmId: string,
+    subscriptionId: string,
+  ): Promise<PushRegistrationRecord | undefined> {
     const rows = await this.#q(
       firmId,
       "SELECT * FROM push_registrations WHERE firm_id = $1 AND subscription_id = $2",
