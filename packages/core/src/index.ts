@@ -73,3 +73,20 @@ export {
   type ErasureReport,
   type EraseFilesDependencies,
 } from "./facade/erasure.js";
+export {
+  checkPacingTake,
+  checkPacingAcquire,
+  checkPacingTryAcquire,
+  pacingSleep,
+} from "./domain/pacing-input.js";
+export {
+  routePush,
+  pushJobs,
+  pushSubscribeJob,
+  pushRenewJob,
+  renewalTime,
+  secretHash,
+  type PushNotification,
+  type PushOutcome,
+} from "./engine/push.js";
+export type { ProviderContext } from "./engine/provider-pool.js";

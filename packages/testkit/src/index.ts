@@ -24,3 +24,4 @@ export * from "./drain-jobs.js";
 export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";
 export * from "./document-sink-conformance.js";
+export * from "./pacing-conformance.js";

@@ -42,6 +42,11 @@ export interface SyncDependencies {
   random?: (() => number) | undefined;
   /** Waits; injectable for tests. Rejects when `signal` aborts. */
   sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /**
+   * R2 on a queue: each quarantined message's next attempt is enqueued as the mailbox's keyed sync
+   * job in the page's transaction (set by workers, whose queue runs those jobs).
+   */
+  scheduleRetries?: boolean | undefined;
 }
 
 /** One mailbox to sync. */

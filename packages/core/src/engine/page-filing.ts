@@ -40,7 +40,6 @@ import type {
   QuarantineEntry,
   SightingRemoval,
   Store,
-  SyncStateStore,
 } from "../ports/store.js";
 import { codeOf, emitFiled, type EffectDependencies, type FiledEffect } from "./after-commit.js";
 import { saveAttachmentsJobFor, stageCopy, unstage, type StagedCopy } from "./attachments.js";
@@ -48,11 +47,14 @@ import { notifyNewMail, type NewMailItem } from "./new-mail.js";
 import { directoryAtCommit, type FirmContext } from "./directory.js";
 import { intakeContent, intakeEnvelope } from "./intake.js";
 import { quarantineAttempt } from "./quarantine.js";
+import { syncJob } from "./sync-job.js";
 import { threadPage, type KnownCopy, type ThreadMerge } from "./store-threading.js";
 
 /** What page filing needs from its host. */
 export interface PageFilingDependencies extends EffectDependencies {
   random: () => number;
+  /** See `SyncDependencies.scheduleRetries`. */
+  scheduleRetries?: boolean | undefined;
 }
 
 /** The cursor write that goes with a page (absent for a targeted backfill or a quarantine retry). */
@@ -754,7 +756,7 @@ export class PageFiler {
   }
 
   private async quarantine(
-    tx: SyncStateStore,
+    tx: Store,
     failed: readonly UnreadableMessage[],
     now: Date,
   ): Promise<QuarantineEntry[]> {
@@ -766,6 +768,10 @@ export class PageFiler {
       quarantineAttempt(current.get(failure.providerId), this.mailboxId, failure, now, this.deps.random),
     );
     await tx.putQuarantine(this.firmId, entries);
+    if (this.deps.scheduleRetries && this.deps.queue) {
+      const soonest = Math.min(...entries.map((entry) => entry.nextAttemptAt.getTime()));
+      await this.deps.queue.enqueue(tx, [syncJob(this.firmId, this.mailboxId, new Date(soonest))]);
+    }
     return entries;
   }
 }

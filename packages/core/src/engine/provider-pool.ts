@@ -8,13 +8,28 @@ import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
 import { CREDENTIALS_FIELD } from "../keyring/rotate.js";
 import type { Keyring } from "../ports/keyring.js";
 import type { MailProvider } from "../ports/mail-provider.js";
+import type { MailboxPacing } from "../ports/pacing.js";
 import type { DirectoryStore } from "../ports/store.js";
 
-/** Opens the provider of a mailbox. `credentials` is the decrypted secret the host stored. */
+/**
+ * Opens the provider of a mailbox. `credentials` is the decrypted secret the host stored;
+ * `context` carries what the worker shares with the provider (see {@link ProviderContext}).
+ */
 export type ProviderFactory = (
   mailbox: Mailbox,
   credentials: string | undefined,
+  context?: ProviderContext,
 ) => MailProvider | Promise<MailProvider>;
+
+/** What a worker hands the provider factory besides credentials. */
+export interface ProviderContext {
+  /**
+   * The mailbox's share of the worker's `pacing`, shared by every process: pass it to the Gmail
+   * provider as `quota.shared` and to the Graph provider as `sharedRequests`. Undefined when the
+   * worker has no pacing.
+   */
+  pacing: MailboxPacing | undefined;
+}
 
 /** What a pool needs. */
 export interface ProviderPoolSettings {
@@ -22,6 +37,8 @@ export interface ProviderPoolSettings {
   providerFor: ProviderFactory;
   /** Decrypts stored credentials. Without it, the factory receives `undefined`. */
   keyring?: Keyring | undefined;
+  /** The context handed to the factory for a mailbox (the worker's pacing). */
+  contextFor?: ((firmId: FirmId, mailbox: Mailbox) => ProviderContext) | undefined;
 }
 
 /** A provider lent to one job; see {@link ProviderPool.borrow}. */
@@ -133,7 +150,15 @@ export class ProviderPool {
             field: CREDENTIALS_FIELD,
           })
         : undefined;
-    return this.settings.providerFor(mailbox, credentials);
+    return this.settings.providerFor(mailbox, credentials, this.settings.contextFor?.(firmId, mailbox));
+  }
+
+  /**
+   * A provider of the mailbox that is not shared with jobs (an IDLE watcher holds a connection of
+   * its own); the caller closes it.
+   */
+  dedicated(firmId: FirmId, mailbox: Mailbox): Promise<MailProvider> {
+    return this.create(firmId, mailbox);
   }
 
   private requireKeyring(): Keyring {

@@ -12,12 +12,20 @@
  * - `attachments.save` — F9/R8, see `attachments.ts`.
  * - `erasure.files` — R10: an erased contact's documents and message sources, see
  *   `facade/erasure.ts`.
+ * - `push.subscribe`, `push.renew` — Gmail watch and Graph subscriptions registered and renewed by
+ *   jobs, see `push.ts`; {@link SyncWorker.notifyPush} turns the host's webhook calls into sync
+ *   jobs. IMAP mailboxes are pushed by IDLE watchers this process holds, see `idle-watchers.ts`.
+ *
+ * With a `pacing` (shared by every process), the provider factory receives the mailbox's share of
+ * it, so Gmail's per-user quota and Graph's 4 concurrent requests per mailbox hold across
+ * processes, not per process.
  *
  * Jobs of one mailbox share a key, so a mailbox is never synced by two workers at once and at most
  * one follow-up waits; jobs are grouped by firm, so one firm's 500 mailboxes cannot starve another
  * firm's one.
  */
-import type { FirmId, MailboxId } from "../domain/model.js";
+import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
+import type { MailProvider } from "../ports/mail-provider.js";
 import { ClientMailError } from "../errors.js";
 import type { Job, JobHandler, JobQueue, JobWorker, NewJob, QueueStats } from "../ports/job-queue.js";
 import type { Store } from "../ports/store.js";
@@ -32,18 +40,35 @@ import { PageFiler } from "./page-filing.js";
 import { runPass } from "./pass.js";
 import { afterPassFailure, applyPassFailure } from "./run-loop.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
+import type { MailboxPacing, Pacing } from "../ports/pacing.js";
+import { IdleWatchers } from "./idle-watchers.js";
+import {
+  pushJobs,
+  pushSubscribeJob,
+  renewPush,
+  routePush,
+  subscribePush,
+  type PushNotification,
+  type PushOutcome,
+} from "./push.js";
+import { syncJob, syncJobName } from "./sync-job.js";
+
+export { syncJob } from "./sync-job.js";
+export type { PushNotification, PushOutcome } from "./push.js";
 
 /** Job names the worker handles. */
 export const workerJobs = {
-  sync: "sync.mailbox",
+  sync: syncJobName,
   audit: "audit.mailbox",
   backfill: "backfill.addresses",
   backfillMailbox: "backfill.mailbox",
   attachments: saveAttachmentsJob,
+  pushSubscribe: pushJobs.subscribe,
+  pushRenew: pushJobs.renew,
 } as const;
 
 /** Settings of {@link createWorker}. */
-export interface WorkerSettings extends SyncDependencies, ProviderPoolSettings {
+export interface WorkerSettings extends SyncDependencies, Omit<ProviderPoolSettings, "contextFor"> {
   /** Every role: passes write through transactions; the pool reads credentials from it. */
   store: Store;
   queue: JobQueue;
@@ -61,6 +86,24 @@ export interface WorkerSettings extends SyncDependencies, ProviderPoolSettings {
   quarantineRetryLimit?: number | undefined;
   /** How often an idle queue worker looks for due jobs. Default 1 s. */
   queuePollIntervalMs?: number | undefined;
+  /**
+   * Provider limits shared by every worker process (`createPostgresPacing`, or
+   * `createMemoryPacing` in one process): handed to the provider factory per mailbox, and used to
+   * place IDLE watchers. Without it, limits and watchers are per process.
+   */
+  pacing?: Pacing | undefined;
+  /** IMAP IDLE watchers this process holds at most (each is a connection). Default 100; 0 turns them off. */
+  maxWatchers?: number | undefined;
+  /** How long a watcher's slot outlives a dead process: its mailbox is watched elsewhere after this. Default `leaseTtlMs`. */
+  watchTtlMs?: number | undefined;
+  /** How long a shared request slot outlives a process that died holding it. Default 2 minutes. */
+  requestSlotTtlMs?: number | undefined;
+  /**
+   * A pass that found changes is followed by another this soon (Y2): providers coalesce or drop
+   * pushes that come close together (Gmail sends at most one per user per second), so a change
+   * made while a pass ran may never be announced. Default 2 s.
+   */
+  followUpMs?: number | undefined;
 }
 
 /** Health output of a worker process. */
@@ -68,6 +111,8 @@ export interface WorkerHealth extends QueueStats {
   /** Providers this process keeps open. */
   openProviders: number;
   running: number;
+  /** IMAP IDLE watchers held by this process. */
+  watchers: number;
 }
 
 /** A worker process's handle. */
@@ -76,22 +121,17 @@ export interface SyncWorker {
   start(): Promise<void>;
   /** A push hint (Gmail Pub/Sub, Graph notification, IDLE): sync the mailbox soon. */
   requestSync(firmId: FirmId, mailboxId: MailboxId): Promise<void>;
+  /**
+   * What the host's webhook calls with a provider's notification (Y2): a Pub/Sub push for Gmail
+   * (verify its OIDC token first), a Graph change or lifecycle notification (answer Graph's
+   * `validationToken` handshake yourself). Items that name a registration this firm recorded, with
+   * the right secret, bring that mailbox's sync forward; anything else is counted as ignored and
+   * changes nothing. Throws a ValidationError for a bad `firmId` or provider only.
+   */
+  notifyPush(firmId: FirmId, notification: PushNotification): Promise<PushOutcome>;
   /** Stops taking jobs; running ones finish (or are released after `timeoutMs`); closes providers. */
   stop(options?: { timeoutMs?: number }): Promise<void>;
   health(): Promise<WorkerHealth>;
-}
-
-/** The job that runs the next pass of a mailbox. */
-export function syncJob(firmId: FirmId, mailboxId: MailboxId, runAt?: Date): NewJob {
-  return {
-    name: workerJobs.sync,
-    payload: { firmId, mailboxId },
-    key: `${workerJobs.sync}:${firmId}:${mailboxId}`,
-    group: firmId,
-    runAt,
-    // The handler schedules its own follow-ups; a handler that crashes is retried by the queue.
-    maxAttempts: 5,
-  };
 }
 
 /**
@@ -117,13 +157,56 @@ class Worker implements SyncWorker {
   private readonly holder: string;
   private jobWorker: JobWorker | undefined;
   private readonly deps: SyncDependencies & { random: () => number };
+  private readonly watchers: IdleWatchers;
+  private readonly background = new Set<Promise<void>>();
 
   constructor(private readonly settings: WorkerSettings) {
     const suffix = new Uint8Array(6);
     globalThis.crypto.getRandomValues(suffix);
     this.holder = `${settings.holder}#${[...suffix].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
-    this.pool = new ProviderPool(settings);
-    this.deps = { ...settings, random: settings.random ?? Math.random };
+    this.pool = new ProviderPool({
+      ...settings,
+      contextFor: (firmId, mailbox) => ({ pacing: this.mailboxPacing(firmId, mailbox) }),
+    });
+    // R2: a quarantined message's next attempt is a keyed sync job, enqueued with the entry.
+    this.deps = { ...settings, random: settings.random ?? Math.random, scheduleRetries: true };
+    this.watchers = new IdleWatchers({
+      max: settings.maxWatchers ?? 100,
+      ttlMs: settings.watchTtlMs ?? settings.leaseTtlMs ?? syncDefaults.leaseTtlMs,
+      pacing: settings.pacing,
+      logger: settings.logger,
+      open: (firmId, mailbox) => this.pool.dedicated(firmId, mailbox),
+      onChange: (firmId, mailboxId) => this.track(this.requestSync(firmId, mailboxId)),
+    });
+  }
+
+  /** The mailbox's share of the shared pacing, keyed by its provider account. */
+  private mailboxPacing(firmId: FirmId, mailbox: Mailbox): MailboxPacing | undefined {
+    const pacing = this.settings.pacing;
+    if (!pacing) return undefined;
+    const key = `${mailbox.provider}:${mailbox.address}`;
+    const ttlMs = this.settings.requestSlotTtlMs ?? 120_000;
+    const logger = this.settings.logger;
+    return {
+      take: (units, budget, signal) => pacing.take(firmId, key, units, budget, signal),
+      acquire: async (weight, capacity, signal) => {
+        const slot = await pacing.acquire(firmId, key, weight, { capacity, ttlMs }, signal);
+        return () => {
+          slot.release().catch((error: unknown) => {
+            // The slot expires on its own after ttlMs.
+            logger.warn("a shared request slot could not be released", { firmId, code: codeOf(error) });
+          });
+        };
+      },
+    };
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.settings.logger.warn("worker background work failed", { code: codeOf(error) });
+    });
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
   }
 
   private get store(): Store {
@@ -136,6 +219,8 @@ class Worker implements SyncWorker {
       [workerJobs.audit]: (job, signal) => this.audit(job, signal),
       [workerJobs.backfill]: (job) => this.fanOutBackfill(job),
       [workerJobs.backfillMailbox]: (job, signal) => this.backfillMailbox(job, signal),
+      [workerJobs.pushSubscribe]: (job, signal) => this.subscribePush(job, signal),
+      [workerJobs.pushRenew]: (job, signal) => this.renewPush(job, signal),
     };
     if (this.settings.documents && this.settings.blobs) {
       handlers[workerJobs.attachments] = saveAttachmentsHandler({
@@ -171,15 +256,69 @@ class Worker implements SyncWorker {
     await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId)]);
   }
 
+  notifyPush(firmId: FirmId, notification: PushNotification): Promise<PushOutcome> {
+    return routePush(this.pushDeps(), firmId, notification);
+  }
+
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    // Watchers first: their slots go back at once, so the next pass elsewhere takes them over.
+    await this.watchers.stopAll();
     await this.jobWorker?.stop(options);
     this.jobWorker = undefined;
+    while (this.background.size > 0) await Promise.all([...this.background]);
     await this.pool.closeAll();
   }
 
   async health(): Promise<WorkerHealth> {
     const stats = await this.settings.queue.stats();
-    return { ...stats, openProviders: this.pool.size };
+    return { ...stats, openProviders: this.pool.size, watchers: this.watchers.size };
+  }
+
+  private pushDeps() {
+    return {
+      store: this.store,
+      queue: this.settings.queue,
+      logger: this.settings.logger,
+      clock: this.settings.clock,
+    };
+  }
+
+  private async subscribePush(job: Job, signal: AbortSignal): Promise<void> {
+    const { firmId, mailboxId, replacing } = job.payload as unknown as SyncPayload & {
+      replacing?: { id: string; resource: string }[];
+    };
+    const mailbox = await this.store.getMailbox(firmId, mailboxId);
+    if (!mailbox || mailbox.state.status === "stopped") return;
+    const borrowed = await this.pool.borrow(firmId, mailbox);
+    try {
+      await subscribePush(this.pushDeps(), borrowed.provider, firmId, mailboxId, signal, replacing ?? []);
+    } finally {
+      await borrowed.release();
+    }
+  }
+
+  private async renewPush(job: Job, signal: AbortSignal): Promise<void> {
+    const { firmId, mailboxId, subscriptionId } = job.payload as unknown as SyncPayload & {
+      subscriptionId: string;
+    };
+    const mailbox = await this.store.getMailbox(firmId, mailboxId);
+    const live = mailbox !== undefined && mailbox.state.status !== "stopped";
+    const borrowed = live ? await this.pool.borrow(firmId, mailbox) : undefined;
+    try {
+      await renewPush(this.pushDeps(), borrowed?.provider, firmId, subscriptionId, signal);
+    } finally {
+      await borrowed?.release();
+    }
+  }
+
+  /** After a pass that ran here: IDLE for IMAP, push registration for the others when none is recorded. */
+  private async afterPass(firmId: FirmId, mailbox: Mailbox, provider: MailProvider): Promise<void> {
+    if (mailbox.provider === "imap") {
+      if ((this.settings.maxWatchers ?? 100) > 0) this.track(this.watchers.ensure(firmId, mailbox));
+      return;
+    }
+    if (provider.push && (await this.store.listPushRegistrations(firmId, mailbox.id)).length === 0)
+      await this.settings.queue.enqueue(this.store, [pushSubscribeJob(firmId, mailbox.id)]);
   }
 
   private async sync(job: Job, signal: AbortSignal): Promise<void> {
@@ -207,7 +346,11 @@ class Worker implements SyncWorker {
       );
       // Another process holds the mailbox's lease: look again when it should be done.
       if (!result.ran) nextInMs = Math.min(poll, this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs);
-      else await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
+      else {
+        if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
+        await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
+        await this.afterPass(firmId, mailbox, borrowed.provider);
+      }
     } catch (error) {
       if (signal.aborted) throw error;
       const failuresBefore = mailbox.state.status === "retrying" ? mailbox.state.attempt : 0;
@@ -219,6 +362,7 @@ class Worker implements SyncWorker {
       );
       const wait = await applyPassFailure(this.deps, firmId, mailboxId, next, error);
       if (next.action === "stop") {
+        await this.watchers.stop(firmId, mailboxId);
         await this.pool.close(firmId, mailboxId);
         return;
       }

@@ -89,3 +89,6 @@ export type {
 } from "./store.js";
 export type { ThreadPosition, ThreadTraces, ThreadTracesRemoved } from "./store.js";
 export type { DocumentRef } from "./document-sink.js";
+export type { PushStore, PushRegistrationRecord } from "./store.js";
+export type { Pacing, PacingSlot, RateBudget, MailboxPacing } from "./pacing.js";
+export type { PushRegistrar, PushRegistration } from "./mail-provider.js";

@@ -101,6 +101,45 @@ export interface MailProvider {
    */
   watch(onChange: () => void, options?: CallOptions): Promise<PushSubscription>;
 
+  /**
+   * Push registrations that outlive this process (Gmail `users.watch`, Graph subscriptions),
+   * created and renewed by the worker's jobs and recorded in the store. Absent when the provider
+   * has no webhook push or it is not configured (IMAP pushes through {@link MailProvider.watch}).
+   */
+  readonly push?: PushRegistrar | undefined;
+
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
+}
+
+/** A push registration at the provider, as {@link PushRegistrar} returns it. */
+export interface PushRegistration {
+  /** The provider's id (Graph subscription id; `gmail:<address>` for Gmail's one watch per user). */
+  id: string;
+  /** What is watched (a Graph folder, a Pub/Sub topic). */
+  resource: string;
+  /** When notifications stop unless renewed (Gmail: ≤ 7 days; Graph mail: ≤ 10,070 minutes). */
+  expiresAt: Date;
+  /**
+   * The secret the provider echoes with each notification (Graph `clientState`), returned by
+   * `subscribe` only; the worker keeps its hash, never the value.
+   */
+  secret?: string | undefined;
+}
+
+/**
+ * Creates, renews and removes a mailbox's push registrations. Failures are `ClientMailError`s
+ * as for every provider call; `renew` throws `not_found` when the provider no longer knows the
+ * registration (it must then be created again).
+ */
+export interface PushRegistrar {
+  /** Registers for push (one registration per watched folder or topic). */
+  subscribe(options?: CallOptions): Promise<PushRegistration[]>;
+  /** Extends a registration as far as the provider allows. */
+  renew(
+    registration: Pick<PushRegistration, "id" | "resource">,
+    options?: CallOptions,
+  ): Promise<PushRegistration>;
+  /** Removes a registration; one already gone is not an error. */
+  unsubscribe(registration: Pick<PushRegistration, "id" | "resource">, options?: CallOptions): Promise<void>;
 }

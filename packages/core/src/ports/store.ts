@@ -11,7 +11,8 @@
  *   account's thread listings, mutes;
  * - {@link NotificationStore}: members' notifications;
  * - {@link OutboxStore}: outgoing messages and their claims;
- * - {@link AuditStore}: the audit trail.
+ * - {@link AuditStore}: the audit trail;
+ * - {@link PushStore}: push registrations at the providers (Gmail watch, Graph subscriptions).
  *
  * {@link Store} is all of them plus {@link Store.transaction}; an adapter is one object that
  * implements `Store`. Code that needs only some roles takes only those.
@@ -36,6 +37,7 @@ import type { NotificationStore } from "./store/notification-store.js";
 import type { OutboxStore } from "./store/outbox-store.js";
 import type { SyncStateStore } from "./store/sync-state-store.js";
 import type { ThreadStore } from "./store/thread-store.js";
+import type { PushStore } from "./store/push-store.js";
 
 export type {
   DirectoryStore,
@@ -106,7 +108,8 @@ export interface Store
     ThreadStore,
     NotificationStore,
     OutboxStore,
-    AuditStore {
+    AuditStore,
+    PushStore {
   /**
    * Runs `fn` in one transaction: every write made through `tx` (or through this store from
    * inside `fn`) commits together when `fn` resolves and is rolled back when it throws (the
@@ -115,3 +118,5 @@ export interface Store
    */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 }
+
+export type { PushStore, PushRegistrationRecord } from "./store/push-store.js";

@@ -20,7 +20,7 @@ import { Prefetch } from "./prefetch.js";
 import { QuotaPacer } from "./quota-pacer.js";
 import { searchParticipants } from "./search.js";
 import { resolveSettings, type GmailProviderSettings } from "./settings.js";
-import { GmailWatches } from "./watch.js";
+import { GmailWatches, gmailPushRegistrar } from "./watch.js";
 
 /** The Gmail provider: the {@link MailProvider} port plus Gmail-specific hooks. */
 export interface GmailProvider extends MailProvider {
@@ -56,9 +56,16 @@ export interface GmailProvider extends MailProvider {
 export function createGmailProvider(settings: GmailProviderSettings): GmailProvider {
   const config = resolveSettings(settings);
   const costs = { ...defaultGmailCosts, ...config.costs };
+  const budget = Math.floor(config.unitsPerMinute * config.utilisation);
+  const shared = config.shared;
   const pacer =
     config.pacer ??
-    new QuotaPacer(Math.floor(config.unitsPerMinute * config.utilisation), config.clock, config.sleep);
+    new QuotaPacer(
+      budget,
+      config.clock,
+      config.sleep,
+      shared && ((units, signal) => shared.take(units, { units: budget, windowMs: 60_000 }, signal)),
+    );
   const tokens = new OAuthTokens(config.credentials, {
     fetch: config.fetch,
     tokenUrl: config.tokenUrl,
@@ -92,6 +99,7 @@ export function createGmailProvider(settings: GmailProviderSettings): GmailProvi
   const prefetch =
     config.searchPrefetch === "raw" ? new Prefetch(config.prefetchBudgetBytes, config.clock) : undefined;
   const watches = new GmailWatches(http, config, config.logger);
+  const push = config.push && gmailPushRegistrar(http, config.push, config.emailAddress);
   let closed = false;
   const ensureOpen = () => {
     if (closed) throw providerClosedError("gmail");
@@ -117,6 +125,7 @@ export function createGmailProvider(settings: GmailProviderSettings): GmailProvi
     },
     watch: (onChange: () => void, options: CallOptions = {}): Promise<PushSubscription> =>
       watches.watch(onChange, options),
+    push,
     handlePushNotification: (body: unknown): boolean => watches.handlePushNotification(body),
     stats: () => ({ ...http.stats, unitsPaced: pacer.totalUnits, pacingWaitMs: pacer.waitedMs }),
     async close(): Promise<void> {

@@ -22,6 +22,8 @@ export class QuotaPacer {
     readonly budgetPerMinute: number,
     private readonly clock: Clock,
     private readonly sleep: Sleep,
+    /** Also spends every take from a budget shared with other processes, after this one's. */
+    private readonly shared?: (units: number, signal?: AbortSignal) => Promise<void>,
   ) {}
 
   private prune(now: number): void {
@@ -53,6 +55,11 @@ export class QuotaPacer {
         this.spent.push({ at: now, units });
         this.inWindow += units;
         this.totalUnits += units;
+        if (this.shared) {
+          const started = this.clock.now().getTime();
+          await this.shared(units, signal);
+          this.waitedMs += this.clock.now().getTime() - started;
+        }
         return;
       }
       // Wait for the oldest entries to leave the window until enough budget is free.

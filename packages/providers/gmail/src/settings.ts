@@ -3,7 +3,13 @@
  * at once, with its value (secrets redacted) and what was expected.
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
-import { silentLogger, systemClock, type Clock, type Logger } from "@clientmail/core/ports";
+import {
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type MailboxPacing,
+} from "@clientmail/core/ports";
 import {
   checkHttpsUrls,
   defaultRetryPolicy,
@@ -55,6 +61,12 @@ export interface GmailProviderSettings {
         costs?: Partial<Record<GmailApiMethod, number>> | undefined;
         /** Share one pacer between providers of the same user (e.g. a sender and a syncer). */
         pacer?: QuotaPacer | undefined;
+        /**
+         * The user's budget shared with other processes (a worker's `MailboxPacing`): every unit
+         * this provider spends is also taken from it, so N processes together keep one user's
+         * quota. Default: none (this process only).
+         */
+        shared?: Pick<MailboxPacing, "take"> | undefined;
       }
     | undefined;
   /**
@@ -114,6 +126,7 @@ export interface ResolvedGmailSettings {
   utilisation: number;
   costs: Partial<Record<GmailApiMethod, number>>;
   pacer: QuotaPacer | undefined;
+  shared: Pick<MailboxPacing, "take"> | undefined;
   retry: RetryPolicy;
   requestTimeoutMs: number;
   pageSize: number;
@@ -218,6 +231,7 @@ export function resolveSettings(settings: GmailProviderSettings): ResolvedGmailS
     utilisation: positive(issues, "quota.utilisation", settings.quota?.utilisation, 0.9, 1),
     costs: settings.quota?.costs ?? {},
     pacer: settings.quota?.pacer,
+    shared: settings.quota?.shared,
     retry: {
       maxAttempts: positive(
         issues,

@@ -4,7 +4,13 @@
  * may delay or drop any. A push is only a hint to run `changes`; it never carries data we use.
  */
 import { ClientMailError } from "@clientmail/core";
-import type { CallOptions, Logger, PushSubscription } from "@clientmail/core/ports";
+import type {
+  CallOptions,
+  Logger,
+  PushRegistrar,
+  PushRegistration,
+  PushSubscription,
+} from "@clientmail/core/ports";
 import { providerClosedError } from "@clientmail/provider-utils";
 import type { ProfileResponse } from "./changes.js";
 import type { GmailHttp } from "./http.js";
@@ -127,4 +133,45 @@ export class GmailWatches {
     this.closed = true;
     for (const subscription of [...this.subscriptions]) await subscription.stop();
   }
+}
+
+/**
+ * The push registrar the worker's jobs drive (`MailProvider.push`): `users.watch` registers the
+ * user's mailbox with the Pub/Sub topic for at most 7 days (Gmail's limit), so a renewal job
+ * calls it again before `expiration`; `users.stop` ends it. One watch per user: its id is
+ * `gmail:<address>`, the address Pub/Sub notifications name.
+ */
+export function gmailPushRegistrar(
+  http: GmailHttp,
+  push: NonNullable<ResolvedGmailSettings["push"]>,
+  emailAddress: string | undefined,
+): PushRegistrar {
+  const address = async (signal: AbortSignal | undefined): Promise<string> =>
+    (
+      emailAddress ??
+      (await http.json<{ emailAddress: string }>("users.getProfile", "/profile", {}, signal)).emailAddress
+    ).toLowerCase();
+  const watch = async (options: CallOptions = {}): Promise<PushRegistration> => {
+    const response = await http.json<{ historyId: string; expiration: string }>(
+      "users.watch",
+      "/watch",
+      {
+        httpMethod: "POST",
+        body: { topicName: push.topicName, labelIds: push.labelIds, labelFilterBehavior: "INCLUDE" },
+      },
+      options.signal,
+    );
+    return {
+      id: `gmail:${await address(options.signal)}`,
+      resource: push.topicName,
+      expiresAt: new Date(Number(response.expiration)),
+    };
+  };
+  return {
+    subscribe: async (options) => [await watch(options)],
+    renew: (_registration, options) => watch(options),
+    unsubscribe: async (_registration, options = {}) => {
+      await http.json("users.stop", "/stop", { httpMethod: "POST" }, options.signal);
+    },
+  };
 }

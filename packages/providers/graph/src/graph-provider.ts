@@ -17,6 +17,7 @@ import { createGraphContext } from "./graph-context.js";
 import { GraphHttp } from "./http.js";
 import { searchParticipants } from "./search.js";
 import { resolveSettings, type GraphProviderSettings } from "./settings.js";
+import { graphPushRegistrar } from "./push-registrar.js";
 import { SubscriptionManager } from "./watch.js";
 
 /** A Graph mailbox provider: the {@link MailProvider} port plus the webhook receiver for change notifications. */
@@ -61,6 +62,7 @@ export function createGraphProvider(settings: GraphProviderSettings): GraphProvi
     random: config.random,
     logger: config.logger,
     limiter: config.limiter,
+    sharedRequests: config.sharedRequests,
     retry: config.retry,
     requestTimeoutMs: config.requestTimeoutMs,
   });
@@ -75,6 +77,15 @@ export function createGraphProvider(settings: GraphProviderSettings): GraphProvi
     logger: config.logger,
     pollIntervalMs: config.pollIntervalMs,
   });
+  const push =
+    config.push &&
+    graphPushRegistrar({
+      http,
+      push: config.push,
+      folders: config.folders,
+      userPath: config.userPath,
+      clock: config.clock,
+    });
   let closed = false;
   const ensureOpen = () => {
     if (closed) throw providerClosedError("graph");
@@ -98,6 +109,7 @@ export function createGraphProvider(settings: GraphProviderSettings): GraphProvi
       ensureOpen();
       return subscriptions.watch(onChange);
     },
+    push,
     handleWebhook: (request: Request): Promise<Response> => subscriptions.handleWebhook(request),
     drain: (): Promise<void> => subscriptions.drain(),
     async close(): Promise<void> {

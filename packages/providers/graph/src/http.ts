@@ -10,7 +10,7 @@
  */
 import { Client, ResponseType, type Context, type Middleware } from "@microsoft/microsoft-graph-client";
 import { ClientMailError } from "@clientmail/core";
-import type { Clock, Logger } from "@clientmail/core/ports";
+import type { Clock, Logger, MailboxPacing } from "@clientmail/core/ports";
 import { retry, withDeadline, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
 import { isInvalidGrant, retryAfterMs, translateGraphFailure } from "./errors.js";
 import type { ConcurrencyLimiter } from "./limiter.js";
@@ -25,6 +25,8 @@ export interface GraphHttpOptions {
   random: () => number;
   logger: Logger;
   limiter: ConcurrencyLimiter;
+  /** Slots shared with other processes (see the `sharedRequests` setting). */
+  sharedRequests?: Pick<MailboxPacing, "acquire"> | undefined;
   retry: RetryPolicy;
   requestTimeoutMs: number;
 }
@@ -98,7 +100,13 @@ export class GraphHttp {
     for (let refreshed = false; ; refreshed = true) {
       const release = await this.options.limiter.acquire(request.weight ?? 1, request.signal);
       let outcome: { response: Response; bytes: Buffer };
+      let releaseShared: (() => void) | undefined;
       try {
+        releaseShared = await this.options.sharedRequests?.acquire(
+          request.weight ?? 1,
+          this.options.limiter.capacity,
+          request.signal,
+        );
         const token = await this.token(request.signal);
         outcome = await withDeadline(
           {
@@ -121,6 +129,7 @@ export class GraphHttp {
           },
         );
       } finally {
+        releaseShared?.();
         release();
       }
       const { response, bytes } = outcome;

@@ -2,7 +2,13 @@
  * Settings of {@link createGraphProvider}, and their validation.
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
-import { silentLogger, systemClock, type Clock, type Logger } from "@clientmail/core/ports";
+import {
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type MailboxPacing,
+} from "@clientmail/core/ports";
 import {
   checkHttpsUrls,
   sleep as realSleep,
@@ -61,6 +67,12 @@ export interface GraphProviderSettings {
    * its own with `maxConcurrentRequests`.
    */
   limiter?: ConcurrencyLimiter | undefined;
+  /**
+   * Concurrent requests shared with other processes syncing the same mailbox (a worker's
+   * `MailboxPacing`): each request also holds a slot of it, with the limiter's capacity, so N
+   * processes together stay within Outlook's 4 per mailbox. Default: none (this process only).
+   */
+  sharedRequests?: Pick<MailboxPacing, "acquire"> | undefined;
   /** Concurrent requests to this mailbox, 1 to 4, when no `limiter` is given. Default 4. */
   maxConcurrentRequests?: number | undefined;
   /**
@@ -139,6 +151,9 @@ export function validateSettings(settings: GraphProviderSettings): string[] {
   if (input.limiter !== undefined && !(input.limiter instanceof ConcurrencyLimiter)) {
     issues.push({ field: "settings.limiter", value: "[object]", expected: "a ConcurrencyLimiter" });
   }
+  if (input.sharedRequests !== undefined && typeof input.sharedRequests?.acquire !== "function") {
+    issues.push({ field: "settings.sharedRequests", value: "[object]", expected: "a MailboxPacing" });
+  }
   if (input.limiter !== undefined && input.maxConcurrentRequests !== undefined) {
     issues.push({
       field: "settings.maxConcurrentRequests",
@@ -187,6 +202,7 @@ export interface ResolvedGraphSettings {
   timers: Timers;
   logger: Logger;
   limiter: ConcurrencyLimiter;
+  sharedRequests: Pick<MailboxPacing, "acquire"> | undefined;
   requestTimeoutMs: number;
   pageSize: number;
   searchChunkSize: number;
@@ -224,6 +240,7 @@ export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphS
     timers: settings.timers ?? defaultTimers,
     logger: settings.logger ?? silentLogger,
     limiter: settings.limiter ?? new ConcurrencyLimiter(settings.maxConcurrentRequests ?? 4),
+    sharedRequests: settings.sharedRequests,
     requestTimeoutMs: settings.requestTimeoutMs ?? 120_000,
     pageSize: settings.pageSize ?? 100,
     searchChunkSize: settings.searchChunkSize ?? 10,

@@ -19,3 +19,5 @@ export { createMemoryJobQueue } from "./memory-job-queue.js";
 export type { MemoryJobQueueSettings } from "./memory-job-queue.js";
 export { createMemoryBlobStore } from "./memory-blob-store.js";
 export type { MemoryBlobStore } from "./memory-blob-store.js";
+export { createMemoryPacing } from "./memory-pacing.js";
+export type { MemoryPacingSettings } from "./memory-pacing.js";

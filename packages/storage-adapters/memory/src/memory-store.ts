@@ -38,6 +38,7 @@ import type {
   OutboxMessage,
   QuarantineEntry,
   QuarantineFilter,
+  PushRegistrationRecord,
   SightingRemoval,
   SubjectEntry,
   Store,
@@ -110,6 +111,8 @@ class Tables {
   quarantine = new Map<string, QuarantineEntry & { firmId: string }>();
   /** (firm, tombstone) -> when it was recorded (R10). */
   tombstones = new Map<string, Date>();
+  /** (firm, subscription id) -> push registration (Y2). */
+  pushRegistrations = new Map<string, PushRegistrationRecord & { firmId: string }>();
 }
 
 interface SubjectRow {
@@ -1316,6 +1319,46 @@ export class MemoryStore implements Store {
         removed += 1;
       }
       return removed;
+    });
+  }
+
+  // -- push registrations ---------------------------------------------------------------------
+
+  putPushRegistration(firmId: string, record: PushRegistrationRecord): Promise<void> {
+    return this.#op((log) => {
+      assertStorable(record, "record");
+      if (!this.#mailboxRow(firmId, record.mailboxId)) throw new NotFoundError("mailbox", record.mailboxId);
+      this.#put(log, this.#t.pushRegistrations, k(firmId, record.subscriptionId), {
+        ...copy(record),
+        firmId,
+      });
+    });
+  }
+
+  getPushRegistration(firmId: string, subscriptionId: string): Promise<PushRegistrationRecord | undefined> {
+    return this.#op(() => {
+      const row = this.#t.pushRegistrations.get(k(firmId, subscriptionId));
+      if (!row) return undefined;
+      const { firmId: _firmId, ...record } = row;
+      return copy(record);
+    });
+  }
+
+  listPushRegistrations(firmId: string, mailboxId: string): Promise<PushRegistrationRecord[]> {
+    return this.#op(() =>
+      [...this.#t.pushRegistrations.values()]
+        .filter((row) => row.firmId === firmId && row.mailboxId === mailboxId)
+        .sort((a, b) => compare(a.subscriptionId, b.subscriptionId))
+        .map(({ firmId: _firmId, ...record }) => copy(record)),
+    );
+  }
+
+  removePushRegistration(firmId: string, subscriptionId: string): Promise<boolean> {
+    return this.#op((log) => {
+      const key = k(firmId, subscriptionId);
+      if (!this.#t.pushRegistrations.has(key)) return false;
+      this.#del(log, this.#t.pushRegistrations, key);
+      return true;
     });
   }
 

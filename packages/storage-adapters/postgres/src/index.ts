@@ -26,3 +26,5 @@ export type { RowLevelSecuritySettings } from "./row-level-security.js";
 export { createPostgresJobQueue } from "./job-queue.js";
 export type { PostgresJobQueueSettings } from "./job-queue.js";
 export { installJobQueue } from "./job-queue-install.js";
+export { createPostgresPacing } from "./pacing.js";
+export type { PostgresPacingSettings } from "./pacing.js";

@@ -40,6 +40,7 @@ import type {
   OutboxMessage,
   QuarantineEntry,
   QuarantineFilter,
+  PushRegistrationRecord,
   SightingRemoval,
   SubjectEntry,
   Store,
@@ -1849,6 +1850,67 @@ export class PostgresStore implements Store {
     return rows.length;
   }
 
+  // -- push registrations ---------------------------------------------------------------------
+
+  async putPushRegistration(firmId: string, record: PushRegistrationRecord): Promise<void> {
+    assertStorable(record, "record");
+    await this.#atomic(async () => {
+      const known = await this.#q(firmId, "SELECT 1 FROM mailboxes WHERE firm_id = $1 AND id = $2", [
+        firmId,
+        record.mailboxId,
+      ]);
+      if (known.length === 0) throw new NotFoundError("mailbox", record.mailboxId);
+      await this.#q(
+        firmId,
+        `INSERT INTO push_registrations (firm_id, subscription_id, mailbox_id, provider, resource, secret_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (firm_id, subscription_id) DO UPDATE SET
+           mailbox_id = EXCLUDED.mailbox_id, provider = EXCLUDED.provider, resource = EXCLUDED.resource,
+           secret_hash = EXCLUDED.secret_hash, expires_at = EXCLUDED.expires_at`,
+        [
+          firmId,
+          record.subscriptionId,
+          record.mailboxId,
+          record.provider,
+          record.resource,
+          record.secretHash,
+          record.expiresAt.toISOString(),
+        ],
+      );
+    });
+  }
+
+  async getPushRegistration(
+    firmId: string,
+    subscriptionId: string,
+  ): Promise<PushRegistrationRecord | undefined> {
+    const rows = await this.#q(
+      firmId,
+      "SELECT * FROM push_registrations WHERE firm_id = $1 AND subscription_id = $2",
+      [firmId, subscriptionId],
+    );
+    return rows[0] ? pushRegistrationFromRow(rows[0]) : undefined;
+  }
+
+  async listPushRegistrations(firmId: string, mailboxId: string): Promise<PushRegistrationRecord[]> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT * FROM push_registrations WHERE firm_id = $1 AND mailbox_id = $2
+        ORDER BY subscription_id COLLATE "C"`,
+      [firmId, mailboxId],
+    );
+    return rows.map(pushRegistrationFromRow);
+  }
+
+  async removePushRegistration(firmId: string, subscriptionId: string): Promise<boolean> {
+    const rows = await this.#q(
+      firmId,
+      "DELETE FROM push_registrations WHERE firm_id = $1 AND subscription_id = $2 RETURNING 1",
+      [firmId, subscriptionId],
+    );
+    return rows.length > 0;
+  }
+
   // -- attachments ----------------------------------------------------------------------------
 
   async claimAttachment(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
@@ -2222,4 +2284,15 @@ export class PostgresStore implements Store {
 /** Creates a store on the caller's pool. Run {@link migrate} first. */
 export function createPostgresStore(settings: PostgresStoreSettings): Store {
   return new PostgresStore(settings);
+}
+
+function pushRegistrationFromRow(row: Row): PushRegistrationRecord {
+  return {
+    mailboxId: row.mailbox_id as string,
+    subscriptionId: row.subscription_id as string,
+    provider: row.provider as PushRegistrationRecord["provider"],
+    resource: row.resource as string,
+    secretHash: row.secret_hash as string,
+    expiresAt: row.expires_at as Date,
+  };
 }

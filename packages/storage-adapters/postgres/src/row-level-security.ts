@@ -22,6 +22,9 @@ export const FIRM_TABLES = [
   "thread_subjects",
   "quarantine",
   "erasure_tombstones",
+  "push_registrations",
+  "pacing_spends",
+  "pacing_slots",
 ] as const;
 
 export interface RowLevelSecuritySettings {

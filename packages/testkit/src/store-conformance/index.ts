@@ -14,6 +14,7 @@ import { filingStoreConformance } from "./filing-store.js";
 import { notificationStoreConformance } from "./notification-store.js";
 import type { StoreConformanceOptions } from "./options.js";
 import { outboxStoreConformance } from "./outbox-store.js";
+import { pushStoreConformance } from "./push-store.js";
 import { storableTextConformance } from "./storable-text.js";
 import { syncStateStoreConformance } from "./sync-state-store.js";
 import { storeTenantIsolationConformance } from "./tenant-isolation.js";
@@ -35,6 +36,7 @@ export {
   threadStoreConformance,
   storeTransactionConformance,
   crmAndErasureConformance,
+  pushStoreConformance,
 };
 
 /** Defines the whole suite: every role's, then the promises across roles. */
@@ -46,6 +48,7 @@ export function storeConformance(options: StoreConformanceOptions): void {
   notificationStoreConformance(options);
   outboxStoreConformance(options);
   auditStoreConformance(options);
+  pushStoreConformance(options);
   storableTextConformance(options);
   storeTransactionConformance(options);
   storeTenantIsolationConformance(options);

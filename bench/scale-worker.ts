@@ -1,0 +1,150 @@
+/**
+ * One worker process of the scale benchmark (`scale.bench.ts`): production's shape — `createWorker`
+ * over the PostgreSQL store, job queue and pacing, the real Gmail, Graph and IMAP providers — with
+ * the Gmail and Graph fakes reached over loopback HTTP and Dovecot over loopback IMAP. Credentials
+ * come from the store, encrypted by the keyring. The parent talks to it over IPC: `start`,
+ * `notify` (a push the host's webhook received), `stop`.
+ */
+import { hostname } from "node:os";
+import pg from "pg";
+import { createAesGcmKeyring, createWorker, type PushNotification } from "@clientmail/core";
+import type { Logger, MailProvider } from "@clientmail/core/ports";
+import { createGmailProvider } from "@clientmail/gmail";
+import { createGraphProvider } from "@clientmail/graph";
+import { createImapProvider } from "@clientmail/imap";
+import { createPostgresJobQueue, createPostgresPacing, createPostgresStore } from "@clientmail/postgres";
+import { loopbackHostPolicy } from "../packages/testkit/src/loopback-host-policy.js";
+
+/** What the parent stores (encrypted) per mailbox. */
+export type ScaleCredentials =
+  | { kind: "gmail"; clientId: string; clientSecret: string; refreshToken: string }
+  | { kind: "graph"; accessToken: string }
+  | { kind: "imap"; user: string; password: string };
+
+export type ToWorker =
+  { type: "start" } | { type: "notify"; firmId: string; notification: PushNotification } | { type: "stop" };
+export type FromWorker =
+  { type: "ready" } | { type: "started" } | { type: "stopped" } | { type: "error"; message: string };
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const send = (message: FromWorker) => process.send?.(message);
+
+const warnings = new Map<string, number>();
+const count = (message: string, fields?: Record<string, unknown>) => {
+  const code = fields?.code;
+  const key = typeof code === "string" ? `${message} (${code})` : message;
+  warnings.set(key, (warnings.get(key) ?? 0) + 1);
+};
+const logger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message, fields) => count(message, fields),
+  error: (message, fields) => count(message, fields),
+};
+
+async function main(): Promise<void> {
+  const pool = new pg.Pool({
+    connectionString: env("SCALE_DATABASE_URL"),
+    max: Number(env("SCALE_CONCURRENCY")) + 6,
+  });
+  pool.on("error", () => undefined);
+  const store = createPostgresStore({ pool });
+  const queue = createPostgresJobQueue({ pool, store, lockTimeoutMs: Number(env("SCALE_LEASE_TTL_MS")) });
+  const pacing = createPostgresPacing({ pool });
+  const keyring = createAesGcmKeyring({ keys: { k1: env("SCALE_KEY") }, currentKeyId: "k1" });
+  const gmailUrl = env("SCALE_GMAIL_URL");
+  const graphUrl = env("SCALE_GRAPH_URL");
+  const [imapHost, imapPort] = (process.env.SCALE_IMAP ?? "127.0.0.1:0").split(":") as [string, string];
+  const worker = createWorker({
+    store,
+    queue,
+    keyring,
+    pacing,
+    clock: { now: () => new Date() },
+    logger,
+    holder: `${hostname()}-${process.pid}`,
+    concurrency: Number(env("SCALE_CONCURRENCY")),
+    leaseTtlMs: Number(env("SCALE_LEASE_TTL_MS")),
+    pollIntervalMs: Number(env("SCALE_POLL_MS")),
+    auditIntervalMs: 365 * 86_400_000,
+    queuePollIntervalMs: 200,
+    providerFor: (mailbox, secret, context): MailProvider => {
+      const credentials = JSON.parse(secret!) as ScaleCredentials;
+      switch (credentials.kind) {
+        case "gmail":
+          return createGmailProvider({
+            credentials,
+            emailAddress: mailbox.address,
+            baseUrl: gmailUrl,
+            tokenUrl: `${gmailUrl}/token`,
+            allowInsecure: true,
+            logger,
+            push: { topicName: "projects/scale/topics/gmail" },
+            quota: { shared: context?.pacing },
+          });
+        case "graph":
+          return createGraphProvider({
+            mailbox: mailbox.address,
+            getAccessToken: async () => credentials.accessToken,
+            // Graph's own URL, carried to the fake's loopback bridge: the provider's Graph client
+            // treats an http:// base URL as a path under graph.microsoft.com.
+            fetch: (input, init) =>
+              fetch(
+                String(input instanceof Request ? input.url : input).replace(
+                  "https://graph.microsoft.com",
+                  graphUrl,
+                ),
+                init,
+              ),
+            logger,
+            folders: ["inbox"],
+            push: {
+              notificationUrl: `https://hooks.scale.example/graph?firm=${encodeURIComponent(mailbox.firmId)}`,
+            },
+            sharedRequests: context?.pacing,
+          });
+        case "imap":
+          return createImapProvider({
+            host: imapHost,
+            port: Number(imapPort),
+            security: "none",
+            hostPolicy: loopbackHostPolicy,
+            user: credentials.user,
+            password: credentials.password,
+            logger,
+          });
+      }
+    },
+  });
+  process.on("message", (message: ToWorker) => {
+    void (async () => {
+      try {
+        if (message.type === "start") {
+          await worker.start();
+          send({ type: "started" });
+        } else if (message.type === "notify") {
+          await worker.notifyPush(message.firmId, message.notification);
+        } else {
+          await worker.stop({ timeoutMs: 10_000 });
+          await pool.end();
+          if (warnings.size > 0) console.error(`[${process.pid}] warnings`, Object.fromEntries(warnings));
+          send({ type: "stopped" });
+          process.exit(0);
+        }
+      } catch (error) {
+        send({ type: "error", message: error instanceof Error ? error.message : String(error) });
+      }
+    })();
+  });
+  send({ type: "ready" });
+}
+
+main().catch((error: unknown) => {
+  send({ type: "error", message: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,324 @@
+/**
+ * Workers at scale, on the memory store and queue: IMAP IDLE watchers bounded per process and
+ * placed where a mailbox's pass ran, fairness across firms, graceful shutdown (finish or release
+ * in-flight work), and quarantine retries as keyed sync jobs.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createMemoryJobQueue,
+  createMemoryPacing,
+  createMemoryStore,
+  type MemoryStore,
+} from "@clientmail/memory";
+import { MemoryMailbox } from "@clientmail/testkit";
+import { createWorker, type SyncWorker } from "../../src/index.js";
+import { silentLogger, type MailProvider } from "../../src/ports/index.js";
+import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
+
+const workers: SyncWorker[] = [];
+afterEach(async () => {
+  for (const worker of workers.splice(0)) await worker.stop({ timeoutMs: 1_000 });
+});
+
+function startWorker(f: Firm, extra: Partial<Parameters<typeof createWorker>[0]> = {}): SyncWorker {
+  const worker = createWorker({
+    store: f.store,
+    queue: f.queue!,
+    clock: { now: () => new Date() },
+    logger: process.env.DEBUG_WORKER
+      ? { ...silentLogger, warn: (m: string, d: unknown) => console.log(m, d) }
+      : silentLogger,
+    events: f.events,
+    random: () => 0,
+    holder: "test",
+    providerFor: (mailbox) => f.box(mailbox.id).provider(),
+    queuePollIntervalMs: 20,
+    pollIntervalMs: 60 * 60_000,
+    ...extra,
+  });
+  workers.push(worker);
+  return worker;
+}
+
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const filedCount = async (f: Firm) =>
+  (await f.store.listAccountThreads(f.firm.id, f.accounts.family.id, { view: "inbox", limit: 500 })).flatMap(
+    (t) => t.messages,
+  ).length;
+
+const clientMail = (to: string, n: number) => ({
+  from: [at("jo@home.example")],
+  to: [at(to)],
+  subject: `Idle ${n}`,
+  messageId: `<idle-${n}@home>`,
+  date: minutes(n),
+});
+
+describe("IMAP IDLE watchers held by workers", () => {
+  it("Y2: each IMAP mailbox is watched once across two workers; a change is filed without waiting for the poll", async () => {
+    const f = await makeFirm();
+    const pacing = createMemoryPacing();
+    const a = startWorker(f, { pacing, maxWatchers: 4, holder: "a" });
+    const b = startWorker(f, { pacing, maxWatchers: 4, holder: "b" });
+    await Promise.all([a.start(), b.start()]);
+    await eventually(
+      async () => (await a.health()).watchers + (await b.health()).watchers === 4,
+      "four watchers",
+    );
+    // Both workers ran passes of every mailbox at start; each mailbox still has one IDLE connection.
+    for (const box of Object.values(f.boxes)) await a.requestSync(f.firm.id, box.id);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([...f.mailboxes.values()].map((box) => box.calls.watch)).toEqual([1, 1, 1, 1]);
+    // The poll is an hour away: only IDLE can bring this in.
+    f.box(f.boxes.ann.id).append(clientMail("ann@ledger.example", 1));
+    await eventually(async () => (await filedCount(f)) === 1, "the pushed message", 4_000);
+  });
+
+  it("Y2: a process holds at most maxWatchers; the mailboxes it cannot watch are still synced by the poll", async () => {
+    const f = await makeFirm();
+    const worker = startWorker(f, { pacing: createMemoryPacing(), maxWatchers: 1, pollIntervalMs: 300 });
+    await worker.start();
+    await eventually(async () => (await worker.health()).watchers === 1, "one watcher");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await worker.health()).watchers).toBe(1);
+    expect([...f.mailboxes.values()].reduce((sum, box) => sum + box.calls.watch, 0)).toBe(1);
+    f.box(f.boxes.ann.id).append(clientMail("ann@ledger.example", 6));
+    f.box(f.boxes.bob.id).append({ ...clientMail("bob@ledger.example", 7), to: [at("bob@ledger.example")] });
+    await eventually(async () => (await filedCount(f)) === 2, "both messages");
+  });
+
+  it("Y2: a worker that stops gives its watchers' slots back; the next pass elsewhere watches the mailbox", async () => {
+    const f = await makeFirm();
+    const pacing = createMemoryPacing();
+    const a = startWorker(f, { pacing, maxWatchers: 4, holder: "a" });
+    await a.start();
+    await eventually(async () => (await a.health()).watchers === 4, "a's watchers");
+    const b = startWorker(f, { pacing, maxWatchers: 4, holder: "b" });
+    await b.start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await b.health()).watchers).toBe(0);
+    await a.stop({ timeoutMs: 1_000 });
+    for (const box of Object.values(f.boxes)) await b.requestSync(f.firm.id, box.id);
+    await eventually(async () => (await b.health()).watchers === 4, "b's watchers");
+    f.box(f.boxes.bob.id).append(clientMail("bob@ledger.example", 2));
+    await eventually(async () => (await filedCount(f)) === 1, "the pushed message", 4_000);
+  });
+});
+
+describe("fairness across firms", () => {
+  it("one firm's 500 mailboxes do not starve another firm's one: its pass runs among the first few", async () => {
+    const store = createMemoryStore();
+    const big = await store.createFirm({
+      name: "Big",
+      internalDomains: ["big.example"],
+      deletionMode: "mirror",
+    });
+    const small = await store.createFirm({
+      name: "Small",
+      internalDomains: ["small.example"],
+      deletionMode: "mirror",
+    });
+    const settings = { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" };
+    const owner = async (firmId: string, email: string) =>
+      store.createMember(firmId, {
+        name: "Owner",
+        email,
+        role: "owner",
+        newMailNotifications: "none",
+        timeZone: "UTC",
+      });
+    const bigOwner = await owner(big.id, "o@big.example");
+    const smallOwner = await owner(small.id, "o@small.example");
+    for (let i = 0; i < 500; i += 1)
+      await store.createMailbox(
+        big.id,
+        {
+          provider: "imap",
+          address: `m${i}@big.example`,
+          displayName: `m${i}`,
+          ownerMemberId: bigOwner.id,
+          settings,
+        },
+        new Date(),
+      );
+    const lone = await store.createMailbox(
+      small.id,
+      {
+        provider: "imap",
+        address: "lone@small.example",
+        displayName: "lone",
+        ownerMemberId: smallOwner.id,
+        settings,
+      },
+      new Date(),
+    );
+    const queue = createMemoryJobQueue({ store });
+    const order: string[] = [];
+    let smallFirmSynced = () => undefined as void;
+    const reached = new Promise<void>((resolve) => {
+      smallFirmSynced = resolve;
+    });
+    const provider = (mailboxId: string): MailProvider => {
+      const inner = new MemoryMailbox().provider();
+      return {
+        ...inner,
+        changes: (cursor, options) => {
+          if (!order.includes(mailboxId)) order.push(mailboxId);
+          if (mailboxId === lone.id) smallFirmSynced();
+          return inner.changes(cursor, options);
+        },
+      };
+    };
+    const worker = createWorker({
+      store,
+      queue,
+      clock: { now: () => new Date() },
+      logger: silentLogger,
+      random: () => 0,
+      holder: "fair",
+      providerFor: (mailbox) => provider(mailbox.id),
+      queuePollIntervalMs: 10,
+      pollIntervalMs: 60 * 60_000,
+      concurrency: 2,
+      maxWatchers: 0,
+    });
+    workers.push(worker);
+    // start() enqueues the big firm's 500 passes first, then the small firm's one.
+    await worker.start();
+    await reached;
+    // First come, first served would run it 501st; round-robin by firm runs it right away.
+    expect(order.indexOf(lone.id)).toBeLessThan(4);
+    await worker.stop();
+    await queue.close();
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("Y2, R1: a pass in flight finishes within the timeout; its page is filed and its next pass is scheduled, not lost", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append(clientMail("ann@ledger.example", 3));
+    let openChanges = () => undefined as void;
+    const gate = new Promise<void>((resolve) => {
+      openChanges = resolve;
+    });
+    let inFlight = false;
+    const worker = startWorker(f, {
+      maxWatchers: 0,
+      providerFor: (mailbox) => {
+        const inner = f.box(mailbox.id).provider();
+        if (mailbox.id !== f.boxes.ann.id) return inner;
+        return {
+          ...inner,
+          async *changes(cursor, options) {
+            inFlight = true;
+            await gate;
+            yield* inner.changes(cursor, options);
+          },
+        };
+      },
+    });
+    await worker.start();
+    await eventually(async () => inFlight, "the pass to start");
+    const stopping = worker.stop({ timeoutMs: 5_000 });
+    setTimeout(openChanges, 200);
+    await stopping;
+    expect(await filedCount(f)).toBe(1);
+    const stats = await f.queue!.stats();
+    expect(stats.running).toBe(0);
+    // Every mailbox's next pass is waiting in the queue: nothing was dropped by the shutdown.
+    expect(stats.waiting).toBeGreaterThanOrEqual(4);
+  });
+
+  it("Y2, R1: a pass stuck past the timeout is aborted and released: another worker files the mailbox long before the lease would expire", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append(clientMail("ann@ledger.example", 4));
+    f.box(f.boxes.ann.id).hangNext("changes");
+    const a = startWorker(f, { maxWatchers: 0, holder: "a", leaseTtlMs: 10 * 60_000 });
+    await a.start();
+    await eventually(async () => f.box(f.boxes.ann.id).calls.changes === 1, "the stuck pass");
+    const started = Date.now();
+    await a.stop({ timeoutMs: 200 });
+    const b = startWorker(f, { maxWatchers: 0, holder: "b", leaseTtlMs: 10 * 60_000 });
+    await b.start();
+    await eventually(async () => (await filedCount(f)) === 1, "the mailbox filed by b");
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(await f.queue!.listFailed()).toEqual([]);
+  });
+});
+
+describe("quarantine retries as jobs", () => {
+  it("R2, R8: a quarantined message's retry is the mailbox's sync job, due at its next attempt, enqueued with the entry", async () => {
+    const f = await makeFirm();
+    let offset = 0;
+    const clock = { now: () => new Date(Date.now() + offset) };
+    const queue = createMemoryJobQueue({ store: f.store as MemoryStore, clock, retryDelayMs: () => 10 });
+    const box = f.box(f.boxes.ann.id);
+    const id = box.append(clientMail("ann@ledger.example", 5));
+    box.failListingOf(id);
+    const worker = startWorker(f, { queue, clock, maxWatchers: 0 });
+    await worker.start();
+    await eventually(
+      async () => (await f.store.listQuarantine(f.firm.id, { mailboxId: f.boxes.ann.id })).length === 1,
+      "the quarantine entry",
+    );
+    expect(await filedCount(f)).toBe(0);
+    // Past the first retry delay (5 minutes), well before the next poll (an hour): only a retry
+    // job due at the entry's next attempt runs the pass that files it.
+    offset = 6 * 60_000;
+    await eventually(async () => (await filedCount(f)) === 1, "the retried message");
+    expect(await f.store.listQuarantine(f.firm.id, { mailboxId: f.boxes.ann.id })).toEqual([]);
+    await worker.stop();
+    await queue.close();
+  });
+});
+
+describe("follow-up passes", () => {
+  it("Y2: a pass that found changes is followed by another shortly (a change during it may never be pushed); quiet mailboxes wait for the poll", async () => {
+    const f = await makeFirm();
+    const box = f.box(f.boxes.ann.id);
+    box.append(clientMail("ann@ledger.example", 8));
+    // Audited a moment ago: no completeness audit (which would also find the message) runs now.
+    await f.store.setMailboxVerification(f.firm.id, f.boxes.ann.id, {
+      at: new Date(),
+      complete: true,
+      clientMessages: 0,
+      missing: 0,
+      repaired: 0,
+      quarantined: 0,
+    });
+    let listings = 0;
+    const worker = startWorker(f, {
+      maxWatchers: 0,
+      followUpMs: 150,
+      auditIntervalMs: 365 * 86_400_000,
+      providerFor: (mailbox) => {
+        const inner = f.box(mailbox.id).provider();
+        if (mailbox.id !== f.boxes.ann.id) return inner;
+        return {
+          ...inner,
+          async *changes(cursor, options) {
+            for await (const page of inner.changes(cursor, options)) {
+              // A message arrives once the first page is listed, while the pass is still running,
+              // and no push or watcher announces it.
+              if ((listings += 1) === 1) box.append(clientMail("ann@ledger.example", 9));
+              yield page;
+            }
+          },
+        };
+      },
+    });
+    await worker.start();
+    await eventually(async () => (await filedCount(f)) === 2, "the follow-up pass");
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const settled = box.calls.changes;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(box.calls.changes).toBe(settled);
+  });
+});

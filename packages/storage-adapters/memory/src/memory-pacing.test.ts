@@ -1,0 +1,10 @@
+import { pacingConformance } from "@clientmail/testkit";
+import { createMemoryPacing } from "./memory-pacing.js";
+
+pacingConformance({
+  name: "memory",
+  makePair: async () => {
+    const pacing = createMemoryPacing();
+    return [pacing, pacing];
+  },
+});
