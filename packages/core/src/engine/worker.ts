@@ -10,6 +10,7 @@
  * - `backfill.addresses` — T7/Y5: fans out to one `backfill.mailbox` job per synced mailbox, each
  *   retried on its own.
  * - `attachments.save` — F9/R8, see `attachments.ts`.
+ * - `outbox.send` — S4, P1–P5: one queued message, effectively once, see `outbox.ts`.
  *
  * Jobs of one mailbox share a key, so a mailbox is never synced by two workers at once and at most
  * one follow-up waits; jobs are grouped by firm, so one firm's 500 mailboxes cannot starve another
@@ -29,6 +30,7 @@ import { PageFiler } from "./page-filing.js";
 import { runPass } from "./pass.js";
 import { afterPassFailure, applyPassFailure } from "./run-loop.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
+import { outboxSendJob, outboxWorker, type OutboxWorkerSettings } from "./outbox.js";
 
 /** Job names the worker handles. */
 export const workerJobs = {
@@ -37,10 +39,11 @@ export const workerJobs = {
   backfill: "backfill.addresses",
   backfillMailbox: "backfill.mailbox",
   attachments: saveAttachmentsJob,
+  outbox: outboxSendJob,
 } as const;
 
 /** Settings of {@link createWorker}. */
-export interface WorkerSettings extends SyncDependencies, ProviderPoolSettings {
+export interface WorkerSettings extends SyncDependencies, ProviderPoolSettings, OutboxWorkerSettings {
   /** Every role: passes write through transactions; the pool reads credentials from it. */
   store: Store;
   queue: JobQueue;
@@ -113,6 +116,7 @@ class Worker implements SyncWorker {
   private readonly pool: ProviderPool;
   private readonly holder: string;
   private jobWorker: JobWorker | undefined;
+  private outbox: ReturnType<typeof outboxWorker>;
   private readonly deps: SyncDependencies & { random: () => number };
 
   constructor(private readonly settings: WorkerSettings) {
@@ -143,6 +147,9 @@ class Worker implements SyncWorker {
         events: this.settings.events,
       });
     }
+    // S4: queued messages, when this process can open senders.
+    this.outbox = outboxWorker({ ...this.settings, holder: this.holder });
+    if (this.outbox) handlers[workerJobs.outbox] = this.outbox.handler;
     this.jobWorker = await this.settings.queue.work(handlers, {
       concurrency: this.settings.concurrency ?? 4,
       pollIntervalMs: this.settings.queuePollIntervalMs,
@@ -163,6 +170,7 @@ class Worker implements SyncWorker {
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     await this.jobWorker?.stop(options);
     this.jobWorker = undefined;
+    await this.outbox?.close();
     await this.pool.closeAll();
   }
 
