@@ -80,6 +80,23 @@ import type {
 } from "./ports/store.js";
 import type { JobQueue } from "./ports/job-queue.js";
 import { backfillJob, syncJob } from "./engine/worker.js";
+import type { DocumentSource } from "./ports/document-source.js";
+import { defaultSendLimits, type SendLimits } from "./domain/outgoing.js";
+import {
+  cancelMessage,
+  notifyClients,
+  replyInThread,
+  rescheduleMessage,
+  scheduledView,
+  sendMessages,
+  type ClientNotificationInput,
+  type ReplyInput,
+  type RescheduleInput,
+  type ScheduledItem,
+  type SendInput,
+  type SendResult,
+  type SendingContext,
+} from "./facade/sending.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -110,6 +127,12 @@ export interface ClientMailSettings {
    * facade emits `backfill.requested` after the commit and the host runs it.
    */
   queue?: JobQueue | undefined;
+  /** Reads the host's documents attached to outgoing mail (S1). */
+  documentSource?: DocumentSource | undefined;
+  /** Limits checked before a message is queued; defaults in {@link defaultSendLimits}. */
+  sendLimits?: Partial<SendLimits> | undefined;
+  /** Random hex for Message-IDs (S4). Defaults to 16 random bytes. */
+  randomHex?: (() => string) | undefined;
 }
 
 /** An account with what the CRM shows about it (T3, T8). */
@@ -199,6 +222,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly newToken: () => string;
   private readonly keyring: Keyring | undefined;
   private readonly queue: JobQueue | undefined;
+  private readonly settingsForSending: ClientMailSettings;
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -208,6 +232,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.newToken = settings.newToken ?? randomToken;
     this.keyring = settings.keyring;
     this.queue = settings.queue;
+    this.settingsForSending = settings;
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -848,6 +873,67 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     if (backfill.size > 0 && !this.queue)
       this.emit("backfill.requested", { firmId, addresses: [...backfill] });
   }
+
+  // Sending (S1–S6, P1–P5, T5, T6, H5) ------------------------------------------------------------
+
+  private sending(): SendingContext {
+    return {
+      store: this.store,
+      queue: this.queue,
+      clock: this.clock,
+      logger: this.logger,
+      documentSource: this.settingsForSending.documentSource,
+      limits: { ...defaultSendLimits, ...definedOnly(this.settingsForSending.sendLimits ?? {}) },
+      randomHex: this.settingsForSending.randomHex ?? randomHex,
+    };
+  }
+
+  /**
+   * S1, S2, S3, T5: sends (or, with `sendAt`, schedules, S4) one message per account. Everything
+   * is checked before anything is queued: shortcodes (S2), header-safe values, recipients and
+   * size limits, and the actor's right to use the mailbox (P1, P5), which is checked again when
+   * the message is sent.
+   */
+  async send(firmId: FirmId, input: SendInput): Promise<SendResult> {
+    checkIds({ firmId });
+    return sendMessages(this.sending(), firmId, input);
+  }
+
+  /** S6, P3: replies in a thread, by default from the mailbox its last inbound message arrived in. */
+  async reply(firmId: FirmId, input: ReplyInput): Promise<OutboxMessage> {
+    checkIds({ firmId });
+    return replyInThread(this.sending(), firmId, input);
+  }
+
+  /** S4: changes the time or texts of a message that is still scheduled. */
+  async reschedule(firmId: FirmId, outboxId: string, input: RescheduleInput): Promise<OutboxMessage> {
+    checkIds({ firmId, outboxId });
+    return rescheduleMessage(this.sending(), firmId, outboxId, input);
+  }
+
+  /** S4: cancels a message until a worker has claimed it (then `conflict`). */
+  async cancel(firmId: FirmId, outboxId: string, by: MemberId): Promise<void> {
+    checkIds({ firmId, outboxId, by });
+    return cancelMessage(this.sending(), firmId, outboxId, by);
+  }
+
+  /** H5: the Scheduled view: waiting (and whether due), being sent, and failed messages with why. */
+  async scheduledView(firmId: FirmId, accountId: AccountId): Promise<ScheduledItem[]> {
+    checkIds({ firmId, accountId });
+    return scheduledView(this.sending(), firmId, accountId);
+  }
+
+  /** T5, T6: a system notification of a category to accounts, with the activation banner per contact. */
+  async notifyClients(firmId: FirmId, input: ClientNotificationInput): Promise<SendResult> {
+    checkIds({ firmId });
+    return notifyClients(this.sending(), firmId, input);
+  }
+}
+
+function randomHex(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**

@@ -55,3 +55,30 @@ export * from "./client.js";
 export * from "./domain/sending.js";
 export * from "./domain/identity.js";
 export * from "./domain/storable.js";
+export * from "./domain/outgoing.js";
+export {
+  outboxSendJob,
+  outboxJob,
+  outboxSendHandler,
+  sendQueued,
+  fileSentMessage,
+  permissionAtSend,
+  reportFailingAutomation,
+  type AfterCrashPolicy,
+  type OutboxDependencies,
+  type OutboxRunResult,
+  type OutboxWorkerSettings,
+} from "./engine/outbox.js";
+export {
+  actorSchema,
+  sendInputSchema,
+  replyInputSchema,
+  rescheduleInputSchema,
+  clientNotificationInputSchema,
+  type SendInput,
+  type ReplyInput,
+  type RescheduleInput,
+  type ClientNotificationInput,
+  type SendResult,
+  type ScheduledItem,
+} from "./facade/sending.js";

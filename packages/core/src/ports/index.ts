@@ -85,3 +85,4 @@ export type {
   QuarantineEntry,
   QuarantineFilter,
 } from "./store.js";
+export type { DocumentSource, SourceDocument } from "./document-source.js";
