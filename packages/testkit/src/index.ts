@@ -23,3 +23,5 @@ export * from "./blob-store-conformance.js";
 export * from "./drain-jobs.js";
 export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";
+export * from "./fake-mail-sender.js";
+export * from "./mail-sender-conformance.js";
