@@ -148,10 +148,12 @@ describe("sending", () => {
     await f.settle();
     expect(f.allDeliveries()).toEqual([]);
     const view = await f.client.scheduledView(f.firm.id, f.accounts.acme.id);
-    expect(view.map((v) => [v.message.id, v.due])).toEqual([
-      [letter!.id, false],
-      [reminder!.id, false],
-    ]);
+    expect(view.map((v) => [v.message.id, v.due]).sort()).toEqual(
+      [
+        [letter!.id, false],
+        [reminder!.id, false],
+      ].sort(),
+    );
     // Edited: two hours instead of one, and a new subject; the job due at the first time re-queues it.
     const twoHours = new Date(f.clock.now().getTime() + 2 * 60 * 60_000);
     await f.client.reschedule(f.firm.id, letter!.id, {
