@@ -78,16 +78,20 @@ export async function makeSendingFirm(
   const worker = await queue.work({ [outboxSendJob]: outboxSendHandler(deps) }, { pollIntervalMs: 5 });
   workers.push(worker);
   const client = createClientMail({ store: f.store, queue, clock, sendLimits: options.sendLimits });
-  /** Waits until nothing due is waiting or running. */
+  /**
+   * Waits until nothing due is waiting or running, three polls in a row 15 ms apart, so a retry
+   * due a few milliseconds later (the queue's retry delay here is 2 ms) is waited for too.
+   */
   const settle = async (timeoutMs = 10_000) => {
     const started = Date.now();
-    for (;;) {
+    let quiet = 0;
+    while (quiet < 3) {
       const stats = await queue.stats();
       const dueWaiting =
         stats.oldestWaitingAt !== undefined && stats.oldestWaitingAt.getTime() <= clock.now().getTime();
-      if (stats.running === 0 && !dueWaiting) return;
+      quiet = stats.running === 0 && !dueWaiting ? quiet + 1 : 0;
       if (Date.now() - started > timeoutMs) throw new Error(`jobs still pending: ${JSON.stringify(stats)}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, quiet > 0 ? 15 : 3));
     }
   };
   const allDeliveries = () => [...senders.values()].flatMap((s) => s.deliveries);
