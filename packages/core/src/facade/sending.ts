@@ -195,7 +195,8 @@ const usesContact = (templates: Templates) =>
 
 function render(templates: Templates, values: ShortcodeValues) {
   return {
-    subject: renderTemplate(templates.subject, values, "subject"),
+    // Values come from stored names: any control character in them becomes a space, never a header.
+    subject: flattenHeaderText(renderTemplate(templates.subject, values, "subject")),
     text: templates.text && renderTemplate(templates.text, values, "text"),
     html: templates.html && renderTemplate(templates.html, values, "html"),
   };
