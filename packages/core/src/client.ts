@@ -88,6 +88,7 @@ import {
   replyInThread,
   rescheduleMessage,
   scheduledView,
+  scheduleWeeklyDigests,
   sendMessages,
   type ClientNotificationInput,
   type ReplyInput,
@@ -96,6 +97,7 @@ import {
   type SendInput,
   type SendResult,
   type SendingContext,
+  type WeeklyDigestInput,
 } from "./facade/sending.js";
 
 /** Events the facade emits after a change is committed. */
@@ -927,6 +929,12 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   async notifyClients(firmId: FirmId, input: ClientNotificationInput): Promise<SendResult> {
     checkIds({ firmId });
     return notifyClients(this.sending(), firmId, input);
+  }
+
+  /** T5: schedules each account's weekly transactions digest for Monday 09:00 in the recipients' time zone. */
+  async scheduleWeeklyDigests(firmId: FirmId, input: WeeklyDigestInput): Promise<SendResult> {
+    checkIds({ firmId });
+    return scheduleWeeklyDigests(this.sending(), firmId, input);
   }
 }
 

@@ -75,6 +75,8 @@ export {
   replyInputSchema,
   rescheduleInputSchema,
   clientNotificationInputSchema,
+  weeklyDigestInputSchema,
+  type WeeklyDigestInput,
   type SendInput,
   type ReplyInput,
   type RescheduleInput,

@@ -183,3 +183,49 @@ export function draftOf(json: Record<string, unknown>): OutboxDraft {
     ]);
   return json as unknown as OutboxDraft;
 }
+
+function zoneOffsetMs(instant: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(instant));
+  const part = (type: string) => Number(parts.find((p) => p.type === type)!.value);
+  const local = Date.UTC(
+    part("year"),
+    part("month") - 1,
+    part("day"),
+    part("hour"),
+    part("minute"),
+    part("second"),
+  );
+  return local - Math.floor(instant / 1000) * 1000;
+}
+
+/**
+ * T5: when the weekly transactions digest goes out: the next Monday at 09:00 in `timeZone` (an
+ * IANA name, e.g. `Europe/Berlin`), strictly after `now`. Daylight-saving changes are followed.
+ */
+export function nextWeeklyDigestAt(now: Date, timeZone: string): Date {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone });
+  } catch {
+    throw new ValidationError([{ field: "timeZone", value: timeZone, expected: "an IANA time zone" }]);
+  }
+  const start = now.getTime();
+  for (let day = 0; day <= 8; day++) {
+    const probe = start + day * 24 * 60 * 60_000;
+    const local = new Date(probe + zoneOffsetMs(probe, timeZone));
+    if (local.getUTCDay() !== 1) continue;
+    const nineLocal = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate(), 9, 0, 0);
+    let instant = nineLocal - zoneOffsetMs(nineLocal, timeZone);
+    instant = nineLocal - zoneOffsetMs(instant, timeZone);
+    if (instant > start) return new Date(instant);
+  }
+  throw new ValidationError([{ field: "timeZone", value: timeZone, expected: "an IANA time zone" }]);
+}

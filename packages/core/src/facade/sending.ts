@@ -36,6 +36,7 @@ import {
   type DraftKind,
   type OutboxDraft,
   type SendLimits,
+  nextWeeklyDigestAt,
 } from "../domain/outgoing.js";
 import { notifyCategories, type NotifyCategory } from "../domain/model.js";
 import type { Clock } from "../ports/clock.js";
@@ -764,4 +765,60 @@ export async function notifyClients(
       ? []
       : await enqueueDrafts(ctx, firmId, parsed.actor, mailbox.id, entries, sendTime(ctx, parsed.sendAt));
   return { messages, skipped };
+}
+
+/** T5: the weekly transactions digest, one per account, each with its own content. */
+export const weeklyDigestInputSchema = z.strictObject({
+  actor: actorSchema,
+  mailboxId: idSchema,
+  /** The recipients' IANA time zone (contacts carry none); a digest may name its own. */
+  timeZone: singleLineText().min(1, "an IANA time zone").max(100),
+  digests: z
+    .array(
+      z.strictObject({
+        accountId: idSchema,
+        subject: subjectSchema,
+        text: textBody.optional(),
+        html: textBody.optional(),
+        timeZone: singleLineText().min(1, "an IANA time zone").max(100).optional(),
+      }),
+    )
+    .min(1, "at least one digest")
+    .max(1000, "at most 1,000 digests per call"),
+});
+export type WeeklyDigestInput = z.input<typeof weeklyDigestInputSchema>;
+
+/**
+ * T5: schedules each account's weekly transactions digest for the next Monday 09:00 in the
+ * recipients' time zone, to the links with notify on and the `transactions_digest` category
+ * enabled, with the activation banner per contact (T6). Every template is checked before
+ * anything is queued (S2).
+ */
+export async function scheduleWeeklyDigests(
+  ctx: SendingContext,
+  firmId: FirmId,
+  input: WeeklyDigestInput,
+): Promise<SendResult> {
+  const parsed = parseInput(weeklyDigestInputSchema, input);
+  const now = ctx.clock.now();
+  const planned = parsed.digests.map((digest) => {
+    compileAll(digest);
+    return { digest, sendAt: nextWeeklyDigestAt(now, digest.timeZone ?? parsed.timeZone) };
+  });
+  const result: SendResult = { messages: [], skipped: [] };
+  for (const { digest, sendAt } of planned) {
+    const one = await notifyClients(ctx, firmId, {
+      actor: parsed.actor,
+      mailboxId: parsed.mailboxId,
+      accountIds: [digest.accountId],
+      category: "transactions_digest",
+      subject: digest.subject,
+      text: digest.text,
+      html: digest.html,
+      sendAt,
+    });
+    result.messages.push(...one.messages);
+    result.skipped.push(...one.skipped);
+  }
+  return result;
 }

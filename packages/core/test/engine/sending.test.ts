@@ -3,7 +3,12 @@
  * on the memory store, with the testkit's fake sender standing in for SMTP, Gmail and Graph.
  */
 import { describe, expect, it } from "vitest";
-import { ClientMailError, PermissionDeniedError, UnknownShortcodeError } from "../../src/index.js";
+import {
+  ClientMailError,
+  PermissionDeniedError,
+  UnknownShortcodeError,
+  nextWeeklyDigestAt,
+} from "../../src/index.js";
 import { at, minutes } from "./firm-fixture.js";
 import { makeSendingFirm } from "./sending-fixture.js";
 
@@ -454,6 +459,53 @@ describe("sending", () => {
     expect([...byRecipient.keys()].sort()).toEqual(["jo@home.example", "sam@home.example"]);
     expect(byRecipient.get("jo@home.example")!.text).toMatch(/^Your client portal access is waiting/);
     expect(byRecipient.get("sam@home.example")!.text).toBe("Your invoice is ready.");
+  });
+
+  it("T5: the weekly transactions digest is scheduled for Monday 09:00 in the recipients' time zone, to links with that category on", async () => {
+    const f = await makeSendingFirm();
+    await f.store.updateLink(f.firm.id, f.links.samFamily.id, {
+      notifyPreferences: { ...f.links.samFamily.notifyPreferences, transactions_digest: false },
+    });
+    const result = await f.client.scheduleWeeklyDigests(f.firm.id, {
+      actor: ann(f),
+      mailboxId: f.boxes.ann.id,
+      timeZone: "Europe/Berlin",
+      digests: [
+        {
+          accountId: f.accounts.family.id,
+          subject: "Your week, [CONTACT_FIRST_NAME]",
+          text: "3 transactions",
+        },
+        {
+          accountId: f.accounts.acme.id,
+          subject: "Your week",
+          text: "1 transaction",
+          timeZone: "Asia/Tokyo",
+        },
+      ],
+    });
+    expect(
+      result.messages.map((m) => (m.draft as { to: Array<{ address: string }> }).to[0]!.address),
+    ).toEqual(["jo@home.example", "petra@acme.example"]);
+    expect(result.messages[0]!.sendAt).toEqual(nextWeeklyDigestAt(f.clock.now(), "Europe/Berlin"));
+    expect(result.messages[1]!.sendAt).toEqual(nextWeeklyDigestAt(f.clock.now(), "Asia/Tokyo"));
+    expect(result.messages[0]!.draft).toMatchObject({
+      subject: "Your week, Jo",
+      kind: { kind: "client_notification", category: "transactions_digest" },
+    });
+    // S2 across digests: one unknown shortcode queues none of them.
+    await expect(
+      f.client.scheduleWeeklyDigests(f.firm.id, {
+        actor: ann(f),
+        mailboxId: f.boxes.ann.id,
+        timeZone: "UTC",
+        digests: [
+          { accountId: f.accounts.acme.id, subject: "ok", text: "ok" },
+          { accountId: f.accounts.family.id, subject: "[BALANCE]", text: "x" },
+        ],
+      }),
+    ).rejects.toMatchObject({ code: "unknown_shortcode" });
+    expect(await f.store.listOutbox(f.firm.id)).toHaveLength(2);
   });
 
   it("H5: the Scheduled view lists waiting messages with whether they are due, and failed ones with why", async () => {
