@@ -21,7 +21,7 @@
  *   and the same fingerprint, so filing recognises it instead of storing it twice.
  */
 import { ClientMailError } from "../errors.js";
-import { decideFiling, normalizeMessageId, parseMessageIdList } from "../domain/filing.js";
+import { decideFiling, FirmDirectory, normalizeMessageId, parseMessageIdList } from "../domain/filing.js";
 import { identityKey, sameMessage } from "../domain/identity.js";
 import type { FirmId, Mailbox, MailboxId, MemberId } from "../domain/model.js";
 import { notificationKey, type NotificationSubject } from "../domain/notifications.js";
@@ -35,7 +35,6 @@ import type { Logger } from "../ports/logger.js";
 import type { MailSender, OutgoingMessage, SendReceipt } from "../ports/mail-sender.js";
 import type { OutboxActor, OutboxMessage, Store } from "../ports/store.js";
 import { codeOf } from "./after-commit.js";
-import { loadDirectory } from "./directory.js";
 import type { EventEmitter } from "eventemitter3";
 import type { SyncEvents } from "./events.js";
 import { threadPage } from "./store-threading.js";
@@ -204,7 +203,15 @@ export async function fileSentMessage(
   receipt: Pick<SendReceipt, "providerThreadId"> | undefined,
   at: Date,
 ): Promise<string | undefined> {
-  const { directory } = await loadDirectory(tx, firmId);
+  // One query at a time: a transaction is one connection.
+  const firm = await tx.getFirm(firmId);
+  const members = await tx.listMembers(firmId);
+  const mailboxes = await tx.listMailboxes(firmId);
+  const directory = FirmDirectory.build({
+    internalAddresses: [...members.map((m) => m.email), ...mailboxes.map((m) => m.address)],
+    internalDomains: firm?.internalDomains ?? [],
+    links: await tx.listLinks(firmId, { emailSync: true }),
+  });
   const envelope = {
     from: addresses([draft.from]),
     sender: [],
