@@ -13,7 +13,14 @@ import {
   type AfterCrashPolicy,
   type OutboxDependencies,
 } from "../../src/index.js";
-import { silentLogger, type Clock, type JobWorker, type Store } from "../../src/ports/index.js";
+import {
+  silentLogger,
+  type Clock,
+  type DocumentSource,
+  type JobWorker,
+  type SourceDocument,
+  type Store,
+} from "../../src/ports/index.js";
 import { makeFirm } from "./firm-fixture.js";
 
 /** Real time plus an offset the test moves forward: jobs and retries run on their own. */
@@ -39,6 +46,7 @@ export async function makeSendingFirm(
     workerStore?: (store: Store) => Store;
     sentFolderLags?: () => boolean;
     sendLimits?: Parameters<typeof createClientMail>[0]["sendLimits"];
+    documentSource?: DocumentSource;
   } = {},
 ) {
   const f = await makeFirm();
@@ -74,10 +82,17 @@ export async function makeSendingFirm(
     holder: "test-worker",
     events: f.events,
     afterCrash: options.afterCrash,
+    documentSource: options.documentSource,
   };
   const worker = await queue.work({ [outboxSendJob]: outboxSendHandler(deps) }, { pollIntervalMs: 5 });
   workers.push(worker);
-  const client = createClientMail({ store: f.store, queue, clock, sendLimits: options.sendLimits });
+  const client = createClientMail({
+    store: f.store,
+    queue,
+    clock,
+    sendLimits: options.sendLimits,
+    documentSource: options.documentSource,
+  });
   /**
    * Waits until nothing due is waiting or running, three polls in a row 15 ms apart, so a retry
    * due a few milliseconds later (the queue's retry delay here is 2 ms) is waited for too.
@@ -111,3 +126,35 @@ export async function makeSendingFirm(
 }
 
 export type SendingFirm = Awaited<ReturnType<typeof makeSendingFirm>>;
+
+/** The host's documents, per account: what members attach to outgoing mail. */
+export class AccountDocuments implements DocumentSource {
+  readonly documents = new Map<
+    string,
+    { accountId: string; filename: string; contentType: string; bytes: Uint8Array }
+  >();
+  reads = 0;
+
+  add(documentId: string, accountId: string, filename: string, contentType: string, bytes: Uint8Array): void {
+    this.documents.set(documentId, { accountId, filename, contentType, bytes });
+  }
+
+  async getDocument(
+    _firmId: string,
+    documentId: string,
+    scope: { accountIds: readonly string[] },
+  ): Promise<SourceDocument | undefined> {
+    const document = this.documents.get(documentId);
+    if (!document || !scope.accountIds.includes(document.accountId)) return undefined;
+    return {
+      filename: document.filename,
+      contentType: document.contentType,
+      size: document.bytes.byteLength,
+      content: async function* (this: AccountDocuments) {
+        this.reads += 1;
+        yield document.bytes.slice(0, 3);
+        yield document.bytes.slice(3);
+      }.bind(this),
+    };
+  }
+}

@@ -10,7 +10,7 @@ import {
   nextWeeklyDigestAt,
 } from "../../src/index.js";
 import { at, minutes } from "./firm-fixture.js";
-import { makeSendingFirm } from "./sending-fixture.js";
+import { AccountDocuments, makeSendingFirm } from "./sending-fixture.js";
 
 const ann = (f: { members: { ann: { id: string } } }) => ({
   kind: "member" as const,
@@ -135,6 +135,63 @@ describe("sending", () => {
     const threads = await f.store.listAccountThreads(f.firm.id, f.accounts.acme.id, { view: "inbox" });
     const phone = threads.flatMap((t) => t.messages).find((m) => m.subject === "From my phone");
     expect(phone?.html).toBe("<p>Sent from my phone</p>");
+  });
+
+  it("S1: attachments come from the host's documents, are checked when composing and read when sending; plain and HTML parts both go out", async () => {
+    const documents = new AccountDocuments();
+    const f = await makeSendingFirm({ documentSource: documents });
+    const pdf = new TextEncoder().encode("%PDF-1.7 engagement letter");
+    documents.add("doc-letter", f.accounts.acme.id, "Engagement letter.pdf", "application/pdf", pdf);
+    documents.add("doc-other", f.accounts.family.id, "Family.pdf", "application/pdf", pdf);
+    const base = {
+      actor: ann(f),
+      mailboxId: f.boxes.ann.id,
+      accountIds: [f.accounts.acme.id],
+      subject: "Your letter",
+      text: "Attached.",
+      html: "<p>Attached.</p>",
+    };
+    // Another account's document is not this account's to send.
+    await expect(
+      f.client.send(f.firm.id, { ...base, attachments: [{ documentId: "doc-other" }] }),
+    ).rejects.toMatchObject({
+      code: "validation_failed",
+      issues: [expect.objectContaining({ field: "attachments.0.documentId", value: "doc-other" })],
+    });
+    const [queued] = (
+      await f.client.send(f.firm.id, { ...base, attachments: [{ documentId: "doc-letter" }] })
+    ).messages;
+    // The outbox keeps a reference, never the bytes.
+    expect((queued!.draft as { attachments: unknown }).attachments).toEqual([
+      {
+        documentId: "doc-letter",
+        filename: "Engagement letter.pdf",
+        contentType: "application/pdf",
+        size: pdf.byteLength,
+      },
+    ]);
+    expect(documents.reads).toBe(0);
+    await f.settle();
+    const [delivered] = f.allDeliveries();
+    expect(delivered).toMatchObject({ text: "Attached.", html: "<p>Attached.</p>" });
+    expect(delivered!.attachments).toEqual([
+      { filename: "Engagement letter.pdf", contentType: "application/pdf", content: pdf },
+    ]);
+    // A document removed before the send fails the message with why (listed in H5).
+    const [later] = (
+      await f.client.send(f.firm.id, {
+        ...base,
+        attachments: [{ documentId: "doc-letter" }],
+        sendAt: new Date(f.clock.now().getTime() + 60_000),
+      })
+    ).messages;
+    documents.documents.delete("doc-letter");
+    f.clock.advance(61_000);
+    await f.settle();
+    expect(await f.store.getOutbox(f.firm.id, later!.id)).toMatchObject({
+      state: "failed",
+      lastError: expect.stringContaining("Engagement letter.pdf"),
+    });
   });
 
   it("S4, H5: a scheduled message is listed, can be edited or cancelled until claimed, and is sent once when due", async () => {
