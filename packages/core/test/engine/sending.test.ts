@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   ClientMailError,
   PermissionDeniedError,
+  RateLimitedError,
   UnknownShortcodeError,
   nextWeeklyDigestAt,
 } from "../../src/index.js";
@@ -192,6 +193,29 @@ describe("sending", () => {
       state: "failed",
       lastError: expect.stringContaining("Engagement letter.pdf"),
     });
+  });
+
+  it("S4: a sending limit puts the message back until the provider's Retry-After, then it goes out once", async () => {
+    const f = await makeSendingFirm();
+    f.senderOf(f.boxes.ann.id).failNext("before_accept", new RateLimitedError("Too many messages", 30_000));
+    const [queued] = (
+      await f.client.send(f.firm.id, {
+        actor: ann(f),
+        mailboxId: f.boxes.ann.id,
+        accountIds: [f.accounts.acme.id],
+        subject: "Paced",
+        text: "x",
+      })
+    ).messages;
+    await f.settle();
+    const waiting = await f.store.getOutbox(f.firm.id, queued!.id);
+    expect(waiting).toMatchObject({ state: "scheduled", lastError: "rate_limited" });
+    expect(waiting!.sendAt.getTime() - queued!.sendAt.getTime()).toBeGreaterThanOrEqual(29_000);
+    expect(f.allDeliveries()).toEqual([]);
+    f.clock.advance(31_000);
+    await f.settle();
+    expect(f.allDeliveries().map((d) => d.subject)).toEqual(["Paced"]);
+    expect((await f.store.getOutbox(f.firm.id, queued!.id))?.state).toBe("sent");
   });
 
   it("S4, H5: a scheduled message is listed, can be edited or cancelled until claimed, and is sent once when due", async () => {
