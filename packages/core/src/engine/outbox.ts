@@ -326,71 +326,83 @@ export async function sendQueued(
 
   // P1, P2, P5: checked now, not only when the message was composed.
   const permission = await permissionAtSend(store, firmId, message);
-  if (!permission.ok) {
-    await refuse(deps, message, claim, permission.reason, permission.message);
-    logger.warn("queued message refused at send time", { ...log, reason: permission.reason });
+  const mailbox = await store.getMailbox(firmId, message.mailboxId);
+
+  // After a crash, settle first whether the dead run's message went out: a message that left is
+  // recorded as sent, whatever changed since. A failure to look is thrown: the message stays
+  // `submitting` and the next run looks again.
+  let sender: MailSender | undefined;
+  if (recovering && mailbox) {
+    sender = await deps.senderFor(firmId, mailbox);
+    const since = new Date(message.sendAt.getTime() - (deps.lookupMarginMs ?? 24 * 60 * 60_000));
+    const lookup = await sender.findSent(draft.messageId, { signal, since });
+    if (lookup.found) {
+      const receipt = { messageId: lookup.messageId, from: mailbox.address };
+      await markSent(deps, message, draft, claim, receipt, "found_after_crash");
+      logger.info("queued message found in sent mail after a crash", log);
+      return "found_after_crash";
+    }
+  }
+  if (!permission.ok || !mailbox) {
+    const reason = permission.ok ? "mailbox_not_found" : permission.reason;
+    await refuse(
+      deps,
+      message,
+      claim,
+      reason,
+      permission.ok ? "The mailbox no longer exists" : permission.message,
+    );
+    logger.warn("queued message refused at send time", { ...log, reason });
     return "refused";
   }
-
-  const mailbox = (await store.getMailbox(firmId, message.mailboxId))!;
-  const sender = await deps.senderFor(firmId, mailbox);
-  {
-    if (recovering) {
-      const since = new Date(message.sendAt.getTime() - (deps.lookupMarginMs ?? 24 * 60 * 60_000));
-      const lookup = await sender.findSent(draft.messageId, { signal, since });
-      if (lookup.found) {
-        await markSent(
-          deps,
-          message,
-          draft,
-          claim,
-          { messageId: lookup.messageId, from: mailbox.address },
-          "found_after_crash",
+  if (recovering) {
+    if ((deps.afterCrash ?? "resend") === "hold") {
+      const reason =
+        "held for a person: a worker stopped while sending this message and it is not in the mailbox's sent mail; it may or may not have gone out";
+      await store.transaction(async (tx) => {
+        await tx.markOutboxFailed(firmId, outboxId, claim, { error: reason, retryAt: undefined });
+        await tx.appendAudit(
+          firmId,
+          {
+            actor: "system",
+            action: "outbox.held_after_crash",
+            subject: `outbox:${outboxId}`,
+            details: { mailboxId: message.mailboxId, messageId: draft.messageId },
+          },
+          clock.now(),
         );
-        logger.info("queued message found in sent mail after a crash", log);
-        return "found_after_crash";
-      }
-      if ((deps.afterCrash ?? "resend") === "hold") {
-        const reason =
-          "held for a person: a worker stopped while sending this message and it is not in the mailbox's sent mail; it may or may not have gone out";
-        await store.transaction(async (tx) => {
-          await tx.markOutboxFailed(firmId, outboxId, claim, { error: reason, retryAt: undefined });
-          await tx.appendAudit(
-            firmId,
-            {
-              actor: "system",
-              action: "outbox.held_after_crash",
-              subject: `outbox:${outboxId}`,
-              details: { mailboxId: message.mailboxId, messageId: draft.messageId },
-            },
-            clock.now(),
-          );
-        });
-        return "held_after_crash";
-      }
-      // The decision to send again is recorded before the second submission.
-      await store.appendAudit(
-        firmId,
-        {
-          actor: "system",
-          action: "outbox.resend_after_crash",
-          subject: `outbox:${outboxId}`,
-          details: { mailboxId: message.mailboxId, messageId: draft.messageId, attempts: message.attempts },
-        },
-        clock.now(),
-      );
+      });
+      return "held_after_crash";
     }
-    let receipt: SendReceipt;
-    try {
-      const outgoing = await outgoingMessage(firmId, message, draft, deps.documentSource);
-      receipt = await sender.send(outgoing, { signal });
-    } catch (error) {
-      return await afterSendFailure(deps, message, claim, error);
-    }
-    await markSent(deps, message, draft, claim, receipt, "sent");
-    logger.info("queued message sent", log);
-    return "sent";
+    // The decision to send again is recorded before the second submission.
+    await store.appendAudit(
+      firmId,
+      {
+        actor: "system",
+        action: "outbox.resend_after_crash",
+        subject: `outbox:${outboxId}`,
+        details: { mailboxId: message.mailboxId, messageId: draft.messageId, attempts: message.attempts },
+      },
+      clock.now(),
+    );
   }
+  let outgoing: OutgoingMessage;
+  try {
+    sender ??= await deps.senderFor(firmId, mailbox);
+    outgoing = await outgoingMessage(firmId, message, draft, deps.documentSource);
+  } catch (error) {
+    // Nothing was submitted: safe to put back (or fail for good).
+    return await afterSendFailure(deps, message, claim, error, false);
+  }
+  let receipt: SendReceipt;
+  try {
+    receipt = await sender.send(outgoing, { signal });
+  } catch (error) {
+    return await afterSendFailure(deps, message, claim, error, true);
+  }
+  await markSent(deps, message, draft, claim, receipt, "sent");
+  logger.info("queued message sent", log);
+  return "sent";
 }
 
 async function markSent(
@@ -482,25 +494,28 @@ async function refuse(
 
 /**
  * A failed submission. The provider refusing this very message (`validation_failed`: too large,
- * an invalid recipient) or the mailbox's credentials (`auth_revoked`) fail it for good; a sending
- * limit (`rate_limited`) puts it back for later. Anything else may have happened after the server
- * accepted the message: the message stays `submitting` and the error is thrown, so the queue runs
- * the job again and that run looks the message up before deciding (S4).
+ * an invalid recipient), the mailbox's credentials (`auth_revoked`) or a missing attachment fail it
+ * for good; a sending limit (`rate_limited`), or a retryable failure before anything was submitted
+ * (opening the sender, reading attachments), puts it back for later. Anything else may have
+ * happened after the server accepted the message: the message stays `submitting` and the error is
+ * thrown, so the queue runs the job again and that run looks the message up before deciding (S4).
  */
 async function afterSendFailure(
   deps: OutboxDependencies,
   message: OutboxMessage,
   claim: string,
   error: unknown,
+  maybeSubmitted: boolean,
 ): Promise<OutboxRunResult> {
   const { store, clock } = deps;
   const code = codeOf(error);
   const now = clock.now();
-  if (ClientMailError.hasCode(error, "rate_limited")) {
+  const retryable = !ClientMailError.isInstance(error) || error.retryable;
+  if (ClientMailError.hasCode(error, "rate_limited") || (!maybeSubmitted && retryable)) {
     const waitMs = Number((error as { retryAfterMs?: unknown }).retryAfterMs ?? 60_000);
     const retryAt = new Date(now.getTime() + (Number.isFinite(waitMs) ? waitMs : 60_000));
     await store.transaction(async (tx) => {
-      await tx.markOutboxFailed(message.firmId, message.id, claim, { error: "rate_limited", retryAt });
+      await tx.markOutboxFailed(message.firmId, message.id, claim, { error: codeOf(error), retryAt });
       await deps.queue.enqueue(tx, [outboxJob(message.firmId, message.id, retryAt)]);
     });
     return "retry_later";

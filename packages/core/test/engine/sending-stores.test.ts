@@ -109,6 +109,50 @@ describe.each(engineStores)("sending on the $name", ({ make }) => {
     ]);
   });
 
+  it("S4, P5: a message that went out before its worker died is recorded as sent even when its mailbox stopped since; one that did not is refused", async () => {
+    const f = await makeFirm({ makeStore: make });
+    const queue = recordingQueue();
+    const clock = { now: () => new Date() };
+    const client = createClientMail({ store: f.store, queue, clock });
+    const send = (subject: string) =>
+      client.send(f.firm.id, {
+        actor: { kind: "automation", automationId: "Reminders", runAsMemberId: f.members.ann.id },
+        mailboxId: f.boxes.ann.id,
+        accountIds: [f.accounts.acme.id],
+        subject,
+        text: "x",
+      });
+    const [went] = (await send("went out")).messages;
+    const [stuck] = (await send("never left")).messages;
+    const sender = new FakeMailSender({ address: "ann@ledger.example" });
+    const deps: OutboxDependencies = {
+      store: f.store,
+      queue,
+      clock,
+      logger: silentLogger,
+      senderFor: () => sender,
+      holder: "w",
+    };
+    const signal = new AbortController().signal;
+    sender.failNext("after_accept", new SimulatedCrash("after the server accepted"));
+    await expect(sendQueued(deps, asJob(queue.jobs[0]!, 1), signal)).rejects.toThrow();
+    sender.failNext("before_accept", new SimulatedCrash("before the server accepted"));
+    await expect(sendQueued(deps, asJob(queue.jobs[1]!, 1), signal)).rejects.toThrow();
+    await f.store.setMailboxState(f.firm.id, f.boxes.ann.id, {
+      status: "stopped",
+      reason: "auth_revoked",
+      at: new Date(),
+    });
+    expect(await sendQueued(deps, asJob(queue.jobs[0]!, 2), signal)).toBe("found_after_crash");
+    expect(await sendQueued(deps, asJob(queue.jobs[1]!, 2), signal)).toBe("refused");
+    expect((await f.store.getOutbox(f.firm.id, went!.id))?.state).toBe("sent");
+    expect(await f.store.getOutbox(f.firm.id, stuck!.id)).toMatchObject({
+      state: "failed",
+      lastError: expect.stringContaining("mailbox_sync_stopped"),
+    });
+    expect(sender.deliveries.map((d) => d.subject)).toEqual(["went out"]);
+  });
+
   it("S4: a scheduled message cancelled before its job runs is never sent; one claimed is no longer cancellable", async () => {
     const f = await makeFirm({ makeStore: make });
     const queue = recordingQueue();
