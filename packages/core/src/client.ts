@@ -104,6 +104,25 @@ import {
 import { updateMemberNotifications, type MemberNotificationsInput } from "./facade/members.js";
 import { eraseContact, type ErasureReport } from "./facade/erasure.js";
 import type { LinkSettingsInput } from "./domain/schemas.js";
+import type { DocumentSource } from "./ports/document-source.js";
+import { defaultSendLimits, type SendLimits } from "./domain/outgoing.js";
+import {
+  cancelMessage,
+  notifyClients,
+  replyInThread,
+  rescheduleMessage,
+  scheduledView,
+  scheduleWeeklyDigests,
+  sendMessages,
+  type ClientNotificationInput,
+  type ReplyInput,
+  type RescheduleInput,
+  type ScheduledItem,
+  type SendInput,
+  type SendResult,
+  type SendingContext,
+  type WeeklyDigestInput,
+} from "./facade/sending.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -148,6 +167,12 @@ export interface ClientMailSettings {
   documents?: DocumentSink | undefined;
   /** R10: where `eraseContact` deletes the sources of the erased messages. */
   blobs?: BlobStore | undefined;
+  /** Reads the host's documents attached to outgoing mail (S1). */
+  documentSource?: DocumentSource | undefined;
+  /** Limits checked before a message is queued; defaults in {@link defaultSendLimits}. */
+  sendLimits?: Partial<SendLimits> | undefined;
+  /** Random hex for Message-IDs (S4). Defaults to 16 random bytes. */
+  randomHex?: (() => string) | undefined;
 }
 
 /** An account with what the CRM shows about it (T3, T8). */
@@ -238,6 +263,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly keyring: Keyring | undefined;
   private readonly queue: JobQueue | undefined;
   private readonly files: { documents: DocumentSink | undefined; blobs: BlobStore | undefined };
+  private readonly settingsForSending: ClientMailSettings;
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -248,6 +274,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.keyring = settings.keyring;
     this.queue = settings.queue;
     this.files = { documents: settings.documents, blobs: settings.blobs };
+    this.settingsForSending = settings;
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -974,6 +1001,72 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   async eraseContact(firmId: FirmId, contactId: string, by: MemberId): Promise<ErasureReport> {
     return eraseContact(this.facadeContext(), firmId, contactId, by);
   }
+  // Sending (S1–S6, P1–P5, T5, T6, H5) ------------------------------------------------------------
+
+  private sending(): SendingContext {
+    return {
+      store: this.store,
+      queue: this.queue,
+      clock: this.clock,
+      logger: this.logger,
+      documentSource: this.settingsForSending.documentSource,
+      limits: { ...defaultSendLimits, ...definedOnly(this.settingsForSending.sendLimits ?? {}) },
+      randomHex: this.settingsForSending.randomHex ?? randomHex,
+    };
+  }
+
+  /**
+   * S1, S2, S3, T5: sends (or, with `sendAt`, schedules, S4) one message per account. Everything
+   * is checked before anything is queued: shortcodes (S2), header-safe values, recipients and
+   * size limits, and the actor's right to use the mailbox (P1, P5), which is checked again when
+   * the message is sent.
+   */
+  async send(firmId: FirmId, input: SendInput): Promise<SendResult> {
+    checkIds({ firmId });
+    return sendMessages(this.sending(), firmId, input);
+  }
+
+  /** S6, P3: replies in a thread, by default from the mailbox its last inbound message arrived in. */
+  async reply(firmId: FirmId, input: ReplyInput): Promise<OutboxMessage> {
+    checkIds({ firmId });
+    return replyInThread(this.sending(), firmId, input);
+  }
+
+  /** S4: changes the time or texts of a message that is still scheduled. */
+  async reschedule(firmId: FirmId, outboxId: string, input: RescheduleInput): Promise<OutboxMessage> {
+    checkIds({ firmId, outboxId });
+    return rescheduleMessage(this.sending(), firmId, outboxId, input);
+  }
+
+  /** S4: cancels a message until a worker has claimed it (then `conflict`). */
+  async cancel(firmId: FirmId, outboxId: string, by: MemberId): Promise<void> {
+    checkIds({ firmId, outboxId, by });
+    return cancelMessage(this.sending(), firmId, outboxId, by);
+  }
+
+  /** H5: the Scheduled view: waiting (and whether due), being sent, and failed messages with why. */
+  async scheduledView(firmId: FirmId, accountId: AccountId): Promise<ScheduledItem[]> {
+    checkIds({ firmId, accountId });
+    return scheduledView(this.sending(), firmId, accountId);
+  }
+
+  /** T5, T6: a system notification of a category to accounts, with the activation banner per contact. */
+  async notifyClients(firmId: FirmId, input: ClientNotificationInput): Promise<SendResult> {
+    checkIds({ firmId });
+    return notifyClients(this.sending(), firmId, input);
+  }
+
+  /** T5: schedules each account's weekly transactions digest for Monday 09:00 in the recipients' time zone. */
+  async scheduleWeeklyDigests(firmId: FirmId, input: WeeklyDigestInput): Promise<SendResult> {
+    checkIds({ firmId });
+    return scheduleWeeklyDigests(this.sending(), firmId, input);
+  }
+}
+
+function randomHex(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**

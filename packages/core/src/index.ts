@@ -90,3 +90,32 @@ export {
   type PushOutcome,
 } from "./engine/push.js";
 export type { ProviderContext } from "./engine/provider-pool.js";
+export * from "./domain/outgoing.js";
+export {
+  outboxSendJob,
+  outboxJob,
+  outboxSendHandler,
+  sendQueued,
+  fileSentMessage,
+  permissionAtSend,
+  reportFailingAutomation,
+  type AfterCrashPolicy,
+  type OutboxDependencies,
+  type OutboxRunResult,
+  type OutboxWorkerSettings,
+} from "./engine/outbox.js";
+export {
+  actorSchema,
+  sendInputSchema,
+  replyInputSchema,
+  rescheduleInputSchema,
+  clientNotificationInputSchema,
+  weeklyDigestInputSchema,
+  type WeeklyDigestInput,
+  type SendInput,
+  type ReplyInput,
+  type RescheduleInput,
+  type ClientNotificationInput,
+  type SendResult,
+  type ScheduledItem,
+} from "./facade/sending.js";

@@ -25,3 +25,5 @@ export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";
 export * from "./document-sink-conformance.js";
 export * from "./pacing-conformance.js";
+export * from "./fake-mail-sender.js";
+export * from "./mail-sender-conformance.js";

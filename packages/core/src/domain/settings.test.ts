@@ -240,7 +240,7 @@ describe("contact settings", () => {
     ).toEqual(["a@c.com", "b@c.com"]);
   });
 
-  it("T6: a pending address still receives mail; system notifications carry a banner until the account is activated", () => {
+  it("T6: a pending address still receives mail; system notifications carry a banner until that contact has activated", () => {
     const pending = applyToggles(link({ email: "p@c.com", notify: true }), { login: true }, ctx()).link;
     const plain = link({ email: "q@c.com", notify: true });
     const system = recipientsFor([pending, plain], {
@@ -252,9 +252,16 @@ describe("contact settings", () => {
       expect.objectContaining({ email: "q@c.com", activationBanner: false }),
     ]);
     expect(recipientsFor([pending], { kind: "email" })[0]?.activationBanner).toBe(false);
-    const activated = invitedAndAccepted(link({ email: "r@c.com" }));
+    // Per contact: another contact of the account being active does not remove the banner ...
+    const otherContactActive = invitedAndAccepted(link({ email: "r@c.com" }));
     expect(
-      recipientsFor([pending, activated], { kind: "system_notification", category: "proposals" })[0]
+      recipientsFor([pending, otherContactActive], { kind: "system_notification", category: "proposals" })[0]
+        ?.activationBanner,
+    ).toBe(true);
+    // ... but the same contact having activated through another address does.
+    const sameContactActive = invitedAndAccepted(link({ email: "s@c.com", contactId: pending.contactId }));
+    expect(
+      recipientsFor([pending, sameContactActive], { kind: "system_notification", category: "proposals" })[0]
         ?.activationBanner,
     ).toBe(false);
   });

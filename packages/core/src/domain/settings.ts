@@ -74,7 +74,7 @@ export interface Recipient {
   linkId: string;
   contactId: string;
   email: string;
-  /** T6: a system notification to a pending address carries an activation banner. */
+  /** T6: a system notification to a pending address carries an activation banner until its contact has activated. */
   activationBanner: boolean;
 }
 
@@ -84,7 +84,8 @@ export interface Recipient {
  * contacts of the account share it. Pending activation does not stop delivery (T6).
  */
 export function recipientsFor(links: readonly Link[], audience: Audience): Recipient[] {
-  const activated = portalStatus(links) === "activated";
+  // T6: per contact — another contact of the account being active does not remove the banner.
+  const activatedContacts = new Set(links.filter(hasPortalAccess).map((link) => link.contactId));
   const seen = new Set<string>();
   const recipients: Recipient[] = [];
   for (const link of links) {
@@ -96,7 +97,10 @@ export function recipientsFor(links: readonly Link[], audience: Audience): Recip
       linkId: link.id,
       contactId: link.contactId,
       email: link.email,
-      activationBanner: audience.kind === "system_notification" && !activated && isPendingActivation(link),
+      activationBanner:
+        audience.kind === "system_notification" &&
+        isPendingActivation(link) &&
+        !activatedContacts.has(link.contactId),
     });
   }
   return recipients;

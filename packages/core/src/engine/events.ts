@@ -44,4 +44,16 @@ export interface SyncEvents {
   ];
   /** An attachment was saved to an account's documents (F9). */
   "attachment.saved": [{ firmId: FirmId; accountId: AccountId; documentId: string; contentHash: string }];
+  /** A queued message went out (S4), or was found in sent mail after a crash; filed at once when client mail (S5). */
+  "message.sent": [
+    {
+      firmId: FirmId;
+      outboxId: string;
+      mailboxId: MailboxId;
+      messageRecordId: MessageRecordId | undefined;
+      messageId: string;
+    },
+  ];
+  /** An automation's message was refused or failed (P2, P5); owners and admins got an Inbox+ notice (N4). */
+  "automation.failing": [{ firmId: FirmId; automation: string; mailboxId: MailboxId; reason: string }];
 }

@@ -19,6 +19,7 @@
  * With a `pacing` (shared by every process), the provider factory receives the mailbox's share of
  * it, so Gmail's per-user quota and Graph's 4 concurrent requests per mailbox hold across
  * processes, not per process.
+ * - `outbox.send` — S4, P1–P5: one queued message, effectively once, see `outbox.ts`.
  *
  * Jobs of one mailbox share a key, so a mailbox is never synced by two workers at once and at most
  * one follow-up waits; jobs are grouped by firm, so one firm's 500 mailboxes cannot starve another
@@ -55,6 +56,7 @@ import { syncJob, syncJobName } from "./sync-job.js";
 
 export { syncJob } from "./sync-job.js";
 export type { PushNotification, PushOutcome } from "./push.js";
+import { outboxSendJob, outboxWorker, type OutboxWorkerSettings } from "./outbox.js";
 
 /** Job names the worker handles. */
 export const workerJobs = {
@@ -65,10 +67,14 @@ export const workerJobs = {
   attachments: saveAttachmentsJob,
   pushSubscribe: pushJobs.subscribe,
   pushRenew: pushJobs.renew,
+  outbox: outboxSendJob,
 } as const;
 
 /** Settings of {@link createWorker}. */
-export interface WorkerSettings extends SyncDependencies, Omit<ProviderPoolSettings, "contextFor"> {
+export interface WorkerSettings
+  extends SyncDependencies,
+    Omit<ProviderPoolSettings, "contextFor">,
+    OutboxWorkerSettings {
   /** Every role: passes write through transactions; the pool reads credentials from it. */
   store: Store;
   queue: JobQueue;
@@ -156,6 +162,7 @@ class Worker implements SyncWorker {
   private readonly pool: ProviderPool;
   private readonly holder: string;
   private jobWorker: JobWorker | undefined;
+  private outbox: ReturnType<typeof outboxWorker>;
   private readonly deps: SyncDependencies & { random: () => number };
   private readonly watchers: IdleWatchers;
   private readonly background = new Set<Promise<void>>();
@@ -239,6 +246,9 @@ class Worker implements SyncWorker {
         logger: this.settings.logger,
       });
     }
+    // S4: queued messages, when this process can open senders.
+    this.outbox = outboxWorker({ ...this.settings, holder: this.holder });
+    if (this.outbox) handlers[workerJobs.outbox] = this.outbox.handler;
     this.jobWorker = await this.settings.queue.work(handlers, {
       concurrency: this.settings.concurrency ?? 4,
       pollIntervalMs: this.settings.queuePollIntervalMs,
@@ -266,6 +276,7 @@ class Worker implements SyncWorker {
     await this.jobWorker?.stop(options);
     this.jobWorker = undefined;
     while (this.background.size > 0) await Promise.all([...this.background]);
+    await this.outbox?.close();
     await this.pool.closeAll();
   }
 

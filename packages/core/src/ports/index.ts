@@ -92,3 +92,4 @@ export type { DocumentRef } from "./document-sink.js";
 export type { PushStore, PushRegistrationRecord } from "./store.js";
 export type { Pacing, PacingSlot, RateBudget, MailboxPacing } from "./pacing.js";
 export type { PushRegistrar, PushRegistration } from "./mail-provider.js";
+export type { DocumentSource, SourceDocument } from "./document-source.js";

@@ -1626,6 +1626,21 @@ export class MemoryStore implements Store {
     });
   }
 
+  reclaimOutbox(
+    firmId: string,
+    outboxId: string,
+    fromClaimedBy: string,
+    toClaimedBy: string,
+  ): Promise<boolean> {
+    return this.#op((log) => {
+      assertStorable(toClaimedBy, "toClaimedBy");
+      const o = this.#outboxRow(firmId, outboxId);
+      if (!o || o.state !== "submitting" || o.claimedBy !== fromClaimedBy) return false;
+      this.#setOutbox(log, { ...o, claimedBy: toClaimedBy, attempts: o.attempts + 1 });
+      return true;
+    });
+  }
+
   markOutboxSent(
     firmId: string,
     outboxId: string,

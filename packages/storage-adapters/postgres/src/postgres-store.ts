@@ -2247,6 +2247,22 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
+  async reclaimOutbox(
+    firmId: string,
+    outboxId: string,
+    fromClaimedBy: string,
+    toClaimedBy: string,
+  ): Promise<boolean> {
+    assertStorable(toClaimedBy, "toClaimedBy");
+    const rows = await this.#q(
+      firmId,
+      `UPDATE outbox SET claimed_by = $4, attempts = attempts + 1
+       WHERE firm_id = $1 AND id = $2 AND state = 'submitting' AND claimed_by = $3 RETURNING id`,
+      [firmId, outboxId, fromClaimedBy, toClaimedBy],
+    );
+    return rows.length > 0;
+  }
+
   async markOutboxSent(
     firmId: string,
     outboxId: string,

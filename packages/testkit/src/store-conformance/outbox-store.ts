@@ -89,6 +89,44 @@ export function outboxStoreConformance(options: StoreConformanceOptions<SeedingS
         ).toBe(true);
         expect((await store.getOutbox(firm.id, doomed.id))?.state).toBe("failed");
       });
+
+      it("S4: a message left submitting by a dead run is taken over by exactly one worker", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "outbox-reclaim");
+        const { firm, mailbox, member, account } = seed;
+        const o = await store.createOutbox(
+          firm.id,
+          {
+            mailboxId: mailbox.id,
+            actor: { kind: "automation", name: "Engagement letters", memberId: member.id },
+            accountIds: [account.id],
+            threadId: undefined,
+            draft: { subject: "Engagement letter" },
+            sendAt: minutes(0),
+          },
+          t0,
+        );
+        expect(await store.reclaimOutbox(firm.id, o.id, "dead", "r0")).toBe(false);
+        expect(await store.claimOutbox(firm.id, o.id, "dead")).toBe(true);
+        expect(await store.reclaimOutbox(firm.id, o.id, "not-the-holder", "r0")).toBe(false);
+        const takers = ["r1", "r2", "r3"];
+        const taken = await Promise.all(takers.map((w) => store.reclaimOutbox(firm.id, o.id, "dead", w)));
+        expect(taken.filter(Boolean)).toHaveLength(1);
+        const winner = takers[taken.indexOf(true)]!;
+        expect(await store.getOutbox(firm.id, o.id)).toMatchObject({
+          state: "submitting",
+          claimedBy: winner,
+          attempts: 2,
+          actor: { kind: "automation", name: "Engagement letters", memberId: member.id },
+        });
+        expect(
+          await store.markOutboxSent(firm.id, o.id, "dead", { at: minutes(1), messageId: "<a@b>" }),
+        ).toBe(false);
+        expect(
+          await store.markOutboxSent(firm.id, o.id, winner, { at: minutes(1), messageId: "<a@b>" }),
+        ).toBe(true);
+        expect(await store.reclaimOutbox(firm.id, o.id, winner, "late")).toBe(false);
+      });
     });
   });
 }

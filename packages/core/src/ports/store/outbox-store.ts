@@ -68,6 +68,19 @@ export interface OutboxStore {
    * concurrent callers gets true. Counts an attempt.
    */
   claimOutbox(firmId: FirmId, outboxId: string, claimedBy: string): Promise<boolean>;
+  /**
+   * Compare-and-set `submitting` (by `fromClaimedBy`) -> `submitting` (by `toClaimedBy`) (S4): the
+   * worker that finds a message left `submitting` by a run that died takes the claim over, so it
+   * can record what it decides after looking the message up. Exactly one of any number of
+   * concurrent callers gets true; false when the message is not `submitting` by `fromClaimedBy`.
+   * Counts an attempt.
+   */
+  reclaimOutbox(
+    firmId: FirmId,
+    outboxId: string,
+    fromClaimedBy: string,
+    toClaimedBy: string,
+  ): Promise<boolean>;
   /** `submitting` (by `claimedBy`) -> `sent`. False when the claim is not held. */
   markOutboxSent(
     firmId: FirmId,
