@@ -3,7 +3,13 @@
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
 import { silentLogger, systemClock, type Clock, type Logger } from "@clientmail/core/ports";
-import { sleep as realSleep, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  resolveMaxMessageBytes,
+  sleep as realSleep,
+  type RetryPolicy,
+  type Sleep,
+} from "@clientmail/provider-utils";
 import { ConcurrencyLimiter } from "./limiter.js";
 
 /** Timers the provider schedules renewals and polls with; tests pass controllable ones. */
@@ -80,6 +86,13 @@ export interface GraphProviderSettings {
   pollIntervalMs?: number | undefined;
   /** Graph root. Default `https://graph.microsoft.com/v1.0`. */
   baseUrl?: string | undefined;
+  /**
+   * R7: the largest message fetched, in bytes (by PR_MESSAGE_SIZE, and by what `$value` brings).
+   * A larger one is not downloaded, or dropped as soon as its download passes the limit: it is
+   * reported `too_large` and the engine quarantines it (R2). Default 50 MiB (52428800); 64 KiB to
+   * 2 GiB.
+   */
+  maxMessageBytes?: number | undefined;
 }
 
 function integerIn(issues: ValidationIssue[], field: string, value: unknown, min: number, max: number): void {
@@ -153,6 +166,7 @@ export function validateSettings(settings: GraphProviderSettings): void {
   ) {
     issues.push({ field: "settings.baseUrl", value: input.baseUrl, expected: "an http(s) URL" });
   }
+  resolveMaxMessageBytes(issues, "settings.maxMessageBytes", input.maxMessageBytes);
   if (issues.length > 0) throw new ValidationError(issues);
 }
 
@@ -176,6 +190,7 @@ export interface ResolvedGraphSettings {
   push: GraphPushSettings | undefined;
   pollIntervalMs: number;
   baseUrl: string;
+  maxMessageBytes: number;
 }
 
 const defaultTimers: Timers = {
@@ -217,5 +232,6 @@ export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphS
     push: settings.push,
     pollIntervalMs: settings.pollIntervalMs ?? 60_000,
     baseUrl: (settings.baseUrl ?? "https://graph.microsoft.com/v1.0").replace(/\/$/, ""),
+    maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
   };
 }
