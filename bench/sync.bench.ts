@@ -21,6 +21,7 @@ import {
 import { silentLogger } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresStore, migrate } from "@clientmail/postgres";
+import { loopbackHostPolicy } from "../packages/testkit/src/loopback-host-policy.js";
 import { start as startPostgres } from "../test/servers/postgres.js";
 import { createSyncFixture } from "./sync-fixtures.js";
 import {
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
           host: fixture.server.host,
           port: fixture.server.port,
           security: "none",
+          hostPolicy: loopbackHostPolicy,
           user: fixture.user.user,
           password: fixture.user.password,
           folders: fixture.folders,

@@ -15,6 +15,7 @@ import { createImapProvider } from "@clientmail/imap";
 import {
   attachDovecot,
   dovecotAvailability,
+  loopbackHostPolicy,
   startDovecot,
   type DovecotInfo,
   type DovecotServer,
@@ -238,6 +239,7 @@ describe.skipIf(skipReason !== undefined)(
             host: server.host,
             port: server.port,
             security: "none",
+            hostPolicy: loopbackHostPolicy,
             user,
             password,
             pageSize: 3,

@@ -1,6 +1,6 @@
 /**
- * The fault suite's yardstick: a fault-free run of the corpus through the worker, the real engine,
- * Dovecot and PostgreSQL. Every other case compares with it, so it must be right (it files what
+ * The fault suite's yardstick: a fault-free run of the corpus through a production worker (the job
+ * queue included), the real engine, Dovecot and PostgreSQL. Every other case compares with it, so it must be right (it files what
  * the corpus's answer key says) and stable (two runs give the same digest).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,7 +47,7 @@ describe.skipIf(skip !== undefined)(
       const outcome = await suite.runTrial(firm, loaded);
       expect(outcome.synced, describeTrial(outcome)).toBe(true);
       const second = await suite.digest(firm, loaded);
-      await firm.documents.remove();
+      await firm.dispose();
       const truth = compareDigests(expectedDigest(loaded.corpus, autoSaving), first, {
         parts: ["filed", "attachments"],
       });
@@ -59,7 +59,10 @@ describe.skipIf(skip !== undefined)(
           `duplicated=${truth.duplicated} wrong-account=${truth.wrongAccount} extra=${truth.extra}`,
       );
       expect(truth.details).toEqual([]);
-      expect(second).toEqual(first);
+      // Save calls may repeat (two jobs saving one file for one account at once keep one
+      // document): the documents themselves must be the same.
+      expect({ ...second, documentSaves: 0 }).toEqual({ ...first, documentSaves: 0 });
+      expect(first.deadLetters).toEqual({});
       expect(Object.values(first.states)).toEqual(["live", "live", "live"]);
       expect(first.quarantine).toEqual({});
     }, 240_000);

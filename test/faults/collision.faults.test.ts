@@ -31,7 +31,7 @@ describe.skipIf(skip !== undefined)(
       const outcome = await suite.runTrial(firm, unique);
       if (!outcome.synced) throw new Error(`the run with unique ids failed: ${describeTrial(outcome)}`);
       reference = await suite.digest(firm, unique);
-      await firm.documents.remove();
+      await firm.dispose();
     }, 180_000);
     afterAll(async () => {
       await suite?.close();
@@ -53,7 +53,7 @@ describe.skipIf(skip !== undefined)(
           `collisions-recorded=${digest.collisions}/${collisions.length}`,
         ),
       );
-      await firm.documents.remove();
+      await firm.dispose();
       const where = (tag: string) =>
         Object.entries(digest.filed)
           .filter(([, identities]) => identities[tag])

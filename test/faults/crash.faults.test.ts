@@ -1,9 +1,11 @@
 /**
- * R1 R8: kill -9 of the worker at random points — before and after store commits, after the
- * document sink wrote a file, after notifications, in the middle of fetching and listing — then a
- * restart, as a supervisor would, until the mailboxes are in sync. Whatever the point, the firm
- * must end exactly as a fault-free run: nothing lost, nothing doubled, nothing in a wrong account,
- * no mailbox wedged.
+ * R1 R8: kill -9 of the worker at random points of its whole life — before and after store
+ * commits, in the middle of fetching and listing, after notifications, with jobs enqueued and
+ * waiting, as the queue hands a job over, inside an attachment save after the document sink wrote
+ * the file, after a job's handler finished but before the queue recorded it — then a restart, as
+ * a supervisor would, until the firm is in sync (every mailbox passed, the queue idle). Whatever
+ * the point, the firm must end exactly as a fault-free run: nothing lost, nothing doubled, nothing
+ * in a wrong account, no mailbox wedged, no job dead-lettered.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PointKind } from "./worker-protocol.js";
@@ -35,14 +37,18 @@ describe.skipIf(skip !== undefined)(`fault suite: worker crashes${skip ? ` (skip
     await suite?.close();
   });
 
-  it("R1 R8: kill -9 of the worker at random points (commits, attachment saves, notifications, fetch, listing) loses, doubles and misfiles nothing", async () => {
+  it("R1 R8: kill -9 of the worker at random points (commits, fetch, listing, notifications, jobs waiting, starting, saving, finishing) loses, doubles and misfiles nothing", async () => {
     const started = Date.now();
     const totals = emptyTotals();
     const failures: string[] = [];
+    let kills = 0;
+    const kinds = new Set<string>();
     for (let trial = 0; trial < crashTrials; trial++) {
       const plan = crashPlan(trial + 1, counts);
       const firm = await suite.createFirm();
       const outcome = await suite.runTrial(firm, loaded, { crashes: plan, timeoutMs: 90_000 });
+      kills += outcome.crashes;
+      for (const run of outcome.runs) if (run.crashedAt) kinds.add(run.crashedAt.kind);
       const diff = compareDigests(baseline, await suite.digest(firm, loaded));
       addTrial(totals, diff, outcome.hung);
       const wrong = diff.lost + diff.duplicated + diff.wrongAccount + diff.extra + diff.threadsDiffer;
@@ -50,9 +56,16 @@ describe.skipIf(skip !== undefined)(`fault suite: worker crashes${skip ? ` (skip
         failures.push(
           `trial ${trial + 1} plan=${plan.map((p) => `${p.kind}:${p.n}`).join(",")}: ${describeTrial(outcome)}\n  ${diff.details.slice(0, 8).join("\n  ")}`,
         );
-      await firm.documents.remove();
+      await firm.dispose();
     }
-    publish(summaryLine("R1 R8 kill -9 of the worker at random points", totals, Date.now() - started));
+    publish(
+      summaryLine(
+        "R1 R8 kill -9 of the worker at random points",
+        totals,
+        Date.now() - started,
+        `kills=${kills} points=${[...kinds].sort().join(",")}`,
+      ),
+    );
     expect(failures, failures.join("\n")).toEqual([]);
     expect(totals).toMatchObject({
       lost: 0,
@@ -64,45 +77,48 @@ describe.skipIf(skip !== undefined)(`fault suite: worker crashes${skip ? ` (skip
     });
   }, 1_800_000);
 
-  it("R8: kill -9 right after the document sink saved an attachment neither loses nor doubles it", async () => {
+  /**
+   * Kills the worker at the first, middle and last point of `kind` a fault-free run reaches (the
+   * middle one only in the sample), restarts it until the firm is in sync, and compares `parts`.
+   */
+  async function targeted(
+    name: string,
+    kind: PointKind,
+    parts: ReadonlyArray<"filed" | "attachments" | "notifications" | "threads">,
+  ): Promise<void> {
     const started = Date.now();
     const totals = emptyTotals();
-    const details: string[] = [];
-    const middle = Math.max(1, Math.floor(counts["attachment-save"] / 2));
-    const points = scale([middle], [1, middle, counts["attachment-save"]]);
-    for (const n of [...new Set(points)]) {
+    const failures: string[] = [];
+    const last = counts[kind];
+    expect(last, `a fault-free run reaches ${kind}`).toBeGreaterThan(0);
+    const middle = Math.max(1, Math.floor(last / 2));
+    for (const n of [...new Set(scale([middle], [1, middle, last]))]) {
       const firm = await suite.createFirm();
-      const outcome = await suite.runTrial(firm, loaded, { crashes: [{ kind: "attachment-save", n }] });
-      const diff = compareDigests(baseline, await suite.digest(firm, loaded), {
-        parts: ["attachments", "filed"],
-      });
+      const outcome = await suite.runTrial(firm, loaded, { crashes: [{ kind, n }] });
+      const diff = compareDigests(baseline, await suite.digest(firm, loaded), { parts });
       addTrial(totals, diff, outcome.hung);
-      details.push(...diff.details.map((d) => `attachment-save:${n}: ${d}`));
-      await firm.documents.remove();
+      if (outcome.crashes === 0) failures.push(`${kind}:${n}: the worker never got there`);
+      if (outcome.hung || diff.details.length > 0)
+        failures.push(`${kind}:${n}: ${describeTrial(outcome)}\n  ${diff.details.join("\n  ")}`);
+      await firm.dispose();
     }
-    publish(summaryLine("R8 kill -9 after an attachment was saved", totals, Date.now() - started));
-    expect(details, details.join("\n")).toEqual([]);
-    expect(totals.hung).toBe(0);
+    publish(summaryLine(name, totals, Date.now() - started));
+    expect(failures, failures.join("\n")).toEqual([]);
+  }
+
+  it("R8: kill -9 inside an attachment save job, after the document sink wrote the file and before the job completed, neither loses nor doubles it", async () => {
+    await targeted("R8 kill -9 after an attachment was saved", "attachment-save", ["attachments", "filed"]);
   }, 600_000);
 
-  it("R8: kill -9 right after a notification was created neither loses nor doubles one", async () => {
-    const started = Date.now();
-    const totals = emptyTotals();
-    const details: string[] = [];
-    for (const n of [
-      ...new Set(scale([1], [1, Math.max(1, Math.floor(counts.notify / 2)), counts.notify])),
-    ]) {
-      const firm = await suite.createFirm();
-      const outcome = await suite.runTrial(firm, loaded, { crashes: [{ kind: "notify", n }] });
-      const diff = compareDigests(baseline, await suite.digest(firm, loaded), {
-        parts: ["notifications", "filed"],
-      });
-      addTrial(totals, diff, outcome.hung);
-      details.push(...diff.details.map((d) => `notify:${n}: ${d}`));
-      await firm.documents.remove();
-    }
-    publish(summaryLine("R8 kill -9 after a notification", totals, Date.now() - started));
-    expect(details, details.join("\n")).toEqual([]);
-    expect(totals.hung).toBe(0);
+  it("R8: kill -9 right after a page's transaction enqueued its attachment saves (jobs waiting) neither loses nor doubles one", async () => {
+    await targeted("R8 kill -9 with attachment saves waiting", "save-enqueued", ["attachments", "filed"]);
+  }, 600_000);
+
+  it("R8: kill -9 after the queue handed an attachment save to the worker, before it ran, neither loses nor doubles one", async () => {
+    await targeted("R8 kill -9 as an attachment save starts", "save-start", ["attachments", "filed"]);
+  }, 600_000);
+
+  it("R8 N1: kill -9 right after a notification was created (with its page) neither loses nor doubles one", async () => {
+    await targeted("R8 kill -9 after a notification", "notify", ["notifications", "filed"]);
   }, 600_000);
 });

@@ -7,7 +7,7 @@
  * Everything is named so that two runs on different firms compare: accounts and members by name,
  * mailboxes by label, messages by the corpus tag in their subject (see `corpus.ts`).
  */
-import type { FiledMessage, Store } from "@clientmail/core/ports";
+import type { FiledMessage, JobQueue, Store } from "@clientmail/core/ports";
 import type { FolderDocumentSink, SqlQueryable } from "@clientmail/testkit";
 import { tagOf, type Corpus } from "./corpus.js";
 
@@ -33,6 +33,11 @@ export interface FaultDigest {
   collisions: number;
   /** Mailbox label → sync status. */
   states: Record<string, string>;
+  /**
+   * Dead letters of the firm's job queue, `job name|last error` → count: work given up on (R8
+   * says every side effect is carried out), so each one counts as lost.
+   */
+  deadLetters: Record<string, number>;
 }
 
 /**
@@ -81,6 +86,8 @@ export interface DigestSources {
   members: ReadonlyMap<string, string>;
   mailboxes: ReadonlyMap<string, string>;
   documents: FolderDocumentSink;
+  /** The firm's job queue (its own database's), for dead letters. */
+  queue?: JobQueue | undefined;
   /** Resolves a quarantined copy to its message identity (undefined: unknown). */
   identityOfCopy?: ((mailboxId: string, providerId: string) => Promise<string | undefined>) | undefined;
 }
@@ -158,6 +165,10 @@ export async function digestFirm(sources: DigestSources): Promise<FaultDigest> {
   for (const [mailboxId, label] of sources.mailboxes)
     states[label] = (await store.getMailbox(firmId, mailboxId))?.state.status ?? "missing";
 
+  const deadLetters: Record<string, number> = {};
+  for (const job of (await sources.queue?.listFailed({ limit: 1_000 })) ?? [])
+    bump(deadLetters, `${job.name}|${job.lastError}`);
+
   return {
     filed: sortedRecord(Object.fromEntries(Object.entries(filed).map(([k, v]) => [k, sortedRecord(v)]))),
     records: sortedRecord(records),
@@ -168,6 +179,7 @@ export async function digestFirm(sources: DigestSources): Promise<FaultDigest> {
     quarantine: sortedRecord(quarantine),
     collisions,
     states: sortedRecord(states),
+    deadLetters: sortedRecord(deadLetters),
   };
 }
 
@@ -198,6 +210,7 @@ export function expectedDigest(corpus: Corpus, autoSaving: ReadonlySet<string>):
     quarantine: {},
     collisions: 0,
     states: {},
+    deadLetters: {},
   };
 }
 
@@ -406,6 +419,13 @@ export function compareDigests(
         note(`duplicated: notification ${key} ×${count}`);
       }
     }
+  }
+
+  // Work the queue gave up on is lost whatever part is compared (R8).
+  for (const [key, count] of Object.entries(actual.deadLetters ?? {})) {
+    if ((expected.deadLetters?.[key] ?? 0) >= count) continue;
+    diff.lost += count - (expected.deadLetters?.[key] ?? 0);
+    note(`lost: dead-lettered job ${key} ×${count}`);
   }
 
   if (parts.has("threads")) {

@@ -1,7 +1,9 @@
 /**
  * The parent side of the fault suite: real servers from the test run (PostgreSQL, Dovecot), the
- * corpus loaded into Dovecot users, one end-to-end firm per trial, worker child processes started,
- * killed and restarted until the firm's mailboxes are in sync, and the digest of the result.
+ * corpus loaded into Dovecot users, one end-to-end firm per trial — each in a database of its own
+ * (the job queue's tables are per database), copied from a template migrated once per file —
+ * worker child processes started, killed and restarted until the firm is in sync (every mailbox
+ * completed a pass and the queue is idle), and the digest of the result.
  *
  * How much each case runs is set by `CLIENTMAIL_FAULT_TRIALS`: unset, a CI-sized sample (part of
  * `pnpm test`); `full`, the whole suite (`pnpm test:faults`); a number, the whole suite with that
@@ -10,16 +12,16 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 import { ImapFlow } from "imapflow";
 import pg from "pg";
 import { createClientMail, type ClientMail, type ProviderKind } from "@clientmail/core";
-import type { Store } from "@clientmail/core/ports";
+import type { JobQueue, Store } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
-import { createPostgresStore, migrate } from "@clientmail/postgres";
+import { createPostgresJobQueue, createPostgresStore, installJobQueue, migrate } from "@clientmail/postgres";
 import {
   attachDovecot,
   createEndToEndFirm,
@@ -30,6 +32,7 @@ import {
   type DovecotUser,
 } from "@clientmail/testkit";
 import { firmDomain, staffAddresses, staffLabels, tagOf, type Corpus, type StaffLabel } from "./corpus.js";
+import { databaseFromTemplate, dropDatabase, freshDatabase } from "../support/postgres.js";
 import { digestFirm, type FaultDigest } from "./digest.js";
 import { workerBundle } from "./worker-bundle.js";
 import {
@@ -73,7 +76,7 @@ export function publish(line: string): void {
 
 /**
  * R3 deadlines the suite configures, in one place: the engine's pass deadline
- * (`SyncServiceSettings.passDeadlineMs`) and the IMAP provider's deadlines per operation
+ * (`WorkerSettings.passDeadlineMs`) and the IMAP provider's deadlines per operation
  * (`connectionTimeoutMs`, `socketTimeoutMs`, and `commandTimeoutMs`, the per-command deadline the
  * provider work in progress adds; a provider without it ignores the key).
  */
@@ -119,12 +122,6 @@ export function dovecotSkipReason(): string | undefined {
     : availability.reason;
 }
 
-export function databaseUrl(): string {
-  const url = process.env.CLIENTMAIL_TEST_DATABASE_URL;
-  if (!url) throw new Error("CLIENTMAIL_TEST_DATABASE_URL is not set: run the tests with `pnpm test`.");
-  return url;
-}
-
 /** A corpus in a Dovecot server: one login per firm mailbox. */
 export interface LoadedCorpus {
   corpus: Corpus;
@@ -134,9 +131,19 @@ export interface LoadedCorpus {
   copyTags?: Map<string, Map<string, string>> | undefined;
 }
 
-/** One end-to-end firm (see the testkit's `createEndToEndFirm`), created for one trial. */
+/**
+ * One end-to-end firm (see the testkit's `createEndToEndFirm`), created for one trial in a
+ * database of its own, with the facade wired to the job queue as a host would.
+ */
 export interface FaultFirm {
   firmId: string;
+  /** The firm's database: its store and its job queue. */
+  databaseUrl: string;
+  pool: pg.Pool;
+  store: Store;
+  queue: JobQueue;
+  /** The blob store's folder, shared by the trial's worker processes. */
+  blobsDir: string;
   cm: ClientMail;
   mailboxIds: Record<StaffLabel, string>;
   accounts: Map<string, string>;
@@ -144,7 +151,11 @@ export interface FaultFirm {
   mailboxes: Map<string, StaffLabel>;
   /** Petra's link (Acme), the one a case turns email sync off for. */
   petraLinkId: string;
+  /** Sam's link (Jordan family), whose email sync is off until a case turns it on. */
+  samLinkId: string;
   documents: FolderDocumentSink;
+  /** Removes the firm's database, documents and blobs. */
+  dispose(): Promise<void>;
 }
 
 /** Options of one worker process. */
@@ -154,16 +165,19 @@ export interface WorkerOptions {
   crash?: Point | undefined;
   pause?: Point | undefined;
   mode?: WorkerConfig["mode"];
-  /** Mailboxes to sync, in order; default ann, bob, support. */
-  only?: readonly StaffLabel[] | undefined;
   /** Beyond this the worker is killed and counted as hung. Default 120 s. */
   timeoutMs?: number | undefined;
   onLine?: ((line: WorkerLine) => void) | undefined;
   imap?: Record<string, unknown> | undefined;
   engine?: Record<string, unknown> | undefined;
-  sleepScale?: number | undefined;
-  sleepCapMs?: number | undefined;
+  /** See {@link WorkerConfig.jitterScale}. Default 0.25. */
+  jitterScale?: number | undefined;
+  /** Default 6 s. */
   leaseTtlMs?: number | undefined;
+  /** See {@link WorkerConfig.lockTimeoutMs}. Default 2 s. */
+  lockTimeoutMs?: number | undefined;
+  /** Jobs at once. Default 4. */
+  concurrency?: number | undefined;
   maxConsecutiveFailures?: number | undefined;
   /** Seed of the engine's jitter. Default 1. */
   seed?: number | undefined;
@@ -172,12 +186,15 @@ export interface WorkerOptions {
   /** See {@link WorkerConfig.clockSkewMs}. */
   clockSkewMs?: number | undefined;
   reportPoints?: boolean | undefined;
+  /** See {@link WorkerConfig.toggle}. */
+  toggle?: WorkerConfig["toggle"];
 }
 
 /** How a worker process ended. */
 export interface WorkerResult {
   /**
-   * `synced`: every mailbox completed a pass; `killed`: it killed itself at its crash point;
+   * `synced`: every mailbox completed a pass and the queue was idle; `killed`: it killed itself at
+   * its crash point;
    * `hung`: it ran past its time limit; `stopped`: the engine stopped a mailbox; `failed`: it died
    * of an error.
    */
@@ -186,6 +203,8 @@ export interface WorkerResult {
   passes: Array<Extract<WorkerLine, { t: "pass" }>>;
   states: Array<{ mailbox: string; status: string }>;
   counts: Record<PointKind, number> | undefined;
+  /** Jobs this worker ran to the end, by name. */
+  jobs: Record<string, number>;
   crashedAt: Point | undefined;
   fatal: string | undefined;
   /** True once the worker began closing its providers (every pass had ended). */
@@ -212,25 +231,30 @@ export interface TrialOutcome {
 
 export class FaultSuite {
   private constructor(
-    readonly pool: pg.Pool,
-    readonly store: Store,
+    /** A database migrated with the store's schema and the job queue: every firm's starts as a copy. */
+    private readonly template: string,
     private readonly server: DovecotServer | undefined,
     private readonly worker: string | undefined,
   ) {}
 
   /**
-   * Connects to the run's PostgreSQL and, unless `imap: false` (cases on the HTTP providers'
-   * fakes), to its Dovecot, and builds the worker.
+   * Prepares the file's template database and, unless `imap: false` (cases on the HTTP providers'
+   * fakes), attaches the run's Dovecot and builds the worker.
    */
   static async open(options: { imap?: boolean } = {}): Promise<FaultSuite> {
-    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 8 });
-    await migrate(pool);
-    if (options.imap === false)
-      return new FaultSuite(pool, createPostgresStore({ pool }), undefined, undefined);
+    const template = await freshDatabase("fault_tpl");
+    const pool = new pg.Pool({ connectionString: template, max: 2 });
+    try {
+      await migrate(pool);
+      await installJobQueue(pool);
+    } finally {
+      await pool.end();
+    }
+    if (options.imap === false) return new FaultSuite(template, undefined, undefined);
     const info = process.env.CLIENTMAIL_TEST_DOVECOT;
     if (!info) throw new Error("CLIENTMAIL_TEST_DOVECOT is not set: run the fault suite with pnpm test");
     const dovecot = attachDovecot(JSON.parse(info) as DovecotInfo);
-    return new FaultSuite(pool, createPostgresStore({ pool }), dovecot, await workerBundle());
+    return new FaultSuite(template, dovecot, await workerBundle());
   }
 
   /** The run's shared Dovecot. */
@@ -245,7 +269,7 @@ export class FaultSuite {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await dropDatabase(this.template);
   }
 
   /**
@@ -282,7 +306,7 @@ export class FaultSuite {
         if (!outcome.synced || !counts)
           throw new Error(`the fault-free run failed: ${describeTrial(outcome)}`);
         const baseline = await this.digest(firm, loaded);
-        await firm.documents.remove();
+        await firm.dispose();
         const shared: Shared = { logins: loaded.logins, baseline, counts };
         await writeFile(`${file}.tmp`, JSON.stringify(shared));
         await rename(`${file}.tmp`, file);
@@ -341,19 +365,37 @@ export class FaultSuite {
     return { corpus, server: { host: server.host, port: server.port }, logins };
   }
 
-  /** A fresh end-to-end firm (its mailboxes are the corpus's logins, for IMAP). */
+  /**
+   * A fresh end-to-end firm (its mailboxes are the corpus's logins, for IMAP) in a database of its
+   * own, created through the facade with the job queue.
+   */
   async createFirm(provider: ProviderKind = "imap"): Promise<FaultFirm> {
     const token = randomBytes(4).toString("hex");
-    const cm = createClientMail({ store: this.store });
+    const databaseUrl = await databaseFromTemplate(this.template, "fault");
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 6 });
+    pool.on("error", () => undefined);
+    const store = createPostgresStore({ pool });
+    const queue = createPostgresJobQueue({ pool, store });
+    const cm = createClientMail({ store, queue });
     const firm = await createEndToEndFirm(cm, {
       provider,
       token,
       addresses: { domain: firmDomain, ...staffAddresses },
     });
-    const petra = firm.acme.links.find((link) => link.email === "petra@acme.example");
-    if (!petra) throw new Error("the end-to-end firm has no link for petra@acme.example");
+    const linkOf = (links: ReadonlyArray<{ id: string; email: string }>, email: string) => {
+      const link = links.find((l) => l.email === email);
+      if (!link) throw new Error(`the end-to-end firm has no link for ${email}`);
+      return link.id;
+    };
+    const documents = await FolderDocumentSink.create("clientmail-fault-docs-");
+    const blobsDir = await mkdtemp(join(tmpdir(), "clientmail-fault-blobs-"));
     return {
       firmId: firm.firm.id,
+      databaseUrl,
+      pool,
+      store,
+      queue,
+      blobsDir,
       cm,
       mailboxIds: { ann: firm.annBox.id, bob: firm.bobBox.id, support: firm.supportBox.id },
       accounts: new Map([firm.family, firm.bakery, firm.acme].map((a) => [a.account.id, a.account.name])),
@@ -363,8 +405,16 @@ export class FaultSuite {
         [firm.bobBox.id, "bob"],
         [firm.supportBox.id, "support"],
       ]),
-      petraLinkId: petra.id,
-      documents: await FolderDocumentSink.create("clientmail-fault-docs-"),
+      petraLinkId: linkOf(firm.acme.links, "petra@acme.example"),
+      samLinkId: linkOf(firm.family.links, "sam@home.example"),
+      documents,
+      dispose: async () => {
+        await queue.close();
+        await pool.end();
+        await dropDatabase(databaseUrl);
+        await documents.remove();
+        await rm(blobsDir, { recursive: true, force: true });
+      },
     };
   }
 
@@ -372,9 +422,9 @@ export class FaultSuite {
   startWorker(firm: FaultFirm, loaded: LoadedCorpus, options: WorkerOptions = {}): WorkerHandle {
     const target = options.target ?? loaded.server;
     const config: WorkerConfig = {
-      databaseUrl: databaseUrl(),
+      databaseUrl: firm.databaseUrl,
       firmId: firm.firmId,
-      mailboxes: (options.only ?? staffLabels).map((label) => ({
+      mailboxes: staffLabels.map((label) => ({
         id: firm.mailboxIds[label],
         label,
         host: target.host,
@@ -383,12 +433,17 @@ export class FaultSuite {
         password: loaded.logins[label].password,
       })),
       docsDir: firm.documents.dir,
+      blobsDir: firm.blobsDir,
       crash: options.crash,
       pause: options.pause,
       mode: options.mode ?? "until-synced",
-      leaseTtlMs: options.leaseTtlMs ?? 2_500,
-      sleepScale: options.sleepScale ?? 0.05,
-      sleepCapMs: options.sleepCapMs ?? 2_000,
+      // Short, so a killed worker keeps the next one out only briefly; long enough that a page of
+      // large messages on a loaded machine, with the other mailboxes' jobs beside it, is written
+      // before the lease must be renewed (it is renewed between pages).
+      leaseTtlMs: options.leaseTtlMs ?? 6_000,
+      lockTimeoutMs: options.lockTimeoutMs ?? 2_000,
+      concurrency: options.concurrency ?? 4,
+      jitterScale: options.jitterScale ?? 0.25,
       maxConsecutiveFailures: options.maxConsecutiveFailures,
       seed: options.seed ?? 1,
       refuseTags: options.refuseTags,
@@ -396,6 +451,7 @@ export class FaultSuite {
       imap: options.imap ?? {},
       engine: options.engine ?? {},
       reportPoints: options.reportPoints ?? options.onLine !== undefined,
+      toggle: options.toggle,
     };
     const started = Date.now();
     const child = spawn(process.execPath, [this.workerPath], {
@@ -408,6 +464,7 @@ export class FaultSuite {
       passes: [],
       states: [],
       counts: undefined,
+      jobs: {},
       crashedAt: undefined,
       fatal: undefined,
       closing: false,
@@ -428,14 +485,18 @@ export class FaultSuite {
       }
       if (line.t === "pass") result.passes.push(line);
       else if (line.t === "state") result.states.push({ mailbox: line.mailbox, status: line.status });
-      else if (line.t === "done") result.counts = line.counts;
-      else if (line.t === "crash") result.crashedAt = { kind: line.kind, n: line.n };
+      else if (line.t === "done") {
+        result.counts = line.counts;
+        result.jobs = line.jobs;
+      } else if (line.t === "crash") result.crashedAt = { kind: line.kind, n: line.n };
       else if (line.t === "fatal") result.fatal = `${line.code}: ${line.message}`;
       else if (line.t === "closing") result.closing = true;
       options.onLine?.(line);
     });
     child.stderr.on("data", (chunk: Buffer) => {
       result.stderrTail = (result.stderrTail + chunk.toString("utf8")).slice(-4_000);
+      // CLIENTMAIL_FAULT_DEBUG=1: the workers' warnings on the test run's output.
+      if (process.env.CLIENTMAIL_FAULT_DEBUG) process.stderr.write(chunk);
     });
     child.stdin.on("error", () => undefined);
     const done = new Promise<WorkerResult>((resolve) => {
@@ -476,8 +537,15 @@ export class FaultSuite {
     const started = Date.now();
     const runs: WorkerResult[] = [];
     let crashes = 0;
+    // The toggle is the first worker's alone (a host's request, made once).
+    const start = (crash: Point | undefined) =>
+      this.startWorker(firm, loaded, {
+        ...options,
+        crash,
+        toggle: runs.length === 0 ? options.toggle : undefined,
+      }).done;
     for (const crash of options.crashes ?? []) {
-      const run = await this.startWorker(firm, loaded, { ...options, crash }).done;
+      const run = await start(crash);
       runs.push(run);
       if (run.exit === "killed") crashes += 1;
       if (run.exit !== "killed") break;
@@ -486,7 +554,7 @@ export class FaultSuite {
     for (let i = 0; i < cleanRuns; i++) {
       const last = runs[runs.length - 1];
       if (last && (last.exit === "synced" || last.exit === "hung" || last.exit === "stopped")) break;
-      runs.push(await this.startWorker(firm, loaded, { ...options, crash: undefined }).done);
+      runs.push(await start(undefined));
     }
     const last = runs[runs.length - 1];
     const synced = last?.exit === "synced";
@@ -496,7 +564,8 @@ export class FaultSuite {
   /** The firm's digest (see `digest.ts`). */
   async digest(firm: FaultFirm, loaded: LoadedCorpus): Promise<FaultDigest> {
     return digestFirm({
-      store: this.store,
+      store: firm.store,
+      queue: firm.queue,
       firmId: firm.firmId,
       accounts: firm.accounts,
       members: firm.members,

@@ -28,7 +28,7 @@ describe.skipIf(skip !== undefined)(`fault suite: hostile MIME${skip ? ` (skippe
     if (!outcome.synced)
       throw new Error(`the run of the clean twin corpus failed: ${describeTrial(outcome)}`);
     reference = await suite.digest(firm, clean);
-    await firm.documents.remove();
+    await firm.dispose();
   }, 180_000);
   afterAll(async () => {
     await suite?.close();
@@ -57,7 +57,7 @@ describe.skipIf(skip !== undefined)(`fault suite: hostile MIME${skip ? ` (skippe
       summaryLine("R4 hostile MIME (NUL, lone surrogates, oversized ids)", totals, Date.now() - started) +
         `\n[faults]   ${fate.join("\n[faults]   ")}`,
     );
-    await firm.documents.remove();
+    await firm.dispose();
     expect(diff.details, `${describeTrial(outcome)}\n${diff.details.join("\n")}`).toEqual([]);
     expect(outcome.synced, describeTrial(outcome)).toBe(true);
     expect(Object.values(digest.states)).toEqual(["live", "live", "live"]);
@@ -106,7 +106,7 @@ describe.skipIf(skip !== undefined)(`fault suite: quarantine${skip ? ` (skipped:
       summaryLine("R2 quarantine of messages refused alone, then retried", totals, Date.now() - started) +
         ` quarantined=${Object.keys(during.quarantine).length}/${tags.length} left-after-retry=${Object.keys(after.quarantine).length}`,
     );
-    await firm.documents.remove();
+    await firm.dispose();
     expect(first.synced, describeTrial(first)).toBe(true);
     expect(during.quarantine, "the refused messages are in quarantine, with their reason").toEqual(
       expectedQuarantine,
@@ -169,7 +169,7 @@ describe("fault suite: hostile text from the Graph API", () => {
     const cleanRun = await runHttpFirm(suite, cleanBackend);
     expect(cleanRun.synced, "the clean twin run did not complete").toBe(true);
     const reference = await cleanRun.digest();
-    await cleanRun.firm.documents.remove();
+    await cleanRun.firm.dispose();
 
     const backend = graphBackend();
     load(backend, false);
@@ -191,7 +191,7 @@ describe("fault suite: hostile text from the Graph API", () => {
       summaryLine("R4 hostile text from the Graph API", totals, Date.now() - started) +
         `\n[faults]   ${fate.join("\n[faults]   ")}`,
     );
-    await run.firm.documents.remove();
+    await run.firm.dispose();
     const states = Object.entries(run.statuses).map(([mailbox, list]) => `${mailbox}: ${list.join(" > ")}`);
     expect(diff.details, `${states.join("\n")}\n${diff.details.join("\n")}`).toEqual([]);
     expect(run.synced, states.join("\n")).toBe(true);

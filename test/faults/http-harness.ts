@@ -1,13 +1,19 @@
 /**
- * The fault suite on the HTTP providers: the corpus in the testkit's Gmail or Graph fake, the real
- * engine (`SyncService`) and provider in this process, the firm in PostgreSQL, and one virtual
- * clock for the fake, the provider and the engine — waits cost no real time, so a storm of rate
- * limits with minutes of Retry-After runs in seconds.
+ * The fault suite on the HTTP providers: the corpus in the testkit's Gmail or Graph fake, a
+ * production worker (`createWorker`, the PostgreSQL store and job queue, a folder blob store) and
+ * the real provider in this process, the firm in a database of its own, and one virtual clock for
+ * the fake, the provider and the engine. Waits cost no real time: when nothing runs and nothing is
+ * due, the clock jumps to the next job's time — so a storm of rate limits with minutes of
+ * Retry-After runs in seconds.
  */
-import { SyncService } from "@clientmail/core";
+import type pg from "pg";
+import { createWorker } from "@clientmail/core";
 import type { MailProvider, Store } from "@clientmail/core/ports";
+import { silentLogger } from "@clientmail/core/ports";
+import { createFolderBlobStore } from "@clientmail/folder";
 import { createGmailProvider } from "@clientmail/gmail";
 import { createGraphProvider } from "@clientmail/graph";
+import { createPostgresJobQueue } from "@clientmail/postgres";
 import {
   createGmailFake,
   createGraphFake,
@@ -15,29 +21,45 @@ import {
   type GraphFake,
   type GraphFakeMailbox,
 } from "@clientmail/testkit";
-import { silentLogger } from "@clientmail/core/ports";
 import { staffAddresses, staffLabels, tagOf, type Corpus, type StaffLabel } from "./corpus.js";
 import { digestFirm, type FaultDigest } from "./digest.js";
 import type { FaultFirm, FaultSuite } from "./harness.js";
+import { isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue } from "./jobs.js";
 
-/** A clock whose sleeps advance it at once. */
+/**
+ * A clock ahead of real time by an offset that grows whenever something waits: a provider's
+ * sleep, or the harness skipping to the next due job. Jobs wait in the database on its real clock,
+ * so their run-at is translated on the way in, and moved with the clock when it jumps.
+ */
 export class VirtualTime {
-  private now: number;
+  private offset = 0;
+  private pool: pg.Pool | undefined;
 
-  constructor(start = Date.now()) {
-    this.now = start;
+  readonly clock = { now: () => new Date(Date.now() + this.offset) };
+
+  /** The firm's database, whose waiting jobs move with this clock. */
+  attach(pool: pg.Pool): void {
+    this.pool = pool;
   }
 
-  readonly clock = { now: () => new Date(this.now) };
+  /** The real (database) time of a virtual instant. */
+  toReal(at: Date): Date {
+    return new Date(at.getTime() - this.offset);
+  }
 
-  advance(ms: number): void {
-    this.now += Math.max(0, ms);
+  async advance(ms: number): Promise<void> {
+    if (!(ms > 0)) return;
+    this.offset += ms;
+    await this.pool?.query(
+      `UPDATE graphile_worker._private_jobs SET run_at = run_at - $1 * interval '1 millisecond'
+       WHERE locked_at IS NULL AND attempts < max_attempts`,
+      [ms],
+    );
   }
 
   readonly sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
-    this.advance(ms);
-    await Promise.resolve();
+    await this.advance(ms);
   };
 }
 
@@ -146,28 +168,38 @@ export function graphBackend(
 /** What a run on an HTTP backend did. */
 export interface HttpRun {
   firm: FaultFirm;
-  /** Every mailbox completed a pass. */
+  /** Every mailbox completed a pass and the queue was idle. */
   synced: boolean;
   /** A mailbox was stopped by the engine. */
   stopped: boolean;
   /** Mailbox label → every state the engine set, in order. */
   statuses: Record<string, string[]>;
-  /** Every wait of the engine, with the mailbox's state while it waited. */
+  /**
+   * Every wait the engine scheduled for a mailbox (a pass's follow-up job due later), with the
+   * mailbox's state then; the polls after a completed pass are left out.
+   */
   waits: Array<{ mailbox: StaffLabel; ms: number; status: string; until?: Date | undefined; at: Date }>;
   digest(): Promise<FaultDigest>;
 }
 
-/** Records the states the engine sets (and nothing else changes). */
+/** Records the states the engine sets and the leases it takes (and nothing else changes). */
 function recordingStore(
   store: Store,
   labels: ReadonlyMap<string, StaffLabel>,
   statuses: Record<string, string[]>,
+  onLease: (mailboxId: string) => void,
 ): Store {
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
       const method = value as (...args: unknown[]) => unknown;
+      if (prop === "acquireLease")
+        return async (...args: unknown[]) => {
+          const token = await method.apply(target, args);
+          if (token !== undefined) onLease(args[1] as string);
+          return token;
+        };
       if (prop !== "setMailboxState") return method.bind(target);
       return (...args: unknown[]) => {
         const label = labels.get(args[1] as string) ?? String(args[1]);
@@ -178,73 +210,109 @@ function recordingStore(
   });
 }
 
+const realSleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Syncs a fresh firm's three mailboxes from `backend` until each completed a pass (or was stopped,
- * or `maxPasses` calls went by): what a host's scheduler does with `SyncService.syncMailbox`.
+ * Runs a worker for a fresh firm's three mailboxes on `backend` until every mailbox completed a
+ * pass and the queue is idle (or a mailbox was stopped, or `maxPasses` passes went by), skipping
+ * the virtual clock ahead whenever the worker only waits.
  */
 export async function runHttpFirm(
   suite: FaultSuite,
   backend: HttpBackend,
-  options: { maxConsecutiveFailures?: number; maxPasses?: number } = {},
+  options: { maxConsecutiveFailures?: number; maxPasses?: number; realTimeoutMs?: number } = {},
 ): Promise<HttpRun> {
   const firm = await suite.createFirm(backend.kind);
   const { time } = backend;
+  time.attach(firm.pool);
   const statuses: Record<string, string[]> = {};
   const waits: HttpRun["waits"] = [];
-  let current: StaffLabel = "ann";
-  const sync = new SyncService({
-    store: recordingStore(suite.store, firm.mailboxes, statuses),
+  let passCount = 0;
+  const passes = new PassWatch(firm.store, firm.firmId, time.clock.now, () => {
+    passCount += 1;
+  });
+  const store = recordingStore(firm.store, firm.mailboxes, statuses, (mailboxId) =>
+    passes.noteLease(mailboxId),
+  );
+  const queue = watchQueue(
+    createPostgresJobQueue({
+      pool: firm.pool,
+      store: firm.store,
+      retryDelayMs: () => 50,
+      lockTimeoutMs: 5_000,
+    }),
+    firm.store,
+    {
+      runAt: (at) => time.toReal(at),
+      onEnqueued: async (jobs) => {
+        for (const job of jobs) {
+          const mailboxId = job.payload.mailboxId;
+          if (job.name !== "sync.mailbox" || !job.runAt || typeof mailboxId !== "string") continue;
+          const at = time.clock.now();
+          const ms = job.runAt.getTime() - at.getTime();
+          if (ms <= 0) continue;
+          const state = (await firm.store.getMailbox(firm.firmId, mailboxId))?.state;
+          if (state?.status === "live") continue;
+          waits.push({
+            mailbox: firm.mailboxes.get(mailboxId)!,
+            ms,
+            status: state?.status ?? "missing",
+            until: state?.status === "throttled" ? state.until : undefined,
+            at,
+          });
+        }
+      },
+      handler: (_name, inner) => (job, signal) => passes.run(job, () => inner(job, signal)),
+    },
+  );
+  const worker = createWorker({
+    store,
+    queue,
+    blobs: createFolderBlobStore({ dir: firm.blobsDir }),
+    documents: firm.documents,
     clock: time.clock,
     logger: silentLogger,
-    documents: firm.documents,
     holder: "faults-http",
     random: () => 0.5,
     maxConsecutiveFailures: options.maxConsecutiveFailures,
-    sleep: async (ms, signal) => {
-      const state = (await suite.store.getMailbox(firm.firmId, firm.mailboxIds[current]))?.state;
-      waits.push({
-        mailbox: current,
-        ms,
-        status: state?.status ?? "missing",
-        until: state?.status === "throttled" ? state.until : undefined,
-        at: time.clock.now(),
-      });
-      await time.sleep(ms, signal);
-    },
+    pollIntervalMs,
+    queuePollIntervalMs: 20,
     providerFor: (mailbox) => backend.provider(firm.mailboxes.get(mailbox.id)!),
   });
-  let synced = true;
+  let synced = false;
   let stopped = false;
+  const deadline = Date.now() + (options.realTimeoutMs ?? 90_000);
+  await worker.start();
   try {
-    for (const label of staffLabels) {
-      current = label;
-      let done = false;
-      for (let pass = 0; pass < (options.maxPasses ?? 200) && !done; pass++) {
-        const started = time.clock.now().getTime();
-        if ((await sync.syncMailbox(firm.firmId, firm.mailboxIds[label])) === "stopped") {
-          stopped = true;
-          break;
-        }
-        const mailbox = await suite.store.getMailbox(firm.firmId, firm.mailboxIds[label]);
-        if (mailbox?.lastSyncedAt && mailbox.lastSyncedAt.getTime() >= started) done = true;
-        else if (mailbox?.state.status === "throttled")
-          time.advance(mailbox.state.until.getTime() - time.clock.now().getTime());
-        else time.advance(1_000);
+    while (Date.now() < deadline && passCount <= (options.maxPasses ?? 600)) {
+      await realSleep(20);
+      const mailboxes = await firm.store.listMailboxes(firm.firmId);
+      if (mailboxes.some((m) => m.state.status === "stopped")) {
+        stopped = true;
+        break;
       }
-      if (!done) synced = false;
+      const load = await queueLoad(firm.pool);
+      if (mailboxes.every((m) => passes.synced.has(m.id)) && isIdle(load)) {
+        synced = true;
+        break;
+      }
+      // Only waiting: skip to the next job's time.
+      if (load.running === 0 && load.dueNow === 0 && load.nextRunAt)
+        await time.advance(load.nextRunAt.getTime() - Date.now() + 1);
     }
   } finally {
-    await sync.closeAll();
+    await worker.stop({ timeoutMs: 2_000 });
   }
   return {
     firm,
-    synced: synced && !stopped,
+    synced,
     stopped,
     statuses,
     waits,
     digest: () =>
       digestFirm({
-        store: suite.store,
+        store: firm.store,
+        queue: firm.queue,
         firmId: firm.firmId,
         accounts: firm.accounts,
         members: firm.members,

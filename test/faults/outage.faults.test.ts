@@ -66,7 +66,7 @@ describe.skipIf(skip !== undefined)(`fault suite: outages${skip ? ` (skipped: ${
         );
       await proxy.close();
       if (fired) await outage;
-      await firm.documents.remove();
+      await firm.dispose();
     }
     publish(
       summaryLine(
@@ -101,7 +101,7 @@ describe.skipIf(skip !== undefined)(`fault suite: outages${skip ? ` (skipped: ${
         failures.push(
           `restart at fetch ${atFetch}: ${describeTrial(outcome)}\n  ${diff.details.slice(0, 10).join("\n  ")}`,
         );
-      await firm.documents.remove();
+      await firm.dispose();
     }
     publish(summaryLine("R1 Y7 Dovecot restart mid-pass", totals, Date.now() - started));
     expect(failures, failures.join("\n")).toEqual([]);

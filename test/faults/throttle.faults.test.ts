@@ -33,7 +33,7 @@ describe("fault suite: rate-limit storms on the Gmail and Graph fakes", () => {
       const run = await runHttpFirm(suite, backend);
       if (!run.synced) throw new Error(`the ${backend.kind} run without a storm did not complete`);
       baselines.set(backend.kind, await run.digest());
-      await run.firm.documents.remove();
+      await run.firm.dispose();
     }
   }, 180_000);
   afterAll(async () => {
@@ -68,7 +68,7 @@ describe("fault suite: rate-limit storms on the Gmail and Graph fakes", () => {
         `throttled-states=${all.filter((s) => s === "throttled").length} stopped=${run.stopped} waits=${run.waits.length} waits-not-throttled=${waitsNotThrottled.length}`,
       ),
     );
-    await run.firm.documents.remove();
+    await run.firm.dispose();
     const failures = [
       ...(stormed ? [] : ["the storm never started: the case tested nothing"]),
       ...(all.includes("stopped") ? [`the mailbox was stopped (states: ${all.join(" > ")})`] : []),

@@ -57,7 +57,7 @@ describe.skipIf(skip !== undefined)(
           onLine: (line) => {
             if (line.t !== "paused") return;
             toggled = (async () => {
-              before = await storedNeedles(suite.pool, firm.firmId, onlyPetra);
+              before = await storedNeedles(firm.pool, firm.firmId, onlyPetra);
               await firm.cm.updateLink(firm.firmId, firm.petraLinkId, { emailSync: false });
             })().finally(() => worker.resume());
           },
@@ -68,7 +68,7 @@ describe.skipIf(skip !== undefined)(
           first.exit === "synced"
             ? { synced: true, hung: false, runs: [first], crashes: 0, ms: first.ms }
             : await suite.runTrial(firm, loaded);
-        const after = await storedNeedles(suite.pool, firm.firmId, onlyPetra);
+        const after = await storedNeedles(firm.pool, firm.firmId, onlyPetra);
         const late = [...after].filter((tag) => !before?.has(tag)).sort();
         storedAfterToggle += late.length;
         // Petra's own messages are judged by what was stored after the toggle; the rest as usual.
@@ -89,7 +89,7 @@ describe.skipIf(skip !== undefined)(
           failures.push(
             `page ${atPage}: stored after the toggle: ${late.join(", ") || "none"}; ${describeTrial(outcome)}\n  ${diff.details.slice(0, 8).join("\n  ")}`,
           );
-        await firm.documents.remove();
+        await firm.dispose();
       }
       publish(
         summaryLine(

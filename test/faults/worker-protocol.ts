@@ -9,12 +9,33 @@
  * from 1 within one worker process:
  * - `before-commit`: a store transaction's work is done but it has not committed;
  * - `commit`: a store write committed (a transaction, or a single write outside one);
- * - `attachment-save`: the document sink wrote a file, before the engine heard back;
+ * - `attachment-save`: inside an `attachments.save` job, the document sink wrote a file, before
+ *   the job heard back (and so before the job completed);
  * - `notify`: a notification was created (and, inside a transaction, committed);
  * - `fetch`: the provider delivered one message's content, before the engine got it;
- * - `page`: the provider listed one page of changes, before the engine got it.
+ * - `page`: the provider listed one page of changes, before the engine got it;
+ * - `enqueued`: jobs were added to the queue (with the transaction that added them, committed):
+ *   they wait, none has started;
+ * - `job-start`: the queue handed this process a job (locked it for this process), before its
+ *   handler ran;
+ * - `job-done`: a job's handler finished, before the queue recorded the job as done;
+ * - `save-enqueued`: as `enqueued`, for a transaction that added `attachments.save` jobs (a page's);
+ * - `save-start`: as `job-start`, for an `attachments.save` job;
+ * - `backfill-start`: as `job-start`, for a `backfill.addresses` or `backfill.mailbox` job (T7, Y5).
  */
-export type PointKind = "before-commit" | "commit" | "attachment-save" | "notify" | "fetch" | "page";
+export type PointKind =
+  | "before-commit"
+  | "commit"
+  | "attachment-save"
+  | "notify"
+  | "fetch"
+  | "page"
+  | "enqueued"
+  | "job-start"
+  | "job-done"
+  | "save-enqueued"
+  | "save-start"
+  | "backfill-start";
 
 export const pointKinds: readonly PointKind[] = [
   "before-commit",
@@ -23,6 +44,12 @@ export const pointKinds: readonly PointKind[] = [
   "notify",
   "fetch",
   "page",
+  "enqueued",
+  "job-start",
+  "job-done",
+  "save-enqueued",
+  "save-start",
+  "backfill-start",
 ];
 
 /** The `n`-th time the worker reaches a point of `kind`. */
@@ -42,12 +69,15 @@ export interface WorkerMailbox {
 }
 
 export interface WorkerConfig {
+  /** The firm's own database (store and job queue). */
   databaseUrl: string;
   firmId: string;
-  /** Synced one after the other, in this order. */
+  /** How the worker reaches each mailbox of the firm. */
   mailboxes: WorkerMailbox[];
   /** Folder of the testkit's FolderDocumentSink. */
   docsDir: string;
+  /** Folder of the blob store (sources, staged attachments), shared by the trial's processes. */
+  blobsDir: string;
   /** Kill this process with SIGKILL at this point. */
   crash?: Point | undefined;
   /**
@@ -57,26 +87,30 @@ export interface WorkerConfig {
    */
   pause?: Point | undefined;
   /**
-   * `until-synced`: passes with the engine's retry policy (`SyncService.syncMailbox`) until each
-   * mailbox completed one; exits 0 then, 3 when a mailbox was stopped. `once`: one pass per
-   * mailbox without retries (`syncOnce`), reporting how it ended.
+   * `until-synced`: the worker (`createWorker`) runs jobs until every mailbox completed a pass in
+   * this process and the firm's queue is idle (nothing running, nothing due but the next polls);
+   * exits 0 then, 3 when a mailbox was stopped. `once`: until every mailbox's first pass ended,
+   * reporting how it ended; exits 0.
    */
   mode: "until-synced" | "once";
   /** Lease length: how long a killed worker's lease keeps the next one out. */
   leaseTtlMs: number;
+  /** The job queue's lock timeout: how long a killed worker's running jobs stay locked. */
+  lockTimeoutMs: number;
+  /** Jobs the worker runs at once. */
+  concurrency: number;
   /**
-   * The engine's waits (backoff, Retry-After) are scaled by this factor and cut to at most
-   * `sleepCapMs`: time runs faster for the engine, so a test does not sit out minutes, while the
-   * number of retries an outage of a given length costs stays what it would be at this scale.
+   * The engine's jitter source is scaled by this factor: backoff delays (full jitter) shrink, so a
+   * test does not sit out minutes of retries, and their number for an outage of a given length
+   * stays what it would be at this scale.
    */
-  sleepScale: number;
-  sleepCapMs: number;
+  jitterScale: number;
   maxConsecutiveFailures?: number | undefined;
   /** Seed of the engine's jitter, so a trial's backoff is the same on every run. */
   seed: number;
   /** Extra settings for `createImapProvider` (page size, deadlines). */
   imap: Record<string, unknown>;
-  /** Extra settings for `SyncService` (deadlines). */
+  /** Extra settings for `createWorker` (deadlines). */
   engine: Record<string, unknown>;
   /**
    * Messages (by corpus tag) the "server" refuses alone: their fetch results are replaced by an
@@ -86,6 +120,12 @@ export interface WorkerConfig {
   refuseTags?: string[] | undefined;
   /** Added to the engine's clock: a worker that runs "later" (e.g. when quarantine retries are due). */
   clockSkewMs?: number | undefined;
+  /**
+   * Before it starts taking jobs, the worker process turns email sync of this link on or off
+   * through the facade wired to the queue (T7: turning it on enqueues the address's backfill in
+   * the same transaction), as a host's web process would.
+   */
+  toggle?: { linkId: string; emailSync: boolean } | undefined;
   /** Write a line for every point reached (the parent reacts to them). */
   reportPoints: boolean;
 }
@@ -99,12 +139,12 @@ export type WorkerLine =
   | {
       t: "pass";
       mailbox: string;
-      outcome: "ok" | "stopped" | "error" | "not-ran";
+      outcome: "ok" | "stopped" | "throttled" | "error" | "not-ran";
       code?: string | undefined;
       ms: number;
     }
   | { t: "closing" }
-  | { t: "done"; counts: Record<PointKind, number> }
+  | { t: "done"; counts: Record<PointKind, number>; jobs: Record<string, number> }
   | { t: "fatal"; code: string; message: string };
 
 export const workerConfigVariable = "CLIENTMAIL_FAULT_WORKER";

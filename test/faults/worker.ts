@@ -1,9 +1,10 @@
 /**
- * The fault suite's worker: a child process that syncs the firm's mailboxes with the real engine
- * (`SyncService`), the real IMAP provider and the Postgres store, as a production worker would,
- * and that can kill itself with SIGKILL — or pause — at a point the parent chose (see
- * {@link PointKind}). The points are found by wrapping the ports the engine is given (store,
- * document sink, provider); the engine itself is untouched.
+ * The fault suite's worker: a child process that runs a production worker — `createWorker` over
+ * the PostgreSQL store, the PostgreSQL job queue, a folder blob store, the real IMAP provider and
+ * the testkit's idempotent `FolderDocumentSink` — for one firm, and that can kill itself with
+ * SIGKILL — or pause — at a point the parent chose (see {@link PointKind}). The points are found by
+ * wrapping the ports the worker is given (store, job queue, document sink, provider); the engine
+ * itself is untouched.
  *
  * Configured by one JSON value in `CLIENTMAIL_FAULT_WORKER` ({@link WorkerConfig}); reports on
  * stdout as JSON lines ({@link WorkerLine}), engine warnings on stderr. The suite runs it as a
@@ -14,12 +15,21 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import pg from "pg";
-import { ClientMailError, isUnreadable, SyncService, type UnreadableMessage } from "@clientmail/core";
+import {
+  createClientMail,
+  createWorker,
+  isUnreadable,
+  saveAttachmentsJob,
+  workerJobs,
+  type UnreadableMessage,
+} from "@clientmail/core";
 import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core/ports";
+import { createFolderBlobStore } from "@clientmail/folder";
 import { createImapProvider } from "@clientmail/imap";
-import { createPostgresStore } from "@clientmail/postgres";
+import { createPostgresJobQueue, createPostgresStore } from "@clientmail/postgres";
 import { FolderDocumentSink } from "@clientmail/testkit";
 import { tagOf } from "./corpus.js";
+import { codeOf, isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue } from "./jobs.js";
 import {
   pointKinds,
   workerConfigVariable,
@@ -31,11 +41,6 @@ import {
 function report(line: WorkerLine): void {
   // Synchronous, so that the line is out before a SIGKILL that follows it.
   writeSync(1, `${JSON.stringify(line)}\n`);
-}
-
-function codeOf(error: unknown): string {
-  if (ClientMailError.isInstance(error)) return error.code;
-  return error instanceof Error ? error.name : "unknown";
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -126,18 +131,34 @@ class Points {
 
 const isRead = (name: string) => /^(get|list|find)/.test(name);
 
+/** The outer store transaction the current code runs in: the points to hit once it committed. */
+const currentTransaction = new AsyncLocalStorage<PointKind[]>();
+
+/**
+ * Points the caller reaches now, or — inside a store transaction — once that transaction
+ * committed (a rolled-back transaction reaches none of them).
+ */
+async function hitAfterCommit(points: Points, kind: PointKind): Promise<void> {
+  const afterCommit = currentTransaction.getStore();
+  if (afterCommit) afterCommit.push(kind);
+  else await points.hit(kind);
+}
+
 /**
  * The store as the engine sees it: every write outside a transaction, and every transaction, is
  * a `commit` point; a transaction's work done is a `before-commit` point; notifications are
- * `notify` points once committed. State changes are reported.
+ * `notify` points once committed. State changes and leases taken are reported.
  */
 function instrumentStore(
   inner: Store,
   points: Points,
-  onState: (mailboxId: string, status: string) => void,
+  hooks: { onState: (mailboxId: string, status: string) => void; onLease: (mailboxId: string) => void },
 ): Store {
-  const inTransaction = new AsyncLocalStorage<boolean>();
-  const wrapTransaction = (tx: Store, afterCommit: PointKind[]): Store =>
+  const observe = (name: string, args: unknown[], result: unknown) => {
+    if (name === "setMailboxState") hooks.onState(args[1] as string, (args[2] as { status: string }).status);
+    if (name === "acquireLease" && result !== undefined) hooks.onLease(args[1] as string);
+  };
+  const wrapTransaction = (tx: Store): Store =>
     new Proxy(tx, {
       get(target, prop) {
         const value: unknown = Reflect.get(target, prop, target);
@@ -145,8 +166,8 @@ function instrumentStore(
         const name = String(prop);
         return async (...args: unknown[]) => {
           const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (name === "createNotification") afterCommit.push("notify");
-          if (name === "setMailboxState") onState(args[1] as string, (args[2] as { status: string }).status);
+          if (name === "createNotification") await hitAfterCommit(points, "notify");
+          observe(name, args, result);
           return result;
         };
       },
@@ -159,13 +180,13 @@ function instrumentStore(
       const method = value as (...a: unknown[]) => Promise<unknown>;
       if (name === "transaction") {
         return async (fn: (tx: Store) => Promise<unknown>) => {
-          if (inTransaction.getStore()) return target.transaction(fn);
+          if (currentTransaction.getStore()) return target.transaction(fn);
           const afterCommit: PointKind[] = [];
           const result = await points.write(() =>
-            inTransaction.run(true, () =>
+            currentTransaction.run(afterCommit, () =>
               target.transaction(async (tx) => {
                 afterCommit.length = 0;
-                const value = await fn(wrapTransaction(tx, afterCommit));
+                const value = await fn(wrapTransaction(tx));
                 await points.hit("before-commit");
                 return value;
               }),
@@ -178,9 +199,9 @@ function instrumentStore(
       }
       if (isRead(name)) return method.bind(target);
       return async (...args: unknown[]) => {
-        if (inTransaction.getStore()) return method.apply(target, args);
+        if (currentTransaction.getStore()) return method.apply(target, args);
         const result = await points.write(() => method.apply(target, args));
-        if (name === "setMailboxState") onState(args[1] as string, (args[2] as { status: string }).status);
+        observe(name, args, result);
         await points.hit("commit");
         if (name === "createNotification") await points.hit("notify");
         return result;
@@ -244,26 +265,70 @@ async function main(): Promise<void> {
   const config = JSON.parse(raw) as WorkerConfig;
   const points = new Points(config);
   const labels = new Map(config.mailboxes.map((m) => [m.id, m.label]));
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+  const labelOf = (mailboxId: string) => labels.get(mailboxId) ?? mailboxId;
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.concurrency + 6 });
   pool.on("error", () => undefined);
   const rawStore = createPostgresStore({ pool });
-  const store = instrumentStore(rawStore, points, (mailboxId, status) =>
-    report({ t: "state", mailbox: labels.get(mailboxId) ?? mailboxId, status }),
+  const skew = config.clockSkewMs ?? 0;
+  const now = () => new Date(Date.now() + skew);
+  const passes = new PassWatch(rawStore, config.firmId, now, (pass) =>
+    report({
+      t: "pass",
+      mailbox: labelOf(pass.mailboxId),
+      outcome: pass.outcome,
+      code: pass.code,
+      ms: pass.ms,
+    }),
+  );
+  const store = instrumentStore(rawStore, points, {
+    onState: (mailboxId, status) => report({ t: "state", mailbox: labelOf(mailboxId), status }),
+    onLease: (mailboxId) => passes.noteLease(mailboxId),
+  });
+  const jobsRun: Record<string, number> = {};
+  const queue = watchQueue(
+    createPostgresJobQueue({
+      pool,
+      store: rawStore,
+      // A failed job is retried soon: the suite waits for the queue to be idle.
+      retryDelayMs: (attempt) => Math.min(2_000, 100 * 2 ** attempt),
+      lockTimeoutMs: config.lockTimeoutMs,
+      logger: stderrLogger,
+    }),
+    rawStore,
+    {
+      onEnqueued: async (jobs) => {
+        await hitAfterCommit(points, "enqueued");
+        if (jobs.some((job) => job.name === saveAttachmentsJob))
+          await hitAfterCommit(points, "save-enqueued");
+      },
+      handler: (name, inner) => async (job, signal) => {
+        await points.hit("job-start");
+        if (name === saveAttachmentsJob) await points.hit("save-start");
+        if (name === workerJobs.backfill || name === workerJobs.backfillMailbox)
+          await points.hit("backfill-start");
+        await passes.run(job, () => inner(job, signal));
+        jobsRun[name] = (jobsRun[name] ?? 0) + 1;
+        await points.hit("job-done");
+      },
+    },
   );
   const byId = new Map(config.mailboxes.map((m) => [m.id, m]));
   const refuse = new Set(config.refuseTags ?? []);
-  const skew = config.clockSkewMs ?? 0;
-  const now = () => new Date(Date.now() + skew);
-  const service = new SyncService({
+  const random = seededRandom(config.seed);
+  const worker = createWorker({
     store,
+    queue,
+    blobs: createFolderBlobStore({ dir: config.blobsDir }),
+    documents: instrumentSink(FolderDocumentSink.open(config.docsDir), points),
     clock: { now },
     logger: stderrLogger,
-    documents: instrumentSink(FolderDocumentSink.open(config.docsDir), points),
     holder: `fault-worker-${process.pid}`,
+    concurrency: config.concurrency,
+    pollIntervalMs,
+    queuePollIntervalMs: 100,
     leaseTtlMs: config.leaseTtlMs,
     maxConsecutiveFailures: config.maxConsecutiveFailures,
-    random: seededRandom(config.seed),
-    sleep: (ms, signal) => sleep(Math.min(ms * config.sleepScale, config.sleepCapMs), signal),
+    random: () => random() * config.jitterScale,
     providerFor: (mailbox) => {
       const target = byId.get(mailbox.id);
       if (!target) throw new Error(`no IMAP login for mailbox ${mailbox.id}`);
@@ -284,71 +349,32 @@ async function main(): Promise<void> {
     ...config.engine,
   });
 
+  if (config.toggle) {
+    const cm = createClientMail({ store, queue, clock: { now } });
+    await cm.updateLink(config.firmId, config.toggle.linkId, { emailSync: config.toggle.emailSync });
+  }
+  await worker.start();
   let stopped = false;
-  for (const mailbox of config.mailboxes) {
+  for (;;) {
+    await sleep(100);
     if (config.mode === "once") {
-      const started = Date.now();
-      try {
-        const result = await service.syncOnce(config.firmId, mailbox.id);
-        report({
-          t: "pass",
-          mailbox: mailbox.label,
-          outcome: result.ran ? "ok" : "not-ran",
-          ms: Date.now() - started,
-        });
-      } catch (error) {
-        report({
-          t: "pass",
-          mailbox: mailbox.label,
-          outcome: "error",
-          code: codeOf(error),
-          ms: Date.now() - started,
-        });
-      }
+      if (config.mailboxes.every((m) => passes.reported.has(m.id))) break;
       continue;
     }
-    for (;;) {
-      const started = Date.now();
-      const startedOnEngineClock = now().getTime();
-      let outcome: "ok" | "stopped";
-      try {
-        outcome = await service.syncMailbox(config.firmId, mailbox.id);
-      } catch (error) {
-        report({
-          t: "pass",
-          mailbox: mailbox.label,
-          outcome: "error",
-          code: codeOf(error),
-          ms: Date.now() - started,
-        });
-        await sleep(Math.min(500, config.sleepCapMs));
-        continue;
-      }
-      if (outcome === "stopped") {
-        report({ t: "pass", mailbox: mailbox.label, outcome: "stopped", ms: Date.now() - started });
-        stopped = true;
-        break;
-      }
-      // `syncMailbox` also returns "ok" when another worker's lease (e.g. a killed one's) kept this
-      // pass from running: only a pass that marked the mailbox synced counts.
-      const state = await rawStore.getMailbox(config.firmId, mailbox.id);
-      if (state?.lastSyncedAt && state.lastSyncedAt.getTime() >= startedOnEngineClock) {
-        report({ t: "pass", mailbox: mailbox.label, outcome: "ok", ms: Date.now() - started });
-        break;
-      }
-      report({ t: "pass", mailbox: mailbox.label, outcome: "not-ran", ms: Date.now() - started });
-      const wait =
-        state?.state.status === "throttled" ? Math.max(50, state.state.until.getTime() - Date.now()) : 250;
-      await sleep(Math.min(wait, config.sleepCapMs));
+    const mailboxes = await rawStore.listMailboxes(config.firmId);
+    if (mailboxes.some((m) => m.state.status === "stopped")) {
+      stopped = true;
+      break;
     }
-    if (stopped) break;
+    if (!mailboxes.every((m) => passes.synced.has(m.id))) continue;
+    if (isIdle(await queueLoad(pool))) break;
   }
   // Closing the providers is an operation with a deadline too (R3): the parent sees a close that
   // never returns as a worker that did not exit.
   report({ t: "closing" });
-  await service.closeAll();
+  await worker.stop({ timeoutMs: config.mode === "once" ? 500 : 5_000 });
   await pool.end();
-  report({ t: "done", counts: points.counts });
+  report({ t: "done", counts: points.counts, jobs: jobsRun });
   process.exit(stopped ? 3 : 0);
 }
 

@@ -17,6 +17,7 @@ import {
   createGraphFake,
   dovecotAvailability,
   fetchedMessages,
+  loopbackHostPolicy,
   startDovecot,
   type DovecotInfo,
   type DovecotServer,
@@ -112,6 +113,7 @@ describe.skipIf(skip !== undefined && !skip.available)(
       const provider = createImapProvider({
         ...dovecot,
         security: "none",
+        hostPolicy: loopbackHostPolicy,
         user: user.user,
         password: user.password,
       });

@@ -70,7 +70,14 @@ import { CREDENTIALS_FIELD } from "./keyring/rotate.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
-import type { Notification, OutboxMessage, QuarantineEntry, Store, ThreadView } from "./ports/store.js";
+import type {
+  DirectoryStore,
+  Notification,
+  OutboxMessage,
+  QuarantineEntry,
+  Store,
+  ThreadView,
+} from "./ports/store.js";
 import type { JobQueue } from "./ports/job-queue.js";
 import { backfillJob, syncJob } from "./engine/worker.js";
 
@@ -756,7 +763,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   // Internals --------------------------------------------------------------------------------
 
   private async insertContact(
-    tx: Store,
+    tx: DirectoryStore,
     firmId: FirmId,
     accountId: AccountId,
     contact: z.output<typeof contactInputSchema>,
@@ -772,7 +779,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   }
 
   private async insertLink(
-    tx: Store,
+    tx: DirectoryStore,
     firmId: FirmId,
     accountId: AccountId,
     contactId: string,
@@ -802,7 +809,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     return effects;
   }
 
-  private async persistLink(tx: Store, firmId: FirmId, before: Link, after: Link): Promise<Link> {
+  private async persistLink(tx: DirectoryStore, firmId: FirmId, before: Link, after: Link): Promise<Link> {
     let saved = await tx.updateLink(firmId, before.id, {
       email: after.email,
       login: after.login,

@@ -150,6 +150,101 @@ export class PermissionDeniedError extends ClientMailError {
   }
 }
 
+/**
+ * Why a connection to a mail server failed (R9). These are the only connection facts a user is
+ * shown: never the server's banner, an address it resolved to, or the native error text (that
+ * stays in `cause`, for logs).
+ *
+ * | reason               | code                  | retryable | when                                                                 |
+ * | -------------------- | --------------------- | --------- | -------------------------------------------------------------------- |
+ * | `host_refused`       | `permission_denied`   | no        | the host's network policy forbids the destination; nothing was sent |
+ * | `dns_failed`         | `transient`           | yes       | the server's name did not resolve                                    |
+ * | `connection_refused` | `transient`           | yes       | refused, reset, unreachable, or closed before the greeting          |
+ * | `timeout`            | `transient`           | yes       | no connection, greeting or TLS upgrade in time                       |
+ * | `tls_failed`         | `mailbox_unavailable` | no        | certificate, handshake or protocol version; STARTTLS not offered     |
+ * | `auth_failed`        | `auth_revoked`        | no        | the server refused the credentials                                   |
+ */
+export type ConnectionFailureReason =
+  "host_refused" | "dns_failed" | "connection_refused" | "timeout" | "tls_failed" | "auth_failed";
+
+/** What a failed connection suggests about the settings, when a failure points at one. */
+export type ConnectionFailureHint =
+  /** A TLS client got a cleartext answer: the port may expect STARTTLS (or nothing secure). */
+  | "tls_to_plaintext_port"
+  /** A cleartext client heard nothing: the port may expect TLS from the first byte. */
+  | "plaintext_to_tls_port"
+  /** The server did not offer STARTTLS (or refused it): nothing was sent in clear text. */
+  | "starttls_not_offered";
+
+const connectionCodes: Record<ConnectionFailureReason, ClientMailErrorCode> = {
+  host_refused: "permission_denied",
+  dns_failed: "transient",
+  connection_refused: "transient",
+  timeout: "transient",
+  tls_failed: "mailbox_unavailable",
+  auth_failed: "auth_revoked",
+};
+
+const connectionMessages: Record<ConnectionFailureReason, string> = {
+  host_refused: "The mail server's address is not allowed by this application's network policy",
+  dns_failed: "The mail server's name could not be resolved",
+  connection_refused: "The mail server could not be reached",
+  timeout: "The mail server did not answer in time",
+  tls_failed: "A secure connection to the mail server could not be established",
+  auth_failed: "The mail server refused the mailbox's credentials",
+};
+
+const hintMessages: Record<ConnectionFailureHint, string> = {
+  tls_to_plaintext_port:
+    'the server answered without TLS: this port may expect STARTTLS (security "starttls", usually port 143 or 587)',
+  plaintext_to_tls_port:
+    'this port may expect TLS from the first byte (security "tls", usually port 993 or 465)',
+  starttls_not_offered: "the server did not offer STARTTLS, so nothing was sent in clear text",
+};
+
+const connectionMarker = Symbol.for("clientmail.connection-error");
+
+/**
+ * A connection to a mail server failed, or was refused before it was made (R9). `code` follows
+ * from `reason` (see {@link ConnectionFailureReason}), so a caller that only knows codes still
+ * does the right thing; `reason` and `hint` are for the user and for settings screens. The
+ * message is fixed per reason and hint: it never carries server or native error text.
+ */
+export class ConnectionError extends ClientMailError {
+  readonly [connectionMarker] = true;
+  readonly reason: ConnectionFailureReason;
+  readonly hint: ConnectionFailureHint | undefined;
+
+  constructor(
+    reason: ConnectionFailureReason,
+    options: Omit<ClientMailErrorOptions, "retryable"> & { hint?: ConnectionFailureHint | undefined } = {},
+  ) {
+    const { hint } = options;
+    super(
+      connectionCodes[reason],
+      hint === undefined
+        ? connectionMessages[reason]
+        : `${connectionMessages[reason]}: ${hintMessages[hint]}`,
+      {
+        ...(options.cause === undefined ? {} : { cause: options.cause }),
+        details: { ...options.details, reason, ...(hint === undefined ? {} : { hint }) },
+      },
+    );
+    this.name = "ConnectionError";
+    this.reason = reason;
+    this.hint = hint;
+  }
+
+  /** True for any connection error, even one thrown by another installed copy of the package. */
+  static override isInstance(value: unknown): value is ConnectionError {
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[connectionMarker] === true
+    );
+  }
+}
+
 /** A template used shortcodes that do not exist. Lists all of them. */
 export class UnknownShortcodeError extends ClientMailError {
   readonly shortcodes: readonly string[];

@@ -38,6 +38,7 @@ export {
   type AttachmentJobDependencies,
 } from "./engine/attachments.js";
 export { readMessageSource } from "./engine/message-source.js";
+export { auditMailbox } from "./engine/audit.js";
 export {
   createWorker,
   syncJob,

@@ -8,10 +8,11 @@
  */
 export * from "./fakes/gmail/index.js";
 export * from "./fakes/graph/index.js";
-export * from "./store-conformance.js";
+export * from "./store-conformance/index.js";
 export * from "./provider-conformance.js";
 export * from "./dovecot.js";
 export * from "./tcp-proxy.js";
+export * from "./loopback-host-policy.js";
 export * from "./memory-mailbox.js";
 export * from "./privacy-scan.js";
 export * from "./end-to-end-firm.js";

@@ -74,6 +74,26 @@ export interface Mailbox {
   state: MailboxSyncState;
   /** When a sync pass last completed without error (N5). */
   lastSyncedAt: Date | undefined;
+  /** The latest completeness audit of this mailbox (R1, R2), if one ran. */
+  verification: MailboxVerification | undefined;
+}
+
+/**
+ * What the completeness audit found: every client message the mailbox lists is filed or in
+ * quarantine ("verified complete at `at`"), or how many were missing and what became of them.
+ */
+export interface MailboxVerification {
+  at: Date;
+  /** True when nothing was missing. */
+  complete: boolean;
+  /** Client messages the listing showed (by the filing decision at `at`). */
+  clientMessages: number;
+  /** Client messages that were neither filed nor in quarantine. */
+  missing: number;
+  /** Of the missing, filed by the audit. */
+  repaired: number;
+  /** Of the missing, put into quarantine with a reason by the audit. */
+  quarantined: number;
 }
 
 /** The settings the mailbox's owner controls (Y3). */

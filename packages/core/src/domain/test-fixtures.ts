@@ -32,6 +32,7 @@ export function mailbox(
     settings: { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" },
     state: { status: "live" },
     lastSyncedAt: undefined,
+    verification: undefined,
     ...overrides,
   };
 }

@@ -19,7 +19,7 @@ import type { BlobStore } from "../ports/blob-store.js";
 import type { DocumentSink } from "../ports/document-sink.js";
 import type { JobHandler, JobPayload, NewJob } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
-import type { Store } from "../ports/store.js";
+import type { DirectoryStore, FilingStore } from "../ports/store.js";
 import { safeFilename } from "./after-commit.js";
 import type { SyncEvents } from "./events.js";
 
@@ -113,7 +113,8 @@ export function saveAttachmentsJobFor(
 
 /** What the job handler needs. */
 export interface AttachmentJobDependencies {
-  store: Store;
+  /** Reads the account (deleted meanwhile?) and records each saved file (F9). */
+  store: DirectoryStore & FilingStore;
   blobs: BlobStore;
   documents: DocumentSink;
   logger: Logger;

@@ -5,7 +5,7 @@
 import { ClientMailError } from "../errors.js";
 import { FirmDirectory } from "../domain/filing.js";
 import type { FirmId, Mailbox, MailboxId, TeamMember } from "../domain/model.js";
-import type { Store } from "../ports/store.js";
+import type { DirectoryStore } from "../ports/store.js";
 
 /** What a pass reads of its firm once, at its start. */
 export interface FirmContext {
@@ -21,14 +21,14 @@ export interface FirmContext {
 
 /** Builds the filing directory of a firm from the store (F2: members, mailboxes, domains). */
 export async function loadDirectory(
-  store: Store,
+  store: DirectoryStore,
   firmId: FirmId,
 ): Promise<{ directory: FirmDirectory; mailboxes: Mailbox[]; members: TeamMember[] }> {
   const { directory, mailboxes, members } = await readFirm(store, firmId);
   return { directory, mailboxes, members };
 }
 
-async function readFirm(store: Store, firmId: FirmId) {
+async function readFirm(store: DirectoryStore, firmId: FirmId) {
   const [firm, members, mailboxes, links] = await Promise.all([
     store.getFirm(firmId),
     store.listMembers(firmId),
@@ -50,7 +50,7 @@ async function readFirm(store: Store, firmId: FirmId) {
 
 /** Reads the firm for a pass of one of its mailboxes. */
 export async function loadFirmContext(
-  store: Store,
+  store: DirectoryStore,
   firmId: FirmId,
   mailboxId: MailboxId,
 ): Promise<FirmContext> {
@@ -67,7 +67,7 @@ export async function loadFirmContext(
  * F7 at commit: the links with email sync on as they are now, read inside the page's
  * transaction, so a toggle turned off while the page was fetched files nothing more through it.
  */
-export async function directoryAtCommit(tx: Store, context: FirmContext): Promise<FirmDirectory> {
+export async function directoryAtCommit(tx: DirectoryStore, context: FirmContext): Promise<FirmDirectory> {
   return FirmDirectory.build({
     internalAddresses: context.internalAddresses,
     internalDomains: context.internalDomains,

@@ -3,6 +3,7 @@ import type {
   FirmId,
   MailboxId,
   MailboxSyncState,
+  MailboxVerification,
   MessageRecordId,
   ThreadId,
 } from "../domain/model.js";
@@ -30,6 +31,8 @@ export interface SyncEvents {
   "sync.progress": [{ firmId: FirmId; mailboxId: MailboxId; done: number; estimated: number | undefined }];
   /** The mailbox's sync state changed (N5). */
   "sync.state": [{ firmId: FirmId; mailboxId: MailboxId; state: MailboxSyncState }];
+  /** The completeness audit ran (R1, R2): complete, or what was missing and repaired. */
+  "sync.verified": [{ firmId: FirmId; mailboxId: MailboxId; verification: MailboxVerification }];
   /** The cursor was no longer accepted; a full listing runs (Y6). */
   "sync.resync": [{ firmId: FirmId; mailboxId: MailboxId }];
   /**

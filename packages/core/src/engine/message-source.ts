@@ -5,7 +5,7 @@
 import { NotFoundError } from "../errors.js";
 import type { FirmId, MessageRecordId } from "../domain/model.js";
 import type { BlobStore } from "../ports/blob-store.js";
-import type { Store } from "../ports/store.js";
+import type { FilingStore } from "../ports/store.js";
 
 /**
  * The source of a filed message as `message/rfc822` bytes. Throws `not_found` for a message of
@@ -13,7 +13,7 @@ import type { Store } from "../ports/store.js";
  * without a blob store).
  */
 export async function readMessageSource(
-  store: Store,
+  store: FilingStore,
   blobs: BlobStore,
   firmId: FirmId,
   messageId: MessageRecordId,

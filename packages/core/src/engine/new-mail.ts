@@ -5,12 +5,12 @@
  */
 import type { MailboxId, MessageRecordId } from "../domain/model.js";
 import { newMailRecipients, notificationKey } from "../domain/notifications.js";
-import type { MessageToFile, Store } from "../ports/store.js";
+import type { MessageToFile, NotificationStore, ThreadStore } from "../ports/store.js";
 import type { FirmContext } from "./directory.js";
 
 /** Notifies the members who want to hear of this new inbound message, except those who muted its thread. */
 export async function notifyNewMail(
-  tx: Store,
+  tx: ThreadStore & NotificationStore,
   context: FirmContext,
   mailboxId: MailboxId,
   recordId: MessageRecordId,

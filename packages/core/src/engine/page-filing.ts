@@ -32,7 +32,16 @@ import type { MailboxId, MessageRecordId, ThreadId } from "../domain/model.js";
 import { unstorableIssues } from "../domain/storable.js";
 import type { ThreadingMessage } from "../domain/threading.js";
 import type { MailProvider } from "../ports/mail-provider.js";
-import type { FiledMessage, MessageToFile, QuarantineEntry, SightingRemoval, Store } from "../ports/store.js";
+import type {
+  AuditStore,
+  FiledMessage,
+  FilingStore,
+  MessageToFile,
+  QuarantineEntry,
+  SightingRemoval,
+  Store,
+  SyncStateStore,
+} from "../ports/store.js";
 import { codeOf, emitFiled, type EffectDependencies, type FiledEffect } from "./after-commit.js";
 import { saveAttachmentsJobFor, stageCopy, unstage, type StagedCopy } from "./attachments.js";
 import { notifyNewMail } from "./new-mail.js";
@@ -498,9 +507,18 @@ export class PageFiler {
       failed.push(...unstorable);
       filed = [];
       const jobs = [];
+      // Client messages the firm had already seen in this mailbox before this page.
+      const seenHere = new Set(
+        resolved
+          .filter((r) => r.known?.sightings.some((s) => s.mailboxId === this.mailboxId))
+          .map((r) => r.key),
+      );
       for (const { providerIds, ...effect } of outcomes) {
-        // N1, in this transaction: a crash cannot lose the notice, a replay cannot double it.
-        if (effect.created)
+        // N1, in this transaction: a crash cannot lose the notice, a replay cannot double it. A
+        // message new to this mailbox notifies too, though another mailbox filed it first: the
+        // members who hear of this mailbox's mail are told whichever copy the engine saw first.
+        const newHere = !seenHere.has(effect.message.dedupeKey) && effect.message.filings.length > 0;
+        if (effect.created || newHere)
           await notifyNewMail(tx, this.context, this.mailboxId, effect.recordId, effect.message, now);
         // F9, R8: the save is a job of this transaction.
         const staged = prepared.staged.get(providerIds[0]!);
@@ -539,7 +557,7 @@ export class PageFiler {
    * are new, and which new ones share a Message-ID with a different message.
    */
   private async resolve(
-    tx: Store,
+    tx: FilingStore,
     prepared: PreparedPage,
     directory: Parameters<typeof decideFiling>[0],
   ): Promise<Resolved[]> {
@@ -689,7 +707,7 @@ export class PageFiler {
 
   /** R5: a new message that shares its Message-ID with a different message is recorded. */
   private async recordCollisions(
-    tx: Store,
+    tx: AuditStore,
     resolved: readonly Resolved[],
     outcomes: ReadonlyArray<FiledEffect>,
     now: Date,
@@ -729,7 +747,7 @@ export class PageFiler {
   }
 
   private async quarantine(
-    tx: Store,
+    tx: SyncStateStore,
     failed: readonly UnreadableMessage[],
     now: Date,
   ): Promise<QuarantineEntry[]> {

@@ -8,7 +8,7 @@ import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
 import { CREDENTIALS_FIELD } from "../keyring/rotate.js";
 import type { Keyring } from "../ports/keyring.js";
 import type { MailProvider } from "../ports/mail-provider.js";
-import type { Store } from "../ports/store.js";
+import type { DirectoryStore } from "../ports/store.js";
 
 /** Opens the provider of a mailbox. `credentials` is the decrypted secret the host stored. */
 export type ProviderFactory = (
@@ -18,15 +18,30 @@ export type ProviderFactory = (
 
 /** What a pool needs. */
 export interface ProviderPoolSettings {
-  store: Store;
+  store: DirectoryStore;
   providerFor: ProviderFactory;
   /** Decrypts stored credentials. Without it, the factory receives `undefined`. */
   keyring?: Keyring | undefined;
 }
 
+/** A provider lent to one job; see {@link ProviderPool.borrow}. */
+export interface BorrowedProvider {
+  provider: MailProvider;
+  /** Gives it back (idempotent). */
+  release(): Promise<void>;
+}
+
+async function closeProvider(provider: Promise<MailProvider>): Promise<void> {
+  await (await provider.catch(() => undefined))?.close().catch(() => undefined);
+}
+
 /** Open providers by mailbox. */
 export class ProviderPool {
   private readonly open_ = new Map<string, Promise<MailProvider>>();
+  /** Jobs using each provider now. */
+  private readonly users = new Map<Promise<MailProvider>, number>();
+  /** Providers closed while in use: closed for good once their last job gives them back. */
+  private readonly retiring = new Set<Promise<MailProvider>>();
 
   constructor(private readonly settings: ProviderPoolSettings) {}
 
@@ -46,6 +61,36 @@ export class ProviderPool {
     return provider;
   }
 
+  /**
+   * The mailbox's provider for one job, shared with the mailbox's other jobs running now (a pass
+   * and a targeted backfill); give it back with `release`. A provider {@link close}d meanwhile (a
+   * failed pass asks for a fresh connection) is closed once the last job gives it back, so one
+   * job's failure never closes a provider under another job: the next {@link open} or borrow gets
+   * a new one.
+   */
+  async borrow(firmId: FirmId, mailbox: Mailbox): Promise<BorrowedProvider> {
+    const provider = this.open(firmId, mailbox);
+    this.users.set(provider, (this.users.get(provider) ?? 0) + 1);
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      const left = (this.users.get(provider) ?? 1) - 1;
+      if (left > 0) {
+        this.users.set(provider, left);
+        return;
+      }
+      this.users.delete(provider);
+      if (this.retiring.delete(provider)) await closeProvider(provider);
+    };
+    try {
+      return { provider: await provider, release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
   /** The provider already open for a mailbox, if any. */
   async existing(firmId: FirmId, mailboxId: MailboxId): Promise<MailProvider | undefined> {
     return this.open_.get(`${firmId}\u0000${mailboxId}`)?.catch(() => undefined);
@@ -56,18 +101,25 @@ export class ProviderPool {
     return this.requireKeyring().encrypt(secret, { firmId, recordId: mailboxId, field: CREDENTIALS_FIELD });
   }
 
+  /** Closes the mailbox's provider, or — while jobs still use it — once the last gives it back. */
   async close(firmId: FirmId, mailboxId: MailboxId): Promise<void> {
     const key = `${firmId}\u0000${mailboxId}`;
     const provider = this.open_.get(key);
     if (!provider) return;
     this.open_.delete(key);
-    await (await provider.catch(() => undefined))?.close().catch(() => undefined);
+    if ((this.users.get(provider) ?? 0) > 0) this.retiring.add(provider);
+    else await closeProvider(provider);
   }
 
+  /** Closes every provider, borrowed or not (the jobs are over). */
   async closeAll(): Promise<void> {
     for (const key of [...this.open_.keys()]) {
       const [firmId, mailboxId] = key.split("\u0000") as [string, string];
       await this.close(firmId, mailboxId);
+    }
+    for (const provider of [...this.retiring]) {
+      this.retiring.delete(provider);
+      await closeProvider(provider);
     }
   }
 

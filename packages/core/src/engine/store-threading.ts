@@ -8,7 +8,7 @@
  * symmetric and only ever added, the final partition depends on the set of messages and copies,
  * not on the order in which mailboxes and pages deliver them.
  *
- * The firm's threading lock ({@link Store.lockThreads}) is held from the first lookup to the
+ * The firm's threading lock ({@link ThreadStore.lockThreads}) is held from the first lookup to the
  * commit, so two workers never start two threads for linked messages at once.
  */
 import type { FirmId, ThreadId } from "../domain/model.js";
@@ -19,7 +19,7 @@ import {
   usesSubjectFallback,
   type ThreadingMessage,
 } from "../domain/threading.js";
-import type { Store, SubjectEntry } from "../ports/store.js";
+import type { SubjectEntry, ThreadStore } from "../ports/store.js";
 
 /** A merge that happened while threading, for the `thread.merged` event. */
 export interface ThreadMerge {
@@ -78,7 +78,7 @@ const messageNode = (id: string) => `m:${id}`;
  * transaction; takes the firm's threading lock.
  */
 export async function threadPage(
-  tx: Store,
+  tx: ThreadStore,
   firmId: FirmId,
   messages: readonly ThreadingMessage[],
   knownCopies: readonly KnownCopy[],

@@ -6,12 +6,16 @@
 import { ClientMailError, NotFoundError } from "../errors.js";
 import type { FirmId, MailboxId, MemberId } from "../domain/model.js";
 import type { MailProvider } from "../ports/mail-provider.js";
+import type { Store } from "../ports/store.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
+import { auditMailbox } from "./audit.js";
 
 export type { ProviderFactory } from "./provider-pool.js";
 
 export interface SyncServiceSettings extends SyncDependencies, ProviderPoolSettings {
+  /** Every role: passes write through transactions; the pool reads credentials from it. */
+  store: Store;
   /**
    * Names this worker in leases (for operators). Each SyncService adds its own random suffix, so
    * two processes configured with the same name never share a lease.
@@ -62,6 +66,24 @@ export class SyncService {
   async syncOnce(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal): Promise<SyncPassResult> {
     const { sync } = await this.open(firmId, mailboxId);
     return sync.syncOnce(signal);
+  }
+
+  /**
+   * The completeness audit of a mailbox (R1, R2): lists it again (headers only), files or
+   * quarantines any client message that is neither filed nor quarantined, and records the outcome
+   * on the mailbox (`verification`).
+   */
+  async auditMailbox(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal) {
+    const mailbox = await this.settings.store.getMailbox(firmId, mailboxId);
+    if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
+    const provider = await this.pool.open(firmId, mailbox);
+    return auditMailbox(
+      { ...this.settings, random: this.settings.random ?? Math.random },
+      provider,
+      firmId,
+      mailboxId,
+      signal,
+    );
   }
 
   /** Follows a mailbox continuously (push where offered, polling otherwise) until `signal` aborts. */

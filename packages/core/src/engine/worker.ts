@@ -21,6 +21,7 @@ import type { Job, JobHandler, JobQueue, JobWorker, NewJob, QueueStats } from ".
 import type { Store } from "../ports/store.js";
 import { codeOf } from "./after-commit.js";
 import { saveAttachmentsHandler, saveAttachmentsJob } from "./attachments.js";
+import { auditMailbox } from "./audit.js";
 import { loadFirmContext } from "./directory.js";
 import type { SyncDependencies } from "./mailbox-sync.js";
 import { syncDefaults } from "./mailbox-sync.js";
@@ -32,6 +33,7 @@ import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
 /** Job names the worker handles. */
 export const workerJobs = {
   sync: "sync.mailbox",
+  audit: "audit.mailbox",
   backfill: "backfill.addresses",
   backfillMailbox: "backfill.mailbox",
   attachments: saveAttachmentsJob,
@@ -39,6 +41,8 @@ export const workerJobs = {
 
 /** Settings of {@link createWorker}. */
 export interface WorkerSettings extends SyncDependencies, ProviderPoolSettings {
+  /** Every role: passes write through transactions; the pool reads credentials from it. */
+  store: Store;
   queue: JobQueue;
   /** Names this process in leases and logs; a random suffix is added. */
   holder: string;
@@ -46,6 +50,8 @@ export interface WorkerSettings extends SyncDependencies, ProviderPoolSettings {
   concurrency?: number | undefined;
   /** The safety net: a mailbox is synced at least this often, push or not. Default 5 minutes. */
   pollIntervalMs?: number | undefined;
+  /** How often each mailbox's completeness is audited (R1, R2). Default 24 hours. */
+  auditIntervalMs?: number | undefined;
   leaseTtlMs?: number | undefined;
   maxConsecutiveFailures?: number | undefined;
   passDeadlineMs?: number | undefined;
@@ -124,6 +130,7 @@ class Worker implements SyncWorker {
   async start(): Promise<void> {
     const handlers: Record<string, JobHandler> = {
       [workerJobs.sync]: (job, signal) => this.sync(job, signal),
+      [workerJobs.audit]: (job, signal) => this.audit(job, signal),
       [workerJobs.backfill]: (job) => this.fanOutBackfill(job),
       [workerJobs.backfillMailbox]: (job, signal) => this.backfillMailbox(job, signal),
     };
@@ -171,11 +178,12 @@ class Worker implements SyncWorker {
     const now = this.settings.clock.now().getTime();
     const poll = this.settings.pollIntervalMs ?? 5 * 60_000;
     let nextInMs = poll;
+    let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
-      const provider = await this.pool.open(firmId, mailbox);
+      borrowed = await this.pool.borrow(firmId, mailbox);
       const result = await runPass(
         this.deps,
-        provider,
+        borrowed.provider,
         firmId,
         mailboxId,
         {
@@ -188,6 +196,7 @@ class Worker implements SyncWorker {
       );
       // Another process holds the mailbox's lease: look again when it should be done.
       if (!result.ran) nextInMs = Math.min(poll, this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs);
+      else await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
     } catch (error) {
       if (signal.aborted) throw error;
       const failuresBefore = mailbox.state.status === "retrying" ? mailbox.state.attempt : 0;
@@ -205,8 +214,32 @@ class Worker implements SyncWorker {
       if (ClientMailError.isInstance(error) && error.code !== "rate_limited")
         await this.pool.close(firmId, mailboxId);
       nextInMs = wait;
+    } finally {
+      await borrowed?.release();
     }
     await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(now + nextInMs))]);
+  }
+
+  /** Schedules the completeness audit when the last one is older than the interval. */
+  private async scheduleAudit(firmId: FirmId, mailboxId: MailboxId, lastAt: Date | undefined): Promise<void> {
+    const interval = this.settings.auditIntervalMs ?? 24 * 60 * 60_000;
+    const now = this.settings.clock.now().getTime();
+    if (lastAt !== undefined && now - lastAt.getTime() < interval) return;
+    await this.settings.queue.enqueue(this.store, [
+      {
+        name: workerJobs.audit,
+        payload: { firmId, mailboxId },
+        key: `${workerJobs.audit}:${firmId}:${mailboxId}`,
+        group: firmId,
+      },
+    ]);
+  }
+
+  private async audit(job: Job, signal: AbortSignal): Promise<void> {
+    const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
+    const mailbox = await this.store.getMailbox(firmId, mailboxId);
+    if (!mailbox || mailbox.state.status === "stopped") return;
+    await auditMailbox(this.deps, await this.pool.open(firmId, mailbox), firmId, mailboxId, signal);
   }
 
   private async fanOutBackfill(job: Job): Promise<void> {
@@ -228,8 +261,10 @@ class Worker implements SyncWorker {
     const { firmId, mailboxId, addresses } = job.payload as unknown as SyncPayload & { addresses: string[] };
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
     if (!mailbox || mailbox.state.status === "stopped") return;
+    let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
-      const provider = await this.pool.open(firmId, mailbox);
+      borrowed = await this.pool.borrow(firmId, mailbox);
+      const { provider } = borrowed;
       const context = await loadFirmContext(this.store, firmId, mailboxId);
       const filer = new PageFiler(this.deps, context, provider);
       for await (const batch of provider.search({ addresses }, { signal }))
@@ -242,6 +277,8 @@ class Worker implements SyncWorker {
         attempt: job.attempt,
       });
       throw error;
+    } finally {
+      await borrowed?.release();
     }
   }
 }

@@ -12,6 +12,14 @@ export type {
   MailProvider,
 } from "./mail-provider.js";
 export type {
+  MailSender,
+  OutgoingMessage,
+  OutgoingAddress,
+  OutgoingAttachment,
+  SendReceipt,
+  SentLookup,
+} from "./mail-sender.js";
+export type {
   JobQueue,
   JobHandler,
   Job,
@@ -32,6 +40,13 @@ export type { DocumentSink, DocumentToSave } from "./document-sink.js";
 export type { Keyring, EncryptionContext } from "./keyring.js";
 export type {
   Store,
+  DirectoryStore,
+  SyncStateStore,
+  FilingStore,
+  ThreadStore,
+  NotificationStore,
+  OutboxStore,
+  AuditStore,
   NewFirm,
   FirmPatch,
   NewTeamMember,

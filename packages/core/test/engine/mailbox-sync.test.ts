@@ -495,6 +495,25 @@ describe("mailbox sync engine", () => {
     expect((await f.store.listNotifications(f.firm.id, f.members.carl.id, f.clock.now())).length).toBe(2);
   });
 
+  it("N1: who hears of a message that reached several mailboxes does not depend on which mailbox filed it first", async () => {
+    const heard = async (order: ReadonlyArray<"ann" | "bob">) => {
+      const f = await makeFirm();
+      for (const label of ["ann", "bob"] as const)
+        clientMail(f, f.boxes[label].id, { to: [at("ann@ledger.example"), at("bob@ledger.example")] });
+      for (const label of order) {
+        await f.sync(f.boxes[label].id).syncOnce();
+        // A replay of the same mailbox tells no one twice.
+        await f.sync(f.boxes[label].id).syncOnce();
+      }
+      const count = async (member: { id: string }) =>
+        (await f.store.listNotifications(f.firm.id, member.id, f.clock.now())).length;
+      return { ann: await count(f.members.ann), bob: await count(f.members.bob) };
+    };
+    // Ann and Bob follow their own mailboxes only; the message reached both.
+    expect(await heard(["ann", "bob"])).toEqual({ ann: 1, bob: 1 });
+    expect(await heard(["bob", "ann"])).toEqual({ ann: 1, bob: 1 });
+  });
+
   it("F8: a message deleted from every mailbox it was seen in leaves the view (mirror); retain keeps it", async () => {
     for (const mode of ["mirror", "retain"] as const) {
       const f = await makeFirm({ deletionMode: mode });

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ClientMailError, createWorker, backfillJob, type SyncWorker } from "../../src/index.js";
-import { silentLogger } from "../../src/ports/index.js";
+import { silentLogger, type MailProvider } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
 const workers: SyncWorker[] = [];
@@ -73,6 +73,27 @@ describe("workers on a job queue", () => {
     });
     await eventually(async () => (await filedCount(f)) === 2, "the poll");
     expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.state).toEqual({ status: "live" });
+  });
+
+  it("R1, R2: workers audit each mailbox's completeness after a pass when the last audit is older than the interval", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Audited",
+      messageId: "<audited@home>",
+      date: minutes(0),
+    });
+    const worker = startWorker(f, { auditIntervalMs: 60 * 60_000 });
+    await worker.start();
+    await eventually(
+      async () => (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.verification !== undefined,
+      "the audit",
+    );
+    expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.verification).toMatchObject({
+      complete: true,
+      clientMessages: 1,
+    });
   });
 
   it("Y2: a push hint syncs the mailbox at once, long before the next poll", async () => {
@@ -146,6 +167,68 @@ describe("workers on a job queue", () => {
     await eventually(async () => (await filedCount(f)) === 2, "both mailboxes' history");
     expect(f.box(f.boxes.bob.id).calls.search).toBe(2);
     expect((await f.queue!.stats()).failed).toBe(0);
+  });
+
+  it("T7, R8: a pass that fails while the mailbox's backfill runs does not close the provider under the backfill; the history is filed", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append({
+      from: [at("sam@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Old",
+      messageId: "<old-ann@home>",
+      date: minutes(0),
+    });
+    let openSearch = () => undefined as void;
+    const searchMayGoOn = new Promise<void>((resolve) => {
+      openSearch = resolve;
+    });
+    let searching = false;
+    // A provider that, like the real ones, refuses every call once closed.
+    const closable = (inner: MailProvider): MailProvider => {
+      let closed = false;
+      const check = () => {
+        if (closed) throw new ClientMailError("internal", "closed", { retryable: false });
+      };
+      return {
+        kind: inner.kind,
+        changes: (cursor, options) => (check(), inner.changes(cursor, options)),
+        fetch: (ids, options) => (check(), inner.fetch(ids, options)),
+        watch: (onChange, options) => inner.watch(onChange, options),
+        async *search(query, options) {
+          check();
+          searching = true;
+          await searchMayGoOn;
+          check();
+          yield* inner.search(query, options);
+        },
+        close: async () => {
+          closed = true;
+        },
+      };
+    };
+    // Room for the four mailboxes' backfills and a pass at once.
+    const worker = startWorker(f, {
+      concurrency: 8,
+      providerFor: (mailbox) => closable(f.box(mailbox.id).provider()),
+    });
+    await worker.start();
+    try {
+      await eventually(async () => f.box(f.boxes.ann.id).calls.changes > 0, "the first passes");
+      await f.store.updateLink(f.firm.id, f.links.samFamily.id, { emailSync: true });
+      await f.queue!.enqueue(f.store, [backfillJob(f.firm.id, ["sam@home.example"])]);
+      await eventually(async () => searching, "the backfill's search");
+      // Meanwhile a pass of the same mailbox fails, and the worker asks for a fresh connection.
+      f.box(f.boxes.ann.id).failNext("changes", { code: "transient" }, 1);
+      await worker.requestSync(f.firm.id, f.boxes.ann.id);
+      await eventually(
+        async () => (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.state.status === "retrying",
+        "the failed pass",
+      );
+    } finally {
+      openSearch();
+    }
+    await eventually(async () => (await filedCount(f)) === 1, "the backfilled history");
+    expect(await f.queue!.listFailed()).toEqual([]);
   });
 
   it("auth_revoked through a job stops the mailbox at once and schedules nothing more", async () => {

@@ -5,9 +5,11 @@
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
 import { silentLogger, systemClock, type Clock, type Logger } from "@clientmail/core/ports";
 import {
+  checkHttpsUrls,
   defaultRetryPolicy,
   resolveMaxMessageBytes,
   sleep as realSleep,
+  warnInsecureUrls,
   type RetryPolicy,
   type Sleep,
 } from "@clientmail/provider-utils";
@@ -32,10 +34,18 @@ export interface GmailProviderSettings {
   /** Jitter source for backoff, in [0, 1). Default `Math.random`. */
   random?: (() => number) | undefined;
   logger?: Logger | undefined;
-  /** Default `https://gmail.googleapis.com`. */
+  /**
+   * Default `https://gmail.googleapis.com`. Google's fixed endpoints need no host policy (R9);
+   * these are settings for fakes, and must be https unless `allowInsecure` is set.
+   */
   baseUrl?: string | undefined;
-  /** Default `https://oauth2.googleapis.com/token`. */
+  /** Default `https://oauth2.googleapis.com/token`; https, like `baseUrl`. */
   tokenUrl?: string | undefined;
+  /**
+   * Allows `http://` in `baseUrl` and `tokenUrl`, for a fake on loopback in tests. Logged once
+   * when the provider is created. Default false.
+   */
+  allowInsecure?: boolean | undefined;
   quota?:
     | {
         /** The per-user limit of the Cloud project: 15,000 (legacy) or 6,000 (projects from May 2026). */
@@ -191,13 +201,14 @@ export function resolveSettings(settings: GmailProviderSettings): ResolvedGmailS
   if (prefetch !== "raw" && prefetch !== "metadata") {
     issues.push({ field: "searchPrefetch", value: prefetch, expected: '"raw" or "metadata"' });
   }
-  for (const [field, url] of [
-    ["baseUrl", settings.baseUrl],
-    ["tokenUrl", settings.tokenUrl],
-  ] as const) {
-    if (url !== undefined && (typeof url !== "string" || !/^https?:\/\//.test(url)))
-      issues.push({ field, value: url, expected: "an http(s) URL" });
-  }
+  const insecureUrls = checkHttpsUrls(
+    [
+      ["baseUrl", settings.baseUrl],
+      ["tokenUrl", settings.tokenUrl],
+    ],
+    settings.allowInsecure,
+    issues,
+  );
   const resolved: ResolvedGmailSettings = {
     credentials: settings.credentials,
     emailAddress: settings.emailAddress,
@@ -263,5 +274,6 @@ export function resolveSettings(settings: GmailProviderSettings): ResolvedGmailS
     pollIntervalMs: positive(issues, "pollIntervalMs", settings.pollIntervalMs, push ? 600_000 : 60_000),
   };
   if (issues.length > 0) throw new ValidationError(issues);
+  warnInsecureUrls(resolved.logger, "gmail", insecureUrls);
   return resolved;
 }

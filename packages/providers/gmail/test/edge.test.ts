@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { ClientMailError, RateLimitedError, isUnreadable, type FetchResult } from "@clientmail/core";
 import { fetchedMessages, gmailFailures } from "@clientmail/testkit";
+import { createGmailProvider } from "../src/index.js";
 import { collect, connect, raw } from "./harness.js";
 
 function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -198,5 +199,34 @@ describe("Gmail provider: content and addresses", () => {
     const found = (await collect(provider.search({ addresses: ["kunde@xn--bcher-kva.example"] }))).flat();
     expect(found.map((envelope) => envelope.providerId).sort()).toEqual([unicode.id, ascii.id].sort());
     expect(found.every((envelope) => envelope.from[0]?.address === "kunde@xn--bcher-kva.example")).toBe(true);
+  });
+});
+
+describe("gmail settings", () => {
+  it("R9: the API and token URLs must be https; http only with allowInsecure, which is logged once", () => {
+    const credentials = { clientId: "c", clientSecret: "s", refreshToken: "r" };
+    let error: unknown;
+    try {
+      createGmailProvider({ credentials, baseUrl: "http://127.0.0.1:1/", tokenUrl: "ftp://x/token" });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ClientMailError & { issues: { field: string }[] }).issues.map((i) => i.field)).toEqual([
+      "baseUrl",
+      "tokenUrl",
+    ]);
+    const warnings: unknown[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (message: string, fields?: unknown) => warnings.push([message, fields]),
+    };
+    createGmailProvider({ credentials, logger });
+    expect(warnings).toEqual([]);
+    createGmailProvider({ credentials, baseUrl: "http://127.0.0.1:1", allowInsecure: true, logger });
+    expect(warnings).toEqual([
+      ["gmail API URL is not https (allowed by allowInsecure)", { provider: "gmail", insecure: ["baseUrl"] }],
+    ]);
   });
 });

@@ -63,6 +63,7 @@ describe("Gmail provider over a real socket (R3)", () => {
       credentials: { ...fake.oauthClient, refreshToken: fake.refreshTokenOf(owner)! },
       baseUrl: `http://${proxy.host}:${proxy.port}`,
       tokenUrl: `http://${proxy.host}:${proxy.port}/token`,
+      allowInsecure: true,
       requestTimeoutMs: 1000,
     });
     cleanup.push(

@@ -4,9 +4,11 @@
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
 import { silentLogger, systemClock, type Clock, type Logger } from "@clientmail/core/ports";
 import {
+  checkHttpsUrls,
   DEFAULT_MAX_MESSAGE_BYTES,
   resolveMaxMessageBytes,
   sleep as realSleep,
+  warnInsecureUrls,
   type RetryPolicy,
   type Sleep,
 } from "@clientmail/provider-utils";
@@ -84,7 +86,10 @@ export interface GraphProviderSettings {
   push?: GraphPushSettings | undefined;
   /** Poll interval of `watch` when push is off or failed. Default 60 000 ms. */
   pollIntervalMs?: number | undefined;
-  /** Graph root. Default `https://graph.microsoft.com/v1.0`. */
+  /**
+   * Graph root. Default `https://graph.microsoft.com/v1.0`. Microsoft's fixed endpoint needs no
+   * host policy (R9); this is a setting for fakes, and must be https unless `allowInsecure` is set.
+   */
   baseUrl?: string | undefined;
   /**
    * R7: the largest message fetched, in bytes (by PR_MESSAGE_SIZE, and by what `$value` brings).
@@ -93,6 +98,11 @@ export interface GraphProviderSettings {
    * 2 GiB.
    */
   maxMessageBytes?: number | undefined;
+  /**
+   * Allows an `http://` `baseUrl`, for a fake on loopback in tests. Logged once when the provider
+   * is created. Default false.
+   */
+  allowInsecure?: boolean | undefined;
 }
 
 function integerIn(issues: ValidationIssue[], field: string, value: unknown, min: number, max: number): void {
@@ -102,8 +112,11 @@ function integerIn(issues: ValidationIssue[], field: string, value: unknown, min
   }
 }
 
-/** Throws a {@link ValidationError} naming every invalid setting. */
-export function validateSettings(settings: GraphProviderSettings): void {
+/**
+ * Throws a {@link ValidationError} naming every invalid setting. Returns the URL settings that
+ * use `allowInsecure` (plain http), to be logged.
+ */
+export function validateSettings(settings: GraphProviderSettings): string[] {
   const issues: ValidationIssue[] = [];
   const input = settings as Partial<GraphProviderSettings> | undefined;
   if (typeof input !== "object" || input === null) {
@@ -160,14 +173,15 @@ export function validateSettings(settings: GraphProviderSettings): void {
     }
     integerIn(issues, "settings.push.subscriptionMinutes", input.push.subscriptionMinutes, 45, 10_070);
   }
-  if (
-    input.baseUrl !== undefined &&
-    (typeof input.baseUrl !== "string" || !/^https?:\/\//.test(input.baseUrl))
-  ) {
-    issues.push({ field: "settings.baseUrl", value: input.baseUrl, expected: "an http(s) URL" });
-  }
   resolveMaxMessageBytes(issues, "settings.maxMessageBytes", input.maxMessageBytes);
+  const insecureUrls = checkHttpsUrls(
+    [["settings.baseUrl", input.baseUrl]],
+    input.allowInsecure,
+    issues,
+    "settings.allowInsecure",
+  );
   if (issues.length > 0) throw new ValidationError(issues);
+  return insecureUrls;
 }
 
 /** Settings with every default applied. */
@@ -206,7 +220,8 @@ const defaultTimers: Timers = {
 
 /** Validates (see {@link validateSettings}) and applies defaults. */
 export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphSettings {
-  validateSettings(settings);
+  const insecureUrls = validateSettings(settings);
+  warnInsecureUrls(settings.logger, "graph", insecureUrls);
   const mailbox = settings.mailbox.trim().toLowerCase();
   return {
     mailbox,

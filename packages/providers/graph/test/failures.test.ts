@@ -519,4 +519,33 @@ describe("graph adapter: settings", () => {
       ]);
     }
   });
+
+  it("R9: the Graph root must be https; http only with allowInsecure, which is logged once", () => {
+    const base = { mailbox: "ann@firm.example", getAccessToken: async () => "t" };
+    let error: unknown;
+    try {
+      createGraphProvider({ ...base, baseUrl: "http://127.0.0.1:8080/v1.0" });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ClientMailError & { issues: { field: string }[] }).issues.map((i) => i.field)).toEqual([
+      "settings.baseUrl",
+    ]);
+    const warnings: unknown[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (message: string, fields?: unknown) => warnings.push([message, fields]),
+    };
+    createGraphProvider({ ...base, baseUrl: "https://graph.example.test/v1.0", logger });
+    expect(warnings).toEqual([]);
+    createGraphProvider({ ...base, baseUrl: "http://127.0.0.1:8080/v1.0", allowInsecure: true, logger });
+    expect(warnings).toEqual([
+      [
+        "graph API URL is not https (allowed by allowInsecure)",
+        { provider: "graph", insecure: ["settings.baseUrl"] },
+      ],
+    ]);
+  });
 });

@@ -3,11 +3,25 @@
  * connections for IDLE, and the per-command deadline (R3). imapflow's `socketTimeout` only
  * catches a silent socket; a server that trickles a byte now and then keeps a command running
  * forever, so every command also runs against a wall-clock deadline that closes the connection.
+ *
+ * Every connection is vetted first (R9): the host policy resolves the host and checks every
+ * address, and imapflow gets a `transport` (its socket hook) that dials the vetted address with
+ * the host name as TLS server name. imapflow never resolves the name itself, so an answer that
+ * changes between the check and the connection is never used.
  */
+import type { Socket } from "node:net";
 import { ClientMailError } from "@clientmail/core";
-import { providerClosedError, withDeadline } from "@clientmail/provider-utils";
-import { ImapFlow, type ImapFlowOptions } from "imapflow";
-import { translateImapError, type ImapErrorContext } from "./errors.js";
+import {
+  checkConnectionSecurity,
+  openVettedSocket,
+  providerClosedError,
+  tlsOptionsFor,
+  upgradeVettedSocket,
+  withDeadline,
+  type VettedDestination,
+} from "@clientmail/provider-utils";
+import { ImapFlow, type ImapFlowOptions, type ImapTransport } from "imapflow";
+import { translateConnectError, translateImapError, type ImapErrorContext } from "./errors.js";
 import type { ResolvedImapSettings } from "./settings.js";
 
 /** What one command is part of, for deadlines and error details. */
@@ -30,18 +44,27 @@ export class ImapConnection {
 
   constructor(readonly config: ResolvedImapSettings) {}
 
-  private clientOptions(): ImapFlowOptions {
+  /** A transport that dials `destination` (a vetted address) and nothing else. */
+  private transport(destination: VettedDestination): ImapTransport {
+    const tls = tlsOptionsFor(destination, this.config.tls);
+    const factory = this.config.socketFactory;
+    return {
+      connect: (options, onConnect) =>
+        openVettedSocket(factory, destination, options.secure ? tls : undefined, onConnect),
+      upgrade: (socket, _options, onSecure) =>
+        upgradeVettedSocket(socket as unknown as Socket, destination, tls, onSecure),
+    };
+  }
+
+  private clientOptions(destination: VettedDestination): ImapFlowOptions {
     const { config } = this;
     return {
-      host: config.host,
-      port: config.port,
+      host: destination.host,
+      port: destination.port,
       secure: config.security === "tls",
+      // Required STARTTLS: imapflow fails the connection when the server does not offer it.
       doSTARTTLS: config.security === "starttls" ? true : config.security === "none" ? false : undefined,
-      tls: {
-        rejectUnauthorized: config.tls.rejectUnauthorized ?? true,
-        ...(config.tls.servername === undefined ? {} : { servername: config.tls.servername }),
-        ...(config.tls.ca === undefined ? {} : { ca: config.tls.ca }),
-      },
+      transport: this.transport(destination),
       auth:
         config.accessToken === undefined
           ? { user: config.user, pass: config.password }
@@ -55,13 +78,38 @@ export class ImapConnection {
     };
   }
 
-  /** Opens a new authenticated connection; translates failures. */
+  /**
+   * Vets the destination (R9): the host policy, then the transport's security. Rejects with a
+   * ConnectionError (`host_refused`, `dns_failed`) before any connection is attempted.
+   */
+  private async vet(): Promise<VettedDestination> {
+    const { config } = this;
+    const destination = await config.hostPolicy.vet(
+      { protocol: "imap", host: config.host, port: config.port, provider: "imap" },
+      { timeoutMs: config.connectionTimeoutMs },
+    );
+    checkConnectionSecurity(
+      {
+        host: config.host,
+        security: config.security,
+        rejectUnauthorized: config.tls.rejectUnauthorized,
+        allowInsecure: config.allowInsecure,
+      },
+      destination,
+      { provider: "imap", logger: config.logger },
+    );
+    return destination;
+  }
+
+  /** Opens a new authenticated connection to a vetted address; translates failures. */
   async open(
     operation: ImapErrorContext["operation"],
     extra: Partial<ImapFlowOptions> = {},
   ): Promise<ImapFlow> {
     if (this.closed) throw providerClosedError("imap");
-    const client = new ImapFlow({ ...this.clientOptions(), ...extra });
+    const destination = await this.vet();
+    if (this.closed) throw providerClosedError("imap");
+    const client = new ImapFlow({ ...this.clientOptions(destination), ...extra });
     // An 'error' event without a listener would crash the host process.
     client.on("error", (error: Error) => {
       this.config.logger?.warn("imap connection error", {
@@ -73,7 +121,7 @@ export class ImapConnection {
       await client.connect();
     } catch (error) {
       client.close();
-      throw translateImapError(error, { operation: "connect" });
+      throw translateConnectError(error, { operation, secure: this.config.security === "tls" });
     }
     return client;
   }

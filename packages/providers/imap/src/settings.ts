@@ -5,28 +5,54 @@
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
 import { resolveMaxMessageBytes } from "@clientmail/provider-utils";
 import type { Logger } from "@clientmail/core/ports";
+import {
+  checkTransportSecurity,
+  nodeSocketFactory,
+  parseHost,
+  resolveHostPolicy,
+  type HostPolicy,
+  type HostPolicySettings,
+  type SocketFactory,
+  type TlsSettings,
+  type TransportSecurity,
+} from "@clientmail/provider-utils";
 
 /** How the connection is secured. */
-export type ImapSecurity = "tls" | "starttls" | "none";
+export type ImapSecurity = TransportSecurity;
 
 /** Settings of {@link createImapProvider}. */
 export interface ImapProviderSettings {
+  /** The server's host name (an IDN name is fine) or IP address. Checked by `hostPolicy` (R9). */
   host: string;
-  /** Defaults to 993 with `security: "tls"`, else 143. */
+  /** Defaults to 993 with `security: "tls"`, else 143. Other ports need `hostPolicy.allowPorts`. */
   port?: number | undefined;
   /**
-   * `tls` (the default): TLS from the first byte. `starttls`: upgrade, and refuse to continue
-   * when the server does not offer it. `none`: cleartext, for loopback test servers only.
+   * `tls` (the default): TLS from the first byte. `starttls`: upgrade, and fail without sending
+   * anything more when the server does not offer it. `none`: cleartext, to a loopback host only
+   * unless `allowInsecure` is set.
    */
   security?: ImapSecurity | undefined;
-  /** TLS options. Certificates are verified unless `rejectUnauthorized: false` is set explicitly. */
-  tls?:
-    | {
-        rejectUnauthorized?: boolean | undefined;
-        servername?: string | undefined;
-        ca?: string | Buffer | undefined;
-      }
-    | undefined;
+  /**
+   * TLS options. TLS 1.2 at least; certificates are verified against the host name, and
+   * `rejectUnauthorized: false` needs `allowInsecure: true`.
+   */
+  tls?: TlsSettings | undefined;
+  /**
+   * Where connections may go (R9). Default: public addresses on ports 993 and 143, checked after
+   * DNS resolution, every address. A loopback test server needs `{ allow: ["127.0.0.1/32"] }`;
+   * a server on the host's own network needs its address, range or name here.
+   */
+  hostPolicy?: HostPolicySettings | undefined;
+  /**
+   * Allows insecure transport: `security: "none"` to a host that is not loopback, and
+   * `tls.rejectUnauthorized: false`. Each connection that uses it logs a warning. Default false.
+   */
+  allowInsecure?: boolean | undefined;
+  /**
+   * Opens the sockets, to the addresses `hostPolicy` vetted only. Default: Node's `net`/`tls`.
+   * For a host routing mail connections through its own network layer, and for tests.
+   */
+  socketFactory?: SocketFactory | undefined;
   /** Login name. */
   user: string;
   /** Password (or app password). Exactly one of `password` and `accessToken`. */
@@ -74,7 +100,10 @@ export interface ResolvedImapSettings {
   host: string;
   port: number;
   security: ImapSecurity;
-  tls: NonNullable<ImapProviderSettings["tls"]>;
+  tls: TlsSettings;
+  hostPolicy: HostPolicy;
+  allowInsecure: boolean;
+  socketFactory: SocketFactory;
   user: string;
   password: string | undefined;
   accessToken: string | undefined;
@@ -110,8 +139,12 @@ function positiveInteger(
 /** Applies defaults; throws a {@link ValidationError} naming every invalid setting. */
 export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSettings {
   const issues: ValidationIssue[] = [];
-  if (typeof settings.host !== "string" || settings.host.trim() === "") {
-    issues.push({ field: "host", value: settings.host, expected: "the IMAP server's host name" });
+  if (typeof settings.host !== "string" || parseHost(settings.host) === undefined) {
+    issues.push({
+      field: "host",
+      value: settings.host,
+      expected: "the IMAP server's host name or IP address (standard notation)",
+    });
   }
   if (typeof settings.user !== "string" || settings.user === "") {
     issues.push({ field: "user", value: settings.user, expected: "the login name" });
@@ -128,6 +161,21 @@ export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSet
   const security = settings.security ?? "tls";
   if (!["tls", "starttls", "none"].includes(security)) {
     issues.push({ field: "security", value: security, expected: '"tls", "starttls" or "none"' });
+  }
+  if (["tls", "starttls", "none"].includes(security)) {
+    checkTransportSecurity(
+      {
+        host: settings.host,
+        security,
+        rejectUnauthorized: settings.tls?.rejectUnauthorized,
+        allowInsecure: settings.allowInsecure,
+      },
+      issues,
+    );
+  }
+  const hostPolicy = resolveHostPolicy(settings.hostPolicy, issues);
+  if (settings.socketFactory !== undefined && typeof settings.socketFactory !== "function") {
+    issues.push({ field: "socketFactory", value: typeof settings.socketFactory, expected: "a function" });
   }
   const port = positiveInteger(issues, "port", settings.port, security === "tls" ? 993 : 143);
   if (port > 65535) issues.push({ field: "port", value: port, expected: "a TCP port (1-65535)" });
@@ -148,6 +196,9 @@ export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSet
     port,
     security,
     tls: settings.tls ?? {},
+    hostPolicy,
+    allowInsecure: settings.allowInsecure === true,
+    socketFactory: settings.socketFactory ?? nodeSocketFactory,
     user: settings.user,
     password: hasPassword ? settings.password : undefined,
     accessToken: hasToken ? settings.accessToken : undefined,

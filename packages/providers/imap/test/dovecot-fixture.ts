@@ -6,6 +6,7 @@ import { ImapFlow } from "imapflow";
 import {
   attachDovecot,
   dovecotAvailability,
+  loopbackHostPolicy,
   startDovecot,
   startTcpProxy,
   type DovecotInfo,
@@ -74,7 +75,10 @@ export async function deleteByMessageId(
   }
 }
 
-/** Settings for a provider of `user` on `server` (cleartext on loopback, small pages). */
+/**
+ * Settings for a provider of `user` on `server`: cleartext on loopback, which the host policy
+ * allows explicitly (R9), small pages.
+ */
 export function providerSettings(
   server: { host: string; port: number },
   user: DovecotUser,
@@ -84,6 +88,7 @@ export function providerSettings(
     host: server.host,
     port: server.port,
     security: "none",
+    hostPolicy: loopbackHostPolicy,
     user: user.user,
     password: user.password,
     pageSize: 2,

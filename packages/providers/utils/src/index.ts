@@ -64,3 +64,41 @@ export {
 } from "./message-size.js";
 export { MessageRefusedError, isolateFailures } from "./isolate-failures.js";
 export { addressSearchForms } from "./address-forms.js";
+export { classifyAddress, parseAddress, parseAddressRange } from "./address-ranges.js";
+export type { AddressClass, AddressKind, AddressRange, ParsedAddress } from "./address-ranges.js";
+export {
+  STANDARD_PORTS,
+  createHostPolicy,
+  parseHost,
+  resolveHostPolicy,
+  systemResolver,
+} from "./host-policy.js";
+export type {
+  Destination,
+  HostPolicy,
+  HostPolicySettings,
+  HostResolver,
+  MailProtocol,
+  ParsedHost,
+  ResolvedAddress,
+  VetOptions,
+  VettedDestination,
+} from "./host-policy.js";
+export {
+  MIN_TLS_VERSION,
+  nodeSocketFactory,
+  openVettedSocket,
+  tlsOptionsFor,
+  upgradeVettedSocket,
+} from "./vetted-socket.js";
+export type { SocketFactory, SocketOpenOptions, TlsSettings } from "./vetted-socket.js";
+export {
+  checkConnectionSecurity,
+  checkHttpsUrls,
+  checkTransportSecurity,
+  isLoopbackHost,
+  warnInsecureUrls,
+} from "./transport-security.js";
+export type { InsecureAspect, TransportSecurity, TransportSecuritySettings } from "./transport-security.js";
+export { classifyNetworkError } from "./connection-failures.js";
+export type { ConnectionFailure } from "./connection-failures.js";

@@ -9,6 +9,7 @@ import type {
   Mailbox,
   MailboxSettings,
   MailboxSyncState,
+  MailboxVerification,
   TeamMember,
 } from "@clientmail/core";
 import type {
@@ -363,6 +364,7 @@ export class MemoryStore implements Store {
         settings: copy(input.settings),
         state: { status: "connecting" },
         lastSyncedAt: undefined,
+        verification: undefined,
       };
       this.#put(log, this.#t.mailboxes, mailbox.id, { mailbox, credentials: undefined });
       this.#put(log, this.#t.mailboxAddresses, addressKey, mailbox.id);
@@ -414,6 +416,16 @@ export class MemoryStore implements Store {
         settings: { ...m.settings, ...definedOnly(patch) },
       }));
     });
+  }
+
+  setMailboxVerification(
+    firmId: string,
+    mailboxId: string,
+    verification: MailboxVerification,
+  ): Promise<Mailbox> {
+    return this.#op((log) =>
+      this.#updateMailbox(log, firmId, mailboxId, (m) => ({ ...m, verification: copy(verification) })),
+    );
   }
 
   setMailboxState(

@@ -25,6 +25,9 @@ CREATE INDEX messages_message_id_idx ON messages (firm_id, message_id) WHERE mes
 ALTER TABLE messages ADD COLUMN source_key text;
 ALTER TABLE messages ADD COLUMN degraded boolean NOT NULL DEFAULT false;
 
+-- R1, R2: the latest completeness audit of a mailbox.
+ALTER TABLE mailboxes ADD COLUMN verification jsonb;
+
 -- R2: client messages set aside because they failed on their own; retried with backoff.
 CREATE TABLE quarantine (
   firm_id          text NOT NULL,
