@@ -25,6 +25,7 @@ import type {
   Mailbox,
   MailboxId,
   MemberId,
+  MessageRecordId,
   TeamMember,
 } from "./domain/model.js";
 import {
@@ -80,6 +81,8 @@ import type {
 } from "./ports/store.js";
 import type { JobQueue } from "./ports/job-queue.js";
 import { backfillJob, syncJob } from "./engine/worker.js";
+import type { BlobStore } from "./ports/blob-store.js";
+import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/message-source.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -110,6 +113,11 @@ export interface ClientMailSettings {
    * facade emits `backfill.requested` after the commit and the host runs it.
    */
   queue?: JobQueue | undefined;
+  /**
+   * R11: the BlobStore the sync engine keeps each filed message's original source in (the same
+   * one given to the workers); needed by {@link ClientMail.exportMessageAsEml}.
+   */
+  blobs?: BlobStore | undefined;
 }
 
 /** An account with what the CRM shows about it (T3, T8). */
@@ -199,6 +207,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly newToken: () => string;
   private readonly keyring: Keyring | undefined;
   private readonly queue: JobQueue | undefined;
+  private readonly blobs: BlobStore | undefined;
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -208,6 +217,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.newToken = settings.newToken ?? randomToken;
     this.keyring = settings.keyring;
     this.queue = settings.queue;
+    this.blobs = settings.blobs;
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -847,6 +857,32 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     }
     if (backfill.size > 0 && !this.queue)
       this.emit("backfill.requested", { firmId, addresses: [...backfill] });
+  }
+
+  // Message sources (R11) ---------------------------------------------------------------------
+
+  /**
+   * R11: the original source of a filed message, byte for byte, streamed. Any team member of the
+   * firm may read it. Throws `not_found` when the message is not the firm's or its source was not
+   * kept; needs `settings.blobs`.
+   */
+  async messageSource(
+    firmId: FirmId,
+    requestedBy: MemberId,
+    messageId: MessageRecordId,
+  ): Promise<AsyncIterable<Uint8Array>> {
+    checkIds({ firmId, requestedBy, messageId });
+    return messageSource({ store: this.store, blobs: this.blobs }, firmId, requestedBy, messageId);
+  }
+
+  /** R11: {@link ClientMail.messageSource} as an `.eml` file named after the subject. */
+  async exportMessageAsEml(
+    firmId: FirmId,
+    requestedBy: MemberId,
+    messageId: MessageRecordId,
+  ): Promise<EmlExport> {
+    checkIds({ firmId, requestedBy, messageId });
+    return exportMessageAsEml({ store: this.store, blobs: this.blobs }, firmId, requestedBy, messageId);
   }
 }
 

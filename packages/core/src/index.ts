@@ -55,3 +55,4 @@ export * from "./client.js";
 export * from "./domain/sending.js";
 export * from "./domain/identity.js";
 export * from "./domain/storable.js";
+export type { EmlExport } from "./facade/message-source.js";
