@@ -3,7 +3,7 @@
  * programs, gateways and scripts break it — a multipart without its boundary, with a truncated or a
  * wrong one, no blank line after the header, part headers running into the part body, a type
  * without subtype, a top-level `message/rfc822`, raw 8-bit text, parts in different charsets, a
- * charset nobody knows. Each case says which words a tolerant reader shows, and whether the
+ * charset nobody knows, HTML only. Each case says which words a tolerant reader shows, and whether the
  * parse had to fall back (the message is then flagged `degraded`).
  *
  * Providers run it to prove that no text is lost silently and that IMAP, Gmail and Graph give
@@ -226,6 +226,18 @@ export const brokenMimeCorpus: readonly BrokenMimeCase[] = [
     ),
     expectText: ["Facture n° 12 : 1 250,00 € reçus."],
     degraded: true,
+  },
+  {
+    name: "html-only",
+    broken: "nothing broken, but no text part: the text must come from the HTML, the same way everywhere",
+    raw: bytes(
+      header("html-only", "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"),
+      "<html><body><p>Dear Ann,</p><p>the <b>VAT return</b> is ready&nbsp;to sign.</p></body></html>\r\n",
+    ),
+    expectText: ["Dear Ann,", "the VAT return is ready"],
+    rejectText: ["<p>", "<b>"],
+    degraded: false,
+    attachments: [],
   },
   {
     name: "cut-off-attachment",
