@@ -18,12 +18,19 @@ import {
   silentLogger,
   type DocumentSink,
   type DocumentToSave,
+  type FiledMessage,
   type MailProvider,
+  type Store,
 } from "@clientmail/core/ports";
 import { createGmailProvider } from "@clientmail/gmail";
 import { createGraphProvider } from "@clientmail/graph";
 import { createImapProvider } from "@clientmail/imap";
-import { createMemoryBlobStore, createMemoryJobQueue, createMemoryStore } from "@clientmail/memory";
+import {
+  createMemoryBlobStore,
+  createMemoryJobQueue,
+  createMemoryStore,
+  MemoryStore,
+} from "@clientmail/memory";
 import {
   attachDovecot,
   createGmailFake,
@@ -143,8 +150,12 @@ export class HashingSink implements DocumentSink {
  * account (Jo, email sync on); `sync()` runs one pass of the production engine over `provider`
  * and waits for the attachment jobs it enqueued.
  */
-export async function syncedFirm(kind: ProviderName, provider: MailProvider) {
-  const store = createMemoryStore();
+export async function syncedFirm(
+  kind: ProviderName,
+  provider: MailProvider,
+  options: { store?: Store } = {},
+) {
+  const store: Store = options.store ?? createMemoryStore();
   const blobs = createMemoryBlobStore();
   const sink = new HashingSink();
   const events = new EventEmitter<SyncEvents>();
@@ -184,8 +195,11 @@ export async function syncedFirm(kind: ProviderName, provider: MailProvider) {
     signatory: false,
     notifyPreferences: defaultNotifyPreferences(),
   });
-  const queue = createMemoryJobQueue({ store, retryDelayMs: () => 10 });
-  const worker = await queue.work(
+  // Attachment saves are jobs (R8) on the memory store's in-process queue; on another store the
+  // firm files without saving documents.
+  const queue =
+    store instanceof MemoryStore ? createMemoryJobQueue({ store, retryDelayMs: () => 10 }) : undefined;
+  const worker = await queue?.work(
     {
       [saveAttachmentsJob]: saveAttachmentsHandler({
         store,
@@ -198,7 +212,7 @@ export async function syncedFirm(kind: ProviderName, provider: MailProvider) {
     { pollIntervalMs: 10 },
   );
   const engine = new MailboxSync(
-    { store, clock: { now }, logger: silentLogger, documents: sink, queue, blobs, events },
+    { store, clock: { now }, logger: silentLogger, documents: queue && sink, queue, blobs, events },
     { firmId: firm.id, mailboxId: box.id, provider, holder: `harness-${kind}` },
   );
   return {
@@ -211,18 +225,18 @@ export async function syncedFirm(kind: ProviderName, provider: MailProvider) {
     account,
     async sync() {
       const result = await engine.syncOnce();
-      await drainJobs(queue);
+      if (queue) await drainJobs(queue);
       return result;
     },
     /** Every filed message, by Message-ID (normalised, without brackets). */
-    async filed() {
+    async filed(): Promise<Map<string, FiledMessage>> {
       const threads = await store.listAccountThreads(firm.id, account.id, { view: "inbox", limit: 1000 });
       const ids = threads.flatMap((t) => t.messages.map((m) => m.messageId ?? ""));
       const records = await store.findMessagesByMessageIds(firm.id, ids);
       return new Map(records.map((m) => [m.messageId ?? "", m]));
     },
     async close() {
-      await worker.stop();
+      await worker?.stop();
       await provider.close();
     },
   };
