@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     // R7: the sync phase runs in a child process of its own, so its peak memory is the sync's,
     // not the fixture generator's or the baselines' (see sync-phase.ts).
     const phase = await runSyncPhase({
-      databaseUrl: postgres.env.CLIENTMAIL_TEST_DATABASE_URL!,
+      databaseUrl: postgres.env.CLIENTMAIL_TEST_DATABASE_URL,
       firmId: firm.id,
       mailboxId: mailbox.id,
       imap: {
