@@ -25,6 +25,7 @@ import type {
   Mailbox,
   MailboxId,
   MemberId,
+  MessageRecordId,
   TeamMember,
 } from "./domain/model.js";
 import {
@@ -123,6 +124,7 @@ import {
   type SendingContext,
   type WeeklyDigestInput,
 } from "./facade/sending.js";
+import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/message-source.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -165,14 +167,18 @@ export interface ClientMailSettings {
   queue?: JobQueue | undefined;
   /** R10: where `eraseContact` deletes the erased contact's saved documents (needs `delete`). */
   documents?: DocumentSink | undefined;
-  /** R10: where `eraseContact` deletes the sources of the erased messages. */
-  blobs?: BlobStore | undefined;
   /** Reads the host's documents attached to outgoing mail (S1). */
   documentSource?: DocumentSource | undefined;
   /** Limits checked before a message is queued; defaults in {@link defaultSendLimits}. */
   sendLimits?: Partial<SendLimits> | undefined;
   /** Random hex for Message-IDs (S4). Defaults to 16 random bytes. */
   randomHex?: (() => string) | undefined;
+  /**
+   * R11: the BlobStore the sync engine keeps each filed message's original source in (the same
+   * one given to the workers); needed by {@link ClientMail.exportMessageAsEml}, and where
+   * `eraseContact` deletes the sources of erased messages (R10).
+   */
+  blobs?: BlobStore | undefined;
 }
 
 /** An account with what the CRM shows about it (T3, T8). */
@@ -264,6 +270,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly queue: JobQueue | undefined;
   private readonly files: { documents: DocumentSink | undefined; blobs: BlobStore | undefined };
   private readonly settingsForSending: ClientMailSettings;
+  private readonly blobs: BlobStore | undefined;
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -275,6 +282,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.queue = settings.queue;
     this.files = { documents: settings.documents, blobs: settings.blobs };
     this.settingsForSending = settings;
+    this.blobs = settings.blobs;
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -1060,6 +1068,32 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   async scheduleWeeklyDigests(firmId: FirmId, input: WeeklyDigestInput): Promise<SendResult> {
     checkIds({ firmId });
     return scheduleWeeklyDigests(this.sending(), firmId, input);
+  }
+
+  // Message sources (R11) ---------------------------------------------------------------------
+
+  /**
+   * R11: the original source of a filed message, byte for byte, streamed. Any team member of the
+   * firm may read it. Throws `not_found` when the message is not the firm's or its source was not
+   * kept; needs `settings.blobs`.
+   */
+  async messageSource(
+    firmId: FirmId,
+    requestedBy: MemberId,
+    messageId: MessageRecordId,
+  ): Promise<AsyncIterable<Uint8Array>> {
+    checkIds({ firmId, requestedBy, messageId });
+    return messageSource({ store: this.store, blobs: this.blobs }, firmId, requestedBy, messageId);
+  }
+
+  /** R11: {@link ClientMail.messageSource} as an `.eml` file named after the subject. */
+  async exportMessageAsEml(
+    firmId: FirmId,
+    requestedBy: MemberId,
+    messageId: MessageRecordId,
+  ): Promise<EmlExport> {
+    checkIds({ firmId, requestedBy, messageId });
+    return exportMessageAsEml({ store: this.store, blobs: this.blobs }, firmId, requestedBy, messageId);
   }
 }
 

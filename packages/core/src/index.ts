@@ -119,3 +119,4 @@ export {
   type SendResult,
   type ScheduledItem,
 } from "./facade/sending.js";
+export type { EmlExport } from "./facade/message-source.js";

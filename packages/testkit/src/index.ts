@@ -18,6 +18,7 @@ export * from "./privacy-scan.js";
 export * from "./end-to-end-firm.js";
 export * from "./folder-document-sink.js";
 export * from "./fetch-messages.js";
+export * from "./broken-mime.js";
 export * from "./job-queue-conformance.js";
 export * from "./blob-store-conformance.js";
 export * from "./drain-jobs.js";

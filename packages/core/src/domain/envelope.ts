@@ -42,7 +42,10 @@ export interface Envelope extends ProviderEnvelope {
   mailboxId: MailboxId;
 }
 
-/** An attachment of a fetched message. Content is read lazily; it is never buffered whole by core. */
+/**
+ * An attachment of a fetched message. Content is read lazily; it is never buffered whole by core,
+ * and is readable until the provider's `fetch` iteration that produced it ends (R7).
+ */
 export interface AttachmentContent {
   filename: string;
   contentType: string;
@@ -60,8 +63,9 @@ export interface FetchedMessage {
   html: string | undefined;
   attachments: AttachmentContent[];
   /**
-   * The original RFC 5322 source, byte for byte, readable again on each call (R11). Kept in the
-   * BlobStore for every filed message, so it can be re-read and exported as `.eml`.
+   * The original RFC 5322 source, byte for byte, readable again on each call (R11) until the
+   * `fetch` iteration that produced it ends (R7). Kept in the BlobStore for every filed message,
+   * so it can be re-read and exported as `.eml`.
    */
   source?: (() => AsyncIterable<Uint8Array>) | undefined;
   /**

@@ -211,7 +211,7 @@ export class PageFiler {
       const known = knownOf(c);
       return !known || (autoSave && known.attachments.length > 0);
     });
-    const { content, unreadable } = await this.fetch(
+    const { content, staged, unreadable } = await this.fetch(
       toFetch.map((c) => c.envelope.providerId),
       options.signal,
     );
@@ -219,7 +219,7 @@ export class PageFiler {
       candidates: candidates.map((c) => withFetchedThreading(c, content.get(c.envelope.providerId))),
       relinks: others.filter((c) => knownOf(c) !== undefined),
       content,
-      staged: await this.stage(content),
+      staged,
       unreadable: [...(options.unreadable ?? []), ...unreadable],
       retried: new Set(),
     };
@@ -230,48 +230,54 @@ export class PageFiler {
     return Boolean(this.deps.documents) && this.context.mailbox.settings.autoSaveAttachments;
   }
 
-  /**
-   * Puts each fetched copy's source (R11) and, when they will be saved, its attachments (F9) into
-   * the BlobStore before the page commits, so nothing the commit refers to can be lost.
-   */
-  private async stage(content: ReadonlyMap<string, Content>): Promise<Map<string, StagedCopy>> {
-    const staged = new Map<string, StagedCopy>();
-    const { blobs } = this.deps;
-    if (!blobs) return staged;
-    for (const [providerId, message] of content)
-      staged.set(
-        providerId,
-        await stageCopy(blobs, this.firmId, this.mailboxId, message, this.savesAttachments),
-      );
-    return staged;
-  }
-
   /** Phase one for quarantined messages due for another attempt (R2): fetch first, then decide. */
   async prepareRetry(providerIds: readonly string[], signal?: AbortSignal): Promise<PreparedPage> {
-    const { content, unreadable } = await this.fetch(providerIds, signal);
+    const { content, staged, unreadable } = await this.fetch(providerIds, signal);
     const candidates = [...content.values()].map((message) => candidateOf(message.envelope));
     return {
       candidates,
       relinks: [],
       content,
-      staged: await this.stage(content),
+      staged,
       unreadable,
       retried: new Set(providerIds),
     };
   }
 
+  /**
+   * Fetches content, and puts each copy's source (R11) and, when they will be saved, its
+   * attachments (F9) into the BlobStore before the page commits, so nothing the commit refers to
+   * can be lost. R7: each copy is staged as it arrives, while the provider still holds its bytes
+   * (a provider may release them once the fetch ends), streamed and never held whole here.
+   */
   private async fetch(
     providerIds: readonly string[],
     signal: AbortSignal | undefined,
-  ): Promise<{ content: Map<string, Content>; unreadable: UnreadableMessage[] }> {
+  ): Promise<{
+    content: Map<string, Content>;
+    staged: Map<string, StagedCopy>;
+    unreadable: UnreadableMessage[];
+  }> {
     const content = new Map<string, Content>();
+    const staged = new Map<string, StagedCopy>();
     const unreadable: UnreadableMessage[] = [];
-    if (providerIds.length === 0) return { content, unreadable };
+    if (providerIds.length === 0) return { content, staged, unreadable };
+    const { blobs } = this.deps;
     const take = async (ids: readonly string[]) => {
       const results: AsyncIterable<FetchResult> = this.provider.fetch(ids, { signal });
       for await (const result of results) {
-        if (isUnreadable(result)) unreadable.push(result);
-        else content.set(result.envelope.providerId, intakeContent(result, this.mailboxId));
+        if (isUnreadable(result)) {
+          unreadable.push(result);
+          continue;
+        }
+        const message = intakeContent(result, this.mailboxId);
+        const { providerId } = message.envelope;
+        if (blobs)
+          staged.set(
+            providerId,
+            await stageCopy(blobs, this.firmId, this.mailboxId, message, this.savesAttachments),
+          );
+        content.set(providerId, message);
       }
     };
     try {
@@ -286,7 +292,7 @@ export class PageFiler {
         error,
       );
     }
-    return { content, unreadable };
+    return { content, staged, unreadable };
   }
 
   /**

@@ -84,7 +84,13 @@ export interface MailProvider {
   /**
    * Fetches and parses full content for the given provider ids only (F1: called only for
    * messages that are filed). Yields one result per id that still exists, in any order; ids
-   * that no longer exist are skipped. Attachment content is streamed.
+   * that no longer exist are skipped.
+   *
+   * R7: memory is bounded by bytes. A message's `source` and its attachments' `content` are
+   * streamed, and readable until the iteration ends (however it ends): the provider may keep
+   * them in temporary files that it removes then, so a caller reads or copies them while it
+   * iterates. A message over the provider's size limit (`maxMessageBytes`) is not downloaded,
+   * or not kept when its size was under-reported: it is yielded as `too_large`, never in part.
    *
    * A message that fails on its own while the connection is healthy (it cannot be parsed at all,
    * it is over the size limit, the server refuses that message alone) is yielded as an

@@ -35,7 +35,8 @@ export interface MessageReader {
   available(): number;
 }
 
-function isGone(failure: CallFailure): boolean {
+/** True when a per-message failure means the message does not exist (purged, or an id Gmail never issued). */
+export function isGone(failure: CallFailure): boolean {
   if (failure.status === 404) return true;
   return (
     failure.status === 400 && (failure.reason === "invalidArgument" || failure.reason === "INVALID_ARGUMENT")

@@ -17,6 +17,7 @@ import { GmailHttp, defaultGmailCosts, type GmailHttpStats } from "./http.js";
 import type { MessageReader } from "./batch.js";
 import { OAuthTokens } from "./oauth.js";
 import { Prefetch } from "./prefetch.js";
+import { MessageSizes } from "./sizes.js";
 import { QuotaPacer } from "./quota-pacer.js";
 import { searchParticipants } from "./search.js";
 import { resolveSettings, type GmailProviderSettings } from "./settings.js";
@@ -44,7 +45,8 @@ export interface GmailProvider extends MailProvider {
  * - `search`: `q` of the client addresses (both forms of an IDN address), chunked to
  *   `maxQueryLength` (Y5).
  * - `fetch`: raw source, parsed by the shared parser, only for the ids asked (F1); a message
- *   Gmail refuses alone is yielded as `server_refused` (R1).
+ *   Gmail refuses alone is yielded as `server_refused` (R1). Batches are bounded by bytes, a large
+ *   message is streamed into a spool, and one over `maxMessageBytes` is `too_large` (R7).
  * - Quota: every call is paced per user to `utilisation` × the per-user limit; rate limits and
  *   5xx are retried with backoff honouring Retry-After and the daily quota reset, then surface as
  *   `rate_limited` (with `retryAfterMs`) or `transient` (Y7, R6). `invalid_grant` surfaces as
@@ -98,6 +100,7 @@ export function createGmailProvider(settings: GmailProviderSettings): GmailProvi
   };
   const prefetch =
     config.searchPrefetch === "raw" ? new Prefetch(config.prefetchBudgetBytes, config.clock) : undefined;
+  const sizes = new MessageSizes();
   const watches = new GmailWatches(http, config, config.logger);
   const push = config.push && gmailPushRegistrar(http, config.push, config.emailAddress);
   let closed = false;
@@ -109,19 +112,33 @@ export function createGmailProvider(settings: GmailProviderSettings): GmailProvi
     kind: "gmail",
     async *changes(cursor: string | undefined, options: CallOptions = {}): AsyncIterable<ChangePage> {
       ensureOpen();
-      yield* listChanges({ reader, pageSize: config.pageSize, logger: config.logger }, cursor, options);
+      for await (const page of listChanges(
+        { reader, pageSize: config.pageSize, logger: config.logger },
+        cursor,
+        options,
+      )) {
+        sizes.remember(page.added);
+        yield page;
+      }
     },
     async *search(query: ParticipantSearch, options: CallOptions = {}): AsyncIterable<ProviderEnvelope[]> {
       ensureOpen();
-      yield* searchParticipants(
+      for await (const envelopes of searchParticipants(
         { reader, pageSize: config.pageSize, maxQueryLength: config.maxQueryLength, prefetch },
         query,
         options,
-      );
+      )) {
+        sizes.remember(envelopes);
+        yield envelopes;
+      }
     },
     async *fetch(providerIds: readonly string[], options: CallOptions = {}): AsyncIterable<FetchResult> {
       ensureOpen();
-      yield* fetchMessages(reader, prefetch, providerIds, options);
+      yield* fetchMessages(
+        { reader, prefetch, sizes, limitBytes: config.maxMessageBytes },
+        providerIds,
+        options,
+      );
     },
     watch: (onChange: () => void, options: CallOptions = {}): Promise<PushSubscription> =>
       watches.watch(onChange, options),
@@ -133,6 +150,7 @@ export function createGmailProvider(settings: GmailProviderSettings): GmailProvi
       closed = true;
       await watches.close();
       prefetch?.clear();
+      sizes.clear();
     },
   };
 }

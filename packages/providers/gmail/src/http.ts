@@ -266,6 +266,93 @@ export class GmailHttp {
     return results;
   }
 
+  /**
+   * One GET outside a batch whose body `consume` reads as a stream (R7: a large message is never
+   * held whole), within the request deadline. Pacing, token refresh, retries and the judgement of
+   * failures are those of {@link batchGet}'s single part: a failure that concerns only this
+   * resource is returned, the rest thrown. `consume` runs again on a retry, from the start; an
+   * error it throws that is not a `ClientMailError` (a size limit passed) ends the call as it is.
+   */
+  async streamGet<T>(
+    method: GmailApiMethod,
+    path: string,
+    consume: (body: AsyncIterable<Uint8Array>) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<PartResult<T>> {
+    const url = `${this.options.baseUrl}${this.userPath(path)}`;
+    let refreshed = false;
+    return await this.retrying(
+      method,
+      async (): Promise<PartResult<T>> => {
+        for (;;) {
+          await this.options.pacer.take(this.options.costs[method], signal);
+          const token = await this.options.tokens.accessToken(signal);
+          this.stats.calls += 1;
+          const outcome = await withDeadline(
+            { provider: "gmail", operation: method, timeoutMs: this.options.requestTimeoutMs, signal },
+            async (deadline): Promise<{ value: T } | { failure: CallFailure }> => {
+              const network = () =>
+                toClientMailError(
+                  { status: 0, reason: "network", message: "network error", retryAfterMs: undefined },
+                  method,
+                );
+              let response: Response;
+              try {
+                response = await this.options.fetch(url, {
+                  method: "GET",
+                  headers: { authorization: `Bearer ${token}` },
+                  signal: deadline,
+                });
+              } catch {
+                if (deadline.aborted) throw deadline.reason as ClientMailError;
+                throw network();
+              }
+              if (!response.ok || response.body === null) {
+                const text = await response.text().catch(() => "");
+                return {
+                  failure: describeFailure(
+                    response.status,
+                    text,
+                    response.headers.get("retry-after"),
+                    this.options.clock.now().getTime(),
+                  ),
+                };
+              }
+              const body = response.body as unknown as AsyncIterable<Uint8Array>;
+              const reads = {
+                async *[Symbol.asyncIterator]() {
+                  try {
+                    yield* body;
+                  } catch {
+                    if (deadline.aborted) throw deadline.reason as ClientMailError;
+                    throw network();
+                  }
+                },
+              };
+              return { value: await consume(reads) };
+            },
+          );
+          if ("value" in outcome) return { ok: true, value: outcome.value };
+          const { failure } = outcome;
+          if (failure.status === 401 && !refreshed) {
+            refreshed = true;
+            this.options.tokens.invalidate();
+            continue;
+          }
+          const error = toClientMailError(failure, method);
+          if (
+            error.retryable ||
+            ["auth_revoked", "rate_limited"].includes(error.code) ||
+            failure.status === 401
+          )
+            throw error;
+          return { ok: false, failure };
+        }
+      },
+      signal,
+    );
+  }
+
   /** One GET outside a batch, as a part result: a failure that concerns only this resource is returned, the rest thrown. */
   private async single<T>(
     method: GmailApiMethod,

@@ -13,6 +13,7 @@ import {
 import {
   checkHttpsUrls,
   defaultRetryPolicy,
+  resolveMaxMessageBytes,
   sleep as realSleep,
   warnInsecureUrls,
   type RetryPolicy,
@@ -89,11 +90,20 @@ export interface GmailProviderSettings {
   /** Longest `q` the provider sends. Default 1,500 characters. */
   maxQueryLength?: number | undefined;
   /**
-   * What `search` reads per match. `"raw"` (default) reads the full source once, builds the
-   * envelope from it and keeps it in memory for the `fetch` that follows, so a filed message
-   * costs one `messages.get`. `"metadata"` reads headers only (fetch then costs a second get).
+   * What `search` reads per match. `"metadata"` (default) reads headers and sizes only; `fetch`
+   * then reads the source, in batches bounded by bytes (R7). `"raw"` reads the full source
+   * once, builds the envelope from it and keeps it in memory for the `fetch` that follows, so a
+   * filed message costs one `messages.get` instead of two; but a search batch of `batchSize`
+   * sources is then read whole whatever their sizes: only for mailboxes without large mail.
    */
   searchPrefetch?: "raw" | "metadata" | undefined;
+  /**
+   * R7: the largest message fetched, in bytes (by `sizeEstimate`, and by what the download
+   * brings). A larger one is not downloaded, or dropped as soon as its download passes the
+   * limit: it is reported `too_large` and the engine quarantines it (R2). Default 50 MiB
+   * (52428800); 64 KiB to 2 GiB.
+   */
+  maxMessageBytes?: number | undefined;
   /** Memory bound of the prefetch kept between `search` and `fetch`. Default 64 MiB. */
   prefetchBudgetBytes?: number | undefined;
   /** Push via `users.watch` + Pub/Sub. Without it, `watch` polls. */
@@ -134,6 +144,7 @@ export interface ResolvedGmailSettings {
   maxQueryLength: number;
   searchPrefetch: "raw" | "metadata";
   prefetchBudgetBytes: number;
+  maxMessageBytes: number;
   push: { topicName: string; labelIds: string[]; renewEveryMs: number } | undefined;
   pollIntervalMs: number;
 }
@@ -199,7 +210,7 @@ export function resolveSettings(settings: GmailProviderSettings): ResolvedGmailS
       expected: "projects/{project}/topics/{topic}",
     });
   }
-  const prefetch = settings.searchPrefetch ?? "raw";
+  const prefetch = settings.searchPrefetch ?? "metadata";
   if (prefetch !== "raw" && prefetch !== "metadata") {
     issues.push({ field: "searchPrefetch", value: prefetch, expected: '"raw" or "metadata"' });
   }
@@ -265,6 +276,7 @@ export function resolveSettings(settings: GmailProviderSettings): ResolvedGmailS
       settings.prefetchBudgetBytes,
       64 * 1024 * 1024,
     ),
+    maxMessageBytes: resolveMaxMessageBytes(issues, "maxMessageBytes", settings.maxMessageBytes),
     push:
       push === undefined
         ? undefined

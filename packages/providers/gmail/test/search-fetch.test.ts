@@ -105,8 +105,8 @@ describe("Gmail provider: fetch", () => {
     expect(gets.filter((call) => call.status === 404)).toHaveLength(1);
   });
 
-  it("F1: a search followed by fetch of its matches costs one messages.get per filed message", async () => {
-    const { provider, mailbox, fake } = connect();
+  it("F1: with raw prefetch, a search followed by fetch of its matches costs one messages.get per filed message", async () => {
+    const { provider, mailbox, fake } = connect({ provider: { searchPrefetch: "raw" } });
     for (let n = 0; n < 30; n += 1)
       mailbox.addMessage({ raw: raw({ from: n % 3 === 0 ? "cfo@acme.com" : `other${n}@home.com` }) });
     const envelopes = (await collect(provider.search({ addresses: ["cfo@acme.com"] }))).flat();
@@ -141,7 +141,7 @@ describe("Gmail provider: fetch", () => {
   });
 
   it("F1: a prefetched source not fetched within 10 minutes is dropped and read again if asked for later", async () => {
-    const { provider, mailbox, fake, time } = connect();
+    const { provider, mailbox, fake, time } = connect({ provider: { searchPrefetch: "raw" } });
     const client = mailbox.addMessage({ raw: raw({ text: "late" }) });
     await collect(provider.search({ addresses: ["cfo@acme.com"] }));
     time.advance(11 * 60_000);

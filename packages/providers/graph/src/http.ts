@@ -95,6 +95,119 @@ export class GraphHttp {
     });
   }
 
+  /**
+   * GETs `request` and hands the successful response's body to `consume` as a stream (R7: a MIME
+   * source is never held whole), within the request deadline and a limiter slot, with the
+   * retries and failure translation of {@link send}. `consume` runs again on a retry, from the
+   * start. A body shorter than its `Content-Length` (a dropped connection) is `transient`, so a
+   * cut-off source is never passed on. An error `consume` throws that is not a `ClientMailError`
+   * (a size limit passed) ends the call as it is.
+   */
+  async sendStream<T>(
+    request: GraphRequest,
+    consume: (body: AsyncIterable<Uint8Array>) => Promise<T>,
+  ): Promise<T> {
+    return await retry(() => this.streamOnce(request, consume), {
+      policy: this.options.retry,
+      sleep: this.options.sleep,
+      random: this.options.random,
+      signal: request.signal,
+      onRetry: ({ attempt, delayMs, error }) =>
+        this.options.logger.debug("graph: retrying", {
+          code: error.code,
+          status: error.details.status,
+          graphCode: error.details.graphCode,
+          attempt,
+          delayMs,
+        }),
+    });
+  }
+
+  private async streamOnce<T>(
+    request: GraphRequest,
+    consume: (body: AsyncIterable<Uint8Array>) => Promise<T>,
+  ): Promise<T> {
+    for (let refreshed = false; ; refreshed = true) {
+      const release = await this.options.limiter.acquire(request.weight ?? 1, request.signal);
+      let outcome: { value: T } | { response: Response; bytes: Buffer };
+      try {
+        const token = await this.token(request.signal);
+        outcome = await withDeadline(
+          {
+            provider: "graph",
+            operation: request.method,
+            timeoutMs: this.options.requestTimeoutMs,
+            signal: request.signal,
+          },
+          async (deadline) => {
+            const unreachable = (cause: unknown) => {
+              if (deadline.aborted) return deadline.reason as ClientMailError;
+              return new ClientMailError("transient", "Microsoft Graph could not be reached", {
+                cause,
+                details: { provider: "graph", reason: "network" },
+              });
+            };
+            let response: Response;
+            try {
+              response = await this.raw(request, token, deadline);
+            } catch (error) {
+              throw unreachable(error);
+            }
+            if (!response.ok || response.body === null) {
+              const bytes = await response.arrayBuffer().then(
+                (buffer) => Buffer.from(buffer),
+                (error: unknown) => {
+                  throw unreachable(error);
+                },
+              );
+              return { response, bytes };
+            }
+            const declared = Number(response.headers.get("Content-Length") ?? Number.NaN);
+            const body = response.body as unknown as AsyncIterable<Uint8Array>;
+            const reads = {
+              async *[Symbol.asyncIterator]() {
+                let received = 0;
+                try {
+                  for await (const chunk of body) {
+                    received += chunk.length;
+                    yield chunk;
+                  }
+                } catch (error) {
+                  throw unreachable(error);
+                }
+                if (Number.isFinite(declared) && received !== declared) {
+                  throw new ClientMailError("transient", "Microsoft Graph sent a truncated response", {
+                    details: { provider: "graph", status: response.status, reason: "truncatedBody" },
+                  });
+                }
+              },
+            };
+            return { value: await consume(reads) };
+          },
+        );
+      } finally {
+        release();
+      }
+      if ("value" in outcome) return outcome.value;
+      const { response, bytes } = outcome;
+      if (response.status === 401 && !refreshed) {
+        this.forceRefresh = true;
+        continue;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(bytes.toString("utf8"));
+      } catch {
+        body = undefined;
+      }
+      throw translateGraphFailure({
+        status: response.status,
+        body,
+        retryAfterMs: retryAfterMs(response.headers, this.options.clock.now()),
+      });
+    }
+  }
+
   /** One attempt (the access token refreshed once after a 401), within the request deadline. */
   private async once<T>(request: GraphRequest, asBytes: boolean): Promise<{ body: T; response: Response }> {
     for (let refreshed = false; ; refreshed = true) {

@@ -11,6 +11,8 @@ import {
 } from "@clientmail/core/ports";
 import {
   checkHttpsUrls,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  resolveMaxMessageBytes,
   sleep as realSleep,
   warnInsecureUrls,
   type RetryPolicy,
@@ -102,6 +104,13 @@ export interface GraphProviderSettings {
    */
   baseUrl?: string | undefined;
   /**
+   * R7: the largest message fetched, in bytes (by PR_MESSAGE_SIZE, and by what `$value` brings).
+   * A larger one is not downloaded, or dropped as soon as its download passes the limit: it is
+   * reported `too_large` and the engine quarantines it (R2). Default 50 MiB (52428800); 64 KiB to
+   * 2 GiB.
+   */
+  maxMessageBytes?: number | undefined;
+  /**
    * Allows an `http://` `baseUrl`, for a fake on loopback in tests. Logged once when the provider
    * is created. Default false.
    */
@@ -179,6 +188,7 @@ export function validateSettings(settings: GraphProviderSettings): string[] {
     }
     integerIn(issues, "settings.push.subscriptionMinutes", input.push.subscriptionMinutes, 45, 10_070);
   }
+  resolveMaxMessageBytes(issues, "settings.maxMessageBytes", input.maxMessageBytes);
   const insecureUrls = checkHttpsUrls(
     [["settings.baseUrl", input.baseUrl]],
     input.allowInsecure,
@@ -210,6 +220,7 @@ export interface ResolvedGraphSettings {
   push: GraphPushSettings | undefined;
   pollIntervalMs: number;
   baseUrl: string;
+  maxMessageBytes: number;
 }
 
 const defaultTimers: Timers = {
@@ -253,5 +264,6 @@ export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphS
     push: settings.push,
     pollIntervalMs: settings.pollIntervalMs ?? 60_000,
     baseUrl: (settings.baseUrl ?? "https://graph.microsoft.com/v1.0").replace(/\/$/, ""),
+    maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
   };
 }

@@ -1,8 +1,18 @@
 /**
- * `fetch`: one streamed `UID FETCH (BODY.PEEK[])` per chunk of at most 32 UIDs (bounding the
- * content held at once); each message is parsed as soon as it has arrived. The envelope comes
- * from the source's own header block: asking for the header fields as well would make the
- * server send, and imapflow tokenise, them twice.
+ * `fetch`, bounded by bytes (R7). One `UID FETCH (RFC822.SIZE)` per folder first tells each
+ * message's size; then
+ * - a message over `maxMessageBytes` is yielded as `too_large`, never downloaded;
+ * - messages up to {@link STREAM_PIECE_BYTES} are fetched whole, several per streamed
+ *   `UID FETCH (BODY.PEEK[])`: at most {@link FETCH_CHUNK} messages and {@link FETCH_CHUNK_BYTES}
+ *   bytes per chunk;
+ * - a larger message (or one whose size the server would not tell) is downloaded alone in partial
+ *   fetches (`BODY.PEEK[]<offset.length>`) of {@link STREAM_PIECE_BYTES}, each its own command
+ *   with its own deadline (R3), straight into a spool: it is never held whole, and a download
+ *   that passes the limit is dropped and reported `too_large`.
+ * Every source is spooled (in memory while small, else in a temporary file, see provider-utils'
+ * `SpoolArea`) and parsed as a stream; the spools are released when the fetch's iteration ends.
+ * The envelope comes from the source's own header block: asking for the header fields as well
+ * would make the server send, and imapflow tokenise, them twice.
  *
  * R1: a `NO` to a chunk's FETCH while the connection stays usable is about the chunk's messages,
  * not the connection: the chunk is fetched again one message at a time, and a message the server
@@ -13,18 +23,29 @@ import { ClientMailError, type FetchResult } from "@clientmail/core";
 import type { CallOptions } from "@clientmail/core/ports";
 import {
   MessageRefusedError,
+  SpoolLimitError,
   headerBlockOf,
   isolateFailures,
   parseRawMessage,
+  readPrefix,
   throwIfAborted,
+  tooLarge,
+  withSpoolArea,
+  type SpoolArea,
 } from "@clientmail/provider-utils";
-import type { FetchMessageObject, ImapFlow } from "imapflow";
+import type { FetchMessageObject, FetchQueryObject, ImapFlow } from "imapflow";
 import type { ImapConnection } from "./connection.js";
 import { parseProviderId, providerIdOf, toRanges } from "./cursor.js";
 import { offersThreadIds, toEnvelope, uidCompare } from "./envelope.js";
 
-/** UIDs per streamed content FETCH; bounds the content held in memory at once. */
+/** Messages per batched content FETCH, at most. */
 export const FETCH_CHUNK = 32;
+/** Bytes of content per batched FETCH, at most (by RFC822.SIZE). */
+export const FETCH_CHUNK_BYTES = 8 * 2 ** 20;
+/** A message larger than this is downloaded alone, in partial fetches of this size. */
+export const STREAM_PIECE_BYTES = 2 * 2 ** 20;
+/** The most of a source read to find its header block. */
+const headerProbeBytes = 256 * 1024;
 
 interface FolderGroup {
   path: string;
@@ -55,44 +76,89 @@ function refusalDetail(error: unknown): string {
   return code === "" ? "IMAP NO" : `IMAP NO [${code}]`;
 }
 
-function parseFetched(group: FolderGroup, message: FetchMessageObject): Promise<FetchResult> {
-  const source = message.source!;
-  const envelope = toEnvelope(group.path, group.uidValidity, {
-    ...message,
-    size: source.length,
-    headers: headerBlockOf(source),
-  });
-  return parseRawMessage(source, envelope);
+function sameFolder(client: ImapFlow, group: FolderGroup): boolean {
+  return client.mailbox !== false && String(client.mailbox.uidValidity) === group.uidValidity;
+}
+
+function metadataQuery(client: ImapFlow): FetchQueryObject {
+  return {
+    uid: true,
+    flags: true,
+    internalDate: true,
+    ...(offersThreadIds(client) ? { threadId: true } : {}),
+  };
+}
+
+/** What the fetch needs besides the connection. */
+interface FetchContext {
+  connection: ImapConnection;
+  area: SpoolArea;
+  limitBytes: number;
+  signal: AbortSignal | undefined;
 }
 
 /**
- * Fetches one chunk of a folder; delivers what arrived, then reports a per-message refusal. Each
- * message is parsed as soon as it has arrived, while the server is still sending the next ones.
+ * RFC822.SIZE of `uids` (those still there). Undefined when the server refused to tell on a
+ * healthy connection: every message is then downloaded alone, which works whatever the size.
  */
+async function sizesOf(
+  context: FetchContext,
+  group: FolderGroup,
+  uids: readonly number[],
+): Promise<Map<number, number> | undefined> {
+  return await context.connection.inFolder(
+    group.path,
+    { operation: "fetch", signal: context.signal },
+    async (client: ImapFlow) => {
+      const sizes = new Map<number, number>();
+      // No fresh SELECT: UIDVALIDITY cannot change within a session (RFC 3501 §2.3.1.1), and a
+      // re-SELECT per call costs a round trip and a mailbox scan on the server.
+      if (!sameFolder(client, group)) return sizes;
+      try {
+        for await (const message of client.fetch(toRanges(uids), { uid: true, size: true }, { uid: true }))
+          if (typeof message.size === "number") sizes.set(message.uid, message.size);
+      } catch (error) {
+        if (responseCodeOf(error) === "EXPUNGEISSUED" && client.usable) return sizes;
+        if (isMessageRefusal(error) && client.usable) return undefined;
+        throw error;
+      }
+      return sizes;
+    },
+  );
+}
+
+async function parsed(
+  context: FetchContext,
+  group: FolderGroup,
+  message: FetchMessageObject,
+  source: Parameters<typeof parseRawMessage>[0],
+  size: number,
+): Promise<FetchResult> {
+  const spooled = Buffer.isBuffer(source) ? await context.area.spool(source) : source;
+  const head = await readPrefix(spooled, headerProbeBytes);
+  const envelope = toEnvelope(group.path, group.uidValidity, {
+    ...message,
+    size,
+    headers: headerBlockOf(head),
+  });
+  return await parseRawMessage(spooled, envelope, { area: context.area });
+}
+
+/** Fetches one chunk of small messages whole; delivers what arrived, then reports a per-message refusal. */
 async function* fetchChunk(
-  connection: ImapConnection,
+  context: FetchContext,
   group: FolderGroup,
   ids: readonly string[],
-  signal: AbortSignal | undefined,
 ): AsyncGenerator<FetchResult> {
   const uids = ids.map((id) => parseProviderId(id)!.uid).sort(uidCompare);
   const wanted = new Set(uids);
-  const { parsed, refusal } = await connection.inFolder(
+  const { sources, refusal } = await context.connection.inFolder(
     group.path,
-    { operation: "fetch", signal },
+    { operation: "fetch", signal: context.signal },
     async (client: ImapFlow) => {
-      // No fresh SELECT: UIDVALIDITY cannot change within a session (RFC 3501 §2.3.1.1), and a
-      // re-SELECT per call costs a round trip and a mailbox scan on the server.
-      if (!client.mailbox || String(client.mailbox.uidValidity) !== group.uidValidity)
-        return { parsed: [] as Promise<FetchResult>[], refusal: undefined };
-      const query = {
-        uid: true,
-        flags: true,
-        internalDate: true,
-        source: true,
-        ...(offersThreadIds(client) ? { threadId: true } : {}),
-      };
-      const arrived: Promise<FetchResult>[] = [];
+      if (!sameFolder(client, group)) return { sources: [] as FetchMessageObject[], refusal: undefined };
+      const query = { ...metadataQuery(client), source: true };
+      const arrived: FetchMessageObject[] = [];
       // A server that cannot read a message may still answer for it, without the body (Dovecot
       // with `imap_fetch_failure = no-after`): that message is the one it refused.
       const withoutBody: string[] = [];
@@ -101,23 +167,18 @@ async function* fetchChunk(
         for await (const message of client.fetch(toRanges(uids), query, { uid: true })) {
           if (!wanted.has(message.uid)) continue;
           if (message.source === undefined) withoutBody.push(idOf(message.uid));
-          else {
-            const parsing = parseFetched(group, message);
-            // Observed now: a failure is rethrown where the results are collected below.
-            parsing.catch(() => undefined);
-            arrived.push(parsing);
-          }
+          else arrived.push(message);
         }
       } catch (error) {
         // RFC 5530: some of the messages were expunged meanwhile; what arrived is all there is.
         if (responseCodeOf(error) === "EXPUNGEISSUED" && client.usable)
-          return { parsed: arrived, refusal: undefined };
+          return { sources: arrived, refusal: undefined };
         if (isMessageRefusal(error) && client.usable) {
           const refusal = new MessageRefusedError(refusalDetail(error), {
             refusedIds: withoutBody,
             cause: error,
           });
-          return { parsed: arrived, refusal };
+          return { sources: arrived, refusal };
         }
         throw error;
       }
@@ -127,48 +188,157 @@ async function* fetchChunk(
           : new MessageRefusedError("IMAP FETCH answered without the message body", {
               refusedIds: withoutBody,
             });
-      return { parsed: arrived, refusal };
+      return { sources: arrived, refusal };
     },
   );
-  for (const result of parsed) yield await result;
+  for (const [index, message] of sources.entries()) {
+    const source = message.source!;
+    // Let go of the chunk's buffers as they are spooled: only the spools stay.
+    sources[index] = { ...message, source: undefined } as FetchMessageObject;
+    const id = providerIdOf(group.path, group.uidValidity, message.uid);
+    if (source.length > context.limitBytes) yield tooLarge(id, source.length, context.limitBytes);
+    else yield await parsed(context, group, message, source, source.length);
+  }
   if (refusal) throw refusal;
+}
+
+/** One partial fetch: bytes, or the message is gone, or the server refused it alone. */
+type Piece = { gone: true } | { refused: string } | { row: FetchMessageObject; bytes: Buffer };
+
+/**
+ * Downloads one message in partial fetches, each its own command (R3), into a spool (R7); see
+ * the module comment. Yields nothing when the message is gone.
+ */
+async function* fetchStreamed(
+  context: FetchContext,
+  group: FolderGroup,
+  id: string,
+): AsyncGenerator<FetchResult> {
+  const uid = parseProviderId(id)!.uid;
+  const writer = context.area.writer(context.limitBytes);
+  let metadata: FetchMessageObject | undefined;
+  try {
+    for (let offset = 0; ;) {
+      throwIfAborted(context.signal, "imap");
+      const piece = await context.connection.inFolder(
+        group.path,
+        { operation: "fetch", signal: context.signal },
+        async (client: ImapFlow): Promise<Piece> => {
+          if (!sameFolder(client, group)) return { gone: true };
+          const query: FetchQueryObject = {
+            ...(offset === 0 ? metadataQuery(client) : { uid: true }),
+            source: { start: offset, maxLength: STREAM_PIECE_BYTES },
+          };
+          try {
+            const row = await client.fetchOne(String(uid), query, { uid: true });
+            if (row === false) return { gone: true };
+            if (row.source === undefined && offset === 0)
+              return { refused: "IMAP FETCH answered without the message body" };
+            return { row, bytes: row.source ?? Buffer.alloc(0) };
+          } catch (error) {
+            if (responseCodeOf(error) === "EXPUNGEISSUED" && client.usable) return { gone: true };
+            if (isMessageRefusal(error) && client.usable) return { refused: refusalDetail(error) };
+            throw error;
+          }
+        },
+      );
+      if ("gone" in piece) {
+        await writer.abort();
+        return;
+      }
+      if ("refused" in piece) {
+        await writer.abort();
+        throw new MessageRefusedError(piece.refused, { refusedIds: [id] });
+      }
+      metadata ??= piece.row;
+      await writer.write(piece.bytes);
+      offset += piece.bytes.length;
+      if (piece.bytes.length < STREAM_PIECE_BYTES) break;
+    }
+  } catch (error) {
+    if (error instanceof SpoolLimitError) {
+      yield tooLarge(id, error.seenBytes, error.limitBytes);
+      return;
+    }
+    await writer.abort();
+    throw error;
+  }
+  const spooled = await writer.finish();
+  yield await parsed(context, group, metadata!, spooled, spooled.size);
+}
+
+/** Plans and fetches the ids of one folder (see the module comment). */
+async function* fetchFolder(
+  context: FetchContext,
+  group: FolderGroup,
+  uids: readonly number[],
+): AsyncGenerator<FetchResult> {
+  const sizes = await sizesOf(context, group, uids);
+  const idOf = (uid: number) => providerIdOf(group.path, group.uidValidity, uid);
+  let chunk: string[] = [];
+  let chunkBytes = 0;
+  for (const uid of uids) {
+    throwIfAborted(context.signal, "imap");
+    const id = idOf(uid);
+    const size = sizes?.get(uid);
+    if (sizes && size === undefined) continue; // gone since it was listed
+    if (size !== undefined && size > context.limitBytes) {
+      yield tooLarge(id, size, context.limitBytes);
+      continue;
+    }
+    if (size === undefined || size > STREAM_PIECE_BYTES) {
+      yield* isolateFailures([id], () => fetchStreamed(context, group, id));
+      continue;
+    }
+    if (chunk.length >= FETCH_CHUNK || (chunk.length > 0 && chunkBytes + size > FETCH_CHUNK_BYTES)) {
+      const ids = chunk;
+      chunk = [];
+      chunkBytes = 0;
+      yield* isolateFailures(ids, (part) => fetchChunk(context, group, part));
+    }
+    chunk.push(id);
+    chunkBytes += size;
+  }
+  if (chunk.length > 0) yield* isolateFailures(chunk, (part) => fetchChunk(context, group, part));
 }
 
 /**
  * Yields one result per requested id that still exists (see the module comment). Ids that are
  * not this provider's, or whose folder or UIDVALIDITY is gone, are skipped: those copies no
- * longer exist.
+ * longer exist. What a result spooled is readable until the iteration ends.
  */
-export async function* fetchMessages(
+export function fetchMessages(
   connection: ImapConnection,
   providerIds: readonly string[],
   options: CallOptions,
 ): AsyncGenerator<FetchResult> {
-  const { signal } = options;
-  const groups = new Map<string, { group: FolderGroup; uids: Set<number> }>();
-  for (const id of providerIds) {
-    const parsed = parseProviderId(id);
-    if (!parsed) continue;
-    const key = `${parsed.uidValidity}:${parsed.folder}`;
-    const entry = groups.get(key) ?? {
-      group: { path: parsed.folder, uidValidity: parsed.uidValidity },
-      uids: new Set<number>(),
+  return withSpoolArea({}, async function* (area) {
+    const context: FetchContext = {
+      connection,
+      area,
+      limitBytes: connection.config.maxMessageBytes,
+      signal: options.signal,
     };
-    entry.uids.add(parsed.uid);
-    groups.set(key, entry);
-  }
-  for (const { group, uids } of groups.values()) {
-    const ids = [...uids].sort(uidCompare).map((uid) => providerIdOf(group.path, group.uidValidity, uid));
-    try {
-      for (let start = 0; start < ids.length; start += FETCH_CHUNK) {
-        throwIfAborted(signal, "imap");
-        const chunk = ids.slice(start, start + FETCH_CHUNK);
-        yield* isolateFailures(chunk, (part) => fetchChunk(connection, group, part, signal));
-      }
-    } catch (error) {
-      // A deleted folder means its messages no longer exist: skipped, as for deleted messages.
-      if (ClientMailError.hasCode(error, "not_found")) continue;
-      throw error;
+    const groups = new Map<string, { group: FolderGroup; uids: Set<number> }>();
+    for (const id of providerIds) {
+      const parsedId = parseProviderId(id);
+      if (!parsedId) continue;
+      const key = `${parsedId.uidValidity}:${parsedId.folder}`;
+      const entry = groups.get(key) ?? {
+        group: { path: parsedId.folder, uidValidity: parsedId.uidValidity },
+        uids: new Set<number>(),
+      };
+      entry.uids.add(parsedId.uid);
+      groups.set(key, entry);
     }
-  }
+    for (const { group, uids } of groups.values()) {
+      try {
+        yield* fetchFolder(context, group, [...uids].sort(uidCompare));
+      } catch (error) {
+        // A deleted folder means its messages no longer exist: skipped, as for deleted messages.
+        if (ClientMailError.hasCode(error, "not_found")) continue;
+        throw error;
+      }
+    }
+  });
 }

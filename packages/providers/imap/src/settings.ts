@@ -3,6 +3,7 @@
  * once, with its value and what was expected.
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
+import { resolveMaxMessageBytes } from "@clientmail/provider-utils";
 import type { Logger } from "@clientmail/core/ports";
 import {
   checkTransportSecurity,
@@ -78,8 +79,14 @@ export interface ImapProviderSettings {
   /** Socket inactivity timeout. Default 5 minutes. */
   socketTimeoutMs?: number | undefined;
   /**
+   * R7: the largest message fetched, in bytes (RFC822.SIZE). A larger one is not downloaded: it
+   * is reported `too_large` and the engine quarantines it (R2). Default 50 MiB (52428800);
+   * 64 KiB to 2 GiB.
+   */
+  maxMessageBytes?: number | undefined;
+  /**
    * Deadline of one command (R3): a SELECT, a SEARCH, the FETCH of one chunk of messages (at most
-   * 32), connecting included. A command still running then — a silent server, or one trickling
+   * 32 messages and 8 MiB, or 2 MiB of one larger message), connecting included. A command still running then — a silent server, or one trickling
    * bytes, which an inactivity timeout never catches — closes the connection and fails the call
    * as `transient`; the next call reconnects. Default 2 minutes.
    */
@@ -107,6 +114,7 @@ export interface ResolvedImapSettings {
   connectionTimeoutMs: number;
   socketTimeoutMs: number;
   commandTimeoutMs: number;
+  maxMessageBytes: number;
   logger: Logger | undefined;
 }
 
@@ -201,6 +209,7 @@ export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSet
     connectionTimeoutMs: positiveInteger(issues, "connectionTimeoutMs", settings.connectionTimeoutMs, 30_000),
     socketTimeoutMs: positiveInteger(issues, "socketTimeoutMs", settings.socketTimeoutMs, 5 * 60_000),
     commandTimeoutMs: positiveInteger(issues, "commandTimeoutMs", settings.commandTimeoutMs, 2 * 60_000),
+    maxMessageBytes: resolveMaxMessageBytes(issues, "maxMessageBytes", settings.maxMessageBytes),
     logger: settings.logger,
   };
   if (resolved.idleRestartMs > IDLE_RESTART_MS) {

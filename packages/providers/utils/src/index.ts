@@ -2,7 +2,8 @@
  * `@clientmail/provider-utils`: what every clientmail mail provider (IMAP, Gmail, Graph) would
  * otherwise repeat, with one implementation each — abortable sleep, retry with full-jitter backoff
  * that honours Retry-After, operation deadlines (R3), RFC 5322 headers -> envelope, raw source ->
- * fetched message (R11), per-message failure isolation (R1), and the errors providers share.
+ * fetched message (R11), spooling that bounds memory by bytes and the message size limit (R7),
+ * per-message failure isolation (R1), and the errors providers share.
  * Internal to clientmail's providers; a third-party provider may use it too.
  *
  * @example
@@ -43,7 +44,24 @@ export {
   parseSimpleAddressList,
 } from "./envelope-from-headers.js";
 export type { EnvelopeParts, HeaderFields } from "./envelope-from-headers.js";
-export { parseRawMessage, unreadable } from "./parse-message.js";
+export { parseRawMessage, tooLarge, unreadable } from "./parse-message.js";
+export type { ParseOptions } from "./parse-message.js";
+export {
+  SpoolArea,
+  SpoolLimitError,
+  SpoolReleasedError,
+  SpoolWriter,
+  inMemory,
+  readPrefix,
+  withSpoolArea,
+} from "./spool.js";
+export type { SpoolAreaOptions, SpooledBytes } from "./spool.js";
+export {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_MAX_MESSAGE_BYTES,
+  MIN_MAX_MESSAGE_BYTES,
+  resolveMaxMessageBytes,
+} from "./message-size.js";
 export { MessageRefusedError, isolateFailures } from "./isolate-failures.js";
 export { addressSearchForms } from "./address-forms.js";
 export { classifyAddress, parseAddress, parseAddressRange } from "./address-ranges.js";

@@ -1,6 +1,13 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { isUnreadable, type FetchedMessage, type ProviderEnvelope } from "@clientmail/core";
+import { brokenMimeCorpus } from "@clientmail/testkit";
 import { parseRawMessage } from "./parse-message.js";
+import { SpoolArea } from "./spool.js";
 
 const envelope = { providerId: "p1" } as ProviderEnvelope;
 
@@ -43,4 +50,70 @@ describe("parseRawMessage", () => {
     expect(message.attachments.map((a) => a.filename)).toEqual(["attachment-1.pdf", "scan.png"]);
     expect(message.envelope).toBe(envelope);
   });
+
+  for (const sample of brokenMimeCorpus) {
+    it(`R11: broken MIME (${sample.name}: ${sample.broken}) keeps its text${sample.degraded ? ", flagged degraded" : ""}`, async () => {
+      const message = await parsed(sample.raw);
+      for (const phrase of sample.expectText) expect(message.text).toContain(phrase);
+      for (const phrase of sample.rejectText ?? []) expect(message.text).not.toContain(phrase);
+      expect(message.degraded).toBe(sample.degraded);
+      if (sample.attachments) expect(message.attachments.map((a) => a.filename)).toEqual(sample.attachments);
+      expect(await bytesOf(message.source!())).toEqual(sample.raw);
+    });
+  }
+
+  it("R11: a well-formed message is not flagged degraded and its source reads back byte for byte", async () => {
+    const raw = Buffer.from("Subject: a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAll fine.\r\n");
+    const message = await parsed(raw);
+    expect(message.degraded).toBe(false);
+    expect(await bytesOf(message.source!())).toEqual(raw);
+  });
+
+  it("R11: a body the parser cannot structure at all is kept as its decoded raw text, flagged degraded", async () => {
+    // Header lines past mailparser's limit make it give up; the body is still readable text.
+    const raw = Buffer.from(
+      `Subject: a\r\n${"X-Pad: y\r\n".repeat(40_000)}\r\nThe text survives the parser.\r\n`,
+    );
+    const message = await parsed(raw);
+    expect(message.text).toContain("The text survives the parser.");
+    expect(message.degraded).toBe(true);
+  });
+
+  it("R7: attachments stream into spool files past the area's memory budget, hashed on the way; disposing removes them", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "cm-parse-"));
+    const area = new SpoolArea({ memoryBudgetBytes: 256 * 1024, memoryPerSpoolBytes: 64 * 1024, directory });
+    try {
+      const content = randomBytes(3 * 2 ** 20);
+      const raw = Buffer.from(
+        'Subject: a\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' +
+          "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
+          '--b\r\nContent-Type: application/pdf; name="big.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+          `${content.toString("base64").replace(/.{76}/g, "$&\r\n")}\r\n--b--\r\n`,
+      );
+      const source = await area.spool(raw);
+      const result = await parseRawMessage(source, envelope, { area });
+      if (isUnreadable(result)) throw new Error("unreadable");
+      expect(area.memoryBytes).toBeLessThanOrEqual(256 * 1024);
+      const [attachment] = result.attachments;
+      expect(attachment?.size).toBe(content.length);
+      expect(attachment?.contentHash).toBe(createHash("sha256").update(content).digest("hex"));
+      // Buffer.equals: a deep toEqual over megabytes takes minutes.
+      expect((await bytesOf(attachment!.content())).equals(content)).toBe(true);
+      expect((await bytesOf(result.source!())).equals(raw)).toBe(true);
+      const [folder] = await readdir(directory);
+      expect((await readdir(join(directory, folder!))).length).toBeGreaterThanOrEqual(2);
+      await area.dispose();
+      expect(await readdir(directory)).toEqual([]);
+      await expect(bytesOf(attachment!.content())).rejects.toThrow(/after the fetch/);
+    } finally {
+      await area.dispose();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
 });
+
+async function bytesOf(content: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of content) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}

@@ -966,11 +966,15 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
     const id = decodeURIComponent(target.rest[1] ?? "");
     const message = findMessage(target.mailbox, id);
     if (!message) return faultResponse(graphFaults.itemNotFound());
-    if (mime)
-      return new Response(typeof message.mime === "string" ? message.mime : Buffer.from(message.mime), {
+    if (mime) {
+      // GET /messages/{id}/$value: the MIME source as bytes, as Graph documents it.
+      const bytes =
+        typeof message.mime === "string" ? Buffer.from(message.mime, "utf8") : Buffer.from(message.mime);
+      return new Response(bytes, {
         status: 200,
-        headers: { "Content-Type": "text/plain" },
+        headers: { "Content-Type": "text/plain", "Content-Length": String(bytes.length) },
       });
+    }
     const prefer = parsePrefer(ctx.request);
     return json(
       {
