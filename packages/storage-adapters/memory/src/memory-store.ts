@@ -1001,7 +1001,8 @@ export class MemoryStore implements Store {
       }
       for (const threadId of emptied) {
         const prefix = k(firmId, threadId, "");
-        for (const key of [...this.#t.mutes.keys()]) if (key.startsWith(prefix)) this.#del(log, this.#t.mutes, key);
+        for (const key of [...this.#t.mutes.keys()])
+          if (key.startsWith(prefix)) this.#del(log, this.#t.mutes, key);
         this.#del(log, this.#t.threads, threadId);
         removed.threads += 1;
       }

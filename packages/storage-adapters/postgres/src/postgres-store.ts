@@ -856,11 +856,10 @@ export class PostgresStore implements Store {
   async deleteContact(firmId: string, contactId: string): Promise<boolean> {
     return this.#atomic(async () => {
       await this.#q(firmId, "DELETE FROM links WHERE firm_id = $1 AND contact_id = $2", [firmId, contactId]);
-      const rows = await this.#q(
+      const rows = await this.#q(firmId, "DELETE FROM contacts WHERE firm_id = $1 AND id = $2 RETURNING id", [
         firmId,
-        "DELETE FROM contacts WHERE firm_id = $1 AND id = $2 RETURNING id",
-        [firmId, contactId],
-      );
+        contactId,
+      ]);
       return rows.length > 0;
     });
   }
