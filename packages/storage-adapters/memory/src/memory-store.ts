@@ -1262,22 +1262,6 @@ export class MemoryStore implements Store {
     return this.#op(() => this.#t.attachments.has(k(firmId, accountId, contentHash)));
   }
 
-  releaseAttachments(
-    firmId: string,
-    files: ReadonlyArray<{ accountId: string; contentHash: string }>,
-  ): Promise<number> {
-    return this.#op((log) => {
-      let released = 0;
-      for (const file of files) {
-        const key = k(firmId, file.accountId, file.contentHash);
-        if (!this.#t.attachments.has(key)) continue;
-        this.#del(log, this.#t.attachments, key);
-        released += 1;
-      }
-      return released;
-    });
-  }
-
   // -- notifications --------------------------------------------------------------------------
 
   createNotification(firmId: string, input: NewNotification, at: Date): Promise<Notification> {

@@ -1763,21 +1763,6 @@ export class PostgresStore implements Store {
     }
   }
 
-  async releaseAttachments(
-    firmId: string,
-    files: ReadonlyArray<{ accountId: string; contentHash: string }>,
-  ): Promise<number> {
-    if (files.length === 0) return 0;
-    const rows = await this.#q(
-      firmId,
-      `DELETE FROM saved_attachments s USING unnest($2::text[], $3::text[]) AS f(account_id, content_hash)
-       WHERE s.firm_id = $1 AND s.account_id = f.account_id AND s.content_hash = f.content_hash
-       RETURNING s.content_hash`,
-      [firmId, files.map((f) => f.accountId), files.map((f) => f.contentHash)],
-    );
-    return rows.length;
-  }
-
   async isAttachmentSaved(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
     const rows = await this.#q(
       firmId,

@@ -2,8 +2,8 @@
  * Conformance of what the CRM facade and a contact's erasure need from the store, across roles:
  * deleting a contact with its links, "unlinked emails" (T4), tombstones (R10), keyset paging of
  * an account's threads and of Inbox+ (H4, H5), and the removal of everything filed for a contact
- * (R10): its messages found by link or participant, the traces threading kept, its saved-file
- * records and its notifications.
+ * (R10): its messages found by link or participant, the traces threading kept and its
+ * notifications.
  */
 import { expect, it } from "vitest";
 import type { Store } from "@clientmail/core/ports";
@@ -198,7 +198,6 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
         { memberId: seed.member.id, kind: "new_client_mail", payload: { messageRecordId: m3 } },
         t0,
       );
-      await store.claimAttachment(firmId, seed.account.id, "ab".repeat(32));
 
       const removed = await store.transaction(async (tx) => {
         expect(await tx.eraseMessages(firmId, [m1!, m2!])).toBe(2);
@@ -258,14 +257,6 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
         t0,
       );
       expect(again.payload).toEqual({ messageRecordId: "x" });
-
-      const file = { accountId: seed.account.id, contentHash: "ab".repeat(32) };
-      expect(await store.releaseAttachments(firmId, [file, { ...file, contentHash: "cd".repeat(32) }])).toBe(
-        1,
-      );
-      expect(await store.isAttachmentSaved(firmId, seed.account.id, file.contentHash)).toBe(false);
-      expect(await store.claimAttachment(firmId, seed.account.id, file.contentHash)).toBe(true);
-      expect(await store.releaseAttachments(firmId, [])).toBe(0);
     });
 
     it("R10: an erasure that fails halfway leaves everything in place", async () => {
