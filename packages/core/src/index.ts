@@ -56,10 +56,7 @@ export * from "./domain/sending.js";
 export * from "./domain/identity.js";
 export * from "./domain/storable.js";
 export { erasureTombstone } from "./domain/erasure.js";
-export {
-  contactAddressSchema,
-  type ContactAddressInput,
-} from "./facade/contacts.js";
+export { contactAddressSchema, type ContactAddressInput } from "./facade/contacts.js";
 export {
   threadPageSchema,
   type ThreadPage,

@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { createMemoryJobQueue, createMemoryStore } from "@clientmail/memory";
+import { createMemoryBlobStore, createMemoryJobQueue, createMemoryStore } from "@clientmail/memory";
 import { createPostgresStore, migrate } from "@clientmail/postgres";
 import { ClientMailError, createClientMail, type ClientMailEvents } from "../src/index.js";
 import type { MessageToFile, Store } from "../src/ports/index.js";
@@ -520,6 +520,83 @@ describe.each(stores)("the CRM facade on the %s store", (_name, makeStore) => {
     expect(withInvites.linksChanged).toBe(0);
     await cm.updateLink(firm.id, jo.id, { sendInvitation: true });
     expect((await cm.accountOverview(firm.id, jo.accountId)).portalStatus).toBe("pending_activation");
+  });
+  it("R10: without a queue, eraseContact deletes the documents and sources itself; a sink without delete keeps them and says so", async () => {
+    const { cm: plain, store, firm, owner, jo, clock } = await setup();
+    await plain.connectMailbox(firm.id, owner.id, { provider: "imap", address: "olive@ledger.example" });
+    await plain.updateLink(firm.id, jo.id, { emailSync: true });
+    const [threadId] = await fileThreads(store, firm.id, jo.accountId, jo.id, [1]);
+    const [message] = await store.listThreadMessages(firm.id, threadId!);
+    // Give the filed message a kept source and a saved attachment, as the engine does (R11, F9).
+    const blobs = createMemoryBlobStore();
+    const sourceKey = `${firm.id}/source/${message!.id}.eml`;
+    await blobs.put(sourceKey, new TextEncoder().encode("Subject: secret"));
+    await store.eraseMessages(firm.id, [message!.id]);
+    const hash = "ab".repeat(32);
+    await store.fileMessages(
+      firm.id,
+      [
+        {
+          ...message!,
+          sourceKey,
+          attachments: [{ filename: "id.pdf", contentType: "application/pdf", size: 3, contentHash: hash }],
+          sightings: message!.sightings,
+          filings: message!.filings,
+        },
+      ],
+      clock.now(),
+    );
+    await store.claimAttachment(firm.id, jo.accountId, hash);
+    const deleted: unknown[] = [];
+    const sink = {
+      save: async () => ({ documentId: "d" }),
+      delete: async (ref: unknown) => void deleted.push(ref),
+    };
+    const cm = createClientMail({ store, clock, documents: sink, blobs });
+    const erased: unknown[] = [];
+    cm.on("contact.erased", (e) => erased.push(e.report));
+
+    expect(await failure(cm.eraseContact(firm.id, jo.contactId, ""))).toEqual({
+      code: "validation_failed",
+      fields: ["by"],
+    });
+    const report = await cm.eraseContact(firm.id, jo.contactId, owner.id);
+    expect(report).toMatchObject({
+      messages: 1,
+      links: 1,
+      addresses: 1,
+      documents: 1,
+      sources: 1,
+      files: "deleted",
+    });
+    expect(erased).toEqual([report]);
+    expect(deleted).toEqual([{ firmId: firm.id, accountId: jo.accountId, contentHash: hash }]);
+    expect(await blobs.get(sourceKey)).toBeUndefined();
+    // Still recorded as saved, so a save job of the erased mail still waiting skips it.
+    expect(await store.isAttachmentSaved(firm.id, jo.accountId, hash)).toBe(true);
+    expect(await store.listErasureTombstones(firm.id)).toHaveLength(1);
+    expect((await store.listAudit(firm.id, 1))[0]).toMatchObject({
+      actor: owner.id,
+      action: "contact.erased",
+    });
+    expect((await failure(cm.eraseContact(firm.id, jo.contactId, owner.id))).code).toBe("not_found");
+
+    // A sink that cannot delete: the report says the files were kept.
+    const other = await cm.createAccount(firm.id, {
+      name: "Acme",
+      kind: "business",
+      contacts: [{ firstName: "Petra", emails: [{ email: "petra@acme.example", emailSync: true }] }],
+    });
+    const [t2] = await fileThreads(store, firm.id, other.account.id, other.links[0]!.id, [2]);
+    const [m2] = await store.listThreadMessages(firm.id, t2!);
+    await store.eraseMessages(firm.id, [m2!.id]);
+    await store.fileMessages(
+      firm.id,
+      [{ ...m2!, from: [{ address: "petra@acme.example" }], sourceKey: "k" }],
+      clock.now(),
+    );
+    const keeper = createClientMail({ store, clock });
+    expect((await keeper.eraseContact(firm.id, other.links[0]!.contactId, owner.id)).files).toBe("kept");
   });
 });
 

@@ -3,7 +3,7 @@
  * message filed through the contact's links or with one of their addresses among its participants
  * is deleted with its sightings and filings; what threading kept of it (thread keys, the subject
  * entries that hold subjects and addresses, threads left empty with their mutes) goes too, as do
- * the new-mail notifications about it and the records of the files it saved; the contact and its
+ * the new-mail notifications about it; the contact and its
  * links are deleted; each address leaves a tombstone (a firm-bound hash, never the address) so
  * that no later sync files its mail again; and the audit trail records who did it and when. The
  * saved documents (DocumentSink) and message sources (BlobStore) live outside the store: their
@@ -112,15 +112,22 @@ export async function eraseContact(
     const messages = await tx.findMessagesInvolving(firmId, { linkIds: links.map((l) => l.id), addresses });
     const erasedIds = new Set(messages.map((m) => m.id));
 
+    // Every file of the erased mail, in every account it was filed in, whether saved yet or not.
     const documents: ErasedFiles["documents"] = [];
     const seen = new Set<string>();
+    const accountExists = new Map<AccountId, boolean>();
     for (const message of messages)
       for (const filing of message.filings)
         for (const attachment of message.attachments) {
           const key = `${filing.accountId}\u0000${attachment.contentHash}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          if (await tx.isAttachmentSaved(firmId, filing.accountId, attachment.contentHash))
+          if (!accountExists.has(filing.accountId))
+            accountExists.set(
+              filing.accountId,
+              (await tx.getAccount(firmId, filing.accountId)) !== undefined,
+            );
+          if (accountExists.get(filing.accountId))
             documents.push({ accountId: filing.accountId, contentHash: attachment.contentHash });
         }
     const sourceKeys = [...new Set(messages.flatMap((m) => (m.sourceKey ? [m.sourceKey] : [])))];
@@ -141,7 +148,10 @@ export async function eraseContact(
     const erased = await tx.eraseMessages(firmId, [...erasedIds]);
     const threadTraces = await tx.eraseThreadTraces(firmId, { threadIds, keys, participants: addresses });
     const notifications = await tx.deleteNotifications(firmId, "messageRecordId", [...erasedIds]);
-    await tx.releaseAttachments(firmId, documents);
+    // The files stay recorded as saved, so an `attachments.save` job of this mail still waiting
+    // in the queue skips them instead of saving them again after the erasure (F9's claim).
+    for (const document of documents)
+      await tx.claimAttachment(firmId, document.accountId, document.contentHash);
     await tx.addErasureTombstones(
       firmId,
       addresses.map((address) => erasureTombstone(firmId, address)),

@@ -1078,7 +1078,8 @@ export class MemoryStore implements Store {
       }
       for (const threadId of emptied) {
         const prefix = k(firmId, threadId, "");
-        for (const key of [...this.#t.mutes.keys()]) if (key.startsWith(prefix)) this.#del(log, this.#t.mutes, key);
+        for (const key of [...this.#t.mutes.keys()])
+          if (key.startsWith(prefix)) this.#del(log, this.#t.mutes, key);
         this.#del(log, this.#t.threads, threadId);
         removed.threads += 1;
       }
@@ -1376,22 +1377,6 @@ export class MemoryStore implements Store {
 
   isAttachmentSaved(firmId: string, accountId: string, contentHash: string): Promise<boolean> {
     return this.#op(() => this.#t.attachments.has(k(firmId, accountId, contentHash)));
-  }
-
-  releaseAttachments(
-    firmId: string,
-    files: ReadonlyArray<{ accountId: string; contentHash: string }>,
-  ): Promise<number> {
-    return this.#op((log) => {
-      let released = 0;
-      for (const file of files) {
-        const key = k(firmId, file.accountId, file.contentHash);
-        if (!this.#t.attachments.has(key)) continue;
-        this.#del(log, this.#t.attachments, key);
-        released += 1;
-      }
-      return released;
-    });
   }
 
   // -- notifications --------------------------------------------------------------------------

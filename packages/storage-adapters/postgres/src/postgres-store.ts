@@ -859,11 +859,10 @@ export class PostgresStore implements Store {
   async deleteContact(firmId: string, contactId: string): Promise<boolean> {
     return this.#atomic(async () => {
       await this.#q(firmId, "DELETE FROM links WHERE firm_id = $1 AND contact_id = $2", [firmId, contactId]);
-      const rows = await this.#q(
+      const rows = await this.#q(firmId, "DELETE FROM contacts WHERE firm_id = $1 AND id = $2 RETURNING id", [
         firmId,
-        "DELETE FROM contacts WHERE firm_id = $1 AND id = $2 RETURNING id",
-        [firmId, contactId],
-      );
+        contactId,
+      ]);
       return rows.length > 0;
     });
   }
@@ -1926,21 +1925,6 @@ export class PostgresStore implements Store {
       if (sqlState(error) === "23503") throw new NotFoundError("account", accountId, { cause: error });
       throw error;
     }
-  }
-
-  async releaseAttachments(
-    firmId: string,
-    files: ReadonlyArray<{ accountId: string; contentHash: string }>,
-  ): Promise<number> {
-    if (files.length === 0) return 0;
-    const rows = await this.#q(
-      firmId,
-      `DELETE FROM saved_attachments s USING unnest($2::text[], $3::text[]) AS f(account_id, content_hash)
-       WHERE s.firm_id = $1 AND s.account_id = f.account_id AND s.content_hash = f.content_hash
-       RETURNING s.content_hash`,
-      [firmId, files.map((f) => f.accountId), files.map((f) => f.contentHash)],
-    );
-    return rows.length;
   }
 
   async isAttachmentSaved(firmId: string, accountId: string, contentHash: string): Promise<boolean> {

@@ -2,8 +2,8 @@
  * Conformance of what the CRM facade and a contact's erasure need from the store, across roles:
  * deleting a contact with its links, "unlinked emails" (T4), tombstones (R10), keyset paging of
  * an account's threads and of Inbox+ (H4, H5), and the removal of everything filed for a contact
- * (R10): its messages found by link or participant, the traces threading kept, its saved-file
- * records and its notifications.
+ * (R10): its messages found by link or participant, the traces threading kept and its
+ * notifications.
  */
 import { expect, it } from "vitest";
 import type { Store } from "@clientmail/core/ports";
@@ -98,7 +98,11 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
       const pages: string[][] = [];
       let after: { lastActivityAt: Date; threadId: string } | undefined;
       for (;;) {
-        const page = await store.listAccountThreads(firmId, seed.account.id, { view: "inbox", limit: 2, after });
+        const page = await store.listAccountThreads(firmId, seed.account.id, {
+          view: "inbox",
+          limit: 2,
+          after,
+        });
         if (page.length === 0) break;
         pages.push(page.map((t) => t.threadId));
         const last = page[page.length - 1]!;
@@ -169,7 +173,9 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
 
       await store.attachThreadKeys(firmId, seed.thread, ["mid:m1@bolt.example"]);
       await store.attachThreadKeys(firmId, kept, ["mid:m2@bolt.example", "mid:m3@bolt.example"]);
-      await store.addSubjectEntries(firmId, seed.thread, [{ key: "subj:invoice:cleo@bolt.example", at: t0, open: true }]);
+      await store.addSubjectEntries(firmId, seed.thread, [
+        { key: "subj:invoice:cleo@bolt.example", at: t0, open: true },
+      ]);
       await store.addSubjectEntries(firmId, kept, [
         { key: "subj:hello:cleo@bolt.example", at: t0, open: true },
         { key: "subj:hello:kim@kept.example", at: t0, open: true },
@@ -179,7 +185,12 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
       await store.setThreadMuted(firmId, seed.thread, seed.member.id, true);
       await store.createNotification(
         firmId,
-        { memberId: seed.member.id, kind: "new_client_mail", payload: { messageRecordId: m1 }, dedupeKey: "n1" },
+        {
+          memberId: seed.member.id,
+          kind: "new_client_mail",
+          payload: { messageRecordId: m1 },
+          dedupeKey: "n1",
+        },
         t0,
       );
       await store.createNotification(
@@ -187,7 +198,6 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
         { memberId: seed.member.id, kind: "new_client_mail", payload: { messageRecordId: m3 } },
         t0,
       );
-      await store.claimAttachment(firmId, seed.account.id, "ab".repeat(32));
 
       const removed = await store.transaction(async (tx) => {
         expect(await tx.eraseMessages(firmId, [m1!, m2!])).toBe(2);
@@ -238,16 +248,15 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
       // The dedupe key of a deleted notification is free again.
       const again = await store.createNotification(
         firmId,
-        { memberId: seed.member.id, kind: "new_client_mail", payload: { messageRecordId: "x" }, dedupeKey: "n1" },
+        {
+          memberId: seed.member.id,
+          kind: "new_client_mail",
+          payload: { messageRecordId: "x" },
+          dedupeKey: "n1",
+        },
         t0,
       );
       expect(again.payload).toEqual({ messageRecordId: "x" });
-
-      const file = { accountId: seed.account.id, contentHash: "ab".repeat(32) };
-      expect(await store.releaseAttachments(firmId, [file, { ...file, contentHash: "cd".repeat(32) }])).toBe(1);
-      expect(await store.isAttachmentSaved(firmId, seed.account.id, file.contentHash)).toBe(false);
-      expect(await store.claimAttachment(firmId, seed.account.id, file.contentHash)).toBe(true);
-      expect(await store.releaseAttachments(firmId, [])).toBe(0);
     });
 
     it("R10: an erasure that fails halfway leaves everything in place", async () => {
@@ -255,7 +264,9 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
       const seed = await seedFirm(store, "crm-rollback");
       const firmId = seed.firm.id;
       const [filed] = await store.fileMessages(firmId, [message(seed, 1)], t0);
-      await store.addSubjectEntries(firmId, seed.thread, [{ key: "subj:x:cleo@bolt.example", at: t0, open: true }]);
+      await store.addSubjectEntries(firmId, seed.thread, [
+        { key: "subj:x:cleo@bolt.example", at: t0, open: true },
+      ]);
       await expect(
         store.transaction(async (tx) => {
           await tx.eraseMessages(firmId, [filed!.id]);
@@ -273,7 +284,11 @@ export function crmAndErasureConformance(options: StoreConformanceOptions<Store>
       expect(await store.listErasureTombstones(firmId)).toEqual([]);
       expect(await store.getContact(firmId, seed.contact.id)).toBeDefined();
       expect(
-        await store.findSubjectThreads(firmId, [{ key: "subj:x:cleo@bolt.example", at: t0, open: true }], 1000),
+        await store.findSubjectThreads(
+          firmId,
+          [{ key: "subj:x:cleo@bolt.example", at: t0, open: true }],
+          1000,
+        ),
       ).toEqual([[seed.thread]]);
     });
   });

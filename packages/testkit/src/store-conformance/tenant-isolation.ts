@@ -312,11 +312,6 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
           () => store.eraseThreadTraces(A, { threadIds: [b.thread], keys: ["k1"], participants: ["b"] }),
           "void",
         ],
-        [
-          "releaseAttachments",
-          () => store.releaseAttachments(A, [{ accountId: b.account.id, contentHash: bHash }]),
-          "zero",
-        ],
         ["deleteNotifications", () => store.deleteNotifications(A, "messageRecordId", ["b-record"]), "zero"],
         ["claimAttachment", () => store.claimAttachment(A, b.account.id, "ef".repeat(32)), "not_found"],
         ["isAttachmentSaved", () => store.isAttachmentSaved(A, b.account.id, bHash), "false"],

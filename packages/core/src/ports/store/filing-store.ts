@@ -163,13 +163,4 @@ export interface FilingStore {
   claimAttachment(firmId: FirmId, accountId: AccountId, contentHash: string): Promise<boolean>;
   /** True when the file was recorded as saved into the account (see {@link FilingStore.claimAttachment}). */
   isAttachmentSaved(firmId: FirmId, accountId: AccountId, contentHash: string): Promise<boolean>;
-  /**
-   * R10: forgets that these files were saved (the documents were erased), so the same file
-   * arriving later in other mail is saved again. Returns how many records were removed; unknown
-   * ones are ignored.
-   */
-  releaseAttachments(
-    firmId: FirmId,
-    files: ReadonlyArray<{ accountId: AccountId; contentHash: string }>,
-  ): Promise<number>;
 }
