@@ -576,10 +576,15 @@ async function main(): Promise<void> {
   );
   const rounds: Round[] = [];
   try {
-    for (const [index, workers] of settings.workerCounts.entries())
-      rounds.push(
-        await runRound(serverUrl, dovecot, bundle, workers, index === settings.workerCounts.length - 1),
+    for (const [index, workers] of settings.workerCounts.entries()) {
+      const last = index === settings.workerCounts.length - 1;
+      const round = await runRound(serverUrl, dovecot, bundle, workers, last);
+      rounds.push(round);
+      // Printed as each round ends, so a run cut short still reports what it measured.
+      console.log(
+        `  [${workers} worker(s)] every backfill done in ${(round.backfillMs / 1000).toFixed(1)} s`,
       );
+    }
   } finally {
     await dovecot?.stop();
     await postgres.stop();
