@@ -84,3 +84,5 @@ export {
 export type { InsecureAspect, TransportSecurity, TransportSecuritySettings } from "./transport-security.js";
 export { classifyNetworkError } from "./connection-failures.js";
 export type { ConnectionFailure } from "./connection-failures.js";
+export { COMPOSED_ID_HEADER, buildMime, outgoingHeaderIssues } from "./mime.js";
+export type { BuildMimeOptions, BuiltMime } from "./mime.js";
