@@ -86,3 +86,5 @@ export { classifyNetworkError } from "./connection-failures.js";
 export type { ConnectionFailure } from "./connection-failures.js";
 export { COMPOSED_ID_HEADER, buildMime, outgoingHeaderIssues } from "./mime.js";
 export type { BuildMimeOptions, BuiltMime } from "./mime.js";
+export { GMAIL_SEND_LIMITS, GRAPH_SEND_LIMITS, SendPacer } from "./send-pacer.js";
+export type { SendLimit, SendReservation } from "./send-pacer.js";
