@@ -23,3 +23,4 @@ export * from "./blob-store-conformance.js";
 export * from "./drain-jobs.js";
 export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";
+export * from "./mail-sender-conformance.js";

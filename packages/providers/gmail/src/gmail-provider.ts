@@ -13,11 +13,9 @@ import type {
 import { providerClosedError } from "@clientmail/provider-utils";
 import { listChanges } from "./changes.js";
 import { fetchMessages } from "./fetch.js";
-import { GmailHttp, defaultGmailCosts, type GmailHttpStats } from "./http.js";
+import { createGmailHttp, type GmailHttpStats } from "./http.js";
 import type { MessageReader } from "./batch.js";
-import { OAuthTokens } from "./oauth.js";
 import { Prefetch } from "./prefetch.js";
-import { QuotaPacer } from "./quota-pacer.js";
 import { searchParticipants } from "./search.js";
 import { resolveSettings, type GmailProviderSettings } from "./settings.js";
 import { GmailWatches } from "./watch.js";
@@ -55,34 +53,7 @@ export interface GmailProvider extends MailProvider {
  */
 export function createGmailProvider(settings: GmailProviderSettings): GmailProvider {
   const config = resolveSettings(settings);
-  const costs = { ...defaultGmailCosts, ...config.costs };
-  const pacer =
-    config.pacer ??
-    new QuotaPacer(Math.floor(config.unitsPerMinute * config.utilisation), config.clock, config.sleep);
-  const tokens = new OAuthTokens(config.credentials, {
-    fetch: config.fetch,
-    tokenUrl: config.tokenUrl,
-    clock: config.clock,
-    sleep: config.sleep,
-    random: config.random,
-    onTokens: config.onTokens,
-    retry: config.retry,
-    requestTimeoutMs: config.requestTimeoutMs,
-  });
-  const http = new GmailHttp({
-    fetch: config.fetch,
-    baseUrl: config.baseUrl,
-    userId: "me",
-    tokens,
-    pacer,
-    costs,
-    retry: config.retry,
-    requestTimeoutMs: config.requestTimeoutMs,
-    clock: config.clock,
-    sleep: config.sleep,
-    logger: config.logger,
-    random: config.random,
-  });
+  const { http, pacer, costs } = createGmailHttp(config);
   const reader: MessageReader = {
     http,
     batchSize: config.batchSize,

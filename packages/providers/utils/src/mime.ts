@@ -18,6 +18,7 @@
 import { ValidationError } from "@clientmail/core";
 import type { OutgoingAddress, OutgoingMessage } from "@clientmail/core/ports";
 import type { ValidationIssue } from "@clientmail/core";
+import addressparser from "nodemailer/lib/addressparser";
 import MailComposer from "nodemailer/lib/mail-composer";
 
 /** The header every sent message carries with its composed Message-ID. */
@@ -169,4 +170,16 @@ export async function buildMime(message: OutgoingMessage, options: BuildMimeOpti
     raw,
     envelope: { from: envelope.from === false ? message.from.address : envelope.from, to: envelope.to },
   };
+}
+
+/**
+ * The first mailbox address of an address header (`From` of a sent copy), lower-cased; undefined
+ * when the value holds none. Names, quoting and encoded words are handled by nodemailer's parser.
+ */
+export function firstAddressOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  for (const entry of addressparser(value, { flatten: true })) {
+    if (entry.address) return entry.address.toLowerCase();
+  }
+  return undefined;
 }
