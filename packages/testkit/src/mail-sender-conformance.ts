@@ -56,6 +56,8 @@ export interface SenderFixture {
 export interface MailSenderConformanceOptions {
   name: string;
   setup(): Promise<SenderFixture>;
+  /** When set, the suite is skipped with this reason (e.g. no Dovecot on this machine). */
+  skip?: string | undefined;
   /** Per-test timeout. Default 30 s. */
   timeoutMs?: number;
 }
@@ -115,7 +117,7 @@ export function mailSenderConformance(options: MailSenderConformanceOptions): vo
     }
   };
 
-  describe(`MailSender conformance: ${options.name}`, () => {
+  describe.skipIf(options.skip !== undefined)(`MailSender conformance: ${options.name}`, () => {
     it(
       "S4: one send delivers one copy carrying the receipt's Message-ID, and the sent copy is in sent mail",
       withFixture(async (fixture) => {
