@@ -11,11 +11,12 @@
  *   folder. SMTP relays keep a well-formed Message-ID, so the receipt reports the composed one.
  * - `findSent`: `UID SEARCH HEADER Message-ID <id>` (with `SINCE` when given) in that folder.
  * - Failures: SMTP 5xx for a recipient or the message (`EENVELOPE`, 550–553, 552 size) are
- *   `validation_failed`; 421/450–452 are `rate_limited`/`transient`; authentication refused is
- *   `auth_revoked`; a connection that fails before DATA is `transient`. A failure to APPEND after
+ *   `validation_failed`; 421/450–452 are `rate_limited`; authentication refused is
+ *   `auth_revoked`; socket, DNS and TLS failures are ConnectionErrors with the reasons IMAP uses
+ *   (a failed or missing required STARTTLS is `tls_failed`); anything else is `transient`. A failure to APPEND after
  *   the server accepted the message is logged and the send still succeeds (the message went).
  */
-import { ClientMailError, ValidationError } from "@clientmail/core";
+import { ClientMailError, ConnectionError, ValidationError } from "@clientmail/core";
 import type {
   CallOptions,
   MailSender,
@@ -27,6 +28,7 @@ import {
   SendPacer,
   buildMime,
   checkConnectionSecurity,
+  classifyNetworkError,
   openVettedSocket,
   providerClosedError,
   tlsOptionsFor,
@@ -80,6 +82,10 @@ function smtpFailure(error: unknown, message: OutgoingMessage): ClientMailError 
   if (ClientMailError.isInstance(error)) return error;
   const { code, responseCode } = (error ?? {}) as SmtpError;
   const details = { provider: "smtp", smtpCode: code, responseCode };
+  const network = classifyNetworkError(error);
+  if (network) return new ConnectionError(network.reason, { cause: error, hint: network.hint, details });
+  // A STARTTLS that failed, or that a server required to offer it did not offer: fail closed.
+  if (code === "ETLS") return new ConnectionError("tls_failed", { cause: error, details });
   if (code === "EAUTH")
     return new ClientMailError("auth_revoked", "The SMTP server refused the login", {
       cause: error,

@@ -17,6 +17,7 @@ import { SMTPServer } from "smtp-server";
 import { afterAll, describe, expect, it } from "vitest";
 import { createImapProvider, createSmtpSender, type SmtpSenderSettings } from "../src/index.js";
 import { adminConnection, dovecotSkipReason, providerSettings, sharedDovecot } from "./dovecot-fixture.js";
+import { selfSignedCertificate } from "./scripted-imap-server.js";
 
 const skip = dovecotSkipReason();
 let shared: Promise<DovecotServer> | undefined;
@@ -25,12 +26,19 @@ afterAll(async () => {
 });
 
 /** An SMTP server on loopback that APPENDs what it accepts to each recipient's INBOX. */
-async function startRelay(server: DovecotServer, users: Map<string, DovecotUser>, sender: DovecotUser) {
+async function startRelay(
+  server: DovecotServer,
+  users: Map<string, DovecotUser>,
+  sender: DovecotUser,
+  tls: { secure?: boolean; starttls?: boolean; key?: Buffer; cert?: Buffer } = {},
+) {
   const accepted: { envelope: string[]; raw: Buffer }[] = [];
   const relay = new SMTPServer({
+    secure: tls.secure ?? false,
+    ...(tls.key ? { key: tls.key, cert: tls.cert } : {}),
     authOptional: false,
     allowInsecureAuth: true,
-    disabledCommands: ["STARTTLS"],
+    disabledCommands: tls.starttls ? [] : ["STARTTLS"],
     logger: false,
     onAuth(auth, _session, callback) {
       if (auth.username === sender.user && auth.password === sender.password)
@@ -66,6 +74,8 @@ async function startRelay(server: DovecotServer, users: Map<string, DovecotUser>
       });
     },
   });
+  // A client that rejects the certificate drops the handshake; the server reports it as an error.
+  relay.on("error", () => undefined);
   await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
   const port = (relay.server.address() as AddressInfo).port;
   return { relay, port, accepted, close: () => new Promise<void>((resolve) => relay.close(() => resolve())) };
@@ -89,14 +99,14 @@ async function rawsIn(server: DovecotServer, user: DovecotUser, folder: string):
   }
 }
 
-async function world() {
+async function world(tls: Parameters<typeof startRelay>[3] = {}) {
   shared ??= sharedDovecot();
   const server = await shared;
   const sender = await server.addUser();
   const client = await server.addUser();
   const assistant = await server.addUser();
   const users = new Map([sender, client, assistant].map((u) => [u.user.toLowerCase(), u]));
-  const relay = await startRelay(server, users, sender);
+  const relay = await startRelay(server, users, sender, tls);
   const settings: SmtpSenderSettings = {
     imap: providerSettings(server, sender),
     smtp: { host: "127.0.0.1", port: relay.port, security: "none" },
@@ -227,6 +237,97 @@ describe.skipIf(skip !== undefined)("SMTP sender", () => {
     } finally {
       await sender.close();
       await w.relay.close();
+    }
+  });
+});
+
+function composed(from: string, to: string, messageId: string) {
+  return {
+    messageId,
+    from: { address: from },
+    to: [{ address: to }],
+    cc: [],
+    bcc: [],
+    subject: "TLS",
+    text: "x",
+    attachments: [],
+    date: new Date(),
+  };
+}
+
+/** A resolver answering every name with loopback: the certificate, not the address, tells names apart. */
+const loopbackDns = async () => [{ address: "127.0.0.1", family: 4 as const }];
+
+describe.skipIf(skip !== undefined)("SMTP sender: transport security (R9)", () => {
+  it("R9: implicit TLS to the vetted address, the certificate checked against the host name", async () => {
+    const certificate = await selfSignedCertificate("smtp.example.test");
+    const w = await world({ secure: true, ...certificate });
+    const settings = (host: string): SmtpSenderSettings => ({
+      imap: w.settings.imap,
+      smtp: { host, port: w.relay.port, security: "tls", tls: { ca: certificate.cert } },
+    });
+    const policy = { allow: ["127.0.0.1/32"], resolve: loopbackDns };
+    const good = createSmtpSender({
+      ...settings("smtp.example.test"),
+      imap: { ...w.settings.imap, hostPolicy: policy },
+    });
+    const wrong = createSmtpSender({
+      ...settings("other.example.test"),
+      imap: { ...w.settings.imap, hostPolicy: policy },
+    });
+    try {
+      await good.send(composed(w.sender.user, w.client.user, "<tls-ok@firm.example>"));
+      expect(w.relay.accepted).toHaveLength(1);
+      const error = await wrong
+        .send(composed(w.sender.user, w.client.user, "<tls-mismatch@firm.example>"))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect((error as ConnectionError).reason).toBe("tls_failed");
+      expect(w.relay.accepted).toHaveLength(1);
+    } finally {
+      await good.close();
+      await wrong.close();
+      await w.relay.close();
+    }
+  });
+
+  it("R9: required STARTTLS upgrades, and fails closed (tls_failed, nothing sent) when the server does not offer it", async () => {
+    const certificate = await selfSignedCertificate("smtp.example.test");
+    const offering = await world({ starttls: true, ...certificate });
+    const policy = { allow: ["127.0.0.1/32"], resolve: loopbackDns };
+    const upgraded = createSmtpSender({
+      imap: { ...offering.settings.imap, hostPolicy: policy },
+      smtp: {
+        host: "smtp.example.test",
+        port: offering.relay.port,
+        security: "starttls",
+        tls: { ca: certificate.cert },
+      },
+    });
+    const plain = await world();
+    const refused = createSmtpSender({
+      imap: { ...plain.settings.imap, hostPolicy: policy },
+      smtp: {
+        host: "smtp.example.test",
+        port: plain.relay.port,
+        security: "starttls",
+        tls: { ca: certificate.cert },
+      },
+    });
+    try {
+      await upgraded.send(composed(offering.sender.user, offering.client.user, "<starttls-ok@firm.example>"));
+      expect(offering.relay.accepted).toHaveLength(1);
+      const error = await refused
+        .send(composed(plain.sender.user, plain.client.user, "<starttls-missing@firm.example>"))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect((error as ConnectionError).reason).toBe("tls_failed");
+      expect(plain.relay.accepted).toHaveLength(0);
+    } finally {
+      await upgraded.close();
+      await refused.close();
+      await offering.relay.close();
+      await plain.relay.close();
     }
   });
 });
