@@ -124,6 +124,18 @@ describe("Gmail sender", () => {
     expect(fake.callCount("users.messages.send")).toBe(1);
   });
 
+  it("S1: the fake's daily sending limit answers Gmail's 429 (Mail sending); the sender reports when to retry", async () => {
+    let now = Date.UTC(2026, 10, 30, 9);
+    const clock = { now: () => new Date(now) };
+    const { sender } = connect({ fake: { clock, send: { dailyLimit: 2 } }, sender: { clock } });
+    await sender.send(message({ messageId: "<d-1@firm.example>" }));
+    now += 60_000;
+    await sender.send(message({ messageId: "<d-2@firm.example>" }));
+    const error = await sender.send(message({ messageId: "<d-3@firm.example>" })).catch((e: unknown) => e);
+    expect(ClientMailError.hasCode(error, "rate_limited")).toBe(true);
+    expect((error as RateLimitedError).retryAfterMs).toBe(86_400_000 - 60_000);
+  });
+
   it("S4: a 5xx on send is transient and not retried inside the call (the outbox looks it up first)", async () => {
     const { fake, sender } = connect();
     fake.failNext("users.messages.send", 1, "backendError");

@@ -1,5 +1,10 @@
 import { getResponse, http, type RequestHandler } from "msw";
-import { gmailFailures, type GmailFailure, type GmailFailureName } from "./failures.js";
+import {
+  gmailFailures,
+  mailSendingLimitFailure,
+  type GmailFailure,
+  type GmailFailureName,
+} from "./failures.js";
 import {
   GmailFakeMailbox,
   seededRandom,
@@ -81,6 +86,11 @@ export interface GmailFakeOptions {
     keepsMessageId?: boolean;
     /** Messages larger than this (decoded bytes) get 413 {@link gmailFailures.messageTooLarge}. Default 35 MB. */
     maxMessageBytes?: number;
+    /**
+     * Messages a user may send in any 24 hours; the next gets the 429 "(Mail sending)" failure
+     * with the time the oldest counted send leaves the window. Default 2,000 (Workspace).
+     */
+    dailyLimit?: number;
   };
 }
 
@@ -185,6 +195,8 @@ export class GmailFake {
   private readonly spentTotal = new Map<string, number>();
   private readonly pushListeners = new Set<(push: GmailPushMessage, user: string) => void>();
   private readonly lastPush = new Map<string, number>();
+  /** Per user: when each message counted against the daily sending limit was sent. */
+  private readonly sendLog = new Map<string, number[]>();
   private messageCounter = 0;
   private tokenCounter = 0;
   private pushCounter = 0;
@@ -766,6 +778,11 @@ export class GmailFake {
       });
     if (!input.raw)
       return invalid("'raw' RFC822 payload message string or uploading message via /upload/* URL required");
+    const now = this.clock.now().getTime();
+    const sentToday = (this.sendLog.get(mailbox.address) ?? []).filter((at) => at > now - 86_400_000);
+    this.sendLog.set(mailbox.address, sentToday);
+    if (sentToday.length >= (this.options.send?.dailyLimit ?? 2_000))
+      return failureReply(mailSendingLimitFailure(new Date(sentToday[0]! + 86_400_000)));
     // One char per byte, so header edits below keep the body's bytes as they were sent.
     let raw = Buffer.from(input.raw.replace(/\+/g, "-").replace(/\//g, "_"), "base64url").toString("latin1");
     if (raw.length > (this.options.send?.maxMessageBytes ?? 35 * 1024 * 1024))
@@ -801,6 +818,7 @@ export class GmailFake {
       input.threadId !== undefined && mailbox.messages.size > 0
         ? this.joinThread(mailbox, raw, input.threadId)
         : undefined;
+    sentToday.push(now);
     const sent = mailbox.addMessage({
       raw: Buffer.from(raw, "latin1"),
       labelIds: ["SENT"],
