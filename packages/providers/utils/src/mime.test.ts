@@ -138,6 +138,7 @@ describe("buildMime (S6: header safety)", () => {
           const valid =
             !oneLine.some(hasUnsafe) &&
             wellFormedId(input.messageId) &&
+            (input.filename === undefined || input.filename.trim() !== "") &&
             (input.inReplyTo === undefined || wellFormedId(input.inReplyTo));
           let built;
           try {
@@ -153,7 +154,8 @@ describe("buildMime (S6: header safety)", () => {
             "from",
             "to",
             ...(input.cc === undefined ? [] : ["cc"]),
-            "subject",
+            // An empty subject is left out, as RFC 5322 allows.
+            ...(input.subject === "" ? [] : ["subject"]),
             "message-id",
             COMPOSED_ID_HEADER.toLowerCase(),
             ...(input.inReplyTo === undefined ? [] : ["in-reply-to", "references"]),

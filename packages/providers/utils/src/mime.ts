@@ -115,6 +115,12 @@ export function outgoingHeaderIssues(message: OutgoingMessage): ValidationIssue[
   message.attachments.forEach((attachment, i) => {
     const name = oneLineIssue(`attachments.${i}.filename`, attachment.filename);
     if (name) issues.push(name);
+    else if (attachment.filename.trim() === "")
+      issues.push({
+        field: `attachments.${i}.filename`,
+        value: attachment.filename,
+        expected: "a file name",
+      });
     if (!/^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+$/.test(attachment.contentType))
       issues.push({
         field: `attachments.${i}.contentType`,
