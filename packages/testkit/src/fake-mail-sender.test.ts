@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { FakeMailSender, SimulatedCrash } from "./fake-mail-sender.js";
-import { mailSenderConformance } from "./mail-sender-conformance.js";
+import { outboxSenderContract } from "./outbox-sender-contract.js";
 import { MemoryMailbox } from "./memory-mailbox.js";
 
-mailSenderConformance({
+outboxSenderContract({
   name: "FakeMailSender",
   makeSender: async () => ({
     sender: new FakeMailSender({ address: "ann@ledger.example" }),

@@ -5,7 +5,7 @@
  * accepted it and before the caller heard back). With a {@link MemoryMailbox}, each delivery also
  * appears in that mailbox's `Sent` folder, so a sync brings the provider's copy back (S5).
  *
- * It passes {@link mailSenderConformance}, the contract every sender keeps.
+ * It passes {@link outboxSenderContract}, the contract every sender keeps.
  */
 import { ClientMailError, type EmailAddress } from "@clientmail/core";
 import type {

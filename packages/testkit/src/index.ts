@@ -28,3 +28,4 @@ export * from "./document-sink-conformance.js";
 export * from "./pacing-conformance.js";
 export * from "./fake-mail-sender.js";
 export * from "./mail-sender-conformance.js";
+export * from "./outbox-sender-contract.js";

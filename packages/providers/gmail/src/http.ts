@@ -8,8 +8,9 @@ import { ClientMailError } from "@clientmail/core";
 import type { Clock, Logger } from "@clientmail/core/ports";
 import { retry, withDeadline, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
 import { describeFailure, isRateLimit, isRetryable, toClientMailError, type CallFailure } from "./errors.js";
-import type { OAuthTokens } from "./oauth.js";
-import type { QuotaPacer } from "./quota-pacer.js";
+import { OAuthTokens } from "./oauth.js";
+import { QuotaPacer } from "./quota-pacer.js";
+import type { ResolvedGmailSettings } from "./settings.js";
 
 /** The Gmail API methods the provider calls, as Google names them. */
 export type GmailApiMethod =
@@ -18,7 +19,8 @@ export type GmailApiMethod =
   | "users.stop"
   | "users.history.list"
   | "users.messages.list"
-  | "users.messages.get";
+  | "users.messages.get"
+  | "users.messages.send";
 
 /** Quota units per call (legacy table, in force for projects active before May 2026). */
 export const defaultGmailCosts: Readonly<Record<GmailApiMethod, number>> = {
@@ -28,6 +30,7 @@ export const defaultGmailCosts: Readonly<Record<GmailApiMethod, number>> = {
   "users.history.list": 2,
   "users.messages.list": 5,
   "users.messages.get": 5,
+  "users.messages.send": 100,
 };
 
 /** The outcome of one part of a batch. */
@@ -172,6 +175,30 @@ export class GmailHttp {
       }
       throw toClientMailError(failure, method);
     }
+  }
+
+  /**
+   * One attempt at a JSON endpoint, never retried (the token refresh on 401 aside, which happens
+   * before Gmail reads the request): for calls that must not repeat on their own, like
+   * `messages.send` (S4). Throws the translated failure.
+   */
+  async jsonOnce<T>(
+    method: GmailApiMethod,
+    path: string,
+    request: { httpMethod: string; body: unknown },
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const url = `${this.options.baseUrl}${this.userPath(path)}`;
+    return await this.once<T>(
+      method,
+      url,
+      {
+        method: request.httpMethod,
+        body: JSON.stringify(request.body),
+        headers: { "content-type": "application/json" },
+      },
+      signal,
+    );
   }
 
   /**
@@ -434,4 +461,45 @@ export class GmailHttp {
     }
     return results;
   }
+}
+
+/**
+ * The HTTP edge of one mailbox from resolved settings: OAuth tokens, the quota pacer (the
+ * caller's, or one at `utilisation` of the per-user limit) and the cost table. The provider and
+ * the sender of a mailbox each build theirs with this.
+ */
+export function createGmailHttp(config: ResolvedGmailSettings): {
+  http: GmailHttp;
+  pacer: QuotaPacer;
+  costs: Readonly<Record<GmailApiMethod, number>>;
+} {
+  const costs = { ...defaultGmailCosts, ...config.costs };
+  const pacer =
+    config.pacer ??
+    new QuotaPacer(Math.floor(config.unitsPerMinute * config.utilisation), config.clock, config.sleep);
+  const tokens = new OAuthTokens(config.credentials, {
+    fetch: config.fetch,
+    tokenUrl: config.tokenUrl,
+    clock: config.clock,
+    sleep: config.sleep,
+    random: config.random,
+    onTokens: config.onTokens,
+    retry: config.retry,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
+  const http = new GmailHttp({
+    fetch: config.fetch,
+    baseUrl: config.baseUrl,
+    userId: "me",
+    tokens,
+    pacer,
+    costs,
+    retry: config.retry,
+    requestTimeoutMs: config.requestTimeoutMs,
+    clock: config.clock,
+    sleep: config.sleep,
+    logger: config.logger,
+    random: config.random,
+  });
+  return { http, pacer, costs };
 }

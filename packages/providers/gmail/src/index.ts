@@ -25,3 +25,5 @@ export type { RetryPolicy, Sleep } from "@clientmail/provider-utils";
 export { defaultGmailCosts } from "./http.js";
 export type { GmailApiMethod, GmailHttpStats } from "./http.js";
 export { buildParticipantQueries } from "./search.js";
+export { createGmailSender } from "./send.js";
+export type { GmailSenderSettings } from "./send.js";

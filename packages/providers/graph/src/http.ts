@@ -14,6 +14,7 @@ import type { Clock, Logger, MailboxPacing } from "@clientmail/core/ports";
 import { retry, withDeadline, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
 import { isInvalidGrant, retryAfterMs, translateGraphFailure } from "./errors.js";
 import type { ConcurrencyLimiter } from "./limiter.js";
+import type { ResolvedGraphSettings } from "./settings.js";
 
 /** Everything {@link GraphHttp} needs; built by the provider from its settings. */
 export interface GraphHttpOptions {
@@ -208,6 +209,15 @@ export class GraphHttp {
     }
   }
 
+  /**
+   * Sends `request` once, never retried (the token refresh after a 401 aside, which happens
+   * before Graph reads the request): for calls that must not repeat on their own, like
+   * `sendMail` and a draft's `send` (S4). Throws the codes listed in `errors.ts`.
+   */
+  async sendOnce<T = unknown>(request: GraphRequest): Promise<{ body: T; response: Response }> {
+    return await this.once<T>(request, false);
+  }
+
   /** One attempt (the access token refreshed once after a 401), within the request deadline. */
   private async once<T>(request: GraphRequest, asBytes: boolean): Promise<{ body: T; response: Response }> {
     for (let refreshed = false; ; refreshed = true) {
@@ -320,4 +330,20 @@ export class GraphHttp {
         return (await call.delete()) as Response;
     }
   }
+}
+
+/** The HTTP door of one mailbox from resolved settings; the provider and the sender each build theirs. */
+export function createGraphHttp(config: ResolvedGraphSettings): GraphHttp {
+  return new GraphHttp({
+    baseUrl: config.baseUrl,
+    fetch: config.fetch,
+    getAccessToken: config.getAccessToken,
+    clock: config.clock,
+    sleep: config.sleep,
+    random: config.random,
+    logger: config.logger,
+    limiter: config.limiter,
+    retry: config.retry,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
 }

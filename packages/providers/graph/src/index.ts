@@ -26,3 +26,5 @@ export { ConcurrencyLimiter } from "./limiter.js";
 export type { RetryPolicy } from "@clientmail/provider-utils";
 export { SEARCH_RESULT_CAP } from "./search.js";
 export { clientStateMatches } from "./watch.js";
+export { COMPOSED_ID_PROPERTY, createGraphSender } from "./send.js";
+export type { GraphSenderSettings } from "./send.js";

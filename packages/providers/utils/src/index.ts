@@ -102,3 +102,7 @@ export {
 export type { InsecureAspect, TransportSecurity, TransportSecuritySettings } from "./transport-security.js";
 export { classifyNetworkError } from "./connection-failures.js";
 export type { ConnectionFailure } from "./connection-failures.js";
+export { COMPOSED_ID_HEADER, buildMime, firstAddressOf, outgoingHeaderIssues } from "./mime.js";
+export type { BuildMimeOptions, BuiltMime } from "./mime.js";
+export { GMAIL_SEND_LIMITS, GRAPH_SEND_LIMITS, SendPacer } from "./send-pacer.js";
+export type { SendLimit, SendReservation } from "./send-pacer.js";

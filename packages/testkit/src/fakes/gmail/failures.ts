@@ -32,6 +32,11 @@ function legacyUsageLimit(reason: string, message: string): string {
   });
 }
 
+/** The shape of the Google client libraries' 400s: `errors` with `reason`, no `status`. */
+function legacyShape(code: number, message: string, reason: string): string {
+  return JSON.stringify({ error: { errors: [{ domain: "global", reason, message }], code, message } });
+}
+
 const notFoundBody = googleError(404, "Requested entity was not found.", "notFound", "global", "NOT_FOUND");
 
 /** Every named failure of the Gmail fake. */
@@ -176,6 +181,35 @@ export const gmailFailures = {
     status: 200,
     body: '{"messages":[{"id":"18c',
     headers: { "content-type": "application/json; charset=UTF-8" },
+  },
+  /**
+   * `messages.send` over the size limit: Google's front end answers 413 with its HTML error page
+   * ([send-email-with-r#6](https://github.com/jennybc/send-email-with-r/issues/6)).
+   */
+  messageTooLarge: {
+    status: 413,
+    body:
+      "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 413 (Request Entity Too Large)!!1</title>\n" +
+      "  <p><b>413.</b> <ins>That’s an error.</ins>\n  <p>Your client issued a request that was too large.  <ins>That’s all we know.</ins>\n",
+    headers: { "content-type": "text/html; charset=UTF-8" },
+  },
+  /**
+   * `messages.send` with a body over the simple-upload limit
+   * ([google-api-dotnet-client#856](https://github.com/googleapis/google-api-dotnet-client/issues/856)).
+   */
+  requestPayloadTooLarge: {
+    status: 400,
+    body: legacyShape(400, "Request payload size exceeds the limit: 1048576 bytes.", "badRequest"),
+  },
+  /** `messages.send` with a recipient Gmail cannot parse ([google-apis-rs#351](https://github.com/Byron/google-apis-rs/issues/351)). */
+  invalidToHeader: {
+    status: 400,
+    body: googleError(400, "Invalid To header", "invalidArgument", "global", "INVALID_ARGUMENT"),
+  },
+  /** `messages.send` with no recipient at all. */
+  recipientAddressRequired: {
+    status: 400,
+    body: googleError(400, "Recipient address required", "invalidArgument", "global", "INVALID_ARGUMENT"),
   },
 } as const satisfies Record<string, GmailFailure>;
 

@@ -1,5 +1,10 @@
 import { getResponse, http, type RequestHandler } from "msw";
-import { gmailFailures, type GmailFailure, type GmailFailureName } from "./failures.js";
+import {
+  gmailFailures,
+  mailSendingLimitFailure,
+  type GmailFailure,
+  type GmailFailureName,
+} from "./failures.js";
 import {
   GmailFakeMailbox,
   seededRandom,
@@ -72,6 +77,21 @@ export interface GmailFakeOptions {
   emptyHistoryPages?: number;
   /** The OAuth client the token endpoint accepts. */
   oauthClient?: { clientId: string; clientSecret: string };
+  /** `messages.send` behaviour (see docs/decisions.md, "Sending"). */
+  send?: {
+    /**
+     * Keep the sender's Message-ID. Default false: the API replaces it with its own
+     * `<CA…@mail.gmail.com>` id on every send, as Gmail does.
+     */
+    keepsMessageId?: boolean;
+    /** Messages larger than this (decoded bytes) get 413 {@link gmailFailures.messageTooLarge}. Default 35 MB. */
+    maxMessageBytes?: number;
+    /**
+     * Messages a user may send in any 24 hours; the next gets the 429 "(Mail sending)" failure
+     * with the time the oldest counted send leaves the window. Default 2,000 (Workspace).
+     */
+    dailyLimit?: number;
+  };
 }
 
 /** A scripted fault: a named failure, a custom one, or a function of the request. */
@@ -175,6 +195,8 @@ export class GmailFake {
   private readonly spentTotal = new Map<string, number>();
   private readonly pushListeners = new Set<(push: GmailPushMessage, user: string) => void>();
   private readonly lastPush = new Map<string, number>();
+  /** Per user: when each message counted against the daily sending limit was sent. */
+  private readonly sendLog = new Map<string, number[]>();
   private messageCounter = 0;
   private tokenCounter = 0;
   private pushCounter = 0;
@@ -756,23 +778,38 @@ export class GmailFake {
       });
     if (!input.raw)
       return invalid("'raw' RFC822 payload message string or uploading message via /upload/* URL required");
+    const now = this.clock.now().getTime();
+    const sentToday = (this.sendLog.get(mailbox.address) ?? []).filter((at) => at > now - 86_400_000);
+    this.sendLog.set(mailbox.address, sentToday);
+    if (sentToday.length >= (this.options.send?.dailyLimit ?? 2_000))
+      return failureReply(mailSendingLimitFailure(new Date(sentToday[0]! + 86_400_000)));
     // One char per byte, so header edits below keep the body's bytes as they were sent.
     let raw = Buffer.from(input.raw.replace(/\+/g, "-").replace(/\//g, "_"), "base64url").toString("latin1");
+    if (raw.length > (this.options.send?.maxMessageBytes ?? 35 * 1024 * 1024))
+      return failureReply(gmailFailures.messageTooLarge);
     const { headerText } = splitMessage(raw);
-    const headers = splitHeaders(Buffer.from(headerText, "latin1").toString("utf8"));
+    const headers = splitHeaders(unfold(Buffer.from(headerText, "latin1").toString("utf8")));
     const recipients = ["To", "Cc", "Bcc"].flatMap((name) => addressesIn(headerValue(headers, name)));
-    if (recipients.length === 0) return invalid("Recipient address required");
+    if (recipients.length === 0) return failureReply(gmailFailures.recipientAddressRequired);
+    // An address Gmail cannot deliver to by its form (a `.invalid` domain stands for one here).
+    if (
+      recipients.some(
+        (address) => !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address) || address.endsWith(".invalid"),
+      )
+    )
+      return failureReply(gmailFailures.invalidToHeader);
     // A From that is not an accepted alias is silently rewritten to the primary address.
     const from = addressesIn(headerValue(headers, "From"))[0];
     const accepted = mailbox.sendAs
       .filter((alias) => alias.verificationStatus !== "pending")
       .map((alias) => alias.sendAsEmail);
     if (from === undefined || !accepted.includes(from)) raw = replaceHeader(raw, "From", mailbox.address);
-    if (headerValue(headers, "Message-ID") === undefined) {
+    // The API replaces the sender's Message-ID (lieer#198, flowcrypt-browser#4273).
+    if (headerValue(headers, "Message-ID") === undefined || this.options.send?.keepsMessageId !== true) {
       raw = replaceHeader(
         raw,
         "Message-ID",
-        `<fake-${Math.floor(this.random() * 1e12).toString(36)}@mail.gmail.com>`,
+        `<CA+${Math.floor(this.random() * 36 ** 10).toString(36)}${Math.floor(this.random() * 36 ** 10).toString(36)}@mail.gmail.com>`,
       );
     }
     if (headerValue(headers, "Date") === undefined)
@@ -781,6 +818,7 @@ export class GmailFake {
       input.threadId !== undefined && mailbox.messages.size > 0
         ? this.joinThread(mailbox, raw, input.threadId)
         : undefined;
+    sentToday.push(now);
     const sent = mailbox.addMessage({
       raw: Buffer.from(raw, "latin1"),
       labelIds: ["SENT"],
@@ -800,7 +838,9 @@ export class GmailFake {
 
   /** Gmail threads a sent message only if the thread id, the references and the subject all agree. */
   private joinThread(mailbox: GmailFakeMailbox, raw: string, threadId: string): string | undefined {
-    const headers = splitHeaders(Buffer.from(splitMessage(raw).headerText, "latin1").toString("utf8"));
+    const headers = splitHeaders(
+      unfold(Buffer.from(splitMessage(raw).headerText, "latin1").toString("utf8")),
+    );
     const references =
       `${headerValue(headers, "References") ?? ""} ${headerValue(headers, "In-Reply-To") ?? ""}`.toLowerCase();
     const subject = (headerValue(headers, "Subject") ?? "")
@@ -920,6 +960,11 @@ export class GmailFake {
       headers: { "content-type": `multipart/mixed; boundary=${responseBoundary}` },
     };
   }
+}
+
+/** Joins folded header lines (RFC 5322 §2.2.3). */
+function unfold(text: string): string {
+  return text.replace(/\r?\n(?=[ \t])/g, "");
 }
 
 function splitHeaders(text: string): { name: string; value: string }[] {

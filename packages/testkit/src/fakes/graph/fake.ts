@@ -29,6 +29,13 @@ import {
 } from "./model.js";
 import { matchesFilter, matchesSearch } from "./query.js";
 import { faultResponse, graphFaults, type GraphFault, type GraphRetryAfter } from "./responses.js";
+import {
+  extendedPropertyFilter,
+  handleCreateReply,
+  handleSendDraft,
+  handleSendMail,
+  type GraphSendContext,
+} from "./send.js";
 
 /** The Graph host the fake answers for. */
 export const graphBaseUrl = "https://graph.microsoft.com";
@@ -49,6 +56,9 @@ export type GraphOperation =
   | "reauthorizeSubscription"
   | "deleteSubscription"
   | "token"
+  | "sendMail"
+  | "createReply"
+  | "sendDraft"
   | "unknown";
 
 /** Behaviours of the live service that are legal but surprising; all off by default. */
@@ -99,6 +109,8 @@ export interface GraphFakeOptions {
   /** Order of `$batch` responses; Graph promises none. Default `reverse`. */
   batchResponseOrder?: "reverse" | "request";
   tenantId?: string;
+  /** Messages larger than this (bytes) are refused with 413 `ErrorMessageSizeExceeded`. Default 35 MB. */
+  maxMessageBytes?: number;
 }
 
 /** One request the fake answered. */
@@ -417,6 +429,23 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
     }
   }
 
+  // ---------------------------------------------------------------- sending
+
+  const extendedProperties = new Map<string, Map<string, string>>();
+
+  function sendContext(mailbox: StoredMailbox): GraphSendContext {
+    return {
+      mailbox,
+      addMessage: (target, input) => handleFor(target).addMessage(input),
+      addRawMessage: (target, raw, folder) => handleFor(target).addRawMessage(raw, folder),
+      moveMessage: (target, id, folder) => handleFor(target).moveMessage(id, folder),
+      mailboxOf: (address) => mailboxes.get(address.toLowerCase()),
+      render: (message) => renderMessage(message, undefined, false, undefined),
+      extendedProperties,
+      maxMessageBytes: options.maxMessageBytes ?? 35 * 1024 * 1024,
+    };
+  }
+
   // ---------------------------------------------------------------- mailbox model
 
   function requireMailbox(address: string): StoredMailbox {
@@ -702,6 +731,14 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
       return "unknown";
     }
     const start = lower[0] === "me" ? 1 : lower[0] === "users" ? 2 : -1;
+    if (start >= 0 && method === "POST") {
+      const posted = lower.slice(start);
+      if (posted.length === 1 && posted[0] === "sendmail") return "sendMail";
+      if (posted.length === 3 && posted[0] === "messages" && posted[2] === "createreply")
+        return "createReply";
+      if (posted.length === 3 && posted[0] === "messages" && posted[2] === "send") return "sendDraft";
+      return "unknown";
+    }
     if (start < 0 || method !== "GET") return "unknown";
     const rest = lower.slice(start);
     if (rest[0] === "messages") {
@@ -925,7 +962,12 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
       }
       try {
         if (search !== null) messages = messages.filter((m) => matchesSearch(m, search));
-        if (filter !== null) messages = messages.filter((m) => matchesFilter(m, filter));
+        const byProperty = filter === null ? undefined : extendedPropertyFilter(filter);
+        if (byProperty)
+          messages = messages.filter(
+            (m) => extendedProperties.get(m.immutableId)?.get(byProperty.id) === byProperty.value,
+          );
+        else if (filter !== null) messages = messages.filter((m) => matchesFilter(m, filter));
       } catch (error) {
         return graphError(
           400,
@@ -1371,6 +1413,19 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
           break;
         case "getFolder":
           response = handleFolder(target, false);
+          break;
+        case "sendMail":
+          response = await handleSendMail(sendContext(target.mailbox), ctx.request);
+          break;
+        case "createReply":
+          response = await handleCreateReply(
+            sendContext(target.mailbox),
+            decodeURIComponent(target.rest[1] ?? ""),
+            ctx.request,
+          );
+          break;
+        case "sendDraft":
+          response = handleSendDraft(sendContext(target.mailbox), decodeURIComponent(target.rest[1] ?? ""));
           break;
         default:
           response = handleFolder(target, true);

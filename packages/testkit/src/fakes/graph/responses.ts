@@ -32,6 +32,54 @@ export const syncStateNotFoundMessage =
 
 /** Builders for every Graph failure the fake can produce. */
 export const graphFaults = {
+  /**
+   * `sendMail` / draft `send` over the mailbox's size limit (Exchange's
+   * `ErrorMessageSizeExceeded`, with the 413 Graph answers for a body over its limit).
+   */
+  messageSizeExceeded(): GraphFault {
+    return {
+      status: 413,
+      body: {
+        error: {
+          code: "ErrorMessageSizeExceeded",
+          message:
+            "The message exceeds the maximum supported size., Cannot save changes made to an item to store.",
+        },
+      },
+    };
+  },
+  /** A recipient Exchange cannot take (user-sendmail docs). */
+  invalidRecipients(): GraphFault {
+    return {
+      status: 400,
+      body: { error: { code: "ErrorInvalidRecipients", message: "At least one recipient isn't valid." } },
+    };
+  },
+  /** A MIME `sendMail` body that is not base64 (outlook-send-mime-message docs). */
+  mimeContentInvalidBase64String(): GraphFault {
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: "ErrorMimeContentInvalidBase64String",
+          message: "Invalid base64 string for MIME content.",
+        },
+      },
+    };
+  },
+  /** A From the signed-in user may not send as (outlook-send-mail-from-other-user docs). */
+  sendAsDenied(): GraphFault {
+    return {
+      status: 403,
+      body: {
+        error: {
+          code: "ErrorSendAsDenied",
+          message:
+            "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account. Cannot submit message.",
+        },
+      },
+    };
+  },
   /** 410 Gone for an expired delta or skip token (Y6). */
   syncStateNotFound(now: Date = new Date()): GraphFault {
     return {
