@@ -72,9 +72,7 @@ export const workerJobs = {
 
 /** Settings of {@link createWorker}. */
 export interface WorkerSettings
-  extends SyncDependencies,
-    Omit<ProviderPoolSettings, "contextFor">,
-    OutboxWorkerSettings {
+  extends SyncDependencies, Omit<ProviderPoolSettings, "contextFor">, OutboxWorkerSettings {
   /** Every role: passes write through transactions; the pool reads credentials from it. */
   store: Store;
   queue: JobQueue;

@@ -194,7 +194,7 @@ async function* fetchChunk(
   for (const [index, message] of sources.entries()) {
     const source = message.source!;
     // Let go of the chunk's buffers as they are spooled: only the spools stay.
-    sources[index] = { ...message, source: undefined } as FetchMessageObject;
+    sources[index] = { ...message, source: undefined };
     const id = providerIdOf(group.path, group.uidValidity, message.uid);
     if (source.length > context.limitBytes) yield tooLarge(id, source.length, context.limitBytes);
     else yield await parsed(context, group, message, source, source.length);
@@ -264,7 +264,7 @@ async function* fetchStreamed(
     throw error;
   }
   const spooled = await writer.finish();
-  yield await parsed(context, group, metadata!, spooled, spooled.size);
+  yield await parsed(context, group, metadata, spooled, spooled.size);
 }
 
 /** Plans and fetches the ids of one folder (see the module comment). */
