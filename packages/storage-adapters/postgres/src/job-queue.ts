@@ -335,6 +335,7 @@ class PostgresJobQueue implements JobQueue {
         `SELECT j.id::text AS id, t.identifier AS name, j.payload, j.attempts, j.last_error, j.updated_at
          FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
          WHERE j.locked_at IS NULL AND j.attempts >= j.max_attempts AND ($1::text IS NULL OR t.identifier = $1)
+           AND NOT (j.key IS NULL AND j.payload->>'k' IS NOT NULL AND j.last_error IS NULL)
          ORDER BY j.updated_at DESC, j.id DESC LIMIT $2`,
         [options.name ?? null, options.limit ?? 100],
       )
@@ -370,9 +371,10 @@ class PostgresJobQueue implements JobQueue {
       .query<{ waiting: number; running: number; failed: number; oldest: Date | null }>(
         `SELECT count(*) FILTER (WHERE locked_at IS NULL AND attempts < max_attempts)::int AS waiting,
                 count(*) FILTER (WHERE locked_at IS NOT NULL)::int AS running,
-                count(*) FILTER (WHERE locked_at IS NULL AND attempts >= max_attempts)::int AS failed,
+                count(*) FILTER (WHERE locked_at IS NULL AND attempts >= max_attempts
+                  AND NOT (key IS NULL AND payload->>'k' IS NOT NULL AND last_error IS NULL))::int AS failed,
                 min(run_at) FILTER (WHERE locked_at IS NULL AND attempts < max_attempts AND run_at <= now()) AS oldest
-         FROM graphile_worker.jobs`,
+         FROM graphile_worker._private_jobs`,
       )
       .catch(notInstalled);
     const row = rows[0]!;
@@ -455,16 +457,19 @@ class GraphileQueueWorker implements JobWorker {
        ON CONFLICT (pool_id) DO UPDATE SET seen_at = now()`,
       [this.#poolId],
     );
-    // A keyed job enqueued while a job of its key ran in a pool that then died took the key:
-    // graphile then gives the running job away (key NULL, attempts at the maximum). Its
-    // successor does the key's work, so the killed run is dropped, not listed as a dead letter.
+    // A keyed job enqueued while a job of its key was running took the key: graphile then gives
+    // the running job away (key NULL, attempts at the maximum, no error). When that run ends
+    // without completing (its pool died, or it was released) its successor does the key's work,
+    // so the run is dropped, not listed as a dead letter. A real dead letter always has an error.
     await pool.query(
       `DELETE FROM graphile_worker._private_jobs j
-       WHERE j.locked_at < now() - $1 * interval '1 millisecond'
-         AND j.locked_by NOT IN (
-           SELECT pool_id FROM clientmail_job_workers WHERE seen_at > now() - $1 * interval '1 millisecond')
-         AND j.key IS NULL AND j.payload->>'k' IS NOT NULL AND j.attempts >= j.max_attempts
-         AND EXISTS (SELECT 1 FROM graphile_worker._private_jobs n WHERE n.key = j.payload->>'k')`,
+       WHERE j.key IS NULL AND j.payload->>'k' IS NOT NULL
+         AND j.attempts >= j.max_attempts AND j.last_error IS NULL
+         AND (j.locked_at IS NULL
+              OR (j.locked_at < now() - $1 * interval '1 millisecond'
+                  AND j.locked_by NOT IN (
+                    SELECT pool_id FROM clientmail_job_workers
+                    WHERE seen_at > now() - $1 * interval '1 millisecond')))`,
       [lockTimeoutMs],
     );
     await pool.query(
