@@ -131,7 +131,14 @@ export class GraphHttp {
     for (let refreshed = false; ; refreshed = true) {
       const release = await this.options.limiter.acquire(request.weight ?? 1, request.signal);
       let outcome: { value: T } | { response: Response; bytes: Buffer };
+      let releaseShared: (() => void) | undefined;
       try {
+        // Y2: downloads count against the mailbox's requests shared across processes too.
+        releaseShared = await this.options.sharedRequests?.acquire(
+          request.weight ?? 1,
+          this.options.limiter.capacity,
+          request.signal,
+        );
         const token = await this.token(request.signal);
         outcome = await withDeadline(
           {
@@ -187,6 +194,7 @@ export class GraphHttp {
           },
         );
       } finally {
+        releaseShared?.();
         release();
       }
       if ("value" in outcome) return outcome.value;
