@@ -80,6 +80,13 @@ import type {
 } from "./ports/store.js";
 import type { JobQueue } from "./ports/job-queue.js";
 import { backfillJob, syncJob } from "./engine/worker.js";
+import type { RenderableBodyOptions } from "./content/renderable-body.js";
+import {
+  renderedAccountThreads,
+  renderedMessage,
+  type RenderedMessage,
+  type RenderedThreadView,
+} from "./facade/content.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -847,6 +854,33 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     }
     if (backfill.size > 0 && !this.queue)
       this.emit("backfill.requested", { firmId, addresses: [...backfill] });
+  }
+
+  // Safe content ---------------------------------------------------------------------------
+
+  /**
+   * One filed message as the CRM shows it: HTML sanitised, remote images blocked unless
+   * `options.remoteImages` is `"allow"`, `cid:` images through `options.attachmentUrl`, a text
+   * for HTML-only mail and attachment names safe to display. `not_found` for a message the firm
+   * does not have.
+   */
+  async renderMessage(
+    firmId: FirmId,
+    messageId: string,
+    options?: RenderableBodyOptions,
+  ): Promise<RenderedMessage> {
+    return renderedMessage(this.store, firmId, messageId, options);
+  }
+
+  /** H5: an account's Email tab like {@link accountThreads}, every message rendered as by {@link renderMessage}. */
+  async renderAccountThreads(
+    firmId: FirmId,
+    accountId: AccountId,
+    view: "inbox" | "sent" = "inbox",
+    limit = 50,
+    options?: RenderableBodyOptions,
+  ): Promise<RenderedThreadView[]> {
+    return renderedAccountThreads(this.store, firmId, accountId, { view, limit }, options);
   }
 }
 

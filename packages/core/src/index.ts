@@ -55,3 +55,12 @@ export * from "./client.js";
 export * from "./domain/sending.js";
 export * from "./domain/identity.js";
 export * from "./domain/storable.js";
+export {
+  renderableBody,
+  sanitizeBodyHtml,
+  type RenderableBody,
+  type RenderableBodyOptions,
+} from "./content/renderable-body.js";
+export { safeAttachmentName } from "./content/display-name.js";
+export { textFromHtml } from "./content/html-text.js";
+export type { RenderedMessage, RenderedThreadView } from "./facade/content.js";

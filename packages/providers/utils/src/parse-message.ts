@@ -45,10 +45,16 @@ async function fileName(name: string | undefined, contentType: string, index: nu
   return `attachment-${index + 1}.${mime.detectExtension(contentType)}`;
 }
 
-function attachmentOf(filename: string, contentType: string, content: Buffer): AttachmentContent {
+function attachmentOf(
+  filename: string,
+  contentType: string,
+  content: Buffer,
+  contentId: string | undefined,
+): AttachmentContent {
   return {
     filename,
     contentType,
+    ...(contentId === undefined || contentId === "" ? {} : { contentId }),
     size: content.length,
     contentHash: createHash("sha256").update(content).digest("hex"),
     content: async function* () {
@@ -85,7 +91,7 @@ export async function parseRawMessage(source: Buffer, envelope: ProviderEnvelope
   const attachments: AttachmentContent[] = [];
   for (const [index, attachment] of parsed.attachments.entries()) {
     const name = await fileName(attachment.filename, attachment.contentType, index);
-    attachments.push(attachmentOf(name, attachment.contentType, attachment.content));
+    attachments.push(attachmentOf(name, attachment.contentType, attachment.content, attachment.cid));
   }
   return {
     envelope,
