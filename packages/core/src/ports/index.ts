@@ -85,3 +85,4 @@ export type {
   QuarantineEntry,
   QuarantineFilter,
 } from "./store.js";
+export type { AccessToken, AccessTokenRequest, TokenSource } from "./token-source.js";
