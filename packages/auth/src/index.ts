@@ -52,3 +52,19 @@ export {
   type GoogleServiceAccountSettings,
   type GoogleTransportSettings,
 } from "./google.js";
+export {
+  createMicrosoftAuthorization,
+  fetchNetworkClient,
+  graphAppScope,
+  graphDelegatedScopes,
+  microsoftAppTokenSource,
+  microsoftDelegatedTokenSource,
+  outlookImapScope,
+  vaultCachePlugin,
+  type MicrosoftApp,
+  type MicrosoftAppSettings,
+  type MicrosoftAuthorization,
+  type MicrosoftAuthorizationSettings,
+  type MicrosoftDelegatedSettings,
+  type MicrosoftTransportSettings,
+} from "./microsoft.js";
