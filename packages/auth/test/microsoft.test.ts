@@ -4,12 +4,13 @@
  * rotating refresh tokens, client credentials) and the Graph provider consuming them.
  */
 import { describe, expect, it } from "vitest";
-import { ClientMailError } from "@clientmail/core";
+import { ClientMailError, createAesGcmKeyring, generateKeyringKey } from "@clientmail/core";
 import { createGraphProvider } from "@clientmail/graph";
 import { createGraphFake } from "@clientmail/testkit";
 import {
   createMicrosoftAuthorization,
   graphDelegatedScopes,
+  keyringVault,
   microsoftAppTokenSource,
   microsoftDelegatedTokenSource,
   type SecretVault,
@@ -165,6 +166,35 @@ describe("Microsoft token sources (MSAL)", () => {
     });
     expect((await failure(touch(me))).code).not.toBe("transient");
     await Promise.all([support.close(), ann.close(), me.close()]);
+  });
+
+  it("Y1: through a keyring vault, MSAL's cache — and the rotating refresh token in it — is only ever stored as ciphertext", async () => {
+    const fake = createGraphFake({ tenantId: tenant });
+    fake.addMailbox("ann@firm.example");
+    fake.identity.registerApp(app.clientId, app.clientSecret);
+    const keyring = createAesGcmKeyring({ keys: { k1: generateKeyringKey() }, currentKeyId: "k1" });
+    const context = { firmId: "f1", recordId: "mailbox-1", field: "credentials" };
+    const stored: string[] = [];
+    const vault = keyringVault(keyring, context, {
+      load: async () => stored.at(-1),
+      save: async (ciphertext) => {
+        stored.push(ciphertext);
+      },
+    });
+    const auth = createMicrosoftAuthorization({ ...app, redirectUri, fetch: fake.fetch });
+    const { url, state } = await auth.start();
+    await auth.complete({ state, code: fake.identity.approveConsent("ann@firm.example", url) }, vault);
+    const source = microsoftDelegatedTokenSource({ ...app, vault, fetch: fake.fetch });
+    await source.accessToken({ forceRefresh: true });
+    expect(stored.length).toBeGreaterThanOrEqual(2);
+    const refreshTokens = await Promise.all(
+      stored.map(async (ciphertext) => refreshTokenIn(await keyring.decrypt(ciphertext, context))),
+    );
+    expect(new Set(refreshTokens).size).toBeGreaterThanOrEqual(2);
+    for (const [index, ciphertext] of stored.entries()) {
+      expect(ciphertext).not.toContain(refreshTokens[index]!);
+      expect(ciphertext).not.toContain("RefreshToken");
+    }
   });
 
   it("client credentials need a /.default scope; settings name every bad field, secrets redacted", async () => {
