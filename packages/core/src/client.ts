@@ -125,6 +125,13 @@ import {
   type WeeklyDigestInput,
 } from "./facade/sending.js";
 import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/message-source.js";
+import type { RenderableBodyOptions } from "./content/renderable-body.js";
+import {
+  renderedAccountThreads,
+  renderedMessage,
+  type RenderedMessage,
+  type RenderedThreadView,
+} from "./facade/content.js";
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
@@ -1094,6 +1101,33 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   ): Promise<EmlExport> {
     checkIds({ firmId, requestedBy, messageId });
     return exportMessageAsEml({ store: this.store, blobs: this.blobs }, firmId, requestedBy, messageId);
+  }
+
+  // Safe content ---------------------------------------------------------------------------
+
+  /**
+   * One filed message as the CRM shows it: HTML sanitised, remote images blocked unless
+   * `options.remoteImages` is `"allow"`, `cid:` images through `options.attachmentUrl`, a text
+   * for HTML-only mail and attachment names safe to display. `not_found` for a message the firm
+   * does not have.
+   */
+  async renderMessage(
+    firmId: FirmId,
+    messageId: string,
+    options?: RenderableBodyOptions,
+  ): Promise<RenderedMessage> {
+    return renderedMessage(this.store, firmId, messageId, options);
+  }
+
+  /** H5: an account's Email tab like {@link accountThreads}, every message rendered as by {@link renderMessage}. */
+  async renderAccountThreads(
+    firmId: FirmId,
+    accountId: AccountId,
+    view: "inbox" | "sent" = "inbox",
+    limit = 50,
+    options?: RenderableBodyOptions,
+  ): Promise<RenderedThreadView[]> {
+    return renderedAccountThreads(this.store, firmId, accountId, { view, limit }, options);
   }
 }
 

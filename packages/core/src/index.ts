@@ -117,3 +117,12 @@ export {
   type ScheduledItem,
 } from "./facade/sending.js";
 export type { EmlExport } from "./facade/message-source.js";
+export {
+  renderableBody,
+  sanitizeBodyHtml,
+  type RenderableBody,
+  type RenderableBodyOptions,
+} from "./content/renderable-body.js";
+export { safeAttachmentName } from "./content/display-name.js";
+export { textFromHtml } from "./content/html-text.js";
+export type { RenderedMessage, RenderedThreadView } from "./facade/content.js";

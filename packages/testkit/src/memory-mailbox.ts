@@ -31,7 +31,7 @@ export interface MemoryMessageInput {
   date: Date;
   text?: string;
   html?: string;
-  attachments?: Array<{ filename: string; contentType: string; content: Uint8Array }>;
+  attachments?: Array<{ filename: string; contentType: string; content: Uint8Array; contentId?: string }>;
   /** The raw RFC 5322 source the provider reports for this message (R11), when the test needs one. */
   source?: Uint8Array;
 }
@@ -356,6 +356,7 @@ export class MemoryMailbox {
           contentType: attachment.contentType,
           size: content.byteLength,
           contentHash: await sha256Hex(content),
+          ...(attachment.contentId === undefined ? {} : { contentId: attachment.contentId }),
           content: async function* () {
             yield content;
           },

@@ -52,6 +52,8 @@ export interface AttachmentContent {
   size: number;
   /** Hex SHA-256 of the content; the unit of F9's "same file once per account". */
   contentHash: string;
+  /** The part's Content-ID without angle brackets, for `cid:` images in the HTML body. */
+  contentId?: string | undefined;
   /** Content as a stream of chunks. */
   content: () => AsyncIterable<Uint8Array>;
 }

@@ -7,6 +7,7 @@
 import type { EmailAddress, Envelope, FetchedMessage, ProviderEnvelope } from "../domain/envelope.js";
 import type { MailboxId } from "../domain/model.js";
 import { storableText } from "../domain/storable.js";
+import { textFromHtml } from "../content/html-text.js";
 
 /** Longest subject kept; RFC 5322 lines stop at 998 characters, folded ones rarely pass 4,000. */
 const maxSubject = 4_000;
@@ -56,6 +57,20 @@ export function intakeEnvelope(envelope: ProviderEnvelope, mailboxId: MailboxId)
   };
 }
 
+/**
+ * The text to store for content already through {@link intakeContent}: the message's own, or for
+ * HTML-only mail (a provider that hands over HTML alone) the text of its HTML, so search,
+ * previews and notifications have words to read. Applied when the record is written, not before:
+ * the fallback identity (F5) reads the content as the provider gave it, so it does not change
+ * for mail filed before.
+ */
+export function storedText(content: Pick<FetchedMessage, "text" | "html"> | undefined): string | undefined {
+  if (content === undefined) return undefined;
+  if (content.text !== undefined && content.text.trim() !== "") return content.text;
+  if (content.html !== undefined && content.html.trim() !== "") return text(textFromHtml(content.html));
+  return content.text;
+}
+
 /** Fetched content made storable: bodies, attachment names and types. */
 export function intakeContent(
   message: FetchedMessage,
@@ -69,6 +84,7 @@ export function intakeContent(
       ...attachment,
       filename: text(attachment.filename, 1_000),
       contentType: text(attachment.contentType, 255),
+      ...(attachment.contentId === undefined ? {} : { contentId: text(attachment.contentId, 1_000) }),
     })),
     // The source stays byte for byte: it is the reference the text was read from (R11).
     source: message.source,

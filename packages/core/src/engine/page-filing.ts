@@ -45,7 +45,7 @@ import { codeOf, emitFiled, type EffectDependencies, type FiledEffect } from "./
 import { saveAttachmentsJobFor, stageCopy, unstage, type StagedCopy } from "./attachments.js";
 import { notifyNewMail, type NewMailItem } from "./new-mail.js";
 import { directoryAtCommit, type FirmContext } from "./directory.js";
-import { intakeContent, intakeEnvelope } from "./intake.js";
+import { intakeContent, intakeEnvelope, storedText } from "./intake.js";
 import { quarantineAttempt } from "./quarantine.js";
 import { syncJob } from "./sync-job.js";
 import { threadPage, type KnownCopy, type ThreadMerge } from "./store-threading.js";
@@ -499,13 +499,14 @@ export class PageFiler {
             subject: envelope.subject,
             date: envelope.date,
             direction: r.decision?.direction ?? r.known?.direction ?? "inbound",
-            text: content?.text,
+            text: storedText(content),
             html: content?.html,
             attachments: (content?.attachments ?? []).map((a) => ({
               filename: a.filename,
               contentType: a.contentType,
               size: a.size,
               contentHash: a.contentHash,
+              ...(a.contentId === undefined ? {} : { contentId: a.contentId }),
             })),
             sourceKey: staged?.sourceKey,
             degraded: content?.degraded === true,

@@ -93,3 +93,4 @@ export type { PushStore, PushRegistrationRecord } from "./store.js";
 export type { Pacing, PacingSlot, RateBudget, MailboxPacing } from "./pacing.js";
 export type { PushRegistrar, PushRegistration } from "./mail-provider.js";
 export type { DocumentSource, SourceDocument } from "./document-source.js";
+export type { AccessToken, AccessTokenRequest, TokenSource } from "./token-source.js";

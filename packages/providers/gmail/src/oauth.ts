@@ -1,5 +1,5 @@
 import { ClientMailError } from "@clientmail/core";
-import type { Clock } from "@clientmail/core/ports";
+import type { Clock, TokenSource } from "@clientmail/core/ports";
 import { retry, withDeadline, type RetryPolicy, type Sleep } from "@clientmail/provider-utils";
 
 /** OAuth 2.0 credentials of one connected Gmail mailbox. */
@@ -24,6 +24,15 @@ export interface AccessTokenSource {
   getAccessToken(signal?: AbortSignal): Promise<string>;
 }
 
+/** True for a {@link TokenSource} (e.g. from `@clientmail/auth`), which reports expiry and takes `forceRefresh`. */
+export function isTokenSource(source: unknown): source is TokenSource {
+  return (
+    typeof source === "object" &&
+    source !== null &&
+    typeof (source as Partial<TokenSource>).accessToken === "function"
+  );
+}
+
 /** Refreshes access tokens early (5 minutes before expiry, to absorb clock skew). */
 const refreshMarginMs = 5 * 60_000;
 
@@ -36,9 +45,11 @@ export class OAuthTokens {
   private token: string | undefined;
   private expiresAt = 0;
   private inFlight: Promise<string> | undefined;
+  /** Set after a 401: the token source must not hand back the refused token. */
+  private forceRefresh = false;
 
   constructor(
-    private readonly source: GmailOAuthCredentials | AccessTokenSource,
+    private readonly source: GmailOAuthCredentials | AccessTokenSource | TokenSource,
     private readonly options: {
       fetch: typeof fetch;
       tokenUrl: string;
@@ -50,7 +61,7 @@ export class OAuthTokens {
       requestTimeoutMs: number;
     },
   ) {
-    if ("refreshToken" in source && source.accessToken) {
+    if (!isTokenSource(source) && "refreshToken" in source && source.accessToken) {
       this.token = source.accessToken;
       this.expiresAt = source.accessTokenExpiresAt?.getTime() ?? 0;
     }
@@ -60,10 +71,21 @@ export class OAuthTokens {
   invalidate(): void {
     this.token = undefined;
     this.expiresAt = 0;
+    this.forceRefresh = true;
   }
 
   /** A valid access token. Throws `auth_revoked`, `transient` or `internal` (misconfiguration). */
   async accessToken(signal?: AbortSignal): Promise<string> {
+    if (isTokenSource(this.source)) {
+      const source = this.source;
+      const forceRefresh = this.forceRefresh;
+      this.forceRefresh = false;
+      const token = await withDeadline(
+        { provider: "gmail", operation: "token", timeoutMs: this.options.requestTimeoutMs, signal },
+        (deadline) => source.accessToken({ forceRefresh, signal: deadline }),
+      );
+      return token.token;
+    }
     if (!("refreshToken" in this.source)) {
       const source = this.source;
       // The host's token source is a network call too: it gets the same deadline (R3).

@@ -20,13 +20,23 @@ import {
   type Sleep,
 } from "@clientmail/provider-utils";
 import type { GmailApiMethod } from "./http.js";
-import type { AccessTokenSource, GmailOAuthCredentials, RefreshedTokens } from "./oauth.js";
+import type { TokenSource } from "@clientmail/core/ports";
+import {
+  isTokenSource,
+  type AccessTokenSource,
+  type GmailOAuthCredentials,
+  type RefreshedTokens,
+} from "./oauth.js";
 import type { QuotaPacer } from "./quota-pacer.js";
 
 /** Settings of {@link createGmailProvider}. */
 export interface GmailProviderSettings {
-  /** OAuth credentials of the mailbox, or a source of access tokens the host manages. */
-  credentials: GmailOAuthCredentials | AccessTokenSource;
+  /**
+   * OAuth credentials of the mailbox; a {@link TokenSource} (`@clientmail/auth`: a refresh token
+   * kept encrypted, a service account with domain-wide delegation), asked again with
+   * `forceRefresh` once after a 401; or a source of access tokens the host manages.
+   */
+  credentials: GmailOAuthCredentials | AccessTokenSource | TokenSource;
   /** The mailbox address; used to check push notifications. Calls use `me`. */
   emailAddress?: string | undefined;
   /** Called after each token refresh so the host can persist the access token. */
@@ -122,7 +132,7 @@ export interface GmailProviderSettings {
 
 /** Settings with every default applied. */
 export interface ResolvedGmailSettings {
-  credentials: GmailOAuthCredentials | AccessTokenSource;
+  credentials: GmailOAuthCredentials | AccessTokenSource | TokenSource;
   emailAddress: string | undefined;
   onTokens: ((tokens: RefreshedTokens) => void) | undefined;
   fetch: typeof fetch;
@@ -170,6 +180,7 @@ function credentialIssues(credentials: unknown): ValidationIssue[] {
       { field: "credentials", value: undefined, expected: "OAuth credentials or an access-token source" },
     ];
   }
+  if (isTokenSource(credentials)) return [];
   if ("refreshToken" in credentials) {
     const oauth = credentials as Partial<GmailOAuthCredentials>;
     return (["clientId", "clientSecret", "refreshToken"] as const).flatMap((key) =>
@@ -189,7 +200,8 @@ function credentialIssues(credentials: unknown): ValidationIssue[] {
       {
         field: "credentials",
         value: "[object]",
-        expected: "{ clientId, clientSecret, refreshToken } or { getAccessToken() }",
+        expected:
+          "{ clientId, clientSecret, refreshToken }, a TokenSource { accessToken() } or { getAccessToken() }",
       },
     ];
   }

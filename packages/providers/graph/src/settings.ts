@@ -8,6 +8,7 @@ import {
   type Clock,
   type Logger,
   type MailboxPacing,
+  type TokenSource,
 } from "@clientmail/core/ports";
 import {
   checkHttpsUrls,
@@ -50,7 +51,13 @@ export interface GraphProviderSettings {
    * `forceRefresh` is true after Graph answered 401. An OAuth `invalid_grant` thrown here (in any
    * usual shape: `error`, `errorCode` or `code` equal to `invalid_grant`) becomes `auth_revoked`.
    */
-  getAccessToken: (options: { forceRefresh: boolean }) => Promise<string>;
+  getAccessToken?: ((options: { forceRefresh: boolean }) => Promise<string>) | undefined;
+  /**
+   * Instead of `getAccessToken`: a {@link TokenSource} (`@clientmail/auth`: MSAL delegated, or
+   * app-only client credentials for a whole tenant with `shared: true`). Asked with
+   * `forceRefresh` once after a 401. Exactly one of the two.
+   */
+  tokenSource?: TokenSource | undefined;
   /** Folders to sync, by well-known name (`inbox`, `sentitems`, `archive`, ...) or folder id. Default `["inbox", "sentitems"]`. */
   folders?: readonly string[] | undefined;
   /** The `fetch` used for every request. Default: the global one. */
@@ -137,11 +144,18 @@ export function validateSettings(settings: GraphProviderSettings): string[] {
   if (typeof input.mailbox !== "string" || !/^[^\s@]+@[^\s@]+$/.test(input.mailbox.trim())) {
     issues.push({ field: "settings.mailbox", value: input.mailbox, expected: "the mailbox's email address" });
   }
-  if (typeof input.getAccessToken !== "function") {
+  const hasTokenSource = typeof input.tokenSource?.accessToken === "function";
+  if (typeof input.getAccessToken !== "function" && !hasTokenSource) {
     issues.push({
-      field: "settings.getAccessToken",
-      value: input.getAccessToken,
-      expected: "a function returning an access token",
+      field: input.tokenSource === undefined ? "settings.getAccessToken" : "settings.tokenSource",
+      value: input.tokenSource === undefined ? input.getAccessToken : "[object]",
+      expected: "a function returning an access token, or a TokenSource { accessToken() }",
+    });
+  } else if (input.getAccessToken !== undefined && input.tokenSource !== undefined) {
+    issues.push({
+      field: "settings.tokenSource",
+      value: "[object]",
+      expected: "either getAccessToken or tokenSource, not both",
     });
   }
   if (
@@ -234,6 +248,10 @@ const defaultTimers: Timers = {
   },
 };
 
+function graphTokenFrom(source: TokenSource): (options: { forceRefresh: boolean }) => Promise<string> {
+  return async ({ forceRefresh }) => (await source.accessToken({ forceRefresh })).token;
+}
+
 /** Validates (see {@link validateSettings}) and applies defaults. */
 export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphSettings {
   const insecureUrls = validateSettings(settings);
@@ -242,7 +260,9 @@ export function resolveSettings(settings: GraphProviderSettings): ResolvedGraphS
   return {
     mailbox,
     userPath: settings.shared ? `/users/${encodeURIComponent(mailbox)}` : "/me",
-    getAccessToken: settings.getAccessToken,
+    getAccessToken: settings.tokenSource
+      ? graphTokenFrom(settings.tokenSource)
+      : (settings.getAccessToken as (options: { forceRefresh: boolean }) => Promise<string>),
     folders: [...(settings.folders ?? ["inbox", "sentitems"])],
     fetch: settings.fetch ?? ((input, init) => fetch(input, init)),
     clock: settings.clock ?? systemClock,

@@ -73,7 +73,7 @@ export class ImapConnection {
     };
   }
 
-  private clientOptions(destination: VettedDestination): ImapFlowOptions {
+  private clientOptions(destination: VettedDestination, accessToken: string | undefined): ImapFlowOptions {
     const { config } = this;
     return {
       host: destination.host,
@@ -83,9 +83,9 @@ export class ImapConnection {
       doSTARTTLS: config.security === "starttls" ? true : config.security === "none" ? false : undefined,
       transport: this.transport(destination),
       auth:
-        config.accessToken === undefined
+        accessToken === undefined
           ? { user: config.user, pass: config.password }
-          : { user: config.user, accessToken: config.accessToken },
+          : { user: config.user, accessToken },
       logger: false,
       disableAutoIdle: true,
       connectionTimeout: config.connectionTimeoutMs,
@@ -118,15 +118,36 @@ export class ImapConnection {
     return destination;
   }
 
-  /** Opens a new authenticated connection to a vetted address; translates failures. */
+  /**
+   * Opens a new authenticated connection to a vetted address; translates failures. With a token
+   * source, a refused access token is replaced once (`forceRefresh`) before the connection fails
+   * as `auth_revoked`.
+   */
   async open(
     operation: ImapErrorContext["operation"],
     extra: Partial<ImapFlowOptions> = {},
   ): Promise<ImapFlow> {
+    const source = this.config.tokenSource;
+    if (source === undefined) return this.openWith(operation, extra, this.config.accessToken);
+    const token = await source.accessToken();
+    try {
+      return await this.openWith(operation, extra, token.token);
+    } catch (error) {
+      if (!ClientMailError.isInstance(error) || error.code !== "auth_revoked") throw error;
+      const fresh = await source.accessToken({ forceRefresh: true });
+      return this.openWith(operation, extra, fresh.token);
+    }
+  }
+
+  private async openWith(
+    operation: ImapErrorContext["operation"],
+    extra: Partial<ImapFlowOptions>,
+    accessToken: string | undefined,
+  ): Promise<ImapFlow> {
     if (this.closed) throw providerClosedError("imap");
     const destination = await this.vet();
     if (this.closed) throw providerClosedError("imap");
-    const client = new ImapFlow({ ...this.clientOptions(destination), ...extra });
+    const client = new ImapFlow({ ...this.clientOptions(destination, accessToken), ...extra });
     // An 'error' event without a listener would crash the host process.
     client.on("error", (error: Error) => {
       this.config.logger?.warn("imap connection error", {

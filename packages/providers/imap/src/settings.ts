@@ -4,7 +4,7 @@
  */
 import { ValidationError, type ValidationIssue } from "@clientmail/core";
 import { resolveMaxMessageBytes } from "@clientmail/provider-utils";
-import type { Logger } from "@clientmail/core/ports";
+import type { Logger, TokenSource } from "@clientmail/core/ports";
 import {
   checkTransportSecurity,
   nodeSocketFactory,
@@ -55,10 +55,17 @@ export interface ImapProviderSettings {
   socketFactory?: SocketFactory | undefined;
   /** Login name. */
   user: string;
-  /** Password (or app password). Exactly one of `password` and `accessToken`. */
+  /** Password (or app password). Exactly one of `password`, `accessToken` and `tokenSource`. */
   password?: string | undefined;
-  /** OAuth 2 access token, sent with SASL XOAUTH2. Exactly one of `password` and `accessToken`. */
+  /** OAuth 2 access token, sent with SASL XOAUTH2. Exactly one of `password`, `accessToken` and `tokenSource`. */
   accessToken?: string | undefined;
+  /**
+   * OAuth 2 access tokens for SASL XOAUTH2 (Gmail's and Outlook's IMAP), asked for each new
+   * connection; when the server refuses one, asked again once with `forceRefresh` (the refresh
+   * hook) before the connection fails as `auth_revoked`. `@clientmail/auth` has sources for
+   * Google and Microsoft. Exactly one of `password`, `accessToken` and `tokenSource`.
+   */
+  tokenSource?: TokenSource | undefined;
   /**
    * Folders to sync: special-use names (`\\Inbox`, `\\Sent`, `\\All`, `\\Archive`, ...), used when
    * the server has such a folder and skipped when not, or exact folder paths, which must exist
@@ -107,6 +114,7 @@ export interface ResolvedImapSettings {
   user: string;
   password: string | undefined;
   accessToken: string | undefined;
+  tokenSource: TokenSource | undefined;
   folders: readonly string[];
   pageSize: number;
   idleRestartMs: number;
@@ -151,11 +159,14 @@ export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSet
   }
   const hasPassword = typeof settings.password === "string" && settings.password !== "";
   const hasToken = typeof settings.accessToken === "string" && settings.accessToken !== "";
-  if (hasPassword === hasToken) {
+  const hasSource = settings.tokenSource !== undefined;
+  if (hasSource && typeof settings.tokenSource?.accessToken !== "function") {
+    issues.push({ field: "tokenSource", value: "[object]", expected: "a TokenSource { accessToken() }" });
+  } else if (Number(hasPassword) + Number(hasToken) + Number(hasSource) !== 1) {
     issues.push({
-      field: hasPassword ? "accessToken" : "password",
+      field: hasPassword ? (hasToken ? "accessToken" : "tokenSource") : "password",
       value: "[redacted]",
-      expected: "exactly one of password and accessToken",
+      expected: "exactly one of password, accessToken and tokenSource",
     });
   }
   const security = settings.security ?? "tls";
@@ -202,6 +213,7 @@ export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSet
     user: settings.user,
     password: hasPassword ? settings.password : undefined,
     accessToken: hasToken ? settings.accessToken : undefined,
+    tokenSource: hasSource ? settings.tokenSource : undefined,
     folders,
     pageSize: positiveInteger(issues, "pageSize", settings.pageSize, 500),
     idleRestartMs: positiveInteger(issues, "idleRestartMs", settings.idleRestartMs, IDLE_RESTART_MS),

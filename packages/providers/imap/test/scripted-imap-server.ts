@@ -1,8 +1,10 @@
 /**
  * Test support: a tiny IMAP server on loopback that says exactly what a test needs (no STARTTLS,
  * a refused STARTTLS, TLS 1.1 only, a certificate for some name) and records what the client
- * sent, plus throw-away certificates. It never authenticates anyone: LOGIN and AUTHENTICATE are
- * refused, which is as far as the connection tests need to go.
+ * sent, plus throw-away certificates. It authenticates no password: LOGIN is refused, which is
+ * as far as the connection tests need to go. With `xoauth2Tokens` it offers SASL XOAUTH2 and
+ * accepts those bearer tokens, answering any other with the error challenge Gmail's IMAP sends
+ * (base64 JSON `{"status":"401",...}`) and then `NO [AUTHENTICATIONFAILED]`.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -25,6 +27,8 @@ export interface ScriptedImapOptions {
   startTls?: "refuse" | undefined;
   /** Send no greeting at all (a TLS port heard by a cleartext client looks like this). */
   silent?: boolean | undefined;
+  /** Offer AUTH=XOAUTH2 (with SASL-IR) and accept these access tokens. */
+  xoauth2Tokens?: ReadonlySet<string> | undefined;
 }
 
 /** A running scripted server. */
@@ -45,7 +49,16 @@ export async function startScriptedImapServer(
   const received: string[] = [];
   let connections = 0;
   const sockets = new Set<Socket>();
-  const capabilities = ["IMAP4rev1", "AUTH=PLAIN", ...(options.capabilities ?? [])].join(" ");
+  const capabilities = [
+    "IMAP4rev1",
+    "AUTH=PLAIN",
+    ...(options.xoauth2Tokens ? ["AUTH=XOAUTH2", "SASL-IR"] : []),
+    ...(options.capabilities ?? []),
+  ].join(" ");
+  /** The bearer token of an XOAUTH2 initial response (`user=...^Aauth=Bearer <token>^A^A`). */
+  const bearerOf = (response: string) =>
+    // eslint-disable-next-line no-control-regex -- XOAUTH2 separates its fields with ^A
+    /auth=Bearer ([^\x01]+)/.exec(Buffer.from(response, "base64").toString("utf8"))?.[1];
   const serve = (socket: Socket) => {
     connections++;
     sockets.add(socket);
@@ -53,13 +66,47 @@ export async function startScriptedImapServer(
     socket.on("error", () => undefined);
     if (!options.silent) socket.write(`* OK [CAPABILITY ${capabilities}] ${SERVER_INTERNALS}\r\n`);
     let buffer = "";
+    /** An XOAUTH2 exchange waiting for the client's next line: its initial response, or the empty reply to the error challenge. */
+    let pending: { tag: string; stage: "response" | "failed" } | undefined;
+    const authenticate = (tag: string, response: string) => {
+      const token = bearerOf(response);
+      if (token !== undefined && options.xoauth2Tokens?.has(token)) {
+        socket.write(`${tag} OK [CAPABILITY IMAP4rev1] authenticated\r\n`);
+        return;
+      }
+      pending = { tag, stage: "failed" };
+      const challenge = JSON.stringify({
+        status: "401",
+        schemes: "bearer",
+        scope: "https://mail.google.com/",
+      });
+      socket.write(`+ ${Buffer.from(challenge).toString("base64")}\r\n`);
+    };
     socket.on("data", (chunk: Buffer) => {
       buffer += chunk.toString("latin1");
       for (let end = buffer.indexOf("\r\n"); end !== -1; end = buffer.indexOf("\r\n")) {
         const line = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         received.push(line);
-        const [tag = "*", command = ""] = line.split(" ");
+        if (pending) {
+          const waiting = pending;
+          pending = undefined;
+          if (waiting.stage === "response") authenticate(waiting.tag, line);
+          else socket.write(`${waiting.tag} NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n`);
+          continue;
+        }
+        const [tag = "*", command = "", mechanism = "", initial] = line.split(" ");
+        if (
+          command.toUpperCase() === "AUTHENTICATE" &&
+          mechanism.toUpperCase() === "XOAUTH2" &&
+          options.xoauth2Tokens
+        ) {
+          if (initial === undefined) {
+            pending = { tag, stage: "response" };
+            socket.write("+ \r\n");
+          } else authenticate(tag, initial);
+          continue;
+        }
         switch (command.toUpperCase()) {
           case "CAPABILITY":
             socket.write(`* CAPABILITY ${capabilities}\r\n${tag} OK done\r\n`);

@@ -110,6 +110,18 @@ describe("parseRawMessage", () => {
       await rm(directory, { recursive: true, force: true });
     }
   });
+
+  it("an inline part keeps its Content-ID (without angle brackets) for the HTML body's cid: images", async () => {
+    const message = await parsed(
+      'Subject: a\r\nContent-Type: multipart/related; boundary="b"\r\n\r\n' +
+        '--b\r\nContent-Type: text/html\r\n\r\n<img src="cid:logo@ledger">\r\n' +
+        '--b\r\nContent-Type: image/png; name="logo.png"\r\nContent-ID: <logo@ledger>\r\n' +
+        "Content-Disposition: inline\r\n\r\nPNG\r\n" +
+        "--b--\r\n",
+    );
+    expect(message.attachments.map((a) => [a.filename, a.contentId])).toEqual([["logo.png", "logo@ledger"]]);
+    expect(message.html).toContain('src="cid:logo@ledger"');
+  });
 });
 
 async function bytesOf(content: AsyncIterable<Uint8Array>): Promise<Buffer> {

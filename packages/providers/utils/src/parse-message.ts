@@ -74,6 +74,8 @@ async function fileName(name: string | undefined, contentType: string, index: nu
 /** An attachment as one pass found it. */
 interface ParsedAttachment {
   filename: string | undefined;
+  /** The part's Content-ID, for `cid:` images in the HTML. */
+  contentId: string | undefined;
   contentType: string;
   spool: SpooledBytes & { discard?: () => Promise<void> };
   contentHash: string;
@@ -131,6 +133,8 @@ interface MailParserAttachment {
   content: AsyncIterable<Buffer>;
   contentType: string;
   filename?: string;
+  /** The Content-ID without angle brackets, when the part has one. */
+  cid?: string;
   release: (() => void) | null;
 }
 
@@ -211,6 +215,7 @@ async function parsePass(input: AsyncIterable<Uint8Array>, area: SpoolArea): Pro
       }
       pass.attachments.push({
         filename: data.filename,
+        contentId: data.cid,
         contentType: data.contentType,
         spool: await writer.finish(),
         contentHash: hash.digest("hex"),
@@ -283,6 +288,9 @@ async function toAttachments(pass: Pass): Promise<AttachmentContent[]> {
       contentType: attachment.contentType,
       size: spool.size,
       contentHash: attachment.contentHash,
+      ...(attachment.contentId === undefined || attachment.contentId === ""
+        ? {}
+        : { contentId: attachment.contentId }),
       content: () => spool.read(),
     });
   }

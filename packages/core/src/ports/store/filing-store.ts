@@ -26,6 +26,11 @@ export interface AttachmentMeta {
   size: number;
   /** Hex SHA-256 of the content. */
   contentHash: string;
+  /**
+   * The part's Content-ID without angle brackets, when it has one: what an HTML body's `cid:`
+   * image sources name (see `renderableBody`).
+   */
+  contentId?: string | undefined;
 }
 
 /** An account a message is filed in, with the links that matched (F4, F7). */

@@ -15,6 +15,7 @@ import {
 } from "./mailbox.js";
 import { addressesIn, headerValue, replaceHeader, splitMessage, toBase64Url } from "./mime.js";
 import { compileQuery, parseQuery, queryReachesSpamOrTrash, type QueryNode } from "./query.js";
+import { GoogleTokenGrants } from "./token-grants.js";
 
 /** The API methods the fake serves, named as in Google's discovery document. */
 export type GmailMethod =
@@ -199,6 +200,7 @@ export class GmailFake {
   private readonly sendLog = new Map<string, number[]>();
   private messageCounter = 0;
   private tokenCounter = 0;
+  private readonly grants: GoogleTokenGrants;
   private pushCounter = 0;
   private readonly host: MailboxHost;
 
@@ -224,6 +226,17 @@ export class GmailFake {
       notifyChange: (mailbox) => this.publishChange(mailbox),
       historyRetentionMs: options.historyRetentionMs ?? 7 * 86_400_000,
     };
+    this.grants = new GoogleTokenGrants({
+      now: () => this.clock.now().getTime(),
+      hasUser: (user) => this.users.has(user),
+      issueAccessToken: (user) => this.issueAccessToken(user),
+      issueRefreshToken: (user) => {
+        this.tokenCounter += 1;
+        const token = `1//fake-refresh-${this.tokenCounter}-${Math.floor(this.random() * 1e9).toString(36)}`;
+        this.refreshTokens.set(token, user);
+        return token;
+      },
+    });
     const handle = async ({ request }: { request: Request }) => {
       const reply = await this.handleRequest(request);
       return new Response(reply.body === "" ? null : reply.body, {
@@ -279,6 +292,23 @@ export class GmailFake {
     for (const [token, user] of [...this.refreshTokens]) if (user === key) this.refreshTokens.delete(token);
     for (const [token, entry] of [...this.accessTokens])
       if (entry.user === key) this.accessTokens.delete(token);
+  }
+
+  /**
+   * What Google's consent screen does when `address` approves the consent URL: an authorization
+   * code (once, 10 minutes) bound to the URL's client, redirect URI, scopes and PKCE challenge.
+   */
+  approveConsent(address: string, consentUrl: URL | string): string {
+    return this.grants.approve(address, consentUrl);
+  }
+
+  /**
+   * Registers a service account (its public key, PEM) for the JWT-bearer grant. `delegatedScopes`:
+   * the scopes a Workspace admin granted it domain-wide delegation for; without them every
+   * request for a mailbox is `unauthorized_client`.
+   */
+  addServiceAccount(clientEmail: string, publicKeyPem: string, delegatedScopes?: readonly string[]): void {
+    this.grants.addServiceAccount(clientEmail, publicKeyPem, delegatedScopes);
   }
 
   /** Makes every access token issued so far expire now (the next call gets 401). */
@@ -530,13 +560,17 @@ export class GmailFake {
 
   private token(body: string): Reply {
     const form = new URLSearchParams(body);
+    const grantType = form.get("grant_type");
+    // The JWT-bearer grant authenticates with the service account's signature, not a secret.
+    if (this.grants.isJwtBearer(grantType)) return this.grants.token(form);
     if (
       form.get("client_id") !== this.oauthClient.clientId ||
       form.get("client_secret") !== this.oauthClient.clientSecret
     ) {
       return failureReply(gmailFailures.invalidClient);
     }
-    if (form.get("grant_type") !== "refresh_token") {
+    if (this.grants.serves(grantType)) return this.grants.token(form);
+    if (grantType !== "refresh_token") {
       return json(400, {
         error: "unsupported_grant_type",
         error_description: "Invalid grant_type: " + String(form.get("grant_type")),
@@ -544,16 +578,21 @@ export class GmailFake {
     }
     const user = this.refreshTokens.get(form.get("refresh_token") ?? "");
     if (user === undefined) return failureReply(gmailFailures.invalidGrant);
+    const { accessToken, expiresIn } = this.issueAccessToken(user);
+    return json(200, {
+      access_token: accessToken,
+      expires_in: expiresIn,
+      scope: "https://www.googleapis.com/auth/gmail.modify",
+      token_type: "Bearer",
+    });
+  }
+
+  private issueAccessToken(user: string): { accessToken: string; expiresIn: number } {
     this.tokenCounter += 1;
     const accessToken = `ya29.fake-${this.tokenCounter}-${Math.floor(this.random() * 1e9).toString(36)}`;
     const lifetime = this.options.accessTokenLifetimeMs ?? 3_600_000;
     this.accessTokens.set(accessToken, { user, expiresAt: this.clock.now().getTime() + lifetime });
-    return json(200, {
-      access_token: accessToken,
-      expires_in: Math.floor(lifetime / 1000) - 1,
-      scope: "https://www.googleapis.com/auth/gmail.modify",
-      token_type: "Bearer",
-    });
+    return { accessToken, expiresIn: Math.floor(lifetime / 1000) - 1 };
   }
 
   private dispatch(method: GmailMethod, params: string[], request: GmailRequest, user: string): Reply {

@@ -36,6 +36,7 @@ import {
   handleSendMail,
   type GraphSendContext,
 } from "./send.js";
+import { MicrosoftIdentityFake } from "./identity.js";
 
 /** The Graph host the fake answers for. */
 export const graphBaseUrl = "https://graph.microsoft.com";
@@ -192,6 +193,16 @@ export interface GraphFake {
   /** Makes the token endpoint answer invalid_grant for every refresh token of `user`. */
   revokeRefreshTokens(user: string): void;
   /**
+   * The tenant's identity platform as MSAL meets it: register an app (`registerApp`), approve a
+   * consent URL as a user (`approveConsent`), revoke a user's refresh tokens (`revokeUser`).
+   */
+  readonly identity: Pick<MicrosoftIdentityFake, "registerApp" | "approveConsent" | "revokeUser">;
+  /**
+   * An admin consents to the app's Mail application permission: its app-only tokens then reach
+   * every mailbox of the tenant through `/users/{id}`. Without it they get 403.
+   */
+  grantApplicationAccess(clientId: string): void;
+  /**
    * Fault scripting: the next `count` calls of `operation` (inside `$batch` too) get `fault`
    * instead of their result. Scripts are consumed in the order they were added.
    */
@@ -333,6 +344,8 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
 
   const mailboxes = new Map<string, StoredMailbox>();
   const accessTokens = new Map<string, { user: string; revoked: boolean }>();
+  /** App-only principals are `app:<client id>` in `accessTokens`; these have the Mail application permission. */
+  const appsWithMailAccess = new Set<string>();
   const refreshTokens = new Map<string, { user: string; revoked: boolean }>();
   const rounds = new Map<string, RoundState>();
   const deltas = new Map<string, DeltaState>();
@@ -697,6 +710,18 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
   }
 
   function resolveTarget(user: string, segments: string[]): Target | Response {
+    const app = user.startsWith("app:") ? user.slice(4) : undefined;
+    if (app !== undefined && segments[0]?.toLowerCase() === "me") {
+      return graphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.");
+    }
+    if (app !== undefined && segments[0]?.toLowerCase() === "users" && segments[1] !== undefined) {
+      const address = decodeURIComponent(segments[1]).toLowerCase();
+      const mailbox = mailboxes.get(address) ?? [...mailboxes.values()].find((m) => m.userId === address);
+      if (!mailbox)
+        return graphError(404, "ErrorInvalidUser", `The requested user '${segments[1]}' is invalid.`);
+      if (!appsWithMailAccess.has(app)) return faultResponse(graphFaults.accessDenied());
+      return { mailbox, userPath: `users/${segments[1]}`, rest: segments.slice(2) };
+    }
     if (segments[0]?.toLowerCase() === "me") {
       const mailbox = mailboxes.get(user);
       if (!mailbox) return graphError(404, "ErrorInvalidUser", `The requested user '${user}' is invalid.`);
@@ -1441,10 +1466,33 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
     return response;
   }
 
+  const identity = new MicrosoftIdentityFake({
+    tenantId,
+    now: () => clock.now().getTime(),
+    mintAccessToken: (principal) => {
+      const token = nextToken("eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.");
+      accessTokens.set(token, {
+        user: "app" in principal ? `app:${principal.app}` : principal.user.toLowerCase(),
+        revoked: false,
+      });
+      return token;
+    },
+  });
+
   const handlers: RequestHandler[] = [
     http.post(`${microsoftLoginUrl}/:tenant/oauth2/v2.0/token`, async ({ request }) => {
-      const response = await handleToken(request);
+      // Refresh tokens handed out by `issueRefreshToken` keep their simple grant; every other
+      // request is the identity platform's (MSAL's grants, with its documented refusals).
+      const form = new URLSearchParams(await request.clone().text());
+      const legacy =
+        form.get("grant_type") === "refresh_token" && refreshTokens.has(form.get("refresh_token") ?? "");
+      const response = legacy
+        ? await handleToken(request)
+        : ((await identity.handle(request)) ?? graphError(404, "NotFound", "Unknown endpoint"));
       return response.status === 0 ? HttpResponse.error() : response;
+    }),
+    http.get(`${microsoftLoginUrl}/*`, async ({ request }) => {
+      return (await identity.handle(request)) ?? graphError(404, "NotFound", "Unknown endpoint");
     }),
     http.all(`${graphBaseUrl}/*`, async ({ request }) => {
       const response = await answer(request);
@@ -1489,6 +1537,10 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
       const token = nextToken("0.AR");
       refreshTokens.set(token, { user: user.toLowerCase(), revoked: false });
       return token;
+    },
+    identity,
+    grantApplicationAccess(clientId) {
+      appsWithMailAccess.add(clientId);
     },
     revokeRefreshTokens(user) {
       for (const entry of refreshTokens.values()) if (entry.user === user.toLowerCase()) entry.revoked = true;
