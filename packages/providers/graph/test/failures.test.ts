@@ -502,7 +502,7 @@ describe("graph adapter: settings", () => {
     try {
       createGraphProvider({
         mailbox: "nope",
-        getAccessToken: undefined as never,
+        getAccessToken: undefined,
         maxConcurrentRequests: 5,
         push: { notificationUrl: "http://x", subscriptionMinutes: 20_000 },
       });
