@@ -48,7 +48,7 @@ describe.skipIf(skip !== undefined)(
         .filter((m) => m.externals.length === 1 && m.externals[0] === people.petra.address)
         .map((m) => m.tag);
       let storedAfterToggle = 0;
-      for (const atPage of scale([3], [2, 3, 5, 8])) {
+      for (const atPage of scale([5], [3, 5, 8])) {
         const firm = await suite.createFirm();
         let before: Set<string> | undefined;
         let toggled: Promise<void> | undefined;

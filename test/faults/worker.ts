@@ -166,7 +166,7 @@ function instrumentStore(
         const name = String(prop);
         return async (...args: unknown[]) => {
           const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (name === "createNotification") await hitAfterCommit(points, "notify");
+          if (isNotification(name, result)) await hitAfterCommit(points, "notify");
           observe(name, args, result);
           return result;
         };
@@ -203,11 +203,17 @@ function instrumentStore(
         const result = await points.write(() => method.apply(target, args));
         observe(name, args, result);
         await points.hit("commit");
-        if (name === "createNotification") await points.hit("notify");
+        if (isNotification(name, result)) await points.hit("notify");
         return result;
       };
     },
   });
+}
+
+/** A write that created at least one notification (one at a time, or a page's batch). */
+function isNotification(name: string, result: unknown): boolean {
+  if (name === "createNotification") return true;
+  return name === "createNotifications" && Array.isArray(result) && result.length > 0;
 }
 
 function instrumentSink(inner: DocumentSink, points: Points): DocumentSink {
