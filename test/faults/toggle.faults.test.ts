@@ -48,7 +48,8 @@ describe.skipIf(skip !== undefined)(
         .filter((m) => m.externals.length === 1 && m.externals[0] === people.petra.address)
         .map((m) => m.tag);
       let storedAfterToggle = 0;
-      for (const atPage of scale([5], [3, 5, 8])) {
+      const midway: number[] = [];
+      for (const atPage of scale([3, 6, 9], [2, 3, 5, 8, 12])) {
         const firm = await suite.createFirm();
         let before: Set<string> | undefined;
         let toggled: Promise<void> | undefined;
@@ -81,10 +82,10 @@ describe.skipIf(skip !== undefined)(
         diff.extra += late.length;
         addTrial(totals, diff, !outcome.synced);
         if (!before) failures.push(`page ${atPage}: the worker never paused`);
-        else if (before.size === 0 || before.size === onlyPetra.length)
-          failures.push(
-            `page ${atPage}: ${before.size} of ${onlyPetra.length} of Petra's messages were filed before the toggle; the case needs some before and some after`,
-          );
+        // Which pause point falls mid-way through Petra's mail depends on how the mailboxes'
+        // passes interleave (the engine lists ahead); every point is checked, and at least one
+        // must have caught her history half filed, or the case tested nothing.
+        else if (before.size > 0 && before.size < onlyPetra.length) midway.push(atPage);
         if (late.length > 0 || diff.details.length > 0 || !outcome.synced)
           failures.push(
             `page ${atPage}: stored after the toggle: ${late.join(", ") || "none"}; ${describeTrial(outcome)}\n  ${diff.details.slice(0, 8).join("\n  ")}`,
@@ -96,9 +97,11 @@ describe.skipIf(skip !== undefined)(
           "F7 email sync turned off mid-backfill",
           totals,
           Date.now() - started,
-          `stored-after-toggle=${storedAfterToggle}`,
+          `stored-after-toggle=${storedAfterToggle} paused-midway-at-pages=${midway.join(",") || "none"}`,
         ),
       );
+      if (midway.length === 0)
+        failures.push("no pause point caught Petra's history half filed: the case tested nothing");
       expect(failures, failures.join("\n")).toEqual([]);
     }, 600_000);
   },
