@@ -13,12 +13,10 @@ import type {
 import { providerClosedError } from "@clientmail/provider-utils";
 import { listChanges } from "./changes.js";
 import { fetchMessages } from "./fetch.js";
-import { GmailHttp, defaultGmailCosts, type GmailHttpStats } from "./http.js";
-import { OAuthTokens } from "./oauth.js";
+import { createGmailHttp, type GmailHttpStats } from "./http.js";
 import type { MessageReader } from "./batch.js";
 import { Prefetch } from "./prefetch.js";
 import { MessageSizes } from "./sizes.js";
-import { QuotaPacer } from "./quota-pacer.js";
 import { searchParticipants } from "./search.js";
 import { resolveSettings, type GmailProviderSettings } from "./settings.js";
 import { GmailWatches, gmailPushRegistrar } from "./watch.js";
@@ -57,41 +55,7 @@ export interface GmailProvider extends MailProvider {
  */
 export function createGmailProvider(settings: GmailProviderSettings): GmailProvider {
   const config = resolveSettings(settings);
-  const costs = { ...defaultGmailCosts, ...config.costs };
-  const budget = Math.floor(config.unitsPerMinute * config.utilisation);
-  const shared = config.shared;
-  const pacer =
-    config.pacer ??
-    new QuotaPacer(
-      budget,
-      config.clock,
-      config.sleep,
-      shared && ((units, signal) => shared.take(units, { units: budget, windowMs: 60_000 }, signal)),
-    );
-  const tokens = new OAuthTokens(config.credentials, {
-    fetch: config.fetch,
-    tokenUrl: config.tokenUrl,
-    clock: config.clock,
-    sleep: config.sleep,
-    random: config.random,
-    onTokens: config.onTokens,
-    retry: config.retry,
-    requestTimeoutMs: config.requestTimeoutMs,
-  });
-  const http = new GmailHttp({
-    fetch: config.fetch,
-    baseUrl: config.baseUrl,
-    userId: "me",
-    tokens,
-    pacer,
-    costs,
-    retry: config.retry,
-    requestTimeoutMs: config.requestTimeoutMs,
-    clock: config.clock,
-    sleep: config.sleep,
-    logger: config.logger,
-    random: config.random,
-  });
+  const { http, pacer, costs } = createGmailHttp(config);
   const reader: MessageReader = {
     http,
     batchSize: config.batchSize,

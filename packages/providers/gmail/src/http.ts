@@ -474,9 +474,17 @@ export function createGmailHttp(config: ResolvedGmailSettings): {
   costs: Readonly<Record<GmailApiMethod, number>>;
 } {
   const costs = { ...defaultGmailCosts, ...config.costs };
+  const budget = Math.floor(config.unitsPerMinute * config.utilisation);
+  const shared = config.shared;
+  // Y2: with a shared quota, every process's calls for this mailbox count against one budget.
   const pacer =
     config.pacer ??
-    new QuotaPacer(Math.floor(config.unitsPerMinute * config.utilisation), config.clock, config.sleep);
+    new QuotaPacer(
+      budget,
+      config.clock,
+      config.sleep,
+      shared && ((units, signal) => shared.take(units, { units: budget, windowMs: 60_000 }, signal)),
+    );
   const tokens = new OAuthTokens(config.credentials, {
     fetch: config.fetch,
     tokenUrl: config.tokenUrl,

@@ -14,7 +14,7 @@ import { providerClosedError } from "@clientmail/provider-utils";
 import { listChanges } from "./changes.js";
 import { fetchMessages } from "./fetch.js";
 import { createGraphContext } from "./graph-context.js";
-import { GraphHttp } from "./http.js";
+import { createGraphHttp } from "./http.js";
 import { searchParticipants } from "./search.js";
 import { resolveSettings, type GraphProviderSettings } from "./settings.js";
 import { graphPushRegistrar } from "./push-registrar.js";
@@ -53,19 +53,7 @@ export interface GraphProvider extends MailProvider {
  */
 export function createGraphProvider(settings: GraphProviderSettings): GraphProvider {
   const config = resolveSettings(settings);
-  const http = new GraphHttp({
-    baseUrl: config.baseUrl,
-    fetch: config.fetch,
-    getAccessToken: config.getAccessToken,
-    clock: config.clock,
-    sleep: config.sleep,
-    random: config.random,
-    logger: config.logger,
-    limiter: config.limiter,
-    sharedRequests: config.sharedRequests,
-    retry: config.retry,
-    requestTimeoutMs: config.requestTimeoutMs,
-  });
+  const http = createGraphHttp(config);
   const context = createGraphContext(http, config);
   const subscriptions = new SubscriptionManager({
     http,

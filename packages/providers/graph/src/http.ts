@@ -351,6 +351,7 @@ export function createGraphHttp(config: ResolvedGraphSettings): GraphHttp {
     random: config.random,
     logger: config.logger,
     limiter: config.limiter,
+    sharedRequests: config.sharedRequests,
     retry: config.retry,
     requestTimeoutMs: config.requestTimeoutMs,
   });
