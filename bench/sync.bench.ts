@@ -57,7 +57,9 @@ async function main(): Promise<void> {
       folders: fixture.folders,
       clientMessageIds: fixture.clientMessageIds,
     };
-    const floor = await measureFloor(baselineMailbox);
+    const floor = process.env.BENCH_SYNC_ONLY
+      ? { name: "floor (skipped)", messages: 0, parsed: 0, seconds: NaN, msgsPerSecond: NaN, peakRssMiB: NaN }
+      : await measureFloor(baselineMailbox);
 
     // clientmail: a firm whose clients are the fixture's client addresses, one connected mailbox.
     const store = createPostgresStore({ pool });
@@ -107,7 +109,9 @@ async function main(): Promise<void> {
       throw new Error(`filed ${phase.filed} of ${fixture.clientMessageIds.size} client messages`);
     const spent = phase.spent;
 
-    const ingest = await measureIngestEverything(baselineMailbox);
+    const ingest = process.env.BENCH_SYNC_ONLY
+      ? { ...floor, name: "ingest everything (skipped)" }
+      : await measureIngestEverything(baselineMailbox);
 
     console.log(`  ${formatResult(floor)}`);
     console.log(`  ${formatResult(ours)}`);
@@ -124,8 +128,10 @@ async function main(): Promise<void> {
     );
     console.log(
       `  sync phase peak RSS          : ${phase.peakRssMiB} MiB (target <= 256; the sync's own process: ` +
-        `${phase.startRssMiB} MiB before it started, ${phase.sampledPeakRssMiB} MiB sampled peak during it)`,
+        `${phase.startRssMiB} MiB before it started, ${phase.sampledPeakRssMiB} MiB sampled peak during it: ` +
+        `V8 heap ${phase.atPeak.heapUsedMiB} MiB used of ${phase.atPeak.heapTotalMiB} MiB, buffers ${phase.atPeak.arrayBuffersMiB} MiB)`,
     );
+    if (process.env.BENCH_SYNC_ONLY) return;
 
     // Push latency: APPEND one client message at a time and time it until `message.filed`. The
     // mailbox is in sync already (the child's pass); this engine only follows new mail.

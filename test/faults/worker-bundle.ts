@@ -1,18 +1,19 @@
 /**
- * Builds the fault suite's worker (`worker.ts`) into one JavaScript file, once per change of the
- * sources: started from the bundle, a worker is up in a fraction of a second instead of the
- * seconds `tsx` needs to compile the workspace from source — which matters when a run kills and
- * restarts workers a hundred times.
+ * Builds the fault suite's worker (`worker.ts`), or another child-process entry, into one
+ * JavaScript file, once per change of the sources: started from the bundle, a worker is up in a
+ * fraction of a second instead of the seconds `tsx` needs to compile the workspace from source —
+ * which matters when a run kills and restarts workers a hundred times — and its memory is that of
+ * the code as it runs in production, without the TypeScript compiler's.
  */
 import { createHash } from "node:crypto";
 import { mkdir, readdir, rename, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { build } from "esbuild";
 
 const root = join(import.meta.dirname, "..", "..");
-const sourceRoots = ["packages", "test/faults"];
+const defaultEntry = "test/faults/worker.ts";
 
 async function sourceFiles(dir: string, out: string[]): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -24,9 +25,9 @@ async function sourceFiles(dir: string, out: string[]): Promise<void> {
 }
 
 /** A key that changes whenever a source file the worker may include changes. */
-async function sourcesKey(): Promise<string> {
+async function sourcesKey(entry: string): Promise<string> {
   const files: string[] = [];
-  for (const dir of sourceRoots) await sourceFiles(join(root, dir), files);
+  for (const dir of ["packages", dirname(entry)]) await sourceFiles(join(root, dir), files);
   const hash = createHash("sha256");
   for (const file of files.sort()) {
     const info = await stat(file);
@@ -35,22 +36,26 @@ async function sourcesKey(): Promise<string> {
   return hash.digest("hex").slice(0, 16);
 }
 
-/** The path of an up-to-date worker bundle, building it when needed. Safe to call from parallel test files. */
-export async function workerBundle(): Promise<string> {
+/**
+ * The path of an up-to-date bundle of `entry` (a path from the repository root; the fault
+ * worker by default), building it when needed. Safe to call from parallel test files.
+ */
+export async function workerBundle(entry: string = defaultEntry): Promise<string> {
   const dir = join(tmpdir(), "clientmail-fault-worker");
   await mkdir(dir, { recursive: true });
-  const bundle = join(dir, `worker-${await sourcesKey()}.mjs`);
+  const name = basename(entry).replace(/\.ts$/, "");
+  const bundle = join(dir, `${name}-${await sourcesKey(relative(root, join(root, entry)))}.mjs`);
   if (existsSync(bundle)) return bundle;
   const partial = `${bundle}.${process.pid}.tmp`;
   await build({
-    entryPoints: [join(root, "test/faults/worker.ts")],
+    entryPoints: [join(root, entry)],
     outfile: partial,
     bundle: true,
     platform: "node",
     format: "esm",
     target: "node20",
     conditions: ["@clientmail/source"],
-    external: ["pg-native"],
+    external: ["pg-native", "esbuild"],
     logLevel: "error",
     // CommonJS dependencies inside an ES module bundle still call require().
     banner: {

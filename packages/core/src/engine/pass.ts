@@ -58,18 +58,17 @@ export function passDeadlineError(deadlineMs: number, pages: number, cause: unkn
 /**
  * Iterates `iterable` but gives up as soon as `signal` aborts, even when the iterator itself does
  * not listen to the signal (a provider stuck on a silent connection).
+ *
+ * R7: each step races the iterator with an abort listener of its own, removed when the step
+ * settles. Racing every step against one promise that lives for the whole pass would hang a
+ * reaction per page on it, and with it every page already handled: a 20,000-message backfill kept
+ * all its envelopes in memory that way.
  */
 async function* untilAborted<T>(iterable: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const iterator = iterable[Symbol.asyncIterator]();
-  const aborted = new Promise<never>((_, reject) => {
-    const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-    if (signal.aborted) fail();
-    else signal.addEventListener("abort", fail, { once: true });
-  });
-  aborted.catch(() => undefined);
   try {
     for (;;) {
-      const next = await Promise.race([iterator.next(), aborted]);
+      const next = await untilAbortedPromise(iterator.next(), signal);
       if (next.done) return;
       yield next.value;
     }

@@ -1,0 +1,147 @@
+/**
+ * The child process of {@link runSyncPhase} (`sync-phase.ts`), run from a JavaScript bundle: syncs
+ * one mailbox with the production engine and prints `SYNC_PHASE <json>`.
+ */
+import { fileURLToPath } from "node:url";
+import { writeHeapSnapshot } from "node:v8";
+import { EventEmitter } from "eventemitter3";
+import pg from "pg";
+import {
+  createAesGcmKeyring,
+  generateKeyringKey,
+  saveAttachmentsHandler,
+  saveAttachmentsJob,
+  SyncService,
+  type SyncEvents,
+} from "@clientmail/core";
+import { silentLogger, type JobQueue, type JobWorker } from "@clientmail/core/ports";
+import { createFolderBlobStore, createFolderDocumentSink } from "@clientmail/folder";
+import { createImapProvider } from "@clientmail/imap";
+import { createPostgresJobQueue, createPostgresStore } from "@clientmail/postgres";
+import { loopbackHostPolicy } from "../packages/testkit/src/loopback-host-policy.js";
+import type { SyncPhaseResult, SyncPhaseSettings } from "./sync-phase.js";
+
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+async function drained(queue: JobQueue): Promise<void> {
+  for (;;) {
+    const stats = await queue.stats();
+    if (stats.waiting === 0 && stats.running === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
+  const pool = new pg.Pool({ connectionString: settings.databaseUrl, max: 10 });
+  pool.on("error", () => undefined);
+  const store = createPostgresStore({ pool });
+  const spent = { changes: 0, fetch: 0 };
+  const timed = <T>(kind: keyof typeof spent, iterable: AsyncIterable<T>): AsyncIterable<T> => ({
+    async *[Symbol.asyncIterator]() {
+      const iterator = iterable[Symbol.asyncIterator]();
+      for (;;) {
+        const started = performance.now();
+        const next = await iterator.next();
+        spent[kind] += performance.now() - started;
+        if (next.done) return;
+        yield next.value;
+      }
+    },
+  });
+  const events = new EventEmitter<SyncEvents>();
+  let filed = 0;
+  events.on("message.filed", (event) => {
+    if (event.created) filed += 1;
+  });
+  let queue: JobQueue | undefined;
+  let worker: JobWorker | undefined;
+  const storage = settings.storage && {
+    blobs: createFolderBlobStore({ dir: settings.storage.blobDir }),
+    documents: createFolderDocumentSink({ dir: settings.storage.documentsDir }),
+  };
+  if (storage) {
+    queue = createPostgresJobQueue({ pool, store });
+    worker = await queue.work(
+      { [saveAttachmentsJob]: saveAttachmentsHandler({ store, ...storage, logger: silentLogger }) },
+      { pollIntervalMs: 50 },
+    );
+  }
+  const sync = new SyncService({
+    store,
+    clock: { now: () => new Date() },
+    logger: silentLogger,
+    events,
+    ...(storage && queue ? { ...storage, queue } : {}),
+    keyring: createAesGcmKeyring({ keys: { bench: generateKeyringKey() }, currentKeyId: "bench" }),
+    holder: "bench",
+    providerFor: () => {
+      const provider = createImapProvider({
+        host: settings.imap.host,
+        port: settings.imap.port,
+        security: "none",
+        hostPolicy: loopbackHostPolicy,
+        user: settings.imap.user,
+        password: settings.imap.password,
+        folders: settings.imap.folders,
+      });
+      return {
+        kind: provider.kind,
+        changes: (c, o) => timed("changes", provider.changes(c, o)),
+        fetch: (ids, o) => timed("fetch", provider.fetch(ids, o)),
+        search: provider.search.bind(provider),
+        watch: provider.watch.bind(provider),
+        close: provider.close.bind(provider),
+      };
+    },
+  });
+  const startRss = process.memoryUsage.rss();
+  let sampled = startRss;
+  let atPeak = process.memoryUsage();
+  const snapshotAt = Number(process.env.BENCH_HEAP_SNAPSHOT_AT_MIB ?? 0) * 2 ** 20;
+  let snapshotTaken = false;
+  const sample = () => {
+    const usage = process.memoryUsage();
+    if (snapshotAt > 0 && !snapshotTaken && usage.heapUsed > snapshotAt) {
+      snapshotTaken = true;
+      console.error(`heap snapshot: ${writeHeapSnapshot()}`);
+    }
+    if (usage.rss > sampled) {
+      sampled = usage.rss;
+      atPeak = usage;
+    }
+  };
+  const sampler = setInterval(sample, 25);
+  const started = performance.now();
+  const outcome = await sync.syncMailbox(settings.firmId, settings.mailboxId);
+  if (queue) await drained(queue);
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  sample();
+  await worker?.stop({ timeoutMs: 1_000 });
+  await queue?.close();
+  await sync.closeAll();
+  await pool.end();
+  return {
+    outcome: String(outcome),
+    seconds,
+    filed,
+    spent,
+    // maxRSS is in KiB on Linux and macOS.
+    peakRssMiB: mib(process.resourceUsage().maxRSS * 1024),
+    sampledPeakRssMiB: mib(sampled),
+    startRssMiB: mib(startRss),
+    atPeak: {
+      heapUsedMiB: mib(atPeak.heapUsed),
+      heapTotalMiB: mib(atPeak.heapTotal),
+      externalMiB: mib(atPeak.external),
+      arrayBuffersMiB: mib(atPeak.arrayBuffers),
+    },
+  };
+}
+
+if (process.env.CLIENTMAIL_SYNC_PHASE && process.argv[1] === fileURLToPath(import.meta.url)) {
+  const settings = JSON.parse(process.env.CLIENTMAIL_SYNC_PHASE) as SyncPhaseSettings;
+  const result = await child(settings);
+  process.stdout.write(`SYNC_PHASE ${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
