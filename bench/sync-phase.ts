@@ -63,4 +63,3 @@ export async function runSyncPhase(settings: SyncPhaseSettings): Promise<SyncPha
   if (code !== 0 || !line) throw new Error(`the sync phase failed (exit ${code}): ${output.slice(-2000)}`);
   return JSON.parse(line.slice("SYNC_PHASE ".length)) as SyncPhaseResult;
 }
-
