@@ -28,6 +28,8 @@ async function sourceFiles(dir: string, out: string[]): Promise<void> {
 async function sourcesKey(entry: string): Promise<string> {
   const files: string[] = [];
   for (const dir of ["packages", dirname(entry)]) await sourceFiles(join(root, dir), files);
+  // This file's build settings too.
+  files.push(import.meta.filename);
   const hash = createHash("sha256");
   for (const file of files.sort()) {
     const info = await stat(file);
@@ -55,7 +57,10 @@ export async function workerBundle(entry: string = defaultEntry): Promise<string
     format: "esm",
     target: "node20",
     conditions: ["@clientmail/source"],
-    external: ["pg-native", "esbuild"],
+    // Loaded lazily by their importers, if ever (cosmiconfig reads TypeScript config files with
+    // `typescript`; graphile-worker's config search never asks it to): left out, as they stay out
+    // of memory in an installed application. Bundled, the compiler's 9 MiB of source would be.
+    external: ["pg-native", "esbuild", "typescript"],
     logLevel: "error",
     // CommonJS dependencies inside an ES module bundle still call require().
     banner: {
