@@ -178,7 +178,15 @@ export interface HttpRun {
    * Every wait the engine scheduled for a mailbox (a pass's follow-up job due later), with the
    * mailbox's state then; the polls after a completed pass are left out.
    */
-  waits: Array<{ mailbox: StaffLabel; ms: number; status: string; until?: Date | undefined; at: Date }>;
+  waits: Array<{
+    mailbox: StaffLabel;
+    ms: number;
+    status: string;
+    until?: Date | undefined;
+    at: Date;
+    /** The error a `retrying` mailbox last had, to tell why a wait was not a throttle. */
+    lastError?: string | undefined;
+  }>;
   digest(): Promise<FaultDigest>;
 }
 
@@ -259,6 +267,7 @@ export async function runHttpFirm(
             status: state?.status ?? "missing",
             until: state?.status === "throttled" ? state.until : undefined,
             at,
+            lastError: state?.status === "retrying" ? state.lastError : undefined,
           });
         }
       },

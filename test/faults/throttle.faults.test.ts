@@ -74,7 +74,8 @@ describe("fault suite: rate-limit storms on the Gmail and Graph fakes", () => {
       ...(all.includes("stopped") ? [`the mailbox was stopped (states: ${all.join(" > ")})`] : []),
       ...(all.includes("throttled") ? [] : ["the mailbox never showed throttled"]),
       ...waitsNotThrottled.map(
-        (w) => `${w.mailbox} waited ${w.ms} ms while ${w.status}, not throttled until a time to come`,
+        (w) =>
+          `${w.mailbox} waited ${w.ms} ms while ${w.status}${w.lastError ? ` after ${w.lastError}` : ""}, not throttled until a time to come`,
       ),
       ...diff.details,
       ...(run.synced ? [] : ["the mailboxes did not all complete a pass"]),
