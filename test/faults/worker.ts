@@ -25,6 +25,8 @@ import {
 } from "@clientmail/core";
 import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core/ports";
 import { createFolderBlobStore } from "@clientmail/folder";
+import { createGmailProvider } from "@clientmail/gmail";
+import { createGraphProvider } from "@clientmail/graph";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresJobQueue, createPostgresStore } from "@clientmail/postgres";
 import { FolderDocumentSink, loopbackHostPolicy } from "@clientmail/testkit";
@@ -33,6 +35,7 @@ import { codeOf, isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue } from
 import {
   pointKinds,
   workerConfigVariable,
+  type HttpTarget,
   type PointKind,
   type WorkerConfig,
   type WorkerLine,
@@ -252,8 +255,62 @@ function instrumentProvider(inner: MailProvider, points: Points, refuse: Readonl
       }
     },
     watch: (onChange, options) => inner.watch(onChange, options),
+    push: inner.push,
     close: () => inner.close(),
   };
+}
+
+/** A push registration request: Gmail `users.watch`, a Graph subscription created or renewed. */
+function isPushRequest(method: string, url: string): boolean {
+  const path = new URL(url).pathname;
+  if (method === "POST" && /\/watch$/.test(path)) return true;
+  return (method === "POST" || method === "PATCH") && /\/subscriptions(\/[^/]+)?$/.test(path);
+}
+
+/** `fetch` with the `push-call` and `push-accepted` points around push registration requests. */
+function instrumentFetch(points: Points): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    if (!isPushRequest(request.method, request.url)) return fetch(request);
+    await points.hit("push-call");
+    const response = await fetch(request);
+    if (response.ok) await points.hit("push-accepted");
+    return response;
+  };
+}
+
+/** The real Gmail or Graph provider, on the parent's fake through its loopback bridge. */
+function httpProvider(
+  target: HttpTarget,
+  mailboxId: string,
+  points: Points,
+  clock: { now: () => Date },
+): MailProvider {
+  const mailbox = target.mailboxes[mailboxId];
+  if (!mailbox) throw new Error(`no ${target.kind} login for mailbox ${mailboxId}`);
+  const common = { fetch: instrumentFetch(points), clock, allowInsecure: true, logger: stderrLogger };
+  if (target.kind === "gmail")
+    return createGmailProvider({
+      ...common,
+      credentials: { ...target.oauthClient!, refreshToken: mailbox.token },
+      emailAddress: mailbox.address,
+      baseUrl: target.url,
+      tokenUrl: `${target.url}/token`,
+      push: { topicName: "projects/faults/topics/gmail" },
+      pageSize: 20,
+    });
+  return createGraphProvider({
+    ...common,
+    mailbox: mailbox.address,
+    getAccessToken: async () => mailbox.token,
+    baseUrl: `${target.url}/v1.0`,
+    random: () => 0.5,
+    push: {
+      notificationUrl: "https://hooks.faults.example/graph",
+      lifecycleNotificationUrl: "https://hooks.faults.example/graph/lifecycle",
+    },
+    pageSize: 20,
+  });
 }
 
 const stderrLogger: Logger = {
@@ -302,6 +359,8 @@ async function main(): Promise<void> {
     }),
     rawStore,
     {
+      // A virtual clock ahead of the database's by the skew: run-at times go in as real time.
+      runAt: config.http ? (at) => new Date(at.getTime() - skew) : undefined,
       onEnqueued: async (jobs) => {
         await hitAfterCommit(points, "enqueued");
         if (jobs.some((job) => job.name === saveAttachmentsJob))
@@ -313,6 +372,7 @@ async function main(): Promise<void> {
         if (name === workerJobs.backfill || name === workerJobs.backfillMailbox)
           await points.hit("backfill-start");
         await passes.run(job, () => inner(job, signal));
+        if (name === workerJobs.pushSubscribe || name === workerJobs.pushRenew) await points.hit("push-done");
         jobsRun[name] = (jobsRun[name] ?? 0) + 1;
         await points.hit("job-done");
       },
@@ -336,6 +396,8 @@ async function main(): Promise<void> {
     maxConsecutiveFailures: config.maxConsecutiveFailures,
     random: () => random() * config.jitterScale,
     providerFor: (mailbox) => {
+      if (config.http)
+        return instrumentProvider(httpProvider(config.http, mailbox.id, points, { now }), points, refuse);
       const target = byId.get(mailbox.id);
       if (!target) throw new Error(`no IMAP login for mailbox ${mailbox.id}`);
       return instrumentProvider(
