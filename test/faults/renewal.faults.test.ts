@@ -11,14 +11,7 @@
  * registration).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createGmailFake,
-  createGraphFake,
-  startHttpBridge,
-  type GmailFake,
-  type GraphFake,
-  type HttpBridge,
-} from "@clientmail/testkit";
+import { gmailBackend, graphBackend, TrialTime, type Backend } from "./bridged-fakes.js";
 import { staffAddresses, staffLabels } from "./corpus.js";
 import {
   crashTrials,
@@ -29,7 +22,7 @@ import {
   type FaultFirm,
   type WorkerResult,
 } from "./harness.js";
-import type { HttpTarget, Point, PointKind } from "./worker-protocol.js";
+import type { Point, PointKind } from "./worker-protocol.js";
 
 const day = 86_400_000;
 const minute = 60_000;
@@ -63,117 +56,6 @@ function seeded(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * The trial's virtual time: the fake's clock, and the workers' (as their clock skew). Moving it
- * ahead moves the queue's waiting jobs with it, as `http-harness.ts` does.
- */
-class TrialTime {
-  offset = 0;
-  readonly clock = { now: () => new Date(Date.now() + this.offset) };
-
-  async advance(firm: FaultFirm, ms: number): Promise<void> {
-    this.offset += ms;
-    await firm.pool.query(
-      `UPDATE graphile_worker._private_jobs SET run_at = run_at - $1 * interval '1 millisecond'
-       WHERE locked_at IS NULL AND attempts < max_attempts`,
-      [ms],
-    );
-  }
-}
-
-/** A provider's fake with the firm's three mailboxes, on a loopback bridge. */
-interface Backend {
-  kind: "gmail" | "graph";
-  target: HttpTarget;
-  /** Registrations the fake holds for a mailbox address: id → expiry (live ones only). */
-  live(address: string): Map<string, Date>;
-  /** Every registration the fake holds, live or not. */
-  all(): Array<{ id: string; address: string; folder: string }>;
-  /** How long a registration lives at this provider. */
-  lifetimeMs: number;
-  /** Registrations per mailbox (Graph: one per synced folder). */
-  perMailbox: number;
-  close(): Promise<void>;
-}
-
-async function gmailBackend(firm: FaultFirm, time: TrialTime): Promise<Backend> {
-  const fake: GmailFake = createGmailFake({ clock: time.clock });
-  const users = staffLabels.map((label) => fake.addUser(staffAddresses[label]));
-  const bridge: HttpBridge = await startHttpBridge(fake.fetch, (path) =>
-    path.startsWith("/token")
-      ? `https://oauth2.googleapis.com${path}`
-      : `https://gmail.googleapis.com${path}`,
-  );
-  return {
-    kind: "gmail",
-    lifetimeMs: 7 * day,
-    perMailbox: 1,
-    target: {
-      kind: "gmail",
-      url: bridge.url,
-      oauthClient: fake.oauthClient,
-      mailboxes: Object.fromEntries(
-        staffLabels.map((label) => [
-          firm.mailboxIds[label],
-          { address: staffAddresses[label], token: fake.refreshTokenOf(staffAddresses[label])! },
-        ]),
-      ),
-    },
-    live(address) {
-      const user = users.find((u) => u.address === address.toLowerCase());
-      const watch = user?.watch;
-      return watch && watch.expiration > time.clock.now().getTime()
-        ? new Map([[`gmail:${address.toLowerCase()}`, new Date(watch.expiration)]])
-        : new Map();
-    },
-    all: () =>
-      users.flatMap((u) =>
-        u.watch ? [{ id: `gmail:${u.address}`, address: u.address, folder: u.watch.topicName }] : [],
-      ),
-    close: () => bridge.close(),
-  };
-}
-
-async function graphBackend(firm: FaultFirm, time: TrialTime): Promise<Backend> {
-  // The host's webhook: it answers Graph's validation requests; notifications are not what this
-  // case is about.
-  const deliver = async (request: Request): Promise<Response> => {
-    const token = new URL(request.url).searchParams.get("validationToken");
-    if (token !== null) return new Response(token, { headers: { "Content-Type": "text/plain" } });
-    return new Response(null, { status: 202 });
-  };
-  const fake: GraphFake = createGraphFake({ clock: time.clock, deliver });
-  for (const label of staffLabels) fake.addMailbox(staffAddresses[label]);
-  const bridge = await startHttpBridge(fake.fetch, (path) => `https://graph.microsoft.com${path}`);
-  return {
-    kind: "graph",
-    lifetimeMs: 3 * day,
-    perMailbox: 2,
-    target: {
-      kind: "graph",
-      url: bridge.url,
-      mailboxes: Object.fromEntries(
-        staffLabels.map((label) => [
-          firm.mailboxIds[label],
-          { address: staffAddresses[label], token: fake.accessTokenFor(staffAddresses[label]) },
-        ]),
-      ),
-    },
-    live(address) {
-      const now = time.clock.now().getTime();
-      return new Map(
-        fake
-          .subscriptions()
-          .filter((s) => s.mailbox === address.toLowerCase() && s.expirationDateTime.getTime() > now)
-          .map((s) => [s.id, s.expirationDateTime]),
-      );
-    },
-    all: () =>
-      fake.subscriptions().map((s) => ({ id: s.id, address: s.mailbox, folder: s.folderId ?? s.resource })),
-    close: () => bridge.close(),
   };
 }
 
