@@ -191,6 +191,8 @@ export interface WorkerOptions {
   toggle?: WorkerConfig["toggle"];
   /** See {@link WorkerConfig.http}: the mailboxes are on a Gmail or Graph fake (no corpus in Dovecot). */
   http?: WorkerConfig["http"];
+  /** See {@link WorkerConfig.invitations}. */
+  invitations?: WorkerConfig["invitations"];
 }
 
 /** How a worker process ended. */
@@ -457,6 +459,7 @@ export class FaultSuite {
       reportPoints: options.reportPoints ?? options.onLine !== undefined,
       toggle: options.toggle,
       http: options.http,
+      invitations: options.invitations,
     };
     const started = Date.now();
     const child = spawn(process.execPath, [this.workerPath], {

@@ -26,7 +26,10 @@
  *   renew) is about to be sent, before the provider got it;
  * - `push-accepted`: the provider accepted such a request, before the worker heard its answer;
  * - `push-done`: a `push.subscribe` or `push.renew` job's handler finished (its records and next
- *   renewal committed), before the queue recorded the job as done (Y2, R8).
+ *   renewal committed), before the queue recorded the job as done (Y2, R8);
+ * - `invitation-start`: the host's invitation handler was called, before it sent anything;
+ * - `invitation-sent`: the host's invitation handler sent (recorded) the email, before the queue
+ *   recorded the job as done (T2, R8).
  */
 export type PointKind =
   | "before-commit"
@@ -43,7 +46,9 @@ export type PointKind =
   | "backfill-start"
   | "push-call"
   | "push-accepted"
-  | "push-done";
+  | "push-done"
+  | "invitation-start"
+  | "invitation-sent";
 
 export const pointKinds: readonly PointKind[] = [
   "before-commit",
@@ -61,6 +66,8 @@ export const pointKinds: readonly PointKind[] = [
   "push-call",
   "push-accepted",
   "push-done",
+  "invitation-start",
+  "invitation-sent",
 ];
 
 /** The `n`-th time the worker reaches a point of `kind`. */
@@ -158,6 +165,14 @@ export interface WorkerConfig {
    * the way into the queue, whose database waits on real time.
    */
   http?: HttpTarget | undefined;
+  /**
+   * The worker is given an invitations handler (T2, R8) that acts as a host which sends each
+   * email once: it records every call in `dir/deliveries.log` and "sends" an event by creating
+   * `dir/<type>-<sha256(token)>` exclusively — a repeated delivery finds it and sends nothing.
+   * Before taking jobs, the worker process changes these links' login through the facade wired to
+   * the queue, one transaction each (only the first worker of a trial is given `toggles`).
+   */
+  invitations?: { dir: string; toggles: Array<{ linkId: string; login: boolean }> } | undefined;
   /** Write a line for every point reached (the parent reacts to them). */
   reportPoints: boolean;
 }

@@ -12,7 +12,9 @@
  * runs it from source.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import {
@@ -21,6 +23,7 @@ import {
   isUnreadable,
   saveAttachmentsJob,
   workerJobs,
+  type InvitationHandler,
   type UnreadableMessage,
 } from "@clientmail/core";
 import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core/ports";
@@ -313,6 +316,24 @@ function httpProvider(
   });
 }
 
+/**
+ * A host that sends each invitation email once (see `WorkerConfig.invitations`): the event's type
+ * and token identify it across repeated deliveries.
+ */
+function invitationHost(dir: string, points: Points): InvitationHandler {
+  return async (event) => {
+    await points.hit("invitation-start");
+    const name = `${event.type}-${createHash("sha256").update(event.token).digest("hex").slice(0, 32)}`;
+    appendFileSync(join(dir, "deliveries.log"), `${name}\n`);
+    try {
+      writeFileSync(join(dir, name), JSON.stringify({ linkId: event.linkId }), { flag: "wx" });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    await points.hit("invitation-sent");
+  };
+}
+
 const stderrLogger: Logger = {
   debug: () => undefined,
   info: () => undefined,
@@ -395,6 +416,7 @@ async function main(): Promise<void> {
     leaseTtlMs: config.leaseTtlMs,
     maxConsecutiveFailures: config.maxConsecutiveFailures,
     random: () => random() * config.jitterScale,
+    invitations: config.invitations ? invitationHost(config.invitations.dir, points) : undefined,
     providerFor: (mailbox) => {
       if (config.http)
         return instrumentProvider(httpProvider(config.http, mailbox.id, points, { now }), points, refuse);
@@ -421,6 +443,11 @@ async function main(): Promise<void> {
   if (config.toggle) {
     const cm = createClientMail({ store, queue, clock: { now } });
     await cm.updateLink(config.firmId, config.toggle.linkId, { emailSync: config.toggle.emailSync });
+  }
+  if (config.invitations && config.invitations.toggles.length > 0) {
+    const cm = createClientMail({ store, queue, clock: { now } });
+    for (const toggle of config.invitations.toggles)
+      await cm.updateLink(config.firmId, toggle.linkId, { login: toggle.login });
   }
   await worker.start();
   let stopped = false;
