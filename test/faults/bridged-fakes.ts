@@ -42,7 +42,7 @@ export interface Backend {
   target: HttpTarget;
   /** Registrations the fake holds for a mailbox address: id → expiry (live ones only). */
   live(address: string): Map<string, Date>;
-  /** Every registration the fake holds, live or not. */
+  /** Every live registration the fake holds (the provider forgets expired ones). */
   all(): Array<{ id: string; address: string; folder: string }>;
   /** How long a registration lives at this provider. */
   lifetimeMs: number;
@@ -83,7 +83,9 @@ export async function gmailBackend(firm: FaultFirm, time: TrialTime): Promise<Ba
     },
     all: () =>
       users.flatMap((u) =>
-        u.watch ? [{ id: `gmail:${u.address}`, address: u.address, folder: u.watch.topicName }] : [],
+        u.watch && u.watch.expiration > time.clock.now().getTime()
+          ? [{ id: `gmail:${u.address}`, address: u.address, folder: u.watch.topicName }]
+          : [],
       ),
     close: () => bridge.close(),
   };
@@ -124,7 +126,10 @@ export async function graphBackend(firm: FaultFirm, time: TrialTime): Promise<Ba
       );
     },
     all: () =>
-      fake.subscriptions().map((s) => ({ id: s.id, address: s.mailbox, folder: s.folderId ?? s.resource })),
+      fake
+        .subscriptions()
+        .filter((s) => s.expirationDateTime.getTime() > time.clock.now().getTime())
+        .map((s) => ({ id: s.id, address: s.mailbox, folder: s.folderId ?? s.resource })),
     close: () => bridge.close(),
   };
 }

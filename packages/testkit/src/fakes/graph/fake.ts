@@ -1207,6 +1207,9 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
     segments: string[],
     ctx: Context,
   ): Promise<Response> {
+    const found = subscriptions.get(segments[1] ?? "");
+    // Like Graph, an expired subscription is gone: renewing it is too late.
+    if (found && found.expirationDateTime.getTime() <= clock.now().getTime()) subscriptions.delete(found.id);
     const subscription = subscriptions.get(segments[1] ?? "");
     if (!subscription) return graphError(404, "ResourceNotFound", "The object was not found.");
     if (operation === "deleteSubscription") {
@@ -1378,7 +1381,10 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
       return record(request, operation, undefined, inBatch, await handleCreateSubscription(user, ctx));
     if (operation === "listSubscriptions") {
       // Like Graph: the caller's own subscriptions (an application's, or a signed-in user's).
-      const value = [...subscriptions.values()].filter((s) => s.owner === user).map(renderSubscription);
+      const now = clock.now().getTime();
+      const value = [...subscriptions.values()]
+        .filter((s) => s.owner === user && s.expirationDateTime.getTime() > now)
+        .map(renderSubscription);
       return record(request, operation, undefined, inBatch, json({ value }));
     }
     if (operation.endsWith("Subscription"))
