@@ -81,7 +81,7 @@ describe("fault suite: invitation events under kill -9", () => {
             http: backend.target,
             crash,
             lockTimeoutMs: 1_000,
-            leaseTtlMs: 4_000,
+            leaseTtlMs: 2_000,
             timeoutMs: 60_000,
             invitations: { dir, toggles: first ? plan.toggles : [] },
           }).done;

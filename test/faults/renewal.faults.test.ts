@@ -119,7 +119,7 @@ describe("fault suite: push registrations and renewals under kill -9", () => {
         crash: point,
         clockSkewMs: time.offset,
         lockTimeoutMs: 1_000,
-        leaseTtlMs: 4_000,
+        leaseTtlMs: 2_000,
         timeoutMs: 60_000,
         engine: { auditIntervalMs: 365 * day },
       }).done;
