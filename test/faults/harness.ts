@@ -189,6 +189,10 @@ export interface WorkerOptions {
   reportPoints?: boolean | undefined;
   /** See {@link WorkerConfig.toggle}. */
   toggle?: WorkerConfig["toggle"];
+  /** See {@link WorkerConfig.http}: the mailboxes are on a Gmail or Graph fake (no corpus in Dovecot). */
+  http?: WorkerConfig["http"];
+  /** See {@link WorkerConfig.invitations}. */
+  invitations?: WorkerConfig["invitations"];
 }
 
 /** How a worker process ended. */
@@ -242,7 +246,7 @@ export class FaultSuite {
    * Prepares the file's template database and, unless `imap: false` (cases on the HTTP providers'
    * fakes), attaches the run's Dovecot and builds the worker.
    */
-  static async open(options: { imap?: boolean } = {}): Promise<FaultSuite> {
+  static async open(options: { imap?: boolean; worker?: boolean } = {}): Promise<FaultSuite> {
     const template = await freshDatabase("fault_tpl");
     const pool = new pg.Pool({ connectionString: template, max: 2 });
     try {
@@ -251,7 +255,8 @@ export class FaultSuite {
     } finally {
       await pool.end();
     }
-    if (options.imap === false) return new FaultSuite(template, undefined, undefined);
+    if (options.imap === false)
+      return new FaultSuite(template, undefined, options.worker ? await workerBundle() : undefined);
     const info = process.env.CLIENTMAIL_TEST_DOVECOT;
     if (!info) throw new Error("CLIENTMAIL_TEST_DOVECOT is not set: run the fault suite with pnpm test");
     const dovecot = attachDovecot(JSON.parse(info) as DovecotInfo);
@@ -265,7 +270,7 @@ export class FaultSuite {
   }
 
   get workerPath(): string {
-    if (!this.worker) throw new Error("this fault suite was opened without IMAP");
+    if (!this.worker) throw new Error("this fault suite was opened without IMAP or a worker");
     return this.worker;
   }
 
@@ -420,8 +425,8 @@ export class FaultSuite {
   }
 
   /** Starts a worker process for the firm. */
-  startWorker(firm: FaultFirm, loaded: LoadedCorpus, options: WorkerOptions = {}): WorkerHandle {
-    const target = options.target ?? loaded.server;
+  startWorker(firm: FaultFirm, loaded: LoadedCorpus | undefined, options: WorkerOptions = {}): WorkerHandle {
+    const target = options.target ?? loaded?.server ?? { host: "127.0.0.1", port: 0 };
     const config: WorkerConfig = {
       databaseUrl: firm.databaseUrl,
       firmId: firm.firmId,
@@ -430,8 +435,8 @@ export class FaultSuite {
         label,
         host: target.host,
         port: target.port,
-        user: loaded.logins[label].user,
-        password: loaded.logins[label].password,
+        user: loaded?.logins[label].user ?? "",
+        password: loaded?.logins[label].password ?? "",
       })),
       docsDir: firm.documents.dir,
       blobsDir: firm.blobsDir,
@@ -453,6 +458,8 @@ export class FaultSuite {
       engine: options.engine ?? {},
       reportPoints: options.reportPoints ?? options.onLine !== undefined,
       toggle: options.toggle,
+      http: options.http,
+      invitations: options.invitations,
     };
     const started = Date.now();
     const child = spawn(process.execPath, [this.workerPath], {
@@ -532,7 +539,7 @@ export class FaultSuite {
    */
   async runTrial(
     firm: FaultFirm,
-    loaded: LoadedCorpus,
+    loaded: LoadedCorpus | undefined,
     options: WorkerOptions & { crashes?: readonly Point[]; cleanRuns?: number } = {},
   ): Promise<TrialOutcome> {
     const started = Date.now();

@@ -21,7 +21,15 @@
  * - `job-done`: a job's handler finished, before the queue recorded the job as done;
  * - `save-enqueued`: as `enqueued`, for a transaction that added `attachments.save` jobs (a page's);
  * - `save-start`: as `job-start`, for an `attachments.save` job;
- * - `backfill-start`: as `job-start`, for a `backfill.addresses` or `backfill.mailbox` job (T7, Y5).
+ * - `backfill-start`: as `job-start`, for a `backfill.addresses` or `backfill.mailbox` job (T7, Y5);
+ * - `push-call`: a push registration request (Gmail `users.watch`, Graph subscription create or
+ *   renew) is about to be sent, before the provider got it;
+ * - `push-accepted`: the provider accepted such a request, before the worker heard its answer;
+ * - `push-done`: a `push.subscribe` or `push.renew` job's handler finished (its records and next
+ *   renewal committed), before the queue recorded the job as done (Y2, R8);
+ * - `invitation-start`: the host's invitation handler was called, before it sent anything;
+ * - `invitation-sent`: the host's invitation handler sent (recorded) the email, before the queue
+ *   recorded the job as done (T2, R8).
  */
 export type PointKind =
   | "before-commit"
@@ -35,7 +43,12 @@ export type PointKind =
   | "job-done"
   | "save-enqueued"
   | "save-start"
-  | "backfill-start";
+  | "backfill-start"
+  | "push-call"
+  | "push-accepted"
+  | "push-done"
+  | "invitation-start"
+  | "invitation-sent";
 
 export const pointKinds: readonly PointKind[] = [
   "before-commit",
@@ -50,6 +63,11 @@ export const pointKinds: readonly PointKind[] = [
   "save-enqueued",
   "save-start",
   "backfill-start",
+  "push-call",
+  "push-accepted",
+  "push-done",
+  "invitation-start",
+  "invitation-sent",
 ];
 
 /** The `n`-th time the worker reaches a point of `kind`. */
@@ -66,6 +84,21 @@ export interface WorkerMailbox {
   port: number;
   user: string;
   password: string;
+}
+
+/**
+ * The firm's mailboxes on the testkit's Gmail or Graph fake, which the parent serves on a loopback
+ * HTTP bridge: the worker runs the real provider against `url` (plain http, `allowInsecure`), with
+ * push registrations configured.
+ */
+export interface HttpTarget {
+  kind: "gmail" | "graph";
+  /** The bridge, `http://127.0.0.1:<port>`. */
+  url: string;
+  /** Gmail: the OAuth client the fake's token endpoint accepts. */
+  oauthClient?: { clientId: string; clientSecret: string } | undefined;
+  /** By mailbox id: its address and credential (Gmail refresh token, Graph access token). */
+  mailboxes: Record<string, { address: string; token: string }>;
 }
 
 export interface WorkerConfig {
@@ -126,6 +159,20 @@ export interface WorkerConfig {
    * the same transaction), as a host's web process would.
    */
   toggle?: { linkId: string; emailSync: boolean } | undefined;
+  /**
+   * The mailboxes are on a Gmail or Graph fake instead of IMAP. The engine's clock is then virtual
+   * (`clockSkewMs` ahead, the fake's clock in the parent): run-at times are put back by the skew on
+   * the way into the queue, whose database waits on real time.
+   */
+  http?: HttpTarget | undefined;
+  /**
+   * The worker is given an invitations handler (T2, R8) that acts as a host which sends each
+   * email once: it records every call in `dir/deliveries.log` and "sends" an event by creating
+   * `dir/<type>-<sha256(token)>` exclusively — a repeated delivery finds it and sends nothing.
+   * Before taking jobs, the worker process changes these links' login through the facade wired to
+   * the queue, one transaction each (only the first worker of a trial is given `toggles`).
+   */
+  invitations?: { dir: string; toggles: Array<{ linkId: string; login: boolean }> } | undefined;
   /** Write a line for every point reached (the parent reacts to them). */
   reportPoints: boolean;
 }

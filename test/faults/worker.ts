@@ -12,7 +12,9 @@
  * runs it from source.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import {
@@ -21,10 +23,13 @@ import {
   isUnreadable,
   saveAttachmentsJob,
   workerJobs,
+  type InvitationHandler,
   type UnreadableMessage,
 } from "@clientmail/core";
 import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core/ports";
 import { createFolderBlobStore } from "@clientmail/folder";
+import { createGmailProvider } from "@clientmail/gmail";
+import { createGraphProvider } from "@clientmail/graph";
 import { createImapProvider } from "@clientmail/imap";
 import { createPostgresJobQueue, createPostgresStore } from "@clientmail/postgres";
 import { FolderDocumentSink, loopbackHostPolicy } from "@clientmail/testkit";
@@ -33,6 +38,7 @@ import { codeOf, isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue } from
 import {
   pointKinds,
   workerConfigVariable,
+  type HttpTarget,
   type PointKind,
   type WorkerConfig,
   type WorkerLine,
@@ -252,7 +258,79 @@ function instrumentProvider(inner: MailProvider, points: Points, refuse: Readonl
       }
     },
     watch: (onChange, options) => inner.watch(onChange, options),
+    push: inner.push,
     close: () => inner.close(),
+  };
+}
+
+/** A push registration request: Gmail `users.watch`, a Graph subscription created or renewed. */
+function isPushRequest(method: string, url: string): boolean {
+  const path = new URL(url).pathname;
+  if (method === "POST" && /\/watch$/.test(path)) return true;
+  return (method === "POST" || method === "PATCH") && /\/subscriptions(\/[^/]+)?$/.test(path);
+}
+
+/** `fetch` with the `push-call` and `push-accepted` points around push registration requests. */
+function instrumentFetch(points: Points): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    if (!isPushRequest(request.method, request.url)) return fetch(request);
+    await points.hit("push-call");
+    const response = await fetch(request);
+    if (response.ok) await points.hit("push-accepted");
+    return response;
+  };
+}
+
+/** The real Gmail or Graph provider, on the parent's fake through its loopback bridge. */
+function httpProvider(
+  target: HttpTarget,
+  mailboxId: string,
+  points: Points,
+  clock: { now: () => Date },
+): MailProvider {
+  const mailbox = target.mailboxes[mailboxId];
+  if (!mailbox) throw new Error(`no ${target.kind} login for mailbox ${mailboxId}`);
+  const common = { fetch: instrumentFetch(points), clock, allowInsecure: true, logger: stderrLogger };
+  if (target.kind === "gmail")
+    return createGmailProvider({
+      ...common,
+      credentials: { ...target.oauthClient!, refreshToken: mailbox.token },
+      emailAddress: mailbox.address,
+      baseUrl: target.url,
+      tokenUrl: `${target.url}/token`,
+      push: { topicName: "projects/faults/topics/gmail" },
+      pageSize: 20,
+    });
+  return createGraphProvider({
+    ...common,
+    mailbox: mailbox.address,
+    getAccessToken: async () => mailbox.token,
+    baseUrl: `${target.url}/v1.0`,
+    random: () => 0.5,
+    push: {
+      notificationUrl: "https://hooks.faults.example/graph",
+      lifecycleNotificationUrl: "https://hooks.faults.example/graph/lifecycle",
+    },
+    pageSize: 20,
+  });
+}
+
+/**
+ * A host that sends each invitation email once (see `WorkerConfig.invitations`): the event's type
+ * and token identify it across repeated deliveries.
+ */
+function invitationHost(dir: string, points: Points): InvitationHandler {
+  return async (event) => {
+    await points.hit("invitation-start");
+    const name = `${event.type}-${createHash("sha256").update(event.token).digest("hex").slice(0, 32)}`;
+    appendFileSync(join(dir, "deliveries.log"), `${name}\n`);
+    try {
+      writeFileSync(join(dir, name), JSON.stringify({ linkId: event.linkId }), { flag: "wx" });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    await points.hit("invitation-sent");
   };
 }
 
@@ -302,6 +380,8 @@ async function main(): Promise<void> {
     }),
     rawStore,
     {
+      // A virtual clock ahead of the database's by the skew: run-at times go in as real time.
+      runAt: config.http ? (at) => new Date(at.getTime() - skew) : undefined,
       onEnqueued: async (jobs) => {
         await hitAfterCommit(points, "enqueued");
         if (jobs.some((job) => job.name === saveAttachmentsJob))
@@ -313,6 +393,7 @@ async function main(): Promise<void> {
         if (name === workerJobs.backfill || name === workerJobs.backfillMailbox)
           await points.hit("backfill-start");
         await passes.run(job, () => inner(job, signal));
+        if (name === workerJobs.pushSubscribe || name === workerJobs.pushRenew) await points.hit("push-done");
         jobsRun[name] = (jobsRun[name] ?? 0) + 1;
         await points.hit("job-done");
       },
@@ -335,7 +416,10 @@ async function main(): Promise<void> {
     leaseTtlMs: config.leaseTtlMs,
     maxConsecutiveFailures: config.maxConsecutiveFailures,
     random: () => random() * config.jitterScale,
+    invitations: config.invitations ? invitationHost(config.invitations.dir, points) : undefined,
     providerFor: (mailbox) => {
+      if (config.http)
+        return instrumentProvider(httpProvider(config.http, mailbox.id, points, { now }), points, refuse);
       const target = byId.get(mailbox.id);
       if (!target) throw new Error(`no IMAP login for mailbox ${mailbox.id}`);
       return instrumentProvider(
@@ -359,6 +443,11 @@ async function main(): Promise<void> {
   if (config.toggle) {
     const cm = createClientMail({ store, queue, clock: { now } });
     await cm.updateLink(config.firmId, config.toggle.linkId, { emailSync: config.toggle.emailSync });
+  }
+  if (config.invitations && config.invitations.toggles.length > 0) {
+    const cm = createClientMail({ store, queue, clock: { now } });
+    for (const toggle of config.invitations.toggles)
+      await cm.updateLink(config.firmId, toggle.linkId, { login: toggle.login });
   }
   await worker.start();
   let stopped = false;

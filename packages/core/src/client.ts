@@ -79,10 +79,10 @@ import type {
   ThreadView,
 } from "./ports/store.js";
 import type { JobQueue } from "./ports/job-queue.js";
-import { backfillJob, syncJob } from "./engine/worker.js";
+import { syncJob } from "./engine/worker.js";
 import type { BlobStore } from "./ports/blob-store.js";
 import type { DocumentSink } from "./ports/document-sink.js";
-import type { FacadeContext } from "./facade/context.js";
+import { emitEffects, enqueueEffects, type FacadeContext } from "./facade/context.js";
 import {
   addContactAddress,
   deleteAccount,
@@ -135,11 +135,14 @@ import {
 
 /** Events the facade emits after a change is committed. */
 export interface ClientMailEvents {
-  /** T2: the host sends the portal invitation email (with the token in its link). */
+  /**
+   * T2: the host sends the portal invitation email (with the token in its link). Without a queue
+   * only: with one, workers hand it to their `invitations` handler (R8, see `createWorker`).
+   */
   "invitation.requested": [
     { firmId: FirmId; linkId: LinkId; email: string; token: string; customMessage: string | undefined },
   ];
-  /** T4: a token stopped working. */
+  /** T4: a token stopped working. Without a queue only, like `invitation.requested`. */
   "invitation.invalidated": [{ firmId: FirmId; linkId: LinkId; token: string }];
   /** T7/Y5: email sync was turned on for these addresses; run `SyncService.backfillAddresses`. */
   "backfill.requested": [{ firmId: FirmId; addresses: string[] }];
@@ -167,9 +170,10 @@ export interface ClientMailSettings {
   /** Makes invitation tokens. Defaults to 32 random bytes, base64url. */
   newToken?: (() => string) | undefined;
   /**
-   * Durable work (R8): with a queue, the backfill that turning email sync on asks for (T7) is a
-   * job enqueued in the same transaction as the toggle, run by the workers; without one, the
-   * facade emits `backfill.requested` after the commit and the host runs it.
+   * Durable work (R8): with a queue, the backfill that turning email sync on asks for (T7) and
+   * the invitations to send or withdraw (T2, T4) are jobs enqueued in the same transaction as the
+   * change, run by the workers (invitations go to their `invitations` handler); without one, the
+   * facade emits `backfill.requested` and the `invitation.*` events after the commit.
    */
   queue?: JobQueue | undefined;
   /** R10: where `eraseContact` deletes the erased contact's saved documents (needs `delete`). */
@@ -903,30 +907,13 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     return saved;
   }
 
-  /** R8: with a queue, the backfill of newly synced addresses is a job of the caller's transaction. */
+  /** R8: with a queue, backfills and invitation events are jobs of the caller's transaction. */
   private async enqueueDurable(tx: Store, firmId: FirmId, effects: readonly SettingsEffect[]): Promise<void> {
-    if (!this.queue) return;
-    const addresses = [...new Set(effects.flatMap((e) => (e.type === "backfill_address" ? [e.email] : [])))];
-    if (addresses.length > 0) await this.queue.enqueue(tx, [backfillJob(firmId, addresses)]);
+    await enqueueEffects(this.facadeContext(), tx, firmId, effects);
   }
 
   private emitEffects(firmId: FirmId, effects: readonly SettingsEffect[]): void {
-    const backfill = new Set<string>();
-    for (const effect of effects) {
-      if (effect.type === "send_invitation")
-        this.emit("invitation.requested", {
-          firmId,
-          linkId: effect.linkId,
-          email: effect.email,
-          token: effect.token,
-          customMessage: effect.customMessage,
-        });
-      else if (effect.type === "invalidate_invitation")
-        this.emit("invitation.invalidated", { firmId, linkId: effect.linkId, token: effect.token });
-      else if (effect.type === "backfill_address") backfill.add(effect.email);
-    }
-    if (backfill.size > 0 && !this.queue)
-      this.emit("backfill.requested", { firmId, addresses: [...backfill] });
+    emitEffects(this.facadeContext(), firmId, effects);
   }
 
   // CRM model, paging, member settings, erasure (facade modules) --------------------------------

@@ -86,6 +86,12 @@ export {
   type PushNotification,
   type PushOutcome,
 } from "./engine/push.js";
+export {
+  invitationJobs,
+  invitationJobsFor,
+  type InvitationEvent,
+  type InvitationHandler,
+} from "./engine/invitations.js";
 export type { ProviderContext } from "./engine/provider-pool.js";
 export * from "./domain/outgoing.js";
 export {

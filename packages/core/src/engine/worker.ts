@@ -52,6 +52,7 @@ import {
   type PushNotification,
   type PushOutcome,
 } from "./push.js";
+import { invitationHandlers, invitationJobs, type InvitationHandler } from "./invitations.js";
 import { syncJob, syncJobName } from "./sync-job.js";
 
 export { syncJob } from "./sync-job.js";
@@ -68,6 +69,8 @@ export const workerJobs = {
   pushSubscribe: pushJobs.subscribe,
   pushRenew: pushJobs.renew,
   outbox: outboxSendJob,
+  invitationRequested: invitationJobs.requested,
+  invitationInvalidated: invitationJobs.invalidated,
 } as const;
 
 /** Settings of {@link createWorker}. */
@@ -102,6 +105,12 @@ export interface WorkerSettings
   watchTtlMs?: number | undefined;
   /** How long a shared request slot outlives a process that died holding it. Default 2 minutes. */
   requestSlotTtlMs?: number | undefined;
+  /**
+   * T2, T4, R8: the host's side of invitations — sends or withdraws the email for each invitation
+   * event that a facade with a queue enqueued. Without it this process does not take invitation
+   * jobs (they wait for a worker that has it). At least once: see {@link InvitationHandler}.
+   */
+  invitations?: InvitationHandler | undefined;
   /**
    * A pass that found changes is followed by another this soon (Y2): providers coalesce or drop
    * pushes that come close together (Gmail sends at most one per user per second), so a change
@@ -244,6 +253,15 @@ class Worker implements SyncWorker {
         logger: this.settings.logger,
       });
     }
+    if (this.settings.invitations)
+      Object.assign(
+        handlers,
+        invitationHandlers({
+          store: this.store,
+          logger: this.settings.logger,
+          deliver: this.settings.invitations,
+        }),
+      );
     // S4: queued messages, when this process can open senders.
     this.outbox = outboxWorker({ ...this.settings, holder: this.holder });
     if (this.outbox) handlers[workerJobs.outbox] = this.outbox.handler;

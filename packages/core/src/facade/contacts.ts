@@ -24,6 +24,7 @@ import {
   type SettingsEffect,
 } from "../domain/settings.js";
 import type { DirectoryStore } from "../ports/store.js";
+import { withdrawnInvitations } from "../engine/invitations.js";
 import type { AccountOverview } from "../client.js";
 import {
   checkIds,
@@ -40,15 +41,6 @@ export const contactAddressSchema = linkSettingsSchema.extend({
   accountIds: z.array(idSchema).min(1, "at least one account id").max(1000).optional(),
 });
 export type ContactAddressInput = z.input<typeof contactAddressSchema>;
-
-/** T2/T4: invitations of deleted links stop working; the host is told which tokens. */
-function withdrawnInvitations(links: readonly Link[]): SettingsEffect[] {
-  return links.flatMap((link) =>
-    link.invitation?.status === "pending"
-      ? [{ type: "invalidate_invitation" as const, linkId: link.id, token: link.invitation.token }]
-      : [],
-  );
-}
 
 function emitDeleted(ctx: FacadeContext, firmId: FirmId, links: readonly Link[]): void {
   emitEffects(ctx, firmId, withdrawnInvitations(links));
@@ -140,6 +132,7 @@ export async function removeContactAddress(
     const links = await tx.listLinks(firmId, { contactId, email: address });
     if (links.length === 0) throw new NotFoundError("Contact address", address);
     for (const link of links) await tx.deleteLink(firmId, link.id);
+    await enqueueEffects(ctx, tx, firmId, withdrawnInvitations(links));
     return links;
   });
   emitDeleted(ctx, firmId, removed);
@@ -152,6 +145,7 @@ export async function deleteLink(ctx: FacadeContext, firmId: FirmId, linkId: Lin
   const removed = await ctx.store.transaction(async (tx) => {
     const link = await tx.getLink(firmId, linkId);
     if (!link || !(await tx.deleteLink(firmId, linkId))) throw new NotFoundError("Link", linkId);
+    await enqueueEffects(ctx, tx, firmId, withdrawnInvitations([link]));
     return link;
   });
   emitDeleted(ctx, firmId, [removed]);
@@ -166,6 +160,7 @@ export async function deleteContact(ctx: FacadeContext, firmId: FirmId, contactI
   const links = await ctx.store.transaction(async (tx) => {
     const linked = await tx.listLinks(firmId, { contactId });
     if (!(await tx.deleteContact(firmId, contactId))) throw new NotFoundError("Contact", contactId);
+    await enqueueEffects(ctx, tx, firmId, withdrawnInvitations(linked));
     return linked;
   });
   emitDeleted(ctx, firmId, links);
@@ -181,6 +176,7 @@ export async function deleteAccount(ctx: FacadeContext, firmId: FirmId, accountI
   const links = await ctx.store.transaction(async (tx) => {
     const linked = await tx.listLinks(firmId, { accountId });
     if (!(await tx.deleteAccount(firmId, accountId))) throw new NotFoundError("Account", accountId);
+    await enqueueEffects(ctx, tx, firmId, withdrawnInvitations(linked));
     return linked;
   });
   emitDeleted(ctx, firmId, links);

@@ -1,7 +1,7 @@
 /**
  * What the facade's modules share: the dependencies of a {@link ClientMail} they run with, the
- * check of ids, and the writes of a link's settings with their side effects (T2 invitations, T7
- * backfills enqueued in the same transaction, R8).
+ * check of ids, and the writes of a link's settings with their side effects (T2 invitations and
+ * T7 backfills enqueued in the same transaction, R8).
  */
 import { ValidationError, type ValidationIssue } from "../errors.js";
 import type { AccountId, ContactId, FirmId, Link } from "../domain/model.js";
@@ -14,6 +14,7 @@ import type { JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { DirectoryStore, Store } from "../ports/store.js";
 import { backfillJob } from "../engine/worker.js";
+import { invitationJobsFor } from "../engine/invitations.js";
 import type { ClientMailEvents } from "../client.js";
 
 /** The dependencies of a facade call; {@link ClientMail} hands them to its modules. */
@@ -107,20 +108,35 @@ export async function persistLink(
   return saved;
 }
 
-/** R8: with a queue, the backfill of newly synced addresses is a job of the caller's transaction. */
+/**
+ * R8: with a queue, the backfill of newly synced addresses and the invitation events (T2, T4) are
+ * jobs of the caller's transaction.
+ */
 export async function enqueueEffects(
-  ctx: FacadeContext,
+  ctx: Pick<FacadeContext, "queue">,
   tx: Store,
   firmId: FirmId,
   effects: readonly SettingsEffect[],
 ): Promise<void> {
   if (!ctx.queue) return;
   const addresses = [...new Set(effects.flatMap((e) => (e.type === "backfill_address" ? [e.email] : [])))];
-  if (addresses.length > 0) await ctx.queue.enqueue(tx, [backfillJob(firmId, addresses)]);
+  const jobs = [
+    ...(addresses.length > 0 ? [backfillJob(firmId, addresses)] : []),
+    ...invitationJobsFor(firmId, effects),
+  ];
+  if (jobs.length > 0) await ctx.queue.enqueue(tx, jobs);
 }
 
-/** After commit: invitations to send or withdraw, and (without a queue) backfills to run. */
-export function emitEffects(ctx: FacadeContext, firmId: FirmId, effects: readonly SettingsEffect[]): void {
+/**
+ * After commit, without a queue: invitations to send or withdraw, and backfills to run, as
+ * events. With one they are jobs of the commit (see {@link enqueueEffects}).
+ */
+export function emitEffects(
+  ctx: Pick<FacadeContext, "queue" | "emit">,
+  firmId: FirmId,
+  effects: readonly SettingsEffect[],
+): void {
+  if (ctx.queue) return;
   const backfill = new Set<string>();
   for (const effect of effects) {
     if (effect.type === "send_invitation")
@@ -135,5 +151,5 @@ export function emitEffects(ctx: FacadeContext, firmId: FirmId, effects: readonl
       ctx.emit("invitation.invalidated", { firmId, linkId: effect.linkId, token: effect.token });
     else if (effect.type === "backfill_address") backfill.add(effect.email);
   }
-  if (backfill.size > 0 && !ctx.queue) ctx.emit("backfill.requested", { firmId, addresses: [...backfill] });
+  if (backfill.size > 0) ctx.emit("backfill.requested", { firmId, addresses: [...backfill] });
 }

@@ -18,7 +18,8 @@ import type { DocumentRef, DocumentSink } from "../ports/document-sink.js";
 import type { JobHandler, JobPayload, NewJob } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { ThreadTracesRemoved } from "../ports/store.js";
-import { checkIds, emitEffects, type FacadeContext } from "./context.js";
+import { withdrawnInvitations } from "../engine/invitations.js";
+import { checkIds, emitEffects, enqueueEffects, type FacadeContext } from "./context.js";
 
 /** The job that deletes an erased contact's documents and message sources. */
 export const eraseFilesJob = "erasure.files";
@@ -161,6 +162,7 @@ export async function eraseContact(
     const files: ErasedFiles = { firmId, documents, sourceKeys };
     const hasFiles = documents.length > 0 || sourceKeys.length > 0;
     if (hasFiles && ctx.queue) await ctx.queue.enqueue(tx, [eraseFilesJobFor(files)]);
+    await enqueueEffects(ctx, tx, firmId, withdrawnInvitations(links));
     const report: ErasureReport = {
       contactId,
       messages: erased,
@@ -198,15 +200,7 @@ export async function eraseContact(
     }
     await eraseFiles({ documents: ctx.documents, blobs: ctx.blobs, logger: ctx.logger }, files);
   }
-  emitEffects(
-    ctx,
-    firmId,
-    links.flatMap((link) =>
-      link.invitation?.status === "pending"
-        ? [{ type: "invalidate_invitation" as const, linkId: link.id, token: link.invitation.token }]
-        : [],
-    ),
-  );
+  emitEffects(ctx, firmId, withdrawnInvitations(links));
   for (const link of links)
     ctx.emit("link.deleted", { firmId, linkId: link.id, accountId: link.accountId, contactId });
   ctx.emit("contact.erased", { firmId, contactId, by, report });

@@ -44,11 +44,32 @@ export interface GraphRequest {
   weight?: number;
 }
 
+/** Microsoft's Graph root, which links in Graph's answers (nextLink, deltaLink) name. */
+const graphRoot = "https://graph.microsoft.com/v1.0";
+
+/**
+ * A plain-http root (`allowInsecure`, a fake on loopback): the Graph client takes any URL that is
+ * not https for a path under Microsoft's root, so it is handed the https twin of the URL, and the
+ * last middleware puts the scheme back.
+ */
+interface PlainHttp {
+  /** `http://host:port` */
+  origin: string;
+  /** `https://host:port` */
+  twin: string;
+}
+
 class FetchMiddleware implements Middleware {
-  constructor(private readonly send: typeof fetch) {}
+  constructor(
+    private readonly send: typeof fetch,
+    private readonly plain: PlainHttp | undefined,
+  ) {}
 
   async execute(context: Context): Promise<void> {
-    const url = typeof context.request === "string" ? context.request : context.request.url;
+    let url = typeof context.request === "string" ? context.request : context.request.url;
+    const { plain } = this;
+    if (plain && (url === plain.twin || url.startsWith(`${plain.twin}/`)))
+      url = `${plain.origin}${url.slice(plain.twin.length)}`;
     context.response = await this.send(url, context.options ?? {});
   }
 }
@@ -58,17 +79,36 @@ export class GraphHttp {
   private readonly client: Client;
   private forceRefresh = false;
 
+  private readonly plain: PlainHttp | undefined;
+
   constructor(private readonly options: GraphHttpOptions) {
-    const host = new URL(options.baseUrl).host;
+    const base = new URL(options.baseUrl);
+    this.plain =
+      base.protocol === "http:" ? { origin: base.origin, twin: `https://${base.host}` } : undefined;
     this.client = Client.initWithMiddleware({
-      middleware: new FetchMiddleware(options.fetch),
-      customHosts: new Set([host]),
+      middleware: new FetchMiddleware(options.fetch, this.plain),
+      customHosts: new Set([base.host]),
     });
   }
 
-  /** Full URL of a path or absolute link. */
+  /**
+   * Full URL of a path or absolute link. With a root other than Microsoft's (a fake), links that
+   * name Microsoft's root are read under the configured one: requests never leave it.
+   */
   resolve(url: string): string {
-    return /^https?:\/\//i.test(url) ? url : `${this.options.baseUrl}${url}`;
+    const { baseUrl } = this.options;
+    if (!/^https?:\/\//i.test(url)) return `${baseUrl}${url}`;
+    if (baseUrl !== graphRoot && (url === graphRoot || url.startsWith(`${graphRoot}/`)))
+      return `${baseUrl}${url.slice(graphRoot.length)}`;
+    return url;
+  }
+
+  /** The URL handed to the Graph client (see {@link PlainHttp}). */
+  private forClient(url: string): string {
+    const { plain } = this;
+    if (plain && (url === plain.origin || url.startsWith(`${plain.origin}/`)))
+      return `${plain.twin}${url.slice(plain.origin.length)}`;
+    return url;
   }
 
   /**
@@ -322,7 +362,7 @@ export class GraphHttp {
 
   private async raw(request: GraphRequest, token: string, signal: AbortSignal): Promise<Response> {
     let call = this.client
-      .api(this.resolve(request.url))
+      .api(this.forClient(this.resolve(request.url)))
       .header("Authorization", `Bearer ${token}`)
       .option("signal", signal)
       .responseType(ResponseType.RAW);

@@ -485,6 +485,30 @@ describe("Graph fake: subscriptions", () => {
     );
   });
 
+  it("GET /subscriptions lists the caller's own subscriptions, not another user's", async () => {
+    const { post, get, clock, fake } = withReceiver(echo);
+    const { id } = (await (await create(post, clock, 4000)).json()) as { id: string };
+    fake.addMailbox("bob@firm.example");
+    const bobToken = fake.accessTokenFor("bob@firm.example");
+    const bobs = await fake.fetch(`${base}/subscriptions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${bobToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        changeType: "created",
+        notificationUrl,
+        resource: "/me/mailFolders('inbox')/messages",
+        expirationDateTime: new Date(clock.now().getTime() + 4000 * 60_000).toISOString(),
+      }),
+    });
+    expect(bobs.status).toBe(201);
+    const listed = (await (await get("/subscriptions")).json()) as {
+      value: { id: string; resource: string; notificationUrl: string }[];
+    };
+    expect(listed.value.map((s) => s.id)).toEqual([id]);
+    expect(listed.value[0]).toMatchObject({ notificationUrl, resource: "/me/mailFolders('inbox')/messages" });
+    expect(fake.subscriptions()).toHaveLength(2);
+  });
+
   it("sends lifecycle events; subscriptionRemoved deletes the subscription", async () => {
     const { post, clock, received, fake } = withReceiver(echo);
     const { id } = (await (await create(post, clock, 4000)).json()) as { id: string };

@@ -53,6 +53,7 @@ export type GraphOperation =
   | "listFolders"
   | "batch"
   | "createSubscription"
+  | "listSubscriptions"
   | "renewSubscription"
   | "reauthorizeSubscription"
   | "deleteSubscription"
@@ -145,6 +146,8 @@ export interface FakeSubscription {
   expirationDateTime: Date;
   mailbox: string;
   folderId: string | undefined;
+  /** Who created it (the access token's user, `app:<id>` for an application): `GET /subscriptions` lists theirs. */
+  owner: string;
 }
 
 /** Handle on one fake mailbox. Ids returned are immutable ids. */
@@ -750,6 +753,7 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
     if (lower[0] === "$batch") return "batch";
     if (lower[0] === "subscriptions") {
       if (method === "POST" && lower.length === 1) return "createSubscription";
+      if (method === "GET" && lower.length === 1) return "listSubscriptions";
       if (method === "PATCH") return "renewSubscription";
       if (method === "DELETE") return "deleteSubscription";
       if (method === "POST" && lower[2] === "reauthorize") return "reauthorizeSubscription";
@@ -1192,6 +1196,7 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
       expirationDateTime: expiry,
       mailbox: target.mailbox.address,
       folderId: folder?.id,
+      owner: user,
     };
     subscriptions.set(subscription.id, subscription);
     return json(renderSubscription(subscription), 201);
@@ -1202,6 +1207,9 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
     segments: string[],
     ctx: Context,
   ): Promise<Response> {
+    const found = subscriptions.get(segments[1] ?? "");
+    // Like Graph, an expired subscription is gone: renewing it is too late.
+    if (found && found.expirationDateTime.getTime() <= clock.now().getTime()) subscriptions.delete(found.id);
     const subscription = subscriptions.get(segments[1] ?? "");
     if (!subscription) return graphError(404, "ResourceNotFound", "The object was not found.");
     if (operation === "deleteSubscription") {
@@ -1371,6 +1379,14 @@ export function createGraphFake(options: GraphFakeOptions = {}): GraphFake {
     if (operation === "batch") return record(request, operation, undefined, inBatch, await handleBatch(ctx));
     if (operation === "createSubscription")
       return record(request, operation, undefined, inBatch, await handleCreateSubscription(user, ctx));
+    if (operation === "listSubscriptions") {
+      // Like Graph: the caller's own subscriptions (an application's, or a signed-in user's).
+      const now = clock.now().getTime();
+      const value = [...subscriptions.values()]
+        .filter((s) => s.owner === user && s.expirationDateTime.getTime() > now)
+        .map(renderSubscription);
+      return record(request, operation, undefined, inBatch, json({ value }));
+    }
     if (operation.endsWith("Subscription"))
       return record(
         request,
