@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Docs that cannot drift: every ```ts / ```js code block in README.md and docs/*.md is
+ * Docs that cannot drift: every ```ts / ```js code block in README.md, docs/*.md and the
+ * packages' README.md files is
  * type-checked against the workspace packages (their sources, through the `@clientmail/source`
  * condition, with the repository's strict settings), so an API rename or a wrong signature in a
  * guide fails CI.
@@ -32,14 +33,23 @@ const languages = new Map([
 ]);
 const marker = /^<!--\s*docs-check:\s*(continues|fragment)\s*-->\s*$/;
 
+/** README.md, docs/*.md and every package's README.md (what the registry shows). */
 function documents() {
   const docs = join(root, "docs");
+  const packageReadmes = [];
+  for (const group of ["packages", "packages/providers", "packages/storage-adapters"]) {
+    for (const name of readdirSync(join(root, group)).sort()) {
+      const readme = join(root, group, name, "README.md");
+      if (existsSync(readme)) packageReadmes.push(readme);
+    }
+  }
   return [
     join(root, "README.md"),
     ...readdirSync(docs)
       .filter((name) => name.endsWith(".md"))
       .sort()
       .map((name) => join(docs, name)),
+    ...packageReadmes,
   ];
 }
 

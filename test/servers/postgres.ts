@@ -150,7 +150,7 @@ export async function start(options: PostgresServerOptions = {}): Promise<Starte
     await rm(base, { recursive: true, force: true });
   };
   try {
-    const ids = asRoot ? serverIds() : {};
+    const ids: { uid?: number; gid?: number } = asRoot ? serverIds() : {};
     const bin = asRoot ? join(base, "native", "bin") : join(native, "bin");
     if (asRoot) await copyBinaries(native, join(base, "native"));
     const dataDir = join(base, "data");
@@ -161,7 +161,7 @@ export async function start(options: PostgresServerOptions = {}): Promise<Starte
     const password = `pw-${globalThis.crypto.randomUUID()}`;
     const passwordFile = join(base, "password");
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
-    if ("uid" in ids) {
+    if (ids.uid !== undefined && ids.gid !== undefined) {
       await chown(dataDir, ids.uid, ids.gid);
       await chown(passwordFile, ids.uid, ids.gid);
     }
