@@ -25,7 +25,11 @@ export default async function setup(): Promise<() => Promise<void>> {
       const file = fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
       if (!existsSync(file)) continue;
       const mod = (await import(file)) as { start(): Promise<StartedServer> };
-      const server = await mod.start();
+      const server = await mod.start().catch((error: unknown) => {
+        // Said here, in full, before the runner reports the failed setup its own way.
+        console.error(`\n[test] The ${name} test server could not start; the run fails.\n`, error);
+        throw error;
+      });
       Object.assign(process.env, server.env);
       started.push(server);
     }

@@ -28,6 +28,17 @@ function filesUnder(dir: string, suffix: string): string[] {
   return out;
 }
 
+function withoutSourceCondition(exportsMap: unknown): unknown {
+  if (typeof exportsMap !== "object" || exportsMap === null) return exportsMap;
+  return Object.fromEntries(
+    Object.entries(exportsMap)
+      .filter(([condition]) => condition !== "@clientmail/source")
+      .map(([condition, target]) => [condition, withoutSourceCondition(target)]),
+  );
+}
+
+const rootRepositoryUrl = "git+https://github.com/clientmail/clientmail.git";
+
 describe("packages look alike", () => {
   const dirs = packageDirs();
 
@@ -53,12 +64,25 @@ describe("packages look alike", () => {
       );
       expect(manifest.sideEffects).toBe(false);
       expect(manifest.engines).toEqual({ node: ">=20.19" });
-      expect(manifest.files).toEqual(["dist"]);
+      expect(manifest.files).toEqual(["dist", "LICENSE"]);
       expect(manifest.type).toBe("module");
       const main = manifest.exports["."];
       expect(main["@clientmail/source"]).toBe("./src/index.ts");
       expect(main.import).toEqual({ types: "./dist/index.d.ts", default: "./dist/index.js" });
       expect(main.require).toEqual({ types: "./dist/index.d.cts", default: "./dist/index.cjs" });
+      // What is published: the same map without the workspace's source condition (no `src/` file
+      // is shipped), and node10 resolvers find every subpath's types through typesVersions.
+      expect(manifest.publishConfig.exports).toEqual(withoutSourceCondition(manifest.exports));
+      const subpaths = Object.keys(manifest.exports).filter((s) => s !== "." && s !== "./package.json");
+      for (const subpath of subpaths) {
+        expect(manifest.typesVersions?.["*"]?.[subpath.slice(2)], `${name} typesVersions ${subpath}`).toEqual(
+          [manifest.exports[subpath].require.types],
+        );
+      }
+      expect(manifest.license).toBe("MIT");
+      expect(readFileSync(join(dir, "LICENSE"), "utf8")).toBe(readFileSync(join(root, "LICENSE"), "utf8"));
+      expect(manifest.repository).toMatchObject({ type: "git", directory: name });
+      expect(manifest.repository.url).toBe(rootRepositoryUrl);
       for (const file of ["tsup.config.ts", "tsconfig.json", "README.md", "src/index.ts"]) {
         expect(existsSync(join(dir, file)), `${name}/${file}`).toBe(true);
       }
@@ -102,5 +126,34 @@ describe("architecture", () => {
       "mailparser",
     ];
     for (const dep of Object.keys(manifest.dependencies ?? {})) expect(forbidden).not.toContain(dep);
+  });
+
+  it("the testkit's root export reaches no test runner: vitest-bound suites are on /vitest only", () => {
+    const testkit = join(root, "packages/testkit/src");
+    const seen = new Set<string>();
+    const reachesVitest: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = readFileSync(file, "utf8");
+      for (const match of source.matchAll(/^(?:import|export)\s(?!type\b)[^;]*?from\s+"([^"]+)"/gm)) {
+        const specifier = match[1]!;
+        if (specifier === "vitest" || specifier.startsWith("vitest/"))
+          reachesVitest.push(relative(root, file));
+        if (specifier.startsWith(".")) visit(join(file, "..", specifier.replace(/\.js$/, ".ts")));
+      }
+    };
+    visit(join(testkit, "index.ts"));
+    expect(seen.size).toBeGreaterThan(10);
+    expect(reachesVitest).toEqual([]);
+    // The subpath does carry the suites (a split that moved nothing would pass the check above).
+    expect(readFileSync(join(testkit, "vitest.ts"), "utf8")).toMatch(/store-conformance/);
+  });
+
+  it("core's root export carries the Clock and Logger defaults", async () => {
+    const core = await import("@clientmail/core");
+    const ports = await import("@clientmail/core/ports");
+    expect(core.systemClock).toBe(ports.systemClock);
+    expect(core.silentLogger).toBe(ports.silentLogger);
   });
 });

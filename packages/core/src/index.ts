@@ -20,6 +20,9 @@
  * @module
  */
 export * from "./errors.js";
+// The defaults a host passes for the Clock and Logger ports; also on `@clientmail/core/ports`.
+export { systemClock } from "./ports/clock.js";
+export { silentLogger } from "./ports/logger.js";
 export * from "./domain/model.js";
 export * from "./domain/envelope.js";
 export * from "./domain/addresses.js";

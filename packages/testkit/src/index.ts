@@ -1,15 +1,18 @@
 /**
- * `@clientmail/testkit`: what an adapter author or an integrating team tests with — the store and
- * provider conformance suites every clientmail adapter runs, faithful HTTP-level fakes of the
- * Gmail API and Microsoft Graph (msw), an in-memory mailbox, a Dovecot launcher and a
- * fault-injecting TCP proxy.
+ * `@clientmail/testkit`: what an adapter author or an integrating team tests with — faithful
+ * HTTP-level fakes of the Gmail API and Microsoft Graph (msw), an in-memory mailbox, a Dovecot
+ * launcher, a fault-injecting TCP proxy and the fixtures the conformance suites drive. Needs no
+ * test runner: it loads from ESM and CommonJS alike, with or without vitest installed.
+ *
+ * The conformance suites themselves define vitest tests and live on the `@clientmail/testkit/vitest`
+ * subpath.
  *
  * @module
  */
 export * from "./fakes/gmail/index.js";
 export * from "./fakes/graph/index.js";
-export * from "./store-conformance/index.js";
-export * from "./provider-conformance.js";
+export * from "./provider-fixture.js";
+export * from "./raw-headers.js";
 export * from "./dovecot.js";
 export * from "./tcp-proxy.js";
 export * from "./loopback-host-policy.js";
@@ -19,13 +22,7 @@ export * from "./end-to-end-firm.js";
 export * from "./folder-document-sink.js";
 export * from "./fetch-messages.js";
 export * from "./broken-mime.js";
-export * from "./job-queue-conformance.js";
-export * from "./blob-store-conformance.js";
 export * from "./drain-jobs.js";
 export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";
-export * from "./document-sink-conformance.js";
-export * from "./pacing-conformance.js";
 export * from "./fake-mail-sender.js";
-export * from "./mail-sender-conformance.js";
-export * from "./outbox-sender-contract.js";

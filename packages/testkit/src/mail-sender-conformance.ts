@@ -22,6 +22,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ClientMailError } from "@clientmail/core";
 import type { MailSender, OutgoingMessage } from "@clientmail/core/ports";
+import { headersOfRaw } from "./raw-headers.js";
 
 /** A message the fixture put in the sender's mailbox, for the suite to reply to. */
 export interface SenderParent {
@@ -60,21 +61,6 @@ export interface MailSenderConformanceOptions {
   skip?: string | undefined;
   /** Per-test timeout. Default 30 s. */
   timeoutMs?: number;
-}
-
-/** The header block of a raw message as lower-cased name → unfolded values. */
-export function headersOfRaw(raw: Buffer): Map<string, string[]> {
-  const text = raw.toString("utf8");
-  const end = text.search(/\r?\n\r?\n/);
-  const block = (end < 0 ? text : text.slice(0, end)).replace(/\r?\n(?=[ \t])/g, "");
-  const headers = new Map<string, string[]>();
-  for (const line of block.split(/\r?\n/)) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
-  }
-  return headers;
 }
 
 function header(raw: Buffer, name: string): string | undefined {

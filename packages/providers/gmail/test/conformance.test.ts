@@ -1,4 +1,5 @@
-import { createGmailConformanceBackend, providerConformance } from "@clientmail/testkit";
+import { createGmailConformanceBackend } from "@clientmail/testkit";
+import { providerConformance } from "@clientmail/testkit/vitest";
 import { createGmailProvider } from "../src/index.js";
 
 providerConformance({

@@ -5,9 +5,9 @@ import {
   buildRawMessage,
   createGmailFake,
   mailSendingLimitFailure,
-  mailSenderConformance,
   type GmailFakeOptions,
 } from "@clientmail/testkit";
+import { mailSenderConformance } from "@clientmail/testkit/vitest";
 import { describe, expect, it } from "vitest";
 import { createGmailSender, type GmailSenderSettings } from "../src/index.js";
 

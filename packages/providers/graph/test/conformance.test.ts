@@ -1,4 +1,5 @@
-import { graphConformanceSetup, providerConformance } from "@clientmail/testkit";
+import { graphConformanceSetup } from "@clientmail/testkit";
+import { providerConformance } from "@clientmail/testkit/vitest";
 import { createGraphProvider } from "../src/index.js";
 
 providerConformance({

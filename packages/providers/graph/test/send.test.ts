@@ -1,12 +1,8 @@
 import { ClientMailError, RateLimitedError } from "@clientmail/core";
 import type { OutgoingMessage } from "@clientmail/core/ports";
 import { SendPacer } from "@clientmail/provider-utils";
-import {
-  createGraphFake,
-  graphFaults,
-  mailSenderConformance,
-  type GraphFakeOptions,
-} from "@clientmail/testkit";
+import { createGraphFake, graphFaults, type GraphFakeOptions } from "@clientmail/testkit";
+import { mailSenderConformance } from "@clientmail/testkit/vitest";
 import { describe, expect, it } from "vitest";
 import { createGraphSender, type GraphSenderSettings } from "../src/index.js";
 import { manualClock, uniqueAddress } from "./harness.js";

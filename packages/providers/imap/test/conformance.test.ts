@@ -4,7 +4,8 @@
  * the plain UID-diffing path is held to the same contract (deletions included).
  */
 import { afterAll } from "vitest";
-import { providerConformance, startDovecot, type DovecotServer } from "@clientmail/testkit";
+import { startDovecot, type DovecotServer } from "@clientmail/testkit";
+import { providerConformance } from "@clientmail/testkit/vitest";
 import {
   conformanceCommandTimeoutMs,
   dovecotSkipReason,

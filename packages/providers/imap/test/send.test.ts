@@ -5,12 +5,8 @@
  */
 import { ClientMailError, ConnectionError } from "@clientmail/core";
 import type { MailProvider } from "@clientmail/core/ports";
-import {
-  buildRawMessage,
-  mailSenderConformance,
-  type DovecotServer,
-  type DovecotUser,
-} from "@clientmail/testkit";
+import { buildRawMessage, type DovecotServer, type DovecotUser } from "@clientmail/testkit";
+import { mailSenderConformance } from "@clientmail/testkit/vitest";
 import { ImapFlow } from "imapflow";
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";

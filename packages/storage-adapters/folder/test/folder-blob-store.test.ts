@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { blobStoreConformance, documentSinkConformance } from "@clientmail/testkit";
+import { blobStoreConformance, documentSinkConformance } from "@clientmail/testkit/vitest";
 import { createFolderBlobStore, createFolderDocumentSink } from "../src/index.js";
 
 const dirs: string[] = [];

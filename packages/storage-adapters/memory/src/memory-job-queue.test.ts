@@ -1,4 +1,4 @@
-import { jobQueueConformance } from "@clientmail/testkit";
+import { jobQueueConformance } from "@clientmail/testkit/vitest";
 import { createMemoryJobQueue } from "./memory-job-queue.js";
 import { createMemoryStore } from "./memory-store.js";
 

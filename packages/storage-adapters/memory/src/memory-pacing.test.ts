@@ -1,4 +1,4 @@
-import { pacingConformance } from "@clientmail/testkit";
+import { pacingConformance } from "@clientmail/testkit/vitest";
 import { createMemoryPacing } from "./memory-pacing.js";
 
 pacingConformance({

@@ -1,4 +1,4 @@
-import { storeConformance } from "@clientmail/testkit";
+import { storeConformance } from "@clientmail/testkit/vitest";
 import { MemoryStore } from "./memory-store.js";
 
 let now = Date.parse("2026-03-02T09:00:00.000Z");

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Job } from "@clientmail/core/ports";
-import { jobQueueConformance } from "@clientmail/testkit";
+import { jobQueueConformance } from "@clientmail/testkit/vitest";
 import { createPostgresJobQueue, createPostgresStore, installJobQueue, migrate } from "../src/index.js";
 
 const url = process.env.CLIENTMAIL_TEST_DATABASE_URL;

@@ -1,7 +1,7 @@
 /** The PostgreSQL Pacing, as two worker processes see it: two pools on one database. */
 import pg from "pg";
 import { afterAll } from "vitest";
-import { pacingConformance } from "@clientmail/testkit";
+import { pacingConformance } from "@clientmail/testkit/vitest";
 import { createPostgresPacing, migrate } from "../src/index.js";
 
 const url = process.env.CLIENTMAIL_TEST_DATABASE_URL;

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { storeConformance } from "@clientmail/testkit";
+import { storeConformance } from "@clientmail/testkit/vitest";
 import { createPostgresStore, enableRowLevelSecurity, migrate } from "../src/index.js";
 
 const url = process.env.CLIENTMAIL_TEST_DATABASE_URL;

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { defaultNotifyPreferences } from "@clientmail/core";
-import { storeConformance } from "@clientmail/testkit";
+import { storeConformance } from "@clientmail/testkit/vitest";
 import { createPostgresStore, migrate } from "../src/index.js";
 
 const url = process.env.CLIENTMAIL_TEST_DATABASE_URL;

@@ -1,5 +1,5 @@
 import type { MailProvider } from "@clientmail/core/ports";
-import type { ProviderFixture } from "../../provider-conformance.js";
+import type { ProviderFixture } from "../../provider-fixture.js";
 import { createGmailFake, type GmailFake, type GmailFakeOptions } from "./fake.js";
 import type { GmailFakeMailbox } from "./mailbox.js";
 import { headerValue } from "./mime.js";

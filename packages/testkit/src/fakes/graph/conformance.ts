@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { MailProvider } from "@clientmail/core/ports";
-import type { ProviderFixture } from "../../provider-conformance.js";
+import type { ProviderFixture } from "../../provider-fixture.js";
 import { createGraphFake, type GraphFake, type GraphFakeOptions } from "./fake.js";
 import { stallableFetch } from "../../stallable-fetch.js";
 
