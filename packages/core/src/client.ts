@@ -66,7 +66,7 @@ import {
   teamSyncStatus,
   type MemberSyncStatus,
 } from "./domain/notifications.js";
-import { CREDENTIALS_FIELD } from "./keyring/rotate.js";
+import { storeCredentials } from "./engine/credentials.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
@@ -387,12 +387,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
         );
       }
       if (parsed.credentials !== undefined) {
-        const ciphertext = await this.keyring!.encrypt(parsed.credentials, {
-          firmId,
-          recordId: connected.id,
-          field: CREDENTIALS_FIELD,
-        });
-        await tx.setMailboxCredentials(firmId, connected.id, ciphertext);
+        await storeCredentials(tx, this.keyring, firmId, connected.id, parsed.credentials);
       }
       // Y2: with workers, the new mailbox's backfill is a job of this transaction.
       if (this.queue) await this.queue.enqueue(tx, [syncJob(firmId, connected.id)]);

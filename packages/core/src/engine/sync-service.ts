@@ -10,6 +10,7 @@ import type { Store } from "../ports/store.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
 import { auditMailbox } from "./audit.js";
+import { storeCredentials } from "./credentials.js";
 
 export type { ProviderFactory } from "./provider-pool.js";
 
@@ -52,8 +53,7 @@ export class SyncService {
 
   /** Encrypts and stores a mailbox's credentials (only ciphertext reaches the store). */
   async storeCredentials(firmId: FirmId, mailboxId: MailboxId, secret: string): Promise<void> {
-    const ciphertext = await this.pool.encrypt(firmId, mailboxId, secret);
-    await this.settings.store.setMailboxCredentials(firmId, mailboxId, ciphertext);
+    await storeCredentials(this.settings.store, this.settings.keyring, firmId, mailboxId, secret);
   }
 
   /** One sync pass of a mailbox with the retry policy (Y7). */
