@@ -280,6 +280,7 @@ class Worker implements SyncWorker {
 
   async health(): Promise<WorkerHealth> {
     const stats = await this.settings.queue.stats();
+    this.settings.metrics?.gauge("clientmail_queue_depth", stats.waiting, {});
     return { ...stats, openProviders: this.pool.size, watchers: this.watchers.size };
   }
 
@@ -382,6 +383,22 @@ class Worker implements SyncWorker {
       await borrowed?.release();
     }
     await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(now + nextInMs))]);
+    await this.reportQueueDepth();
+  }
+
+  private queueDepthAt = Number.NEGATIVE_INFINITY;
+
+  /** The queue's depth for the host's metrics, at most every 10 s per process (one count query). */
+  private async reportQueueDepth(): Promise<void> {
+    const metrics = this.settings.metrics;
+    const now = this.settings.clock.now().getTime();
+    if (!metrics || now - this.queueDepthAt < 10_000) return;
+    this.queueDepthAt = now;
+    try {
+      metrics.gauge("clientmail_queue_depth", (await this.settings.queue.stats()).waiting, {});
+    } catch (error) {
+      this.settings.logger.warn("queue depth unavailable", { code: codeOf(error) });
+    }
   }
 
   /** Schedules the completeness audit when the last one is older than the interval. */

@@ -36,6 +36,9 @@ export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 export type { Logger } from "./logger.js";
 export { silentLogger } from "./logger.js";
+export { fromPino, type PinoLike } from "./from-pino.js";
+export type { Metrics, MetricName, MetricLabels, CounterName, HistogramName, GaugeName } from "./metrics.js";
+export { noopMetrics } from "./metrics.js";
 export type { DocumentSink, DocumentToSave } from "./document-sink.js";
 export type { Keyring, EncryptionContext } from "./keyring.js";
 export type {

@@ -153,6 +153,7 @@ function reviveState(state: Record<string, unknown>): MailboxSyncState {
         attempt: state.attempt as number,
         nextAttemptAt: new Date(state.nextAttemptAt as string),
         lastError: state.lastError as string,
+        ...(typeof state.lastErrorMessage === "string" ? { lastErrorMessage: state.lastErrorMessage } : {}),
       };
     case "throttled":
       return { status: "throttled", until: new Date(state.until as string) };
