@@ -1,7 +1,11 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+// The engine's internals used by clientmail's own packages and tests (not the public API).
+const internal = fileURLToPath(new URL("./packages/core/src/internal.ts", import.meta.url));
+
 export default defineConfig({
-  resolve: { conditions: ["@clientmail/source"] },
+  resolve: { conditions: ["@clientmail/source"], alias: { "@clientmail/core/internal": internal } },
   ssr: { resolve: { conditions: ["@clientmail/source"] } },
   test: {
     include: ["packages/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],

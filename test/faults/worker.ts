@@ -15,14 +15,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import pg from "pg";
-import {
-  createClientMail,
-  createWorker,
-  isUnreadable,
-  saveAttachmentsJob,
-  workerJobs,
-  type UnreadableMessage,
-} from "@clientmail/core";
+import { createClientMail, createWorker, isUnreadable, type UnreadableMessage } from "@clientmail/core";
+import { saveAttachmentsJob, workerJobs } from "@clientmail/core/internal";
 import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core/ports";
 import { createFolderBlobStore } from "@clientmail/folder";
 import { createImapProvider } from "@clientmail/imap";

@@ -298,3 +298,31 @@ describe("front door: diagnosable", () => {
     ]);
   });
 });
+
+describe("front door: exports", () => {
+  it("the root entry is the public API; engine internals are only on /internal", async () => {
+    const root = await import("../src/index.js");
+    const internal = await import("../src/internal.js");
+    for (const name of [
+      "createClientMail",
+      "createWorker",
+      "fromPino",
+      "silentLogger",
+      "systemClock",
+      "noopMetrics",
+    ])
+      expect(root).toHaveProperty(name);
+    for (const name of [
+      "MailboxSync",
+      "saveAttachmentsHandler",
+      "workerJobs",
+      "backfillJob",
+      "outboxSendHandler",
+      "secretHash",
+      "auditMailbox",
+    ]) {
+      expect(root).not.toHaveProperty(name);
+      expect(internal).toHaveProperty(name);
+    }
+  });
+});
