@@ -223,7 +223,7 @@ export class ClientMailSync {
 
   /** Starts following every mailbox that is not stopped, in this process. Idempotent. */
   async start(): Promise<void> {
-    const service = this.requireService();
+    this.requireService();
     if (this.started) return;
     this.started = true;
     const queue = this.settings.queue;
@@ -244,7 +244,6 @@ export class ClientMailSync {
       await this.worker.start();
       return;
     }
-    void service;
     for (const firmId of await this.settings.store.listFirmIds())
       for (const mailbox of await this.settings.store.listMailboxes(firmId))
         if (mailbox.state.status !== "stopped") await this.follow(firmId, mailbox.id);
