@@ -113,6 +113,7 @@ export class RunLoop {
         firmId: this.firmId,
         mailboxId: this.mailboxId,
         code: codeOf(error),
+        cause: safeCause(error),
       });
     }
     try {

@@ -11,6 +11,7 @@ import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailb
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
 import { auditMailbox } from "./audit.js";
 import { storeCredentials } from "./credentials.js";
+import { safeCause } from "./error-cause.js";
 
 export type { ProviderFactory } from "./provider-pool.js";
 
@@ -125,6 +126,7 @@ export class SyncService {
           firmId,
           mailboxId: mailbox.id,
           code,
+          cause: safeCause(error),
         });
         outcomes.push({ mailboxId: mailbox.id, examined: 0, filed: 0, error: code });
       }

@@ -57,6 +57,7 @@ import { syncJob, syncJobName } from "./sync-job.js";
 export { syncJob } from "./sync-job.js";
 export type { PushNotification, PushOutcome } from "./push.js";
 import { outboxSendJob, outboxWorker, type OutboxWorkerSettings } from "./outbox.js";
+import { safeCause } from "./error-cause.js";
 
 /** Job names the worker handles. */
 export const workerJobs = {
@@ -208,7 +209,10 @@ class Worker implements SyncWorker {
 
   private track(work: Promise<void>): void {
     const tracked = work.catch((error: unknown) => {
-      this.settings.logger.warn("worker background work failed", { code: codeOf(error) });
+      this.settings.logger.warn("worker background work failed", {
+        code: codeOf(error),
+        cause: safeCause(error),
+      });
     });
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
@@ -455,6 +459,7 @@ class Worker implements SyncWorker {
         firmId,
         mailboxId,
         code: codeOf(error),
+        cause: safeCause(error),
         attempt: job.attempt,
       });
       throw error;
