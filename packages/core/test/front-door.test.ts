@@ -117,6 +117,26 @@ describe("front door: settings", () => {
     await cm.close();
   });
 
+  it("T12: cm.sync validates its inputs: ids, and backfill addresses are normalised or refused by name", async () => {
+    const f = await makeFirm();
+    const cm = frontDoor(f);
+    const refused = await cm.sync.syncOnce("", "x\ny").catch((e: unknown) => e);
+    expect((refused as ValidationError).issues.map((issue) => issue.field)).toEqual(["firmId", "mailboxId"]);
+    const badAddresses = await cm.sync
+      .backfillAddresses(f.firm.id, ["sam@home.example", "not an address"])
+      .catch((e: unknown) => e);
+    expect((badAddresses as ValidationError).issues).toMatchObject([
+      { field: "addresses.1", value: "not an address" },
+    ]);
+    const empty = await cm.sync.backfillAddresses(f.firm.id, []).catch((e: unknown) => e);
+    expect((empty as ValidationError).issues[0]?.field).toBe("addresses");
+    samWrites(f);
+    await f.store.updateLink(f.firm.id, f.links.samFamily.id, { emailSync: true });
+    const outcomes = await cm.sync.backfillAddresses(f.firm.id, ["  Sam@Home.Example "]);
+    expect(outcomes.reduce((sum, outcome) => sum + outcome.filed, 0)).toBe(1);
+    await expect(cm.sync.stopSync(f.firm.id, f.boxes.ann.id, "")).rejects.toThrow(ValidationError);
+  });
+
   it("Y1: a provider kind without a factory is unsupported, naming providers.<kind>", async () => {
     const f = await makeFirm();
     const cm = frontDoor(f, { providers: { gmail: () => f.box(f.boxes.ann.id).provider() } });

@@ -11,7 +11,7 @@ import type { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import { ClientMailError } from "../errors.js";
 import type { FirmId, Mailbox, MailboxId, MemberId } from "../domain/model.js";
-import { parseInput } from "../domain/schemas.js";
+import { emailSchema, idSchema, parseInput } from "../domain/schemas.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { DocumentSink } from "../ports/document-sink.js";
@@ -89,6 +89,21 @@ export interface SyncControlSettings {
   options: SyncOptions | undefined;
 }
 
+const idsSchema = z.strictObject({
+  firmId: idSchema,
+  mailboxId: idSchema.optional(),
+  by: idSchema.optional(),
+});
+const addressesSchema = z
+  .array(emailSchema)
+  .min(1, "at least one address")
+  .max(1000, "at most 1000 addresses");
+
+/** Checks the ids a sync call names (a ValidationError lists each bad one). */
+function checkIds(ids: { firmId: unknown; mailboxId?: unknown; by?: unknown }): void {
+  parseInput(idsSchema, Object.fromEntries(Object.entries(ids).filter(([, v]) => v !== undefined)));
+}
+
 /** One factory over a per-kind map: a kind without a factory is `unsupported`, naming the setting. */
 export function providerFactory(providers: ProvidersSetting): ProviderFactory {
   if (typeof providers === "function") return providers;
@@ -137,11 +152,13 @@ export class ClientMailSync {
 
   /** One sync pass of a mailbox with the retry policy (Y7); "stopped" when it was stopped (N2). */
   async syncMailbox(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal): Promise<"ok" | "stopped"> {
+    checkIds({ firmId, mailboxId });
     return this.requireService().syncMailbox(firmId, mailboxId, signal);
   }
 
   /** One pass without retries: failures are thrown. */
   async syncOnce(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal): Promise<SyncPassResult> {
+    checkIds({ firmId, mailboxId });
     return this.requireService().syncOnce(firmId, mailboxId, signal);
   }
 
@@ -151,16 +168,20 @@ export class ClientMailSync {
     addresses: readonly string[],
     signal?: AbortSignal,
   ): Promise<BackfillOutcome[]> {
-    return this.requireService().backfillAddresses(firmId, addresses, signal);
+    checkIds({ firmId });
+    const normalized = parseInput(addressesSchema, addresses, "addresses");
+    return this.requireService().backfillAddresses(firmId, normalized, signal);
   }
 
   /** R1/R2: the completeness audit of a mailbox. */
   async auditMailbox(firmId: FirmId, mailboxId: MailboxId, signal?: AbortSignal) {
+    checkIds({ firmId, mailboxId });
     return this.requireService().auditMailbox(firmId, mailboxId, signal);
   }
 
   /** Y4: stops sync of a mailbox; its credentials are deleted and filed mail stays. */
   async stopSync(firmId: FirmId, mailboxId: MailboxId, by: MemberId): Promise<{ warning: string }> {
+    checkIds({ firmId, mailboxId, by });
     const service = this.requireService();
     await this.stopLoop(firmId, mailboxId);
     return service.stopSync(firmId, mailboxId, by);
@@ -171,6 +192,7 @@ export class ClientMailSync {
    * mailbox's loop is started if it is not running yet, else a pass runs now.
    */
   async requestSync(firmId: FirmId, mailboxId: MailboxId): Promise<void> {
+    checkIds({ firmId, mailboxId });
     this.requireService();
     if (this.worker) return this.worker.requestSync(firmId, mailboxId);
     if (this.started) {
