@@ -6,14 +6,8 @@ import { fileURLToPath } from "node:url";
 import { writeHeapSnapshot } from "node:v8";
 import { EventEmitter } from "eventemitter3";
 import pg from "pg";
-import {
-  createAesGcmKeyring,
-  generateKeyringKey,
-  saveAttachmentsHandler,
-  saveAttachmentsJob,
-  SyncService,
-  type SyncEvents,
-} from "@clientmail/core";
+import { createAesGcmKeyring, generateKeyringKey, SyncService, type SyncEvents } from "@clientmail/core";
+import { saveAttachmentsHandler, saveAttachmentsJob } from "@clientmail/core/internal";
 import { silentLogger, type JobQueue, type JobWorker } from "@clientmail/core/ports";
 import { createFolderBlobStore, createFolderDocumentSink } from "@clientmail/folder";
 import { createImapProvider } from "@clientmail/imap";

@@ -15,9 +15,9 @@
  *    loopback Dovecot holding one client message: each run must exit 0 by itself within
  *    {@link snippetTimeoutMs} and print the message's subject (the filed thread).
  *
- * The snippet's contract with this script: it takes the mailbox's IMAP settings as JSON from the
- * `CLIENTMAIL_IMAP` environment variable, connects the mailbox `ann@ledger.example`, and files
- * mail from `Jo@Bakery.example`.
+ * The snippet's contract with this script: it takes the mailbox's IMAP settings from the
+ * `IMAP_HOST`, `IMAP_PORT`, `IMAP_SECURITY`, `IMAP_USER` and `IMAP_PASSWORD` environment
+ * variables, connects the mailbox `ann@ledger.example`, and files mail from `Jo@Bakery.example`.
  *
  * Prints the time of every step. Exits non-zero on the first failure, with its cause.
  * Usage: `node scripts/consumer-smoke.mjs [--skip-build] [--keep]`.
@@ -127,9 +127,9 @@ function readmeSnippet() {
   const block = section && /```ts\n([\s\S]*?)```/.exec(section.split(/^## /m)[0]);
   if (!block) throw new Error('README.md has no ```ts block under "## Use"');
   const code = block[1];
-  if (!code.includes("CLIENTMAIL_IMAP")) {
+  if (!code.includes("IMAP_HOST")) {
     throw new Error(
-      "The README's Use snippet must take its IMAP settings from process.env.CLIENTMAIL_IMAP " +
+      "The README's Use snippet must take its IMAP settings from IMAP_HOST, IMAP_PORT, IMAP_SECURITY, IMAP_USER and IMAP_PASSWORD " +
         "(the consumer smoke test points it at a loopback Dovecot).",
     );
   }
@@ -318,13 +318,19 @@ async function main() {
         host: dovecot.host,
         port: dovecot.port,
         security: "none",
-        hostPolicy: testkit.loopbackHostPolicy,
         user: user.user,
         password: user.password,
       };
     });
 
-    const env = { ...process.env, CLIENTMAIL_IMAP: JSON.stringify(imap) };
+    const env = {
+      ...process.env,
+      IMAP_HOST: imap.host,
+      IMAP_PORT: String(imap.port),
+      IMAP_SECURITY: imap.security,
+      IMAP_USER: imap.user,
+      IMAP_PASSWORD: imap.password,
+    };
     for (const [name, file] of [
       ["ESM", "snippet.mjs"],
       ["CommonJS", "snippet.cjs"],

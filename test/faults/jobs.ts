@@ -8,7 +8,8 @@
  * so the whole queue is the firm's.
  */
 import type pg from "pg";
-import { ClientMailError, workerJobs } from "@clientmail/core";
+import { ClientMailError } from "@clientmail/core";
+import { workerJobs } from "@clientmail/core/internal";
 import type { Job, JobHandler, JobQueue, NewJob, Store } from "@clientmail/core/ports";
 
 /**

@@ -21,11 +21,10 @@ import {
   createClientMail,
   createWorker,
   isUnreadable,
-  saveAttachmentsJob,
-  workerJobs,
   type InvitationHandler,
   type UnreadableMessage,
 } from "@clientmail/core";
+import { saveAttachmentsJob, workerJobs } from "@clientmail/core/internal";
 import type { DocumentSink, Logger, MailProvider, Store } from "@clientmail/core/ports";
 import { createFolderBlobStore } from "@clientmail/folder";
 import { createGmailProvider } from "@clientmail/gmail";

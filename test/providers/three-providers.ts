@@ -7,13 +7,8 @@
 import { createHash } from "node:crypto";
 import { ImapFlow } from "imapflow";
 import { EventEmitter } from "eventemitter3";
-import {
-  defaultNotifyPreferences,
-  MailboxSync,
-  saveAttachmentsHandler,
-  saveAttachmentsJob,
-  type SyncEvents,
-} from "@clientmail/core";
+import { defaultNotifyPreferences, type SyncEvents } from "@clientmail/core";
+import { MailboxSync, saveAttachmentsHandler, saveAttachmentsJob } from "@clientmail/core/internal";
 import {
   silentLogger,
   type DocumentSink,

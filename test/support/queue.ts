@@ -4,7 +4,7 @@
  * and a worker for attachment saves (F9, R8).
  */
 import pg from "pg";
-import { saveAttachmentsHandler, saveAttachmentsJob } from "@clientmail/core";
+import { saveAttachmentsHandler, saveAttachmentsJob } from "@clientmail/core/internal";
 import { silentLogger, type DocumentSink, type JobWorker } from "@clientmail/core/ports";
 import { createMemoryBlobStore } from "@clientmail/memory";
 import { createPostgresJobQueue, createPostgresStore, installJobQueue, migrate } from "@clientmail/postgres";

@@ -6,7 +6,8 @@
  */
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorker, syncJob } from "@clientmail/core";
+import { createWorker } from "@clientmail/core";
+import { syncJob } from "@clientmail/core/internal";
 import { silentLogger, type MailProvider } from "@clientmail/core/ports";
 import { createPostgresJobQueue, createPostgresStore, installJobQueue, migrate } from "@clientmail/postgres";
 import { MemoryMailbox } from "@clientmail/testkit";

@@ -6,7 +6,8 @@
  */
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { backfillJob, createWorker, defaultNotifyPreferences, type SyncWorker } from "@clientmail/core";
+import { createWorker, defaultNotifyPreferences, type SyncWorker } from "@clientmail/core";
+import { backfillJob } from "@clientmail/core/internal";
 import { silentLogger, type JobQueue, type Pacing, type Store } from "@clientmail/core/ports";
 import { createGraphProvider } from "@clientmail/graph";
 import {

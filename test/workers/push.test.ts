@@ -5,7 +5,8 @@
  * a lifecycle removal, and forged or unknown notifications that change nothing.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorker, defaultNotifyPreferences, secretHash, type SyncWorker } from "@clientmail/core";
+import { createWorker, defaultNotifyPreferences, type SyncWorker } from "@clientmail/core";
+import { secretHash } from "@clientmail/core/internal";
 import { silentLogger, type MailProvider } from "@clientmail/core/ports";
 import { createGmailProvider } from "@clientmail/gmail";
 import { createGraphProvider } from "@clientmail/graph";

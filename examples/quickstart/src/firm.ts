@@ -66,7 +66,8 @@ export const accounts = [
   },
 ].map((account) => ({ id: account.id, ...parseInput(accountInputSchema, account.input) }));
 
-interface RawMail {
+/** One message as it sits in a mailbox. */
+export interface RawMail {
   mailbox: string;
   id: string;
   threadId?: string;
@@ -77,7 +78,7 @@ const day = (h: number, m = 0) =>
   `Mon, 5 Jan 2026 ${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:00 +0000`;
 
 /** What three mailboxes contain after one morning: client mail, personal mail, internal mail. */
-const rawMail: RawMail[] = [
+export const rawMail: RawMail[] = [
   {
     mailbox: "mb-ann",
     id: "a1",
@@ -184,6 +185,19 @@ const rawMail: RawMail[] = [
     },
   },
 ];
+
+/** The message as RFC 822 text, as a mail server stores it. */
+export function rfc822(mail: RawMail): string {
+  const headers = Object.entries(mail.headers).map(([name, value]) => `${name}: ${value}`);
+  return [
+    ...headers,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    `(${mail.headers.Subject})`,
+    "",
+  ].join("\r\n");
+}
 
 function ids(value: string | undefined): string[] {
   return value ? (value.match(/<[^>]+>/g) ?? []) : [];

@@ -4,7 +4,7 @@
  * ciphertext, bound to where it belongs (firm, record, field) so a copy elsewhere does not
  * decrypt.
  */
-import { CREDENTIALS_FIELD, type FirmId, type MailboxId } from "@clientmail/core";
+import { credentialsContext, type FirmId, type MailboxId } from "@clientmail/core";
 import type { DirectoryStore, EncryptionContext, Keyring } from "@clientmail/core/ports";
 
 /** A secret kept encrypted. */
@@ -49,16 +49,12 @@ export function mailboxCredentialsVault(
   firmId: FirmId,
   mailboxId: MailboxId,
 ): SecretVault {
-  return keyringVault(
-    keyring,
-    { firmId, recordId: mailboxId, field: CREDENTIALS_FIELD },
-    {
-      load: () => store.getMailboxCredentials(firmId, mailboxId),
-      save: async (ciphertext) => {
-        await store.setMailboxCredentials(firmId, mailboxId, ciphertext);
-      },
+  return keyringVault(keyring, credentialsContext(firmId, mailboxId), {
+    load: () => store.getMailboxCredentials(firmId, mailboxId),
+    save: async (ciphertext) => {
+      await store.setMailboxCredentials(firmId, mailboxId, ciphertext);
     },
-  );
+  });
 }
 
 /** A vault in memory, for a secret the host keeps itself (it is still never logged). */

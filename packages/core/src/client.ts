@@ -1,8 +1,10 @@
 /**
- * `createClientMail`: the facade the CRM side calls. Every input is validated with the core's
+ * `createClientMail`: the front door. It gives the facade the CRM side calls, with the mailbox
+ * sync attached (`cm.sync`, `cm.start()`, `cm.close()`). Every input is validated with the core's
  * zod schemas; every change that spans several records runs in one store transaction, so a
  * failure halfway leaves nothing half-written. Side effects the host carries out (sending an
- * invitation, backfilling a newly synced address) are emitted as typed events after commit.
+ * invitation) are emitted as typed events after commit; backfills of newly synced addresses run
+ * inside (a queued job, or — without a queue — a backfill after the commit).
  */
 import { EventEmitter } from "eventemitter3";
 import { parse as parseCsv } from "csv-parse/sync";
@@ -66,7 +68,7 @@ import {
   teamSyncStatus,
   type MemberSyncStatus,
 } from "./domain/notifications.js";
-import { CREDENTIALS_FIELD } from "./keyring/rotate.js";
+import { storeCredentials } from "./engine/credentials.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
@@ -126,6 +128,10 @@ import {
 } from "./facade/sending.js";
 import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/message-source.js";
 import type { RenderableBodyOptions } from "./content/renderable-body.js";
+import type { Metrics } from "./ports/metrics.js";
+import type { SyncEvents } from "./engine/events.js";
+import { ClientMailSync, type ProvidersSetting, type SyncOptions } from "./facade/sync-control.js";
+import { checkClientMailSettings } from "./facade/settings.js";
 import {
   renderedAccountThreads,
   renderedMessage,
@@ -165,6 +171,16 @@ export interface ClientMailSettings {
   store: Store;
   /** Encrypts mailbox credentials given to {@link ClientMail.connectMailbox}. */
   keyring?: Keyring | undefined;
+  /**
+   * Opens a mailbox's provider from its decrypted credentials: one factory, or one per provider
+   * kind (`{ imap: (mailbox, secret) => createImapProvider(JSON.parse(secret!)) }`). Needed by
+   * `cm.sync` and `cm.start()`.
+   */
+  providers?: ProvidersSetting | undefined;
+  /** Tuning of the attached sync (holder name, poll interval, concurrency, pacing). */
+  sync?: SyncOptions | undefined;
+  /** Counters and histograms for the host's exporter; see the Metrics port. Default: none. */
+  metrics?: Metrics | undefined;
   clock?: Clock | undefined;
   logger?: Logger | undefined;
   /** Makes invitation tokens. Defaults to 32 random bytes, base64url. */
@@ -266,13 +282,21 @@ const csvRowSchema = z.object({
   signatory: csvBoolean.default(false),
 });
 
-/** Creates the facade over a store. */
+/**
+ * Creates the facade over a store, with the mailbox sync attached when `providers` are given.
+ * Settings are validated: a missing store, a keyring or queue without their methods, or a bad
+ * sync option is a ValidationError naming the setting.
+ */
 export function createClientMail(settings: ClientMailSettings): ClientMail {
+  checkClientMailSettings(settings);
   return new ClientMail(settings);
 }
 
-/** The facade the CRM side calls. See {@link createClientMail}. */
-export class ClientMail extends EventEmitter<ClientMailEvents> {
+/**
+ * The facade the CRM side calls. See {@link createClientMail}. It also emits the sync engine's
+ * events (`message.filed`, `sync.state`, ...) for the passes its attached sync runs.
+ */
+export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -282,6 +306,11 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   private readonly files: { documents: DocumentSink | undefined; blobs: BlobStore | undefined };
   private readonly settingsForSending: ClientMailSettings;
   private readonly blobs: BlobStore | undefined;
+  /**
+   * Mailbox sync control: a pass now (`syncMailbox`), targeted backfills, audits, stopping a
+   * mailbox (Y4), push notifications. Needs `providers` in the settings.
+   */
+  readonly sync: ClientMailSync;
 
   constructor(settings: ClientMailSettings) {
     super();
@@ -294,6 +323,42 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
     this.files = { documents: settings.documents, blobs: settings.blobs };
     this.settingsForSending = settings;
     this.blobs = settings.blobs;
+    this.sync = new ClientMailSync({
+      store: settings.store,
+      keyring: settings.keyring,
+      providers: settings.providers,
+      queue: settings.queue,
+      blobs: settings.blobs,
+      documents: settings.documents,
+      metrics: settings.metrics,
+      clock: this.clock,
+      logger: this.logger,
+      events: this as unknown as EventEmitter<SyncEvents>,
+      options: settings.sync,
+    });
+    // T7/Y5 without a queue: the attached sync runs the backfill after the commit.
+    if (settings.providers !== undefined && !settings.queue)
+      this.on("backfill.requested", ({ firmId, addresses }) =>
+        this.sync.backfillInBackground(firmId, addresses),
+      );
+  }
+
+  /**
+   * Starts syncing in this process: with a queue, a worker taking every durable job (passes,
+   * backfills, attachment saves, erasure, outbox); without one, a loop following each mailbox.
+   * Mailboxes connected later are followed too. Idempotent; needs `providers`.
+   */
+  async start(): Promise<void> {
+    await this.sync.start();
+  }
+
+  /**
+   * Stops everything {@link start} and the sync calls started and closes every provider
+   * connection, so the process can exit. The store, queue and database pool passed in stay open:
+   * they are the host's to close. Idempotent.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.sync.close(options);
   }
 
   // Firms and team ------------------------------------------------------------------------
@@ -391,17 +456,13 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
         );
       }
       if (parsed.credentials !== undefined) {
-        const ciphertext = await this.keyring!.encrypt(parsed.credentials, {
-          firmId,
-          recordId: connected.id,
-          field: CREDENTIALS_FIELD,
-        });
-        await tx.setMailboxCredentials(firmId, connected.id, ciphertext);
+        await storeCredentials(tx, this.keyring, firmId, connected.id, parsed.credentials);
       }
       // Y2: with workers, the new mailbox's backfill is a job of this transaction.
       if (this.queue) await this.queue.enqueue(tx, [syncJob(firmId, connected.id)]);
       return connected;
     });
+    this.sync.mailboxConnected(firmId, mailbox.id);
     return mailbox;
   }
 

@@ -18,6 +18,8 @@ export type ClientMailErrorCode =
   | "lease_lost"
   | "decryption_failed"
   | "unsupported"
+  /** The database has no clientmail schema (or an older one): run the store's `migrate()`. */
+  | "not_migrated"
   | "internal";
 
 const marker = Symbol.for("clientmail.error");

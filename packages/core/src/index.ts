@@ -20,9 +20,6 @@
  * @module
  */
 export * from "./errors.js";
-// The defaults a host passes for the Clock and Logger ports; also on `@clientmail/core/ports`.
-export { systemClock } from "./ports/clock.js";
-export { silentLogger } from "./ports/logger.js";
 export * from "./domain/model.js";
 export * from "./domain/envelope.js";
 export * from "./domain/addresses.js";
@@ -33,24 +30,8 @@ export * from "./domain/threading.js";
 export * from "./domain/permissions.js";
 export * from "./domain/templates.js";
 export * from "./domain/notifications.js";
-export * from "./engine/mailbox-sync.js";
-export * from "./engine/backoff.js";
-export {
-  saveAttachmentsJob,
-  saveAttachmentsHandler,
-  type AttachmentJobDependencies,
-} from "./engine/attachments.js";
-export { readMessageSource } from "./engine/message-source.js";
-export { auditMailbox } from "./engine/audit.js";
-export {
-  createWorker,
-  syncJob,
-  backfillJob,
-  workerJobs,
-  type SyncWorker,
-  type WorkerSettings,
-  type WorkerHealth,
-} from "./engine/worker.js";
+export type { SyncDependencies, SyncPassResult } from "./engine/mailbox-sync.js";
+export { createWorker, type SyncWorker, type WorkerSettings, type WorkerHealth } from "./engine/worker.js";
 export type { SyncEvents } from "./engine/events.js";
 export * from "./keyring/index.js";
 export * from "./engine/sync-service.js";
@@ -67,49 +48,12 @@ export {
   type InboxThread,
 } from "./facade/threads.js";
 export { memberNotificationsSchema, type MemberNotificationsInput } from "./facade/members.js";
-export {
-  eraseFilesJob,
-  eraseFilesHandler,
-  type ErasureReport,
-  type EraseFilesDependencies,
-} from "./facade/erasure.js";
-export {
-  checkPacingTake,
-  checkPacingAcquire,
-  checkPacingTryAcquire,
-  pacingSleep,
-} from "./domain/pacing-input.js";
-export {
-  routePush,
-  pushJobs,
-  pushSubscribeJob,
-  pushRenewJob,
-  renewalTime,
-  secretHash,
-  type PushNotification,
-  type PushOutcome,
-} from "./engine/push.js";
-export {
-  invitationJobs,
-  invitationJobsFor,
-  type InvitationEvent,
-  type InvitationHandler,
-} from "./engine/invitations.js";
+export type { ErasureReport } from "./facade/erasure.js";
+export type { PushNotification, PushOutcome } from "./engine/push.js";
+export type { InvitationEvent, InvitationHandler } from "./engine/invitations.js";
 export type { ProviderContext } from "./engine/provider-pool.js";
 export * from "./domain/outgoing.js";
-export {
-  outboxSendJob,
-  outboxJob,
-  outboxSendHandler,
-  sendQueued,
-  fileSentMessage,
-  permissionAtSend,
-  reportFailingAutomation,
-  type AfterCrashPolicy,
-  type OutboxDependencies,
-  type OutboxRunResult,
-  type OutboxWorkerSettings,
-} from "./engine/outbox.js";
+export type { AfterCrashPolicy, OutboxWorkerSettings } from "./engine/outbox.js";
 export {
   actorSchema,
   sendInputSchema,
@@ -135,3 +79,14 @@ export {
 export { safeAttachmentName } from "./content/display-name.js";
 export { textFromHtml } from "./content/html-text.js";
 export type { RenderedMessage, RenderedThreadView } from "./facade/content.js";
+export {
+  ClientMailSync,
+  syncOptionsSchema,
+  type ProvidersSetting,
+  type SyncOptions,
+} from "./facade/sync-control.js";
+// The defaults a host passes for the Clock, Logger and Metrics ports; also on `@clientmail/core/ports`.
+export { silentLogger } from "./ports/logger.js";
+export { systemClock } from "./ports/clock.js";
+export { fromPino, type PinoLike } from "./ports/from-pino.js";
+export { noopMetrics, type Metrics } from "./ports/metrics.js";

@@ -46,7 +46,15 @@ export type MailboxSyncState =
   | { status: "connecting" }
   | { status: "backfilling"; done: number; estimated: number | undefined }
   | { status: "live" }
-  | { status: "retrying"; attempt: number; nextAttemptAt: Date; lastError: string }
+  | {
+      status: "retrying";
+      attempt: number;
+      nextAttemptAt: Date;
+      /** The failure's code. */
+      lastError: string;
+      /** Why, in a log-safe sentence (no secrets, no server text), e.g. the TLS/port hint. */
+      lastErrorMessage?: string | undefined;
+    }
   /** Waiting for the provider's rate limit or quota to reset (R6): normal operation, not a failure. */
   | { status: "throttled"; until: Date }
   | { status: "stopped"; reason: MailboxStopReason; at: Date };

@@ -11,6 +11,7 @@ import type { Clock } from "../ports/clock.js";
 import type { DocumentSink } from "../ports/document-sink.js";
 import type { JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
+import type { Metrics } from "../ports/metrics.js";
 import type { MessageToFile, Store } from "../ports/store.js";
 import type { SyncEvents } from "./events.js";
 
@@ -26,6 +27,8 @@ export interface EffectDependencies {
   /** Message sources (R11) and staged attachments (F9). */
   blobs?: BlobStore | undefined;
   events?: EventEmitter<SyncEvents> | undefined;
+  /** Counters and histograms for the host's exporter; see the Metrics port. */
+  metrics?: Metrics | undefined;
 }
 
 /** One message a committed page filed or saw again. */

@@ -12,6 +12,7 @@ import type { Logger } from "../ports/logger.js";
 import type { MailProvider, PushSubscription } from "../ports/mail-provider.js";
 import type { Pacing, PacingSlot } from "../ports/pacing.js";
 import { codeOf } from "./after-commit.js";
+import { safeCause } from "./error-cause.js";
 
 interface Watcher {
   slot: PacingSlot | undefined;
@@ -79,7 +80,12 @@ export class IdleWatchers {
       await provider?.close().catch(() => undefined);
       await slot?.release().catch(() => undefined);
       if (!this.stopped)
-        logger.warn("IDLE watcher not started", { firmId, mailboxId: mailbox.id, code: codeOf(error) });
+        logger.warn("IDLE watcher not started", {
+          firmId,
+          mailboxId: mailbox.id,
+          code: codeOf(error),
+          cause: safeCause(error),
+        });
     } finally {
       this.starting.delete(key);
     }

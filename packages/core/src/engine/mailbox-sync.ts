@@ -11,6 +11,7 @@ import type { BlobStore } from "../ports/blob-store.js";
 import type { DocumentSink } from "../ports/document-sink.js";
 import type { JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
+import type { Metrics } from "../ports/metrics.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import type { Store } from "../ports/store.js";
 import { loadFirmContext } from "./directory.js";
@@ -38,6 +39,11 @@ export interface SyncDependencies {
   /** Keeps the original source of every filed message (R11) and stages attachments (F9). */
   blobs?: BlobStore | undefined;
   events?: EventEmitter<SyncEvents> | undefined;
+  /**
+   * Counters and histograms (messages examined, filed, quarantined; pass duration; queue depth)
+   * for the host's Prometheus or OpenTelemetry exporter. Default: none.
+   */
+  metrics?: Metrics | undefined;
   /** Jitter source; injectable for tests. */
   random?: (() => number) | undefined;
   /** Waits; injectable for tests. Rejects when `signal` aborts. */

@@ -145,6 +145,8 @@ export async function runPass(
   const token = await store.acquireLease(firmId, mailboxId, settings.holder, settings.leaseTtlMs);
   if (token === undefined) return result;
   result.ran = true;
+  const startedAt = deps.clock.now().getTime();
+  let outcome = "ok";
   const deadline = AbortSignal.timeout(settings.passDeadlineMs);
   const callSignal = signal ? AbortSignal.any([signal, deadline]) : deadline;
   const setState = async (state: MailboxSyncState, lastSyncedAt?: Date) => {
@@ -185,10 +187,14 @@ export async function runPass(
     await setState({ status: "live" }, deps.clock.now());
     return result;
   } catch (error) {
-    if (deadline.aborted && !signal?.aborted)
+    if (deadline.aborted && !signal?.aborted) {
+      outcome = "transient";
       throw passDeadlineError(settings.passDeadlineMs, result.pages, error);
+    }
+    outcome = codeOf(error);
     throw error;
   } finally {
+    recordPass(deps, provider, result, outcome, deps.clock.now().getTime() - startedAt);
     await store.releaseLease(firmId, mailboxId, token).catch((error: unknown) => {
       deps.logger.warn("could not release lease", { firmId, mailboxId, code: codeOf(error) });
     });
@@ -315,4 +321,24 @@ async function applyChanges(
       );
     }
   }
+}
+
+/** The pass's counts and duration, for the host's metrics (labels: provider kind, outcome code). */
+function recordPass(
+  deps: PageFilingDependencies,
+  provider: MailProvider,
+  result: SyncPassResult,
+  outcome: string,
+  durationMs: number,
+): void {
+  const metrics = deps.metrics;
+  if (!metrics) return;
+  const labels = { provider: provider.kind };
+  metrics.increment("clientmail_messages_examined_total", result.examined, labels);
+  metrics.increment("clientmail_messages_filed_total", result.filed, labels);
+  metrics.increment("clientmail_messages_quarantined_total", result.quarantined.length, labels);
+  metrics.observe("clientmail_sync_pass_duration_seconds", Math.max(0, durationMs) / 1000, {
+    ...labels,
+    outcome,
+  });
 }

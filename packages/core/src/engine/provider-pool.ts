@@ -3,9 +3,8 @@
  * credentials (only ciphertext is ever stored; the keyring decrypts it here and nowhere else in
  * the engine).
  */
-import { ClientMailError } from "../errors.js";
 import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
-import { CREDENTIALS_FIELD } from "../keyring/rotate.js";
+import { readCredentials } from "./credentials.js";
 import type { Keyring } from "../ports/keyring.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import type { MailboxPacing } from "../ports/pacing.js";
@@ -113,11 +112,6 @@ export class ProviderPool {
     return this.open_.get(`${firmId}\u0000${mailboxId}`)?.catch(() => undefined);
   }
 
-  /** Encrypts a secret for storage as a mailbox's credentials. */
-  async encrypt(firmId: FirmId, mailboxId: MailboxId, secret: string): Promise<string> {
-    return this.requireKeyring().encrypt(secret, { firmId, recordId: mailboxId, field: CREDENTIALS_FIELD });
-  }
-
   /** Closes the mailbox's provider, or — while jobs still use it — once the last gives it back. */
   async close(firmId: FirmId, mailboxId: MailboxId): Promise<void> {
     const key = `${firmId}\u0000${mailboxId}`;
@@ -141,15 +135,7 @@ export class ProviderPool {
   }
 
   private async create(firmId: FirmId, mailbox: Mailbox): Promise<MailProvider> {
-    const ciphertext = await this.settings.store.getMailboxCredentials(firmId, mailbox.id);
-    const credentials =
-      ciphertext !== undefined
-        ? await this.requireKeyring().decrypt(ciphertext, {
-            firmId,
-            recordId: mailbox.id,
-            field: CREDENTIALS_FIELD,
-          })
-        : undefined;
+    const credentials = await readCredentials(this.settings.store, this.settings.keyring, firmId, mailbox.id);
     return this.settings.providerFor(mailbox, credentials, this.settings.contextFor?.(firmId, mailbox));
   }
 
@@ -159,16 +145,5 @@ export class ProviderPool {
    */
   dedicated(firmId: FirmId, mailbox: Mailbox): Promise<MailProvider> {
     return this.create(firmId, mailbox);
-  }
-
-  private requireKeyring(): Keyring {
-    if (!this.settings.keyring) {
-      throw new ClientMailError(
-        "unsupported",
-        "A keyring is required to store or read mailbox credentials (settings.keyring)",
-        { details: { option: "keyring" } },
-      );
-    }
-    return this.settings.keyring;
   }
 }

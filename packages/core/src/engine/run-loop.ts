@@ -11,6 +11,7 @@ import { notificationKey, syncHealthNotices } from "../domain/notifications.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import { codeOf } from "./after-commit.js";
 import { backoffDelay } from "./backoff.js";
+import { safeCause } from "./error-cause.js";
 import type { PageFilingDependencies } from "./page-filing.js";
 import type { SyncPassResult } from "./pass.js";
 
@@ -112,6 +113,7 @@ export class RunLoop {
         firmId: this.firmId,
         mailboxId: this.mailboxId,
         code: codeOf(error),
+        cause: safeCause(error),
       });
     }
     try {
@@ -154,6 +156,13 @@ export async function applyPassFailure(
   };
   switch (next.action) {
     case "stop":
+      deps.logger.warn("sync stopped", {
+        firmId,
+        mailboxId,
+        reason: next.reason,
+        code: codeOf(error),
+        cause: safeCause(error),
+      });
       await stopMailbox(deps, firmId, mailboxId, next.reason, setState);
       return 0;
     case "throttle":
@@ -168,7 +177,9 @@ export async function applyPassFailure(
         firmId,
         mailboxId,
         code: next.code,
+        cause: safeCause(error),
         reason: ClientMailError.isInstance(error) ? error.details.reason : undefined,
+        hint: ClientMailError.isInstance(error) ? error.details.hint : undefined,
         attempt: next.attempt,
         delayMs: next.delayMs,
       });
@@ -177,6 +188,7 @@ export async function applyPassFailure(
         attempt: next.attempt,
         nextAttemptAt: new Date(now.getTime() + next.delayMs),
         lastError: next.code,
+        lastErrorMessage: safeCause(error),
       });
       return next.delayMs;
   }

@@ -10,6 +10,8 @@ import type { Store } from "../ports/store.js";
 import { MailboxSync, type SyncDependencies, type SyncPassResult } from "./mailbox-sync.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
 import { auditMailbox } from "./audit.js";
+import { storeCredentials } from "./credentials.js";
+import { safeCause } from "./error-cause.js";
 
 export type { ProviderFactory } from "./provider-pool.js";
 
@@ -52,8 +54,7 @@ export class SyncService {
 
   /** Encrypts and stores a mailbox's credentials (only ciphertext reaches the store). */
   async storeCredentials(firmId: FirmId, mailboxId: MailboxId, secret: string): Promise<void> {
-    const ciphertext = await this.pool.encrypt(firmId, mailboxId, secret);
-    await this.settings.store.setMailboxCredentials(firmId, mailboxId, ciphertext);
+    await storeCredentials(this.settings.store, this.settings.keyring, firmId, mailboxId, secret);
   }
 
   /** One sync pass of a mailbox with the retry policy (Y7). */
@@ -125,6 +126,7 @@ export class SyncService {
           firmId,
           mailboxId: mailbox.id,
           code,
+          cause: safeCause(error),
         });
         outcomes.push({ mailboxId: mailbox.id, examined: 0, filed: 0, error: code });
       }

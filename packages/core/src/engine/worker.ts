@@ -58,6 +58,7 @@ import { syncJob, syncJobName } from "./sync-job.js";
 export { syncJob } from "./sync-job.js";
 export type { PushNotification, PushOutcome } from "./push.js";
 import { outboxSendJob, outboxWorker, type OutboxWorkerSettings } from "./outbox.js";
+import { safeCause } from "./error-cause.js";
 
 /** Job names the worker handles. */
 export const workerJobs = {
@@ -217,7 +218,10 @@ class Worker implements SyncWorker {
 
   private track(work: Promise<void>): void {
     const tracked = work.catch((error: unknown) => {
-      this.settings.logger.warn("worker background work failed", { code: codeOf(error) });
+      this.settings.logger.warn("worker background work failed", {
+        code: codeOf(error),
+        cause: safeCause(error),
+      });
     });
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
@@ -298,6 +302,7 @@ class Worker implements SyncWorker {
 
   async health(): Promise<WorkerHealth> {
     const stats = await this.settings.queue.stats();
+    this.settings.metrics?.gauge("clientmail_queue_depth", stats.waiting, {});
     return { ...stats, openProviders: this.pool.size, watchers: this.watchers.size };
   }
 
@@ -400,6 +405,22 @@ class Worker implements SyncWorker {
       await borrowed?.release();
     }
     await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(now + nextInMs))]);
+    await this.reportQueueDepth();
+  }
+
+  private queueDepthAt = Number.NEGATIVE_INFINITY;
+
+  /** The queue's depth for the host's metrics, at most every 10 s per process (one count query). */
+  private async reportQueueDepth(): Promise<void> {
+    const metrics = this.settings.metrics;
+    const now = this.settings.clock.now().getTime();
+    if (!metrics || now - this.queueDepthAt < 10_000) return;
+    this.queueDepthAt = now;
+    try {
+      metrics.gauge("clientmail_queue_depth", (await this.settings.queue.stats()).waiting, {});
+    } catch (error) {
+      this.settings.logger.warn("queue depth unavailable", { code: codeOf(error) });
+    }
   }
 
   /** Schedules the completeness audit when the last one is older than the interval. */
@@ -456,6 +477,7 @@ class Worker implements SyncWorker {
         firmId,
         mailboxId,
         code: codeOf(error),
+        cause: safeCause(error),
         attempt: job.attempt,
       });
       throw error;

@@ -5,5 +5,6 @@
  */
 export { createAesGcmKeyring, generateKeyringKey } from "./aes-gcm-keyring.js";
 export type { AesGcmKeyringSettings } from "./aes-gcm-keyring.js";
-export { rotateAll, CREDENTIALS_FIELD } from "./rotate.js";
+export { rotateAll } from "./rotate.js";
+export { CREDENTIALS_FIELD, credentialsContext } from "../engine/credentials.js";
 export type { RotationReport } from "./rotate.js";

@@ -1,9 +1,9 @@
 import { ClientMailError } from "../errors.js";
 import type { Keyring } from "../ports/keyring.js";
 import type { Store } from "../ports/store.js";
+import { credentialsContext } from "../engine/credentials.js";
 
-/** The field name mailbox credentials are encrypted under. */
-export const CREDENTIALS_FIELD = "credentials";
+export { CREDENTIALS_FIELD } from "../engine/credentials.js";
 
 /** What {@link rotateAll} did. */
 export interface RotationReport {
@@ -30,7 +30,7 @@ export async function rotateAll(
   const report: RotationReport = { rotated: 0, current: 0, failed: [] };
   for (const firmId of firmIds ?? (await store.listFirmIds())) {
     for (const { mailboxId, ciphertext } of await store.listMailboxCredentials(firmId)) {
-      const context = { firmId, recordId: mailboxId, field: CREDENTIALS_FIELD };
+      const context = credentialsContext(firmId, mailboxId);
       try {
         if (!keyring.needsRotation(ciphertext)) {
           report.current += 1;

@@ -36,6 +36,9 @@ export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 export type { Logger } from "./logger.js";
 export { silentLogger } from "./logger.js";
+export { fromPino, type PinoLike } from "./from-pino.js";
+export type { Metrics, MetricName, MetricLabels, CounterName, HistogramName, GaugeName } from "./metrics.js";
+export { noopMetrics } from "./metrics.js";
 export type { DocumentSink, DocumentToSave } from "./document-sink.js";
 export type { Keyring, EncryptionContext } from "./keyring.js";
 export type {
@@ -91,6 +94,13 @@ export type { ThreadPosition, ThreadTraces, ThreadTracesRemoved } from "./store.
 export type { DocumentRef } from "./document-sink.js";
 export type { PushStore, PushRegistrationRecord } from "./store.js";
 export type { Pacing, PacingSlot, RateBudget, MailboxPacing } from "./pacing.js";
+/** Input checks every Pacing adapter runs, so all adapters refuse the same inputs the same way. */
+export {
+  checkPacingTake,
+  checkPacingAcquire,
+  checkPacingTryAcquire,
+  pacingSleep,
+} from "../domain/pacing-input.js";
 export type { PushRegistrar, PushRegistration } from "./mail-provider.js";
 export type { DocumentSource, SourceDocument } from "./document-source.js";
 export type { AccessToken, AccessTokenRequest, TokenSource } from "./token-source.js";

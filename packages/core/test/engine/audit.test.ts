@@ -4,7 +4,7 @@
  * that moved past it — and repairs it.
  */
 import { describe, expect, it } from "vitest";
-import { auditMailbox } from "../../src/index.js";
+import { auditMailbox } from "../../src/internal.js";
 import { silentLogger } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 import { engineStores } from "./stores.js";

@@ -10,13 +10,8 @@ import {
   MemoryStore,
 } from "@clientmail/memory";
 import { MemoryMailbox } from "@clientmail/testkit";
-import {
-  defaultNotifyPreferences,
-  saveAttachmentsHandler,
-  saveAttachmentsJob,
-  type EmailAddress,
-  type SyncEvents,
-} from "../../src/index.js";
+import { defaultNotifyPreferences, type EmailAddress, type SyncEvents } from "../../src/index.js";
+import { saveAttachmentsHandler, saveAttachmentsJob } from "../../src/internal.js";
 import { silentLogger, type Clock, type Store } from "../../src/ports/index.js";
 import { MailboxSync, type MailboxSyncOptions } from "../../src/engine/mailbox-sync.js";
 import type { DocumentSink, DocumentToSave } from "../../src/ports/document-sink.js";

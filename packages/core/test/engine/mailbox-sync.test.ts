@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { MemoryMessageInput } from "@clientmail/testkit";
+import { ClientMailError } from "../../src/index.js";
 import {
-  ClientMailError,
   MailboxSync,
   readMessageSource,
   saveAttachmentsHandler,
   saveAttachmentsJob,
-} from "../../src/index.js";
+} from "../../src/internal.js";
 import { silentLogger } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 

@@ -6,13 +6,8 @@
 import { afterEach } from "vitest";
 import { createMemoryJobQueue, type MemoryStore } from "@clientmail/memory";
 import { FakeMailSender } from "@clientmail/testkit";
-import {
-  createClientMail,
-  outboxSendHandler,
-  outboxSendJob,
-  type AfterCrashPolicy,
-  type OutboxDependencies,
-} from "../../src/index.js";
+import { createClientMail, type AfterCrashPolicy } from "../../src/index.js";
+import { outboxSendHandler, outboxSendJob, type OutboxDependencies } from "../../src/internal.js";
 import {
   silentLogger,
   type Clock,

@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { FakeMailSender, SimulatedCrash } from "@clientmail/testkit";
-import { createClientMail, sendQueued, type OutboxDependencies } from "../../src/index.js";
+import { createClientMail } from "../../src/index.js";
+import { sendQueued, type OutboxDependencies } from "../../src/internal.js";
 import { silentLogger, type Job, type JobQueue, type NewJob } from "../../src/ports/index.js";
 import { at, makeFirm, minutes } from "./firm-fixture.js";
 import { engineStores } from "./stores.js";

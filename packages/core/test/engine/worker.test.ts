@@ -4,7 +4,8 @@
  * targeted backfills fanned out per mailbox.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { ClientMailError, createWorker, backfillJob, type SyncWorker } from "../../src/index.js";
+import { ClientMailError, createWorker, type SyncWorker } from "../../src/index.js";
+import { backfillJob } from "../../src/internal.js";
 import { silentLogger, type MailProvider } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 

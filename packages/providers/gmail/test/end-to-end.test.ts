@@ -5,7 +5,7 @@
  * (N2), deletions mirrored (F8) and targeted backfill with `q` (Y5).
  */
 import { describe, expect, it } from "vitest";
-import { MailboxSync } from "@clientmail/core";
+import { MailboxSync } from "@clientmail/core/internal";
 import { silentLogger } from "@clientmail/core/ports";
 import { createMemoryStore } from "@clientmail/memory";
 import {

@@ -9,16 +9,13 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresWithQueue } from "../../../../test/support/queue.js";
+import { createAesGcmKeyring, createClientMail, generateKeyringKey, SyncService } from "@clientmail/core";
 import {
-  createAesGcmKeyring,
-  createClientMail,
   eraseFilesHandler,
   eraseFilesJob,
-  generateKeyringKey,
   saveAttachmentsHandler,
   saveAttachmentsJob,
-  SyncService,
-} from "@clientmail/core";
+} from "@clientmail/core/internal";
 import { silentLogger, type JobWorker } from "@clientmail/core/ports";
 import {
   buildRawMessage,

@@ -4,7 +4,7 @@
  * throttling survived (Y7), deletions mirrored (F8) and targeted backfill (Y5).
  */
 import { describe, expect, it } from "vitest";
-import { MailboxSync } from "@clientmail/core";
+import { MailboxSync } from "@clientmail/core/internal";
 import { silentLogger } from "@clientmail/core/ports";
 import { createMemoryStore } from "@clientmail/memory";
 import { createGraphFake, graphFaults, seedOneMailboxFirm } from "@clientmail/testkit";

@@ -2,7 +2,12 @@
  * `createMemoryPacing`: the Pacing port for one process (the memory store's companion). Same
  * semantics as `createPostgresPacing`, timed by the injected clock.
  */
-import { checkPacingAcquire, checkPacingTake, checkPacingTryAcquire, pacingSleep } from "@clientmail/core";
+import {
+  checkPacingAcquire,
+  checkPacingTake,
+  checkPacingTryAcquire,
+  pacingSleep,
+} from "@clientmail/core/ports";
 import {
   systemClock,
   type Clock,

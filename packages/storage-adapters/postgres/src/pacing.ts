@@ -10,7 +10,12 @@
  * tables are UNLOGGED: after a database crash they start empty, which only lets work go sooner.
  */
 import type { Pool, PoolClient } from "pg";
-import { checkPacingAcquire, checkPacingTake, checkPacingTryAcquire, pacingSleep } from "@clientmail/core";
+import {
+  checkPacingAcquire,
+  checkPacingTake,
+  checkPacingTryAcquire,
+  pacingSleep,
+} from "@clientmail/core/ports";
 import type { Pacing, PacingSlot, RateBudget } from "@clientmail/core/ports";
 
 /** Settings of {@link createPostgresPacing}. */

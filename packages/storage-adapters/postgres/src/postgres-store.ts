@@ -101,7 +101,8 @@ const sqlConstraint = (error: unknown): string | undefined => errorField(error, 
 
 /**
  * Deadlocks, serialization failures and lost connections are worth retrying: they become
- * `transient` errors (the transaction they happened in is rolled back). Others pass through.
+ * `transient` errors (the transaction they happened in is rolled back). A missing table is
+ * `not_migrated`, with the hint to run `migrate()`. Others pass through.
  */
 function transient(error: unknown): never {
   const state = sqlState(error) ?? "";
@@ -112,6 +113,18 @@ function transient(error: unknown): never {
       cause: error,
       details: { sqlState: state },
     });
+  }
+  // 42P01 undefined table, 3F000 undefined schema: the database was never migrated.
+  if (state === "42P01" || state === "3F000") {
+    const relation = /relation "([^"]{1,100})"/.exec(error instanceof Error ? error.message : "")?.[1];
+    throw new ClientMailError(
+      "not_migrated",
+      "The database has no clientmail tables: run migrate() from @clientmail/postgres on it first",
+      {
+        cause: error,
+        details: { sqlState: state, hint: "run migrate()", ...(relation ? { relation } : {}) },
+      },
+    );
   }
   if (state === "40P01" || state === "40001" || state.startsWith("08") || state === "57P01" || network) {
     throw new ClientMailError("transient", "The database asked to retry", {
@@ -140,6 +153,7 @@ function reviveState(state: Record<string, unknown>): MailboxSyncState {
         attempt: state.attempt as number,
         nextAttemptAt: new Date(state.nextAttemptAt as string),
         lastError: state.lastError as string,
+        ...(typeof state.lastErrorMessage === "string" ? { lastErrorMessage: state.lastErrorMessage } : {}),
       };
     case "throttled":
       return { status: "throttled", until: new Date(state.until as string) };
