@@ -1,7 +1,8 @@
 /**
- * clientmail quickstart: builds a firm with accounts, contacts and toggles, decides filing and
- * threading for a morning of realistic mail across three mailboxes, and prints each account's
- * threads. Everything here is the pure core; no server is needed.
+ * clientmail quickstart: builds a firm with accounts, contacts and toggles, decides filing for a
+ * morning of realistic mail across three mailboxes, and prints each account's messages.
+ * Everything here is the pure core; no server is needed (threading runs in the sync engine,
+ * over a store).
  */
 import {
   applyToggles,
@@ -9,11 +10,8 @@ import {
   defaultNotifyPreferences,
   dedupeKey,
   FirmDirectory,
-  normalizeMessageId,
-  parseMessageIdList,
   portalStatus,
   showsEmailTab,
-  ThreadIndex,
   type Link,
 } from "@clientmail/core";
 import { accounts, envelopes, firm } from "./firm.js";
@@ -51,7 +49,6 @@ const directory = FirmDirectory.build({
   links,
 });
 
-const threads = new ThreadIndex();
 const filed = new Map<
   string,
   { subject: string; direction: string; date: Date; accounts: Set<string>; seenIn: Set<string> }
@@ -75,18 +72,6 @@ for (const envelope of envelopes) {
   decision.accountIds.forEach((id) => record.accounts.add(id));
   record.seenIn.add(envelope.mailboxId);
   filed.set(key, record);
-  threads.add({
-    id: key,
-    messageId: normalizeMessageId(envelope.messageId),
-    inReplyTo: envelope.inReplyTo.flatMap((id) => parseMessageIdList(id)),
-    references: envelope.references.flatMap((id) => parseMessageIdList(id)),
-    providerThreads: [],
-    subject: envelope.subject,
-    date: envelope.date,
-    externalParticipants: [...envelope.from, ...envelope.to, ...envelope.cc]
-      .map((a) => a.address)
-      .filter((a) => !directory.isInternal(a)),
-  });
 }
 
 console.log(`${firm.name}: ${envelopes.length} messages seen in ${firm.mailboxes.length} mailboxes`);
@@ -99,17 +84,13 @@ for (const account of accounts) {
   console.log(
     `${account.name} [portal: ${portalStatus(accountLinks)}, Email tab: ${showsEmailTab(accountLinks) ? "yes" : "no"}]`,
   );
-  const accountThreads = [...threads.threads()].filter(([, members]) =>
-    members.some((id) => filed.get(id)!.accounts.has(account.id)),
-  );
-  for (const [, members] of accountThreads) {
-    const messages = members.map((id) => filed.get(id)!).sort((a, b) => a.date.getTime() - b.date.getTime());
-    console.log(`  thread "${messages[0]!.subject}"`);
-    for (const message of messages) {
-      console.log(
-        `    ${message.date.toISOString().slice(11, 16)} ${message.direction.padEnd(8)} ${message.subject}  (seen in ${[...message.seenIn].join(", ")})`,
-      );
-    }
+  const messages = [...filed.values()]
+    .filter((record) => record.accounts.has(account.id))
+    .sort((a, b) => a.date.getTime() - b.date.getTime());
+  for (const message of messages) {
+    console.log(
+      `  ${message.date.toISOString().slice(11, 16)} ${message.direction.padEnd(8)} ${message.subject}  (seen in ${[...message.seenIn].join(", ")})`,
+    );
   }
-  if (accountThreads.length === 0) console.log("  (no mail)");
+  if (messages.length === 0) console.log("  (no mail)");
 }
