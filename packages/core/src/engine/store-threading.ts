@@ -42,35 +42,34 @@ export interface ThreadedPage {
   merges: ThreadMerge[];
 }
 
+/** Union–find over nodes numbered from 0: the page's messages first, then the threads they reach. */
 class UnionFind {
-  private readonly parent = new Map<string, string>();
+  private readonly parent: number[] = [];
 
-  find(node: string): string {
+  add(): number {
+    const node = this.parent.length;
+    this.parent.push(node);
+    return node;
+  }
+
+  find(node: number): number {
     let root = node;
-    for (let next = this.parent.get(root); next !== undefined && next !== root; next = this.parent.get(root))
-      root = next;
+    while (this.parent[root] !== root) root = this.parent[root]!;
     let current = node;
     while (current !== root) {
-      const next = this.parent.get(current)!;
-      this.parent.set(current, root);
+      const next = this.parent[current]!;
+      this.parent[current] = root;
       current = next;
     }
     return root;
   }
 
-  union(a: string, b: string): void {
+  union(a: number, b: number): void {
     const rootA = this.find(a);
     const rootB = this.find(b);
-    if (rootA !== rootB) this.parent.set(rootB, rootA);
-  }
-
-  add(node: string): void {
-    if (!this.parent.has(node)) this.parent.set(node, node);
+    if (rootA !== rootB) this.parent[rootB] = rootA;
   }
 }
-
-const threadNode = (id: ThreadId) => `t:${id}`;
-const messageNode = (id: string) => `m:${id}`;
 
 /**
  * Threads the new messages of a page and attaches the new keys of known copies (their provider
@@ -121,39 +120,42 @@ export async function threadPage(
       : Promise.resolve([] as ThreadId[][]),
   ]);
 
+  // Message i of the page is node i; each thread the page reaches gets the next free node.
   const components = new UnionFind();
-  const firstByKey = new Map<string, string>();
-  const link = (node: string, key: string) => {
+  for (let i = 0; i < prepared.length; i++) components.add();
+  const threadNodes = new Map<ThreadId, number>();
+  const threadNode = (threadId: ThreadId): number => {
+    let node = threadNodes.get(threadId);
+    if (node === undefined) threadNodes.set(threadId, (node = components.add()));
+    return node;
+  };
+  const firstByKey = new Map<string, number>();
+  const link = (node: number, key: string) => {
     const existing = keyThreads.get(key);
-    if (existing !== undefined) {
-      components.add(threadNode(existing));
-      components.union(threadNode(existing), node);
-    }
+    if (existing !== undefined) components.union(threadNode(existing), node);
     const first = firstByKey.get(key);
     if (first === undefined) firstByKey.set(key, node);
     else components.union(first, node);
   };
-  for (const p of prepared) {
-    const node = messageNode(p.message.id);
-    components.add(node);
+  prepared.forEach((p, node) => {
     for (const key of p.links) link(node, key);
-  }
+  });
   for (const copy of knownCopies) {
     const node = threadNode(copy.threadId);
-    components.add(node);
     for (const key of copy.keys) link(node, key);
   }
   subjectThreads.forEach((threads, probe) => {
-    const node = messageNode(prepared[probeOwner[probe]!]!.message.id);
-    for (const threadId of threads) {
-      components.add(threadNode(threadId));
-      components.union(threadNode(threadId), node);
-    }
+    const node = probeOwner[probe]!;
+    for (const threadId of threads) components.union(threadNode(threadId), node);
   });
   // H1 between two new messages of the page: same key, within the window, one of them open.
   const bySubjectKey = new Map<string, number[]>();
   prepared.forEach((p, index) => {
-    for (const key of p.subjects) bySubjectKey.set(key, [...(bySubjectKey.get(key) ?? []), index]);
+    for (const key of p.subjects) {
+      const members = bySubjectKey.get(key);
+      if (members === undefined) bySubjectKey.set(key, [index]);
+      else members.push(index);
+    }
   });
   for (const members of bySubjectKey.values()) {
     for (let i = 0; i < members.length; i++) {
@@ -162,13 +164,13 @@ export async function threadPage(
         const b = prepared[members[j]!]!;
         if (!a.open && !b.open) continue;
         if (Math.abs(a.message.date.getTime() - b.message.date.getTime()) > subjectWindowMs) continue;
-        components.union(messageNode(a.message.id), messageNode(b.message.id));
+        components.union(members[i]!, members[j]!);
       }
     }
   }
 
   // One thread per component: the smallest existing thread survives, or a new one starts.
-  const existingIn = new Map<string, ThreadId[]>();
+  const existingIn = new Map<number, ThreadId[]>();
   const consider = (threadId: ThreadId) => {
     const root = components.find(threadNode(threadId));
     const list = existingIn.get(root) ?? [];
@@ -179,7 +181,7 @@ export async function threadPage(
   for (const threads of subjectThreads) for (const threadId of threads) consider(threadId);
   for (const copy of knownCopies) consider(copy.threadId);
 
-  const threadOfRoot = new Map<string, ThreadId>();
+  const threadOfRoot = new Map<number, ThreadId>();
   for (const [root, threads] of existingIn) {
     const sorted = [...threads].sort();
     const survivor = sorted[0]!;
@@ -192,9 +194,9 @@ export async function threadPage(
     }
   }
   // Components with no existing thread start new ones, created in one call.
-  const newRoots = new Set<string>();
-  for (const p of prepared) {
-    const root = components.find(messageNode(p.message.id));
+  const newRoots = new Set<number>();
+  for (let node = 0; node < prepared.length; node++) {
+    const root = components.find(node);
     if (!threadOfRoot.has(root)) newRoots.add(root);
   }
   const created = await tx.createThreads(firmId, newRoots.size);
@@ -203,8 +205,8 @@ export async function threadPage(
   const threadOf = new Map<string, ThreadId>();
   const pendingKeys = new Map<ThreadId, Set<string>>();
   const pendingSubjects = new Map<ThreadId, SubjectEntry[]>();
-  for (const p of prepared) {
-    const threadId = threadOfRoot.get(components.find(messageNode(p.message.id)))!;
+  for (const [node, p] of prepared.entries()) {
+    const threadId = threadOfRoot.get(components.find(node))!;
     threadOf.set(p.message.id, threadId);
     const keys = pendingKeys.get(threadId) ?? new Set<string>();
     for (const key of p.links) if (keyThreads.get(key) === undefined) keys.add(key);

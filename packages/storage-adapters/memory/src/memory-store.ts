@@ -177,6 +177,20 @@ function firstFrom(rows: readonly SubjectRow[], at: number): number {
   return low;
 }
 
+/** Adds to `found` the threads of the rows dated from `from` to `to`, inclusive, each once. */
+function threadsWithin(rows: readonly SubjectRow[], from: number, to: number, found: string[]): void {
+  let seen: Set<string> | undefined;
+  for (let i = firstFrom(rows, from); i < rows.length && rows[i]!.at <= to; i++) {
+    const threadId = rows[i]!.cell.threadId;
+    if (found[found.length - 1] === threadId) continue;
+    // Most windows hold a few threads; a busy one switches to a set.
+    if (seen === undefined && found.length > 8) seen = new Set(found);
+    if (seen ? seen.has(threadId) : found.includes(threadId)) continue;
+    found.push(threadId);
+    seen?.add(threadId);
+  }
+}
+
 /** The index of the first row dated after `at` (rows sorted by date). */
 function firstAfter(rows: readonly SubjectRow[], at: number): number {
   let low = 0;
@@ -190,6 +204,8 @@ function firstAfter(rows: readonly SubjectRow[], at: number): number {
 }
 
 const k = (...parts: string[]): string => parts.join("\u0000");
+/** `k(firmId, key)`, without the rest array: thread keys and subject keys are looked up per message. */
+const firmKey = (firmId: string, key: string): string => `${firmId}\u0000${key}`;
 
 function conflict(message: string, details: Record<string, unknown>): ClientMailError {
   return new ClientMailError("conflict", message, { details });
@@ -867,7 +883,7 @@ export class MemoryStore implements Store {
     return this.#op(() => {
       const found = new Map<string, string>();
       for (const key of keys) {
-        const cell = this.#t.threadKeys.get(k(firmId, key));
+        const cell = this.#t.threadKeys.get(firmKey(firmId, key));
         if (cell !== undefined) found.set(key, cell.threadId);
       }
       return found;
@@ -885,12 +901,17 @@ export class MemoryStore implements Store {
   #attachKeys(log: UndoLog, firmId: string, threadId: string, keys: readonly string[]): ThreadKeyConflict[] {
     const cell = this.#t.threadCells.get(threadId)!;
     const conflicts: ThreadKeyConflict[] = [];
+    const threadKeys = this.#t.threadKeys;
     for (const key of new Set(keys)) {
-      const entry = k(firmId, key);
-      const owner = this.#t.threadKeys.get(entry);
+      const entry = firmKey(firmId, key);
+      const owner = threadKeys.get(entry);
       if (owner === undefined) {
-        this.#put(log, this.#t.threadKeys, entry, cell);
-        addTo(log, cell.keys, entry);
+        threadKeys.set(entry, cell);
+        cell.keys.add(entry);
+        log.push(() => {
+          threadKeys.delete(entry);
+          cell.keys.delete(entry);
+        });
       } else if (owner !== cell) conflicts.push({ key, threadId: owner.threadId });
     }
     return conflicts;
@@ -973,16 +994,12 @@ export class MemoryStore implements Store {
     return this.#op(() =>
       probes.map((probe) => {
         const at = probe.at.getTime();
-        const bucket = this.#t.subjects.get(k(firmId, probe.key));
+        const bucket = this.#t.subjects.get(firmKey(firmId, probe.key));
         if (bucket === undefined || Number.isNaN(at)) return [];
-        const found = new Set<string>();
-        const scan = (rows: readonly SubjectRow[]) => {
-          for (let i = firstFrom(rows, at - windowMs); i < rows.length && rows[i]!.at <= at + windowMs; i++)
-            found.add(rows[i]!.cell.threadId);
-        };
-        scan(bucket.open);
-        if (probe.open) scan(bucket.closed);
-        return [...found].sort(compare);
+        const found: string[] = [];
+        threadsWithin(bucket.open, at - windowMs, at + windowMs, found);
+        if (probe.open) threadsWithin(bucket.closed, at - windowMs, at + windowMs, found);
+        return found.length > 1 ? found.sort(compare) : found;
       }),
     );
   }
@@ -1004,7 +1021,7 @@ export class MemoryStore implements Store {
     for (const entry of entries) {
       const at = entry.at.getTime();
       if (Number.isNaN(at)) continue;
-      const key = k(firmId, entry.key);
+      const key = firmKey(firmId, entry.key);
       let bucket = this.#t.subjects.get(key);
       if (bucket === undefined) {
         bucket = { open: [], closed: [] };
@@ -1013,10 +1030,14 @@ export class MemoryStore implements Store {
       const rows = entry.open ? bucket.open : bucket.closed;
       const row: SubjectRow = { key, at, open: entry.open, cell };
       const index = firstAfter(rows, at);
-      rows.splice(index, 0, row);
+      if (index === rows.length) rows.push(row);
+      else rows.splice(index, 0, row);
+      cell.rows.add(row);
       // The undo log runs newest first, so the row is still at `index` when this runs.
-      log.push(() => rows.splice(index, 1));
-      addTo(log, cell.rows, row);
+      log.push(() => {
+        rows.splice(index, 1);
+        cell.rows.delete(row);
+      });
     }
   }
 
