@@ -27,10 +27,46 @@ export interface ThreadMerge {
   mergedIds: ThreadId[];
 }
 
-/** A copy of an already-filed message whose mailbox-scoped keys (its conversation id here) are new. */
+/**
+ * A copy of an already-filed message that brings what only it shows: its mailbox-scoped keys
+ * (its conversation id here) and the subject entries of participants the filed record does not
+ * show (a Bcc on the sender's copy). H1 links the message by all of them, whichever copy came first.
+ */
 export interface KnownCopy {
   threadId: ThreadId;
   keys: readonly string[];
+  subjects?: readonly SubjectEntry[];
+}
+
+/** What {@link copySubjectEntries} reads of a filed message. */
+export interface FiledThreadingRecord {
+  from: ReadonlyArray<{ address: string }>;
+  sender: ReadonlyArray<{ address: string }>;
+  replyTo: ReadonlyArray<{ address: string }>;
+  to: ReadonlyArray<{ address: string }>;
+  cc: ReadonlyArray<{ address: string }>;
+  bcc: ReadonlyArray<{ address: string }>;
+  date: Date;
+  inReplyTo: readonly string[];
+  references: readonly string[];
+}
+
+/**
+ * H1: the subject entries a copy of a filed message adds: those of its external participants the
+ * filed record does not show (a Bcc on the sender's copy), dated and open as the record is, since
+ * the first copy's headers stand for the message.
+ */
+export function copySubjectEntries(copy: ThreadingMessage, record: FiledThreadingRecord): SubjectEntry[] {
+  if (Number.isNaN(record.date.getTime())) return [];
+  const shown = new Set(
+    [record.from, record.sender, record.replyTo, record.to, record.cc, record.bcc]
+      .flat()
+      .map((a) => a.address),
+  );
+  const added = copy.externalParticipants.filter((address) => !shown.has(address));
+  if (added.length === 0) return [];
+  const open = record.inReplyTo.length === 0 && record.references.length === 0;
+  return subjectKeys({ ...copy, externalParticipants: added }).map((key) => ({ key, at: record.date, open }));
 }
 
 /** The outcome of threading a page. */
@@ -90,7 +126,10 @@ export async function threadPage(
       current = next;
     return current;
   };
-  if (messages.length === 0 && knownCopies.every((copy) => copy.keys.length === 0))
+  if (
+    messages.length === 0 &&
+    knownCopies.every((copy) => copy.keys.length === 0 && (copy.subjects?.length ?? 0) === 0)
+  )
     return { threadOf: new Map(), resolve, merges };
   await tx.lockThreads(firmId);
 
@@ -103,14 +142,23 @@ export async function threadPage(
   const linkKeys = new Set<string>();
   for (const p of prepared) for (const key of p.links) linkKeys.add(key);
   for (const copy of knownCopies) for (const key of copy.keys) linkKeys.add(key);
+  // Every subject entry of the page: a new message's (owner: its index) or a known copy's
+  // (owner: its thread).
   const probes: SubjectEntry[] = [];
-  const probeOwner: number[] = [];
+  const probeOwner: Array<number | ThreadId> = [];
   prepared.forEach((p, index) => {
     for (const key of p.subjects) {
       probes.push({ key, at: p.message.date, open: p.open });
       probeOwner.push(index);
     }
   });
+  for (const copy of knownCopies) {
+    for (const entry of copy.subjects ?? []) {
+      if (Number.isNaN(entry.at.getTime())) continue;
+      probes.push(entry);
+      probeOwner.push(copy.threadId);
+    }
+  }
   const [keyThreads, subjectThreads] = await Promise.all([
     linkKeys.size > 0
       ? tx.findThreadsByKeys(firmId, [...linkKeys])
@@ -144,27 +192,27 @@ export async function threadPage(
     const node = threadNode(copy.threadId);
     for (const key of copy.keys) link(node, key);
   }
+  const ownerNode = (owner: number | ThreadId): number =>
+    typeof owner === "number" ? owner : threadNode(owner);
   subjectThreads.forEach((threads, probe) => {
-    const node = probeOwner[probe]!;
+    const node = ownerNode(probeOwner[probe]!);
     for (const threadId of threads) components.union(threadNode(threadId), node);
   });
-  // H1 between two new messages of the page: same key, within the window, one of them open.
+  // H1 between two subject entries of the page: same key, within the window, one of them open.
   const bySubjectKey = new Map<string, number[]>();
-  prepared.forEach((p, index) => {
-    for (const key of p.subjects) {
-      const members = bySubjectKey.get(key);
-      if (members === undefined) bySubjectKey.set(key, [index]);
-      else members.push(index);
-    }
+  probes.forEach((probe, index) => {
+    const members = bySubjectKey.get(probe.key);
+    if (members === undefined) bySubjectKey.set(probe.key, [index]);
+    else members.push(index);
   });
   for (const members of bySubjectKey.values()) {
     for (let i = 0; i < members.length; i++) {
       for (let j = i + 1; j < members.length; j++) {
-        const a = prepared[members[i]!]!;
-        const b = prepared[members[j]!]!;
+        const a = probes[members[i]!]!;
+        const b = probes[members[j]!]!;
         if (!a.open && !b.open) continue;
-        if (Math.abs(a.message.date.getTime() - b.message.date.getTime()) > subjectWindowMs) continue;
-        components.union(members[i]!, members[j]!);
+        if (Math.abs(a.at.getTime() - b.at.getTime()) > subjectWindowMs) continue;
+        components.union(ownerNode(probeOwner[members[i]!]!), ownerNode(probeOwner[members[j]!]!));
       }
     }
   }
@@ -220,6 +268,9 @@ export async function threadPage(
     const keys = pendingKeys.get(threadId) ?? new Set<string>();
     for (const key of copy.keys) if (keyThreads.get(key) === undefined) keys.add(key);
     pendingKeys.set(threadId, keys);
+    const entries = pendingSubjects.get(threadId) ?? [];
+    for (const entry of copy.subjects ?? []) if (!Number.isNaN(entry.at.getTime())) entries.push(entry);
+    pendingSubjects.set(threadId, entries);
   }
 
   // Every thread's new keys in one call. Under the firm's lock no other page can have taken

@@ -8,7 +8,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createMemoryStore } from "@clientmail/memory";
 import { normalizeSubject, subjectWindowMs, threadKeys, type ThreadingMessage } from "../../src/index.js";
-import { threadPage, type KnownCopy, type ThreadMerge } from "../../src/engine/store-threading.js";
+import {
+  copySubjectEntries,
+  threadPage,
+  type KnownCopy,
+  type ThreadMerge,
+} from "../../src/engine/store-threading.js";
 import type { Store } from "../../src/ports/index.js";
 import { engineStores } from "./stores.js";
 
@@ -31,11 +36,13 @@ function msg(id: string, overrides: Partial<ThreadingMessage> = {}): ThreadingMe
 /**
  * Threads copies page by page as the engine does: the first copy of a message is new; a later
  * copy of a message threaded on an earlier page is a known copy that brings its own keys (its
- * conversation in its mailbox). A copy of a message that is new on the same page starts the next
- * page, as it would arrive on the next sync of its mailbox.
+ * conversation in its mailbox) and the subject entries of participants the first copy did not
+ * show. A copy of a message that is new on the same page starts the next page, as it would
+ * arrive on the next sync of its mailbox.
  */
 class Threader {
   readonly threadOf = new Map<string, string>();
+  readonly firstCopy = new Map<string, ThreadingMessage>();
   readonly merges: ThreadMerge[] = [];
 
   private constructor(
@@ -69,8 +76,22 @@ class Threader {
     const fresh = copies.filter((copy) => !this.threadOf.has(copy.id));
     const known = copies.flatMap((copy): KnownCopy[] => {
       const threadId = this.threadOf.get(copy.id);
-      return threadId === undefined ? [] : [{ threadId, keys: threadKeys(copy) }];
+      const first = this.firstCopy.get(copy.id);
+      if (threadId === undefined || first === undefined) return [];
+      const record = {
+        from: first.externalParticipants.map((address) => ({ address })),
+        sender: [],
+        replyTo: [],
+        to: [],
+        cc: [],
+        bcc: [],
+        date: first.date,
+        inReplyTo: first.inReplyTo,
+        references: first.references,
+      };
+      return [{ threadId, keys: threadKeys(copy), subjects: copySubjectEntries(copy, record) }];
     });
+    for (const copy of fresh) this.firstCopy.set(copy.id, copy);
     const result = await this.store.transaction((tx) => threadPage(tx, this.firmId, fresh, known));
     for (const [id, threadId] of this.threadOf) this.threadOf.set(id, result.resolve(threadId));
     for (const [id, threadId] of result.threadOf) this.threadOf.set(id, threadId);
@@ -213,6 +234,18 @@ describe.each(engineStores)("threadPage on the $name", ({ make }) => {
     expect(threader.partition()).toEqual([["b", "c", "d"]]);
   });
 
+  it("H1: a participant only the sender's copy shows (Bcc) links the message by subject, whichever copy comes first", async () => {
+    const sent = msg("a", { externalParticipants: ["client@acme.com", "partner@other.com"] });
+    const received = { ...sent, externalParticipants: ["client@acme.com"] };
+    const fromPartner = msg("b", {
+      messageId: "b@mail",
+      date: new Date("2026-03-15T10:00:00Z"),
+      externalParticipants: ["partner@other.com"],
+    });
+    await expectEveryOrder([sent, received, fromPartner], [["a", "b"]]);
+    await expectEveryOrder([received, fromPartner], [["a"], ["b"]]);
+  });
+
   it("H1: a message with a provider conversation but no In-Reply-To or References still uses its subject, whichever copy comes first", async () => {
     const inGmail = msg("a", { providerThreads: [{ mailboxId: "ann", threadId: "g1" }] });
     const later = msg("b", { date: new Date("2026-03-10T10:00:00Z") });
@@ -223,7 +256,7 @@ describe.each(engineStores)("threadPage on the $name", ({ make }) => {
 });
 
 describe("threadPage on the memory store (property)", () => {
-  it("H1, H3: random forests with copies over mailboxes, in random orders and pages, give the pairwise partition (property)", async () => {
+  it("H1, H3: random forests with copies over mailboxes (some showing a Bcc), in random orders and pages, give the pairwise partition (property)", async () => {
     // H1 read literally, every pair compared: the reference the threader must agree with.
     interface Facts {
       keys: Set<string>;
@@ -239,7 +272,7 @@ describe("threadPage on the memory store (property)", () => {
         chained: first.inReplyTo.length > 0 || first.references.length > 0,
         subject: normalizeSubject(first.subject),
         time: first.date.getTime(),
-        participants: new Set(first.externalParticipants),
+        participants: new Set(copies.flatMap((copy) => copy.externalParticipants)),
       };
     };
     const linked = (a: Facts, b: Facts): boolean =>
@@ -283,6 +316,7 @@ describe("threadPage on the memory store (property)", () => {
             fc.record({
               mailbox: fc.constantFrom("mb1", "mb2", "mb3"),
               thread: fc.option(fc.constantFrom("t1", "t2"), { nil: undefined, freq: 2 }),
+              bcc: fc.option(fc.constantFrom(...participants), { nil: undefined, freq: 2 }),
             }),
             { minLength: 1, maxLength: 3, selector: (copy) => copy.mailbox },
           ),
@@ -296,7 +330,8 @@ describe("threadPage on the memory store (property)", () => {
             providerThreads: copy.thread ? [{ mailboxId: copy.mailbox, threadId: copy.thread }] : [],
             subject: r.subject,
             date: new Date(base + r.day * day + r.jitter),
-            externalParticipants: r.externals,
+            // A Bcc shows on one copy only (the sender's).
+            externalParticipants: copy.bcc ? [...new Set([...r.externals, copy.bcc])] : r.externals,
           })),
         );
     const forestArb = fc
@@ -315,7 +350,7 @@ describe("threadPage on the memory store (property)", () => {
       }),
     );
 
-    const forests = 150;
+    const forests = 100;
     let orders = 0;
     let subjectDecided = 0;
     await fc.assert(
@@ -336,6 +371,6 @@ describe("threadPage on the memory store (property)", () => {
     console.info(`H1-H3 threadPage property: ${forests} forests, ${orders} arrival orders tried`);
     expect(orders).toBe(forests * 3);
     // The generator must exercise the subject rule, or the property proves little about it.
-    expect(subjectDecided).toBeGreaterThan(30);
-  });
+    expect(subjectDecided).toBeGreaterThan(20);
+  }, 180_000);
 });
