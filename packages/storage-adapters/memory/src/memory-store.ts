@@ -126,8 +126,8 @@ class Tables {
 
 /** One subject entry of a message (H1's third rule), under its (firm, subject key). */
 interface SubjectRow {
-  /** The (firm, subject key) of its bucket. */
-  key: string;
+  /** Its bucket (not the key string: a million rows would each hold a copy). */
+  bucket: SubjectBucket;
   at: number;
   open: boolean;
   /** Its thread's cell: a merge repoints the rows of the smaller cells only. */
@@ -136,6 +136,8 @@ interface SubjectRow {
 
 /** A subject key's rows, open and closed apart, each sorted by date (equal dates by arrival). */
 interface SubjectBucket {
+  /** Its (firm, subject key). */
+  key: string;
   open: SubjectRow[];
   closed: SubjectRow[];
 }
@@ -1024,11 +1026,11 @@ export class MemoryStore implements Store {
       const key = firmKey(firmId, entry.key);
       let bucket = this.#t.subjects.get(key);
       if (bucket === undefined) {
-        bucket = { open: [], closed: [] };
+        bucket = { key, open: [], closed: [] };
         this.#put(log, this.#t.subjects, key, bucket);
       }
       const rows = entry.open ? bucket.open : bucket.closed;
-      const row: SubjectRow = { key, at, open: entry.open, cell };
+      const row: SubjectRow = { bucket, at, open: entry.open, cell };
       const index = firstAfter(rows, at);
       if (index === rows.length) rows.push(row);
       else rows.splice(index, 0, row);
@@ -1042,14 +1044,14 @@ export class MemoryStore implements Store {
   }
 
   #removeSubjectRow(log: UndoLog, row: SubjectRow): void {
-    const bucket = this.#t.subjects.get(row.key)!;
+    const bucket = row.bucket;
     const rows = row.open ? bucket.open : bucket.closed;
     let index = firstFrom(rows, row.at);
     while (rows[index] !== row) index += 1;
     rows.splice(index, 1);
     log.push(() => rows.splice(index, 0, row));
     deleteFrom(log, row.cell.rows, row);
-    if (bucket.open.length === 0 && bucket.closed.length === 0) this.#del(log, this.#t.subjects, row.key);
+    if (bucket.open.length === 0 && bucket.closed.length === 0) this.#del(log, this.#t.subjects, bucket.key);
   }
 
   /** Puts a message row, keeping the thread -> messages index. */
