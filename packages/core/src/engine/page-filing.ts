@@ -48,7 +48,7 @@ import { directoryAtCommit, type FirmContext } from "./directory.js";
 import { intakeContent, intakeEnvelope, storedText } from "./intake.js";
 import { quarantineAttempt } from "./quarantine.js";
 import { syncJob } from "./sync-job.js";
-import { threadPage, type KnownCopy, type ThreadMerge } from "./store-threading.js";
+import { copySubjectEntries, threadPage, type KnownCopy, type ThreadMerge } from "./store-threading.js";
 
 /** What page filing needs from its host. */
 export interface PageFilingDependencies extends EffectDependencies {
@@ -462,16 +462,19 @@ export class PageFiler {
             (address) => directory.isInternal(address),
           ),
         ),
-        resolved.flatMap((r): KnownCopy[] =>
-          r.known && r.decision && r.candidate.envelope.providerThreadId
-            ? [
-                {
-                  threadId: r.known.threadId,
-                  keys: [`pt:${this.mailboxId}:${r.candidate.envelope.providerThreadId}`],
-                },
-              ]
-            : [],
-        ),
+        resolved.flatMap((r): KnownCopy[] => {
+          if (!r.known || !r.decision) return [];
+          const { envelope } = r.candidate;
+          const keys = envelope.providerThreadId ? [`pt:${this.mailboxId}:${envelope.providerThreadId}`] : [];
+          // H1: participants only this copy shows (a Bcc on the sender's copy) link it by subject too.
+          const subjects = copySubjectEntries(
+            toThreadingMessage(r.key, envelope, undefined, (address) => directory.isInternal(address)),
+            r.known,
+          );
+          return keys.length > 0 || subjects.length > 0
+            ? [{ threadId: r.known.threadId, keys, subjects }]
+            : [];
+        }),
       );
       merges = threaded.merges;
 

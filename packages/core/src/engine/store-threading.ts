@@ -27,10 +27,46 @@ export interface ThreadMerge {
   mergedIds: ThreadId[];
 }
 
-/** A copy of an already-filed message whose mailbox-scoped keys (its conversation id here) are new. */
+/**
+ * A copy of an already-filed message that brings what only it shows: its mailbox-scoped keys
+ * (its conversation id here) and the subject entries of participants the filed record does not
+ * show (a Bcc on the sender's copy). H1 links the message by all of them, whichever copy came first.
+ */
 export interface KnownCopy {
   threadId: ThreadId;
   keys: readonly string[];
+  subjects?: readonly SubjectEntry[];
+}
+
+/** What {@link copySubjectEntries} reads of a filed message. */
+export interface FiledThreadingRecord {
+  from: ReadonlyArray<{ address: string }>;
+  sender: ReadonlyArray<{ address: string }>;
+  replyTo: ReadonlyArray<{ address: string }>;
+  to: ReadonlyArray<{ address: string }>;
+  cc: ReadonlyArray<{ address: string }>;
+  bcc: ReadonlyArray<{ address: string }>;
+  date: Date;
+  inReplyTo: readonly string[];
+  references: readonly string[];
+}
+
+/**
+ * H1: the subject entries a copy of a filed message adds: those of its external participants the
+ * filed record does not show (a Bcc on the sender's copy), dated and open as the record is, since
+ * the first copy's headers stand for the message.
+ */
+export function copySubjectEntries(copy: ThreadingMessage, record: FiledThreadingRecord): SubjectEntry[] {
+  if (Number.isNaN(record.date.getTime())) return [];
+  const shown = new Set(
+    [record.from, record.sender, record.replyTo, record.to, record.cc, record.bcc]
+      .flat()
+      .map((a) => a.address),
+  );
+  const added = copy.externalParticipants.filter((address) => !shown.has(address));
+  if (added.length === 0) return [];
+  const open = record.inReplyTo.length === 0 && record.references.length === 0;
+  return subjectKeys({ ...copy, externalParticipants: added }).map((key) => ({ key, at: record.date, open }));
 }
 
 /** The outcome of threading a page. */
@@ -42,35 +78,34 @@ export interface ThreadedPage {
   merges: ThreadMerge[];
 }
 
+/** Union–find over nodes numbered from 0: the page's messages first, then the threads they reach. */
 class UnionFind {
-  private readonly parent = new Map<string, string>();
+  private readonly parent: number[] = [];
 
-  find(node: string): string {
+  add(): number {
+    const node = this.parent.length;
+    this.parent.push(node);
+    return node;
+  }
+
+  find(node: number): number {
     let root = node;
-    for (let next = this.parent.get(root); next !== undefined && next !== root; next = this.parent.get(root))
-      root = next;
+    while (this.parent[root] !== root) root = this.parent[root]!;
     let current = node;
     while (current !== root) {
-      const next = this.parent.get(current)!;
-      this.parent.set(current, root);
+      const next = this.parent[current]!;
+      this.parent[current] = root;
       current = next;
     }
     return root;
   }
 
-  union(a: string, b: string): void {
+  union(a: number, b: number): void {
     const rootA = this.find(a);
     const rootB = this.find(b);
-    if (rootA !== rootB) this.parent.set(rootB, rootA);
-  }
-
-  add(node: string): void {
-    if (!this.parent.has(node)) this.parent.set(node, node);
+    if (rootA !== rootB) this.parent[rootB] = rootA;
   }
 }
-
-const threadNode = (id: ThreadId) => `t:${id}`;
-const messageNode = (id: string) => `m:${id}`;
 
 /**
  * Threads the new messages of a page and attaches the new keys of known copies (their provider
@@ -91,7 +126,10 @@ export async function threadPage(
       current = next;
     return current;
   };
-  if (messages.length === 0 && knownCopies.every((copy) => copy.keys.length === 0))
+  if (
+    messages.length === 0 &&
+    knownCopies.every((copy) => copy.keys.length === 0 && (copy.subjects?.length ?? 0) === 0)
+  )
     return { threadOf: new Map(), resolve, merges };
   await tx.lockThreads(firmId);
 
@@ -104,14 +142,23 @@ export async function threadPage(
   const linkKeys = new Set<string>();
   for (const p of prepared) for (const key of p.links) linkKeys.add(key);
   for (const copy of knownCopies) for (const key of copy.keys) linkKeys.add(key);
+  // Every subject entry of the page: a new message's (owner: its index) or a known copy's
+  // (owner: its thread).
   const probes: SubjectEntry[] = [];
-  const probeOwner: number[] = [];
+  const probeOwner: Array<number | ThreadId> = [];
   prepared.forEach((p, index) => {
     for (const key of p.subjects) {
       probes.push({ key, at: p.message.date, open: p.open });
       probeOwner.push(index);
     }
   });
+  for (const copy of knownCopies) {
+    for (const entry of copy.subjects ?? []) {
+      if (Number.isNaN(entry.at.getTime())) continue;
+      probes.push(entry);
+      probeOwner.push(copy.threadId);
+    }
+  }
   const [keyThreads, subjectThreads] = await Promise.all([
     linkKeys.size > 0
       ? tx.findThreadsByKeys(firmId, [...linkKeys])
@@ -121,54 +168,57 @@ export async function threadPage(
       : Promise.resolve([] as ThreadId[][]),
   ]);
 
+  // Message i of the page is node i; each thread the page reaches gets the next free node.
   const components = new UnionFind();
-  const firstByKey = new Map<string, string>();
-  const link = (node: string, key: string) => {
+  for (let i = 0; i < prepared.length; i++) components.add();
+  const threadNodes = new Map<ThreadId, number>();
+  const threadNode = (threadId: ThreadId): number => {
+    let node = threadNodes.get(threadId);
+    if (node === undefined) threadNodes.set(threadId, (node = components.add()));
+    return node;
+  };
+  const firstByKey = new Map<string, number>();
+  const link = (node: number, key: string) => {
     const existing = keyThreads.get(key);
-    if (existing !== undefined) {
-      components.add(threadNode(existing));
-      components.union(threadNode(existing), node);
-    }
+    if (existing !== undefined) components.union(threadNode(existing), node);
     const first = firstByKey.get(key);
     if (first === undefined) firstByKey.set(key, node);
     else components.union(first, node);
   };
-  for (const p of prepared) {
-    const node = messageNode(p.message.id);
-    components.add(node);
+  prepared.forEach((p, node) => {
     for (const key of p.links) link(node, key);
-  }
+  });
   for (const copy of knownCopies) {
     const node = threadNode(copy.threadId);
-    components.add(node);
     for (const key of copy.keys) link(node, key);
   }
+  const ownerNode = (owner: number | ThreadId): number =>
+    typeof owner === "number" ? owner : threadNode(owner);
   subjectThreads.forEach((threads, probe) => {
-    const node = messageNode(prepared[probeOwner[probe]!]!.message.id);
-    for (const threadId of threads) {
-      components.add(threadNode(threadId));
-      components.union(threadNode(threadId), node);
-    }
+    const node = ownerNode(probeOwner[probe]!);
+    for (const threadId of threads) components.union(threadNode(threadId), node);
   });
-  // H1 between two new messages of the page: same key, within the window, one of them open.
+  // H1 between two subject entries of the page: same key, within the window, one of them open.
   const bySubjectKey = new Map<string, number[]>();
-  prepared.forEach((p, index) => {
-    for (const key of p.subjects) bySubjectKey.set(key, [...(bySubjectKey.get(key) ?? []), index]);
+  probes.forEach((probe, index) => {
+    const members = bySubjectKey.get(probe.key);
+    if (members === undefined) bySubjectKey.set(probe.key, [index]);
+    else members.push(index);
   });
   for (const members of bySubjectKey.values()) {
     for (let i = 0; i < members.length; i++) {
       for (let j = i + 1; j < members.length; j++) {
-        const a = prepared[members[i]!]!;
-        const b = prepared[members[j]!]!;
+        const a = probes[members[i]!]!;
+        const b = probes[members[j]!]!;
         if (!a.open && !b.open) continue;
-        if (Math.abs(a.message.date.getTime() - b.message.date.getTime()) > subjectWindowMs) continue;
-        components.union(messageNode(a.message.id), messageNode(b.message.id));
+        if (Math.abs(a.at.getTime() - b.at.getTime()) > subjectWindowMs) continue;
+        components.union(ownerNode(probeOwner[members[i]!]!), ownerNode(probeOwner[members[j]!]!));
       }
     }
   }
 
   // One thread per component: the smallest existing thread survives, or a new one starts.
-  const existingIn = new Map<string, ThreadId[]>();
+  const existingIn = new Map<number, ThreadId[]>();
   const consider = (threadId: ThreadId) => {
     const root = components.find(threadNode(threadId));
     const list = existingIn.get(root) ?? [];
@@ -179,7 +229,7 @@ export async function threadPage(
   for (const threads of subjectThreads) for (const threadId of threads) consider(threadId);
   for (const copy of knownCopies) consider(copy.threadId);
 
-  const threadOfRoot = new Map<string, ThreadId>();
+  const threadOfRoot = new Map<number, ThreadId>();
   for (const [root, threads] of existingIn) {
     const sorted = [...threads].sort();
     const survivor = sorted[0]!;
@@ -192,9 +242,9 @@ export async function threadPage(
     }
   }
   // Components with no existing thread start new ones, created in one call.
-  const newRoots = new Set<string>();
-  for (const p of prepared) {
-    const root = components.find(messageNode(p.message.id));
+  const newRoots = new Set<number>();
+  for (let node = 0; node < prepared.length; node++) {
+    const root = components.find(node);
     if (!threadOfRoot.has(root)) newRoots.add(root);
   }
   const created = await tx.createThreads(firmId, newRoots.size);
@@ -203,8 +253,8 @@ export async function threadPage(
   const threadOf = new Map<string, ThreadId>();
   const pendingKeys = new Map<ThreadId, Set<string>>();
   const pendingSubjects = new Map<ThreadId, SubjectEntry[]>();
-  for (const p of prepared) {
-    const threadId = threadOfRoot.get(components.find(messageNode(p.message.id)))!;
+  for (const [node, p] of prepared.entries()) {
+    const threadId = threadOfRoot.get(components.find(node))!;
     threadOf.set(p.message.id, threadId);
     const keys = pendingKeys.get(threadId) ?? new Set<string>();
     for (const key of p.links) if (keyThreads.get(key) === undefined) keys.add(key);
@@ -218,6 +268,9 @@ export async function threadPage(
     const keys = pendingKeys.get(threadId) ?? new Set<string>();
     for (const key of copy.keys) if (keyThreads.get(key) === undefined) keys.add(key);
     pendingKeys.set(threadId, keys);
+    const entries = pendingSubjects.get(threadId) ?? [];
+    for (const entry of copy.subjects ?? []) if (!Number.isNaN(entry.at.getTime())) entries.push(entry);
+    pendingSubjects.set(threadId, entries);
   }
 
   // Every thread's new keys in one call. Under the firm's lock no other page can have taken

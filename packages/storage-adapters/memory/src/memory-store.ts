@@ -79,7 +79,11 @@ interface OutboxRow {
   outbox: OutboxMessage;
 }
 
-/** Everything the store holds. Values are replaced, never mutated, so the undo log can restore them. */
+/**
+ * Everything the store holds. Values are replaced, never mutated, so the undo log can restore
+ * them; the thread tables (cells, keys, messages per thread, the subject index) are the exception:
+ * they change in place, each change pushing its own undo step.
+ */
 class Tables {
   firms = new Map<string, Firm>();
   members = new Map<string, TeamMember>();
@@ -93,7 +97,12 @@ class Tables {
   links = new Map<string, Link>();
   linkKeys = new Map<string, string>();
   threads = new Map<string, string>();
-  threadKeys = new Map<string, string>();
+  /** Thread id -> what it holds in the thread tables. */
+  threadCells = new Map<string, ThreadCell>();
+  /** (firm, thread key) -> the cell of the thread it is attached to. */
+  threadKeys = new Map<string, ThreadCell>();
+  /** Thread id -> the ids of the messages filed in it, so a merge touches only those. */
+  threadMessages = new Map<string, Set<string>>();
   mutes = new Map<string, true>();
   messages = new Map<string, MessageRow>();
   dedupe = new Map<string, string>();
@@ -103,8 +112,8 @@ class Tables {
   notificationKeys = new Map<string, string>();
   audit = new Map<string, AuditEntry>();
   outbox = new Map<string, OutboxRow>();
-  /** (firm, subject key) -> the subject entries of H1's third rule. */
-  subjects = new Map<string, readonly SubjectRow[]>();
+  /** (firm, subject key) -> the subject entries of H1's third rule, by date. */
+  subjects = new Map<string, SubjectBucket>();
   /** (firm, normalised Message-ID) -> record ids (R5: several messages may share one). */
   messageIds = new Map<string, readonly string[]>();
   /** (firm, mailbox, provider id) -> quarantined message (R2). */
@@ -115,15 +124,90 @@ class Tables {
   pushRegistrations = new Map<string, PushRegistrationRecord & { firmId: string }>();
 }
 
+/** One subject entry of a message (H1's third rule), under its (firm, subject key). */
 interface SubjectRow {
+  /** Its bucket (not the key string: a million rows would each hold a copy). */
+  bucket: SubjectBucket;
   at: number;
   open: boolean;
+  /** Its thread's cell: a merge repoints the rows of the smaller cells only. */
+  cell: ThreadCell;
+}
+
+/** A subject key's rows, open and closed apart, each sorted by date (equal dates by arrival). */
+interface SubjectBucket {
+  /** Its (firm, subject key). */
+  key: string;
+  open: SubjectRow[];
+  closed: SubjectRow[];
+}
+
+/**
+ * The keys and subject rows of a thread. Keys and rows point to the cell, not to the thread id,
+ * so that a merge keeps the largest of the merged cells (renamed to the survivor) and moves only
+ * the others' keys and rows into it: a thread's entries move O(log n) times over its life.
+ */
+interface ThreadCell {
   threadId: string;
+  /** Its (firm, thread key) entries. */
+  keys: Set<string>;
+  rows: Set<SubjectRow>;
 }
 
 type UndoLog = (() => void)[];
 
+function addTo<V>(log: UndoLog, set: Set<V>, value: V): void {
+  if (set.has(value)) return;
+  set.add(value);
+  log.push(() => set.delete(value));
+}
+
+function deleteFrom<V>(log: UndoLog, set: Set<V>, value: V): void {
+  if (!set.delete(value)) return;
+  log.push(() => set.add(value));
+}
+
+/** The index of the first row dated at or after `at` (rows sorted by date). */
+function firstFrom(rows: readonly SubjectRow[], at: number): number {
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (rows[mid]!.at < at) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Adds to `found` the threads of the rows dated from `from` to `to`, inclusive, each once. */
+function threadsWithin(rows: readonly SubjectRow[], from: number, to: number, found: string[]): void {
+  let seen: Set<string> | undefined;
+  for (let i = firstFrom(rows, from); i < rows.length && rows[i]!.at <= to; i++) {
+    const threadId = rows[i]!.cell.threadId;
+    if (found[found.length - 1] === threadId) continue;
+    // Most windows hold a few threads; a busy one switches to a set.
+    if (seen === undefined && found.length > 8) seen = new Set(found);
+    if (seen ? seen.has(threadId) : found.includes(threadId)) continue;
+    found.push(threadId);
+    seen?.add(threadId);
+  }
+}
+
+/** The index of the first row dated after `at` (rows sorted by date). */
+function firstAfter(rows: readonly SubjectRow[], at: number): number {
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (rows[mid]!.at <= at) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 const k = (...parts: string[]): string => parts.join("\u0000");
+/** `k(firmId, key)`, without the rest array: thread keys and subject keys are looked up per message. */
+const firmKey = (firmId: string, key: string): string => `${firmId}\u0000${key}`;
 
 function conflict(message: string, details: Record<string, unknown>): ClientMailError {
   return new ClientMailError("conflict", message, { details });
@@ -782,10 +866,15 @@ export class MemoryStore implements Store {
   createThread(firmId: string): Promise<string> {
     return this.#op((log) => {
       this.#requireFirm(firmId);
-      const id = this.#newId();
-      this.#put(log, this.#t.threads, id, firmId);
-      return id;
+      return this.#newThread(log, firmId);
     });
+  }
+
+  #newThread(log: UndoLog, firmId: string): string {
+    const id = this.#newId();
+    this.#put(log, this.#t.threads, id, firmId);
+    this.#put(log, this.#t.threadCells, id, { threadId: id, keys: new Set(), rows: new Set() });
+    return id;
   }
 
   #threadExists(firmId: string, threadId: string): boolean {
@@ -796,8 +885,8 @@ export class MemoryStore implements Store {
     return this.#op(() => {
       const found = new Map<string, string>();
       for (const key of keys) {
-        const threadId = this.#t.threadKeys.get(k(firmId, key));
-        if (threadId !== undefined) found.set(key, threadId);
+        const cell = this.#t.threadKeys.get(firmKey(firmId, key));
+        if (cell !== undefined) found.set(key, cell.threadId);
       }
       return found;
     });
@@ -807,38 +896,70 @@ export class MemoryStore implements Store {
     return this.#op((log) => {
       assertStorable(keys, "keys");
       if (!this.#threadExists(firmId, threadId)) throw new NotFoundError("thread", threadId);
-      const conflicts: ThreadKeyConflict[] = [];
-      for (const key of new Set(keys)) {
-        const owner = this.#t.threadKeys.get(k(firmId, key));
-        if (owner === undefined) this.#put(log, this.#t.threadKeys, k(firmId, key), threadId);
-        else if (owner !== threadId) conflicts.push({ key, threadId: owner });
-      }
-      return conflicts;
+      return this.#attachKeys(log, firmId, threadId, keys);
     });
   }
 
+  #attachKeys(log: UndoLog, firmId: string, threadId: string, keys: readonly string[]): ThreadKeyConflict[] {
+    const cell = this.#t.threadCells.get(threadId)!;
+    const conflicts: ThreadKeyConflict[] = [];
+    const threadKeys = this.#t.threadKeys;
+    for (const key of new Set(keys)) {
+      const entry = firmKey(firmId, key);
+      const owner = threadKeys.get(entry);
+      if (owner === undefined) {
+        threadKeys.set(entry, cell);
+        cell.keys.add(entry);
+        log.push(() => {
+          threadKeys.delete(entry);
+          cell.keys.delete(entry);
+        });
+      } else if (owner !== cell) conflicts.push({ key, threadId: owner.threadId });
+    }
+    return conflicts;
+  }
+
+  /**
+   * Touches only what the merged threads hold: their messages (through the thread -> messages
+   * index), and the keys and subject rows of every cell but the largest, which is kept and takes
+   * the survivor's id.
+   */
   mergeThreads(firmId: string, survivorId: string, mergedIds: readonly string[]): Promise<void> {
     return this.#op((log) => {
       if (!this.#threadExists(firmId, survivorId)) throw new NotFoundError("thread", survivorId);
       const merged = new Set(mergedIds.filter((id) => id !== survivorId && this.#threadExists(firmId, id)));
       if (merged.size === 0) return;
-      for (const [id, row] of this.#t.messages) {
-        if (row.message.firmId === firmId && merged.has(row.message.threadId)) {
-          this.#put(log, this.#t.messages, id, { message: { ...row.message, threadId: survivorId } });
+      for (const id of merged) {
+        for (const messageId of [...(this.#t.threadMessages.get(id) ?? [])]) {
+          const row = this.#t.messages.get(messageId) as MessageRow;
+          this.#putMessage(log, { ...row.message, threadId: survivorId });
+        }
+        this.#del(log, this.#t.threadMessages, id);
+      }
+      const cells = [survivorId, ...merged].map((id) => this.#t.threadCells.get(id)!);
+      const size = (cell: ThreadCell) => cell.keys.size + cell.rows.size;
+      const kept = cells.reduce((largest, cell) => (size(cell) > size(largest) ? cell : largest));
+      for (const cell of cells) {
+        if (cell === kept) continue;
+        for (const key of cell.keys) {
+          this.#put(log, this.#t.threadKeys, key, kept);
+          addTo(log, kept.keys, key);
+        }
+        for (const row of cell.rows) {
+          row.cell = kept;
+          log.push(() => {
+            row.cell = cell;
+          });
+          addTo(log, kept.rows, row);
         }
       }
-      const prefix = k(firmId, "");
-      for (const [key, owner] of this.#t.threadKeys) {
-        if (key.startsWith(prefix) && merged.has(owner)) this.#put(log, this.#t.threadKeys, key, survivorId);
-      }
-      for (const [key, rows] of this.#t.subjects) {
-        if (!key.startsWith(prefix) || !rows.some((row) => merged.has(row.threadId))) continue;
-        this.#put(
-          log,
-          this.#t.subjects,
-          key,
-          rows.map((row) => (merged.has(row.threadId) ? { ...row, threadId: survivorId } : row)),
-        );
+      const keptId = kept.threadId;
+      if (keptId !== survivorId) {
+        kept.threadId = survivorId;
+        log.push(() => {
+          kept.threadId = keptId;
+        });
+        this.#put(log, this.#t.threadCells, survivorId, kept);
       }
       for (const key of [...this.#t.mutes.keys()]) {
         const [f, t, m] = key.split("\u0000") as [string, string, string];
@@ -856,7 +977,10 @@ export class MemoryStore implements Store {
           this.#put(log, this.#t.outbox, id, { outbox: { ...row.outbox, threadId: survivorId } });
         }
       }
-      for (const id of merged) this.#del(log, this.#t.threads, id);
+      for (const id of merged) {
+        this.#del(log, this.#t.threads, id);
+        this.#del(log, this.#t.threadCells, id);
+      }
     });
   }
 
@@ -867,15 +991,17 @@ export class MemoryStore implements Store {
     });
   }
 
+  /** Each probe reads only its key's rows within the window (binary search on the dates). */
   findSubjectThreads(firmId: string, probes: readonly SubjectEntry[], windowMs: number): Promise<string[][]> {
     return this.#op(() =>
       probes.map((probe) => {
         const at = probe.at.getTime();
-        const found = new Set<string>();
-        for (const row of this.#t.subjects.get(k(firmId, probe.key)) ?? []) {
-          if (Math.abs(row.at - at) <= windowMs && (probe.open || row.open)) found.add(row.threadId);
-        }
-        return [...found].sort(compare);
+        const bucket = this.#t.subjects.get(firmKey(firmId, probe.key));
+        if (bucket === undefined || Number.isNaN(at)) return [];
+        const found: string[] = [];
+        threadsWithin(bucket.open, at - windowMs, at + windowMs, found);
+        if (probe.open) threadsWithin(bucket.closed, at - windowMs, at + windowMs, found);
+        return found.length > 1 ? found.sort(compare) : found;
       }),
     );
   }
@@ -884,15 +1010,74 @@ export class MemoryStore implements Store {
     return this.#op((log) => {
       assertStorable(entries, "entries");
       if (!this.#threadExists(firmId, threadId)) throw new NotFoundError("thread", threadId);
-      for (const entry of entries) {
-        const key = k(firmId, entry.key);
-        const rows = this.#t.subjects.get(key) ?? [];
-        this.#put(log, this.#t.subjects, key, [
-          ...rows,
-          { at: entry.at.getTime(), open: entry.open, threadId },
-        ]);
-      }
+      this.#addSubjectRows(log, firmId, threadId, entries);
     });
+  }
+
+  /**
+   * Inserts each entry at its date in its bucket. An entry without a valid date is within 30
+   * days of nothing (H1), so it is not indexed.
+   */
+  #addSubjectRows(log: UndoLog, firmId: string, threadId: string, entries: readonly SubjectEntry[]): void {
+    const cell = this.#t.threadCells.get(threadId)!;
+    for (const entry of entries) {
+      const at = entry.at.getTime();
+      if (Number.isNaN(at)) continue;
+      const key = firmKey(firmId, entry.key);
+      let bucket = this.#t.subjects.get(key);
+      if (bucket === undefined) {
+        bucket = { key, open: [], closed: [] };
+        this.#put(log, this.#t.subjects, key, bucket);
+      }
+      const rows = entry.open ? bucket.open : bucket.closed;
+      const row: SubjectRow = { bucket, at, open: entry.open, cell };
+      const index = firstAfter(rows, at);
+      if (index === rows.length) rows.push(row);
+      else rows.splice(index, 0, row);
+      cell.rows.add(row);
+      // The undo log runs newest first, so the row is still at `index` when this runs.
+      log.push(() => {
+        rows.splice(index, 1);
+        cell.rows.delete(row);
+      });
+    }
+  }
+
+  #removeSubjectRow(log: UndoLog, row: SubjectRow): void {
+    const bucket = row.bucket;
+    const rows = row.open ? bucket.open : bucket.closed;
+    let index = firstFrom(rows, row.at);
+    while (rows[index] !== row) index += 1;
+    rows.splice(index, 1);
+    log.push(() => rows.splice(index, 0, row));
+    deleteFrom(log, row.cell.rows, row);
+    if (bucket.open.length === 0 && bucket.closed.length === 0) this.#del(log, this.#t.subjects, bucket.key);
+  }
+
+  /** Puts a message row, keeping the thread -> messages index. */
+  #putMessage(log: UndoLog, message: FiledMessage): void {
+    const previous = this.#t.messages.get(message.id)?.message.threadId;
+    this.#put(log, this.#t.messages, message.id, { message });
+    if (previous === message.threadId) return;
+    if (previous !== undefined) {
+      const ids = this.#t.threadMessages.get(previous);
+      if (ids) deleteFrom(log, ids, message.id);
+    }
+    let ids = this.#t.threadMessages.get(message.threadId);
+    if (ids === undefined) {
+      ids = new Set();
+      this.#put(log, this.#t.threadMessages, message.threadId, ids);
+    }
+    addTo(log, ids, message.id);
+  }
+
+  /** Deletes a message row, keeping the thread -> messages index. */
+  #deleteMessage(log: UndoLog, messageId: string): void {
+    const row = this.#t.messages.get(messageId);
+    if (row === undefined) return;
+    this.#del(log, this.#t.messages, messageId);
+    const ids = this.#t.threadMessages.get(row.message.threadId);
+    if (ids) deleteFrom(log, ids, messageId);
   }
 
   #visibleMessages(firmId: string): FiledMessage[] {
@@ -980,11 +1165,7 @@ export class MemoryStore implements Store {
       if (count === 0) return [];
       this.#requireFirm(firmId);
       const ids: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const id = this.#newId();
-        this.#put(log, this.#t.threads, id, firmId);
-        ids.push(id);
-      }
+      for (let i = 0; i < count; i++) ids.push(this.#newThread(log, firmId));
       return ids;
     });
   }
@@ -1001,15 +1182,7 @@ export class MemoryStore implements Store {
         firmId,
         entries.map((e) => e.threadId),
       );
-      return entries.map(({ threadId, keys }) => {
-        const conflicts: ThreadKeyConflict[] = [];
-        for (const key of new Set(keys)) {
-          const owner = this.#t.threadKeys.get(k(firmId, key));
-          if (owner === undefined) this.#put(log, this.#t.threadKeys, k(firmId, key), threadId);
-          else if (owner !== threadId) conflicts.push({ key, threadId: owner });
-        }
-        return conflicts;
-      });
+      return entries.map(({ threadId, keys }) => this.#attachKeys(log, firmId, threadId, keys));
     });
   }
 
@@ -1020,16 +1193,7 @@ export class MemoryStore implements Store {
         firmId,
         entries.map((e) => e.threadId),
       );
-      for (const { threadId, entries: list } of entries) {
-        for (const entry of list) {
-          const key = k(firmId, entry.key);
-          const rows = this.#t.subjects.get(key) ?? [];
-          this.#put(log, this.#t.subjects, key, [
-            ...rows,
-            { at: entry.at.getTime(), open: entry.open, threadId },
-          ]);
-        }
-      }
+      for (const { threadId, entries: list } of entries) this.#addSubjectRows(log, firmId, threadId, list);
     });
   }
 
@@ -1049,38 +1213,46 @@ export class MemoryStore implements Store {
   eraseThreadTraces(firmId: string, traces: ThreadTraces): Promise<ThreadTracesRemoved> {
     return this.#op((log) => {
       const removed: ThreadTracesRemoved = { threads: 0, keys: 0, subjectEntries: 0 };
-      const detach = new Set(traces.keys.map((key) => k(firmId, key)));
       const emptied = new Set<string>();
       for (const threadId of new Set(traces.threadIds)) {
         if (!this.#threadExists(firmId, threadId)) continue;
-        const used = [...this.#t.messages.values()].some(
-          (row) => row.message.firmId === firmId && row.message.threadId === threadId,
-        );
-        if (!used) emptied.add(threadId);
+        if ((this.#t.threadMessages.get(threadId)?.size ?? 0) === 0) emptied.add(threadId);
       }
-      for (const [key, threadId] of [...this.#t.threadKeys]) {
-        if (!key.startsWith(k(firmId, ""))) continue;
-        if (detach.has(key) || emptied.has(threadId)) {
-          this.#del(log, this.#t.threadKeys, key);
-          removed.keys += 1;
+      const detach = (entry: string) => {
+        const cell = this.#t.threadKeys.get(entry);
+        if (cell === undefined) return;
+        this.#del(log, this.#t.threadKeys, entry);
+        deleteFrom(log, cell.keys, entry);
+        removed.keys += 1;
+      };
+      for (const key of new Set(traces.keys)) detach(k(firmId, key));
+      for (const threadId of emptied)
+        for (const entry of [...this.#t.threadCells.get(threadId)!.keys]) detach(entry);
+      const suffixes = traces.participants.map((address) => `:${address}`);
+      if (suffixes.length > 0) {
+        const prefix = k(firmId, "");
+        for (const [key, bucket] of [...this.#t.subjects]) {
+          if (!key.startsWith(prefix)) continue;
+          const subjectKey = key.slice(prefix.length);
+          if (!suffixes.some((suffix) => subjectKey.endsWith(suffix))) continue;
+          for (const row of [...bucket.open, ...bucket.closed]) deleteFrom(log, row.cell.rows, row);
+          removed.subjectEntries += bucket.open.length + bucket.closed.length;
+          this.#del(log, this.#t.subjects, key);
         }
       }
-      const suffixes = traces.participants.map((address) => `:${address}`);
-      for (const [key, rows] of [...this.#t.subjects]) {
-        if (!key.startsWith(k(firmId, ""))) continue;
-        const subjectKey = key.slice(k(firmId, "").length);
-        const byParticipant = suffixes.some((suffix) => subjectKey.endsWith(suffix));
-        const rest = byParticipant ? [] : rows.filter((row) => !emptied.has(row.threadId));
-        if (rest.length === rows.length) continue;
-        removed.subjectEntries += rows.length - rest.length;
-        if (rest.length > 0) this.#put(log, this.#t.subjects, key, rest);
-        else this.#del(log, this.#t.subjects, key);
+      for (const threadId of emptied) {
+        for (const row of [...this.#t.threadCells.get(threadId)!.rows]) {
+          this.#removeSubjectRow(log, row);
+          removed.subjectEntries += 1;
+        }
       }
       for (const threadId of emptied) {
         const prefix = k(firmId, threadId, "");
         for (const key of [...this.#t.mutes.keys()])
           if (key.startsWith(prefix)) this.#del(log, this.#t.mutes, key);
         this.#del(log, this.#t.threads, threadId);
+        this.#del(log, this.#t.threadCells, threadId);
+        this.#del(log, this.#t.threadMessages, threadId);
         removed.threads += 1;
       }
       return removed;
@@ -1151,7 +1323,7 @@ export class MemoryStore implements Store {
         message.sightings.sort(
           (a, b) => compare(a.mailboxId, b.mailboxId) || compare(a.providerId, b.providerId),
         );
-        this.#put(log, this.#t.messages, message.id, { message });
+        this.#putMessage(log, message);
         outcomes.push({ dedupeKey: input.dedupeKey, id: message.id, created: existingId === undefined });
       }
       return outcomes;
@@ -1246,7 +1418,7 @@ export class MemoryStore implements Store {
           if (rest.length > 0) this.#put(log, this.#t.messageIds, idKey, rest);
           else this.#del(log, this.#t.messageIds, idKey);
         }
-        this.#del(log, this.#t.messages, id);
+        this.#deleteMessage(log, id);
         erased += 1;
       }
       return erased;

@@ -167,6 +167,223 @@ export function threadStoreConformance(
         expect((await store.listThreadMutesBatch(F, [])).size).toBe(0);
       });
 
+      it("H1, H3: a transaction that merged threads, attached keys and indexed subjects rolls back exactly, later lookups and writes included", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "rollback");
+        const F = seed.firm.id;
+        const day = 24 * 60 * 60 * 1000;
+        const window = 30 * day;
+        const at = (days: number) => new Date(t0.getTime() + days * day);
+        const entry = (key: string, days: number, open: boolean) => ({ key, at: at(days), open });
+        const a = seed.thread;
+        const [b, c] = (await store.createThreads(F, 2)) as [string, string];
+        await store.attachThreadKeys(F, a, ["ka"]);
+        await store.attachThreadKeys(F, b, ["kb1", "kb2"]);
+        await store.attachThreadKeys(F, c, ["kc"]);
+        await store.addSubjectEntriesBatch(F, [
+          { threadId: a, entries: [entry("s:tax:cleo", 0, true)] },
+          { threadId: b, entries: [entry("s:tax:cleo", 10, false), entry("s:vat:cleo", 0, true)] },
+          { threadId: c, entries: [entry("s:tax:cleo", 40, true)] },
+        ]);
+        await store.fileMessages(
+          F,
+          [message(seed, 1), message(seed, 2, { threadId: b }), message(seed, 3, { threadId: c })],
+          t0,
+        );
+        await store.setThreadMuted(F, b, seed.member.id, true);
+        const keys = ["ka", "kb1", "kb2", "kc", "new1", "new2"];
+        const probes = [
+          entry("s:tax:cleo", 5, true),
+          entry("s:tax:cleo", 25, false),
+          entry("s:tax:cleo", 40, true),
+          entry("s:vat:cleo", 0, true),
+          entry("s:new:cleo", 0, true),
+        ];
+        const state = async () => {
+          const messages: Record<string, string[]> = {};
+          const mutes: Record<string, string[]> = {};
+          for (const thread of [a, b, c]) {
+            messages[thread] = (await store.listThreadMessages(F, thread)).map((m) => m.subject);
+            mutes[thread] = await store.listThreadMutes(F, thread);
+          }
+          return {
+            keys: Object.fromEntries(await store.findThreadsByKeys(F, keys)),
+            subjects: await store.findSubjectThreads(F, probes, window),
+            messages,
+            mutes,
+          };
+        };
+        const before = await state();
+        expect(before.subjects).toEqual([[a, b].sort(), [a, c].sort(), [b, c].sort(), [b], []]);
+        expect(before.keys).toEqual({ ka: a, kb1: b, kb2: b, kc: c });
+
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.lockThreads(F);
+            expect(await tx.attachThreadKeys(F, c, ["new1", "kb1"])).toEqual([{ key: "kb1", threadId: b }]);
+            await tx.addSubjectEntries(F, a, [entry("s:tax:cleo", 20, true), entry("s:new:cleo", 0, true)]);
+            // Into a survivor that holds less than the thread merged into it, then into a third.
+            await tx.mergeThreads(F, a, [b]);
+            await tx.mergeThreads(F, c, [a]);
+            const [d] = (await tx.createThreads(F, 1)) as [string];
+            await tx.attachThreadKeysBatch(F, [{ threadId: d, keys: ["new2"] }]);
+            await tx.addSubjectEntriesBatch(F, [{ threadId: d, entries: [entry("s:tax:cleo", 5, false)] }]);
+            expect(Object.fromEntries(await tx.findThreadsByKeys(F, ["ka", "kb1", "new1", "new2"]))).toEqual({
+              ka: c,
+              kb1: c,
+              new1: c,
+              new2: d,
+            });
+            expect(await tx.findSubjectThreads(F, [probes[0]!, probes[4]!], window)).toEqual([
+              [c, d].sort(),
+              [c],
+            ]);
+            expect((await tx.listThreadMessages(F, c)).map((m) => m.subject)).toEqual([
+              "Invoice 1",
+              "Invoice 2",
+              "Invoice 3",
+            ]);
+            throw new Error("rolled back");
+          }),
+        ).rejects.toThrow("rolled back");
+        expect(await state()).toEqual(before);
+
+        // Later writes build on the restored state: the keys are free, the merged threads exist.
+        expect(await store.attachThreadKeys(F, c, ["new1"])).toEqual([]);
+        await store.mergeThreads(F, b, [a]);
+        expect(Object.fromEntries(await store.findThreadsByKeys(F, ["ka", "kb1", "kc", "new1"]))).toEqual({
+          ka: b,
+          kb1: b,
+          kc: c,
+          new1: c,
+        });
+        expect(await store.findSubjectThreads(F, [probes[0]!, probes[2]!], window)).toEqual([
+          [b],
+          [b, c].sort(),
+        ]);
+        expect((await store.listThreadMessages(F, b)).map((m) => m.subject)).toEqual([
+          "Invoice 1",
+          "Invoice 2",
+        ]);
+
+        // A nested transaction that throws undoes only its own merge and entries.
+        await store.transaction(async (tx) => {
+          await tx.addSubjectEntries(F, c, [entry("s:tax:cleo", 6, true)]);
+          await tx
+            .transaction(async (inner) => {
+              await inner.mergeThreads(F, b, [c]);
+              await inner.addSubjectEntries(F, b, [entry("s:tax:cleo", 6, true)]);
+              throw new Error("inner");
+            })
+            .catch(() => undefined);
+        });
+        expect(await store.findSubjectThreads(F, [entry("s:tax:cleo", 6, true)], window)).toEqual([
+          [b, c].sort(),
+        ]);
+        expect((await store.listThreadMessages(F, c)).map((m) => m.subject)).toEqual(["Invoice 3"]);
+        expect(Object.fromEntries(await store.findThreadsByKeys(F, ["kc", "new1"]))).toEqual({
+          kc: c,
+          new1: c,
+        });
+      });
+
+      it("H1: within a bucket of many entries the window is exact at both edges, for open and closed probes", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "window");
+        const F = seed.firm.id;
+        const hour = 60 * 60 * 1000;
+        const day = 24 * hour;
+        const window = 30 * day;
+        const key = "s:payroll:cleo";
+        const blocks = await store.createThreads(F, 24);
+        const edges = await store.createThreads(F, 6);
+        // 600 entries, 12 hours apart, 25 per thread; every third closed, and one thread closed only.
+        const entries: Array<{ threadId: string; at: number; open: boolean }> = [];
+        for (let i = 0; i < 600; i++) {
+          const block = Math.floor(i / 25);
+          entries.push({
+            threadId: blocks[block]!,
+            at: t0.getTime() + i * 12 * hour,
+            open: i % 3 !== 0 && block !== 7,
+          });
+        }
+        // Around P: entries exactly at the window's edges, and one millisecond outside them.
+        const P = t0.getTime() + 150 * day;
+        const [lowInOpen, lowInClosed, highInOpen, highInClosed, lowOut, highOut] = edges as [
+          string,
+          string,
+          string,
+          string,
+          string,
+          string,
+        ];
+        entries.push(
+          { threadId: lowInOpen, at: P - window, open: true },
+          { threadId: lowInClosed, at: P - window, open: false },
+          { threadId: highInOpen, at: P + window, open: true },
+          { threadId: highInClosed, at: P + window, open: false },
+          { threadId: lowOut, at: P - window - 1, open: true },
+          { threadId: highOut, at: P + window + 1, open: true },
+        );
+        // Inserted out of date order, some through the single call, the rest in batches.
+        let state = 11;
+        const next = () => (state = (state * 48271) % 2147483647);
+        const shuffled = entries.map((e) => ({ e, order: next() })).sort((x, y) => x.order - y.order);
+        for (let i = 0; i < shuffled.length; i += 40) {
+          const chunk = shuffled.slice(i, i + 40).map(({ e }) => e);
+          if (i % 80 === 0) {
+            for (const e of chunk)
+              await store.addSubjectEntries(F, e.threadId, [{ key, at: new Date(e.at), open: e.open }]);
+          } else {
+            await store.addSubjectEntriesBatch(
+              F,
+              chunk.map((e) => ({
+                threadId: e.threadId,
+                entries: [{ key, at: new Date(e.at), open: e.open }],
+              })),
+            );
+          }
+        }
+        // Another key at the same dates must not answer.
+        await store.addSubjectEntries(F, seed.thread, [
+          { key: "s:payroll:other", at: new Date(P), open: true },
+        ]);
+
+        const expected = (at: number, open: boolean) =>
+          [
+            ...new Set(
+              entries.filter((e) => Math.abs(e.at - at) <= window && (open || e.open)).map((e) => e.threadId),
+            ),
+          ].sort();
+        const times = [
+          P,
+          P - 1,
+          P + 1,
+          t0.getTime(),
+          t0.getTime() - window,
+          t0.getTime() - window - 1,
+          t0.getTime() + 599 * 12 * hour + window,
+          t0.getTime() + 599 * 12 * hour + window + 1,
+          ...Array.from({ length: 24 }, (_, i) => t0.getTime() + (i * 13 + 5) * day + (i % 4) * hour),
+        ];
+        const probes = times.flatMap((at) => [
+          { key, at: new Date(at), open: true },
+          { key, at: new Date(at), open: false },
+        ]);
+        const found = await store.findSubjectThreads(F, probes, window);
+        expect(found).toEqual(probes.map((p) => expected(p.at.getTime(), p.open)));
+        // The edges around P, spelled out.
+        const [open, closed] = found as [string[], string[]];
+        for (const inside of [lowInOpen, lowInClosed, highInOpen, highInClosed])
+          expect(open).toContain(inside);
+        expect(closed).toEqual(expect.arrayContaining([lowInOpen, highInOpen]));
+        for (const outside of [lowOut, highOut]) expect(open).not.toContain(outside);
+        for (const closedOnly of [lowInClosed, highInClosed, blocks[7]!])
+          expect(closed).not.toContain(closedOnly);
+        expect(found[10]).toEqual([]);
+        expect(found[14]).toEqual([]);
+      });
+
       it("H4, H5: an account lists its threads newest first, each with its messages in order", async () => {
         const { store } = await options.makeStore();
         const seed = await seedFirm(store, "listing");
