@@ -86,7 +86,7 @@ export {
   type PushNotification,
   type PushOutcome,
 } from "./engine/push.js";
-export type { ProviderContext } from "./engine/provider-pool.js";
+export type { ProviderContext, SenderFactory } from "./engine/provider-pool.js";
 export * from "./domain/outgoing.js";
 export {
   outboxSendJob,

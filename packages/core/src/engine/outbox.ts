@@ -38,6 +38,7 @@ import { codeOf } from "./after-commit.js";
 import type { EventEmitter } from "eventemitter3";
 import type { SyncEvents } from "./events.js";
 import { threadPage } from "./store-threading.js";
+import type { SenderFactory } from "./provider-pool.js";
 
 /** The job name of a queued message. */
 export const outboxSendJob = "outbox.send";
@@ -494,8 +495,9 @@ async function refuse(
 
 /**
  * A failed submission. The provider refusing this very message (`validation_failed`: too large,
- * an invalid recipient), the mailbox's credentials (`auth_revoked`) or a missing attachment fail it
- * for good; a sending limit (`rate_limited`), or a retryable failure before anything was submitted
+ * an invalid recipient), the mailbox's credentials (`auth_revoked`), a missing attachment, or any
+ * failure that is not retryable before anything was submitted (a sender that cannot be opened:
+ * no keyring, a bad setting) fail it for good; a sending limit (`rate_limited`), or a retryable failure before anything was submitted
  * (opening the sender, reading attachments), puts it back for later. Anything else may have
  * happened after the server accepted the message: the message stays `submitting` and the error is
  * thrown, so the queue runs the job again and that run looks the message up before deciding (S4).
@@ -520,7 +522,9 @@ async function afterSendFailure(
     });
     return "retry_later";
   }
+  // Nothing was submitted and trying again cannot help (a missing keyring, a bad setting): fail now.
   if (
+    !maybeSubmitted ||
     code === "validation_failed" ||
     code === "auth_revoked" ||
     code === "permission_denied" ||
@@ -567,7 +571,15 @@ async function afterSendFailure(
 
 /** Settings of the outbox in {@link createWorker}'s settings. */
 export interface OutboxWorkerSettings {
-  /** Opens the sender of a mailbox; with it, the worker takes `outbox.send` jobs. */
+  /**
+   * Opens the sender of a mailbox from its decrypted credentials and its share of the worker's
+   * pacing, as `providerFor` opens its provider; with it, the worker takes `outbox.send` jobs.
+   */
+  senderFactory?: SenderFactory | undefined;
+  /**
+   * Overrides `senderFactory`: the sender of a mailbox, opened by the caller without the
+   * worker's credentials or pacing (tests, hosts that hold senders themselves).
+   */
   senderFor?: ((firmId: FirmId, mailbox: Mailbox) => MailSender | Promise<MailSender>) | undefined;
   /** Reads attachments of outgoing messages. */
   documentSource?: DocumentSource | undefined;
