@@ -29,3 +29,4 @@ export * from "./pacing-conformance.js";
 export * from "./fake-mail-sender.js";
 export * from "./mail-sender-conformance.js";
 export * from "./outbox-sender-contract.js";
+export * from "./smtp-relay.js";
