@@ -201,7 +201,8 @@ export async function fileSentMessage(
   mailboxId: MailboxId,
   draft: OutboxDraft,
   date: Date,
-  receipt: Pick<SendReceipt, "providerThreadId"> | undefined,
+  receipt:
+    (Pick<SendReceipt, "providerThreadId"> & Partial<Pick<SendReceipt, "messageId" | "from">>) | undefined,
   at: Date,
 ): Promise<string | undefined> {
   // One query at a time: a transaction is one connection.
@@ -213,8 +214,16 @@ export async function fileSentMessage(
     internalDomains: firm?.internalDomains ?? [],
     links: await tx.listLinks(firmId, { emailSync: true }),
   });
+  // The message as it went out: a provider that gave it its own Message-ID (Gmail, Graph's
+  // createReply) or From (Gmail's send-as) sends a copy back through sync that carries those, so
+  // the record is filed under them (S5: recognised, not stored twice).
+  const sentFrom =
+    receipt?.from !== undefined && receipt.from.toLowerCase() !== draft.from.address.toLowerCase()
+      ? { address: receipt.from.toLowerCase() }
+      : draft.from;
+  const sentMessageId = receipt?.messageId ?? draft.messageId;
   const envelope = {
-    from: addresses([draft.from]),
+    from: addresses([sentFrom]),
     sender: [],
     replyTo: [],
     to: addresses(draft.to),
@@ -223,8 +232,8 @@ export async function fileSentMessage(
   };
   const decision = decideFiling(directory, envelope);
   if (!decision.filed) return undefined;
-  const messageId = normalizeMessageId(draft.messageId);
-  const source = { ...envelope, subject: draft.subject, date, messageId: draft.messageId };
+  const messageId = normalizeMessageId(sentMessageId);
+  const source = { ...envelope, subject: draft.subject, date, messageId: sentMessageId };
   await tx.lockThreads(firmId);
   if (messageId) {
     const known = (await tx.findMessagesByMessageIds(firmId, [messageId])).find((r) =>
@@ -440,7 +449,15 @@ async function markSent(
       },
       now,
     );
-    return fileSentMessage(tx, message.firmId, message.mailboxId, draft, message.sendAt, receipt, now);
+    return fileSentMessage(
+      tx,
+      message.firmId,
+      message.mailboxId,
+      draft,
+      receipt.date ?? message.sendAt,
+      receipt,
+      now,
+    );
   });
   deps.events?.emit("message.sent", {
     firmId: message.firmId,
