@@ -35,15 +35,18 @@ async function sourcesKey(): Promise<string> {
   return hash.digest("hex").slice(0, 16);
 }
 
-/** The path of an up-to-date worker bundle, building it when needed. Safe to call from parallel test files. */
-export async function workerBundle(): Promise<string> {
+/**
+ * The path of an up-to-date bundle of a worker of the suite (`worker.ts`, or another entry of
+ * `test/faults/`), building it when needed. Safe to call from parallel test files.
+ */
+export async function workerBundle(entry = "worker"): Promise<string> {
   const dir = join(tmpdir(), "clientmail-fault-worker");
   await mkdir(dir, { recursive: true });
-  const bundle = join(dir, `worker-${await sourcesKey()}.mjs`);
+  const bundle = join(dir, `${entry}-${await sourcesKey()}.mjs`);
   if (existsSync(bundle)) return bundle;
   const partial = `${bundle}.${process.pid}.tmp`;
   await build({
-    entryPoints: [join(root, "test/faults/worker.ts")],
+    entryPoints: [join(root, `test/faults/${entry}.ts`)],
     outfile: partial,
     bundle: true,
     platform: "node",
