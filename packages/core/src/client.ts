@@ -110,12 +110,14 @@ import { defaultSendLimits, type SendLimits } from "./domain/outgoing.js";
 import {
   cancelMessage,
   notifyClients,
+  releaseHeldMessage,
   replyInThread,
   rescheduleMessage,
   scheduledView,
   scheduleWeeklyDigests,
   sendMessages,
   type ClientNotificationInput,
+  type ReleaseHeldInput,
   type ReplyInput,
   type RescheduleInput,
   type ScheduledItem,
@@ -1057,6 +1059,16 @@ export class ClientMail extends EventEmitter<ClientMailEvents> {
   async cancel(firmId: FirmId, outboxId: string, by: MemberId): Promise<void> {
     checkIds({ firmId, outboxId, by });
     return cancelMessage(this.sending(), firmId, outboxId, by);
+  }
+
+  /**
+   * S4: a person's decision on a message held after an interrupted send (`afterCrash: "hold"`):
+   * `resend` queues it again now, `mark_sent` records it as sent; audited. `conflict` when the
+   * message is not held.
+   */
+  async releaseHeld(firmId: FirmId, outboxId: string, input: ReleaseHeldInput): Promise<OutboxMessage> {
+    checkIds({ firmId, outboxId });
+    return releaseHeldMessage(this.sending(), firmId, outboxId, input);
   }
 
   /** H5: the Scheduled view: waiting (and whether due), being sent, and failed messages with why. */

@@ -58,6 +58,13 @@ export function outboxJob(firmId: FirmId, outboxId: string, runAt: Date): NewJob
   };
 }
 
+/**
+ * The error of a message held for a person after a crash (`afterCrash: "hold"`); a person
+ * releases it with the facade's `releaseHeld` (send it again, or record it as sent).
+ */
+export const heldAfterCrashError =
+  "held for a person: a worker stopped while sending this message and it is not in the mailbox's sent mail; it may or may not have gone out";
+
 /** What to do with a message found `submitting` after a crash and not found in sent mail. */
 export type AfterCrashPolicy = "resend" | "hold";
 
@@ -367,8 +374,7 @@ export async function sendQueued(
   }
   if (recovering) {
     if ((deps.afterCrash ?? "resend") === "hold") {
-      const reason =
-        "held for a person: a worker stopped while sending this message and it is not in the mailbox's sent mail; it may or may not have gone out";
+      const reason = heldAfterCrashError;
       await store.transaction(async (tx) => {
         await tx.markOutboxFailed(firmId, outboxId, claim, { error: reason, retryAt: undefined });
         await tx.appendAudit(
