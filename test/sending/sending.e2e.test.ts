@@ -102,6 +102,31 @@ describe.each(backends)("sending through %s", (kind) => {
     },
   );
 
+  it.skipIf(skip || kind === "imap")(
+    "S1: the sender the worker opens draws on the mailbox's share of the shared pacing (Gmail quota units, Graph request slots)",
+    async () => {
+      const key = `${kind}:${w.annBox.address}`;
+      const before = { takes: w.paced.takes.length, acquires: w.paced.acquires.length };
+      const [queued] = (
+        await w.cm.send(w.firm.id, {
+          actor: w.ann,
+          mailboxId: w.annBox.id,
+          accountIds: [w.acme.account.id],
+          subject: `Paced ${w.token}`,
+          text: "x",
+        })
+      ).messages;
+      await eventually(w.sentState(queued!.id), "the paced message to be sent");
+      if (kind === "gmail")
+        // messages.send costs 100 units of the user's quota, spent through the shared budget.
+        expect(w.paced.takes.slice(before.takes)).toContainEqual({ key, units: 100 });
+      else
+        expect(w.paced.acquires.slice(before.acquires).filter((a) => a.key === key).length).toBeGreaterThan(
+          0,
+        );
+    },
+  );
+
   it.skipIf(skip)(
     "S2: an unknown shortcode is an error naming it before anything is queued; nothing is sent",
     async () => {

@@ -22,7 +22,7 @@ import {
   type SenderFactory,
   type SyncWorker,
 } from "@clientmail/core";
-import { silentLogger, type Clock, type MailProvider } from "@clientmail/core/ports";
+import { silentLogger, type Clock, type MailProvider, type Pacing } from "@clientmail/core/ports";
 import { createGmailProvider, createGmailSender } from "@clientmail/gmail";
 import { createGraphProvider, createGraphSender } from "@clientmail/graph";
 import { createImapProvider, createSmtpSender } from "@clientmail/imap";
@@ -259,6 +259,23 @@ export async function sendingWorld(kind: ProviderKind) {
         field: CREDENTIALS_FIELD,
       }),
     );
+  /** What the worker's shared pacing was asked for, by provider account: units taken, slots held. */
+  const paced: { takes: { key: string; units: number }[]; acquires: { key: string; weight: number }[] } = {
+    takes: [],
+    acquires: [],
+  };
+  const inner = createMemoryPacing();
+  const pacing: Pacing = {
+    take: async (firmId, key, units, budget, signal) => {
+      paced.takes.push({ key, units });
+      await inner.take(firmId, key, units, budget, signal);
+    },
+    acquire: async (firmId, key, weight, options, signal) => {
+      paced.acquires.push({ key, weight });
+      return inner.acquire(firmId, key, weight, options, signal);
+    },
+    tryAcquire: (...args) => inner.tryAcquire(...args),
+  };
   const workers: SyncWorker[] = [];
   const startWorker = async (extra: Partial<Parameters<typeof createWorker>[0]> = {}) => {
     const worker = createWorker({
@@ -268,7 +285,7 @@ export async function sendingWorld(kind: ProviderKind) {
       keyring,
       logger: silentLogger,
       holder: `sending-${kind}`,
-      pacing: createMemoryPacing(),
+      pacing,
       providerFor: (mailbox, credentials, context) =>
         backend.providerFor(mailbox, credentials, context?.pacing),
       senderFactory: backend.senderFactory,
@@ -302,6 +319,7 @@ export async function sendingWorld(kind: ProviderKind) {
     outbox,
     sentState,
     recordsOf,
+    paced,
     ann: { kind: "member" as const, memberId: firm.annMember.id },
     bob: { kind: "member" as const, memberId: firm.bobMember.id },
     async close() {
