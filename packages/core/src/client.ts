@@ -112,12 +112,14 @@ import { defaultSendLimits, type SendLimits } from "./domain/outgoing.js";
 import {
   cancelMessage,
   notifyClients,
+  releaseHeldMessage,
   replyInThread,
   rescheduleMessage,
   scheduledView,
   scheduleWeeklyDigests,
   sendMessages,
   type ClientNotificationInput,
+  type ReleaseHeldInput,
   type ReplyInput,
   type RescheduleInput,
   type ScheduledItem,
@@ -130,7 +132,12 @@ import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/mess
 import type { RenderableBodyOptions } from "./content/renderable-body.js";
 import type { Metrics } from "./ports/metrics.js";
 import type { SyncEvents } from "./engine/events.js";
-import { ClientMailSync, type ProvidersSetting, type SyncOptions } from "./facade/sync-control.js";
+import {
+  ClientMailSync,
+  type ProvidersSetting,
+  type SendersSetting,
+  type SyncOptions,
+} from "./facade/sync-control.js";
 import { checkClientMailSettings } from "./facade/settings.js";
 import {
   renderedAccountThreads,
@@ -177,6 +184,11 @@ export interface ClientMailSettings {
    * `cm.sync` and `cm.start()`.
    */
   providers?: ProvidersSetting | undefined;
+  /**
+   * Opens a mailbox's sender from its decrypted credentials (one factory, or one per provider
+   * kind), for the workers `cm.start()` runs with a queue: they then send the outbox (S4).
+   */
+  senders?: SendersSetting | undefined;
   /** Tuning of the attached sync (holder name, poll interval, concurrency, pacing). */
   sync?: SyncOptions | undefined;
   /** Counters and histograms for the host's exporter; see the Metrics port. Default: none. */
@@ -327,6 +339,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
       store: settings.store,
       keyring: settings.keyring,
       providers: settings.providers,
+      senders: settings.senders,
       queue: settings.queue,
       blobs: settings.blobs,
       documents: settings.documents,
@@ -1105,6 +1118,16 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
   async cancel(firmId: FirmId, outboxId: string, by: MemberId): Promise<void> {
     checkIds({ firmId, outboxId, by });
     return cancelMessage(this.sending(), firmId, outboxId, by);
+  }
+
+  /**
+   * S4: a person's decision on a message held after an interrupted send (`afterCrash: "hold"`):
+   * `resend` queues it again now, `mark_sent` records it as sent; audited. `conflict` when the
+   * message is not held.
+   */
+  async releaseHeld(firmId: FirmId, outboxId: string, input: ReleaseHeldInput): Promise<OutboxMessage> {
+    checkIds({ firmId, outboxId });
+    return releaseHeldMessage(this.sending(), firmId, outboxId, input);
   }
 
   /** H5: the Scheduled view: waiting (and whether due), being sent, and failed messages with why. */

@@ -51,7 +51,7 @@ export { memberNotificationsSchema, type MemberNotificationsInput } from "./faca
 export type { ErasureReport } from "./facade/erasure.js";
 export type { PushNotification, PushOutcome } from "./engine/push.js";
 export type { InvitationEvent, InvitationHandler } from "./engine/invitations.js";
-export type { ProviderContext } from "./engine/provider-pool.js";
+export type { ProviderContext, SenderFactory } from "./engine/provider-pool.js";
 export * from "./domain/outgoing.js";
 export type { AfterCrashPolicy, OutboxWorkerSettings } from "./engine/outbox.js";
 export {
@@ -59,12 +59,14 @@ export {
   sendInputSchema,
   replyInputSchema,
   rescheduleInputSchema,
+  releaseHeldInputSchema,
   clientNotificationInputSchema,
   weeklyDigestInputSchema,
   type WeeklyDigestInput,
   type SendInput,
   type ReplyInput,
   type RescheduleInput,
+  type ReleaseHeldInput,
   type ClientNotificationInput,
   type SendResult,
   type ScheduledItem,
@@ -83,6 +85,7 @@ export {
   ClientMailSync,
   syncOptionsSchema,
   type ProvidersSetting,
+  type SendersSetting,
   type SyncOptions,
 } from "./facade/sync-control.js";
 // The defaults a host passes for the Clock, Logger and Metrics ports; also on `@clientmail/core/ports`.

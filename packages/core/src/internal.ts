@@ -37,6 +37,7 @@ export {
   outboxSendHandler,
   sendQueued,
   fileSentMessage,
+  heldAfterCrashError,
   permissionAtSend,
   reportFailingAutomation,
   type OutboxDependencies,

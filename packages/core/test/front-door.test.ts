@@ -4,7 +4,8 @@
  * engine reports metrics and logs through the adapters given, and every setting is validated.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { createMemoryJobQueue, MemoryStore } from "@clientmail/memory";
+import { createMemoryJobQueue, createMemoryStore, MemoryStore } from "@clientmail/memory";
+import { FakeMailSender } from "@clientmail/testkit";
 import {
   ClientMailError,
   createAesGcmKeyring,
@@ -222,6 +223,53 @@ describe("front door: sync attached", () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(f.box(f.boxes.ann.id).calls.changes).toBe(before);
     await queue.close();
+  });
+
+  it("S1 S4: with senders and a queue, the workers start() runs send the outbox from the mailbox's own sender, once", async () => {
+    const f = await makeFirm();
+    const queue = createMemoryJobQueue({ store: f.store as MemoryStore, retryDelayMs: () => 10 });
+    const senders = new Map<string, FakeMailSender>();
+    const cm = frontDoor(f, {
+      queue,
+      clock: systemClock,
+      sync: { pollIntervalMs: 60_000, holder: "t", maxWatchers: 0 },
+      senders: {
+        imap: (mailbox) => {
+          const sender = new FakeMailSender({ address: mailbox.address });
+          senders.set(mailbox.id, sender);
+          return sender;
+        },
+      },
+    });
+    await cm.start();
+    const { messages } = await cm.send(f.firm.id, {
+      actor: { kind: "member", memberId: f.members.ann.id },
+      mailboxId: f.boxes.ann.id,
+      accountIds: [f.accounts.bakery.id],
+      subject: "Your receipts",
+      text: "Thank you.",
+    });
+    expect(messages).toHaveLength(1);
+    const sent = await until(
+      () => f.store.getOutbox(f.firm.id, messages[0]!.id),
+      (message) => message?.state === "sent",
+    );
+    expect(sent?.state).toBe("sent");
+    const sender = senders.get(f.boxes.ann.id)!;
+    expect(sender.deliveries.map((d) => [d.from.address, d.subject])).toEqual([
+      ["ann@ledger.example", "Your receipts"],
+    ]);
+    expect(sender.deliveriesOf(sent!.messageId!)).toBe(1);
+    await cm.close();
+    await queue.close();
+  });
+
+  it("S4: a sender factory must be a function, or one per provider kind", () => {
+    const f = { store: createMemoryStore() };
+    const issues = validationIssues(() =>
+      createClientMail({ store: f.store, senders: { pop3: () => undefined } as never }),
+    );
+    expect(issues[0]).toMatchObject({ field: "settings.senders" });
   });
 
   it("Y2: without a queue, start() follows every mailbox in this process, and a mailbox connected later too", async () => {

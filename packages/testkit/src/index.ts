@@ -26,3 +26,4 @@ export * from "./drain-jobs.js";
 export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";
 export * from "./fake-mail-sender.js";
+export * from "./smtp-relay.js";

@@ -38,6 +38,7 @@ import { codeOf } from "./after-commit.js";
 import type { EventEmitter } from "eventemitter3";
 import type { SyncEvents } from "./events.js";
 import { threadPage } from "./store-threading.js";
+import type { SenderFactory } from "./provider-pool.js";
 
 /** The job name of a queued message. */
 export const outboxSendJob = "outbox.send";
@@ -56,6 +57,13 @@ export function outboxJob(firmId: FirmId, outboxId: string, runAt: Date): NewJob
     maxAttempts: 10,
   };
 }
+
+/**
+ * The error of a message held for a person after a crash (`afterCrash: "hold"`); a person
+ * releases it with the facade's `releaseHeld` (send it again, or record it as sent).
+ */
+export const heldAfterCrashError =
+  "held for a person: a worker stopped while sending this message and it is not in the mailbox's sent mail; it may or may not have gone out";
 
 /** What to do with a message found `submitting` after a crash and not found in sent mail. */
 export type AfterCrashPolicy = "resend" | "hold";
@@ -200,7 +208,8 @@ export async function fileSentMessage(
   mailboxId: MailboxId,
   draft: OutboxDraft,
   date: Date,
-  receipt: Pick<SendReceipt, "providerThreadId"> | undefined,
+  receipt:
+    (Pick<SendReceipt, "providerThreadId"> & Partial<Pick<SendReceipt, "messageId" | "from">>) | undefined,
   at: Date,
 ): Promise<string | undefined> {
   // One query at a time: a transaction is one connection.
@@ -212,8 +221,16 @@ export async function fileSentMessage(
     internalDomains: firm?.internalDomains ?? [],
     links: await tx.listLinks(firmId, { emailSync: true }),
   });
+  // The message as it went out: a provider that gave it its own Message-ID (Gmail, Graph's
+  // createReply) or From (Gmail's send-as) sends a copy back through sync that carries those, so
+  // the record is filed under them (S5: recognised, not stored twice).
+  const sentFrom =
+    receipt?.from !== undefined && receipt.from.toLowerCase() !== draft.from.address.toLowerCase()
+      ? { address: receipt.from.toLowerCase() }
+      : draft.from;
+  const sentMessageId = receipt?.messageId ?? draft.messageId;
   const envelope = {
-    from: addresses([draft.from]),
+    from: addresses([sentFrom]),
     sender: [],
     replyTo: [],
     to: addresses(draft.to),
@@ -222,8 +239,8 @@ export async function fileSentMessage(
   };
   const decision = decideFiling(directory, envelope);
   if (!decision.filed) return undefined;
-  const messageId = normalizeMessageId(draft.messageId);
-  const source = { ...envelope, subject: draft.subject, date, messageId: draft.messageId };
+  const messageId = normalizeMessageId(sentMessageId);
+  const source = { ...envelope, subject: draft.subject, date, messageId: sentMessageId };
   await tx.lockThreads(firmId);
   if (messageId) {
     const known = (await tx.findMessagesByMessageIds(firmId, [messageId])).find((r) =>
@@ -357,8 +374,7 @@ export async function sendQueued(
   }
   if (recovering) {
     if ((deps.afterCrash ?? "resend") === "hold") {
-      const reason =
-        "held for a person: a worker stopped while sending this message and it is not in the mailbox's sent mail; it may or may not have gone out";
+      const reason = heldAfterCrashError;
       await store.transaction(async (tx) => {
         await tx.markOutboxFailed(firmId, outboxId, claim, { error: reason, retryAt: undefined });
         await tx.appendAudit(
@@ -439,7 +455,15 @@ async function markSent(
       },
       now,
     );
-    return fileSentMessage(tx, message.firmId, message.mailboxId, draft, message.sendAt, receipt, now);
+    return fileSentMessage(
+      tx,
+      message.firmId,
+      message.mailboxId,
+      draft,
+      receipt.date ?? message.sendAt,
+      receipt,
+      now,
+    );
   });
   deps.events?.emit("message.sent", {
     firmId: message.firmId,
@@ -494,8 +518,9 @@ async function refuse(
 
 /**
  * A failed submission. The provider refusing this very message (`validation_failed`: too large,
- * an invalid recipient), the mailbox's credentials (`auth_revoked`) or a missing attachment fail it
- * for good; a sending limit (`rate_limited`), or a retryable failure before anything was submitted
+ * an invalid recipient), the mailbox's credentials (`auth_revoked`), a missing attachment, or any
+ * failure that is not retryable before anything was submitted (a sender that cannot be opened:
+ * no keyring, a bad setting) fail it for good; a sending limit (`rate_limited`), or a retryable failure before anything was submitted
  * (opening the sender, reading attachments), puts it back for later. Anything else may have
  * happened after the server accepted the message: the message stays `submitting` and the error is
  * thrown, so the queue runs the job again and that run looks the message up before deciding (S4).
@@ -520,7 +545,9 @@ async function afterSendFailure(
     });
     return "retry_later";
   }
+  // Nothing was submitted and trying again cannot help (a missing keyring, a bad setting): fail now.
   if (
+    !maybeSubmitted ||
     code === "validation_failed" ||
     code === "auth_revoked" ||
     code === "permission_denied" ||
@@ -567,7 +594,15 @@ async function afterSendFailure(
 
 /** Settings of the outbox in {@link createWorker}'s settings. */
 export interface OutboxWorkerSettings {
-  /** Opens the sender of a mailbox; with it, the worker takes `outbox.send` jobs. */
+  /**
+   * Opens the sender of a mailbox from its decrypted credentials and its share of the worker's
+   * pacing, as `providerFor` opens its provider; with it, the worker takes `outbox.send` jobs.
+   */
+  senderFactory?: SenderFactory | undefined;
+  /**
+   * Overrides `senderFactory`: the sender of a mailbox, opened by the caller without the
+   * worker's credentials or pacing (tests, hosts that hold senders themselves).
+   */
   senderFor?: ((firmId: FirmId, mailbox: Mailbox) => MailSender | Promise<MailSender>) | undefined;
   /** Reads attachments of outgoing messages. */
   documentSource?: DocumentSource | undefined;

@@ -7,6 +7,7 @@ import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
 import { readCredentials } from "./credentials.js";
 import type { Keyring } from "../ports/keyring.js";
 import type { MailProvider } from "../ports/mail-provider.js";
+import type { MailSender } from "../ports/mail-sender.js";
 import type { MailboxPacing } from "../ports/pacing.js";
 import type { DirectoryStore } from "../ports/store.js";
 
@@ -19,6 +20,20 @@ export type ProviderFactory = (
   credentials: string | undefined,
   context?: ProviderContext,
 ) => MailProvider | Promise<MailProvider>;
+
+/**
+ * Opens the sender of a mailbox (S1–S6), like {@link ProviderFactory}: `credentials` is the
+ * decrypted secret the host stored for the mailbox, `context` the mailbox's share of the worker's
+ * pacing (pass it to the Gmail sender as `quota.shared` and to the Graph sender as
+ * `sharedRequests`, as for the providers). The worker opens one sender per mailbox, reuses it
+ * for every message of that mailbox (so the sender's own sending limits count all of them) and
+ * closes it when it stops.
+ */
+export type SenderFactory = (
+  mailbox: Mailbox,
+  credentials: string | undefined,
+  context?: ProviderContext,
+) => MailSender | Promise<MailSender>;
 
 /** What a worker hands the provider factory besides credentials. */
 export interface ProviderContext {
@@ -137,6 +152,15 @@ export class ProviderPool {
   private async create(firmId: FirmId, mailbox: Mailbox): Promise<MailProvider> {
     const credentials = await readCredentials(this.settings.store, this.settings.keyring, firmId, mailbox.id);
     return this.settings.providerFor(mailbox, credentials, this.settings.contextFor?.(firmId, mailbox));
+  }
+
+  /**
+   * Opens the mailbox's sender through `factory` from the same decrypted credentials and context
+   * as its provider. The caller owns (and closes) the sender.
+   */
+  async openSender(firmId: FirmId, mailbox: Mailbox, factory: SenderFactory): Promise<MailSender> {
+    const credentials = await readCredentials(this.settings.store, this.settings.keyring, firmId, mailbox.id);
+    return factory(mailbox, credentials, this.settings.contextFor?.(firmId, mailbox));
   }
 
   /**

@@ -195,6 +195,18 @@ class Worker implements SyncWorker {
     });
   }
 
+  /**
+   * S1–S6: how this process opens a mailbox's sender: the override when given, else the host's
+   * sender factory with the mailbox's decrypted credentials and its share of the shared pacing
+   * (the same as its provider gets). Undefined when this process cannot send.
+   */
+  private senderFor(): OutboxWorkerSettings["senderFor"] {
+    const { senderFor, senderFactory } = this.settings;
+    if (senderFor) return senderFor;
+    if (!senderFactory) return undefined;
+    return (firmId, mailbox) => this.pool.openSender(firmId, mailbox, senderFactory);
+  }
+
   /** The mailbox's share of the shared pacing, keyed by its provider account. */
   private mailboxPacing(firmId: FirmId, mailbox: Mailbox): MailboxPacing | undefined {
     const pacing = this.settings.pacing;
@@ -267,7 +279,7 @@ class Worker implements SyncWorker {
         }),
       );
     // S4: queued messages, when this process can open senders.
-    this.outbox = outboxWorker({ ...this.settings, holder: this.holder });
+    this.outbox = outboxWorker({ ...this.settings, holder: this.holder, senderFor: this.senderFor() });
     if (this.outbox) handlers[workerJobs.outbox] = this.outbox.handler;
     this.jobWorker = await this.settings.queue.work(handlers, {
       concurrency: this.settings.concurrency ?? 4,

@@ -44,7 +44,7 @@ import type { DocumentSource } from "../ports/document-source.js";
 import type { JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { OutboxActor, OutboxMessage, Store } from "../ports/store.js";
-import { actorName, outboxJob } from "../engine/outbox.js";
+import { actorName, fileSentMessage, heldAfterCrashError, outboxJob } from "../engine/outbox.js";
 
 /** What the sending calls need from the facade. */
 export interface SendingContext {
@@ -661,6 +661,68 @@ export async function cancelMessage(
       { actor: by, action: "message.cancelled", subject: `outbox:${outboxId}`, details: {} },
       ctx.clock.now(),
     );
+  });
+}
+
+/** `releaseHeld`: what a person decides about a message held after a crash (S4). */
+export const releaseHeldInputSchema = z.strictObject({
+  /** The member deciding; they must be allowed to send from the message's mailbox (P1). */
+  by: idSchema,
+  /** `resend`: it did not go out, send it now. `mark_sent`: it went out, record it as sent. */
+  action: z.enum(["resend", "mark_sent"]),
+});
+export type ReleaseHeldInput = z.input<typeof releaseHeldInputSchema>;
+
+/**
+ * S4: a person's decision on a message held after a crash (`afterCrash: "hold"`: a worker stopped
+ * while sending it and the mailbox's sent mail does not show it). `resend` queues it again now (P1
+ * and P5 are checked again when it is sent); `mark_sent` records it as sent and files it into its
+ * thread (S5). Either is audited with who decided. A message that is not held is a `conflict`.
+ */
+export async function releaseHeldMessage(
+  ctx: SendingContext,
+  firmId: FirmId,
+  outboxId: string,
+  input: ReleaseHeldInput,
+): Promise<OutboxMessage> {
+  parseInput(idSchema, outboxId, "outboxId");
+  const parsed = parseInput(releaseHeldInputSchema, input);
+  const queue = parsed.action === "resend" ? requireQueue(ctx) : undefined;
+  const current = await editable(ctx, firmId, outboxId, parsed.by);
+  if (current.state !== "failed" || current.lastError !== heldAfterCrashError)
+    throw new ClientMailError(
+      "conflict",
+      `Only a message held after an interrupted send can be released; this one is ${current.state === "failed" ? "failed for another reason" : current.state}`,
+      { details: { outboxId, state: current.state, expected: "a held message" } },
+    );
+  if (parsed.action === "resend")
+    assertMaySend(maySendFrom(parsed.by, await mailboxFor(ctx, firmId, current.mailboxId)));
+  const draft = draftOf(current.draft);
+  const now = ctx.clock.now();
+  return ctx.store.transaction(async (tx) => {
+    const released = await tx.releaseFailedOutbox(
+      firmId,
+      outboxId,
+      parsed.action === "resend" ? { sendAt: now } : { sentAt: now, messageId: draft.messageId },
+    );
+    if (!released) throw notScheduled(outboxId, (await tx.getOutbox(firmId, outboxId))?.state ?? "gone");
+    if (queue) await queue.enqueue(tx, [outboxJob(firmId, outboxId, now)]);
+    else await fileSentMessage(tx, firmId, current.mailboxId, draft, current.sendAt, undefined, now);
+    await tx.appendAudit(
+      firmId,
+      {
+        actor: parsed.by,
+        action: parsed.action === "resend" ? "outbox.released_resend" : "outbox.released_mark_sent",
+        subject: `outbox:${outboxId}`,
+        details: {
+          mailboxId: current.mailboxId,
+          messageId: draft.messageId,
+          heldActor: actorName(current.actor),
+        },
+      },
+      now,
+    );
+    return (await tx.getOutbox(firmId, outboxId))!;
   });
 }
 

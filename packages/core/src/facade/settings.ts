@@ -32,11 +32,29 @@ export const providersSchema = z.union(
   { error: "a provider factory, or { imap?, gmail?, graph? } of factories" },
 );
 
+const senderFactory = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === "function", {
+  error: "a sender factory: (mailbox, credentials, context) => MailSender",
+});
+
+/** `senders`: one factory, or one per provider kind. */
+export const sendersSchema = z.union(
+  [
+    senderFactory,
+    z.strictObject({
+      imap: senderFactory.optional(),
+      gmail: senderFactory.optional(),
+      graph: senderFactory.optional(),
+    }),
+  ],
+  { error: "a sender factory, or { imap?, gmail?, graph? } of factories" },
+);
+
 /** The settings of `createClientMail` that are checked. */
 export const clientMailSettingsSchema = z.looseObject({
   store: port(["transaction", "createFirm", "getMailbox", "listMailboxes"], "a Store"),
   keyring: port(["encrypt", "decrypt", "needsRotation"], "a Keyring").optional(),
   providers: providersSchema.optional(),
+  senders: sendersSchema.optional(),
   queue: port(["enqueue", "work", "stats", "close"], "a JobQueue").optional(),
   blobs: port(["put", "get", "delete"], "a BlobStore").optional(),
   documents: port(["save"], "a DocumentSink").optional(),

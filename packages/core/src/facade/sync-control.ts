@@ -24,7 +24,7 @@ import type { Store } from "../ports/store.js";
 import type { Metrics } from "../ports/metrics.js";
 import type { SyncEvents } from "../engine/events.js";
 import type { SyncPassResult } from "../engine/pass.js";
-import type { ProviderFactory } from "../engine/provider-pool.js";
+import type { ProviderContext, ProviderFactory, SenderFactory } from "../engine/provider-pool.js";
 import { SyncService, type BackfillOutcome } from "../engine/sync-service.js";
 import {
   createWorker,
@@ -42,6 +42,9 @@ import { safeCause } from "../engine/error-cause.js";
  * credentials (what was given to `connectMailbox`) and the worker's context (shared pacing).
  */
 export type ProvidersSetting = ProviderFactory | Partial<Record<Mailbox["provider"], ProviderFactory>>;
+
+/** A mailbox's sender (S1–S6) from its decrypted credentials: one factory, or one per provider kind. */
+export type SendersSetting = SenderFactory | Partial<Record<Mailbox["provider"], SenderFactory>>;
 
 /** Tuning of the attached sync (`settings.sync` of `createClientMail`); every field is optional. */
 export const syncOptionsSchema = z.strictObject({
@@ -79,6 +82,7 @@ export interface SyncControlSettings {
   store: Store;
   keyring: Keyring | undefined;
   providers: ProvidersSetting | undefined;
+  senders: SendersSetting | undefined;
   queue: JobQueue | undefined;
   blobs: BlobStore | undefined;
   documents: DocumentSink | undefined;
@@ -106,17 +110,28 @@ function checkIds(ids: { firmId: unknown; mailboxId?: unknown; by?: unknown }): 
 
 /** One factory over a per-kind map: a kind without a factory is `unsupported`, naming the setting. */
 export function providerFactory(providers: ProvidersSetting): ProviderFactory {
-  if (typeof providers === "function") return providers;
-  return (mailbox, credentials, context) => {
-    const factory = providers[mailbox.provider];
+  return byKind(providers, "providers");
+}
+
+/** One sender factory from the `senders` setting: the per-kind one for each mailbox. */
+export function senderFactoryFrom(senders: SendersSetting): SenderFactory {
+  return byKind(senders, "senders");
+}
+
+function byKind<
+  F extends (mailbox: Mailbox, credentials: string | undefined, context?: ProviderContext) => unknown,
+>(setting: F | Partial<Record<Mailbox["provider"], F>>, option: "providers" | "senders"): F {
+  if (typeof setting === "function") return setting;
+  return ((mailbox: Mailbox, credentials: string | undefined, context?: ProviderContext) => {
+    const factory = setting[mailbox.provider];
     if (!factory)
       throw new ClientMailError(
         "unsupported",
-        `No provider for ${mailbox.provider} mailboxes: pass settings.providers.${mailbox.provider}`,
-        { details: { option: `providers.${mailbox.provider}` } },
+        `No ${option === "providers" ? "provider" : "sender"} for ${mailbox.provider} mailboxes: pass settings.${option}.${mailbox.provider}`,
+        { details: { option: `${option}.${mailbox.provider}` } },
       );
     return factory(mailbox, credentials, context);
-  };
+  }) as F;
 }
 
 /**
@@ -255,6 +270,7 @@ export class ClientMailSync {
         queue,
         holder: this.options.holder ?? "clientmail",
         providerFor: providerFactory(this.settings.providers!),
+        senderFactory: this.settings.senders && senderFactoryFrom(this.settings.senders),
         concurrency: this.options.concurrency,
         pollIntervalMs: this.options.pollIntervalMs,
         leaseTtlMs: this.options.leaseTtlMs,

@@ -66,6 +66,11 @@ export interface SendReceipt {
   providerThreadId?: string | undefined;
   /** The From address as the provider sent it (Gmail's sendAs may rewrite it). */
   from: string;
+  /**
+   * The Date the sent message carries when the provider set its own (Graph's createReply sends
+   * Exchange's time, not the composed one). Undefined: the composed `date`.
+   */
+  date?: Date | undefined;
 }
 
 /** The result of looking for a message in the mailbox's sent mail by its Message-ID (S4). */

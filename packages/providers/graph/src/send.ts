@@ -52,6 +52,7 @@ export interface GraphSenderSettings extends GraphProviderSettings {
 interface GraphMessage {
   id: string;
   internetMessageId?: string | null;
+  sentDateTime?: string | null;
   conversationId?: string;
   from?: { emailAddress?: { address?: string } };
 }
@@ -178,8 +179,24 @@ export function createGraphSender(settings: GraphSenderSettings): MailSender {
       if (refused.code === "validation_failed") reservation.release();
       throw refused;
     }
+    // Sent: Exchange gave the reply its own Date. Reading the sent copy back only improves the
+    // receipt (S5: the copy sync brings back is then recognised by its Message-ID and Date).
+    let sentCopy: GraphMessage | undefined;
+    try {
+      ({ body: sentCopy } = await http.send<GraphMessage>({
+        method: "GET",
+        url: `${userPath}/messages/${encodeURIComponent(draft.id)}?$select=id,internetMessageId,sentDateTime`,
+        signal,
+      }));
+    } catch (error) {
+      config.logger.warn("graph sent reply not readable", {
+        code: ClientMailError.isInstance(error) ? error.code : "internal",
+      });
+    }
+    const sentAt = sentCopy?.sentDateTime ?? draft.sentDateTime;
     return {
-      messageId: draft.internetMessageId ?? message.messageId,
+      messageId: sentCopy?.internetMessageId ?? draft.internetMessageId ?? message.messageId,
+      ...(sentAt ? { date: new Date(sentAt) } : {}),
       providerId: draft.id,
       ...(draft.conversationId !== undefined ? { providerThreadId: draft.conversationId } : {}),
       from: draft.from?.emailAddress?.address?.toLowerCase() ?? message.from.address,

@@ -107,7 +107,9 @@ describe("Graph sender", () => {
     const receipt = await sender.send(m);
     expect(receipt.messageId).toMatch(/@fake\.prod\.outlook\.com>$/);
     expect(receipt.providerThreadId).toBe(mailbox.message(parentId)!.conversationId);
-    expect(fake.requests.map((r) => r.operation)).toEqual(["createReply", "sendDraft"]);
+    // The sent copy is read back for the Date Exchange gave it (S5).
+    expect(fake.requests.map((r) => r.operation)).toEqual(["createReply", "sendDraft", "getMessage"]);
+    expect(receipt.date).toBeInstanceOf(Date);
     const lookup = await sender.findSent(m.messageId);
     expect(lookup).toMatchObject({ found: true, messageId: receipt.messageId });
   });

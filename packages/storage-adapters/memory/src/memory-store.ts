@@ -1839,6 +1839,38 @@ export class MemoryStore implements Store {
       return true;
     });
   }
+
+  releaseFailedOutbox(
+    firmId: string,
+    outboxId: string,
+    release: { sendAt: Date } | { sentAt: Date; messageId: string },
+  ): Promise<boolean> {
+    return this.#op((log) => {
+      assertStorable(release, "release");
+      const o = this.#outboxRow(firmId, outboxId);
+      if (!o || o.state !== "failed") return false;
+      this.#setOutbox(
+        log,
+        "sendAt" in release
+          ? {
+              ...o,
+              state: "scheduled",
+              sendAt: new Date(release.sendAt),
+              claimedBy: undefined,
+              lastError: undefined,
+            }
+          : {
+              ...o,
+              state: "sent",
+              sentAt: new Date(release.sentAt),
+              messageId: release.messageId,
+              claimedBy: undefined,
+              lastError: undefined,
+            },
+      );
+      return true;
+    });
+  }
 }
 
 function compare(a: string, b: string): number {

@@ -2293,6 +2293,29 @@ export class PostgresStore implements Store {
     );
     return rows.length > 0;
   }
+
+  async releaseFailedOutbox(
+    firmId: string,
+    outboxId: string,
+    release: { sendAt: Date } | { sentAt: Date; messageId: string },
+  ): Promise<boolean> {
+    assertStorable(release, "release");
+    const rows =
+      "sendAt" in release
+        ? await this.#q(
+            firmId,
+            `UPDATE outbox SET state = 'scheduled', send_at = $3, claimed_by = NULL, last_error = NULL
+             WHERE firm_id = $1 AND id = $2 AND state = 'failed' RETURNING id`,
+            [firmId, outboxId, release.sendAt],
+          )
+        : await this.#q(
+            firmId,
+            `UPDATE outbox SET state = 'sent', sent_at = $3, message_id = $4, claimed_by = NULL, last_error = NULL
+             WHERE firm_id = $1 AND id = $2 AND state = 'failed' RETURNING id`,
+            [firmId, outboxId, release.sentAt, release.messageId],
+          );
+    return rows.length > 0;
+  }
 }
 
 /** Creates a store on the caller's pool. Run {@link migrate} first. */

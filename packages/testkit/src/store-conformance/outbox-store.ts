@@ -90,6 +90,47 @@ export function outboxStoreConformance(options: StoreConformanceOptions<SeedingS
         expect((await store.getOutbox(firm.id, doomed.id))?.state).toBe("failed");
       });
 
+      it("S4: a failed (held) message is released once by a person: sent again, or recorded as sent", async () => {
+        const { store } = await options.makeStore();
+        const { firm, mailbox, member, account } = await seedFirm(store, "outbox-release");
+        const input = {
+          mailboxId: mailbox.id,
+          actor: { kind: "member" as const, memberId: member.id },
+          accountIds: [account.id],
+          threadId: undefined,
+          draft: { subject: "Held" },
+          sendAt: minutes(0),
+        };
+        const held = async () => {
+          const o = await store.createOutbox(firm.id, input, t0);
+          await store.claimOutbox(firm.id, o.id, "w1");
+          await store.markOutboxFailed(firm.id, o.id, "w1", { error: "held", retryAt: undefined });
+          return o;
+        };
+        const again = await held();
+        const scheduled = await store.createOutbox(firm.id, input, t0);
+        expect(await store.releaseFailedOutbox(firm.id, scheduled.id, { sendAt: minutes(5) })).toBe(false);
+        expect(await store.releaseFailedOutbox(firm.id, again.id, { sendAt: minutes(5) })).toBe(true);
+        expect(await store.getOutbox(firm.id, again.id)).toMatchObject({
+          state: "scheduled",
+          sendAt: minutes(5),
+          lastError: undefined,
+          claimedBy: undefined,
+        });
+        expect(await store.releaseFailedOutbox(firm.id, again.id, { sendAt: minutes(6) })).toBe(false);
+        const went = await held();
+        expect(
+          await store.releaseFailedOutbox(firm.id, went.id, { sentAt: minutes(7), messageId: "<held@ann>" }),
+        ).toBe(true);
+        expect(await store.getOutbox(firm.id, went.id)).toMatchObject({
+          state: "sent",
+          sentAt: minutes(7),
+          messageId: "<held@ann>",
+          lastError: undefined,
+        });
+        expect(await store.releaseFailedOutbox(firm.id, went.id, { sendAt: minutes(8) })).toBe(false);
+      });
+
       it("S4: a message left submitting by a dead run is taken over by exactly one worker", async () => {
         const { store } = await options.makeStore();
         const seed = await seedFirm(store, "outbox-reclaim");

@@ -368,6 +368,7 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
           () => store.markOutboxFailed(A, bOutbox.id, "intruder", { error: "x", retryAt: undefined }),
           "false",
         ],
+        ["releaseFailedOutbox", () => store.releaseFailedOutbox(A, bOutbox.id, { sendAt: t0 }), "false"],
       ];
       for (const [name, call, expected] of attempts) {
         const outcome = await call().then(

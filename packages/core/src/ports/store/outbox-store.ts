@@ -10,7 +10,7 @@ import type { AccountId, FirmId, MailboxId, MemberId, ThreadId } from "../../dom
 export type OutboxActor =
   { kind: "member"; memberId: MemberId } | { kind: "automation"; name: string; memberId: MemberId };
 
-/** scheduled -> submitting -> sent; scheduled -> cancelled; submitting -> scheduled | failed. */
+/** scheduled -> submitting -> sent; scheduled -> cancelled; submitting -> scheduled | failed; failed -> scheduled | sent (a person's release). */
 export type OutboxState = "scheduled" | "submitting" | "sent" | "failed" | "cancelled";
 
 export interface NewOutboxMessage {
@@ -97,5 +97,15 @@ export interface OutboxStore {
     outboxId: string,
     claimedBy: string,
     failure: { error: string; retryAt: Date | undefined },
+  ): Promise<boolean>;
+  /**
+   * A person's decision on a `failed` message (S4: one held after a crash): compare-and-set
+   * `failed` -> `scheduled` at `sendAt` (send it again), or `failed` -> `sent` at `sentAt` (it did
+   * go out). Clears the error and the claim. False when the message is not `failed` (or not found).
+   */
+  releaseFailedOutbox(
+    firmId: FirmId,
+    outboxId: string,
+    release: { sendAt: Date } | { sentAt: Date; messageId: string },
   ): Promise<boolean>;
 }
