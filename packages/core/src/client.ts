@@ -9,6 +9,7 @@
 import { EventEmitter } from "eventemitter3";
 import { parse as parseCsv } from "csv-parse/sync";
 import { z } from "zod";
+import type { InvitationHandler } from "./engine/invitations.js";
 import {
   ClientMailError,
   NotFoundError,
@@ -189,6 +190,12 @@ export interface ClientMailSettings {
    * kind), for the workers `cm.start()` runs with a queue: they then send the outbox (S4).
    */
   senders?: SendersSetting | undefined;
+  /**
+   * T2, T4: sends or withdraws the invitation emails, in the workers `cm.start()` runs with a
+   * queue (the invitations are jobs of the change's transaction). Without it, those jobs wait for
+   * a worker that has one.
+   */
+  invitations?: InvitationHandler | undefined;
   /** Tuning of the attached sync (holder name, poll interval, concurrency, pacing). */
   sync?: SyncOptions | undefined;
   /** Counters and histograms for the host's exporter; see the Metrics port. Default: none. */
@@ -340,6 +347,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
       keyring: settings.keyring,
       providers: settings.providers,
       senders: settings.senders,
+      invitations: settings.invitations,
       queue: settings.queue,
       blobs: settings.blobs,
       documents: settings.documents,

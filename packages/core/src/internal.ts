@@ -45,4 +45,4 @@ export {
 } from "./engine/outbox.js";
 export { credentialsContext, readCredentials, storeCredentials } from "./engine/credentials.js";
 export { safeCause } from "./engine/error-cause.js";
-export { invitationJobs, invitationJobsFor } from "./engine/invitations.js";
+export { invitationHandlers, invitationJobs, invitationJobsFor } from "./engine/invitations.js";

@@ -264,6 +264,29 @@ describe("front door: sync attached", () => {
     await queue.close();
   });
 
+  it("T2 R8: with an invitations handler and a queue, the workers start() runs hand it each invitation a change enqueued", async () => {
+    const f = await makeFirm();
+    const queue = createMemoryJobQueue({ store: f.store as MemoryStore, retryDelayMs: () => 10 });
+    const delivered: Array<{ type: string; linkId: string }> = [];
+    const cm = frontDoor(f, {
+      queue,
+      clock: systemClock,
+      sync: { pollIntervalMs: 60_000, holder: "t", maxWatchers: 0 },
+      invitations: async (event) => {
+        delivered.push({ type: event.type, linkId: event.linkId });
+      },
+    });
+    await cm.start();
+    await cm.updateLink(f.firm.id, f.links.joBakery.id, { login: true });
+    await until(
+      async () => delivered.length,
+      (count) => count === 1,
+    );
+    expect(delivered).toEqual([{ type: "invitation.requested", linkId: f.links.joBakery.id }]);
+    await cm.close();
+    await queue.close();
+  });
+
   it("S4: a sender factory must be a function, or one per provider kind", () => {
     const f = { store: createMemoryStore() };
     const issues = validationIssues(() =>

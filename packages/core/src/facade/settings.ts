@@ -55,6 +55,11 @@ export const clientMailSettingsSchema = z.looseObject({
   keyring: port(["encrypt", "decrypt", "needsRotation"], "a Keyring").optional(),
   providers: providersSchema.optional(),
   senders: sendersSchema.optional(),
+  invitations: z
+    .custom<(...args: unknown[]) => unknown>((value) => typeof value === "function", {
+      error: "an invitation handler: (event, signal) => Promise<void>",
+    })
+    .optional(),
   queue: port(["enqueue", "work", "stats", "close"], "a JobQueue").optional(),
   blobs: port(["put", "get", "delete"], "a BlobStore").optional(),
   documents: port(["save"], "a DocumentSink").optional(),

@@ -24,6 +24,7 @@ import type { Store } from "../ports/store.js";
 import type { Metrics } from "../ports/metrics.js";
 import type { SyncEvents } from "../engine/events.js";
 import type { SyncPassResult } from "../engine/pass.js";
+import type { InvitationHandler } from "../engine/invitations.js";
 import type { ProviderContext, ProviderFactory, SenderFactory } from "../engine/provider-pool.js";
 import { SyncService, type BackfillOutcome } from "../engine/sync-service.js";
 import {
@@ -83,6 +84,7 @@ export interface SyncControlSettings {
   keyring: Keyring | undefined;
   providers: ProvidersSetting | undefined;
   senders: SendersSetting | undefined;
+  invitations: InvitationHandler | undefined;
   queue: JobQueue | undefined;
   blobs: BlobStore | undefined;
   documents: DocumentSink | undefined;
@@ -271,6 +273,7 @@ export class ClientMailSync {
         holder: this.options.holder ?? "clientmail",
         providerFor: providerFactory(this.settings.providers!),
         senderFactory: this.settings.senders && senderFactoryFrom(this.settings.senders),
+        invitations: this.settings.invitations,
         concurrency: this.options.concurrency,
         pollIntervalMs: this.options.pollIntervalMs,
         leaseTtlMs: this.options.leaseTtlMs,

@@ -7,7 +7,12 @@ import { afterEach } from "vitest";
 import { createMemoryJobQueue, type MemoryStore } from "@clientmail/memory";
 import { FakeMailSender } from "@clientmail/testkit";
 import { createClientMail, type AfterCrashPolicy } from "../../src/index.js";
-import { outboxSendHandler, outboxSendJob, type OutboxDependencies } from "../../src/internal.js";
+import {
+  invitationHandlers,
+  outboxSendHandler,
+  outboxSendJob,
+  type OutboxDependencies,
+} from "../../src/internal.js";
 import {
   silentLogger,
   type Clock,
@@ -79,7 +84,14 @@ export async function makeSendingFirm(
     afterCrash: options.afterCrash,
     documentSource: options.documentSource,
   };
-  const worker = await queue.work({ [outboxSendJob]: outboxSendHandler(deps) }, { pollIntervalMs: 5 });
+  // Invitations the facade enqueues (T2) are taken too; this fixture has no use for them.
+  const worker = await queue.work(
+    {
+      [outboxSendJob]: outboxSendHandler(deps),
+      ...invitationHandlers({ store: f.store, logger: silentLogger, deliver: async () => undefined }),
+    },
+    { pollIntervalMs: 5 },
+  );
   workers.push(worker);
   const client = createClientMail({
     store: f.store,

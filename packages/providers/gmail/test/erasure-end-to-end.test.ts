@@ -13,6 +13,7 @@ import { createAesGcmKeyring, createClientMail, generateKeyringKey, SyncService 
 import {
   eraseFilesHandler,
   eraseFilesJob,
+  invitationHandlers,
   saveAttachmentsHandler,
   saveAttachmentsJob,
 } from "@clientmail/core/internal";
@@ -48,6 +49,8 @@ describe("erasing a contact, end to end on Gmail and Postgres", () => {
           logger: silentLogger,
         }),
         [eraseFilesJob]: eraseFilesHandler({ documents: sink, blobs: db.blobs, logger: silentLogger }),
+        // T2: the invitations that erasing withdraws are jobs too; nothing to deliver here.
+        ...invitationHandlers({ store: db.store, logger: silentLogger, deliver: async () => undefined }),
       },
       { pollIntervalMs: 50 },
     );
