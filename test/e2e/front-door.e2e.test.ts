@@ -4,7 +4,6 @@
  * in the retry log with its code and hint, never with the password.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ImapFlow } from "imapflow";
 import {
   createAesGcmKeyring,
   createClientMail,
@@ -16,6 +15,7 @@ import type { Logger } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
 import { createMemoryStore } from "@clientmail/memory";
 import {
+  appendToDovecot,
   attachDovecot,
   dovecotAvailability,
   loopbackHostPolicy,
@@ -33,23 +33,8 @@ const skipReason = process.env.CLIENTMAIL_TEST_DOVECOT
     : availability.reason;
 if (skipReason && process.env.CI) throw new Error(`Dovecot is required in CI: ${skipReason}`);
 
-async function deliver(server: DovecotServer, user: DovecotUser, raw: string): Promise<void> {
-  const client = new ImapFlow({
-    host: server.host,
-    port: server.port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: user.user, pass: user.password },
-    logger: false,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    await client.append("INBOX", raw);
-  } finally {
-    await client.logout();
-  }
-}
+const deliver = (server: DovecotServer, user: DovecotUser, raw: string) =>
+  appendToDovecot(server, user, [raw]);
 
 function recordingLogger(lines: string[]): Logger {
   const record = (level: string) => (message: string, fields?: Record<string, unknown>) =>

@@ -6,13 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { ImapFlow } from "imapflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresWithQueue } from "../support/queue.js";
 import { createAesGcmKeyring, createClientMail, generateKeyringKey, SyncService } from "@clientmail/core";
 import { silentLogger, type Store } from "@clientmail/core/ports";
 import { createImapProvider } from "@clientmail/imap";
 import {
+  appendToDovecot,
   attachDovecot,
   dovecotAvailability,
   loopbackHostPolicy,
@@ -87,21 +87,7 @@ async function deliver(
   folder: "INBOX" | "Sent",
   mail: Mail,
 ): Promise<void> {
-  const client = new ImapFlow({
-    host: server.host,
-    port: server.port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: user.user, pass: user.password },
-    logger: false,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    await client.append(folder, rfc822(mail), [], new Date(mail.date));
-  } finally {
-    await client.logout();
-  }
+  await appendToDovecot(server, user, [{ raw: rfc822(mail), folder, date: new Date(mail.date) }]);
 }
 
 describe.skipIf(skipReason !== undefined)(

@@ -4,7 +4,6 @@
  * (IMAP), the Gmail fake and the Graph fake; each provider fetches it through its own path, and
  * the parsed results must agree.
  */
-import { ImapFlow } from "imapflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FetchedMessage } from "@clientmail/core";
 import type { MailProvider } from "@clientmail/core/ports";
@@ -12,6 +11,7 @@ import { createGmailProvider } from "@clientmail/gmail";
 import { createGraphProvider } from "@clientmail/graph";
 import { createImapProvider } from "@clientmail/imap";
 import {
+  appendToDovecot,
   attachDovecot,
   createGmailFake,
   createGraphFake,
@@ -98,18 +98,7 @@ describe.skipIf(skip !== undefined && !skip.available)(
 
     async function viaImap() {
       const user = await dovecot.addUser();
-      const admin = new ImapFlow({
-        host: dovecot.host,
-        port: dovecot.port,
-        secure: false,
-        doSTARTTLS: false,
-        auth: { user: user.user, pass: user.password },
-        logger: false,
-      });
-      admin.on("error", () => undefined);
-      await admin.connect();
-      for (const raw of Object.values(messages)) await admin.append("INBOX", raw);
-      await admin.logout();
+      await appendToDovecot(dovecot, user, Object.values(messages));
       const provider = createImapProvider({
         ...dovecot,
         security: "none",

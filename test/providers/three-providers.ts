@@ -5,7 +5,6 @@
  * attachments, the in-process job queue, and a document sink that hashes what it is given.
  */
 import { createHash } from "node:crypto";
-import { ImapFlow } from "imapflow";
 import { EventEmitter } from "eventemitter3";
 import { defaultNotifyPreferences, type SyncEvents } from "@clientmail/core";
 import { MailboxSync, saveAttachmentsHandler, saveAttachmentsJob } from "@clientmail/core/internal";
@@ -27,6 +26,7 @@ import {
   MemoryStore,
 } from "@clientmail/memory";
 import {
+  appendToDovecot,
   attachDovecot,
   createGmailFake,
   createGraphFake,
@@ -66,18 +66,7 @@ export async function providerWith(
 ): Promise<MailProvider> {
   if (kind === "imap") {
     const user = await dovecot.addUser();
-    const admin = new ImapFlow({
-      host: dovecot.host,
-      port: dovecot.port,
-      secure: false,
-      doSTARTTLS: false,
-      auth: { user: user.user, pass: user.password },
-      logger: false,
-    });
-    admin.on("error", () => undefined);
-    await admin.connect();
-    for (const raw of raws) await admin.append("INBOX", raw);
-    await admin.logout();
+    await appendToDovecot(dovecot, user, raws);
     return createImapProvider({
       host: dovecot.host,
       port: dovecot.port,

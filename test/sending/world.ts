@@ -28,6 +28,7 @@ import { createGraphProvider, createGraphSender } from "@clientmail/graph";
 import { createImapProvider, createSmtpSender } from "@clientmail/imap";
 import { createMemoryPacing } from "@clientmail/memory";
 import {
+  appendToDovecot,
   attachDovecot,
   createEndToEndFirm,
   createGmailFake,
@@ -40,7 +41,6 @@ import {
   type DovecotUser,
   type SmtpRelay,
 } from "@clientmail/testkit";
-import { ImapFlow } from "imapflow";
 import { postgresWithQueue } from "../support/queue.js";
 
 export const backends = ["imap", "gmail", "graph"] as const;
@@ -125,18 +125,7 @@ async function imapBackend(addresses: string[]): Promise<Backend> {
     credentialsOf: (address) => JSON.stringify(logins.get(address)!),
     async deliverInbound(address, raw) {
       const user = mailboxes.get(address)!;
-      const admin = new ImapFlow({
-        host: server.host,
-        port: server.port,
-        secure: false,
-        doSTARTTLS: false,
-        auth: { user: user.user, pass: user.password },
-        logger: false,
-      });
-      admin.on("error", () => undefined);
-      await admin.connect();
-      await admin.append("INBOX", raw);
-      await admin.logout();
+      await appendToDovecot(server, user, [raw]);
     },
     deliveries: () =>
       relay.accepted.map((m) => ({ messageId: m.messageId, to: m.to, raw: m.raw.toString("latin1") })),

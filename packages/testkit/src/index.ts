@@ -27,3 +27,4 @@ export * from "./stallable-fetch.js";
 export * from "./http-bridge.js";
 export * from "./fake-mail-sender.js";
 export * from "./smtp-relay.js";
+export * from "./dovecot-append.js";

@@ -8,9 +8,9 @@
  * @module
  */
 import type { AddressInfo } from "node:net";
-import { ImapFlow } from "imapflow";
 import { SMTPServer } from "smtp-server";
 import type { DovecotUser } from "./dovecot.js";
+import { appendToDovecot } from "./dovecot-append.js";
 
 /** One accepted DATA. */
 export interface RelayedMessage {
@@ -63,28 +63,6 @@ function headerValue(raw: Buffer, name: string): string | undefined {
   return undefined;
 }
 
-async function append(
-  dovecot: { host: string; port: number },
-  user: DovecotUser,
-  raw: Buffer,
-): Promise<void> {
-  const client = new ImapFlow({
-    host: dovecot.host,
-    port: dovecot.port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: user.user, pass: user.password },
-    logger: false,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    await client.append("INBOX", raw);
-  } finally {
-    await client.logout().catch(() => client.close());
-  }
-}
-
 /** Starts a relay on 127.0.0.1 (a free port); see the module description. */
 export async function startSmtpRelay(settings: SmtpRelaySettings): Promise<SmtpRelay> {
   const accepted: RelayedMessage[] = [];
@@ -127,7 +105,7 @@ export async function startSmtpRelay(settings: SmtpRelaySettings): Promise<SmtpR
           at: new Date(),
         };
         void (async () => {
-          for (const address of to) await append(settings.dovecot, mailboxes.get(address)!, raw);
+          for (const address of to) await appendToDovecot(settings.dovecot, mailboxes.get(address)!, [raw]);
           accepted.push(message);
           await settings.onAccepted?.(message);
         })().then(
