@@ -267,7 +267,10 @@ export async function runHttpFirm(
             status: state?.status ?? "missing",
             until: state?.status === "throttled" ? state.until : undefined,
             at,
-            lastError: state?.status === "retrying" ? state.lastError : undefined,
+            lastError:
+              state?.status === "retrying"
+                ? [state.lastError, state.lastErrorMessage].filter(Boolean).join(": ")
+                : undefined,
           });
         }
       },

@@ -86,8 +86,11 @@ describe("fault suite: rate-limit storms on the Gmail and Graph fakes", () => {
 
   it("R6: a storm of Gmail 429 RESOURCE_EXHAUSTED mid-backfill shows throttled, never stops the mailbox, and completes after", async () => {
     const backend = gmailBackend();
+    // Long enough that no call's own retries can absorb it: a batch request counts each of its
+    // parts, so a storm of a hundred-odd failures could be used up inside one call and never reach
+    // the engine as a rate limit.
     await stormCase("R6 Gmail 429 storm", backend, () =>
-      backend.fake.failNext("*", 120, "resourceExhausted"),
+      backend.fake.failNext("*", 1_000, "resourceExhausted"),
     );
   }, 120_000);
 

@@ -471,7 +471,11 @@ class Worker implements SyncWorker {
     );
   }
 
-  /** Y5 in one mailbox; a failure throws, and the queue retries this mailbox alone. */
+  /**
+   * Y5 in one mailbox; a failure throws, and the queue retries this mailbox alone. A rate limit
+   * is not a failure (R6): the backfill is enqueued again for when the provider allows it, and the
+   * job ends, so no storm can use up its attempts.
+   */
   private async backfillMailbox(job: Job, signal: AbortSignal): Promise<void> {
     const { firmId, mailboxId, addresses } = job.payload as unknown as SyncPayload & { addresses: string[] };
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
@@ -485,6 +489,25 @@ class Worker implements SyncWorker {
       for await (const batch of provider.search({ addresses }, { signal }))
         await filer.write(await filer.prepare(batch, { signal }), undefined);
     } catch (error) {
+      const next = signal.aborted
+        ? undefined
+        : afterPassFailure(error, 0, Number.MAX_SAFE_INTEGER, this.deps.random);
+      if (next?.action === "throttle") {
+        this.settings.logger.info("targeted backfill waits for the provider's rate limit", {
+          firmId,
+          mailboxId,
+          waitMs: next.waitMs,
+        });
+        await this.settings.queue.enqueue(this.store, [
+          {
+            name: workerJobs.backfillMailbox,
+            payload: { firmId, mailboxId, addresses },
+            group: firmId,
+            runAt: new Date(this.settings.clock.now().getTime() + next.waitMs),
+          },
+        ]);
+        return;
+      }
       this.settings.logger.warn("targeted backfill failed for a mailbox", {
         firmId,
         mailboxId,

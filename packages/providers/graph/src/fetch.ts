@@ -102,7 +102,12 @@ async function* fetchGroup(
   }
   // Downloads run in parallel; the limiter keeps them within the mailbox's budget, the spool
   // area keeps what they bring within its memory budget (R7).
-  const downloads = await Promise.all(found.map(([id]) => download(context, area, id, signal)));
+  // Every download settles before a failure is thrown: one still writing its spool when the
+  // iteration ends (and the spool area is released) would fail with a file error of its own.
+  const settled = await Promise.allSettled(found.map(([id]) => download(context, area, id, signal)));
+  const failed = settled.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+  const downloads = settled.map((result) => (result as PromiseFulfilledResult<Download>).value);
   for (const [index, [id, metadata]] of found.entries()) {
     const outcome = downloads[index]!;
     if ("gone" in outcome) continue;

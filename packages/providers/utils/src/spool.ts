@@ -254,8 +254,16 @@ export class SpoolArea {
       watchFolder(folder);
       return folder;
     });
-    const path = join(await this.folder, String(this.fileCount++));
-    return { path, handle: await open(path, "w", 0o600) };
+    const folder = await this.folder;
+    // Released while the folder was being made: its files are gone, and so is this spool's reader.
+    if (this.disposed) throw new SpoolReleasedError();
+    const path = join(folder, String(this.fileCount++));
+    try {
+      return { path, handle: await open(path, "w", 0o600) };
+    } catch (error) {
+      if (this.disposed) throw new SpoolReleasedError();
+      throw error;
+    }
   }
 
   /** @internal */
