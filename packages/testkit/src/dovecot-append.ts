@@ -8,12 +8,14 @@ import { ImapFlow } from "imapflow";
 export type MessageToAppend =
   string | Uint8Array | { raw: string | Uint8Array; folder?: string; date?: Date };
 
-/** Appends `messages`, in order, to the mailbox of `user` on the (plain-text, loopback) server. */
-export async function appendToDovecot(
+/**
+ * A plain-text IMAP connection as `user` to a (loopback) test server, to drive the mailbox from
+ * the "outside"; the caller logs out.
+ */
+export async function connectToDovecot(
   server: { host: string; port: number },
   user: { user: string; password: string },
-  messages: readonly MessageToAppend[],
-): Promise<void> {
+): Promise<ImapFlow> {
   const client = new ImapFlow({
     host: server.host,
     port: server.port,
@@ -24,6 +26,16 @@ export async function appendToDovecot(
   });
   client.on("error", () => undefined);
   await client.connect();
+  return client;
+}
+
+/** Appends `messages`, in order, to the mailbox of `user` on the (plain-text, loopback) server. */
+export async function appendToDovecot(
+  server: { host: string; port: number },
+  user: { user: string; password: string },
+  messages: readonly MessageToAppend[],
+): Promise<void> {
+  const client = await connectToDovecot(server, user);
   try {
     for (const message of messages) {
       const {

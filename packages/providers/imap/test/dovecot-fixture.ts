@@ -2,8 +2,9 @@
  * Test support: the Dovecot of this test run (from the environment the global setup filled) and
  * the provider-conformance fixture on top of it.
  */
-import { ImapFlow } from "imapflow";
+import type { ImapFlow } from "imapflow";
 import {
+  connectToDovecot,
   attachDovecot,
   dovecotAvailability,
   loopbackHostPolicy,
@@ -35,22 +36,10 @@ export async function sharedDovecot(): Promise<DovecotServer> {
 }
 
 /** An admin connection for a user, used to drive the mailbox from the "outside". */
-export async function adminConnection(
+export const adminConnection = (
   server: { host: string; port: number },
   user: DovecotUser,
-): Promise<ImapFlow> {
-  const client = new ImapFlow({
-    host: server.host,
-    port: server.port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: user.user, pass: user.password },
-    logger: false,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  return client;
-}
+): Promise<ImapFlow> => connectToDovecot(server, user);
 
 /** Deletes (expunges) every message with this Message-ID from the given folders. */
 export async function deleteByMessageId(
