@@ -54,7 +54,9 @@ async function main(): Promise<void> {
   });
   pool.on("error", () => undefined);
   const store = createPostgresStore({ pool });
-  const queue = createPostgresJobQueue({ pool, store, lockTimeoutMs: Number(env("SCALE_LEASE_TTL_MS")) });
+  // A killed worker's jobs are unlocked once its heartbeat is half a lease old, so they run
+  // again by the time its mailboxes' leases expire (docs/running-at-scale.md).
+  const queue = createPostgresJobQueue({ pool, store, lockTimeoutMs: Number(env("SCALE_LEASE_TTL_MS")) / 2 });
   const pacing = createPostgresPacing({ pool });
   const keyring = createAesGcmKeyring({ keys: { k1: env("SCALE_KEY") }, currentKeyId: "k1" });
   const gmailUrl = env("SCALE_GMAIL_URL");

@@ -388,8 +388,10 @@ class Worker implements SyncWorker {
         },
         signal,
       );
-      // Another process holds the mailbox's lease: look again when it should be done.
-      if (!result.ran) nextInMs = Math.min(poll, this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs);
+      // Another process holds the mailbox's lease. It may be running a pass, or it may be dead
+      // (killed mid-pass): look again a tenth of a lease later, so a dead holder's mailboxes
+      // resume within about one lease of its death rather than up to two (R8, Y2).
+      if (!result.ran) nextInMs = Math.min(poll, (this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs) / 10);
       else {
         if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
         await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);

@@ -253,6 +253,25 @@ describe("graceful shutdown", () => {
   });
 });
 
+describe("a dead holder's lease", () => {
+  it("R8 Y2: a mailbox whose lease a killed worker still holds is synced soon after the lease expires, not a lease later", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append(clientMail("ann@ledger.example", 5));
+    const leaseTtlMs = 4_000;
+    // A worker that was killed mid-pass: its lease stays until it expires (on the store's clock).
+    expect(await f.store.acquireLease(f.firm.id, f.boxes.ann.id, "killed", leaseTtlMs)).toBeDefined();
+    const b = startWorker(f, { maxWatchers: 0, holder: "b", leaseTtlMs });
+    await b.start();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // b finds the lease held
+    expect(await filedCount(f)).toBe(0);
+    f.clock.advance(leaseTtlMs); // the lease expires
+    const expiredAt = Date.now();
+    await eventually(async () => (await filedCount(f)) === 1, "the mailbox filed by b");
+    // b looks again a tenth of a lease after finding it held, not a whole lease later (4 s).
+    expect(Date.now() - expiredAt).toBeLessThan(leaseTtlMs / 2);
+  });
+});
+
 describe("quarantine retries as jobs", () => {
   it("R2, R8: a quarantined message's retry is the mailbox's sync job, due at its next attempt, enqueued with the entry", async () => {
     const f = await makeFirm();
