@@ -395,6 +395,28 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
     return this.store.createMember(firmId, parseInput(teamMemberInputSchema, input));
   }
 
+  /** One firm; throws `not_found` when there is none with this id. */
+  async getFirm(firmId: FirmId): Promise<Firm> {
+    checkIds({ firmId });
+    const firm = await this.store.getFirm(firmId);
+    if (!firm) throw new NotFoundError("Firm", firmId);
+    return firm;
+  }
+
+  /** The firm's team members, in the order they were added. */
+  async listMembers(firmId: FirmId): Promise<TeamMember[]> {
+    checkIds({ firmId });
+    return this.store.listMembers(firmId);
+  }
+
+  /** One team member; throws `not_found` when the firm has no such member. */
+  async getMember(firmId: FirmId, memberId: MemberId): Promise<TeamMember> {
+    checkIds({ firmId, memberId });
+    const member = await this.store.getMember(firmId, memberId);
+    if (!member) throw new NotFoundError("Team member", memberId);
+    return member;
+  }
+
   /**
    * Connects a mailbox for a member (Y1). `credentials` (the provider secret, e.g. a JSON of host
    * and app password, or an OAuth refresh token) are stored only as keyring ciphertext.
