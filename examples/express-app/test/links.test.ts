@@ -132,6 +132,29 @@ describe("links API", () => {
     expect(bad.body).toMatchObject({ code: "validation_failed", field: "email" });
   });
 
+  it("T4: replacing an activated address keeps the old one as an unlinked email until its login is turned off", async () => {
+    const acme = await acmeAccount(t, "activated.example");
+    const admin = await t.as("admin");
+    await admin.patch(`/api/links/${acme.jo.id}`).send({ login: true }).expect(200);
+    const token = await pendingToken(acme.account.id);
+    await t.anonymous().post("/api/invitations/accept").send({ firmId: t.firm.id, token }).expect(200);
+    await admin.put(`/api/links/${acme.jo.id}/email`).send({ email: "jo@replaced.example" }).expect(200);
+    const info = await admin.get(`/api/accounts/${acme.account.id}`).expect(200);
+    expect(info.body.portalStatus).toBe("activated");
+    const links = info.body.contacts[0].links as Array<{ id: string; email: string; unlinkedAt?: string }>;
+    const unlinked = links.find((l) => l.unlinkedAt)!;
+    expect(unlinked).toMatchObject({ email: "jo@activated.example", login: true, emailSync: false });
+    expect(links.find((l) => l.id === acme.jo.id)).toMatchObject({ email: "jo@replaced.example" });
+    // The only change an unlinked email takes is login off, which removes it.
+    const refused = await admin.patch(`/api/links/${unlinked.id}`).send({ emailSync: true }).expect(400);
+    expect(refused.body.code).toBe("validation_failed");
+    await admin.patch(`/api/links/${unlinked.id}`).send({ login: false }).expect(200);
+    const after = await admin.get(`/api/accounts/${acme.account.id}`).expect(200);
+    expect(after.body.contacts[0].links.map((l: { email: string }) => l.email)).toEqual([
+      "jo@replaced.example",
+    ]);
+  });
+
   it("answers bad toggles with 400 naming the field, and changes nothing", async () => {
     const acme = await acmeAccount(t, "badtoggle.example");
     const employee = await t.as("employee");

@@ -201,3 +201,30 @@ describe("team API", () => {
     await owner.patch("/api/firm").set("origin", origin).send({ name: "Ledger & Co" }).expect(200);
   });
 });
+
+describe("team API on PostgreSQL", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    const url = process.env.CLIENTMAIL_TEST_DATABASE_URL;
+    if (!url) throw new Error("CLIENTMAIL_TEST_DATABASE_URL is not set: run the tests with `pnpm test`.");
+    t = await startTestApp({ DATABASE_URL: url });
+  });
+  afterAll(() => t.close());
+
+  it("an admin adds a member who signs in; a login that exists is never taken over (409 conflict)", async () => {
+    const admin = await t.as("admin");
+    const email = `pg-${Date.now()}-${Math.random().toString(36).slice(2)}@ledger.example`;
+    const res = await admin
+      .post("/api/team/members")
+      .send({ name: "Pat Postgres", email, password: "initial password 1" })
+      .expect(201);
+    expect(res.body.member).toMatchObject({ email, role: "employee", firmId: t.firm.id });
+    await t.anonymous().post("/api/session").send({ email, password: "initial password 1" }).expect(200);
+    const taken = await admin
+      .post("/api/team/members")
+      .send({ name: "Pat Again", email: email.toUpperCase(), password: "taken over 123" })
+      .expect(409);
+    expect(taken.body).toMatchObject({ code: "conflict", field: "email" });
+    await t.anonymous().post("/api/session").send({ email, password: "taken over 123" }).expect(401);
+  });
+});

@@ -18,14 +18,15 @@
  *   POST   /api/contacts/:contactId/erase                   → 200 { report }   owner, admin (R10)
  */
 import { Router } from "express";
-import type {
-  AccountInput,
-  AccountOverview,
-  Contact,
-  ContactAddressInput,
-  ContactInput,
-  FirmId,
-  LinkSettingsInput,
+import {
+  ClientMailError,
+  type AccountInput,
+  type AccountOverview,
+  type Contact,
+  type ContactAddressInput,
+  type ContactInput,
+  type FirmId,
+  type LinkSettingsInput,
 } from "@clientmail/core";
 import { body, id } from "../http/request-parts.js";
 import { member, requireMember, requireRole } from "../http/session.js";
@@ -40,8 +41,14 @@ export function accountsRoutes(services: Services): Router {
 
   async function info(firmId: FirmId, overview: AccountOverview) {
     const contacts = new Map<string, Contact>();
-    for (const contactId of new Set(overview.links.map((link) => link.contactId)))
-      contacts.set(contactId, await cm.getContact(firmId, contactId));
+    for (const contactId of new Set(overview.links.map((link) => link.contactId))) {
+      // A contact deleted since the overview was read is shown by its id alone.
+      const contact = await cm.getContact(firmId, contactId).catch((error: unknown) => {
+        if (ClientMailError.isInstance(error) && error.code === "not_found") return undefined;
+        throw error;
+      });
+      if (contact) contacts.set(contactId, contact);
+    }
     return accountInfo(overview, contacts);
   }
 

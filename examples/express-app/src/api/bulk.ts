@@ -25,19 +25,27 @@ const importSchema = z.strictObject({
 export function bulkRoutes(services: Services): Router {
   const router = Router();
   const { cm } = services;
-  router.use("/bulk", requireMember(services), requireRole("owner", "admin"));
+  // Per route, not per path prefix: other families may add bulk work that employees may do.
+  const signedIn = requireMember(services);
+  const manage = requireRole("owner", "admin");
 
-  router.post("/bulk/toggles", async (req, res) => {
+  router.post("/bulk/toggles", signedIn, manage, async (req, res) => {
     const current = member(res);
     const report = await cm.bulkUpdate(current.firmId, current.id, body(req) as BulkUpdateInput);
     res.json({ report });
   });
 
-  router.post("/bulk/import", express.text({ type: "text/csv", limit: csvLimit }), async (req, res) => {
-    const given: unknown = req.body;
-    const { csv } = parse(importSchema, typeof given === "string" ? { csv: given } : (given ?? {}));
-    res.json({ report: await cm.importClients(member(res).firmId, csv) });
-  });
+  router.post(
+    "/bulk/import",
+    signedIn,
+    manage,
+    express.text({ type: "text/csv", limit: csvLimit }),
+    async (req, res) => {
+      const given: unknown = req.body;
+      const { csv } = parse(importSchema, typeof given === "string" ? { csv: given } : (given ?? {}));
+      res.json({ report: await cm.importClients(member(res).firmId, csv) });
+    },
+  );
 
   return router;
 }
