@@ -151,6 +151,26 @@ describe("team API", () => {
     expect(dup.body.code).toBe("conflict");
   });
 
+  it("signing up a new firm never takes over an existing login (409 conflict)", async () => {
+    const res = await t
+      .anonymous()
+      .post("/api/signup")
+      .send({
+        firmName: "Hijack Ltd",
+        name: "Mallory",
+        email: "Owner@Ledger.example",
+        password: "taken over 123",
+      })
+      .expect(409);
+    expect(res.body).toMatchObject({ code: "conflict", field: "email" });
+    await t
+      .anonymous()
+      .post("/api/session")
+      .send({ email: "owner@ledger.example", password: "taken over 123" })
+      .expect(401);
+    await (await t.as("owner")).get("/api/session").expect(200);
+  });
+
   it("N1: each member changes their own notification settings, and only theirs", async () => {
     const employee = await t.as("employee");
     const res = await employee

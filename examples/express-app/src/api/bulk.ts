@@ -1,8 +1,9 @@
 /**
  * Bulk work on the accounts list, for the owner and admins. A bulk toggle update (T10) is applied
  * account by account and answered with its report, which also goes to the caller's Inbox+ (N4).
- * A CSV import (T11) takes the file as JSON `{ csv }` or as a `text/csv` body, and answers the
- * per-row report: a rejected row leaves nothing behind, the others are imported.
+ * A CSV import (T11) takes the file as JSON `{ csv }` (up to 1 MiB, the API's JSON limit) or as a
+ * `text/csv` body (up to 5 MiB), and answers the per-row report: a rejected row leaves nothing
+ * behind, the others are imported.
  *
  *   POST   /api/bulk/toggles   { accountIds, login?, notify?, emailSync?, signatory?, sendInvitations?, invitationMessage?, notifyPreferences? } → 200 { report }   owner, admin
  *   POST   /api/bulk/import    { csv } | text/csv → 200 { report: { accountsCreated, contactsCreated, linksCreated, rowErrors } }   owner, admin
