@@ -27,7 +27,7 @@ describe("links API", () => {
   const pendingToken = async (accountId: string) =>
     (await t.services.cm.accountOverview(t.firm.id, accountId)).links[0]!.invitation!.token;
 
-  it("T1, T7: an employee turns email sync on for one link, which queues the backfill of that address", async () => {
+  it("T1, T7, T8: an employee turns email sync on for one link, which queues the backfill of that address and shows the Email tab", async () => {
     const acme = await acmeAccount(t, "sync.example");
     const employee = await t.as("employee");
     const res = await employee
