@@ -201,7 +201,7 @@ describe("accounts API", () => {
     expect(again.body.code).toBe("not_found");
   });
 
-  it("R10: an admin erases a contact; the report holds counts, the contact and its links are gone", async () => {
+  it("an admin erases a contact (the R10 call; its mail removal is proven in core): the report holds counts, the contact and its links are gone", async () => {
     const admin = await t.as("admin");
     const acme = await acmeAccount(t, "erase.example");
     const res = await admin.post(`/api/contacts/${acme.jo.contactId}/erase`).expect(200);
