@@ -25,6 +25,8 @@ export interface AppUsers {
   setPassword(email: string, who: SignIn, password: string): Promise<void>;
   /** The member whose login this is, when the password matches; otherwise undefined. */
   verify(email: string, password: string): Promise<SignIn | undefined>;
+  /** Whether a login with this email exists (in any firm): a new member must not take it over. */
+  exists(email: string): Promise<boolean>;
 }
 
 interface Row extends SignIn {
@@ -59,6 +61,9 @@ export function memoryUsers(): AppUsers {
       const ok = await matches(password, row?.hash ?? (await dummy));
       return row && ok ? { firmId: row.firmId, memberId: row.memberId } : undefined;
     },
+    async exists(email) {
+      return rows.has(email.toLowerCase());
+    },
   };
 }
 
@@ -82,6 +87,12 @@ export async function postgresUsers(pool: pg.Pool): Promise<AppUsers> {
       const row = rows[0];
       const ok = await matches(password, row?.hash ?? (await dummy));
       return row && ok ? { firmId: row.firm_id, memberId: row.member_id } : undefined;
+    },
+    async exists(email) {
+      const { rowCount } = await pool.query("SELECT 1 FROM example_app_users WHERE email = $1", [
+        email.toLowerCase(),
+      ]);
+      return (rowCount ?? 0) > 0;
     },
   };
 }

@@ -21,6 +21,8 @@ import { normalizeAddress } from "./domain/addresses.js";
 import type {
   Account,
   AccountId,
+  Contact,
+  ContactId,
   Firm,
   FirmId,
   Link,
@@ -140,6 +142,7 @@ import {
   type SyncOptions,
 } from "./facade/sync-control.js";
 import { checkClientMailSettings } from "./facade/settings.js";
+import { updateFirm, type FirmPatchInput } from "./facade/firm.js";
 import {
   renderedAccountThreads,
   renderedMessage,
@@ -415,6 +418,30 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
     const member = await this.store.getMember(firmId, memberId);
     if (!member) throw new NotFoundError("Team member", memberId);
     return member;
+  }
+
+  // Firm settings and contact reads (for host apps' directory screens) --------------------------
+
+  /**
+   * Changes the firm's name, internal domains (F2) or deletion mode (F8); at least one field.
+   * Throws `not_found` for an unknown firm, `validation_failed` naming the field otherwise.
+   */
+  async updateFirm(firmId: FirmId, patch: FirmPatchInput): Promise<Firm> {
+    return updateFirm(this.facadeContext(), firmId, patch);
+  }
+
+  /** One contact; throws `not_found` when the firm has no such contact. */
+  async getContact(firmId: FirmId, contactId: ContactId): Promise<Contact> {
+    checkIds({ firmId, contactId });
+    const contact = await this.store.getContact(firmId, contactId);
+    if (!contact) throw new NotFoundError("Contact", contactId);
+    return contact;
+  }
+
+  /** The firm's contacts, ordered by last name, then first name. */
+  async listContacts(firmId: FirmId): Promise<Contact[]> {
+    checkIds({ firmId });
+    return this.store.listContacts(firmId);
   }
 
   /**

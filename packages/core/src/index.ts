@@ -48,6 +48,7 @@ export {
   type InboxThread,
 } from "./facade/threads.js";
 export { memberNotificationsSchema, type MemberNotificationsInput } from "./facade/members.js";
+export { firmPatchSchema, type FirmPatchInput } from "./facade/firm.js";
 export type { ErasureReport } from "./facade/erasure.js";
 export type { PushNotification, PushOutcome } from "./engine/push.js";
 export type { InvitationEvent, InvitationHandler } from "./engine/invitations.js";

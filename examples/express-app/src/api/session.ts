@@ -37,12 +37,15 @@ export function sessionRoutes(services: Services): Router {
     const input = parse(signupSchema, req.body);
     // Both inputs are checked before anything is written, so a bad owner leaves no firm behind.
     parse(firmInputSchema, { name: input.firmName, internalDomains: input.internalDomains ?? [] }, "firm");
-    parse(teamMemberInputSchema, { name: input.name, email: input.email }, "owner");
+    const owner = parse(teamMemberInputSchema, { name: input.name, email: input.email }, "owner");
+    // Sign-in records are keyed by email across firms: signing up never takes over a login.
+    if (await users.exists(owner.email))
+      throw new HttpError(409, "conflict", `${owner.email} already has a login.`, "email");
     const firm = await cm.createFirm({ name: input.firmName, internalDomains: input.internalDomains ?? [] });
-    const owner = await cm.addMember(firm.id, { name: input.name, email: input.email, role: "owner" });
-    await users.setPassword(owner.email, { firmId: firm.id, memberId: owner.id }, input.password);
-    signIn(req, { firmId: firm.id, memberId: owner.id });
-    res.status(201).json({ firm, member: owner });
+    const added = await cm.addMember(firm.id, { name: input.name, email: input.email, role: "owner" });
+    await users.setPassword(added.email, { firmId: firm.id, memberId: added.id }, input.password);
+    signIn(req, { firmId: firm.id, memberId: added.id });
+    res.status(201).json({ firm, member: added });
   });
 
   router.post("/session", async (req, res) => {
