@@ -6,6 +6,7 @@
  */
 import express, { Router } from "express";
 import type { Services } from "../services.js";
+import { connectRoutes } from "./connect.js";
 import { sessionRoutes } from "./session.js";
 
 /** Mounts every family under /api. */
@@ -13,5 +14,6 @@ export function apiRouter(services: Services): Router {
   const router = Router();
   router.use(express.json({ limit: "1mb" }));
   router.use(sessionRoutes(services));
+  router.use(connectRoutes(services));
   return router;
 }
