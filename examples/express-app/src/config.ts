@@ -61,7 +61,10 @@ export const configSchema = z
     GMAIL_PUSH_TOPIC: z
       .string()
       .trim()
-      .regex(/^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][\w.~+%-]{2,254}$/, "projects/<project>/topics/<topic>")
+      .regex(
+        /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][\w.~+%-]{2,254}$/,
+        "projects/<project>/topics/<topic>",
+      )
       .optional(),
     /**
      * Mail servers on private networks the app may connect to (R9), as CIDRs, comma separated,

@@ -65,9 +65,13 @@ function imapSettings(
 }
 
 function notConfigured(kind: string, variables: string): ClientMailError {
-  return new ClientMailError("unsupported", `${kind} mailboxes need ${variables} in the app's configuration`, {
-    details: { option: variables },
-  });
+  return new ClientMailError(
+    "unsupported",
+    `${kind} mailboxes need ${variables} in the app's configuration`,
+    {
+      details: { option: variables },
+    },
+  );
 }
 
 function gmailSettings(config: AppConfig, wiring: ProviderWiring, mailbox: Mailbox): GmailProviderSettings {

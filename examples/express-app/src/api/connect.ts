@@ -21,10 +21,13 @@ import { parse } from "../http/validate.js";
 import { hostPolicyOf, type ImapCredentials } from "../providers.js";
 import type { Services } from "../services.js";
 
-
 const security = z.enum(["tls", "starttls", "none"], { message: "tls, starttls or none" });
 const host = z.string().trim().min(1, "a host name or IP address").max(253, "at most 253 characters");
-const port = z.number().int("a whole number").min(1, "a port from 1 to 65535").max(65_535, "a port from 1 to 65535");
+const port = z
+  .number()
+  .int("a whole number")
+  .min(1, "a port from 1 to 65535")
+  .max(65_535, "a port from 1 to 65535");
 const secret = z.string().min(1, "the password").max(1_000, "at most 1000 characters");
 
 const imapSchema = z.strictObject({

@@ -94,7 +94,11 @@ export async function finishConnect(
   const { [query.state]: _used, ...rest } = flows;
   (req.session as { oauth?: unknown }).oauth = rest;
   if (query.error !== undefined)
-    throw new HttpError(403, "permission_denied", `The ${provider} account did not grant access (${query.error}).`);
+    throw new HttpError(
+      403,
+      "permission_denied",
+      `The ${provider} account did not grant access (${query.error}).`,
+    );
   const granted = await flow.complete({ state: query.state, code: query.code ?? "" });
   if (granted.context.firmId !== who.firmId || granted.context.memberId !== who.id)
     throw new HttpError(403, "permission_denied", "This connect was started by another member.");

@@ -26,7 +26,10 @@ export function callbackUrl(services: Services, provider: OAuthProvider): string
 
 /** A flow's start, and its completion as what connectMailbox needs. */
 export interface OAuthFlow {
-  start(options: { loginHint?: string; context: Record<string, string> }): Promise<{ url: string; state: string }>;
+  start(options: {
+    loginHint?: string;
+    context: Record<string, string>;
+  }): Promise<{ url: string; state: string }>;
   complete(callback: { state: string; code: string }): Promise<{
     address: string;
     credentials: string;
@@ -36,7 +39,9 @@ export interface OAuthFlow {
 
 function notConfigured(provider: OAuthProvider): ClientMailError {
   const variables =
-    provider === "google" ? "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET" : "MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET";
+    provider === "google"
+      ? "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET"
+      : "MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET";
   return new ClientMailError(
     "unsupported",
     `Connecting ${provider === "google" ? "Gmail" : "Microsoft 365"} mailboxes is not configured: set ${variables}`,

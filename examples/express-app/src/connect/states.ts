@@ -5,7 +5,11 @@
  * is kept as keyring ciphertext; `take` deletes and returns in one statement, so a state works
  * once even when two callbacks race.
  */
-import { memoryAuthorizationStates, type AuthorizationStates, type PendingAuthorization } from "@clientmail/auth";
+import {
+  memoryAuthorizationStates,
+  type AuthorizationStates,
+  type PendingAuthorization,
+} from "@clientmail/auth";
 import { systemClock, type Keyring } from "@clientmail/core/ports";
 import type pg from "pg";
 
@@ -26,11 +30,10 @@ export async function postgresStates(pool: pg.Pool, keyring: Keyring): Promise<A
   return {
     async put(state, pending, expiresAt) {
       await pool.query("DELETE FROM example_app_oauth_states WHERE expires_at <= now()");
-      await pool.query("INSERT INTO example_app_oauth_states (state, pending, expires_at) VALUES ($1, $2, $3)", [
-        state,
-        await keyring.encrypt(JSON.stringify(pending), contextOf(state)),
-        expiresAt,
-      ]);
+      await pool.query(
+        "INSERT INTO example_app_oauth_states (state, pending, expires_at) VALUES ($1, $2, $3)",
+        [state, await keyring.encrypt(JSON.stringify(pending), contextOf(state)), expiresAt],
+      );
     },
     async take(state) {
       const { rows } = await pool.query<{ pending: string; live: boolean }>(

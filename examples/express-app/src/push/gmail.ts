@@ -82,7 +82,11 @@ export function gmailPush(services: Services): RequestHandler {
     }
     if (claims?.email !== account || claims.email_verified !== true) {
       logger.warn("gmail push refused: the token names another account", {});
-      throw new HttpError(403, "permission_denied", "The push token is not the configured service account's.");
+      throw new HttpError(
+        403,
+        "permission_denied",
+        "The push token is not the configured service account's.",
+      );
     }
     const messageId = (req.body as { message?: { messageId?: unknown } } | undefined)?.message?.messageId;
     const address = addressOf(req.body);
