@@ -104,6 +104,11 @@ describe("OAuth connect", () => {
 
   it("Y1: Microsoft — sign-in with PKCE through MSAL; MSAL's cache is stored encrypted; a replayed or forged state is refused; the mailbox works", async () => {
     const admin = await t.as("admin");
+    expect((await admin.get("/api/connect").expect(200)).body).toEqual({
+      google: true,
+      microsoft: true,
+      imap: true,
+    });
     const { body } = await admin.post("/api/connect/microsoft").send({ returnTo: "/" }).expect(200);
     const signIn = new URL(body.url);
     expect(signIn.origin + signIn.pathname).toBe(
@@ -166,6 +171,11 @@ describe("OAuth connect", () => {
     const bare = await startTestApp();
     try {
       const agent = await bare.as("owner");
+      expect((await agent.get("/api/connect").expect(200)).body).toEqual({
+        google: false,
+        microsoft: false,
+        imap: true,
+      });
       const res = await agent.post("/api/connect/google").send({}).expect(501);
       expect(res.body.code).toBe("unsupported");
       const page = await agent.get("/connect/microsoft").set("accept", "application/json").expect(501);

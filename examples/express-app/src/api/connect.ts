@@ -7,6 +7,7 @@
  *   POST /api/mailboxes/imap   { address, displayName?, memberId?, imap: { host, port?, security?, user, password },
  *                                smtp?: { host, port?, security?, user?, password? } }
  *                              → 201 { mailbox }; a failed test → its SDK code with { reason, hint? }
+ *   GET  /api/connect           → 200 { google, microsoft, imap }: which ways to connect are configured
  *   POST /api/connect/:provider { address?, returnTo? } → 200 { url }   (provider: google | microsoft)
  */
 import { Router } from "express";
@@ -92,6 +93,14 @@ export function connectRoutes(services: Services): Router {
       credentials: JSON.stringify(credentials),
     });
     res.status(201).json({ mailbox });
+  });
+
+  router.get("/connect", (_req, res) => {
+    res.json({
+      google: Boolean(config.GOOGLE_CLIENT_ID && config.GOOGLE_CLIENT_SECRET),
+      microsoft: Boolean(config.MICROSOFT_CLIENT_ID && config.MICROSOFT_CLIENT_SECRET),
+      imap: true,
+    });
   });
 
   router.post("/connect/:provider", async (req, res) => {

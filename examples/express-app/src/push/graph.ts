@@ -32,7 +32,7 @@ export function graphPush(services: Services): RequestHandler {
     const { firm } = parse(z.object({ firm: querySchema.shape.firm.unwrap() }), query);
     const outcome = await services.cm.sync.notifyPush(firm, { provider: "graph", body: req.body });
     if (outcome.ignored > 0)
-      services.logger.warn("graph notifications ignored", { ignored: outcome.ignored });
+      services.logger.debug("graph notifications ignored", { ignored: outcome.ignored });
     res.status(202).end();
   };
 }
