@@ -177,9 +177,11 @@ describe("OAuth connect", () => {
         imap: true,
       });
       const res = await agent.post("/api/connect/google").send({}).expect(501);
-      expect(res.body.code).toBe("unsupported");
+      expect(res.body).toMatchObject({ code: "unsupported" });
+      expect(res.body.message).toContain("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET");
       const page = await agent.get("/connect/microsoft").set("accept", "application/json").expect(501);
       expect(page.body.code).toBe("unsupported");
+      expect(page.body.message).toContain("MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET");
     } finally {
       await bare.close();
     }

@@ -178,6 +178,22 @@ describe("push endpoints", () => {
       expect(await waiting()).toBe(0);
     });
 
+    it("answers 501 unsupported, naming the variables, when Gmail push is not configured", async () => {
+      const bare = await startTestApp({}, { fetch: fakeGoogle });
+      try {
+        const res = await bare
+          .anonymous()
+          .post("/push/gmail")
+          .set("authorization", `Bearer ${idToken({})}`)
+          .send(pubsub("owner@ledger.example"))
+          .expect(501);
+        expect(res.body.code).toBe("unsupported");
+        expect(res.body.message).toContain("GMAIL_PUSH_AUDIENCE");
+      } finally {
+        await bare.close();
+      }
+    });
+
     it("is server to server: no session, and a request from a foreign Origin is still judged by its token only", async () => {
       await t
         .anonymous()

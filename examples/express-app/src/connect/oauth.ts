@@ -13,6 +13,7 @@ import {
   type MicrosoftAuthorization,
 } from "@clientmail/auth";
 import { ClientMailError } from "@clientmail/core";
+import { HttpError } from "../http/errors.js";
 import type { Services } from "../services.js";
 
 /** The OAuth providers a mailbox can be connected with, and the SDK's provider kind of each. */
@@ -37,15 +38,16 @@ export interface OAuthFlow {
   }>;
 }
 
-function notConfigured(provider: OAuthProvider): ClientMailError {
+/** 501, naming the variables to set (an HttpError, so the message is shown: it holds no data). */
+function notConfigured(provider: OAuthProvider): HttpError {
   const variables =
     provider === "google"
       ? "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET"
       : "MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET";
-  return new ClientMailError(
+  return new HttpError(
+    501,
     "unsupported",
     `Connecting ${provider === "google" ? "Gmail" : "Microsoft 365"} mailboxes is not configured: set ${variables}`,
-    { details: { option: variables } },
   );
 }
 

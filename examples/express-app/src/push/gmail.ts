@@ -14,7 +14,6 @@
  */
 import type { RequestHandler } from "express";
 import { OAuth2Client } from "google-auth-library";
-import { ClientMailError } from "@clientmail/core";
 import { HttpError } from "../http/errors.js";
 import type { Services } from "../services.js";
 
@@ -65,10 +64,10 @@ export function gmailPush(services: Services): RequestHandler {
     const audience = config.GMAIL_PUSH_AUDIENCE;
     const account = config.GMAIL_PUSH_SERVICE_ACCOUNT;
     if (!audience || !account)
-      throw new ClientMailError(
+      throw new HttpError(
+        501,
         "unsupported",
         "Gmail push is not configured: set GMAIL_PUSH_AUDIENCE and GMAIL_PUSH_SERVICE_ACCOUNT",
-        { details: { option: "GMAIL_PUSH_AUDIENCE" } },
       );
     const bearer = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(req.get("authorization") ?? "")?.[1];
     if (!bearer) throw new HttpError(401, "unauthenticated", "A Pub/Sub OIDC bearer token is required.");
