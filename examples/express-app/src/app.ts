@@ -5,8 +5,10 @@
  */
 import express, { type Express } from "express";
 import { apiRouter } from "./api/index.js";
+import { connectRouter } from "./connect/index.js";
 import { errorHandler, notFound } from "./http/errors.js";
 import { sameOrigin, sessions } from "./http/session.js";
+import { pushRouter } from "./push/index.js";
 import type { Services } from "./services.js";
 
 /** Builds the app for `services`. */
@@ -25,9 +27,11 @@ export function createApp(services: Services): Express {
   app.get("/healthz", async (_req, res) => {
     res.json({ ok: true, sync: await services.cm.sync.health().catch(() => undefined) });
   });
+  app.use("/push", pushRouter(services));
   app.use(sessions(services.config));
   app.use(sameOrigin(services.config));
   app.use("/api", apiRouter(services));
+  app.use("/connect", connectRouter(services));
   app.use(notFound);
   app.use(errorHandler((message, fields) => services.logger.error(message, fields)));
   return app;

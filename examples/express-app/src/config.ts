@@ -55,6 +55,18 @@ export const configSchema = z
     GMAIL_PUSH_AUDIENCE: optionalText,
     GMAIL_PUSH_SERVICE_ACCOUNT: z.email().optional(),
     /**
+     * The Pub/Sub topic Gmail mailboxes are watched on (`projects/<project>/topics/<topic>`); unset,
+     * Gmail mailboxes are polled only. Its push subscription points at `<PUBLIC_URL>/push/gmail`.
+     */
+    GMAIL_PUSH_TOPIC: z
+      .string()
+      .trim()
+      .regex(
+        /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][\w.~+%-]{2,254}$/,
+        "projects/<project>/topics/<topic>",
+      )
+      .optional(),
+    /**
      * Mail servers on private networks the app may connect to (R9), as CIDRs, comma separated,
      * e.g. `10.0.0.0/8`. Public addresses are always allowed; loopback only when listed here.
      */
@@ -73,6 +85,7 @@ export const configSchema = z
     for (const [id, secret] of [
       ["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"],
       ["MICROSOFT_CLIENT_ID", "MICROSOFT_CLIENT_SECRET"],
+      ["GMAIL_PUSH_AUDIENCE", "GMAIL_PUSH_SERVICE_ACCOUNT"],
     ] as const) {
       if ((env[id] === undefined) !== (env[secret] === undefined))
         ctx.addIssue({

@@ -13,12 +13,19 @@ import {
   type ClientMail,
   type ClientMailSettings,
 } from "@clientmail/core";
-import type { JobQueue, Keyring, Logger } from "@clientmail/core/ports";
+import type { AuthorizationStates } from "@clientmail/auth";
+import type { JobQueue, Keyring, Logger, Store } from "@clientmail/core/ports";
 import { createFolderBlobStore, createFolderDocumentSink } from "@clientmail/folder";
 import { createMemoryJobQueue, createMemoryStore } from "@clientmail/memory";
 import { createPostgresJobQueue, createPostgresStore, installJobQueue, migrate } from "@clientmail/postgres";
 import type { AppConfig } from "./config.js";
-import { mailProviders, mailSenders } from "./providers.js";
+import { memoryStates, postgresStates } from "./connect/states.js";
+import { mailProviders, mailSenders, type HostResolver } from "./providers.js";
+import {
+  memoryGmailPushDirectory,
+  postgresGmailPushDirectory,
+  type GmailPushDirectory,
+} from "./push/directory.js";
 import { memoryUsers, postgresUsers, type AppUsers } from "./users.js";
 
 /** What the routes and workers share. */
@@ -30,6 +37,14 @@ export interface Services {
   queue: JobQueue;
   keyring: Keyring;
   logger: Logger;
+  /** The SDK's store (the OAuth token sources keep rotated refresh tokens in it). */
+  store: Store;
+  /** OAuth flows waiting for their callback (one-time state and PKCE verifier). */
+  authorizationStates: AuthorizationStates;
+  /** Gmail address → firms, for routing Pub/Sub pushes. */
+  gmailPush: GmailPushDirectory;
+  /** How the app reaches Google, Microsoft and mail servers (tests replace them). */
+  outbound: { fetch?: typeof fetch | undefined; resolve?: HostResolver | undefined };
   /** Stops the workers and closes the pool. */
   close(): Promise<void>;
 }
@@ -39,6 +54,10 @@ export interface ServiceOverrides {
   providers?: ClientMailSettings["providers"];
   senders?: ClientMailSettings["senders"];
   logger?: Logger;
+  /** The HTTP client of every Google and Microsoft call (OAuth, APIs, push certificates). */
+  fetch?: typeof fetch;
+  /** Resolves mail server names for the host policy (R9). */
+  resolve?: HostResolver;
 }
 
 function keyringFrom(config: AppConfig): Keyring {
@@ -65,10 +84,13 @@ export async function openServices(config: AppConfig, overrides: ServiceOverride
   const logger = overrides.logger ?? consoleLogger(config.LOG_LEVEL);
   const keyring = keyringFrom(config);
   const dataDir = resolve(config.DATA_DIR);
+  const outbound = { fetch: overrides.fetch, resolve: overrides.resolve };
   const blobs = createFolderBlobStore({ dir: join(dataDir, "sources") });
   const documents = createFolderDocumentSink({ dir: join(dataDir, "documents") });
   let pool: pg.Pool | undefined;
-  let store: ClientMailSettings["store"];
+  let store: Store;
+  let authorizationStates: AuthorizationStates;
+  let gmailPush: GmailPushDirectory;
   let queue: JobQueue;
   let users: AppUsers;
   if (config.DATABASE_URL) {
@@ -84,11 +106,15 @@ export async function openServices(config: AppConfig, overrides: ServiceOverride
     store = createPostgresStore({ pool });
     queue = createPostgresJobQueue({ pool, store, logger });
     users = await postgresUsers(pool);
+    authorizationStates = await postgresStates(pool, keyring);
+    gmailPush = await postgresGmailPushDirectory(pool);
   } else {
     const memory = createMemoryStore();
     store = memory;
     queue = createMemoryJobQueue({ store: memory });
     users = memoryUsers();
+    authorizationStates = memoryStates();
+    gmailPush = memoryGmailPushDirectory();
   }
   const cm = createClientMail({
     store,
@@ -97,8 +123,8 @@ export async function openServices(config: AppConfig, overrides: ServiceOverride
     blobs,
     documents,
     logger,
-    providers: overrides.providers ?? mailProviders(config),
-    senders: overrides.senders ?? mailSenders(config),
+    providers: overrides.providers ?? mailProviders(config, { store, keyring, ...outbound }),
+    senders: overrides.senders ?? mailSenders(config, { store, keyring, ...outbound }),
     sync: { holder: `app-${process.pid}` },
   });
   return {
@@ -108,6 +134,10 @@ export async function openServices(config: AppConfig, overrides: ServiceOverride
     queue,
     keyring,
     logger,
+    store,
+    authorizationStates,
+    gmailPush,
+    outbound,
     async close() {
       await cm.close({ timeoutMs: 10_000 });
       await pool?.end();

@@ -10,6 +10,7 @@ import type { Services } from "../services.js";
 import { accountsRoutes } from "./accounts.js";
 import { bulkRoutes } from "./bulk.js";
 import { linksRoutes } from "./links.js";
+import { connectRoutes } from "./connect.js";
 import { sessionRoutes } from "./session.js";
 import { teamRoutes } from "./team.js";
 
@@ -22,5 +23,6 @@ export function apiRouter(services: Services): Router {
   router.use(accountsRoutes(services));
   router.use(linksRoutes(services));
   router.use(bulkRoutes(services));
+  router.use(connectRoutes(services));
   return router;
 }

@@ -35,6 +35,7 @@ import {
   type WorkerHealth,
 } from "../engine/worker.js";
 import { codeOf } from "../engine/after-commit.js";
+import { routePush } from "../engine/push.js";
 import { safeCause } from "../engine/error-cause.js";
 
 /**
@@ -223,16 +224,22 @@ export class ClientMailSync {
     );
   }
 
-  /** Y2: a provider's push notification from the host's webhook (needs a queue and {@link start}). */
+  /**
+   * Y2: a provider's push notification from the host's webhook, turned into the mailbox's keyed
+   * sync job. Needs a queue; the process need not run workers ({@link start}), so an API-only
+   * process routes pushes to the workers of others.
+   */
   async notifyPush(firmId: FirmId, notification: PushNotification): Promise<PushOutcome> {
     this.requireService();
-    if (!this.worker)
+    if (this.worker) return this.worker.notifyPush(firmId, notification);
+    const { store, queue, logger, clock } = this.settings;
+    if (!queue)
       throw new ClientMailError(
         "unsupported",
-        "Push notifications are routed by the workers: pass settings.queue and call start() first",
+        "Push notifications are routed to the workers' queue: pass settings.queue",
         { details: { option: "queue" } },
       );
-    return this.worker.notifyPush(firmId, notification);
+    return routePush({ store, queue, logger, clock }, firmId, notification);
   }
 
   /** The provider kept open for a mailbox by on-demand calls, if any (for push routing by hand). */

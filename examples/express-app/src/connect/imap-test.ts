@@ -1,0 +1,32 @@
+/**
+ * The connection test an IMAP mailbox passes before it is saved: the provider the sync would open
+ * (same settings, same host policy, R9) logs in and searches the synced folders once for an
+ * address no message has. A refused destination fails before any connection is made; every
+ * failure is the SDK's ConnectionError (reason, and a hint such as a TLS/port mismatch) or
+ * another typed error.
+ */
+import { createImapProvider, createSmtpSender, type ImapProviderSettings } from "@clientmail/imap";
+import type { ImapCredentials } from "../providers.js";
+
+/** How long the whole test may take. */
+const testTimeoutMs = 30_000;
+
+/** Logs in and runs one search; throws the SDK's typed error when the server cannot be used. */
+export async function testImapConnection(
+  credentials: ImapCredentials,
+  hostPolicy: NonNullable<ImapProviderSettings["hostPolicy"]>,
+): Promise<void> {
+  const imap: ImapProviderSettings = { ...credentials.imap, hostPolicy, commandTimeoutMs: testTimeoutMs };
+  // The SMTP settings are validated here (host, port, security); they are used at the first send.
+  await createSmtpSender({ imap, smtp: credentials.smtp ?? { host: imap.host, user: imap.user } }).close();
+  const provider = createImapProvider(imap);
+  try {
+    const search = provider.search(
+      { addresses: ["connection-test@clientmail.invalid"] },
+      { signal: AbortSignal.timeout(testTimeoutMs) },
+    );
+    for await (const page of search) void page;
+  } finally {
+    await provider.close();
+  }
+}
