@@ -7,11 +7,21 @@
 import express, { Router } from "express";
 import type { Services } from "../services.js";
 import { sessionRoutes } from "./session.js";
+import { mailboxesRoutes } from "./mailboxes.js";
+import { threadsRoutes } from "./threads.js";
+import { sendingRoutes } from "./sending.js";
+import { notificationsRoutes } from "./notifications.js";
+import { syncRoutes } from "./sync.js";
 
 /** Mounts every family under /api. */
 export function apiRouter(services: Services): Router {
   const router = Router();
   router.use(express.json({ limit: "1mb" }));
   router.use(sessionRoutes(services));
+  router.use(mailboxesRoutes(services));
+  router.use(threadsRoutes(services));
+  router.use(sendingRoutes(services));
+  router.use(notificationsRoutes(services));
+  router.use(syncRoutes(services));
   return router;
 }
