@@ -111,6 +111,16 @@ export interface MailWorld {
   supportBox: Mailbox;
   /** Dovecot logins by address (team mailboxes and the client's). */
   logins: Map<string, DovecotUser>;
+  /**
+   * Connects another mailbox of the firm for a member: a new Dovecot login holding `messages`,
+   * with extra IMAP settings (e.g. `maxMessageBytes`), not synced yet.
+   */
+  addMailbox(
+    memberId: string,
+    address: string,
+    messages: string[],
+    imap?: Partial<ImapCredentials["imap"]>,
+  ): Promise<Mailbox>;
   /** Runs a sync pass of a mailbox now. */
   sync(mailbox: Mailbox): Promise<void>;
   /** A signed-in agent of the owner of another firm. */
@@ -138,7 +148,7 @@ export async function startMailWorld(): Promise<MailWorld> {
     personalMessage,
     ...[1, 2, 3].map(clientMessage),
   ]);
-  const credentials = (address: string): string => {
+  const credentials = (address: string, imap: Partial<ImapCredentials["imap"]> = {}): string => {
     const login = logins.get(address)!;
     const stored: ImapCredentials = {
       imap: {
@@ -148,13 +158,18 @@ export async function startMailWorld(): Promise<MailWorld> {
         user: login.user,
         password: login.password,
         folders: ["INBOX", "\\Sent"],
+        ...imap,
       },
       smtp: { host: relay.host, port: relay.port, security: "none" },
     };
     return JSON.stringify(stored);
   };
-  const connect = (memberId: string, address: string) =>
-    cm.connectMailbox(t.firm.id, memberId, { provider: "imap", address, credentials: credentials(address) });
+  const connect = (memberId: string, address: string, imap?: Partial<ImapCredentials["imap"]>) =>
+    cm.connectMailbox(t.firm.id, memberId, {
+      provider: "imap",
+      address,
+      credentials: credentials(address, imap),
+    });
   const adminBox = await connect(t.members.admin.id, "admin@ledger.example");
   const supportBox = await connect(t.members.owner.id, "support@ledger.example");
   const sync = async (mailbox: Mailbox) => {
@@ -172,6 +187,12 @@ export async function startMailWorld(): Promise<MailWorld> {
     supportBox,
     logins,
     sync,
+    async addMailbox(memberId, address, messages, imap) {
+      const login = await server.addUser();
+      logins.set(address, login);
+      await appendToDovecot(server, login, messages);
+      return connect(memberId, address, imap);
+    },
     async outsider() {
       const n = ++outsiders;
       const firm = await cm.createFirm({ name: `Other Books ${n}`, internalDomains: [] });
