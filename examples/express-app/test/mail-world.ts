@@ -141,7 +141,9 @@ export async function startMailWorld(): Promise<MailWorld> {
   const account = await cm.createAccount(t.firm.id, {
     name: "Jordan family",
     kind: "family",
-    contacts: [{ firstName: "Jo", lastName: "Jordan", emails: [{ email: "jo@home.example", emailSync: true }] }],
+    contacts: [
+      { firstName: "Jo", lastName: "Jordan", emails: [{ email: "jo@home.example", emailSync: true }] },
+    ],
   });
   await appendToDovecot(server, logins.get("admin@ledger.example")!, [
     hostileMessage,

@@ -112,7 +112,10 @@ describe.skipIf(noDovecot)("mailboxes API (IMAP mailboxes on Dovecot)", () => {
     const res = await admin.post(url(w.adminBox.id, "/resync")).set("origin", origin).expect(200);
     expect(res.body.verification).toMatchObject({ complete: true, missing: 0 });
     expect(res.body.mailbox.verification).toMatchObject({ complete: true });
-    const badId = await admin.post(url("x".repeat(201), "/sync")).set("origin", origin).expect(400);
+    const badId = await admin
+      .post(url("x".repeat(201), "/sync"))
+      .set("origin", origin)
+      .expect(400);
     expect(badId.body).toMatchObject({ code: "validation_failed", field: "mailboxId" });
   });
 

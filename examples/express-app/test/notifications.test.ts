@@ -45,7 +45,10 @@ describe.skipIf(noDovecot)("notifications API (Inbox+ after a real sync)", () =>
     const admin = await w.t.as("admin");
     await admin.post(`/api/notifications/${first!.id}/dismiss`).set("origin", origin).expect(204);
     expect((await list("admin")).map((n) => n.id)).not.toContain(first!.id);
-    const again = await admin.post(`/api/notifications/${first!.id}/dismiss`).set("origin", origin).expect(404);
+    const again = await admin
+      .post(`/api/notifications/${first!.id}/dismiss`)
+      .set("origin", origin)
+      .expect(404);
     expect(again.body.code).toBe("not_found");
   });
 

@@ -142,7 +142,11 @@ describe.skipIf(noDovecot)("sending API (SMTP relay into Dovecot, workers in pro
       .send({ sendAt: "2099-02-01T09:00:00+01:00", subject: "Later still" })
       .expect(200);
     expect(new Date(moved.body.message.sendAt).toISOString()).toBe("2099-02-01T08:00:00.000Z");
-    const badWhen = await admin.patch(`/api/outbox/${id}`).set("origin", origin).send({ sendAt: 5 }).expect(400);
+    const badWhen = await admin
+      .patch(`/api/outbox/${id}`)
+      .set("origin", origin)
+      .send({ sendAt: 5 })
+      .expect(400);
     expect(badWhen.body.field).toBe("sendAt");
     const employee = await w.t.as("employee");
     const refused = await employee.delete(`/api/outbox/${id}`).set("origin", origin).expect(403);
@@ -195,7 +199,13 @@ describe.skipIf(noDovecot)("sending API (SMTP relay into Dovecot, workers in pro
     const res = await admin
       .post("/api/client-notifications")
       .set("origin", origin)
-      .send(compose({ category: "documents_uploads", subject: "New document t5-marker", text: "See the portal." }))
+      .send(
+        compose({
+          category: "documents_uploads",
+          subject: "New document t5-marker",
+          text: "See the portal.",
+        }),
+      )
       .expect(201);
     expect(res.body.messages).toHaveLength(1);
     const sent = await eventually(() => delivered("t5-marker"), "the notification to be sent");
@@ -213,7 +223,14 @@ describe.skipIf(noDovecot)("sending API (SMTP relay into Dovecot, workers in pro
     const send = await outsider.post("/api/send").send(compose({ subject: "x", text: "x" }));
     expect([403, 404]).toContain(send.status);
     const threads = await (await w.t.as("admin")).get(`/api/accounts/${w.account.account.id}/threads`);
-    await outsider.post(`/api/threads/${threads.body.threads[0].threadId}/reply`).send({ text: "x" }).expect(404);
-    await w.t.anonymous().post("/api/send").send(compose({ subject: "x", text: "x" })).expect(401);
+    await outsider
+      .post(`/api/threads/${threads.body.threads[0].threadId}/reply`)
+      .send({ text: "x" })
+      .expect(404);
+    await w.t
+      .anonymous()
+      .post("/api/send")
+      .send(compose({ subject: "x", text: "x" }))
+      .expect(401);
   });
 });

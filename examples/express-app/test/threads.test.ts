@@ -124,7 +124,8 @@ describe.skipIf(noDovecot)("threads API (client mail synced from Dovecot)", () =
       .expect(200);
     const mine = await employee.get("/api/inbox-plus").expect(200);
     const theirs = await admin.get("/api/inbox-plus").expect(200);
-    const find = (body: { threads: { threadId: string }[] }) => body.threads.find((t) => t.threadId === threadId);
+    const find = (body: { threads: { threadId: string }[] }) =>
+      body.threads.find((t) => t.threadId === threadId);
     expect(find(mine.body)).toMatchObject({ muted: true, accountIds: [w.account.account.id] });
     expect(find(theirs.body)).toMatchObject({ muted: false });
     const bad = await employee

@@ -91,7 +91,11 @@ export function mailboxesRoutes(services: Services): Router {
     const mailbox = await visible(who, idParam(req, "mailboxId"));
     if (!user(who, mailbox)) refuse("the members who connected it, the firm's owner or an admin", mailbox);
     if (mailbox.state.status === "stopped")
-      throw new HttpError(409, "mailbox_unavailable", `Sync of ${mailbox.address} is stopped; connect it again.`);
+      throw new HttpError(
+        409,
+        "mailbox_unavailable",
+        `Sync of ${mailbox.address} is stopped; connect it again.`,
+      );
     await cm.sync.requestSync(who.firmId, mailbox.id);
     res.status(202).json({ mailbox: mailboxView(who, mailbox) });
   });
@@ -101,7 +105,11 @@ export function mailboxesRoutes(services: Services): Router {
     const mailbox = await visible(who, idParam(req, "mailboxId"));
     if (!user(who, mailbox)) refuse("the members who connected it, the firm's owner or an admin", mailbox);
     if (mailbox.state.status === "stopped")
-      throw new HttpError(409, "mailbox_unavailable", `Sync of ${mailbox.address} is stopped; connect it again.`);
+      throw new HttpError(
+        409,
+        "mailbox_unavailable",
+        `Sync of ${mailbox.address} is stopped; connect it again.`,
+      );
     const verification = await cm.sync.auditMailbox(who.firmId, mailbox.id);
     res.json({ mailbox: mailboxView(who, await cm.getMailbox(who.firmId, mailbox.id)), verification });
   });

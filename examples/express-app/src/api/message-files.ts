@@ -61,7 +61,11 @@ export async function sendAttachment(
     (a) => createHash("sha256").update(a.content).digest("hex") === meta.contentHash,
   );
   if (!found)
-    throw new HttpError(404, "not_found", `The source of message ${messageId} no longer holds this attachment.`);
+    throw new HttpError(
+      404,
+      "not_found",
+      `The source of message ${messageId} no longer holds this attachment.`,
+    );
   safeHeaders(res);
   res.attachment(meta.displayName);
   if (isInlineImage(meta.contentType)) {

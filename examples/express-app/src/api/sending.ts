@@ -82,7 +82,10 @@ export function sendingRoutes(services: Services): Router {
   router.post("/send", async (req, res) => {
     const who = member(res);
     const input = parse(composeSchema, req.body);
-    const result = await cm.send(who.firmId, defined({ actor: { kind: "member", memberId: who.id }, ...input }));
+    const result = await cm.send(
+      who.firmId,
+      defined({ actor: { kind: "member", memberId: who.id }, ...input }),
+    );
     res.status(201).json(result);
   });
 

@@ -94,7 +94,11 @@ export function threadsRoutes(services: Services): Router {
     // Rendered again per message so each message's cid: images point at its own attachments.
     const messages = await Promise.all(
       thread.messages.map((m) =>
-        cm.renderMessage(who.firmId, m.id, renderOptions((i) => attachmentPath(m.id, i), images)),
+        cm.renderMessage(
+          who.firmId,
+          m.id,
+          renderOptions((i) => attachmentPath(m.id, i), images),
+        ),
       ),
     );
     res.json({ thread: { ...thread, messages } });

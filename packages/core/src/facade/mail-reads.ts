@@ -18,7 +18,11 @@ export async function listMailboxes(store: DirectoryStore, firmId: FirmId): Prom
 }
 
 /** One mailbox of the firm; `not_found` when the firm has none with this id. */
-export async function getMailbox(store: DirectoryStore, firmId: FirmId, mailboxId: MailboxId): Promise<Mailbox> {
+export async function getMailbox(
+  store: DirectoryStore,
+  firmId: FirmId,
+  mailboxId: MailboxId,
+): Promise<Mailbox> {
   checkIds({ firmId, mailboxId });
   const mailbox = await store.getMailbox(firmId, mailboxId);
   if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
@@ -38,7 +42,9 @@ export async function renderThread(
 ): Promise<RenderedThreadView> {
   checkIds({ firmId, threadId });
   const parsed = parseRenderOptions(options);
-  const messages = (await store.listThreadMessages(firmId, threadId)).filter((m) => m.removedAt === undefined);
+  const messages = (await store.listThreadMessages(firmId, threadId)).filter(
+    (m) => m.removedAt === undefined,
+  );
   if (messages.length === 0) throw new NotFoundError("Thread", threadId);
   return {
     threadId,
