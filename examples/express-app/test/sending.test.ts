@@ -66,6 +66,37 @@ describe.skipIf(noDovecot)("sending API (SMTP relay into Dovecot, workers in pro
     expect(raw).toContain("Adam of Ledger");
   });
 
+  it("S1, S2: a bulk send to two accounts is one message per account, each personalised for its account", async () => {
+    const bakery = await w.t.services.cm.createAccount(w.t.firm.id, {
+      name: "Jordan Bakery",
+      kind: "business",
+      contacts: [{ firstName: "Jo", lastName: "Jordan", emails: [{ email: "jo@home.example" }] }],
+    });
+    const admin = await w.t.as("admin");
+    const res = await admin
+      .post("/api/send")
+      .set("origin", origin)
+      .send({
+        mailboxId: w.adminBox.id,
+        accountIds: [w.account.account.id, bakery.account.id],
+        subject: "Season news for [ACCOUNT_NAME] bulk-marker",
+        text: "Dear [CONTACT_FIRST_NAME] of [ACCOUNT_NAME].",
+      })
+      .expect(201);
+    expect(res.body.messages).toHaveLength(2);
+    expect(res.body.messages.map((m: { accountIds: string[] }) => m.accountIds).sort()).toEqual(
+      [[w.account.account.id], [bakery.account.id]].sort(),
+    );
+    const both = await eventually(() => {
+      const sent = w.relay.accepted.filter((m) => m.raw.toString("latin1").includes("bulk-marker"));
+      return sent.length === 2 ? sent : undefined;
+    }, "both bulk messages to be sent");
+    const bodies = both.map((m) => m.raw.toString("latin1"));
+    expect(bodies.filter((raw) => raw.includes("Dear Jo of Jordan family."))).toHaveLength(1);
+    expect(bodies.filter((raw) => raw.includes("Dear Jo of Jordan Bakery."))).toHaveLength(1);
+    for (const m of both) expect(m.to).toEqual(["jo@home.example"]);
+  });
+
   it("S2: an unknown shortcode is refused at compose time (400 unknown_shortcode) and nothing is queued", async () => {
     const admin = await w.t.as("admin");
     const before = (await w.t.services.cm.scheduledView(w.t.firm.id, w.account.account.id)).length;
