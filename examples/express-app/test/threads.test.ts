@@ -128,6 +128,8 @@ describe.skipIf(noDovecot)("threads API (client mail synced from Dovecot)", () =
       body.threads.find((t) => t.threadId === threadId);
     expect(find(mine.body)).toMatchObject({ muted: true, accountIds: [w.account.account.id] });
     expect(find(theirs.body)).toMatchObject({ muted: false });
+    expect((await employee.get(`/api/threads/${threadId}`).expect(200)).body.thread.muted).toBe(true);
+    expect((await admin.get(`/api/threads/${threadId}`).expect(200)).body.thread.muted).toBe(false);
     const bad = await employee
       .put(`/api/threads/${threadId}/mute`)
       .set("origin", origin)

@@ -131,7 +131,7 @@ import {
 } from "./facade/sending.js";
 import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/message-source.js";
 import type { RenderableBodyOptions } from "./content/renderable-body.js";
-import { getMailbox, listMailboxes, renderThread } from "./facade/mail-reads.js";
+import { getMailbox, isThreadMuted, listMailboxes, renderThread } from "./facade/mail-reads.js";
 import type { Metrics } from "./ports/metrics.js";
 import type { SyncEvents } from "./engine/events.js";
 import {
@@ -1254,6 +1254,11 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
     options?: RenderableBodyOptions,
   ): Promise<RenderedThreadView> {
     return renderThread(this.store, firmId, threadId, options);
+  }
+
+  /** H4: whether the member muted the thread (see {@link muteThread}). */
+  async isThreadMuted(firmId: FirmId, threadId: string, memberId: MemberId): Promise<boolean> {
+    return isThreadMuted(this.store, firmId, threadId, memberId);
   }
 }
 

@@ -8,7 +8,7 @@ import { at, makeFirm, minutes } from "./engine/firm-fixture.js";
 import { engineStores } from "./engine/stores.js";
 
 describe.each(engineStores)("mail reads on the $name", ({ make }) => {
-  it("H5: renderThread gives a thread's messages oldest first, sanitised; another firm's thread is not found", async () => {
+  it("H4, H5: renderThread gives a thread's messages oldest first, sanitised, and isThreadMuted the member's mute; another firm's thread is not found", async () => {
     const f = await makeFirm({ makeStore: make });
     const box = f.boxes.ann.id;
     f.box(box).append({
@@ -41,7 +41,13 @@ describe.each(engineStores)("mail reads on the $name", ({ make }) => {
     const allowed = await cm.renderThread(f.firm.id, listed!.threadId, { remoteImages: "allow" });
     expect(allowed.messages[0]!.body.html).toContain("https://tracker.example/p.gif");
 
+    // H4: muting is per member.
+    await cm.muteThread(f.firm.id, listed!.threadId, f.members.ann.id);
+    expect(await cm.isThreadMuted(f.firm.id, listed!.threadId, f.members.ann.id)).toBe(true);
+    expect(await cm.isThreadMuted(f.firm.id, listed!.threadId, f.members.bob.id)).toBe(false);
+
     const other = await cm.createFirm({ name: "Other Books", internalDomains: [] });
+    expect(await cm.isThreadMuted(other.id, listed!.threadId, f.members.ann.id)).toBe(false);
     const elsewhere = await cm.renderThread(other.id, listed!.threadId).catch((e: unknown) => e);
     expect(ClientMailError.isInstance(elsewhere) && elsewhere.code).toBe("not_found");
     const bad = await cm.renderThread(f.firm.id, "").catch((e: unknown) => e);

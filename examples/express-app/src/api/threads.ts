@@ -10,7 +10,7 @@
  *   GET  /api/accounts/:accountId/threads?view=scheduled
  *                                                 → 200 { scheduled: ScheduledItem[] }
  *   GET  /api/inbox-plus?view=&limit=&cursor=     → 200 { threads: (ThreadSummary & { accountIds, muted })[], nextCursor }
- *   GET  /api/threads/:threadId?images=allow      → 200 { thread: { threadId, lastActivityAt, messages: RenderedMessage[] } }
+ *   GET  /api/threads/:threadId?images=allow      → 200 { thread: { threadId, lastActivityAt, messages: RenderedMessage[], muted } }
  *   PUT  /api/threads/:threadId/mute  { muted }   → 200 { threadId, muted }   (for the member asking only)
  *   GET  /api/messages/:messageId?images=allow    → 200 { message: RenderedMessage }
  *   GET  /api/messages/:messageId/eml             → 200 message/rfc822 download
@@ -101,7 +101,8 @@ export function threadsRoutes(services: Services): Router {
         ),
       ),
     );
-    res.json({ thread: { ...thread, messages } });
+    const muted = await cm.isThreadMuted(who.firmId, threadId, who.id);
+    res.json({ thread: { ...thread, messages, muted } });
   });
 
   router.put("/threads/:threadId/mute", async (req, res) => {

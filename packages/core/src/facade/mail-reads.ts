@@ -4,7 +4,7 @@
  * is scoped by firm: another firm's record is `not_found`, like an unknown one.
  */
 import { NotFoundError } from "../errors.js";
-import type { FirmId, Mailbox, MailboxId, ThreadId } from "../domain/model.js";
+import type { FirmId, Mailbox, MailboxId, MemberId, ThreadId } from "../domain/model.js";
 import type { RenderableBodyOptions } from "../content/renderable-body.js";
 import type { DirectoryStore, ThreadStore } from "../ports/store.js";
 import { checkIds } from "./context.js";
@@ -51,4 +51,15 @@ export async function renderThread(
     lastActivityAt: new Date(Math.max(...messages.map((message) => message.date.getTime()))),
     messages: messages.map((message) => renderMessage(message, parsed)),
   };
+}
+
+/** H4: whether `memberId` muted the thread (false for a thread nobody muted or the firm lacks). */
+export async function isThreadMuted(
+  store: ThreadStore,
+  firmId: FirmId,
+  threadId: ThreadId,
+  memberId: MemberId,
+): Promise<boolean> {
+  checkIds({ firmId, threadId, memberId });
+  return (await store.listThreadMutes(firmId, threadId)).includes(memberId);
 }
