@@ -261,8 +261,12 @@ describe.skipIf(noDovecot)("sending API (SMTP relay into Dovecot, workers in pro
 
   it("refuses another firm's member: the firm's mailbox, thread and outbox are not theirs", async () => {
     const outsider = await w.outsider();
-    const send = await outsider.post("/api/send").send(compose({ subject: "x", text: "x" }));
-    expect([403, 404]).toContain(send.status);
+    // P1: the SDK finds no such mailbox in the outsider's firm and refuses the send.
+    const send = await outsider
+      .post("/api/send")
+      .send(compose({ subject: "x", text: "x" }))
+      .expect(403);
+    expect(send.body.code).toBe("permission_denied");
     const threads = await (await w.t.as("admin")).get(`/api/accounts/${w.account.account.id}/threads`);
     await outsider
       .post(`/api/threads/${threads.body.threads[0].threadId}/reply`)
