@@ -259,7 +259,7 @@ describe.skipIf(noDovecot)("sending API (SMTP relay into Dovecot, workers in pro
     expect(bad.body).toMatchObject({ code: "validation_failed", field: "category" });
   });
 
-  it("refuses another firm's member: the firm's mailbox, thread and outbox are not theirs", async () => {
+  it("refuses another firm's member: the firm's mailbox and threads are not theirs", async () => {
     const outsider = await w.outsider();
     // P1: the SDK finds no such mailbox in the outsider's firm and refuses the send.
     const send = await outsider
