@@ -133,6 +133,7 @@ import {
 } from "./facade/sending.js";
 import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/message-source.js";
 import type { RenderableBodyOptions } from "./content/renderable-body.js";
+import { getMailbox, isThreadMuted, listMailboxes, renderThread } from "./facade/mail-reads.js";
 import type { Metrics } from "./ports/metrics.js";
 import type { SyncEvents } from "./engine/events.js";
 import {
@@ -1256,6 +1257,35 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
     options?: RenderableBodyOptions,
   ): Promise<RenderedThreadView[]> {
     return renderedAccountThreads(this.store, firmId, accountId, { view, limit }, options);
+  }
+
+  // Mail views: mailboxes and one thread (facade/mail-reads.ts) ---------------------------------
+
+  /** Y3, N5: the firm's mailboxes (stopped ones included) with settings, connections and sync state, by address. */
+  async listMailboxes(firmId: FirmId): Promise<Mailbox[]> {
+    return listMailboxes(this.store, firmId);
+  }
+
+  /** Y3, N5: one mailbox of the firm; `not_found` for an unknown id or another firm's mailbox. */
+  async getMailbox(firmId: FirmId, mailboxId: MailboxId): Promise<Mailbox> {
+    return getMailbox(this.store, firmId, mailboxId);
+  }
+
+  /**
+   * H4, H5: one thread's visible messages, oldest first, each rendered as by {@link renderMessage};
+   * `not_found` for a thread the firm does not have.
+   */
+  async renderThread(
+    firmId: FirmId,
+    threadId: string,
+    options?: RenderableBodyOptions,
+  ): Promise<RenderedThreadView> {
+    return renderThread(this.store, firmId, threadId, options);
+  }
+
+  /** H4: whether the member muted the thread (see {@link muteThread}). */
+  async isThreadMuted(firmId: FirmId, threadId: string, memberId: MemberId): Promise<boolean> {
+    return isThreadMuted(this.store, firmId, threadId, memberId);
   }
 }
 

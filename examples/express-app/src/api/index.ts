@@ -13,6 +13,11 @@ import { linksRoutes } from "./links.js";
 import { connectRoutes } from "./connect.js";
 import { sessionRoutes } from "./session.js";
 import { teamRoutes } from "./team.js";
+import { mailboxesRoutes } from "./mailboxes.js";
+import { threadsRoutes } from "./threads.js";
+import { sendingRoutes } from "./sending.js";
+import { notificationsRoutes } from "./notifications.js";
+import { syncRoutes } from "./sync.js";
 
 /** Mounts every family under /api. */
 export function apiRouter(services: Services): Router {
@@ -24,5 +29,10 @@ export function apiRouter(services: Services): Router {
   router.use(linksRoutes(services));
   router.use(bulkRoutes(services));
   router.use(connectRoutes(services));
+  router.use(mailboxesRoutes(services));
+  router.use(threadsRoutes(services));
+  router.use(sendingRoutes(services));
+  router.use(notificationsRoutes(services));
+  router.use(syncRoutes(services));
   return router;
 }
