@@ -8,6 +8,7 @@ import { apiRouter } from "./api/index.js";
 import { errorHandler, notFound } from "./http/errors.js";
 import { sameOrigin, sessions } from "./http/session.js";
 import type { Services } from "./services.js";
+import { uiRouter } from "./ui/index.js";
 
 /** Builds the app for `services`. */
 export function createApp(services: Services): Express {
@@ -28,6 +29,7 @@ export function createApp(services: Services): Express {
   app.use(sessions(services.config));
   app.use(sameOrigin(services.config));
   app.use("/api", apiRouter(services));
+  app.use(uiRouter(services));
   app.use(notFound);
   app.use(errorHandler((message, fields) => services.logger.error(message, fields)));
   return app;

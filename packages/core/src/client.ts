@@ -21,6 +21,7 @@ import { normalizeAddress } from "./domain/addresses.js";
 import type {
   Account,
   AccountId,
+  Contact,
   Firm,
   FirmId,
   Link,
@@ -75,6 +76,7 @@ import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
 import type {
   DirectoryStore,
+  FiledMessage,
   Notification,
   OutboxMessage,
   QuarantineEntry,
@@ -850,6 +852,55 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
     });
     this.emitEffects(firmId, effects);
     return report;
+  }
+
+  // Reads for a CRM's screens (mailboxes, contacts, one thread) ---------------------------------
+
+  /**
+   * Y3/N5: the firm's mailboxes with their settings and sync state (never their credentials), in
+   * the order they were connected; with `memberId`, only those that member connected (P1).
+   */
+  async listMailboxes(firmId: FirmId, filter: { memberId?: MemberId } = {}): Promise<Mailbox[]> {
+    checkIds(filter.memberId === undefined ? { firmId } : { firmId, memberId: filter.memberId });
+    const mailboxes = await this.store.listMailboxes(firmId);
+    const { memberId } = filter;
+    return memberId === undefined
+      ? mailboxes
+      : mailboxes.filter((mailbox) => mailbox.connections.some((c) => c.memberId === memberId));
+  }
+
+  /** One mailbox (without credentials); throws `not_found` when the firm has none with this id. */
+  async getMailbox(firmId: FirmId, mailboxId: MailboxId): Promise<Mailbox> {
+    checkIds({ firmId, mailboxId });
+    const mailbox = await this.store.getMailbox(firmId, mailboxId);
+    if (!mailbox) throw new NotFoundError("Mailbox", mailboxId);
+    return mailbox;
+  }
+
+  /** One contact; throws `not_found` when the firm has none with this id. */
+  async getContact(firmId: FirmId, contactId: string): Promise<Contact> {
+    checkIds({ firmId, contactId });
+    const contact = await this.store.getContact(firmId, contactId);
+    if (!contact) throw new NotFoundError("Contact", contactId);
+    return contact;
+  }
+
+  /**
+   * H5: one thread's visible messages, oldest first, as stored (render them with
+   * {@link renderMessage} before showing their HTML). Throws `not_found` when the firm has no
+   * visible message in such a thread.
+   */
+  async threadMessages(firmId: FirmId, threadId: string): Promise<FiledMessage[]> {
+    checkIds({ firmId, threadId });
+    const messages = await this.store.listThreadMessages(firmId, threadId);
+    if (messages.length === 0) throw new NotFoundError("Thread", threadId);
+    return messages;
+  }
+
+  /** H4: whether `memberId` muted the thread. */
+  async isThreadMuted(firmId: FirmId, threadId: string, memberId: MemberId): Promise<boolean> {
+    checkIds({ firmId, threadId, memberId });
+    return (await this.store.listThreadMutes(firmId, threadId)).includes(memberId);
   }
 
   // Notifications and status -----------------------------------------------------------------
