@@ -122,6 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const config = parsed.data;
   const demo = config.DEMO === "on" || (config.DEMO === "auto" && config.DATABASE_URL === undefined);
+  // The demo's mail servers run in this process, on 127.0.0.1 (R9 refuses loopback otherwise).
+  if (demo && !config.MAIL_HOSTS_ALLOW.includes("127.0.0.1/32")) config.MAIL_HOSTS_ALLOW.push("127.0.0.1/32");
   const problems: string[] = [];
   if (!demo) {
     if (!config.SESSION_SECRET)

@@ -4,8 +4,10 @@
  * the URL. SIGINT/SIGTERM stop the workers (in-flight work finishes or is released) and exit.
  */
 import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig, type AppConfig } from "./config.js";
+import { demoPassword, startDemo, type Demo } from "./demo/index.js";
 import { openServices, type Services } from "./services.js";
 
 async function main(): Promise<void> {
@@ -20,6 +22,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const services: Services = await openServices(config);
+  const demo: Demo | undefined = config.demo ? await startDemo(services) : undefined;
   let server: Server | undefined;
   if (config.ROLE !== "worker") {
     const app = createApp(services);
@@ -28,8 +31,20 @@ async function main(): Promise<void> {
     });
   }
   if (config.ROLE !== "api") await services.cm.start();
-  if (server) console.log(`clientmail example app: ${config.publicUrl}`);
-  else console.log("clientmail worker running");
+  if (server) {
+    // PORT=0 picks a free port: the printed address is the one really listened on.
+    const { port } = server.address() as AddressInfo;
+    const url = config.PORT === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
+    console.log(`clientmail example app: ${url}`);
+  } else console.log("clientmail worker running");
+  if (demo) {
+    const { owner, admin, employee } = demo.members;
+    console.log(
+      `Demo firm "${demo.firm.name}": sign in as ${owner.email} (owner), ${admin.email} (admin) or ` +
+        `${employee.email} (employee), password "${demoPassword}".` +
+        (config.DATABASE_URL ? "" : " Nothing is kept after the process exits."),
+    );
+  }
 
   let stopping = false;
   const stop = async () => {
@@ -37,6 +52,7 @@ async function main(): Promise<void> {
     stopping = true;
     server?.close();
     await services.close();
+    await demo?.close();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop());

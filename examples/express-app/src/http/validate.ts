@@ -13,8 +13,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, prefix = "
     result.error.issues.map((issue) => {
       const field = [prefix, ...issue.path.map(String)].filter(Boolean).join(".") || "(body)";
       let given: unknown = value;
-      for (const key of issue.path)
-        given = (given as Record<PropertyKey, unknown> | undefined)?.[key];
+      for (const key of issue.path) given = (given as Record<PropertyKey, unknown> | undefined)?.[key];
       return { field, value: given, expected: issue.message };
     }),
   );
