@@ -34,7 +34,7 @@ function describe(n: Notification): SafeHtml {
     case "sync_stopped":
       return html`Email sync stopped (${String(p.reason ?? "")}). <a href="/settings/mailboxes">Reconnect your mailbox</a>.`;
     case "bulk_update_report": {
-      const r = (p.report ?? {}) as { accountsUpdated?: number; accountsRequested?: number; errors?: Array<{ accountId: string; message: string }> };
+      const r = p as { accountsUpdated?: number; accountsRequested?: number; errors?: Array<{ accountId: string; message: string }> };
       return html`Bulk update: ${r.accountsUpdated ?? 0} of ${r.accountsRequested ?? 0} accounts updated.
         ${r.errors?.length ? html`<ul>${r.errors.map((e) => html`<li>${e.accountId}: ${e.message}</li>`)}</ul>` : ""}`;
     }
