@@ -81,7 +81,13 @@ function threadRow(accountId: string, thread: { threadId: string; lastActivityAt
   </li>`;
 }
 
-function messageBlock(accountId: string, threadId: string, message: FiledMessage, showImages: boolean): SafeHtml {
+function messageBlock(
+  accountId: string,
+  threadId: string,
+  message: FiledMessage,
+  blockedImages: number,
+  showImages: boolean,
+): SafeHtml {
   const frameSrc = `/messages/${message.id}/frame${showImages ? "?images=allow" : ""}`;
   return html`<article class="message ${message.direction}" aria-label="${message.subject}">
     <header>
@@ -90,10 +96,10 @@ function messageBlock(accountId: string, threadId: string, message: FiledMessage
       <p class="subject">${message.subject}</p>
     </header>
     <iframe class="body" src="${frameSrc}" sandbox="allow-popups allow-popups-to-escape-sandbox"
-      referrerpolicy="no-referrer" loading="lazy" title="Message from ${addresses(message.from)}"></iframe>
-    ${showImages
+      referrerpolicy="no-referrer" title="Message from ${addresses(message.from)}"></iframe>
+    ${showImages || blockedImages === 0
       ? ""
-      : html`<p class="images"><a href="/accounts/${accountId}/email/threads/${threadId}?images=${message.id}#m-${message.id}" id="m-${message.id}">Show images</a> <small>Remote images are blocked until you ask.</small></p>`}
+      : html`<p class="images"><a href="/accounts/${accountId}/email/threads/${threadId}?images=${message.id}#m-${message.id}" id="m-${message.id}">Show images</a> <small>${blockedImages} remote image${blockedImages === 1 ? " is" : "s are"} blocked until you ask.</small></p>`}
     ${message.attachments.length
       ? html`<p class="meta">Attachments: ${message.attachments.map((a) => a.filename).join(", ")}</p>`
       : ""}
@@ -118,7 +124,7 @@ export function accountEmailRoutes(services: Services): Router {
     const { accountId } = req.params;
     const query = parse(listQuery, req.query);
     const overview = await cm.accountOverview(ctx.member.firmId, accountId);
-    const progress = await syncProgress(services, ctx.member.firmId);
+    const progress = await syncProgress(services, ctx.member.firmId, req, accountId);
     let content: SafeHtml;
     if (query.view === "scheduled") {
       content = scheduledList(accountId, await cm.scheduledView(ctx.member.firmId, accountId), ctx.csrf);
@@ -159,6 +165,10 @@ export function accountEmailRoutes(services: Services): Router {
       (item) => item.message.threadId === threadId,
     );
     const images = typeof req.query.images === "string" ? req.query.images : undefined;
+    // The rendering says how many remote images it blocked: "Show images" only where there are some.
+    const blocked = new Map<string, number>();
+    for (const m of messages)
+      blocked.set(m.id, (await cm.renderMessage(ctx.member.firmId, m.id)).body.blockedRemoteImages);
     sendPage(res, ctx, {
       title: messages[0]?.subject || "Thread",
       section: "accounts",
@@ -171,7 +181,7 @@ export function accountEmailRoutes(services: Services): Router {
           <button type="submit" aria-pressed="${muted ? "true" : "false"}">${muted ? "Unmute thread" : "Mute thread"}</button>
         </form>
         ${noticeBlock(ctx.notice, "mute")}
-        <div class="messages">${messages.map((m) => messageBlock(accountId, threadId, m, images === m.id))}</div>
+        <div class="messages">${messages.map((m) => messageBlock(accountId, threadId, m, blocked.get(m.id) ?? 0, images === m.id))}</div>
         ${pending.length
           ? html`<section aria-label="Waiting to be sent"><h3>Waiting to be sent</h3>${scheduledList(accountId, pending, ctx.csrf)}</section>`
           : ""}

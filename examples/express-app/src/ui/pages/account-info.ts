@@ -21,6 +21,7 @@ import { html, type SafeHtml } from "../html.js";
 import { noticeBlock } from "../layout.js";
 import type { Notice } from "../flash.js";
 import { accountHeader } from "./account-header.js";
+import { watchBackfill } from "./sync-progress.js";
 
 const settings = ["login", "notify", "emailSync", "signatory"] as const;
 type Setting = (typeof settings)[number];
@@ -150,6 +151,7 @@ export function accountInfoRoutes(services: Services): Router {
         if (!overview.links.some((l) => l.id === linkId))
           throw new HttpError(404, "not_found", `Account ${accountId} has no contact setting ${linkId}.`);
         const link = await cm.updateLink(member(res).firmId, linkId, { [form.setting]: form.value === "on" });
+        if (form.setting === "emailSync" && form.value === "on") watchBackfill(req, accountId);
         return {
           back: `/accounts/${accountId}#link-${linkId}`,
           done: `${labels[form.setting]} is ${form.value} for ${link.email}.${
