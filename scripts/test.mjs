@@ -68,7 +68,8 @@ function prepareChromium() {
     run("apt-get", ["update"], { env }) !== 0 ||
     run("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { env }) !== 0
   ) {
-    if (!has("chromium")) console.warn("[test] Installing Chromium failed; the browser test will be skipped.");
+    if (!has("chromium"))
+      console.warn("[test] Installing Chromium failed; the browser test will be skipped.");
   }
 }
 

@@ -111,7 +111,9 @@ describe.skipIf(!executablePath && !underCi)("the demo in Chromium", () => {
     await page.getByLabel("Password").fill(demoPassword);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForURL(`${url}/accounts`);
-    expect(await page.getByRole("row", { name: /Jordan's Bakery Ltd/ }).textContent()).toContain("Pending activation");
+    expect(await page.getByRole("row", { name: /Jordan's Bakery Ltd/ }).textContent()).toContain(
+      "Pending activation",
+    );
 
     // T7: email sync on for Maria in the Rivera family's Info tab.
     await page.getByRole("link", { name: "The Rivera family" }).click();
@@ -137,7 +139,7 @@ describe.skipIf(!executablePath && !underCi)("the demo in Chromium", () => {
     await untilShown(page, async () => (await messages.count()) === before + 1, "the reply in the thread");
     const last = messages.last();
     expect(await last.getAttribute("class")).toContain("outbound");
-    const replyFrame = await (await last.locator("iframe").elementHandle())!.contentFrame();
+    const replyFrame = await (await last.locator("iframe").elementHandle()).contentFrame();
     await replyFrame!.waitForLoadState();
     expect(await replyFrame!.locator("body").textContent()).toContain(replyText);
     await mkdir(imagesDir, { recursive: true });
@@ -156,10 +158,10 @@ describe.skipIf(!executablePath && !underCi)("the demo in Chromium", () => {
     await page.goto(`${url}/accounts/${demo.accounts.northwind.account.id}/email`);
     await page.getByRole("link", { name: "Northwind invoice for October" }).click();
     const frameHandle = await page.locator("article.message iframe").first().elementHandle();
-    const sandbox = await frameHandle!.getAttribute("sandbox");
+    const sandbox = await frameHandle.getAttribute("sandbox");
     expect(sandbox).not.toContain("allow-scripts");
     expect(sandbox).not.toContain("allow-same-origin");
-    const frame = await frameHandle!.contentFrame();
+    const frame = await frameHandle.contentFrame();
     await frame!.waitForLoadState("load");
     expect(await frame!.locator("body").textContent()).toContain("October invoice");
     await page.waitForTimeout(500);

@@ -54,7 +54,11 @@ describe("web UI", () => {
     expect(res.headers.location).toBe("/signin?next=%2Faccounts");
     const form = await visitor.get("/signin").expect(200);
     expect(form.text).toContain('<label for="password">Password</label>');
-    await visitor.post("/signin").type("form").send({ email: "owner@ledger.example", password: "nope" }).expect(303);
+    await visitor
+      .post("/signin")
+      .type("form")
+      .send({ email: "owner@ledger.example", password: "nope" })
+      .expect(303);
     const again = await visitor.get("/signin").expect(200);
     expect(again.text).toContain("The email or the password is wrong.");
     // A sign-in never redirects off the site.
@@ -72,13 +76,17 @@ describe("web UI", () => {
     const active = await cm.createAccount(firmId, {
       name: "Active Ltd",
       kind: "business",
-      contacts: [{ firstName: "Ava", emails: [{ email: "ava@active.example", login: true, emailSync: true }] }],
+      contacts: [
+        { firstName: "Ava", emails: [{ email: "ava@active.example", login: true, emailSync: true }] },
+      ],
     });
     await cm.acceptInvitation(firmId, active.links[0]!.invitation!.token);
     await cm.createAccount(firmId, {
       name: "Pending Family",
       kind: "family",
-      contacts: [{ firstName: "Pat", emails: [{ email: "pat@pending.example", login: true, notify: false }] }],
+      contacts: [
+        { firstName: "Pat", emails: [{ email: "pat@pending.example", login: true, notify: false }] },
+      ],
     });
     await cm.createAccount(firmId, {
       name: "Quiet Person",
@@ -87,7 +95,8 @@ describe("web UI", () => {
     });
     const agent = await as("employee");
     const page = (await agent.get("/accounts").expect(200)).text;
-    const row = (name: string) => new RegExp(`<th scope="row"><a [^>]*>${name}</a></th>[\\s\\S]*?</tr>`).exec(page)![0];
+    const row = (name: string) =>
+      new RegExp(`<th scope="row"><a [^>]*>${name}</a></th>[\\s\\S]*?</tr>`).exec(page)![0];
     expect(row("Active Ltd")).toContain('class="status status-activated">Activated');
     expect(row("Active Ltd")).toMatch(/flag on">On<\/span><\/td>\s*<td><span class="flag on">On/);
     expect(row("Pending Family")).toContain('class="status status-pending_activation">Pending activation');
@@ -156,7 +165,9 @@ describe("web UI", () => {
       .send({ _csrf: csrfOf(page), name: "Broken", kind: "person", firstName: "Bo", email: "not-an-address" })
       .expect(303);
     const shown = (await agent.get("/accounts").expect(200)).text;
-    expect(shown).toMatch(/<p class="notice error" role="alert">Invalid input: contacts\.0\.emails\.0\.email: got &quot;not-an-address&quot;/);
+    expect(shown).toMatch(
+      /<p class="notice error" role="alert">Invalid input: contacts\.0\.emails\.0\.email: got &quot;not-an-address&quot;/,
+    );
     expect((await t.services.cm.listAccounts(t.firm.id)).length).toBe(before);
   });
 
@@ -208,7 +219,14 @@ describe("web UI", () => {
     const refused = await employee
       .post("/accounts/bulk")
       .type("form")
-      .send({ _csrf: csrfOf(employeePage), accountIds: a.account.id, notify: "disable", login: "do_nothing", emailSync: "do_nothing", signatory: "do_nothing" })
+      .send({
+        _csrf: csrfOf(employeePage),
+        accountIds: a.account.id,
+        notify: "disable",
+        login: "do_nothing",
+        emailSync: "do_nothing",
+        signatory: "do_nothing",
+      })
       .expect(403);
     expect(refused.text).toContain("permission_denied");
     expect((await cm.accountOverview(t.firm.id, a.account.id)).notify).toBe(true);
@@ -222,9 +240,15 @@ describe("web UI", () => {
       "Imported Co,business,Ida,Import,ida@imported.example,no,yes,yes,no",
       "Bad Row,business,Bad,Row,not-an-email,no,yes,no,no",
     ].join("\n");
-    await owner.post("/accounts/import").type("form").send({ _csrf: csrfOf(page), csv }).expect(303);
+    await owner
+      .post("/accounts/import")
+      .type("form")
+      .send({ _csrf: csrfOf(page), csv })
+      .expect(303);
     const shown = (await owner.get("/accounts").expect(200)).text;
-    expect(shown).toContain("Imported 1 accounts, 1 contacts, 1 contact settings; 1 rows rejected: row 3: rows.3.email expected an email address");
+    expect(shown).toContain(
+      "Imported 1 accounts, 1 contacts, 1 contact settings; 1 rows rejected: row 3: rows.3.email expected an email address",
+    );
     expect(shown).toContain(">Imported Co</a>");
   });
 
@@ -265,7 +289,11 @@ describe("web UI", () => {
   it("a member of another firm cannot open this firm's account (404)", async () => {
     const { cm, users } = t.services;
     const other = await cm.createFirm({ name: "Other Firm", internalDomains: [] });
-    const stranger = await cm.addMember(other.id, { name: "Sam Stranger", email: "sam@other.example", role: "owner" });
+    const stranger = await cm.addMember(other.id, {
+      name: "Sam Stranger",
+      email: "sam@other.example",
+      role: "owner",
+    });
     await users.setPassword(stranger.email, { firmId: other.id, memberId: stranger.id }, password);
     const mine = (await cm.listAccounts(t.firm.id))[0]!;
     const agent = await signInUi(t.app, "sam@other.example", password);
@@ -313,7 +341,15 @@ describe("web UI on the demo: threads, message frames, mailbox settings", () => 
     expect(csp).toContain("img-src data: cid:;");
     expect(csp).toContain("sandbox");
     expect(body.text).toContain("October invoice");
-    for (const hostile of ["<script", "onerror", "onload", "javascript:", "<form", "<iframe", "tracker.northwind.example"])
+    for (const hostile of [
+      "<script",
+      "onerror",
+      "onload",
+      "javascript:",
+      "<form",
+      "<iframe",
+      "tracker.northwind.example",
+    ])
       expect(body.text).not.toContain(hostile);
     // "Show images": the same message re-rendered with remote images, still under the frame policy.
     const showHref = /href="([^"]+\?images=[^"#]+)#[^"]*" id="[^"]*">Show images/.exec(thread)![1]!;

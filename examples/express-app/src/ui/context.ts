@@ -25,7 +25,8 @@ export function guard(services: Services): RequestHandler[] {
   const signedIn: RequestHandler = (req, res, next) =>
     load(req, res, (error?: unknown) => {
       if (error === undefined) return next();
-      if (req.method === "GET") return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
+      if (req.method === "GET")
+        return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
       next(error);
     });
   return [signedIn, checkFormToken];

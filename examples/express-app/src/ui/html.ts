@@ -36,7 +36,9 @@ function render(value: unknown): string {
   if (value === undefined || value === null || value === false) return "";
   if (value instanceof SafeHtml) return value.value;
   if (Array.isArray(value)) return value.map(render).join("");
-  return escapeHtml(String(value));
+  if (typeof value === "string") return escapeHtml(value);
+  if (typeof value === "number" || typeof value === "bigint" || value === true) return String(value);
+  throw new TypeError("html: only text, numbers, arrays and html fragments can be interpolated");
 }
 
 /** A tagged template that escapes every interpolation (see the module's comment). */

@@ -19,7 +19,7 @@ export interface PageInput {
 }
 
 function navLink(href: string, label: string, current: boolean): SafeHtml {
-  return html`<li><a href="${href}"${current ? html` aria-current="page"` : ""}>${label}</a></li>`;
+  return html`<li><a href="${href}" ${current ? html` aria-current="page"` : ""}>${label}</a></li>`;
 }
 
 /** The page's notice, when it is not tied to one form. */
@@ -52,21 +52,18 @@ export function page(input: PageInput): string {
     : html``;
   const pageNotice = input.notice && input.notice.form === undefined ? noticeBlock(input.notice) : html``;
   return html`<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1" />
-    ${input.refreshSeconds ? html`<meta http-equiv="refresh" content="${input.refreshSeconds}" />` : ""}
-    <title>${input.title} · clientmail</title>
-    <link rel="stylesheet" href="/ui.css" />
-  </head>
-  <body>
-    <a class="skip" href="#main">Skip to content</a>
-    ${nav}
-    <main id="main">
-      ${pageNotice}
-      ${input.body}
-    </main>
-  </body>
-</html>`.value;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        ${input.refreshSeconds ? html`<meta http-equiv="refresh" content="${input.refreshSeconds}" />` : ""}
+        <title>${input.title} · clientmail</title>
+        <link rel="stylesheet" href="/ui.css" />
+      </head>
+      <body>
+        <a class="skip" href="#main">Skip to content</a>
+        ${nav}
+        <main id="main">${pageNotice} ${input.body}</main>
+      </body>
+    </html>`.value;
 }

@@ -39,12 +39,20 @@ const muteForm = z.object({ muted: z.enum(["1", "0"]) });
 
 function viewTabs(accountId: string, current: string): SafeHtml {
   const label = { inbox: "Inbox", sent: "Sent", scheduled: "Scheduled" };
-  return html`<nav aria-label="Email views" class="subtabs"><ul>
-    ${views.map(
-      (v) =>
-        html`<li><a href="/accounts/${accountId}/email?view=${v}"${v === current ? html` aria-current="page"` : ""}>${label[v]}</a></li>`,
-    )}
-  </ul></nav>`;
+  return html`<nav aria-label="Email views" class="subtabs">
+    <ul>
+      ${views.map(
+        (v) =>
+          html`<li>
+            <a
+              href="/accounts/${accountId}/email?view=${v}"
+              ${v === current ? html` aria-current="page"` : ""}
+              >${label[v]}</a
+            >
+          </li>`,
+      )}
+    </ul>
+  </nav>`;
 }
 
 function scheduledList(accountId: string, items: ScheduledItem[], csrf: string): SafeHtml {
@@ -59,25 +67,37 @@ function scheduledList(accountId: string, items: ScheduledItem[], csrf: string):
             ? "Sending now"
             : "Scheduled";
       return html`<li>
-        <strong>${draft.subject ?? "(no subject)"}</strong> to ${(draft.to ?? []).map((a) => a.address).join(", ")}
-        — ${state}, ${time(message.sendAt)}
-        ${message.state === "scheduled"
-          ? html`<form method="post" action="/accounts/${accountId}/email/scheduled/${message.id}/cancel" class="inline">
-              <input type="hidden" name="_csrf" value="${csrf}" />
-              <button type="submit">Cancel</button>
-            </form>`
-          : ""}
+        <strong>${draft.subject ?? "(no subject)"}</strong> to
+        ${(draft.to ?? []).map((a) => a.address).join(", ")} — ${state}, ${time(message.sendAt)}
+        ${
+          message.state === "scheduled"
+            ? html`<form
+                method="post"
+                action="/accounts/${accountId}/email/scheduled/${message.id}/cancel"
+                class="inline"
+              >
+                <input type="hidden" name="_csrf" value="${csrf}" />
+                <button type="submit">Cancel</button>
+              </form>`
+            : ""
+        }
       </li>`;
     })}
   </ul>`;
 }
 
-function threadRow(accountId: string, thread: { threadId: string; lastActivityAt: Date; messages: FiledMessage[] }) {
+function threadRow(
+  accountId: string,
+  thread: { threadId: string; lastActivityAt: Date; messages: FiledMessage[] },
+) {
   const first = thread.messages[0];
   const last = thread.messages[thread.messages.length - 1];
   return html`<li class="thread">
     <a href="/accounts/${accountId}/email/threads/${thread.threadId}">${first?.subject || "(no subject)"}</a>
-    <span class="meta">${addresses(last?.from)} · ${thread.messages.length} message${thread.messages.length === 1 ? "" : "s"} · ${time(thread.lastActivityAt)}</span>
+    <span class="meta"
+      >${addresses(last?.from)} · ${thread.messages.length} message${thread.messages.length === 1 ? "" : "s"}
+      · ${time(thread.lastActivityAt)}</span
+    >
   </li>`;
 }
 
@@ -91,18 +111,44 @@ function messageBlock(
   const frameSrc = `/messages/${message.id}/frame${showImages ? "?images=allow" : ""}`;
   return html`<article class="message ${message.direction}" aria-label="${message.subject}">
     <header>
-      <p><strong>${addresses(message.from)}</strong> <span class="meta">${message.direction === "outbound" ? "sent" : "received"} ${time(message.date)}</span></p>
-      <p class="meta">To: ${addresses(message.to)}${message.cc.length ? ` · Cc: ${addresses(message.cc)}` : ""}</p>
+      <p>
+        <strong>${addresses(message.from)}</strong>
+        <span class="meta"
+          >${message.direction === "outbound" ? "sent" : "received"} ${time(message.date)}</span
+        >
+      </p>
+      <p class="meta">
+        To: ${addresses(message.to)}${message.cc.length ? ` · Cc: ${addresses(message.cc)}` : ""}
+      </p>
       <p class="subject">${message.subject}</p>
     </header>
-    <iframe class="body" src="${frameSrc}" sandbox="allow-popups allow-popups-to-escape-sandbox"
-      referrerpolicy="no-referrer" title="Message from ${addresses(message.from)}"></iframe>
-    ${showImages || blockedImages === 0
-      ? ""
-      : html`<p class="images"><a href="/accounts/${accountId}/email/threads/${threadId}?images=${message.id}#m-${message.id}" id="m-${message.id}">Show images</a> <small>${blockedImages} remote image${blockedImages === 1 ? " is" : "s are"} blocked until you ask.</small></p>`}
-    ${message.attachments.length
-      ? html`<p class="meta">Attachments: ${message.attachments.map((a) => a.filename).join(", ")}</p>`
-      : ""}
+    <iframe
+      class="body"
+      src="${frameSrc}"
+      sandbox="allow-popups allow-popups-to-escape-sandbox"
+      referrerpolicy="no-referrer"
+      title="Message from ${addresses(message.from)}"
+    ></iframe>
+    ${
+      showImages || blockedImages === 0
+        ? ""
+        : html`<p class="images">
+            <a
+              href="/accounts/${accountId}/email/threads/${threadId}?images=${message.id}#m-${message.id}"
+              id="m-${message.id}"
+              >Show images</a
+            >
+            <small
+              >${blockedImages} remote image${blockedImages === 1 ? " is" : "s are"} blocked until you
+              ask.</small
+            >
+          </p>`
+    }
+    ${
+      message.attachments.length
+        ? html`<p class="meta">Attachments: ${message.attachments.map((a) => a.filename).join(", ")}</p>`
+        : ""
+    }
   </article>`;
 }
 
@@ -134,12 +180,23 @@ export function accountEmailRoutes(services: Services): Router {
         limit: 25,
         ...(query.cursor ? { cursor: query.cursor } : {}),
       });
-      content = html`${page.threads.length
-        ? html`<ul class="threads">${page.threads.map((t) => threadRow(accountId, t))}</ul>`
-        : html`<p>No threads yet.</p>`}
-        ${page.nextCursor
-          ? html`<p><a href="/accounts/${accountId}/email?view=${query.view}&cursor=${encodeURIComponent(page.nextCursor)}">Older threads</a></p>`
-          : ""}`;
+      content = html`${
+        page.threads.length
+          ? html`<ul class="threads">
+              ${page.threads.map((t) => threadRow(accountId, t))}
+            </ul>`
+          : html`<p>No threads yet.</p>`
+      }
+      ${
+        page.nextCursor
+          ? html`<p>
+              <a
+                href="/accounts/${accountId}/email?view=${query.view}&cursor=${encodeURIComponent(page.nextCursor)}"
+                >Older threads</a
+              >
+            </p>`
+          : ""
+      }`;
     }
     sendPage(res, ctx, {
       title: `${overview.account.name} · Email`,
@@ -149,9 +206,7 @@ export function accountEmailRoutes(services: Services): Router {
         ${overview.showsEmailTab ? "" : html`<p class="notice">Turn email sync on for a contact to file their mail here.</p>`}
         ${progress.block}
         <p><a class="button" href="/compose?accountIds=${accountId}">Compose</a></p>
-        ${noticeBlock(ctx.notice, "scheduled")}
-        ${viewTabs(accountId, query.view)}
-        ${content}`,
+        ${noticeBlock(ctx.notice, "scheduled")} ${viewTabs(accountId, query.view)} ${content}`,
     });
   });
 
@@ -178,21 +233,38 @@ export function accountEmailRoutes(services: Services): Router {
         <form method="post" action="/accounts/${accountId}/email/threads/${threadId}/mute" class="inline">
           <input type="hidden" name="_csrf" value="${ctx.csrf}" />
           <input type="hidden" name="muted" value="${muted ? "0" : "1"}" />
-          <button type="submit" aria-pressed="${muted ? "true" : "false"}">${muted ? "Unmute thread" : "Mute thread"}</button>
+          <button type="submit" aria-pressed="${muted ? "true" : "false"}">
+            ${muted ? "Unmute thread" : "Mute thread"}
+          </button>
         </form>
         ${noticeBlock(ctx.notice, "mute")}
-        <div class="messages">${messages.map((m) => messageBlock(accountId, threadId, m, blocked.get(m.id) ?? 0, images === m.id))}</div>
-        ${pending.length
-          ? html`<section aria-label="Waiting to be sent"><h3>Waiting to be sent</h3>${scheduledList(accountId, pending, ctx.csrf)}</section>`
-          : ""}
+        <div class="messages">
+          ${messages.map((m) => messageBlock(accountId, threadId, m, blocked.get(m.id) ?? 0, images === m.id))}
+        </div>
+        ${
+          pending.length
+            ? html`<section aria-label="Waiting to be sent">
+                <h3>Waiting to be sent</h3>
+                ${scheduledList(accountId, pending, ctx.csrf)}
+              </section>`
+            : ""
+        }
         <section class="panel" aria-labelledby="reply-title">
           <h3 id="reply-title">Reply</h3>
           ${noticeBlock(ctx.notice, "reply")}
           <form method="post" action="/accounts/${accountId}/email/threads/${threadId}/reply">
             <input type="hidden" name="_csrf" value="${ctx.csrf}" />
-            <p><label for="reply-text">Your reply</label><textarea id="reply-text" name="text" rows="6" required></textarea></p>
-            <p><label><input type="checkbox" name="replyAll" /> Reply to all client addresses</label></p>
-            <p><label for="reply-at">Send at (UTC, optional)</label><input id="reply-at" name="sendAt" type="datetime-local" /></p>
+            <p>
+              <label for="reply-text">Your reply</label
+              ><textarea id="reply-text" name="text" rows="6" required></textarea>
+            </p>
+            <p>
+              <label><input type="checkbox" name="replyAll" /> Reply to all client addresses</label>
+            </p>
+            <p>
+              <label for="reply-at">Send at (UTC, optional)</label
+              ><input id="reply-at" name="sendAt" type="datetime-local" />
+            </p>
             <p><button type="submit">Send reply</button></p>
           </form>
         </section>`,

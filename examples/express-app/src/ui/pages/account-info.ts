@@ -56,16 +56,23 @@ function toggleButton(accountId: string, link: Link, setting: Setting, csrf: str
     <input type="hidden" name="_csrf" value="${csrf}" />
     <input type="hidden" name="setting" value="${setting}" />
     <input type="hidden" name="value" value="${on ? "off" : "on"}" />
-    <button type="submit" class="switch ${on ? "on" : "off"}" aria-pressed="${on ? "true" : "false"}"
-      aria-label="${labels[setting]} for ${link.email}: ${on ? "on" : "off"}">${labels[setting]}: ${on ? "On" : "Off"}</button>
+    <button
+      type="submit"
+      class="switch ${on ? "on" : "off"}"
+      aria-pressed="${on ? "true" : "false"}"
+      aria-label="${labels[setting]} for ${link.email}: ${on ? "on" : "off"}"
+    >
+      ${labels[setting]}: ${on ? "On" : "Off"}
+    </button>
   </form>`;
 }
 
 function linkRow(accountId: string, link: Link, csrf: string, notice: Notice | undefined): SafeHtml {
   const shown = link.unlinkedAt ? (["login"] as const) : settings;
   return html`<tr id="link-${link.id}">
-    <th scope="row">${link.email}<br /><small>${invitationWords(link)}</small>
-      ${noticeBlock(notice, `link-${link.id}`)}</th>
+    <th scope="row">
+      ${link.email}<br /><small>${invitationWords(link)}</small> ${noticeBlock(notice, `link-${link.id}`)}
+    </th>
     ${settings.map((setting) =>
       (shown as readonly Setting[]).includes(setting)
         ? html`<td>${toggleButton(accountId, link, setting, csrf)}</td>`
@@ -100,10 +107,17 @@ export function accountInfoRoutes(services: Services): Router {
         return html`<section class="contact" aria-label="${name}">
           <h3>${name}</h3>
           <table class="links">
-            <thead><tr><th scope="col">Email</th>${settings.map((s) => html`<th scope="col">${labels[s]}</th>`)}</tr></thead>
-            <tbody>${linked
-              .filter((l) => l.contactId === contactId)
-              .map((l) => linkRow(id, l, ctx.csrf, ctx.notice))}</tbody>
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                ${settings.map((s) => html`<th scope="col">${labels[s]}</th>`)}
+              </tr>
+            </thead>
+            <tbody>
+              ${linked
+                .filter((l) => l.contactId === contactId)
+                .map((l) => linkRow(id, l, ctx.csrf, ctx.notice))}
+            </tbody>
           </table>
         </section>`;
       });
@@ -113,11 +127,17 @@ export function accountInfoRoutes(services: Services): Router {
       body: html`${accountHeader(overview, "info")}
         <h2>Contacts</h2>
         ${contactSections.length ? contactSections : html`<p>No contacts yet.</p>`}
-        ${unlinked.length
-          ? html`<h2>Unlinked emails</h2>
-              <p>Replaced addresses that keep their portal login until you turn it off (T4).</p>
-              <table class="links"><tbody>${unlinked.map((l) => linkRow(id, l, ctx.csrf, ctx.notice))}</tbody></table>`
-          : ""}
+        ${
+          unlinked.length
+            ? html`<h2>Unlinked emails</h2>
+                <p>Replaced addresses that keep their portal login until you turn it off (T4).</p>
+                <table class="links">
+                  <tbody>
+                    ${unlinked.map((l) => linkRow(id, l, ctx.csrf, ctx.notice))}
+                  </tbody>
+                </table>`
+            : ""
+        }
         <section class="panel" aria-labelledby="add-contact">
           <h2 id="add-contact">Add a contact</h2>
           ${noticeBlock(ctx.notice, "contact")}
@@ -126,9 +146,12 @@ export function accountInfoRoutes(services: Services): Router {
             <div class="grid">
               <p><label for="c-first">First name</label><input id="c-first" name="firstName" required /></p>
               <p><label for="c-last">Last name</label><input id="c-last" name="lastName" /></p>
-              <p><label for="c-email">Email</label><input id="c-email" name="email" type="email" required /></p>
+              <p>
+                <label for="c-email">Email</label><input id="c-email" name="email" type="email" required />
+              </p>
             </div>
-            <fieldset><legend>Contact settings</legend>
+            <fieldset>
+              <legend>Contact settings</legend>
               <label><input type="checkbox" name="login" /> Login</label>
               <label><input type="checkbox" name="notify" checked /> Notify</label>
               <label><input type="checkbox" name="emailSync" /> Email sync</label>

@@ -50,12 +50,14 @@ const createForm = z.object({
 const importForm = z.object({ csv: z.string().min(1, "the CSV text").max(1_000_000, "at most 1 MB") });
 
 function actionSelect(name: string, label: string): SafeHtml {
-  return html`<p><label for="bulk-${name}">${label}</label>
+  return html`<p>
+    <label for="bulk-${name}">${label}</label>
     <select id="bulk-${name}" name="${name}">
       <option value="do_nothing">Do nothing</option>
       <option value="enable">Enable for all contacts</option>
       <option value="disable">Disable for all contacts</option>
-    </select></p>`;
+    </select>
+  </p>`;
 }
 
 export function accountsRoutes(services: Services): Router {
@@ -68,47 +70,83 @@ export function accountsRoutes(services: Services): Router {
     const accounts = await cm.listAccounts(ctx.member.firmId);
     const manager = ctx.member.role !== "employee";
     const rows = accounts.map(
-      (a) => html`<tr>
-        ${manager
-          ? html`<td><input type="checkbox" form="bulk" name="accountIds" value="${a.account.id}" id="pick-${a.account.id}" aria-label="Select ${a.account.name}" /></td>`
-          : ""}
-        <th scope="row"><a href="/accounts/${a.account.id}">${a.account.name}</a></th>
-        <td>${a.account.kind}</td>
-        <td>${portalBadge(a.portalStatus)}</td>
-        <td>${yesNo(a.notify)}</td>
-        <td>${yesNo(a.emailSync)}</td>
-      </tr>`,
+      (a) =>
+        html`<tr>
+          ${
+            manager
+              ? html`<td>
+                  <input
+                    type="checkbox"
+                    form="bulk"
+                    name="accountIds"
+                    value="${a.account.id}"
+                    id="pick-${a.account.id}"
+                    aria-label="Select ${a.account.name}"
+                  />
+                </td>`
+              : ""
+          }
+          <th scope="row"><a href="/accounts/${a.account.id}">${a.account.name}</a></th>
+          <td>${a.account.kind}</td>
+          <td>${portalBadge(a.portalStatus)}</td>
+          <td>${yesNo(a.notify)}</td>
+          <td>${yesNo(a.emailSync)}</td>
+        </tr>`,
     );
     sendPage(res, ctx, {
       title: "Accounts",
       section: "accounts",
       body: html`<h1>Accounts</h1>
         <table class="accounts">
-          <caption>Client accounts (${accounts.length})</caption>
-          <thead><tr>
-            ${manager ? html`<th scope="col"><span class="visually-hidden">Select</span></th>` : ""}
-            <th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Login</th>
-            <th scope="col">Notify</th><th scope="col">Email sync</th>
-          </tr></thead>
-          <tbody>${rows.length ? rows : html`<tr><td colspan="6">No accounts yet.</td></tr>`}</tbody>
+          <caption>
+            Client accounts (${accounts.length})
+          </caption>
+          <thead>
+            <tr>
+              ${manager ? html`<th scope="col"><span class="visually-hidden">Select</span></th>` : ""}
+              <th scope="col">Name</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Login</th>
+              <th scope="col">Notify</th>
+              <th scope="col">Email sync</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${
+              rows.length
+                ? rows
+                : html`<tr>
+                    <td colspan="6">No accounts yet.</td>
+                  </tr>`
+            }
+          </tbody>
         </table>
-        ${manager
-          ? html`<section aria-labelledby="bulk-title" class="panel">
-              <h2 id="bulk-title">Edit login, notify, email sync of the selected accounts</h2>
-              ${noticeBlock(ctx.notice, "bulk")}
-              <form method="post" action="/accounts/bulk" id="bulk">
-                <input type="hidden" name="_csrf" value="${ctx.csrf}" />
-                <div class="grid">
-                  ${actionSelect("login", "Login")}${actionSelect("notify", "Notify")}
-                  ${actionSelect("emailSync", "Email sync")}${actionSelect("signatory", "Signatory")}
-                </div>
-                <p><label><input type="checkbox" name="sendInvitations" checked /> Send invitations when enabling login</label></p>
-                <p><label for="bulk-message">Invitation message (optional)</label>
-                  <textarea id="bulk-message" name="invitationMessage" rows="2"></textarea></p>
-                <p><button type="submit">Apply to selected accounts</button></p>
-              </form>
-            </section>`
-          : ""}
+        ${
+          manager
+            ? html`<section aria-labelledby="bulk-title" class="panel">
+                <h2 id="bulk-title">Edit login, notify, email sync of the selected accounts</h2>
+                ${noticeBlock(ctx.notice, "bulk")}
+                <form method="post" action="/accounts/bulk" id="bulk">
+                  <input type="hidden" name="_csrf" value="${ctx.csrf}" />
+                  <div class="grid">
+                    ${actionSelect("login", "Login")}${actionSelect("notify", "Notify")}
+                    ${actionSelect("emailSync", "Email sync")}${actionSelect("signatory", "Signatory")}
+                  </div>
+                  <p>
+                    <label
+                      ><input type="checkbox" name="sendInvitations" checked /> Send invitations when enabling
+                      login</label
+                    >
+                  </p>
+                  <p>
+                    <label for="bulk-message">Invitation message (optional)</label>
+                    <textarea id="bulk-message" name="invitationMessage" rows="2"></textarea>
+                  </p>
+                  <p><button type="submit">Apply to selected accounts</button></p>
+                </form>
+              </section>`
+            : ""
+        }
         <section aria-labelledby="new-title" class="panel">
           <h2 id="new-title">New account</h2>
           ${noticeBlock(ctx.notice, "create")}
@@ -116,14 +154,26 @@ export function accountsRoutes(services: Services): Router {
             <input type="hidden" name="_csrf" value="${ctx.csrf}" />
             <div class="grid">
               <p><label for="new-name">Account name</label><input id="new-name" name="name" required /></p>
-              <p><label for="new-kind">Kind</label><select id="new-kind" name="kind">
-                <option value="person">Person</option><option value="family">Family</option><option value="business">Business</option>
-              </select></p>
-              <p><label for="new-first">Contact first name</label><input id="new-first" name="firstName" required /></p>
+              <p>
+                <label for="new-kind">Kind</label
+                ><select id="new-kind" name="kind">
+                  <option value="person">Person</option>
+                  <option value="family">Family</option>
+                  <option value="business">Business</option>
+                </select>
+              </p>
+              <p>
+                <label for="new-first">Contact first name</label
+                ><input id="new-first" name="firstName" required />
+              </p>
               <p><label for="new-last">Last name</label><input id="new-last" name="lastName" /></p>
-              <p><label for="new-email">Email</label><input id="new-email" name="email" type="email" required /></p>
+              <p>
+                <label for="new-email">Email</label
+                ><input id="new-email" name="email" type="email" required />
+              </p>
             </div>
-            <fieldset><legend>Contact settings</legend>
+            <fieldset>
+              <legend>Contact settings</legend>
               <label><input type="checkbox" name="login" /> Login</label>
               <label><input type="checkbox" name="notify" checked /> Notify</label>
               <label><input type="checkbox" name="emailSync" /> Email sync</label>
@@ -132,18 +182,25 @@ export function accountsRoutes(services: Services): Router {
             <p><button type="submit">Create account</button></p>
           </form>
         </section>
-        ${manager
-          ? html`<section aria-labelledby="import-title" class="panel">
-              <h2 id="import-title">Import a client list (CSV)</h2>
-              ${noticeBlock(ctx.notice, "import")}
-              <form method="post" action="/accounts/import">
-                <input type="hidden" name="_csrf" value="${ctx.csrf}" />
-                <p><label for="import-csv">CSV with the columns account_name, account_kind, first_name, last_name, email, login, notify, email_sync, signatory</label>
-                  <textarea id="import-csv" name="csv" rows="5" required></textarea></p>
-                <p><button type="submit">Import</button></p>
-              </form>
-            </section>`
-          : ""}`,
+        ${
+          manager
+            ? html`<section aria-labelledby="import-title" class="panel">
+                <h2 id="import-title">Import a client list (CSV)</h2>
+                ${noticeBlock(ctx.notice, "import")}
+                <form method="post" action="/accounts/import">
+                  <input type="hidden" name="_csrf" value="${ctx.csrf}" />
+                  <p>
+                    <label for="import-csv"
+                      >CSV with the columns account_name, account_kind, first_name, last_name, email, login,
+                      notify, email_sync, signatory</label
+                    >
+                    <textarea id="import-csv" name="csv" rows="5" required></textarea>
+                  </p>
+                  <p><button type="submit">Import</button></p>
+                </form>
+              </section>`
+            : ""
+        }`,
     });
   });
 

@@ -58,12 +58,18 @@ export function composeRoutes(services: Services): Router {
       title: "Compose",
       section: "accounts",
       body: html`<h1>New email</h1>
-        <p>To: ${names || "no account chosen"} <small>(${accounts.length > 1 ? "one separate message per account, " : ""}to every contact with Notify on)</small></p>
+        <p>
+          To: ${names || "no account chosen"}
+          <small
+            >(${accounts.length > 1 ? "one separate message per account, " : ""}to every contact with Notify
+            on)</small
+          >
+        </p>
         <form method="get" action="/compose" class="inline">
           ${accountIds.map((id) => html`<input type="hidden" name="accountIds" value="${id}" />`)}
           <label for="template">Template</label>
           <select id="template" name="template">
-            ${mailTemplates.map((t) => html`<option value="${t.id}"${t.id === template.id ? " selected" : ""}>${t.label}</option>`)}
+            ${mailTemplates.map((t) => html`<option value="${t.id}" ${t.id === template.id ? " selected" : ""}>${t.label}</option>`)}
           </select>
           <button type="submit">Use template</button>
         </form>
@@ -71,16 +77,36 @@ export function composeRoutes(services: Services): Router {
         <form method="post" action="/compose" class="panel">
           <input type="hidden" name="_csrf" value="${ctx.csrf}" />
           ${accountIds.map((id) => html`<input type="hidden" name="accountIds" value="${id}" />`)}
-          <p><label for="from">From</label>
+          <p>
+            <label for="from">From</label>
             <select id="from" name="mailboxId" required>
               ${mailboxes.map((m) => html`<option value="${m.id}">${m.displayName} &lt;${m.address}&gt;</option>`)}
             </select>
-            ${mailboxes.length ? "" : html`<small>You have no mailbox to send from: connect one first.</small>`}</p>
-          <p><label for="subject">Subject</label><input id="subject" name="subject" value="${template.subject}" required /></p>
-          <p><label for="text">Message</label><textarea id="text" name="text" rows="10" required>${template.text}</textarea></p>
-          <p><small>Shortcodes: [ACCOUNT_NAME], [CONTACT_FIRST_NAME], [CONTACT_FULL_NAME], [FIRM_NAME], [SENDER_NAME]… are filled in per account and recipient.</small></p>
-          <p><label for="send-at">Send at (UTC, optional)</label><input id="send-at" name="sendAt" type="datetime-local" /></p>
-          <p><button type="submit">${accounts.length > 1 ? `Send to ${accounts.length} accounts` : "Send"}</button></p>
+            ${mailboxes.length ? "" : html`<small>You have no mailbox to send from: connect one first.</small>`}
+          </p>
+          <p>
+            <label for="subject">Subject</label
+            ><input id="subject" name="subject" value="${template.subject}" required />
+          </p>
+          <p>
+            <label for="text">Message</label
+            ><textarea id="text" name="text" rows="10" required>${template.text}</textarea>
+          </p>
+          <p>
+            <small
+              >Shortcodes: [ACCOUNT_NAME], [CONTACT_FIRST_NAME], [CONTACT_FULL_NAME], [FIRM_NAME],
+              [SENDER_NAME]… are filled in per account and recipient.</small
+            >
+          </p>
+          <p>
+            <label for="send-at">Send at (UTC, optional)</label
+            ><input id="send-at" name="sendAt" type="datetime-local" />
+          </p>
+          <p>
+            <button type="submit">
+              ${accounts.length > 1 ? `Send to ${accounts.length} accounts` : "Send"}
+            </button>
+          </p>
         </form>`,
     });
   });
@@ -126,18 +152,34 @@ export function composeRoutes(services: Services): Router {
       const waiting = items.filter((i) => i.message.state !== "failed").length;
       const failed = items.filter((i) => i.message.state === "failed");
       pending += items.filter((i) => i.due && i.message.state !== "failed").length;
-      rows.push(html`<tr><th scope="row"><a href="/accounts/${id}/email?view=scheduled">${overview.account.name}</a></th>
-        <td>${waiting ? `${waiting} waiting` : "Sent"}</td>
-        <td>${failed.map((f) => f.error ?? "failed").join("; ")}</td></tr>`);
+      rows.push(
+        html`<tr>
+          <th scope="row"><a href="/accounts/${id}/email?view=scheduled">${overview.account.name}</a></th>
+          <td>${waiting ? `${waiting} waiting` : "Sent"}</td>
+          <td>${failed.map((f) => f.error ?? "failed").join("; ")}</td>
+        </tr>`,
+      );
     }
     sendPage(res, ctx, {
       title: "Sending",
       section: "accounts",
       refreshSeconds: pending > 0 ? 3 : undefined,
       body: html`<h1>Bulk send</h1>
-        <p role="status">${pending > 0 ? `${pending} message(s) still being sent…` : "Nothing left to send now."}</p>
-        <table><thead><tr><th scope="col">Account</th><th scope="col">State</th><th scope="col">Errors</th></tr></thead>
-        <tbody>${rows}</tbody></table>`,
+        <p role="status">
+          ${pending > 0 ? `${pending} message(s) still being sent…` : "Nothing left to send now."}
+        </p>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Account</th>
+              <th scope="col">State</th>
+              <th scope="col">Errors</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${rows}
+          </tbody>
+        </table>`,
     });
   });
 

@@ -20,26 +20,44 @@ import { noticeBlock } from "../layout.js";
 
 const actionForm = z.object({ action: z.enum(["snooze", "dismiss"]) });
 
+/** A payload value as text (payloads are JSON from the store). */
+function text(value: unknown): string {
+  return typeof value === "string" || typeof value === "number" ? String(value) : "";
+}
+
 function describe(n: Notification): SafeHtml {
   const p = n.payload;
   switch (n.kind) {
     case "new_client_mail": {
       const accountId = (p.accountIds as string[] | undefined)?.[0];
       return accountId
-        ? html`New client email. <a href="/accounts/${accountId}/email/threads/${String(p.threadId)}">Open the thread</a>`
+        ? html`New client email.
+            <a href="/accounts/${accountId}/email/threads/${text(p.threadId)}">Open the thread</a>`
         : html`New client email.`;
     }
     case "email_not_synced":
-      return html`Your email is not synced, so you get no notifications of mail sent to you. <a href="/settings/mailboxes">Sync your email</a>.`;
+      return html`Your email is not synced, so you get no notifications of mail sent to you.
+        <a href="/settings/mailboxes">Sync your email</a>.`;
     case "sync_stopped":
-      return html`Email sync stopped (${String(p.reason ?? "")}). <a href="/settings/mailboxes">Reconnect your mailbox</a>.`;
+      return html`Email sync stopped (${text(p.reason)}).
+        <a href="/settings/mailboxes">Reconnect your mailbox</a>.`;
     case "bulk_update_report": {
-      const r = p as { accountsUpdated?: number; accountsRequested?: number; errors?: Array<{ accountId: string; message: string }> };
+      const r = p as {
+        accountsUpdated?: number;
+        accountsRequested?: number;
+        errors?: Array<{ accountId: string; message: string }>;
+      };
       return html`Bulk update: ${r.accountsUpdated ?? 0} of ${r.accountsRequested ?? 0} accounts updated.
-        ${r.errors?.length ? html`<ul>${r.errors.map((e) => html`<li>${e.accountId}: ${e.message}</li>`)}</ul>` : ""}`;
+      ${
+        r.errors?.length
+          ? html`<ul>
+              ${r.errors.map((e) => html`<li>${e.accountId}: ${e.message}</li>`)}
+            </ul>`
+          : ""
+      }`;
     }
     case "automation_failing":
-      return html`Automation “${String(p.automationId ?? "")}” is failing: ${String(p.reason ?? "")}`;
+      return html`Automation “${text(p.automationId)}” is failing: ${text(p.reason)}`;
     default:
       return html`${n.kind}`;
   }
@@ -54,7 +72,10 @@ export function inboxRoutes(services: Services): Router {
     const ctx = await uiContext(services, req, res);
     const cursor = typeof req.query.cursor === "string" && req.query.cursor ? req.query.cursor : undefined;
     const notifications = await cm.notifications(ctx.member.firmId, ctx.member.id);
-    const page = await cm.inboxPlus(ctx.member.firmId, ctx.member.id, { limit: 25, ...(cursor ? { cursor } : {}) });
+    const page = await cm.inboxPlus(ctx.member.firmId, ctx.member.id, {
+      limit: 25,
+      ...(cursor ? { cursor } : {}),
+    });
     sendPage(res, ctx, {
       title: "Inbox+",
       section: "inbox",
@@ -62,34 +83,50 @@ export function inboxRoutes(services: Services): Router {
         <section aria-labelledby="n-title">
           <h2 id="n-title">Notifications</h2>
           ${noticeBlock(ctx.notice, "notification")}
-          ${notifications.length
-            ? html`<ul class="notifications">${notifications.map(
-                (n) => html`<li>
-                  <p>${describe(n)} <span class="meta">${time(n.createdAt)}</span></p>
-                  <form method="post" action="/inbox/notifications/${n.id}" class="inline">
-                    <input type="hidden" name="_csrf" value="${ctx.csrf}" />
-                    <button type="submit" name="action" value="snooze">Remind me later</button>
-                    <button type="submit" name="action" value="dismiss">Don't show again</button>
-                  </form>
-                </li>`,
-              )}</ul>`
-            : html`<p>No notifications.</p>`}
+          ${
+            notifications.length
+              ? html`<ul class="notifications">
+                  ${notifications.map(
+                    (n) =>
+                      html`<li>
+                        <p>${describe(n)} <span class="meta">${time(n.createdAt)}</span></p>
+                        <form method="post" action="/inbox/notifications/${n.id}" class="inline">
+                          <input type="hidden" name="_csrf" value="${ctx.csrf}" />
+                          <button type="submit" name="action" value="snooze">Remind me later</button>
+                          <button type="submit" name="action" value="dismiss">Don't show again</button>
+                        </form>
+                      </li>`,
+                  )}
+                </ul>`
+              : html`<p>No notifications.</p>`
+          }
         </section>
         <section aria-labelledby="t-title">
           <h2 id="t-title">Client email</h2>
-          ${page.threads.length
-            ? html`<ul class="threads">${page.threads.map((t) => {
-                const first = t.messages[0];
-                const last = t.messages[t.messages.length - 1];
-                const accountId = t.accountIds[0];
-                return html`<li class="thread">
-                  ${accountId
-                    ? html`<a href="/accounts/${accountId}/email/threads/${t.threadId}">${first?.subject || "(no subject)"}</a>`
-                    : first?.subject}
-                  <span class="meta">${addresses(last?.from)} · ${t.messages.length} message(s) · ${time(t.lastActivityAt)}${t.muted ? " · muted" : ""}</span>
-                </li>`;
-              })}</ul>`
-            : html`<p>No client email yet.</p>`}
+          ${
+            page.threads.length
+              ? html`<ul class="threads">
+                  ${page.threads.map((t) => {
+                    const first = t.messages[0];
+                    const last = t.messages[t.messages.length - 1];
+                    const accountId = t.accountIds[0];
+                    return html`<li class="thread">
+                      ${
+                        accountId
+                          ? html`<a href="/accounts/${accountId}/email/threads/${t.threadId}"
+                              >${first?.subject || "(no subject)"}</a
+                            >`
+                          : first?.subject
+                      }
+                      <span class="meta"
+                        >${addresses(last?.from)} · ${t.messages.length} message(s) ·
+                        ${time(t.lastActivityAt)}${t.muted ? " · muted" : ""}</span
+                      >
+                    </li>`;
+                  })}
+                </ul>`
+              : html`<p>No client email yet.</p>`
+          }
           ${page.nextCursor ? html`<p><a href="/inbox?cursor=${encodeURIComponent(page.nextCursor)}">Older</a></p>` : ""}
         </section>`,
     });

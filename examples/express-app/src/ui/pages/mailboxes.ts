@@ -34,32 +34,73 @@ function mailboxSection(m: Mailbox, ctx: UiContext) {
   const stopped = m.state.status === "stopped";
   return html`<section class="panel" aria-labelledby="mb-${m.id}">
     <h2 id="mb-${m.id}">${m.displayName} &lt;${m.address}&gt; <small>${m.provider}</small></h2>
-    <p role="status">${syncState(m.state)}${
-      m.state.status === "backfilling" && m.state.estimated
-        ? html` <progress max="${m.state.estimated}" value="${m.state.done}"></progress>`
-        : ""
-    } · last synced ${time(m.lastSyncedAt)}</p>
+    <p role="status">
+      ${syncState(m.state)}${
+        m.state.status === "backfilling" && m.state.estimated
+          ? html` <progress max="${m.state.estimated}" value="${m.state.done}"></progress>`
+          : ""
+      }
+      · last synced ${time(m.lastSyncedAt)}
+    </p>
     ${noticeBlock(ctx.notice, `mailbox-${m.id}`)}
-    ${owner
-      ? html`<form method="post" action="/settings/mailboxes/${m.id}">
-          <input type="hidden" name="_csrf" value="${ctx.csrf}" />
-          <p><label><input type="checkbox" name="autoSaveAttachments"${m.settings.autoSaveAttachments ? html` checked` : ""} /> Automatically save attachments to the client's documents</label></p>
-          <p><label><input type="checkbox" name="allowOthersToSend"${m.settings.allowOthersToSend ? html` checked` : ""} /> Allow team members to send on my behalf</label></p>
-          <p><label for="sig-${m.id}">Signature (HTML), added only to mail sent from here</label>
-            <textarea id="sig-${m.id}" name="signatureHtml" rows="6" class="code">${m.settings.signatureHtml}</textarea></p>
-          ${m.settings.signatureHtml
-            ? html`<p>Preview:</p><iframe class="signature" sandbox title="Signature preview" srcdoc="${m.settings.signatureHtml}"></iframe>`
-            : ""}
-          <p><button type="submit">Save settings</button></p>
-        </form>`
-      : html`<p>Settings of this shared mailbox are its owner's.</p>`}
-    ${stopped
-      ? ""
-      : html`<form method="post" action="/settings/mailboxes/${m.id}/stop" class="danger">
-          <input type="hidden" name="_csrf" value="${ctx.csrf}" />
-          <p><label><input type="checkbox" name="confirm" value="yes" required /> I understand that automations sending email through this mailbox will stop working.</label></p>
-          <p><button type="submit">Stop email sync</button></p>
-        </form>`}
+    ${
+      owner
+        ? html`<form method="post" action="/settings/mailboxes/${m.id}">
+            <input type="hidden" name="_csrf" value="${ctx.csrf}" />
+            <p>
+              <label
+                ><input
+                  type="checkbox"
+                  name="autoSaveAttachments"
+                  ${m.settings.autoSaveAttachments ? html` checked` : ""}
+                />
+                Automatically save attachments to the client's documents</label
+              >
+            </p>
+            <p>
+              <label
+                ><input
+                  type="checkbox"
+                  name="allowOthersToSend"
+                  ${m.settings.allowOthersToSend ? html` checked` : ""}
+                />
+                Allow team members to send on my behalf</label
+              >
+            </p>
+            <p>
+              <label for="sig-${m.id}">Signature (HTML), added only to mail sent from here</label>
+              <textarea id="sig-${m.id}" name="signatureHtml" rows="6" class="code">
+${m.settings.signatureHtml}</textarea>
+            </p>
+            ${
+              m.settings.signatureHtml
+                ? html`<p>Preview:</p>
+                    <iframe
+                      class="signature"
+                      sandbox
+                      title="Signature preview"
+                      srcdoc="${m.settings.signatureHtml}"
+                    ></iframe>`
+                : ""
+            }
+            <p><button type="submit">Save settings</button></p>
+          </form>`
+        : html`<p>Settings of this shared mailbox are its owner's.</p>`
+    }
+    ${
+      stopped
+        ? ""
+        : html`<form method="post" action="/settings/mailboxes/${m.id}/stop" class="danger">
+            <input type="hidden" name="_csrf" value="${ctx.csrf}" />
+            <p>
+              <label
+                ><input type="checkbox" name="confirm" value="yes" required /> I understand that automations
+                sending email through this mailbox will stop working.</label
+              >
+            </p>
+            <p><button type="submit">Stop email sync</button></p>
+          </form>`
+    }
   </section>`;
 }
 

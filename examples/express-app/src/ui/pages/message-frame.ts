@@ -29,8 +29,19 @@ export function messageFrameRoutes(services: Services): Router {
     setMessagePolicy(res, remoteImages);
     // The sanitised HTML is the one fragment inserted as it is: the SDK made it safe to show.
     res.type("html").send(
-      html`<!doctype html><html><head><meta charset="utf-8" /><meta name="referrer" content="no-referrer" /><style>${frameStyle}</style></head><body>${raw(rendered.body.html)}</body></html>`
-        .value,
+      html`<!doctype html>
+        <html>
+          <head>
+            <meta charset="utf-8" />
+            <meta name="referrer" content="no-referrer" />
+            <style>
+              ${frameStyle}
+            </style>
+          </head>
+          <body>
+            ${raw(rendered.body.html)}
+          </body>
+        </html>`.value,
     );
   });
 

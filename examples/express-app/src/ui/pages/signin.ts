@@ -37,8 +37,20 @@ export function signInRoutes(services: Services): Router {
           <h1 id="signin-title">Sign in</h1>
           <form method="post" action="/signin">
             <input type="hidden" name="next" value="${next}" />
-            <p><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required /></p>
-            <p><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required /></p>
+            <p>
+              <label for="email">Email</label
+              ><input id="email" name="email" type="email" autocomplete="username" required />
+            </p>
+            <p>
+              <label for="password">Password</label
+              ><input
+                id="password"
+                name="password"
+                type="password"
+                autocomplete="current-password"
+                required
+              />
+            </p>
             <p><button type="submit">Sign in</button></p>
           </form>
         </section>`,
@@ -49,7 +61,9 @@ export function signInRoutes(services: Services): Router {
   router.post("/signin", async (req, res) => {
     const next = localPath((req.body as Record<string, unknown>)?.next);
     const parsed = signInForm.safeParse(req.body);
-    const who = parsed.success ? await services.users.verify(parsed.data.email, parsed.data.password) : undefined;
+    const who = parsed.success
+      ? await services.users.verify(parsed.data.email, parsed.data.password)
+      : undefined;
     if (!who) {
       flash(req, { kind: "error", message: "The email or the password is wrong." });
       return res.redirect(303, `/signin?next=${encodeURIComponent(next)}`);

@@ -20,7 +20,8 @@ type WithWatch = { backfillWatch?: { accountId: string; until: number } };
 
 /** Marks that email sync was just turned on in `accountId` (its history is being fetched). */
 export function watchBackfill(req: Request, accountId: string): void {
-  if (req.session) (req.session as WithWatch).backfillWatch = { accountId, until: Date.now() + backfillWatchMs };
+  if (req.session)
+    (req.session as WithWatch).backfillWatch = { accountId, until: Date.now() + backfillWatchMs };
 }
 
 export interface SyncProgress {
@@ -49,13 +50,20 @@ export async function syncProgress(
           const state = m.state;
           const bar =
             state.status === "backfilling" && state.estimated
-              ? html` <progress max="${state.estimated}" value="${state.done}">${state.done} of ${state.estimated}</progress>`
+              ? html` <progress max="${state.estimated}" value="${state.done}">
+                  ${state.done} of ${state.estimated}
+                </progress>`
               : "";
           return html`<li>${m.address}: ${syncState(state)}${bar}</li>`;
         })}
-        ${following
-          ? html`<li>Fetching the history of the addresses just synced from ${mailboxes.length} mailbox${mailboxes.length === 1 ? "" : "es"}…</li>`
-          : ""}
+        ${
+          following
+            ? html`<li>
+                Fetching the history of the addresses just synced from ${mailboxes.length}
+                mailbox${mailboxes.length === 1 ? "" : "es"}…
+              </li>`
+            : ""
+        }
       </ul>
       <small>This page refreshes itself while the work goes on.</small>
     </div>`,
