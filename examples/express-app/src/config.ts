@@ -123,7 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const config = parsed.data;
   const demo = config.DEMO === "on" || (config.DEMO === "auto" && config.DATABASE_URL === undefined);
   // The demo's mail servers run in this process, on 127.0.0.1 (R9 refuses loopback otherwise).
-  if (demo && !config.MAIL_HOSTS_ALLOW.includes("127.0.0.1/32")) config.MAIL_HOSTS_ALLOW.push("127.0.0.1/32");
+  if (demo && !config.MAIL_HOSTS_ALLOW.includes("127.0.0.1/32"))
+    config.MAIL_HOSTS_ALLOW = [...config.MAIL_HOSTS_ALLOW, "127.0.0.1/32"];
   const problems: string[] = [];
   if (!demo) {
     if (!config.SESSION_SECRET)
@@ -131,6 +132,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (!config.KEYRING_KEYS)
       problems.push("KEYRING_KEYS (missing): required outside demo mode, id:key pairs");
   }
+  if (config.ROLE !== "all" && !config.DATABASE_URL)
+    problems.push(
+      `ROLE (${JSON.stringify(config.ROLE)}): separate API and worker processes share work through PostgreSQL; set DATABASE_URL`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   const publicUrl = (
     config.PUBLIC_URL ??

@@ -73,9 +73,12 @@ export async function openServices(config: AppConfig, overrides: ServiceOverride
   let users: AppUsers;
   if (config.DATABASE_URL) {
     pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10 });
-    pool.on("error", (error) =>
-      logger.warn("database pool error", { code: (error as { code?: string }).code }),
-    );
+    // A connection that dies (a database restart) is logged and replaced, not a crash; the job
+    // engine checks that both handlers are there.
+    const warn = (error: Error) =>
+      logger.warn("database connection error", { code: (error as { code?: string }).code });
+    pool.on("error", warn);
+    pool.on("connect", (client) => client.on("error", warn));
     await migrate(pool);
     await installJobQueue(pool);
     store = createPostgresStore({ pool });
