@@ -53,7 +53,7 @@ describe("web UI", () => {
     const res = await visitor.get("/accounts").expect(303);
     expect(res.headers.location).toBe("/signin?next=%2Faccounts");
     const form = await visitor.get("/signin").expect(200);
-    expect(form.text).toContain('<label for="password">Password</label>');
+    expect(form.text).toMatch(/<label for="password">Password<\/label\s*><input\s+id="password"/);
     await visitor
       .post("/signin")
       .type("form")
@@ -332,7 +332,7 @@ describe("web UI on the demo: threads, message frames, mailbox settings", () => 
     }, "the Northwind thread");
     const threadHref = /href="(\/accounts\/[^"]+\/email\/threads\/[^"]+)"/.exec(list)![1]!;
     const thread = (await agent.get(threadHref).expect(200)).text;
-    const frame = /<iframe class="body" src="([^"]+)" sandbox="([^"]*)"/.exec(thread)!;
+    const frame = /<iframe\s+class="body"\s+src="([^"]+)"\s+sandbox="([^"]*)"/.exec(thread)!;
     expect(frame[2]).not.toContain("allow-scripts");
     expect(frame[2]).not.toContain("allow-same-origin");
     const body = await agent.get(frame[1]!).expect(200);
@@ -352,9 +352,9 @@ describe("web UI on the demo: threads, message frames, mailbox settings", () => 
     ])
       expect(body.text).not.toContain(hostile);
     // "Show images": the same message re-rendered with remote images, still under the frame policy.
-    const showHref = /href="([^"]+\?images=[^"#]+)#[^"]*" id="[^"]*">Show images/.exec(thread)![1]!;
+    const showHref = /href="([^"]+\?images=[^"#]+)#[^"]*"\s+id="[^"]*"\s*>\s*Show images/.exec(thread)![1]!;
     const shown = (await agent.get(showHref.replace(/&amp;/g, "&")).expect(200)).text;
-    const allowed = /<iframe class="body" src="([^"]+\?images=allow)"/.exec(shown)![1]!;
+    const allowed = /<iframe\s+class="body"\s+src="([^"]+\?images=allow)"/.exec(shown)![1]!;
     const withImages = await agent.get(allowed).expect(200);
     expect(withImages.text).toContain("https://tracker.northwind.example/open.gif");
     expect(withImages.headers["content-security-policy"]).toContain("img-src data: cid: https: http:");
@@ -389,5 +389,90 @@ describe("web UI on the demo: threads, message frames, mailbox settings", () => 
     expect((await services.cm.getMailbox(demo.firm.id, demo.mailbox.id)).settings.signatureHtml).toBe(
       "<p>Ann Lee, <b>Ledger</b></p>",
     );
+  });
+
+  it("S2 S4 H5: composes from a template for later; it waits under Scheduled and can be cancelled; an unknown shortcode is refused at compose time", async () => {
+    const agent = await signInUi(app, demo.members.owner.email, demoPassword);
+    const accountId = demo.accounts.bakery.account.id;
+    const form = (await agent.get(`/compose?accountIds=${accountId}&template=documents`).expect(200)).text;
+    expect(form).toContain('value="Documents needed for [ACCOUNT_NAME]"');
+    expect(form).toContain(`<option value="${demo.mailbox.id}">`);
+    const csrf = csrfOf(form);
+    await agent
+      .post("/compose")
+      .type("form")
+      .send({
+        _csrf: csrf,
+        accountIds: accountId,
+        mailboxId: demo.mailbox.id,
+        subject: "Hello [NOPE]",
+        text: "Hi",
+      })
+      .expect(303);
+    const refused = (await agent.get(`/compose?accountIds=${accountId}`).expect(200)).text;
+    expect(refused).toMatch(/<p class="notice error" role="alert">[^<]*NOPE/);
+    const sent = await agent
+      .post("/compose")
+      .type("form")
+      .send({
+        _csrf: csrf,
+        accountIds: accountId,
+        mailboxId: demo.mailbox.id,
+        subject: "Documents needed for [ACCOUNT_NAME]",
+        text: "Dear [CONTACT_FIRST_NAME], please send the receipts.",
+        sendAt: "2099-01-15T09:00",
+      })
+      .expect(303);
+    expect(sent.headers.location).toBe(`/accounts/${accountId}/email?view=scheduled`);
+    const scheduled = (await agent.get(sent.headers.location as string).expect(200)).text;
+    expect(scheduled).toContain("1 message(s) scheduled.");
+    expect(scheduled).toContain("Documents needed for Jordan&#39;s Bakery Ltd");
+    expect(scheduled).toContain('datetime="2099-01-15T09:00:00.000Z"');
+    const cancel = /action="(\/accounts\/[^"]+\/cancel)"/.exec(scheduled)![1]!;
+    await agent.post(cancel).type("form").send({ _csrf: csrf }).expect(303);
+    const after = (await agent.get(`/accounts/${accountId}/email?view=scheduled`).expect(200)).text;
+    expect(after).toContain("The message was cancelled.");
+    expect(after).toContain("No messages waiting to be sent.");
+  });
+
+  it("H4 N3: mutes a thread for the member, and a notification can be snoozed or dismissed from Inbox+", async () => {
+    const { cm } = services;
+    const agent = await signInUi(app, demo.members.owner.email, demoPassword);
+    const [thread] = await cm.accountThreads(demo.firm.id, demo.accounts.bakery.account.id);
+    const path = `/accounts/${demo.accounts.bakery.account.id}/email/threads/${thread!.threadId}`;
+    const page = (await agent.get(path).expect(200)).text;
+    expect(page).toMatch(/aria-pressed="false">\s*Mute thread/);
+    await agent
+      .post(`${path}/mute`)
+      .type("form")
+      .send({ _csrf: csrfOf(page), muted: "1" })
+      .expect(303);
+    expect(await cm.isThreadMuted(demo.firm.id, thread!.threadId, demo.members.owner.id)).toBe(true);
+    expect(await cm.isThreadMuted(demo.firm.id, thread!.threadId, demo.members.admin.id)).toBe(false);
+    expect((await agent.get(path).expect(200)).text).toMatch(/aria-pressed="true">\s*Unmute thread/);
+
+    // Cara has no mailbox: "your email is not synced" (N2) is in her Inbox+.
+    await cm.refreshSyncHealth(demo.firm.id);
+    const cara = await signInUi(app, demo.members.employee.email, demoPassword);
+    const inbox = (await cara.get("/inbox").expect(200)).text;
+    expect(inbox).toContain("Your email is not synced");
+    const action = /action="(\/inbox\/notifications\/[^"]+)"/.exec(inbox)![1]!;
+    // Another member cannot act on Cara's notification.
+    const ann = (await agent.get("/inbox").expect(200)).text;
+    await agent
+      .post(action)
+      .type("form")
+      .send({ _csrf: csrfOf(ann), action: "dismiss" })
+      .expect(303);
+    expect((await agent.get("/inbox").expect(200)).text).toContain("You have no notification");
+    expect((await cara.get("/inbox").expect(200)).text).toContain("Your email is not synced");
+    await cara
+      .post(action)
+      .type("form")
+      .send({ _csrf: csrfOf(inbox), action: "dismiss" })
+      .expect(303);
+    const gone = (await cara.get("/inbox").expect(200)).text;
+    expect(gone).toContain("You will not see it again.");
+    expect(gone).not.toContain("Your email is not synced");
   });
 });

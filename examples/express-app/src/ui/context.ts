@@ -61,7 +61,8 @@ export function formAction(
     const formName = typeof form === "string" ? form : form(req);
     try {
       const { back, done } = await change(req, res);
-      if (done) flash(req, { kind: "done", message: done, form: formName });
+      // What was done is said at the top of the page it leads to; why not, next to the form.
+      if (done) flash(req, { kind: "done", message: done });
       res.redirect(303, back);
     } catch (error) {
       flash(req, failureNotice(error, formName));
