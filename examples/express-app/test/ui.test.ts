@@ -435,6 +435,55 @@ describe("web UI on the demo: threads, message frames, mailbox settings", () => 
     expect(after).toContain("No messages waiting to be sent.");
   });
 
+  it("S1: the owner emails the checked accounts: one message per account, and the sending progress", async () => {
+    const agent = await signInUi(app, demo.members.owner.email, demoPassword);
+    const list = (await agent.get("/accounts").expect(200)).text;
+    const csrf = csrfOf(list);
+    const { bakery, northwind } = demo.accounts;
+    const picked = await agent
+      .post("/compose/selection")
+      .type("form")
+      .send(
+        `_csrf=${encodeURIComponent(csrf)}&accountIds=${bakery.account.id}&accountIds=${northwind.account.id}`,
+      )
+      .expect(303);
+    expect(picked.headers.location).toBe(
+      `/compose?accountIds=${bakery.account.id}&accountIds=${northwind.account.id}`,
+    );
+    const form = (await agent.get(picked.headers.location as string).expect(200)).text;
+    expect(form).toContain("one separate message per account");
+    const sent = await agent
+      .post("/compose")
+      .type("form")
+      .send(
+        `_csrf=${encodeURIComponent(csrf)}&accountIds=${bakery.account.id}&accountIds=${northwind.account.id}` +
+          `&mailboxId=${demo.mailbox.id}&subject=${encodeURIComponent("Office closed on [ACCOUNT_NAME]'s holiday")}` +
+          "&text=Hello",
+      )
+      .expect(303);
+    expect(sent.headers.location).toMatch(/^\/sending\?accountIds=/);
+    expect((await agent.get(sent.headers.location as string).expect(200)).text).toContain(
+      "2 message(s) queued.",
+    );
+    const before = demo.mailServer.accepted.length;
+    await until(
+      async () => (demo.mailServer.accepted.length >= before + 2 ? true : undefined),
+      "both messages sent",
+    );
+    const recipients = demo.mailServer.accepted.slice(-2).map((m) => m.to);
+    expect(recipients).toEqual(
+      expect.arrayContaining([["jo@jordans-bakery.example"], ["priya@northwind.example"]]),
+    );
+    const employee = await signInUi(app, demo.members.employee.email, demoPassword);
+    const theirs = (await employee.get("/accounts").expect(200)).text;
+    const refused = await employee
+      .post("/compose/selection")
+      .type("form")
+      .send({ _csrf: csrfOf(theirs), accountIds: bakery.account.id })
+      .expect(403);
+    expect(refused.text).toContain("permission_denied");
+  });
+
   it("H4 N3: mutes a thread for the member, and a notification can be snoozed or dismissed from Inbox+", async () => {
     const { cm } = services;
     const agent = await signInUi(app, demo.members.owner.email, demoPassword);

@@ -142,7 +142,12 @@ export function accountsRoutes(services: Services): Router {
                     <label for="bulk-message">Invitation message (optional)</label>
                     <textarea id="bulk-message" name="invitationMessage" rows="2"></textarea>
                   </p>
-                  <p><button type="submit">Apply to selected accounts</button></p>
+                  <p>
+                    <button type="submit">Apply to selected accounts</button>
+                    <button type="submit" formaction="/compose/selection" formnovalidate>
+                      Email the selected accounts
+                    </button>
+                  </p>
                 </form>
               </section>`
             : ""

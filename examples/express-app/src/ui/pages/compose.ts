@@ -6,12 +6,14 @@
  *   GET  /compose?accountIds=…&template=…   the form (the accounts list's bulk form opens it too)
  *   POST /compose   { accountIds[], mailboxId, subject, text, sendAt? } → one account: its Email
  *                   tab; several: the sending progress
+ *   POST /compose/selection { accountIds[] } → 303 the form for them (the accounts list's "Email
+ *                   the selected accounts"; owners and admins, like every bulk action)
  *   GET  /sending?accountIds=…               what is still waiting, being sent or failed, per account
  */
 import { Router } from "express";
 import { z } from "zod";
 import type { Mailbox, TeamMember } from "@clientmail/core";
-import { member } from "../../http/session.js";
+import { member, requireRole } from "../../http/session.js";
 import { parse } from "../../http/validate.js";
 import type { Services } from "../../services.js";
 import { formAction, guard, sendPage, uiContext } from "../context.js";
@@ -109,6 +111,15 @@ export function composeRoutes(services: Services): Router {
           </p>
         </form>`,
     });
+  });
+
+  router.post("/compose/selection", requireRole("owner", "admin"), (req, res) => {
+    const accountIds = parse(
+      list.pipe(z.array(z.string()).min(1, "at least one checked account")),
+      (req.body as Record<string, unknown>)?.accountIds,
+      "accountIds",
+    );
+    res.redirect(303, `/compose?${accountQuery(accountIds)}`);
   });
 
   router.post(
