@@ -858,7 +858,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
 
   /**
    * Y3/N5: the firm's mailboxes with their settings and sync state (never their credentials), in
-   * the order they were connected; with `memberId`, only those that member connected (P1).
+   * the store's order; with `memberId`, only those that member connected (P1).
    */
   async listMailboxes(firmId: FirmId, filter: { memberId?: MemberId } = {}): Promise<Mailbox[]> {
     checkIds(filter.memberId === undefined ? { firmId } : { firmId, memberId: filter.memberId });
