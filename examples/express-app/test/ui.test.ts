@@ -331,6 +331,16 @@ describe("web UI on the demo: threads, message frames, mailbox settings", () => 
       return page.includes("Northwind invoice for October") ? page : undefined;
     }, "the Northwind thread");
     const threadHref = /href="(\/accounts\/[^"]+\/email\/threads\/[^"]+)"/.exec(list)![1]!;
+    // H5: the Sent view lists threads with a message the firm sent; Inbox+ has every client thread.
+    const bakeryId = demo.accounts.bakery.account.id;
+    const sentView = (await agent.get(`/accounts/${bakeryId}/email?view=sent`).expect(200)).text;
+    expect(sentView).toContain("Q3 VAT return: receipts attached");
+    expect((await agent.get(`/accounts/${accountId}/email?view=sent`).expect(200)).text).toContain(
+      "No threads yet.",
+    );
+    const inboxPlus = (await agent.get("/inbox").expect(200)).text;
+    expect(inboxPlus).toContain("Northwind invoice for October");
+    expect(inboxPlus).toContain("Q3 VAT return: receipts attached");
     const thread = (await agent.get(threadHref).expect(200)).text;
     const frame = /<iframe\s+class="body"\s+src="([^"]+)"\s+sandbox="([^"]*)"/.exec(thread)!;
     expect(frame[2]).not.toContain("allow-scripts");
