@@ -49,7 +49,31 @@ function prepareDovecot() {
   }
 }
 
-const steps = [prepareDovecot];
+// The example app's browser test drives Debian's Chromium (playwright-core, no bundled browser).
+// On a fresh Debian/Ubuntu machine, as root, install it from the distribution, like Dovecot.
+// Elsewhere the test says it was skipped and why (and fails under CI).
+function prepareChromium() {
+  if (process.env.CHROMIUM_PATH || has("chromium") || has("chromium-browser")) return;
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!isRoot || !isDebianLike() || !has("apt-get")) {
+    console.warn(
+      "[test] Chromium is not installed and cannot be installed here (needs root on Debian/Ubuntu); " +
+        "the browser test will be skipped.",
+    );
+    return;
+  }
+  console.log("[test] Installing Chromium for the example app's browser test…");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (
+    run("apt-get", ["update"], { env }) !== 0 ||
+    run("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { env }) !== 0
+  ) {
+    if (!has("chromium"))
+      console.warn("[test] Installing Chromium failed; the browser test will be skipped.");
+  }
+}
+
+const steps = [prepareDovecot, prepareChromium];
 for (const step of steps) step();
 
 // vitest from this workspace: no global pnpm is needed (the README runs pnpm through npx).

@@ -10,6 +10,7 @@ import { errorHandler, notFound } from "./http/errors.js";
 import { sameOrigin, sessions } from "./http/session.js";
 import { pushRouter } from "./push/index.js";
 import type { Services } from "./services.js";
+import { uiRouter } from "./ui/index.js";
 
 /** Builds the app for `services`. */
 export function createApp(services: Services): Express {
@@ -32,6 +33,7 @@ export function createApp(services: Services): Express {
   app.use(sameOrigin(services.config));
   app.use("/api", apiRouter(services));
   app.use("/connect", connectRouter(services));
+  app.use(uiRouter(services));
   app.use(notFound);
   app.use(errorHandler((message, fields) => services.logger.error(message, fields)));
   return app;

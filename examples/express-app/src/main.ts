@@ -34,8 +34,9 @@ async function main(): Promise<void> {
   if (server) {
     // PORT=0 picks a free port: the printed address is the one really listened on.
     const { port } = server.address() as AddressInfo;
-    const url = config.PORT === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
-    console.log(`clientmail example app: ${url}`);
+    if (config.PORT === 0 && !config.PUBLIC_URL)
+      config.publicUrl = config.publicUrl.replace(/:0$/, `:${port}`);
+    console.log(`clientmail example app: ${config.publicUrl}`);
   } else console.log("clientmail worker running");
   if (demo) {
     const { owner, admin, employee } = demo.members;

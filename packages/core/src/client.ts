@@ -77,6 +77,7 @@ import type { Keyring } from "./ports/keyring.js";
 import { silentLogger, type Logger } from "./ports/logger.js";
 import type {
   DirectoryStore,
+  FiledMessage,
   Notification,
   OutboxMessage,
   QuarantineEntry,
@@ -880,6 +881,20 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
     return report;
   }
 
+  // Reads for a CRM's screens: one thread's messages ------------------------------------------
+
+  /**
+   * H5: one thread's visible messages, oldest first, as stored (render them with
+   * {@link renderMessage} before showing their HTML). Throws `not_found` when the firm has no
+   * visible message in such a thread.
+   */
+  async threadMessages(firmId: FirmId, threadId: string): Promise<FiledMessage[]> {
+    checkIds({ firmId, threadId });
+    const messages = await this.store.listThreadMessages(firmId, threadId);
+    if (messages.length === 0) throw new NotFoundError("Thread", threadId);
+    return messages;
+  }
+
   // Notifications and status -----------------------------------------------------------------
 
   /** N2: raises "your email is not synced" / "sync stopped" notices (idempotent). */
@@ -1261,9 +1276,12 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
 
   // Mail views: mailboxes and one thread (facade/mail-reads.ts) ---------------------------------
 
-  /** Y3, N5: the firm's mailboxes (stopped ones included) with settings, connections and sync state, by address. */
-  async listMailboxes(firmId: FirmId): Promise<Mailbox[]> {
-    return listMailboxes(this.store, firmId);
+  /**
+   * Y3, N5: the firm's mailboxes (stopped ones included) with settings, connections and sync
+   * state (never credentials), by address; with `memberId`, only those that member connected (P1).
+   */
+  async listMailboxes(firmId: FirmId, filter: { memberId?: MemberId } = {}): Promise<Mailbox[]> {
+    return listMailboxes(this.store, firmId, filter);
   }
 
   /** Y3, N5: one mailbox of the firm; `not_found` for an unknown id or another firm's mailbox. */

@@ -92,9 +92,10 @@ const safeMethods = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Refuses unsafe requests that a page of another origin made (403 `csrf_failed`). */
 export function sameOrigin(config: AppConfig): RequestHandler {
-  const origin = new URL(config.publicUrl).origin;
   return (req, _res, next) => {
     if (safeMethods.has(req.method)) return next();
+    // Read per request: with PORT=0 the address is known only once the server listens.
+    const origin = new URL(config.publicUrl).origin;
     const from = req.get("origin");
     const site = req.get("sec-fetch-site");
     if ((from && from !== origin && from !== "null") || site === "cross-site")

@@ -11,10 +11,17 @@ import { checkIds } from "./context.js";
 import { parseRenderOptions, renderMessage, type RenderedThreadView } from "./content.js";
 
 /** Y3, N5: the firm's mailboxes (stopped ones included), ordered by address. */
-export async function listMailboxes(store: DirectoryStore, firmId: FirmId): Promise<Mailbox[]> {
-  checkIds({ firmId });
-  const mailboxes = await store.listMailboxes(firmId);
-  return [...mailboxes].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+export async function listMailboxes(
+  store: DirectoryStore,
+  firmId: FirmId,
+  filter: { memberId?: MemberId } = {},
+): Promise<Mailbox[]> {
+  const { memberId } = filter;
+  checkIds(memberId === undefined ? { firmId } : { firmId, memberId });
+  const mailboxes = (await store.listMailboxes(firmId)).filter(
+    (mailbox) => memberId === undefined || mailbox.connections.some((c) => c.memberId === memberId),
+  );
+  return mailboxes.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
 /** One mailbox of the firm; `not_found` when the firm has none with this id. */
