@@ -20,6 +20,27 @@ import type { Services } from "../services.js";
 export const oauthProviders = { google: "gmail", microsoft: "graph" } as const;
 export type OAuthProvider = keyof typeof oauthProviders;
 
+/** The OAuth client of `provider` in the app's configuration, if it has one. */
+export function oauthClient(
+  config: Services["config"],
+  provider: OAuthProvider,
+): { clientId: string; clientSecret: string } | undefined {
+  const [clientId, clientSecret] =
+    provider === "google"
+      ? [config.GOOGLE_CLIENT_ID, config.GOOGLE_CLIENT_SECRET]
+      : [config.MICROSOFT_CLIENT_ID, config.MICROSOFT_CLIENT_SECRET];
+  return clientId && clientSecret ? { clientId, clientSecret } : undefined;
+}
+
+/** Which ways to connect a mailbox this configuration offers (IMAP/SMTP always). */
+export function connectOptions(config: Services["config"]): Record<OAuthProvider | "imap", boolean> {
+  return {
+    google: oauthClient(config, "google") !== undefined,
+    microsoft: oauthClient(config, "microsoft") !== undefined,
+    imap: true,
+  };
+}
+
 /** The callback URL registered for a provider's OAuth client. */
 export function callbackUrl(services: Services, provider: OAuthProvider): string {
   return `${services.config.publicUrl}/connect/${provider}/callback`;
@@ -109,25 +130,23 @@ export function oauthFlows(services: Services): (provider: OAuthProvider) => OAu
   return (provider) => {
     const existing = made.get(provider);
     if (existing) return existing;
+    const client = oauthClient(config, provider);
+    if (!client) throw notConfigured(provider);
     let flow: OAuthFlow;
     if (provider === "google") {
-      if (!config.GOOGLE_CLIENT_ID || !config.GOOGLE_CLIENT_SECRET) throw notConfigured(provider);
       flow = googleFlow(
         services,
         createGoogleAuthorization({
-          clientId: config.GOOGLE_CLIENT_ID,
-          clientSecret: config.GOOGLE_CLIENT_SECRET,
+          ...client,
           redirectUri: callbackUrl(services, provider),
           states,
           fetch: outbound.fetch,
         }),
       );
     } else {
-      if (!config.MICROSOFT_CLIENT_ID || !config.MICROSOFT_CLIENT_SECRET) throw notConfigured(provider);
       flow = microsoftFlow(
         createMicrosoftAuthorization({
-          clientId: config.MICROSOFT_CLIENT_ID,
-          clientSecret: config.MICROSOFT_CLIENT_SECRET,
+          ...client,
           tenant: config.MICROSOFT_TENANT,
           redirectUri: callbackUrl(services, provider),
           states,

@@ -1,16 +1,24 @@
 /**
  * The member's email settings (Y3, Y4, S3): each mailbox they connected, its sync state, and —
  * for the mailbox's owner — automatically save attachments, allow team members to send on my
- * behalf, and the signature (HTML, with a sandboxed preview); stopping sync.
+ * behalf, and the signature (HTML, with a sandboxed preview); stopping sync; connecting another
+ * mailbox (connect-section.ts): with OAuth, or IMAP/SMTP through the same connection test and
+ * connect as `POST /api/mailboxes/imap` (connect/imap.ts).
  *
- *   GET  /settings/mailboxes
+ *   GET  /settings/mailboxes?connected=                 (an OAuth callback's mailbox: its address is shown)
+ *   POST /settings/connect/imap                         { address, displayName?, imap.host, imap.port?,
+ *                                                         imap.security, imap.user, imap.password, smtp.host?,
+ *                                                         smtp.port?, smtp.security? } → 303 back, or the
+ *                                                         page again with the error next to the form
  *   POST /settings/mailboxes/:mailboxId        { autoSaveAttachments?, allowOthersToSend?, signatureHtml }
  *   POST /settings/mailboxes/:mailboxId/stop   { confirm } → sync stopped, credentials deleted
  */
-import { Router } from "express";
+import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import type { Mailbox } from "@clientmail/core";
-import { HttpError } from "../../http/errors.js";
+import { connectImapMailbox, connectionFailure, parseImapConnect } from "../../connect/imap.js";
+import { connectOptions } from "../../connect/oauth.js";
+import { errorAnswer, HttpError } from "../../http/errors.js";
 import { member } from "../../http/session.js";
 import { parse } from "../../http/validate.js";
 import type { Services } from "../../services.js";
@@ -18,7 +26,15 @@ import { formAction, guard, sendPage, uiContext, type UiContext } from "../conte
 import { checkbox } from "../forms.js";
 import { inProgress, syncState, time } from "../format.js";
 import { html } from "../html.js";
+import { flash } from "../flash.js";
 import { noticeBlock } from "../layout.js";
+import {
+  connectedId,
+  connectSection,
+  echoForm,
+  imapFormInput,
+  type ImapFormState,
+} from "./connect-section.js";
 
 const settingsForm = z.object({
   autoSaveAttachments: checkbox,
@@ -109,16 +125,43 @@ export function mailboxSettingsRoutes(services: Services): Router {
   const { cm } = services;
   router.use("/settings", ...guard(services));
 
-  router.get("/settings/mailboxes", async (req, res) => {
+  /** The page; after a failed IMAP connect, with the form as it was sent and the error. */
+  async function settingsPage(req: Request, res: Response, imapForm?: ImapFormState): Promise<void> {
     const ctx = await uiContext(services, req, res);
     const mailboxes = await cm.listMailboxes(ctx.member.firmId, { memberId: ctx.member.id });
+    const connected = mailboxes.find((m) => m.id === connectedId(req));
     sendPage(res, ctx, {
       title: "Email settings",
       section: "mailboxes",
-      refreshSeconds: mailboxes.some((m) => inProgress(m.state)) ? 5 : undefined,
+      // A page answering a failed form does not reload itself (it would lose what was typed).
+      refreshSeconds: !imapForm && mailboxes.some((m) => inProgress(m.state)) ? 5 : undefined,
       body: html`<h1>Email integration</h1>
-        ${mailboxes.length ? mailboxes.map((m) => mailboxSection(m, ctx)) : html`<p>Your email is not synced yet.</p>`}`,
+        ${connected
+          ? html`<p class="notice done" role="status">Connected ${connected.address}.</p>`
+          : ""}
+        ${mailboxes.length ? mailboxes.map((m) => mailboxSection(m, ctx)) : html`<p>Your email is not synced yet.</p>`}
+        ${connectSection(ctx.csrf, connectOptions(services.config), imapForm)}`,
     });
+  }
+
+  router.get("/settings/mailboxes", (req, res) => settingsPage(req, res));
+
+  router.post("/settings/connect/imap", async (req, res) => {
+    try {
+      const input = parseImapConnect(imapFormInput(req.body));
+      const mailbox = await connectImapMailbox(services, member(res), input);
+      flash(req, { kind: "done", message: `Connected ${mailbox.address}. Its mail is being fetched.` });
+      res.redirect(303, "/settings/mailboxes");
+    } catch (error) {
+      const failed = connectionFailure(error);
+      const { status, body } = failed ?? errorAnswer(error);
+      if (status >= 500 && !failed) throw error;
+      res.status(status);
+      await settingsPage(req, res, {
+        values: echoForm(req.body),
+        error: { message: body.message, field: body.field },
+      });
+    }
   });
 
   async function ownMailbox(firmId: string, memberId: string, mailboxId: string): Promise<Mailbox> {
