@@ -85,7 +85,7 @@ describe("IMAP connect: the host policy (R9)", () => {
     expect(await t.services.store.listMailboxes(t.firm.id)).toEqual([]);
   });
 
-  it("answers bad input with 400 validation_failed naming the field", async () => {
+  it("answers bad input with 400 validation_failed naming the field, never quoting a password", async () => {
     const agent = await t.as("employee");
     for (const [body, field] of [
       [imapBody({ host: "" }), "imap.host"],
@@ -97,6 +97,15 @@ describe("IMAP connect: the host policy (R9)", () => {
       const res = await agent.post("/api/mailboxes/imap").send(body).expect(400);
       expect(res.body).toMatchObject({ code: "validation_failed", field });
     }
+    // A password is named, never quoted.
+    const long = "p".repeat(1_001);
+    const res = await agent
+      .post("/api/mailboxes/imap")
+      .send(imapBody({ host: "imap.example.com", password: long }))
+      .expect(400);
+    expect(res.body).toMatchObject({ code: "validation_failed", field: "imap.password" });
+    expect(res.body.message).toContain('imap.password: got "(hidden)", expected at most 1000 characters');
+    expect(JSON.stringify(res.body)).not.toContain("p".repeat(50));
   });
 
   it("refuses connecting another member's mailbox, whatever the role (403), and a request without a session (401)", async () => {

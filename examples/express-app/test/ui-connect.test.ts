@@ -89,7 +89,9 @@ describe("Connect a mailbox (UI): default host policy", () => {
         })
         .expect(403);
       const form = connectForm(res.text);
-      expect(form).toMatch(/role="alert" id="connect-imap-error">The mail server&#39;s address is not allowed/);
+      expect(form).toMatch(
+        /role="alert" id="connect-imap-error">The mail server&#39;s address is not allowed/,
+      );
       expect(form).toMatch(/id="cx-imap-host"\s+name="imap.host"\s+type="text"\s+value="127.0.0.1"/);
       expect(form).toMatch(/name="imap.host"[^>]*aria-invalid="true" aria-describedby="connect-imap-error"/);
       expect(form).toMatch(/name="imap.port"[^>]*value="\d+"/);
@@ -145,7 +147,9 @@ describe("Connect a mailbox (UI): default host policy", () => {
         "imap.password": long,
       })
       .expect(400);
-    expect(connectForm(res.text)).toContain('imap.password: got &quot;(hidden)&quot;, expected at most 1000 characters');
+    expect(connectForm(res.text)).toContain(
+      "imap.password: got &quot;(hidden)&quot;, expected at most 1000 characters",
+    );
     expect(res.text).not.toContain("p".repeat(50));
     expect(await t.services.store.listMailboxes(t.firm.id)).toEqual([]);
   });

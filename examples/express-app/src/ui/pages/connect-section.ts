@@ -127,7 +127,9 @@ export function connectSection(
   state: ImapFormState | undefined,
 ): SafeHtml {
   const buttons = [
-    options.google ? html`<a class="button" href="/connect/google?returnTo=${returnTo}">Connect Gmail</a>` : "",
+    options.google
+      ? html`<a class="button" href="/connect/google?returnTo=${returnTo}">Connect Gmail</a>`
+      : "",
     options.microsoft
       ? html`<a class="button" href="/connect/microsoft?returnTo=${returnTo}">Connect Microsoft 365</a>`
       : "",
@@ -137,9 +139,7 @@ export function connectSection(
     ${options.google || options.microsoft ? html`<p>${buttons}</p>` : ""}
     <form method="post" action="/settings/connect/imap" aria-labelledby="connect-imap-title">
       <h3 id="connect-imap-title">IMAP/SMTP mailbox</h3>
-      ${state
-        ? html`<p class="notice error" role="alert" id="${errorId}">${state.error.message}</p>`
-        : ""}
+      ${state ? html`<p class="notice error" role="alert" id="${errorId}">${state.error.message}</p>` : ""}
       <input type="hidden" name="_csrf" value="${csrf}" />
       ${field(state, "address", "Email address", { type: "email", required: true, autocomplete: "email" })}
       ${field(state, "displayName", "Name shown (optional)")}

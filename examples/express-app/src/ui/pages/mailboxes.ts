@@ -136,9 +136,7 @@ export function mailboxSettingsRoutes(services: Services): Router {
       // A page answering a failed form does not reload itself (it would lose what was typed).
       refreshSeconds: !imapForm && mailboxes.some((m) => inProgress(m.state)) ? 5 : undefined,
       body: html`<h1>Email integration</h1>
-        ${connected
-          ? html`<p class="notice done" role="status">Connected ${connected.address}.</p>`
-          : ""}
+        ${connected ? html`<p class="notice done" role="status">Connected ${connected.address}.</p>` : ""}
         ${mailboxes.length ? mailboxes.map((m) => mailboxSection(m, ctx)) : html`<p>Your email is not synced yet.</p>`}
         ${connectSection(ctx.csrf, connectOptions(services.config), imapForm)}`,
     });
