@@ -173,7 +173,7 @@ describe("Connect a mailbox (UI): default host policy", () => {
       .post("/settings/connect/imap")
       .type("form")
       .send({ address: "owner@ledger.example", "imap.host": "imap.example.com" });
-    expect([401, 403]).toContain(anonymous.status);
+    expect(anonymous.status).toBe(401);
     expect(await t.services.store.listMailboxes(t.firm.id)).toEqual([]);
   });
 
@@ -224,6 +224,31 @@ describe("Connect a mailbox (UI): Gmail configured", () => {
     const owner = await signInUi(t, "owner");
     const other = (await owner.get(`/settings/mailboxes?connected=${mailbox.id}`).expect(200)).text;
     expect(other).not.toContain("Connected employee@ledger.example");
+  });
+});
+
+describe("Connect a mailbox (UI): Microsoft 365 configured", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      MICROSOFT_CLIENT_ID: "5f1e7c9a-0000-4000-8000-00000000c11e",
+      MICROSOFT_CLIENT_SECRET: "app-secret-value",
+    });
+  });
+  afterAll(() => t.close());
+
+  it("shows Connect Microsoft 365 only (not Gmail), as GET /api/connect says", async () => {
+    const agent = await signInUi(t, "admin");
+    const { page } = await settings(agent);
+    expect(page).toContain(
+      '<a class="button" href="/connect/microsoft?returnTo=%2Fsettings%2Fmailboxes">Connect Microsoft 365</a>',
+    );
+    expect(page).not.toContain("/connect/google");
+    expect((await agent.get("/api/connect").expect(200)).body).toEqual({
+      google: false,
+      microsoft: true,
+      imap: true,
+    });
   });
 });
 
