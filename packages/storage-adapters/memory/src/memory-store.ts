@@ -99,8 +99,8 @@ class Tables {
   threads = new Map<string, string>();
   /** Thread id -> what it holds in the thread tables. */
   threadCells = new Map<string, ThreadCell>();
-  /** (firm, thread key) -> the cell of the thread it is attached to. */
-  threadKeys = new Map<string, ThreadCell>();
+  /** Firm -> its thread keys and subject index. */
+  firmThreads = new Map<string, FirmThreads>();
   /** Thread id -> the ids of the messages filed in it, so a merge touches only those. */
   threadMessages = new Map<string, Set<string>>();
   mutes = new Map<string, true>();
@@ -112,8 +112,6 @@ class Tables {
   notificationKeys = new Map<string, string>();
   audit = new Map<string, AuditEntry>();
   outbox = new Map<string, OutboxRow>();
-  /** (firm, subject key) -> the subject entries of H1's third rule, by date. */
-  subjects = new Map<string, SubjectBucket>();
   /** (firm, normalised Message-ID) -> record ids (R5: several messages may share one). */
   messageIds = new Map<string, readonly string[]>();
   /** (firm, mailbox, provider id) -> quarantined message (R2). */
@@ -124,7 +122,19 @@ class Tables {
   pushRegistrations = new Map<string, PushRegistrationRecord & { firmId: string }>();
 }
 
-/** One subject entry of a message (H1's third rule), under its (firm, subject key). */
+/**
+ * One firm's thread tables, looked up by the key as the caller gives it: a table per firm instead
+ * of one table keyed by `firm + key` saves building (and hashing) a new string on every lookup,
+ * and threading looks up several keys per message.
+ */
+interface FirmThreads {
+  /** Thread key -> the cell of the thread it is attached to. */
+  keys: Map<string, ThreadCell>;
+  /** Subject key -> the subject entries of H1's third rule, by date. */
+  subjects: Map<string, SubjectBucket>;
+}
+
+/** One subject entry of a message (H1's third rule), under its subject key. */
 interface SubjectRow {
   /** Its bucket (not the key string: a million rows would each hold a copy). */
   bucket: SubjectBucket;
@@ -136,7 +146,7 @@ interface SubjectRow {
 
 /** A subject key's rows, open and closed apart, each sorted by date (equal dates by arrival). */
 interface SubjectBucket {
-  /** Its (firm, subject key). */
+  /** Its subject key. */
   key: string;
   open: SubjectRow[];
   closed: SubjectRow[];
@@ -149,7 +159,7 @@ interface SubjectBucket {
  */
 interface ThreadCell {
   threadId: string;
-  /** Its (firm, thread key) entries. */
+  /** Its thread keys. */
   keys: Set<string>;
   rows: Set<SubjectRow>;
 }
@@ -182,8 +192,14 @@ function firstFrom(rows: readonly SubjectRow[], at: number): number {
 /** Adds to `found` the threads of the rows dated from `from` to `to`, inclusive, each once. */
 function threadsWithin(rows: readonly SubjectRow[], from: number, to: number, found: string[]): void {
   let seen: Set<string> | undefined;
-  for (let i = firstFrom(rows, from); i < rows.length && rows[i]!.at <= to; i++) {
-    const threadId = rows[i]!.cell.threadId;
+  // Neighbouring rows mostly share a thread: comparing cells skips them without a lookup.
+  let last: ThreadCell | undefined;
+  for (let i = firstFrom(rows, from); i < rows.length; i++) {
+    const row = rows[i]!;
+    if (row.at > to) break;
+    if (row.cell === last) continue;
+    last = row.cell;
+    const threadId = last.threadId;
     if (found[found.length - 1] === threadId) continue;
     // Most windows hold a few threads; a busy one switches to a set.
     if (seen === undefined && found.length > 8) seen = new Set(found);
@@ -206,8 +222,6 @@ function firstAfter(rows: readonly SubjectRow[], at: number): number {
 }
 
 const k = (...parts: string[]): string => parts.join("\u0000");
-/** `k(firmId, key)`, without the rest array: thread keys and subject keys are looked up per message. */
-const firmKey = (firmId: string, key: string): string => `${firmId}\u0000${key}`;
 
 function conflict(message: string, details: Record<string, unknown>): ClientMailError {
   return new ClientMailError("conflict", message, { details });
@@ -881,11 +895,26 @@ export class MemoryStore implements Store {
     return this.#t.threads.get(threadId) === firmId;
   }
 
+  /**
+   * The firm's thread tables, created empty on first use. Creating them is not undone: empty
+   * tables hold nothing a rollback would have to take back.
+   */
+  #firmThreads(firmId: string): FirmThreads {
+    let tables = this.#t.firmThreads.get(firmId);
+    if (tables === undefined) {
+      tables = { keys: new Map(), subjects: new Map() };
+      this.#t.firmThreads.set(firmId, tables);
+    }
+    return tables;
+  }
+
   findThreadsByKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
     return this.#op(() => {
       const found = new Map<string, string>();
+      const tables = this.#t.firmThreads.get(firmId);
+      if (tables === undefined) return found;
       for (const key of keys) {
-        const cell = this.#t.threadKeys.get(firmKey(firmId, key));
+        const cell = tables.keys.get(key);
         if (cell !== undefined) found.set(key, cell.threadId);
       }
       return found;
@@ -903,19 +932,26 @@ export class MemoryStore implements Store {
   #attachKeys(log: UndoLog, firmId: string, threadId: string, keys: readonly string[]): ThreadKeyConflict[] {
     const cell = this.#t.threadCells.get(threadId)!;
     const conflicts: ThreadKeyConflict[] = [];
-    const threadKeys = this.#t.threadKeys;
-    for (const key of new Set(keys)) {
-      const entry = firmKey(firmId, key);
-      const owner = threadKeys.get(entry);
+    const threadKeys = this.#firmThreads(firmId).keys;
+    // One undo step for the whole call rather than one per key: a page attaches thousands.
+    const added: string[] = [];
+    for (const key of keys) {
+      const owner = threadKeys.get(key);
       if (owner === undefined) {
-        threadKeys.set(entry, cell);
-        cell.keys.add(entry);
-        log.push(() => {
-          threadKeys.delete(entry);
-          cell.keys.delete(entry);
-        });
-      } else if (owner !== cell) conflicts.push({ key, threadId: owner.threadId });
+        threadKeys.set(key, cell);
+        cell.keys.add(key);
+        added.push(key);
+      } else if (owner !== cell) {
+        if (!conflicts.some((c) => c.key === key)) conflicts.push({ key, threadId: owner.threadId });
+      }
     }
+    if (added.length > 0)
+      log.push(() => {
+        for (const key of added) {
+          threadKeys.delete(key);
+          cell.keys.delete(key);
+        }
+      });
     return conflicts;
   }
 
@@ -939,10 +975,11 @@ export class MemoryStore implements Store {
       const cells = [survivorId, ...merged].map((id) => this.#t.threadCells.get(id)!);
       const size = (cell: ThreadCell) => cell.keys.size + cell.rows.size;
       const kept = cells.reduce((largest, cell) => (size(cell) > size(largest) ? cell : largest));
+      const threadKeys = this.#firmThreads(firmId).keys;
       for (const cell of cells) {
         if (cell === kept) continue;
         for (const key of cell.keys) {
-          this.#put(log, this.#t.threadKeys, key, kept);
+          this.#put(log, threadKeys, key, kept);
           addTo(log, kept.keys, key);
         }
         for (const row of cell.rows) {
@@ -993,17 +1030,18 @@ export class MemoryStore implements Store {
 
   /** Each probe reads only its key's rows within the window (binary search on the dates). */
   findSubjectThreads(firmId: string, probes: readonly SubjectEntry[], windowMs: number): Promise<string[][]> {
-    return this.#op(() =>
-      probes.map((probe) => {
+    return this.#op(() => {
+      const subjects = this.#t.firmThreads.get(firmId)?.subjects;
+      return probes.map((probe) => {
         const at = probe.at.getTime();
-        const bucket = this.#t.subjects.get(firmKey(firmId, probe.key));
+        const bucket = subjects?.get(probe.key);
         if (bucket === undefined || Number.isNaN(at)) return [];
         const found: string[] = [];
         threadsWithin(bucket.open, at - windowMs, at + windowMs, found);
         if (probe.open) threadsWithin(bucket.closed, at - windowMs, at + windowMs, found);
         return found.length > 1 ? found.sort(compare) : found;
-      }),
-    );
+      });
+    });
   }
 
   addSubjectEntries(firmId: string, threadId: string, entries: readonly SubjectEntry[]): Promise<void> {
@@ -1020,14 +1058,19 @@ export class MemoryStore implements Store {
    */
   #addSubjectRows(log: UndoLog, firmId: string, threadId: string, entries: readonly SubjectEntry[]): void {
     const cell = this.#t.threadCells.get(threadId)!;
+    const subjects = this.#firmThreads(firmId).subjects;
+    // One undo step for the whole call: the rows it inserted (with where), the buckets it created.
+    const added: SubjectRow[] = [];
+    const indexes: number[] = [];
+    const created: string[] = [];
     for (const entry of entries) {
       const at = entry.at.getTime();
       if (Number.isNaN(at)) continue;
-      const key = firmKey(firmId, entry.key);
-      let bucket = this.#t.subjects.get(key);
+      let bucket = subjects.get(entry.key);
       if (bucket === undefined) {
-        bucket = { key, open: [], closed: [] };
-        this.#put(log, this.#t.subjects, key, bucket);
+        bucket = { key: entry.key, open: [], closed: [] };
+        subjects.set(entry.key, bucket);
+        created.push(entry.key);
       }
       const rows = entry.open ? bucket.open : bucket.closed;
       const row: SubjectRow = { bucket, at, open: entry.open, cell };
@@ -1035,15 +1078,22 @@ export class MemoryStore implements Store {
       if (index === rows.length) rows.push(row);
       else rows.splice(index, 0, row);
       cell.rows.add(row);
-      // The undo log runs newest first, so the row is still at `index` when this runs.
-      log.push(() => {
-        rows.splice(index, 1);
-        cell.rows.delete(row);
-      });
+      added.push(row);
+      indexes.push(index);
     }
+    if (added.length === 0) return;
+    log.push(() => {
+      // Newest first, so each row is still at the index it was inserted at.
+      for (let i = added.length - 1; i >= 0; i--) {
+        const row = added[i]!;
+        (row.open ? row.bucket.open : row.bucket.closed).splice(indexes[i]!, 1);
+        cell.rows.delete(row);
+      }
+      for (const key of created) subjects.delete(key);
+    });
   }
 
-  #removeSubjectRow(log: UndoLog, row: SubjectRow): void {
+  #removeSubjectRow(log: UndoLog, subjects: Map<string, SubjectBucket>, row: SubjectRow): void {
     const bucket = row.bucket;
     const rows = row.open ? bucket.open : bucket.closed;
     let index = firstFrom(rows, row.at);
@@ -1051,7 +1101,7 @@ export class MemoryStore implements Store {
     rows.splice(index, 1);
     log.push(() => rows.splice(index, 0, row));
     deleteFrom(log, row.cell.rows, row);
-    if (bucket.open.length === 0 && bucket.closed.length === 0) this.#del(log, this.#t.subjects, bucket.key);
+    if (bucket.open.length === 0 && bucket.closed.length === 0) this.#del(log, subjects, bucket.key);
   }
 
   /** Puts a message row, keeping the thread -> messages index. */
@@ -1218,31 +1268,29 @@ export class MemoryStore implements Store {
         if (!this.#threadExists(firmId, threadId)) continue;
         if ((this.#t.threadMessages.get(threadId)?.size ?? 0) === 0) emptied.add(threadId);
       }
-      const detach = (entry: string) => {
-        const cell = this.#t.threadKeys.get(entry);
+      const { keys: threadKeys, subjects } = this.#firmThreads(firmId);
+      const detach = (key: string) => {
+        const cell = threadKeys.get(key);
         if (cell === undefined) return;
-        this.#del(log, this.#t.threadKeys, entry);
-        deleteFrom(log, cell.keys, entry);
+        this.#del(log, threadKeys, key);
+        deleteFrom(log, cell.keys, key);
         removed.keys += 1;
       };
-      for (const key of new Set(traces.keys)) detach(k(firmId, key));
+      for (const key of new Set(traces.keys)) detach(key);
       for (const threadId of emptied)
-        for (const entry of [...this.#t.threadCells.get(threadId)!.keys]) detach(entry);
+        for (const key of [...this.#t.threadCells.get(threadId)!.keys]) detach(key);
       const suffixes = traces.participants.map((address) => `:${address}`);
       if (suffixes.length > 0) {
-        const prefix = k(firmId, "");
-        for (const [key, bucket] of [...this.#t.subjects]) {
-          if (!key.startsWith(prefix)) continue;
-          const subjectKey = key.slice(prefix.length);
-          if (!suffixes.some((suffix) => subjectKey.endsWith(suffix))) continue;
+        for (const [key, bucket] of [...subjects]) {
+          if (!suffixes.some((suffix) => key.endsWith(suffix))) continue;
           for (const row of [...bucket.open, ...bucket.closed]) deleteFrom(log, row.cell.rows, row);
           removed.subjectEntries += bucket.open.length + bucket.closed.length;
-          this.#del(log, this.#t.subjects, key);
+          this.#del(log, subjects, key);
         }
       }
       for (const threadId of emptied) {
         for (const row of [...this.#t.threadCells.get(threadId)!.rows]) {
-          this.#removeSubjectRow(log, row);
+          this.#removeSubjectRow(log, subjects, row);
           removed.subjectEntries += 1;
         }
       }
