@@ -19,6 +19,7 @@ export function storableText(text: string): string {
 }
 
 /** Any character that may make a string unstorable: U+0000 or any surrogate, paired or not. */
+// eslint-disable-next-line no-control-regex -- U+0000 is one of the characters looked for
 const suspect = /[\u0000\uD800-\uDFFF]/;
 
 /** True when a store can hold the string as it is. */
