@@ -42,7 +42,9 @@ function allStorable(value: unknown, depth: number): boolean {
     for (const item of value as unknown[]) if (!allStorable(item, depth + 1)) return false;
     return true;
   }
-  for (const key of Object.keys(value)) {
+  // `for...in` also walks inherited enumerable keys, which `collect` does not: at worst that
+  // sends a value to `collect`, which then finds nothing. It saves a key array per object.
+  for (const key in value) {
     if (!isStorableText(key)) return false;
     if (!allStorable((value as Record<string, unknown>)[key], depth + 1)) return false;
   }

@@ -137,7 +137,10 @@ export async function threadPage(
   // and to the attach calls (a string's hash is computed once), and the entries probed are the
   // entries indexed.
   const links: string[][] = [];
-  const linkKeys = new Set<string>();
+  // Each link key of the page, with the node that names it first (message i is node i). A key
+  // only known copies name gets its first copy's node once threads are numbered (-1 until then),
+  // and a key handed to the store for attaching is marked -2.
+  const firstByKey = new Map<string, number>();
   // Every subject entry of the page: a new message's (owner: its index) or a known copy's
   // (owner: its thread).
   const probes: SubjectEntry[] = [];
@@ -146,7 +149,7 @@ export async function threadPage(
     const message = messages[index]!;
     const keys = threadKeys(message);
     links.push(keys);
-    for (const key of keys) linkKeys.add(key);
+    for (const key of keys) if (!firstByKey.has(key)) firstByKey.set(key, index);
     if (Number.isNaN(message.date.getTime())) continue;
     const open = usesSubjectFallback(message);
     for (const key of subjectKeys(message)) {
@@ -155,7 +158,7 @@ export async function threadPage(
     }
   }
   for (const copy of knownCopies) {
-    for (const key of copy.keys) linkKeys.add(key);
+    for (const key of copy.keys) if (!firstByKey.has(key)) firstByKey.set(key, -1);
     for (const entry of copy.subjects ?? []) {
       if (Number.isNaN(entry.at.getTime())) continue;
       probes.push(entry);
@@ -163,8 +166,8 @@ export async function threadPage(
     }
   }
   const [keyThreads, subjectThreads] = await Promise.all([
-    linkKeys.size > 0
-      ? tx.findThreadsByKeys(firmId, [...linkKeys])
+    firstByKey.size > 0
+      ? tx.findThreadsByKeys(firmId, [...firstByKey.keys()])
       : Promise.resolve(new Map<string, ThreadId>()),
     probes.length > 0
       ? tx.findSubjectThreads(firmId, probes, subjectWindowMs)
@@ -180,13 +183,12 @@ export async function threadPage(
     if (node === undefined) threadNodes.set(threadId, (node = components.add()));
     return node;
   };
-  const firstByKey = new Map<string, number>();
   const link = (node: number, key: string) => {
     const existing = keyThreads.get(key);
     if (existing !== undefined) components.union(threadNode(existing), node);
-    const first = firstByKey.get(key);
-    if (first === undefined) firstByKey.set(key, node);
-    else components.union(first, node);
+    const first = firstByKey.get(key)!;
+    if (first === -1) firstByKey.set(key, node);
+    else if (first !== node) components.union(first, node);
   };
   links.forEach((keys, node) => {
     for (const key of keys) link(node, key);
@@ -256,22 +258,21 @@ export async function threadPage(
   const threadOfNode: ThreadId[] = [];
   for (let node = 0; node < messages.length; node++)
     threadOfNode.push(threadOfRoot.get(components.find(node))!);
-  // The keys no thread has yet, each once: a key two messages of the page share put them in one
-  // component, so the first one's thread is every one's.
+  // The keys no thread has yet, each once, by the node that named it first: nodes sharing a key
+  // are in one component, so the first one's thread is every one's.
   const pendingKeys = new Map<ThreadId, string[]>();
-  const pending = new Set<string>();
-  const addKeys = (threadId: ThreadId, keys: readonly string[]) => {
+  const addKeys = (threadId: ThreadId, node: number, keys: readonly string[]) => {
     let list: string[] | undefined;
     for (const key of keys) {
-      if (keyThreads.has(key) || pending.has(key)) continue;
-      pending.add(key);
+      if (firstByKey.get(key) !== node || keyThreads.has(key)) continue;
+      firstByKey.set(key, -2);
       list ??= pendingKeys.get(threadId);
       if (list === undefined) pendingKeys.set(threadId, (list = []));
       list.push(key);
     }
   };
-  links.forEach((keys, node) => addKeys(threadOfNode[node]!, keys));
-  for (const copy of knownCopies) addKeys(resolve(copy.threadId), copy.keys);
+  links.forEach((keys, node) => addKeys(threadOfNode[node]!, node, keys));
+  for (const copy of knownCopies) addKeys(resolve(copy.threadId), threadNode(copy.threadId), copy.keys);
 
   // Every thread's new keys in one call. Under the firm's lock no other page can have taken
   // these keys; a conflict would mean a writer that does not lock, and the two threads are then
