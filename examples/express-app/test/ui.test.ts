@@ -333,7 +333,11 @@ describe("web UI on the demo: threads, message frames, mailbox settings", () => 
     const threadHref = /href="(\/accounts\/[^"]+\/email\/threads\/[^"]+)"/.exec(list)![1]!;
     // H5: the Sent view lists threads with a message the firm sent; Inbox+ has every client thread.
     const bakeryId = demo.accounts.bakery.account.id;
-    const sentView = (await agent.get(`/accounts/${bakeryId}/email?view=sent`).expect(200)).text;
+    // The Sent folder may be synced after the INBOX: wait for it too.
+    const sentView = await until(async () => {
+      const page = (await agent.get(`/accounts/${bakeryId}/email?view=sent`).expect(200)).text;
+      return page.includes("Q3 VAT return: receipts attached") ? page : undefined;
+    }, "the bakery's sent thread");
     expect(sentView).toContain("Q3 VAT return: receipts attached");
     expect((await agent.get(`/accounts/${accountId}/email?view=sent`).expect(200)).text).toContain(
       "No threads yet.",

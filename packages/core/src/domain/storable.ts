@@ -18,9 +18,37 @@ export function storableText(text: string): string {
   return result;
 }
 
+/** Any character that may make a string unstorable: U+0000 or any surrogate, paired or not. */
+// eslint-disable-next-line no-control-regex -- U+0000 is one of the characters looked for
+const suspect = /[\u0000\uD800-\uDFFF]/;
+
 /** True when a store can hold the string as it is. */
 export function isStorableText(text: string): boolean {
+  // One scan settles almost every string (no NUL, no surrogate at all); only the rest need the
+  // pairing check.
+  if (!suspect.test(text)) return true;
   return !text.includes("\u0000") && !loneSurrogate.test(text);
+}
+
+/**
+ * True when every string in `value` (as {@link collect} walks it) is storable. It builds no field
+ * names, so the common case (nothing to report) costs one scan of each string; only a value that
+ * fails it is walked again to name its fields.
+ */
+function allStorable(value: unknown, depth: number): boolean {
+  if (typeof value === "string") return isStorableText(value);
+  if (typeof value !== "object" || value === null || value instanceof Date || depth > 32) return true;
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) if (!allStorable(item, depth + 1)) return false;
+    return true;
+  }
+  // `for...in` also walks inherited enumerable keys, which `collect` does not: at worst that
+  // sends a value to `collect`, which then finds nothing. It saves a key array per object.
+  for (const key in value) {
+    if (!isStorableText(key)) return false;
+    if (!allStorable((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 const maxIssues = 10;
@@ -54,6 +82,7 @@ function collect(value: unknown, field: string, issues: ValidationIssue[], depth
 /** The fields of `value` (strings anywhere inside it) that no store can hold. */
 export function unstorableIssues(value: unknown, field = ""): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
+  if (allStorable(value, 0)) return issues;
   collect(value, field, issues, 0);
   return issues;
 }

@@ -158,12 +158,25 @@ export const subjectWindowMs = 30 * 24 * 60 * 60 * 1000;
  * conversations. Two messages (or copies) sharing a key are in one thread.
  */
 export function threadKeys(message: ThreadingMessage): string[] {
-  const keys = new Set<string>();
-  if (message.messageId) keys.add(`mid:${message.messageId}`);
-  for (const id of message.inReplyTo) keys.add(`mid:${id}`);
-  for (const id of message.references) keys.add(`mid:${id}`);
-  for (const thread of message.providerThreads) keys.add(`pt:${thread.mailboxId}:${thread.threadId}`);
-  return [...keys];
+  const count =
+    (message.messageId ? 1 : 0) +
+    message.inReplyTo.length +
+    message.references.length +
+    message.providerThreads.length;
+  // Most messages have a handful of keys, for which a linear check beats building a set; a long
+  // References header gets the set.
+  const keys: string[] = [];
+  const seen = count > 16 ? new Set<string>() : undefined;
+  const add = (key: string) => {
+    if (seen ? seen.has(key) : keys.includes(key)) return;
+    seen?.add(key);
+    keys.push(key);
+  };
+  if (message.messageId) add(`mid:${message.messageId}`);
+  for (const id of message.inReplyTo) add(`mid:${id}`);
+  for (const id of message.references) add(`mid:${id}`);
+  for (const thread of message.providerThreads) add(`pt:${thread.mailboxId}:${thread.threadId}`);
+  return keys;
 }
 
 /**

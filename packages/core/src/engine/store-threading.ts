@@ -133,26 +133,32 @@ export async function threadPage(
     return { threadOf: new Map(), resolve, merges };
   await tx.lockThreads(firmId);
 
-  const prepared = messages.map((message) => ({
-    message,
-    links: threadKeys(message),
-    subjects: Number.isNaN(message.date.getTime()) ? [] : subjectKeys(message),
-    open: usesSubjectFallback(message),
-  }));
-  const linkKeys = new Set<string>();
-  for (const p of prepared) for (const key of p.links) linkKeys.add(key);
-  for (const copy of knownCopies) for (const key of copy.keys) linkKeys.add(key);
+  // Each message's keys and subject entries are built once: the same strings go to the lookups
+  // and to the attach calls (a string's hash is computed once), and the entries probed are the
+  // entries indexed.
+  const links: string[][] = [];
+  // Each link key of the page, with the node that names it first (message i is node i). A key
+  // only known copies name gets its first copy's node once threads are numbered (-1 until then),
+  // and a key handed to the store for attaching is marked -2.
+  const firstByKey = new Map<string, number>();
   // Every subject entry of the page: a new message's (owner: its index) or a known copy's
   // (owner: its thread).
   const probes: SubjectEntry[] = [];
   const probeOwner: Array<number | ThreadId> = [];
-  prepared.forEach((p, index) => {
-    for (const key of p.subjects) {
-      probes.push({ key, at: p.message.date, open: p.open });
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!;
+    const keys = threadKeys(message);
+    links.push(keys);
+    for (const key of keys) if (!firstByKey.has(key)) firstByKey.set(key, index);
+    if (Number.isNaN(message.date.getTime())) continue;
+    const open = usesSubjectFallback(message);
+    for (const key of subjectKeys(message)) {
+      probes.push({ key, at: message.date, open });
       probeOwner.push(index);
     }
-  });
+  }
   for (const copy of knownCopies) {
+    for (const key of copy.keys) if (!firstByKey.has(key)) firstByKey.set(key, -1);
     for (const entry of copy.subjects ?? []) {
       if (Number.isNaN(entry.at.getTime())) continue;
       probes.push(entry);
@@ -160,8 +166,8 @@ export async function threadPage(
     }
   }
   const [keyThreads, subjectThreads] = await Promise.all([
-    linkKeys.size > 0
-      ? tx.findThreadsByKeys(firmId, [...linkKeys])
+    firstByKey.size > 0
+      ? tx.findThreadsByKeys(firmId, [...firstByKey.keys()])
       : Promise.resolve(new Map<string, ThreadId>()),
     probes.length > 0
       ? tx.findSubjectThreads(firmId, probes, subjectWindowMs)
@@ -170,23 +176,22 @@ export async function threadPage(
 
   // Message i of the page is node i; each thread the page reaches gets the next free node.
   const components = new UnionFind();
-  for (let i = 0; i < prepared.length; i++) components.add();
+  for (let i = 0; i < messages.length; i++) components.add();
   const threadNodes = new Map<ThreadId, number>();
   const threadNode = (threadId: ThreadId): number => {
     let node = threadNodes.get(threadId);
     if (node === undefined) threadNodes.set(threadId, (node = components.add()));
     return node;
   };
-  const firstByKey = new Map<string, number>();
   const link = (node: number, key: string) => {
     const existing = keyThreads.get(key);
     if (existing !== undefined) components.union(threadNode(existing), node);
-    const first = firstByKey.get(key);
-    if (first === undefined) firstByKey.set(key, node);
-    else components.union(first, node);
+    const first = firstByKey.get(key)!;
+    if (first === -1) firstByKey.set(key, node);
+    else if (first !== node) components.union(first, node);
   };
-  prepared.forEach((p, node) => {
-    for (const key of p.links) link(node, key);
+  links.forEach((keys, node) => {
+    for (const key of keys) link(node, key);
   });
   for (const copy of knownCopies) {
     const node = threadNode(copy.threadId);
@@ -243,46 +248,42 @@ export async function threadPage(
   }
   // Components with no existing thread start new ones, created in one call.
   const newRoots = new Set<number>();
-  for (let node = 0; node < prepared.length; node++) {
+  for (let node = 0; node < messages.length; node++) {
     const root = components.find(node);
     if (!threadOfRoot.has(root)) newRoots.add(root);
   }
   const created = await tx.createThreads(firmId, newRoots.size);
   [...newRoots].forEach((root, index) => threadOfRoot.set(root, created[index]!));
 
-  const threadOf = new Map<string, ThreadId>();
-  const pendingKeys = new Map<ThreadId, Set<string>>();
-  const pendingSubjects = new Map<ThreadId, SubjectEntry[]>();
-  for (const [node, p] of prepared.entries()) {
-    const threadId = threadOfRoot.get(components.find(node))!;
-    threadOf.set(p.message.id, threadId);
-    const keys = pendingKeys.get(threadId) ?? new Set<string>();
-    for (const key of p.links) if (keyThreads.get(key) === undefined) keys.add(key);
-    pendingKeys.set(threadId, keys);
-    const entries = pendingSubjects.get(threadId) ?? [];
-    for (const key of p.subjects) entries.push({ key, at: p.message.date, open: p.open });
-    pendingSubjects.set(threadId, entries);
-  }
-  for (const copy of knownCopies) {
-    const threadId = resolve(copy.threadId);
-    const keys = pendingKeys.get(threadId) ?? new Set<string>();
-    for (const key of copy.keys) if (keyThreads.get(key) === undefined) keys.add(key);
-    pendingKeys.set(threadId, keys);
-    const entries = pendingSubjects.get(threadId) ?? [];
-    for (const entry of copy.subjects ?? []) if (!Number.isNaN(entry.at.getTime())) entries.push(entry);
-    pendingSubjects.set(threadId, entries);
-  }
+  const threadOfNode: ThreadId[] = [];
+  for (let node = 0; node < messages.length; node++)
+    threadOfNode.push(threadOfRoot.get(components.find(node))!);
+  // The keys no thread has yet, each once, by the node that named it first: nodes sharing a key
+  // are in one component, so the first one's thread is every one's.
+  const pendingKeys = new Map<ThreadId, string[]>();
+  const addKeys = (threadId: ThreadId, node: number, keys: readonly string[]) => {
+    let list: string[] | undefined;
+    for (const key of keys) {
+      if (firstByKey.get(key) !== node || keyThreads.has(key)) continue;
+      firstByKey.set(key, -2);
+      list ??= pendingKeys.get(threadId);
+      if (list === undefined) pendingKeys.set(threadId, (list = []));
+      list.push(key);
+    }
+  };
+  links.forEach((keys, node) => addKeys(threadOfNode[node]!, node, keys));
+  for (const copy of knownCopies) addKeys(resolve(copy.threadId), threadNode(copy.threadId), copy.keys);
 
   // Every thread's new keys in one call. Under the firm's lock no other page can have taken
   // these keys; a conflict would mean a writer that does not lock, and the two threads are then
   // one conversation all the same.
-  const attach = [...pendingKeys].filter(([, keys]) => keys.size > 0);
+  const attach = [...pendingKeys];
   const conflicts =
     attach.length === 0
       ? []
       : await tx.attachThreadKeysBatch(
           firmId,
-          attach.map(([threadId, keys]) => ({ threadId, keys: [...keys] })),
+          attach.map(([threadId, keys]) => ({ threadId, keys })),
         );
   for (const [index, [threadId]] of attach.entries()) {
     const survivor = resolve(threadId);
@@ -295,17 +296,21 @@ export async function threadPage(
       merges.push({ survivorId: survivor, mergedIds: others });
     }
   }
+  // The page's subject entries (the probes themselves), under their threads as they now stand.
   const subjects = new Map<ThreadId, SubjectEntry[]>();
-  for (const [threadId, entries] of pendingSubjects) {
-    if (entries.length === 0) continue;
-    const survivor = resolve(threadId);
-    subjects.set(survivor, [...(subjects.get(survivor) ?? []), ...entries]);
-  }
+  probes.forEach((entry, probe) => {
+    const owner = probeOwner[probe]!;
+    const threadId = resolve(typeof owner === "number" ? threadOfNode[owner]! : owner);
+    const entries = subjects.get(threadId);
+    if (entries === undefined) subjects.set(threadId, [entry]);
+    else entries.push(entry);
+  });
   if (subjects.size > 0)
     await tx.addSubjectEntriesBatch(
       firmId,
       [...subjects].map(([threadId, entries]) => ({ threadId, entries })),
     );
-  for (const [id, threadId] of threadOf) threadOf.set(id, resolve(threadId));
+  const threadOf = new Map<string, ThreadId>();
+  messages.forEach((message, node) => threadOf.set(message.id, resolve(threadOfNode[node]!)));
   return { threadOf, resolve, merges };
 }

@@ -99,8 +99,8 @@ class Tables {
   threads = new Map<string, string>();
   /** Thread id -> what it holds in the thread tables. */
   threadCells = new Map<string, ThreadCell>();
-  /** (firm, thread key) -> the cell of the thread it is attached to. */
-  threadKeys = new Map<string, ThreadCell>();
+  /** Firm -> its thread keys and subject index. */
+  firmThreads = new Map<string, FirmThreads>();
   /** Thread id -> the ids of the messages filed in it, so a merge touches only those. */
   threadMessages = new Map<string, Set<string>>();
   mutes = new Map<string, true>();
@@ -112,8 +112,6 @@ class Tables {
   notificationKeys = new Map<string, string>();
   audit = new Map<string, AuditEntry>();
   outbox = new Map<string, OutboxRow>();
-  /** (firm, subject key) -> the subject entries of H1's third rule, by date. */
-  subjects = new Map<string, SubjectBucket>();
   /** (firm, normalised Message-ID) -> record ids (R5: several messages may share one). */
   messageIds = new Map<string, readonly string[]>();
   /** (firm, mailbox, provider id) -> quarantined message (R2). */
@@ -124,7 +122,19 @@ class Tables {
   pushRegistrations = new Map<string, PushRegistrationRecord & { firmId: string }>();
 }
 
-/** One subject entry of a message (H1's third rule), under its (firm, subject key). */
+/**
+ * One firm's thread tables, looked up by the key as the caller gives it: a table per firm instead
+ * of one table keyed by `firm + key` saves building (and hashing) a new string on every lookup,
+ * and threading looks up several keys per message.
+ */
+interface FirmThreads {
+  /** Thread key -> the cell of the thread it is attached to. */
+  keys: Map<string, ThreadCell>;
+  /** Subject key -> the subject entries of H1's third rule, by date. */
+  subjects: Map<string, SubjectBucket>;
+}
+
+/** One subject entry of a message (H1's third rule), under its subject key. */
 interface SubjectRow {
   /** Its bucket (not the key string: a million rows would each hold a copy). */
   bucket: SubjectBucket;
@@ -132,26 +142,71 @@ interface SubjectRow {
   open: boolean;
   /** Its thread's cell: a merge repoints the rows of the smaller cells only. */
   cell: ThreadCell;
+  /** Erased (R10): left in its cell's list, which skips it, rather than searched for there. */
+  removed: boolean;
 }
 
 /** A subject key's rows, open and closed apart, each sorted by date (equal dates by arrival). */
 interface SubjectBucket {
-  /** Its (firm, subject key). */
+  /** Its subject key. */
   key: string;
-  open: SubjectRow[];
-  closed: SubjectRow[];
+  /** Created with the side's first row. */
+  open: SubjectSide | undefined;
+  closed: SubjectSide | undefined;
 }
+
+/**
+ * The open or the closed rows of a subject key, by date, with how many rows each thread (cell)
+ * has among them. The counts let a probe stop as soon as it has met every thread of the side:
+ * a busy key (a client writing "Invoice" several times a day) has hundreds of rows within 30
+ * days, nearly always of one or two threads, and a probe then reads a few rows, not the window.
+ */
+interface SubjectSide {
+  rows: SubjectRow[];
+  /** While every row of the side is of one thread (the usual case), its cell and row count. */
+  cell: ThreadCell | undefined;
+  count: number;
+  /** Once a second thread has rows here: the row count of each. */
+  cells: Map<ThreadCell, number> | undefined;
+}
+
+const sideOf = (row: SubjectRow): SubjectSide => (row.open ? row.bucket.open : row.bucket.closed)!;
+
+/** Adds `delta` to the count of `cell`'s rows in `side`; a count that reaches zero is removed. */
+function countRow(side: SubjectSide, cell: ThreadCell, delta: number): void {
+  if (side.cells === undefined) {
+    if (side.cell === undefined || side.cell === cell) {
+      side.count += delta;
+      side.cell = side.count === 0 ? undefined : cell;
+      return;
+    }
+    side.cells = new Map([[side.cell, side.count]]);
+    side.cell = undefined;
+    side.count = 0;
+  }
+  const count = (side.cells.get(cell) ?? 0) + delta;
+  if (count === 0) side.cells.delete(cell);
+  else side.cells.set(cell, count);
+}
+
+/** How many threads have rows in the side. */
+const threadCount = (side: SubjectSide): number => side.cells?.size ?? (side.cell === undefined ? 0 : 1);
 
 /**
  * The keys and subject rows of a thread. Keys and rows point to the cell, not to the thread id,
  * so that a merge keeps the largest of the merged cells (renamed to the survivor) and moves only
  * the others' keys and rows into it: a thread's entries move O(log n) times over its life.
+ *
+ * The lists only grow (a rollback pops what its step pushed): a key detached by an erasure (R10)
+ * stays listed but no longer leads to the cell, and an erased row is marked; readers skip both.
+ * Lists instead of sets: a page appends thousands of entries and nearly none is ever removed.
  */
 interface ThreadCell {
   threadId: string;
-  /** Its (firm, thread key) entries. */
-  keys: Set<string>;
-  rows: Set<SubjectRow>;
+  /** Its thread keys: each one whose entry in the key table still leads to this cell. */
+  keys: string[];
+  /** Its subject rows: each one whose `cell` is this cell and that is not `removed`. */
+  rows: SubjectRow[];
 }
 
 type UndoLog = (() => void)[];
@@ -167,6 +222,15 @@ function deleteFrom<V>(log: UndoLog, set: Set<V>, value: V): void {
   log.push(() => set.add(value));
 }
 
+/** Marks an erased subject row, so that its cell's list skips it from now on. */
+function markRemoved(log: UndoLog, row: SubjectRow): void {
+  if (row.removed) return;
+  row.removed = true;
+  log.push(() => {
+    row.removed = false;
+  });
+}
+
 /** The index of the first row dated at or after `at` (rows sorted by date). */
 function firstFrom(rows: readonly SubjectRow[], at: number): number {
   let low = 0;
@@ -179,17 +243,52 @@ function firstFrom(rows: readonly SubjectRow[], at: number): number {
   return low;
 }
 
-/** Adds to `found` the threads of the rows dated from `from` to `to`, inclusive, each once. */
-function threadsWithin(rows: readonly SubjectRow[], from: number, to: number, found: string[]): void {
-  let seen: Set<string> | undefined;
-  for (let i = firstFrom(rows, from); i < rows.length && rows[i]!.at <= to; i++) {
-    const threadId = rows[i]!.cell.threadId;
-    if (found[found.length - 1] === threadId) continue;
-    // Most windows hold a few threads; a busy one switches to a set.
-    if (seen === undefined && found.length > 8) seen = new Set(found);
-    if (seen ? seen.has(threadId) : found.includes(threadId)) continue;
-    found.push(threadId);
-    seen?.add(threadId);
+/**
+ * Adds to `found` the threads of the side's rows dated from `from` to `to`, inclusive, each once
+ * (`found` may already hold threads of the other side). Reads rows in date order until the
+ * window ends or every thread of the side has been met.
+ */
+function threadsWithin(side: SubjectSide | undefined, from: number, to: number, found: FoundThreads): void {
+  if (side === undefined) return;
+  const rows = side.rows;
+  let i = firstFrom(rows, from);
+  if (i === rows.length || rows[i]!.at > to) return;
+  const threads = threadCount(side);
+  let last = rows[i]!.cell;
+  addThread(found, last.threadId);
+  if (threads === 1) return;
+  // The cells met so far; most windows meet a few, a busy one switches to a set.
+  const met: ThreadCell[] = [last];
+  let metSet: Set<ThreadCell> | undefined;
+  for (i += 1; i < rows.length; i++) {
+    const row = rows[i]!;
+    if (row.at > to) break;
+    // Neighbouring rows mostly share a thread: comparing cells skips them without a lookup.
+    if (row.cell === last) continue;
+    last = row.cell;
+    if (metSet === undefined && met.length > 8) metSet = new Set(met);
+    if (metSet ? metSet.has(last) : met.includes(last)) continue;
+    met.push(last);
+    metSet?.add(last);
+    addThread(found, last.threadId);
+    if (met.length === threads) return;
+  }
+}
+
+/** The distinct threads a probe found, in the order met; a set joins once there are more than a few. */
+interface FoundThreads {
+  ids: string[];
+  set: Set<string> | undefined;
+}
+
+function addThread(found: FoundThreads, threadId: string): void {
+  if (found.set === undefined) {
+    if (found.ids.includes(threadId)) return;
+    found.ids.push(threadId);
+    if (found.ids.length > 8) found.set = new Set(found.ids);
+  } else if (!found.set.has(threadId)) {
+    found.set.add(threadId);
+    found.ids.push(threadId);
   }
 }
 
@@ -206,8 +305,6 @@ function firstAfter(rows: readonly SubjectRow[], at: number): number {
 }
 
 const k = (...parts: string[]): string => parts.join("\u0000");
-/** `k(firmId, key)`, without the rest array: thread keys and subject keys are looked up per message. */
-const firmKey = (firmId: string, key: string): string => `${firmId}\u0000${key}`;
 
 function conflict(message: string, details: Record<string, unknown>): ClientMailError {
   return new ClientMailError("conflict", message, { details });
@@ -873,7 +970,7 @@ export class MemoryStore implements Store {
   #newThread(log: UndoLog, firmId: string): string {
     const id = this.#newId();
     this.#put(log, this.#t.threads, id, firmId);
-    this.#put(log, this.#t.threadCells, id, { threadId: id, keys: new Set(), rows: new Set() });
+    this.#put(log, this.#t.threadCells, id, { threadId: id, keys: [], rows: [] });
     return id;
   }
 
@@ -881,11 +978,26 @@ export class MemoryStore implements Store {
     return this.#t.threads.get(threadId) === firmId;
   }
 
+  /**
+   * The firm's thread tables, created empty on first use. Creating them is not undone: empty
+   * tables hold nothing a rollback would have to take back.
+   */
+  #firmThreads(firmId: string): FirmThreads {
+    let tables = this.#t.firmThreads.get(firmId);
+    if (tables === undefined) {
+      tables = { keys: new Map(), subjects: new Map() };
+      this.#t.firmThreads.set(firmId, tables);
+    }
+    return tables;
+  }
+
   findThreadsByKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
     return this.#op(() => {
       const found = new Map<string, string>();
+      const tables = this.#t.firmThreads.get(firmId);
+      if (tables === undefined) return found;
       for (const key of keys) {
-        const cell = this.#t.threadKeys.get(firmKey(firmId, key));
+        const cell = tables.keys.get(key);
         if (cell !== undefined) found.set(key, cell.threadId);
       }
       return found;
@@ -903,19 +1015,25 @@ export class MemoryStore implements Store {
   #attachKeys(log: UndoLog, firmId: string, threadId: string, keys: readonly string[]): ThreadKeyConflict[] {
     const cell = this.#t.threadCells.get(threadId)!;
     const conflicts: ThreadKeyConflict[] = [];
-    const threadKeys = this.#t.threadKeys;
-    for (const key of new Set(keys)) {
-      const entry = firmKey(firmId, key);
-      const owner = threadKeys.get(entry);
+    const threadKeys = this.#firmThreads(firmId).keys;
+    // One undo step for the whole call rather than one per key: a page attaches thousands.
+    const added: string[] = [];
+    for (const key of keys) {
+      const owner = threadKeys.get(key);
       if (owner === undefined) {
-        threadKeys.set(entry, cell);
-        cell.keys.add(entry);
-        log.push(() => {
-          threadKeys.delete(entry);
-          cell.keys.delete(entry);
-        });
-      } else if (owner !== cell) conflicts.push({ key, threadId: owner.threadId });
+        threadKeys.set(key, cell);
+        cell.keys.push(key);
+        added.push(key);
+      } else if (owner !== cell) {
+        if (!conflicts.some((c) => c.key === key)) conflicts.push({ key, threadId: owner.threadId });
+      }
     }
+    if (added.length > 0)
+      log.push(() => {
+        // Later steps were undone first, so this call's keys are the list's last ones.
+        cell.keys.length -= added.length;
+        for (const key of added) threadKeys.delete(key);
+      });
     return conflicts;
   }
 
@@ -937,21 +1055,34 @@ export class MemoryStore implements Store {
         this.#del(log, this.#t.threadMessages, id);
       }
       const cells = [survivorId, ...merged].map((id) => this.#t.threadCells.get(id)!);
-      const size = (cell: ThreadCell) => cell.keys.size + cell.rows.size;
+      const size = (cell: ThreadCell) => cell.keys.length + cell.rows.length;
       const kept = cells.reduce((largest, cell) => (size(cell) > size(largest) ? cell : largest));
+      const threadKeys = this.#firmThreads(firmId).keys;
       for (const cell of cells) {
         if (cell === kept) continue;
-        for (const key of cell.keys) {
-          this.#put(log, this.#t.threadKeys, key, kept);
-          addTo(log, kept.keys, key);
-        }
-        for (const row of cell.rows) {
+        const keys = cell.keys.filter((key) => threadKeys.get(key) === cell);
+        const rows = cell.rows.filter((row) => row.cell === cell && !row.removed);
+        for (const key of keys) threadKeys.set(key, kept);
+        for (const key of keys) kept.keys.push(key);
+        for (const row of rows) {
           row.cell = kept;
-          log.push(() => {
-            row.cell = cell;
-          });
-          addTo(log, kept.rows, row);
+          const side = sideOf(row);
+          countRow(side, cell, -1);
+          countRow(side, kept, 1);
+          kept.rows.push(row);
         }
+        // The merged cell's own lists are left as they were, for this undo step to point back to.
+        log.push(() => {
+          kept.rows.length -= rows.length;
+          for (const row of rows) {
+            row.cell = cell;
+            const side = sideOf(row);
+            countRow(side, kept, -1);
+            countRow(side, cell, 1);
+          }
+          kept.keys.length -= keys.length;
+          for (const key of keys) threadKeys.set(key, cell);
+        });
       }
       const keptId = kept.threadId;
       if (keptId !== survivorId) {
@@ -993,17 +1124,18 @@ export class MemoryStore implements Store {
 
   /** Each probe reads only its key's rows within the window (binary search on the dates). */
   findSubjectThreads(firmId: string, probes: readonly SubjectEntry[], windowMs: number): Promise<string[][]> {
-    return this.#op(() =>
-      probes.map((probe) => {
+    return this.#op(() => {
+      const subjects = this.#t.firmThreads.get(firmId)?.subjects;
+      return probes.map((probe) => {
         const at = probe.at.getTime();
-        const bucket = this.#t.subjects.get(firmKey(firmId, probe.key));
+        const bucket = subjects?.get(probe.key);
         if (bucket === undefined || Number.isNaN(at)) return [];
-        const found: string[] = [];
+        const found: FoundThreads = { ids: [], set: undefined };
         threadsWithin(bucket.open, at - windowMs, at + windowMs, found);
         if (probe.open) threadsWithin(bucket.closed, at - windowMs, at + windowMs, found);
-        return found.length > 1 ? found.sort(compare) : found;
-      }),
-    );
+        return found.ids.length > 1 ? found.ids.sort(compare) : found.ids;
+      });
+    });
   }
 
   addSubjectEntries(firmId: string, threadId: string, entries: readonly SubjectEntry[]): Promise<void> {
@@ -1020,38 +1152,68 @@ export class MemoryStore implements Store {
    */
   #addSubjectRows(log: UndoLog, firmId: string, threadId: string, entries: readonly SubjectEntry[]): void {
     const cell = this.#t.threadCells.get(threadId)!;
+    const subjects = this.#firmThreads(firmId).subjects;
+    // One undo step for the whole call: the rows it inserted (with where), the buckets it created.
+    const added: SubjectRow[] = [];
+    const indexes: number[] = [];
+    const created: string[] = [];
     for (const entry of entries) {
       const at = entry.at.getTime();
       if (Number.isNaN(at)) continue;
-      const key = firmKey(firmId, entry.key);
-      let bucket = this.#t.subjects.get(key);
+      let bucket = subjects.get(entry.key);
       if (bucket === undefined) {
-        bucket = { key, open: [], closed: [] };
-        this.#put(log, this.#t.subjects, key, bucket);
+        bucket = { key: entry.key, open: undefined, closed: undefined };
+        subjects.set(entry.key, bucket);
+        created.push(entry.key);
       }
-      const rows = entry.open ? bucket.open : bucket.closed;
-      const row: SubjectRow = { bucket, at, open: entry.open, cell };
+      let side = entry.open ? bucket.open : bucket.closed;
+      if (side === undefined) {
+        // Not undone: an empty side answers every probe as no side does.
+        side = { rows: [], cell: undefined, count: 0, cells: undefined };
+        if (entry.open) bucket.open = side;
+        else bucket.closed = side;
+      }
+      const rows = side.rows;
+      const row: SubjectRow = { bucket, at, open: entry.open, cell, removed: false };
       const index = firstAfter(rows, at);
       if (index === rows.length) rows.push(row);
       else rows.splice(index, 0, row);
-      cell.rows.add(row);
-      // The undo log runs newest first, so the row is still at `index` when this runs.
-      log.push(() => {
-        rows.splice(index, 1);
-        cell.rows.delete(row);
-      });
+      countRow(side, cell, 1);
+      cell.rows.push(row);
+      added.push(row);
+      indexes.push(index);
     }
+    if (added.length === 0) return;
+    log.push(() => {
+      // Newest first, so each row is still at the index it was inserted at.
+      for (let i = added.length - 1; i >= 0; i--) {
+        const row = added[i]!;
+        const side = sideOf(row);
+        side.rows.splice(indexes[i]!, 1);
+        countRow(side, cell, -1);
+      }
+      // Later steps were undone first, so this call's rows are the list's last ones.
+      cell.rows.length -= added.length;
+      for (const key of created) subjects.delete(key);
+    });
   }
 
-  #removeSubjectRow(log: UndoLog, row: SubjectRow): void {
+  #removeSubjectRow(log: UndoLog, subjects: Map<string, SubjectBucket>, row: SubjectRow): void {
     const bucket = row.bucket;
-    const rows = row.open ? bucket.open : bucket.closed;
+    const side = sideOf(row);
+    const rows = side.rows;
     let index = firstFrom(rows, row.at);
     while (rows[index] !== row) index += 1;
     rows.splice(index, 1);
-    log.push(() => rows.splice(index, 0, row));
-    deleteFrom(log, row.cell.rows, row);
-    if (bucket.open.length === 0 && bucket.closed.length === 0) this.#del(log, this.#t.subjects, bucket.key);
+    const cell = row.cell;
+    countRow(side, cell, -1);
+    log.push(() => {
+      rows.splice(index, 0, row);
+      countRow(side, cell, 1);
+    });
+    markRemoved(log, row);
+    if ((bucket.open?.rows.length ?? 0) === 0 && (bucket.closed?.rows.length ?? 0) === 0)
+      this.#del(log, subjects, bucket.key);
   }
 
   /** Puts a message row, keeping the thread -> messages index. */
@@ -1218,31 +1380,33 @@ export class MemoryStore implements Store {
         if (!this.#threadExists(firmId, threadId)) continue;
         if ((this.#t.threadMessages.get(threadId)?.size ?? 0) === 0) emptied.add(threadId);
       }
-      const detach = (entry: string) => {
-        const cell = this.#t.threadKeys.get(entry);
-        if (cell === undefined) return;
-        this.#del(log, this.#t.threadKeys, entry);
-        deleteFrom(log, cell.keys, entry);
+      const { keys: threadKeys, subjects } = this.#firmThreads(firmId);
+      const detach = (key: string) => {
+        if (!threadKeys.has(key)) return;
+        this.#del(log, threadKeys, key);
         removed.keys += 1;
       };
-      for (const key of new Set(traces.keys)) detach(k(firmId, key));
-      for (const threadId of emptied)
-        for (const entry of [...this.#t.threadCells.get(threadId)!.keys]) detach(entry);
+      for (const key of new Set(traces.keys)) detach(key);
+      for (const threadId of emptied) {
+        const cell = this.#t.threadCells.get(threadId)!;
+        // Its list may still name a key detached earlier and since attached elsewhere.
+        for (const key of cell.keys) if (threadKeys.get(key) === cell) detach(key);
+      }
       const suffixes = traces.participants.map((address) => `:${address}`);
       if (suffixes.length > 0) {
-        const prefix = k(firmId, "");
-        for (const [key, bucket] of [...this.#t.subjects]) {
-          if (!key.startsWith(prefix)) continue;
-          const subjectKey = key.slice(prefix.length);
-          if (!suffixes.some((suffix) => subjectKey.endsWith(suffix))) continue;
-          for (const row of [...bucket.open, ...bucket.closed]) deleteFrom(log, row.cell.rows, row);
-          removed.subjectEntries += bucket.open.length + bucket.closed.length;
-          this.#del(log, this.#t.subjects, key);
+        for (const [key, bucket] of [...subjects]) {
+          if (!suffixes.some((suffix) => key.endsWith(suffix))) continue;
+          for (const side of [bucket.open, bucket.closed]) {
+            for (const row of side?.rows ?? []) markRemoved(log, row);
+            removed.subjectEntries += side?.rows.length ?? 0;
+          }
+          this.#del(log, subjects, key);
         }
       }
       for (const threadId of emptied) {
-        for (const row of [...this.#t.threadCells.get(threadId)!.rows]) {
-          this.#removeSubjectRow(log, row);
+        const cell = this.#t.threadCells.get(threadId)!;
+        for (const row of cell.rows.filter((r) => r.cell === cell && !r.removed)) {
+          this.#removeSubjectRow(log, subjects, row);
           removed.subjectEntries += 1;
         }
       }

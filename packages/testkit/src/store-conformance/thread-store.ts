@@ -384,6 +384,79 @@ export function threadStoreConformance(
         expect(found[14]).toEqual([]);
       });
 
+      it("H1: a busy key (hundreds of one thread's entries in the window) still finds a thread with one entry at the window's far edge, through merges, rollbacks and erasure", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "busy-key");
+        const F = seed.firm.id;
+        const hour = 60 * 60 * 1000;
+        const day = 24 * hour;
+        const window = 30 * day;
+        const key = "s:invoice:cleo";
+        const [main, lone, edge, other, late] = (await store.createThreads(F, 5)) as [
+          string,
+          string,
+          string,
+          string,
+          string,
+        ];
+        // 400 open entries of one thread, an hour apart, inserted newest first.
+        await store.addSubjectEntriesBatch(F, [
+          {
+            threadId: main,
+            entries: Array.from({ length: 400 }, (_, i) => ({
+              key,
+              at: new Date(t0.getTime() + (399 - i) * hour),
+              open: true,
+            })),
+          },
+        ]);
+        const open = { key, at: t0, open: true };
+        const closed = { key, at: t0, open: false };
+        expect(await store.findSubjectThreads(F, [open, closed], window)).toEqual([[main], [main]]);
+        // One entry of a thread after the busy ones, one at the window's far edge, a closed one.
+        await store.addSubjectEntries(F, lone, [{ key, at: new Date(t0.getTime() + 20 * day), open: true }]);
+        await store.addSubjectEntries(F, edge, [{ key, at: new Date(t0.getTime() + window), open: true }]);
+        await store.addSubjectEntries(F, other, [{ key, at: new Date(t0.getTime() + hour), open: false }]);
+        const all = [main, lone, edge, other].sort();
+        const allOpen = [main, lone, edge].sort();
+        expect(await store.findSubjectThreads(F, [open, closed], window)).toEqual([all, allOpen]);
+
+        // Merged, the key holds fewer threads; rolled back, as many as before.
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.mergeThreads(F, main, [lone]);
+            expect(await tx.findSubjectThreads(F, [open, closed], window)).toEqual([
+              [main, edge, other].sort(),
+              [main, edge].sort(),
+            ]);
+            await tx.addSubjectEntries(F, other, [
+              { key, at: new Date(t0.getTime() + 2 * hour), open: true },
+            ]);
+            expect(await tx.findSubjectThreads(F, [closed], window)).toEqual([[main, edge, other].sort()]);
+            throw new Error("rolled back");
+          }),
+        ).rejects.toThrow("rolled back");
+        expect(await store.findSubjectThreads(F, [open, closed], window)).toEqual([all, allOpen]);
+
+        // The lone thread merged the other way (its one entry kept, the busy thread's moved).
+        await store.mergeThreads(F, lone, [main]);
+        expect(await store.findSubjectThreads(F, [open, closed], window)).toEqual([
+          [lone, edge, other].sort(),
+          [lone, edge].sort(),
+        ]);
+        // Erasure: emptied threads go with their entries; a participant's entries all go.
+        await store.eraseThreadTraces(F, { threadIds: [other, edge], keys: [], participants: [] });
+        expect(await store.findSubjectThreads(F, [open, closed], window)).toEqual([[lone], [lone]]);
+        await store.eraseThreadTraces(F, { threadIds: [], keys: [], participants: ["cleo"] });
+        expect(await store.findSubjectThreads(F, [open, closed], window)).toEqual([[], []]);
+        // One millisecond past the window does not count.
+        await store.addSubjectEntries(F, late, [
+          { key, at: t0, open: false },
+          { key, at: new Date(t0.getTime() + window + 1), open: true },
+        ]);
+        expect(await store.findSubjectThreads(F, [open, closed], window)).toEqual([[late], []]);
+      });
+
       it("H4, H5: an account lists its threads newest first, each with its messages in order", async () => {
         const { store } = await options.makeStore();
         const seed = await seedFirm(store, "listing");
