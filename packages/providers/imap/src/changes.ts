@@ -202,7 +202,11 @@ export async function* listChanges(
           return await fetchEnvelopes(client, folder.path, diff.uidValidity, uids);
         },
       );
-      for (const envelope of added) known.add(parseProviderId(envelope.providerId)!.uid);
+      for (const envelope of added) {
+        known.add(parseProviderId(envelope.providerId)!.uid);
+        // A size of 0 is what an envelope says when the server did not tell: fetch asks again.
+        if (envelope.size > 0) connection.listedSizes.set(envelope.providerId, envelope.size);
+      }
       const last = start + pageSize >= diff.toList.length;
       if (pending) yield emit(pending, false);
       pending = { added, removed, cursor: commit(last) };
