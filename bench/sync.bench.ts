@@ -142,7 +142,7 @@ async function main(): Promise<void> {
       runs.push({ floor, ours, phase });
       if (rounds > 1)
         console.log(
-          `  round ${round}: floor ${floor.seconds.toFixed(2)} s, backfill ${ours.seconds.toFixed(2)} s ` +
+          `  round ${round}: floor ${floor.seconds.toFixed(2)} s (${(floor.cpuSeconds ?? NaN).toFixed(2)} s CPU), backfill ${ours.seconds.toFixed(2)} s ` +
             `(${phase.cpuSeconds.toFixed(2)} s CPU), ${(ours.seconds / floor.seconds).toFixed(2)}x; load ${loadAverage()}`,
         );
     }

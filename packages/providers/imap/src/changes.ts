@@ -138,7 +138,8 @@ export async function* listChanges(
   options: CallOptions,
 ): AsyncGenerator<ChangePage> {
   const { signal } = options;
-  const { pageSize } = connection.config;
+  const { config } = connection;
+  const pageSize = cursor === undefined ? config.backfillPageSize : config.pageSize;
   const state: CursorState = cursor === undefined ? new Map() : readCursor("imap", cursor, decodeCursor);
   throwIfAborted(signal, "imap");
   const folders = await syncedFolders(connection, { operation: "changes", signal });

@@ -66,7 +66,7 @@ export class ImapConnection {
   readonly listedSizes: ListedSizes;
 
   constructor(readonly config: ResolvedImapSettings) {
-    this.listedSizes = new ListedSizes(4 * config.pageSize);
+    this.listedSizes = new ListedSizes(4 * Math.max(config.pageSize, config.backfillPageSize));
   }
 
   /** A transport that dials `destination` (a vetted address) and nothing else. */

@@ -28,13 +28,20 @@ describe("createImapProvider settings", () => {
   it("T12: names every invalid setting with its value and what was expected", () => {
     let error: unknown;
     try {
-      createImapProvider({ host: "", user: "", port: 0, pageSize: -1, security: "plain" as never });
+      createImapProvider({
+        host: "",
+        user: "",
+        port: 0,
+        pageSize: -1,
+        backfillPageSize: 0,
+        security: "plain" as never,
+      });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ValidationError);
     const fields = (error as ValidationError).issues.map((issue) => issue.field).sort();
-    expect(fields).toEqual(["host", "pageSize", "password", "port", "security", "user"]);
+    expect(fields).toEqual(["backfillPageSize", "host", "pageSize", "password", "port", "security", "user"]);
     expect(JSON.stringify((error as ValidationError).issues)).not.toMatch(/secret/);
     expect(() => createImapProvider({ host: "h", user: "u", password: "p", accessToken: "t" })).toThrow(
       ValidationError,
@@ -341,6 +348,24 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
           .filter((envelope) => envelope !== large && envelope !== gone)
           .map((envelope) => `body ${envelope.subject.slice(1)}`),
       );
+    } finally {
+      await box.done();
+    }
+  });
+
+  it("a full listing uses backfillPageSize, a listing from a cursor pageSize", async () => {
+    const box = await mailbox({ pageSize: 1, backfillPageSize: 2 });
+    try {
+      const append = (i: number) =>
+        box.append(
+          buildConformanceMessage({ messageId: `<s${i}@x.example>`, from: "a@x.example", subject: "s" }),
+        );
+      for (let i = 0; i < 5; i++) await append(i);
+      const backfill = await pagesOf(box.provider, undefined);
+      expect(backfill.map((page) => page.added.length)).toEqual([2, 2, 1]);
+      for (let i = 5; i < 8; i++) await append(i);
+      const delta = await pagesOf(box.provider, last(backfill));
+      expect(delta.map((page) => page.added.length)).toEqual([1, 1, 1]);
     } finally {
       await box.done();
     }
