@@ -37,7 +37,8 @@ export async function measureBaselines(
 export function formatResult(result: BaselineResult): string {
   return (
     `${result.name.padEnd(46)} ${result.messages} msgs (${result.parsed} parsed) in ${result.seconds.toFixed(2)} s` +
-    ` = ${Math.round(result.msgsPerSecond)} msgs/s, peak RSS ${result.peakRssMiB} MiB`
+    ` = ${Math.round(result.msgsPerSecond)} msgs/s, peak RSS ${result.peakRssMiB} MiB` +
+    (result.cpuSeconds === undefined ? "" : `, CPU ${result.cpuSeconds.toFixed(2)} s`)
   );
 }
 

@@ -94,6 +94,9 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
   const snapshotAt = Number(process.env.BENCH_HEAP_SNAPSHOT_AT_MIB ?? 0) * 2 ** 20;
   let snapshotTaken = false;
   const sample = () => {
+    // The RSS alone is cheap to read; the full breakdown (heap statistics) only at a new peak.
+    const rss = process.memoryUsage.rss();
+    if (rss <= sampled && !(snapshotAt > 0 && !snapshotTaken)) return;
     const usage = process.memoryUsage();
     if (snapshotAt > 0 && !snapshotTaken && usage.heapUsed > snapshotAt) {
       snapshotTaken = true;
@@ -106,9 +109,11 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
   };
   const sampler = setInterval(sample, 25);
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const outcome = await sync.syncMailbox(settings.firmId, settings.mailboxId);
   if (queue) await drained(queue);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuAtStart);
   clearInterval(sampler);
   sample();
   await worker?.stop({ timeoutMs: 1_000 });
@@ -118,6 +123,7 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
   return {
     outcome: String(outcome),
     seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     filed,
     spent,
     // maxRSS is in KiB on Linux and macOS.

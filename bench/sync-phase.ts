@@ -29,6 +29,8 @@ export interface SyncPhaseSettings {
 export interface SyncPhaseResult {
   outcome: string;
   seconds: number;
+  /** CPU time (user and system) the sync process used during the sync, in seconds. */
+  cpuSeconds: number;
   /** Client messages filed (created). */
   filed: number;
   /** Time spent waiting on the provider's `changes` and `fetch`, in ms. */

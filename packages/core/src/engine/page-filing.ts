@@ -595,8 +595,11 @@ export class PageFiler {
     const byFallbackKey = new Map<string, FiledMessage>();
     if (fallbackKeys.size > 0) {
       const found = await tx.findMessagesByDedupeKeys(firmId, [...new Set(fallbackKeys.values())]);
+      // One read for all of them, not one per message.
+      const fallbackRecords = found.size > 0 ? await tx.getMessages(firmId, [...found.values()]) : [];
+      const byId = new Map(fallbackRecords.map((record) => [record.id, record]));
       for (const [key, recordId] of found) {
-        const record = await tx.getMessage(firmId, recordId);
+        const record = byId.get(recordId);
         if (record) byFallbackKey.set(key, record);
       }
     }

@@ -47,6 +47,8 @@ export interface BaselineResult {
   msgsPerSecond: number;
   /** Highest resident set size of the process seen during the run, in MiB. */
   peakRssMiB: number;
+  /** CPU time (user and system) the process used during the run, in seconds, when measured. */
+  cpuSeconds?: number | undefined;
 }
 
 const PARSE_BATCH = 64;
@@ -85,9 +87,19 @@ async function measure(
 ): Promise<BaselineResult> {
   const stopSampler = startRssSampler();
   const started = process.hrtime.bigint();
+  const cpuAtStart = process.cpuUsage();
   const { messages, parsed } = await work();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { name, messages, parsed, seconds, msgsPerSecond: messages / seconds, peakRssMiB: stopSampler() };
+  const cpu = process.cpuUsage(cpuAtStart);
+  return {
+    name,
+    messages,
+    parsed,
+    seconds,
+    msgsPerSecond: messages / seconds,
+    peakRssMiB: stopSampler(),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
 }
 
 const messageIdHeader = /^message-id:\s*(<[^>\s]+>)/im;

@@ -138,7 +138,8 @@ export async function* listChanges(
   options: CallOptions,
 ): AsyncGenerator<ChangePage> {
   const { signal } = options;
-  const { pageSize } = connection.config;
+  const { config } = connection;
+  const pageSize = cursor === undefined ? config.backfillPageSize : config.pageSize;
   const state: CursorState = cursor === undefined ? new Map() : readCursor("imap", cursor, decodeCursor);
   throwIfAborted(signal, "imap");
   const folders = await syncedFolders(connection, { operation: "changes", signal });
@@ -202,7 +203,11 @@ export async function* listChanges(
           return await fetchEnvelopes(client, folder.path, diff.uidValidity, uids);
         },
       );
-      for (const envelope of added) known.add(parseProviderId(envelope.providerId)!.uid);
+      for (const envelope of added) {
+        known.add(parseProviderId(envelope.providerId)!.uid);
+        // A size of 0 is what an envelope says when the server did not tell: fetch asks again.
+        if (envelope.size > 0) connection.listedSizes.set(envelope.providerId, envelope.size);
+      }
       const last = start + pageSize >= diff.toList.length;
       if (pending) yield emit(pending, false);
       pending = { added, removed, cursor: commit(last) };

@@ -22,6 +22,7 @@ import {
 } from "@clientmail/provider-utils";
 import { ImapFlow, type ImapFlowOptions, type ImapTransport } from "imapflow";
 import { translateConnectError, translateImapError, type ImapErrorContext } from "./errors.js";
+import { ListedSizes } from "./listed-sizes.js";
 import type { ResolvedImapSettings } from "./settings.js";
 
 /** What one command is part of, for deadlines and error details. */
@@ -58,8 +59,15 @@ export class ImapConnection {
   private client: ImapFlow | undefined;
   private connecting: ConnectAttempt | undefined;
   private closed = false;
+  /**
+   * Sizes the listing learned, for the fetch of the same messages (see {@link ListedSizes}): four
+   * pages' worth, as the engine lists one page ahead of the one it fetches.
+   */
+  readonly listedSizes: ListedSizes;
 
-  constructor(readonly config: ResolvedImapSettings) {}
+  constructor(readonly config: ResolvedImapSettings) {
+    this.listedSizes = new ListedSizes(4 * Math.max(config.pageSize, config.backfillPageSize));
+  }
 
   /** A transport that dials `destination` (a vetted address) and nothing else. */
   private transport(destination: VettedDestination): ImapTransport {

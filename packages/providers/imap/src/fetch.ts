@@ -1,6 +1,6 @@
 /**
- * `fetch`, bounded by bytes (R7). One `UID FETCH (RFC822.SIZE)` per folder first tells each
- * message's size; then
+ * `fetch`, bounded by bytes (R7). Each message's size comes from the listing that just reported it
+ * (see `ListedSizes`) or else from one `UID FETCH (RFC822.SIZE)` per folder; then
  * - a message over `maxMessageBytes` is yielded as `too_large`, never downloaded;
  * - messages up to {@link STREAM_PIECE_BYTES} are fetched whole, several per streamed
  *   `UID FETCH (BODY.PEEK[])`: at most {@link FETCH_CHUNK} messages and {@link FETCH_CHUNK_BYTES}
@@ -144,15 +144,21 @@ async function parsed(
   return await parseRawMessage(spooled, envelope, { area: context.area });
 }
 
-/** Fetches one chunk of small messages whole; delivers what arrived, then reports a per-message refusal. */
-async function* fetchChunk(
+/** What one chunk's content FETCH brought: the messages that arrived, and a per-message refusal. */
+interface LoadedChunk {
+  sources: FetchMessageObject[];
+  refusal: MessageRefusedError | undefined;
+}
+
+/** The content FETCH of one chunk of small messages (one command). */
+async function loadChunk(
   context: FetchContext,
   group: FolderGroup,
   ids: readonly string[],
-): AsyncGenerator<FetchResult> {
+): Promise<LoadedChunk> {
   const uids = ids.map((id) => parseProviderId(id)!.uid).sort(uidCompare);
   const wanted = new Set(uids);
-  const { sources, refusal } = await context.connection.inFolder(
+  return await context.connection.inFolder(
     group.path,
     { operation: "fetch", signal: context.signal },
     async (client: ImapFlow) => {
@@ -191,6 +197,19 @@ async function* fetchChunk(
       return { sources: arrived, refusal };
     },
   );
+}
+
+/**
+ * Fetches one chunk of small messages whole; delivers what arrived, then reports a per-message
+ * refusal. `loaded` is the chunk's FETCH when it was started ahead (see {@link fetchFolder}).
+ */
+async function* fetchChunk(
+  context: FetchContext,
+  group: FolderGroup,
+  ids: readonly string[],
+  loaded?: Promise<LoadedChunk>,
+): AsyncGenerator<FetchResult> {
+  const { sources, refusal } = await (loaded ?? loadChunk(context, group, ids));
   for (const [index, message] of sources.entries()) {
     const source = message.source!;
     // Let go of the chunk's buffers as they are spooled: only the spools stay.
@@ -267,39 +286,92 @@ async function* fetchStreamed(
   yield await parsed(context, group, metadata, spooled, spooled.size);
 }
 
+/**
+ * The sizes of `uids` as the listing reported them, when it reported every one of them: a UID's
+ * size never changes, so the `UID FETCH (RFC822.SIZE)` round trip is spared. A message expunged
+ * since then is simply not answered by the content FETCH.
+ */
+function listedSizesOf(
+  context: FetchContext,
+  group: FolderGroup,
+  uids: readonly number[],
+): Map<number, number> | undefined {
+  const sizes = new Map<number, number>();
+  for (const uid of uids) {
+    const size = context.connection.listedSizes.get(providerIdOf(group.path, group.uidValidity, uid));
+    if (size === undefined) return undefined;
+    sizes.set(uid, size);
+  }
+  return sizes;
+}
+
 /** Plans and fetches the ids of one folder (see the module comment). */
 async function* fetchFolder(
   context: FetchContext,
   group: FolderGroup,
   uids: readonly number[],
 ): AsyncGenerator<FetchResult> {
-  const sizes = await sizesOf(context, group, uids);
+  const sizes = listedSizesOf(context, group, uids) ?? (await sizesOf(context, group, uids));
   const idOf = (uid: number) => providerIdOf(group.path, group.uidValidity, uid);
+  // The plan: each id is set aside as too large, downloaded alone, or fetched in a chunk.
+  type Step =
+    | { kind: "too-large"; id: string; size: number }
+    | { kind: "streamed"; id: string }
+    | { kind: "chunk"; ids: string[] };
+  const steps: Step[] = [];
   let chunk: string[] = [];
   let chunkBytes = 0;
   for (const uid of uids) {
-    throwIfAborted(context.signal, "imap");
     const id = idOf(uid);
     const size = sizes?.get(uid);
     if (sizes && size === undefined) continue; // gone since it was listed
     if (size !== undefined && size > context.limitBytes) {
-      yield tooLarge(id, size, context.limitBytes);
+      steps.push({ kind: "too-large", id, size });
       continue;
     }
     if (size === undefined || size > STREAM_PIECE_BYTES) {
-      yield* isolateFailures([id], () => fetchStreamed(context, group, id));
+      steps.push({ kind: "streamed", id });
       continue;
     }
     if (chunk.length >= FETCH_CHUNK || (chunk.length > 0 && chunkBytes + size > FETCH_CHUNK_BYTES)) {
-      const ids = chunk;
+      steps.push({ kind: "chunk", ids: chunk });
       chunk = [];
       chunkBytes = 0;
-      yield* isolateFailures(ids, (part) => fetchChunk(context, group, part));
     }
     chunk.push(id);
     chunkBytes += size;
   }
-  if (chunk.length > 0) yield* isolateFailures(chunk, (part) => fetchChunk(context, group, part));
+  if (chunk.length > 0) steps.push({ kind: "chunk", ids: chunk });
+  // The next chunk's FETCH is sent while this one is parsed, so the server is not left idle
+  // meanwhile; at most two chunks' bytes are held (R7).
+  let ahead: Promise<LoadedChunk> | undefined;
+  for (const [index, step] of steps.entries()) {
+    throwIfAborted(context.signal, "imap");
+    if (step.kind === "too-large") {
+      yield tooLarge(step.id, step.size, context.limitBytes);
+      continue;
+    }
+    if (step.kind === "streamed") {
+      yield* isolateFailures([step.id], () => fetchStreamed(context, group, step.id));
+      continue;
+    }
+    const loaded = ahead ?? loadChunk(context, group, step.ids);
+    ahead = undefined;
+    const next = steps[index + 1];
+    if (next?.kind === "chunk") {
+      const started = loaded.then(() => loadChunk(context, group, next.ids));
+      // Observed now; a failure is thrown when the next chunk is reached.
+      started.catch(() => undefined);
+      ahead = started;
+    }
+    let first = true;
+    yield* isolateFailures(step.ids, (part) => {
+      // The chunk's own FETCH is used once; a retry of part of it (after a refusal) fetches anew.
+      const use = first && part.length === step.ids.length ? loaded : undefined;
+      first = false;
+      return fetchChunk(context, group, part, use);
+    });
+  }
 }
 
 /**

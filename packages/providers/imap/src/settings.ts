@@ -75,6 +75,12 @@ export interface ImapProviderSettings {
   /** Envelopes per page of `changes` and batch of `search`. Default 500. */
   pageSize?: number | undefined;
   /**
+   * Envelopes per page of a full listing (the first pass, or one after `cursor_expired`): larger
+   * pages mean fewer commands and fewer page commits in a backfill. Default: `pageSize` when that
+   * is set, else 1000.
+   */
+  backfillPageSize?: number | undefined;
+  /**
    * IDLE is ended and re-issued after this long (RFC 2177 advises at most 29 minutes, because
    * servers may log out a client silent for 30). Default 29 minutes.
    */
@@ -117,6 +123,7 @@ export interface ResolvedImapSettings {
   tokenSource: TokenSource | undefined;
   folders: readonly string[];
   pageSize: number;
+  backfillPageSize: number;
   idleRestartMs: number;
   pollIntervalMs: number;
   connectionTimeoutMs: number;
@@ -202,6 +209,7 @@ export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSet
       expected: "a non-empty list of folder paths or special-use names",
     });
   }
+  const pageSize = positiveInteger(issues, "pageSize", settings.pageSize, 500);
   const resolved: ResolvedImapSettings = {
     host: settings.host,
     port,
@@ -215,7 +223,13 @@ export function resolveSettings(settings: ImapProviderSettings): ResolvedImapSet
     accessToken: hasToken ? settings.accessToken : undefined,
     tokenSource: hasSource ? settings.tokenSource : undefined,
     folders,
-    pageSize: positiveInteger(issues, "pageSize", settings.pageSize, 500),
+    pageSize,
+    backfillPageSize: positiveInteger(
+      issues,
+      "backfillPageSize",
+      settings.backfillPageSize,
+      settings.pageSize === undefined ? 1000 : pageSize,
+    ),
     idleRestartMs: positiveInteger(issues, "idleRestartMs", settings.idleRestartMs, IDLE_RESTART_MS),
     pollIntervalMs: positiveInteger(issues, "pollIntervalMs", settings.pollIntervalMs, 60_000),
     connectionTimeoutMs: positiveInteger(issues, "connectionTimeoutMs", settings.connectionTimeoutMs, 30_000),

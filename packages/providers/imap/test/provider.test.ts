@@ -2,7 +2,7 @@
  * IMAP-specific behaviour beyond the shared conformance suite, against a real Dovecot.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClientMailError, ValidationError } from "@clientmail/core";
+import { ClientMailError, ValidationError, isUnreadable } from "@clientmail/core";
 import type { ChangePage, MailProvider } from "@clientmail/core/ports";
 import {
   buildConformanceMessage,
@@ -11,6 +11,7 @@ import {
   type DovecotUser,
 } from "@clientmail/testkit";
 import { createImapProvider } from "../src/index.js";
+import { FETCH_CHUNK } from "../src/fetch.js";
 import { adminConnection, dovecotSkipReason, providerSettings, sharedDovecot } from "./dovecot-fixture.js";
 
 const skip = dovecotSkipReason();
@@ -27,13 +28,20 @@ describe("createImapProvider settings", () => {
   it("T12: names every invalid setting with its value and what was expected", () => {
     let error: unknown;
     try {
-      createImapProvider({ host: "", user: "", port: 0, pageSize: -1, security: "plain" as never });
+      createImapProvider({
+        host: "",
+        user: "",
+        port: 0,
+        pageSize: -1,
+        backfillPageSize: 0,
+        security: "plain" as never,
+      });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ValidationError);
     const fields = (error as ValidationError).issues.map((issue) => issue.field).sort();
-    expect(fields).toEqual(["host", "pageSize", "password", "port", "security", "user"]);
+    expect(fields).toEqual(["backfillPageSize", "host", "pageSize", "password", "port", "security", "user"]);
     expect(JSON.stringify((error as ValidationError).issues)).not.toMatch(/secret/);
     expect(() => createImapProvider({ host: "h", user: "u", password: "p", accessToken: "t" })).toThrow(
       ValidationError,
@@ -287,6 +295,77 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
       // The port: the signal's reason when it is a ClientMailError, else `transient`.
       expect(ClientMailError.hasCode(error, "transient"), String(error)).toBe(true);
       expect((error as ClientMailError).details.aborted).toBe(true);
+    } finally {
+      await box.done();
+    }
+  });
+
+  it("R7: a fetch right after the listing plans by the listed sizes: more than two chunks arrive, a message over maxMessageBytes is too_large undownloaded, one expunged since the listing is skipped", async () => {
+    const box = await mailbox({ maxMessageBytes: 64 * 1024 });
+    try {
+      const count = 2 * FETCH_CHUNK + 5;
+      for (let i = 0; i < count; i++)
+        await box.append(
+          buildConformanceMessage({
+            messageId: `<z${i}@x.example>`,
+            from: "a@x.example",
+            subject: `z${i}`,
+            text: i === 3 ? "large ".repeat(20_000) : `body ${i}`,
+          }),
+        );
+      const listed = (await pagesOf(box.provider, undefined)).flatMap((page) => page.added);
+      expect(listed).toHaveLength(count);
+      const admin = await adminConnection(server, box.user);
+      try {
+        const lock = await admin.getMailboxLock("INBOX");
+        try {
+          await admin.messageDelete({ header: { "message-id": "<z7@x.example>" } });
+        } finally {
+          lock.release();
+        }
+      } finally {
+        await admin.logout();
+      }
+      const results = [];
+      for await (const result of box.provider.fetch(listed.map((envelope) => envelope.providerId)))
+        results.push(result);
+      const large = listed.find((envelope) => envelope.messageId === "<z3@x.example>")!;
+      const gone = listed.find((envelope) => envelope.messageId === "<z7@x.example>")!;
+      expect(results.filter(isUnreadable)).toEqual([
+        expect.objectContaining({
+          providerId: large.providerId,
+          unreadable: expect.objectContaining({ reason: "too_large" }),
+        }),
+      ]);
+      const fetched = results.flatMap((result) => (isUnreadable(result) ? [] : [result]));
+      expect(fetched.map((message) => message.envelope.providerId)).toEqual(
+        listed
+          .map((envelope) => envelope.providerId)
+          .filter((id) => id !== large.providerId && id !== gone.providerId),
+      );
+      expect(fetched.map((message) => message.text?.trim())).toEqual(
+        listed
+          .filter((envelope) => envelope !== large && envelope !== gone)
+          .map((envelope) => `body ${envelope.subject.slice(1)}`),
+      );
+    } finally {
+      await box.done();
+    }
+  });
+
+  it("a full listing uses backfillPageSize, a listing from a cursor pageSize", async () => {
+    const box = await mailbox({ pageSize: 1, backfillPageSize: 2 });
+    try {
+      const append = (i: number) =>
+        box.append(
+          buildConformanceMessage({ messageId: `<s${i}@x.example>`, from: "a@x.example", subject: "s" }),
+        );
+      for (let i = 0; i < 5; i++) await append(i);
+      const backfill = await pagesOf(box.provider, undefined);
+      expect(backfill.map((page) => page.added.length)).toEqual([2, 2, 1]);
+      for (let i = 5; i < 8; i++) await append(i);
+      const delta = await pagesOf(box.provider, last(backfill));
+      expect(delta.map((page) => page.added.length)).toEqual([1, 1, 1]);
     } finally {
       await box.done();
     }

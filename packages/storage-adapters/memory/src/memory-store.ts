@@ -1501,6 +1501,17 @@ export class MemoryStore implements Store {
     });
   }
 
+  getMessages(firmId: string, messageIds: readonly string[]): Promise<FiledMessage[]> {
+    return this.#op(() => {
+      const found: FiledMessage[] = [];
+      for (const id of new Set(messageIds)) {
+        const row = this.#t.messages.get(id);
+        if (row && row.message.firmId === firmId) found.push(copy(row.message));
+      }
+      return found;
+    });
+  }
+
   findMessagesByDedupeKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
     return this.#op(() => {
       const found = new Map<string, string>();

@@ -1687,6 +1687,16 @@ export class PostgresStore implements Store {
     return (await this.#hydrate(firmId, rows))[0];
   }
 
+  async getMessages(firmId: string, messageIds: readonly string[]): Promise<FiledMessage[]> {
+    if (messageIds.length === 0) return [];
+    const rows = await this.#q(
+      firmId,
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.firm_id = $1 AND m.id = ANY($2::text[])`,
+      [firmId, [...new Set(messageIds)]],
+    );
+    return this.#hydrate(firmId, rows);
+  }
+
   async findMessagesByDedupeKeys(firmId: string, keys: readonly string[]): Promise<Map<string, string>> {
     const rows = await this.#q(
       firmId,

@@ -130,6 +130,27 @@ export function filingStoreConformance(options: StoreConformanceOptions<SeedingS
         expect((await store.findMessagesByDedupeKeys(seed.firm.id, ["<m1@bolt.example>"])).size).toBe(0);
       });
 
+      it("F5: getMessages reads several messages at once, as getMessage reads each; unknown ids are left out", async () => {
+        const { store } = await options.makeStore();
+        const seed = await seedFirm(store, "many");
+        const other = await seedFirm(store, "many-other");
+        const filed = await store.fileMessages(
+          seed.firm.id,
+          [message(seed, 1), message(seed, 2), message(seed, 3)],
+          t0,
+        );
+        const [elsewhere] = await store.fileMessages(other.firm.id, [message(other, 4)], t0);
+        const ids = [filed[2]!.id, filed[0]!.id, filed[0]!.id, "no-such-message", elsewhere!.id];
+        const many = await store.getMessages(seed.firm.id, ids);
+        const byOne = await Promise.all(
+          [filed[0]!.id, filed[2]!.id].map((id) => store.getMessage(seed.firm.id, id)),
+        );
+        const sorted = (list: ReadonlyArray<{ id: string } | undefined>) =>
+          [...list].sort((a, b) => (a!.id < b!.id ? -1 : a!.id > b!.id ? 1 : 0));
+        expect(sorted(many)).toEqual(sorted(byOne));
+        expect(await store.getMessages(seed.firm.id, [])).toEqual([]);
+      });
+
       it("F8: lists a mailbox's sightings, so a relisting can find the copies that vanished", async () => {
         const { store } = await options.makeStore();
         const seed = await seedFirm(store, "sightings", "mirror");

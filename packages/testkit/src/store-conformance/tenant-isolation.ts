@@ -264,6 +264,7 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
           "not_found",
         ],
         ["getMessage", () => store.getMessage(A, bMessage?.id ?? ""), "absent"],
+        ["getMessages", () => store.getMessages(A, [bMessage?.id ?? ""]), "empty"],
         ["findMessagesByDedupeKeys", () => store.findMessagesByDedupeKeys(A, ["<m1@bolt.example>"]), "empty"],
         ["listSightings", () => store.listSightings(A, b.mailbox.id), "empty"],
         ["findMessagesByMessageIds", () => store.findMessagesByMessageIds(A, ["<m1@bolt.example>"]), "empty"],

@@ -117,6 +117,11 @@ export interface FilingStore {
   fileMessages(firmId: FirmId, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]>;
   /** The message (visible or not), or `undefined`. */
   getMessage(firmId: FirmId, messageId: MessageRecordId): Promise<FiledMessage | undefined>;
+  /**
+   * The messages (visible or not) with these record ids, in one read; ids the firm does not have
+   * are left out. Order unspecified.
+   */
+  getMessages(firmId: FirmId, messageIds: readonly MessageRecordId[]): Promise<FiledMessage[]>;
   /** The record id of each dedupe key already filed; others are absent. */
   findMessagesByDedupeKeys(firmId: FirmId, keys: readonly string[]): Promise<Map<string, MessageRecordId>>;
   /**
