@@ -56,6 +56,19 @@ export function mailboxesRoutes(services: Services): Router {
     return mailbox;
   }
 
+  /** A mailbox the member may sync now: visible, theirs to use, and not stopped (409 otherwise). */
+  async function syncable(who: TeamMember, mailboxId: string): Promise<Mailbox> {
+    const mailbox = await visible(who, mailboxId);
+    if (!user(who, mailbox)) refuse("the members who connected it, the firm's owner or an admin", mailbox);
+    if (mailbox.state.status === "stopped")
+      throw new HttpError(
+        409,
+        "mailbox_unavailable",
+        `Sync of ${mailbox.address} is stopped; connect it again.`,
+      );
+    return mailbox;
+  }
+
   router.get("/mailboxes", async (_req, res) => {
     const who = member(res);
     const mailboxes = await cm.listMailboxes(who.firmId);
@@ -88,28 +101,14 @@ export function mailboxesRoutes(services: Services): Router {
 
   router.post("/mailboxes/:mailboxId/sync", async (req, res) => {
     const who = member(res);
-    const mailbox = await visible(who, idParam(req, "mailboxId"));
-    if (!user(who, mailbox)) refuse("the members who connected it, the firm's owner or an admin", mailbox);
-    if (mailbox.state.status === "stopped")
-      throw new HttpError(
-        409,
-        "mailbox_unavailable",
-        `Sync of ${mailbox.address} is stopped; connect it again.`,
-      );
+    const mailbox = await syncable(who, idParam(req, "mailboxId"));
     await cm.sync.requestSync(who.firmId, mailbox.id);
     res.status(202).json({ mailbox: mailboxView(who, mailbox) });
   });
 
   router.post("/mailboxes/:mailboxId/resync", async (req, res) => {
     const who = member(res);
-    const mailbox = await visible(who, idParam(req, "mailboxId"));
-    if (!user(who, mailbox)) refuse("the members who connected it, the firm's owner or an admin", mailbox);
-    if (mailbox.state.status === "stopped")
-      throw new HttpError(
-        409,
-        "mailbox_unavailable",
-        `Sync of ${mailbox.address} is stopped; connect it again.`,
-      );
+    const mailbox = await syncable(who, idParam(req, "mailboxId"));
     const verification = await cm.sync.auditMailbox(who.firmId, mailbox.id);
     res.json({ mailbox: mailboxView(who, await cm.getMailbox(who.firmId, mailbox.id)), verification });
   });

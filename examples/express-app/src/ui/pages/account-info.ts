@@ -17,6 +17,7 @@ import { parse } from "../../http/validate.js";
 import type { Services } from "../../services.js";
 import { formAction, guard, sendPage, uiContext } from "../context.js";
 import { checkbox } from "../forms.js";
+import { contactSettingsFields } from "../contact-fields.js";
 import { html, type SafeHtml } from "../html.js";
 import { noticeBlock } from "../layout.js";
 import type { Notice } from "../flash.js";
@@ -150,13 +151,7 @@ export function accountInfoRoutes(services: Services): Router {
                 <label for="c-email">Email</label><input id="c-email" name="email" type="email" required />
               </p>
             </div>
-            <fieldset>
-              <legend>Contact settings</legend>
-              <label><input type="checkbox" name="login" /> Login</label>
-              <label><input type="checkbox" name="notify" checked /> Notify</label>
-              <label><input type="checkbox" name="emailSync" /> Email sync</label>
-              <label><input type="checkbox" name="signatory" /> Signatory</label>
-            </fieldset>
+            ${contactSettingsFields}
             <p><button type="submit">Add contact</button></p>
           </form>
         </section>`,

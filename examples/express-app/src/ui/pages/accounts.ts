@@ -21,6 +21,7 @@ import type { Services } from "../../services.js";
 import { formAction, guard, sendPage, uiContext } from "../context.js";
 import { checkbox, list, optionalText } from "../forms.js";
 import { portalBadge, yesNo } from "../format.js";
+import { contactSettingsFields } from "../contact-fields.js";
 import { html, type SafeHtml } from "../html.js";
 import { noticeBlock } from "../layout.js";
 
@@ -177,13 +178,7 @@ export function accountsRoutes(services: Services): Router {
                 ><input id="new-email" name="email" type="email" required />
               </p>
             </div>
-            <fieldset>
-              <legend>Contact settings</legend>
-              <label><input type="checkbox" name="login" /> Login</label>
-              <label><input type="checkbox" name="notify" checked /> Notify</label>
-              <label><input type="checkbox" name="emailSync" /> Email sync</label>
-              <label><input type="checkbox" name="signatory" /> Signatory</label>
-            </fieldset>
+            ${contactSettingsFields}
             <p><button type="submit">Create account</button></p>
           </form>
         </section>
