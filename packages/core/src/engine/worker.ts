@@ -456,7 +456,14 @@ class Worker implements SyncWorker {
     const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
     if (!mailbox || mailbox.state.status === "stopped") return;
-    await auditMailbox(this.deps, await this.pool.open(firmId, mailbox), firmId, mailboxId, signal);
+    // Borrowed, like a pass's: a pass failing meanwhile asks for a fresh connection, and a
+    // borrowed provider is closed only once the audit gives it back.
+    const borrowed = await this.pool.borrow(firmId, mailbox);
+    try {
+      await auditMailbox(this.deps, borrowed.provider, firmId, mailboxId, signal);
+    } finally {
+      await borrowed.release();
+    }
   }
 
   private async fanOutBackfill(job: Job): Promise<void> {

@@ -272,6 +272,82 @@ describe("a dead holder's lease", () => {
   });
 });
 
+describe("the completeness audit's provider", () => {
+  it("R1 R2: a pass that fails while the audit lists the mailbox does not close the provider under the audit", async () => {
+    const f = await makeFirm();
+    const box = f.box(f.boxes.ann.id);
+    box.append(clientMail("ann@ledger.example", 6));
+    let armed = false;
+    let usedAfterClose = 0;
+    let auditListing!: () => void;
+    const auditStarted = new Promise<void>((resolve) => (auditListing = resolve));
+    let letAuditGo!: () => void;
+    const auditMayGo = new Promise<void>((resolve) => (letAuditGo = resolve));
+    // The provider refuses to be used once closed, as the real ones do.
+    const closable = (inner: MailProvider): MailProvider => {
+      let closed = false;
+      return {
+        ...inner,
+        changes: (cursor, options) =>
+          (async function* () {
+            // Once the first pass has filed, passes list from their cursor: a full listing is the audit's.
+            if (cursor === undefined && armed) {
+              armed = false;
+              auditListing();
+              await auditMayGo;
+            }
+            for await (const page of inner.changes(cursor, options)) {
+              if (closed) {
+                usedAfterClose += 1;
+                throw new Error("This provider was closed");
+              }
+              yield page;
+            }
+          })(),
+        close: async () => {
+          closed = true;
+          await inner.close();
+        },
+      };
+    };
+    const worker = startWorker(f, {
+      maxWatchers: 0,
+      auditIntervalMs: 1,
+      providerFor: (mailbox) => closable(f.box(mailbox.id).provider()),
+    });
+    // The store's clock stands still, so after the first audit no other is due until asked for.
+    await worker.start();
+    await eventually(async () => (await filedCount(f)) === 1, "the first pass");
+    await eventually(
+      async () => (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))?.verification !== undefined,
+      "the first audit",
+    );
+    const firstVerdict = (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.verification!.at;
+    armed = true;
+    f.clock.advance(1_000);
+    await f.queue!.enqueue(f.store, [
+      { name: "audit.mailbox", payload: { firmId: f.firm.id, mailboxId: f.boxes.ann.id } },
+    ]);
+    await auditStarted;
+    // A pass fails while the audit holds the provider: the worker asks for a fresh connection.
+    box.failNext("changes", { code: "transient" });
+    await worker.requestSync(f.firm.id, f.boxes.ann.id);
+    await eventually(
+      async () => (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))?.state.status === "retrying",
+      "the failed pass",
+    );
+    letAuditGo();
+    await eventually(
+      async () =>
+        (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))?.verification?.at.getTime() !==
+          firstVerdict.getTime() || (await f.queue!.listFailed()).length > 0,
+      "the audit's verdict",
+    );
+    expect(usedAfterClose).toBe(0);
+    expect(await f.queue!.listFailed()).toEqual([]);
+  });
+});
+
 describe("quarantine retries as jobs", () => {
   it("R2, R8: a quarantined message's retry is the mailbox's sync job, due at its next attempt, enqueued with the entry", async () => {
     const f = await makeFirm();
