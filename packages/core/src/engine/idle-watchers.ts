@@ -6,6 +6,13 @@
  * ttl; a process that dies stops renewing, the slot expires, and the next pass — on whichever
  * worker takes the mailbox's sync job — starts the watcher there. A watcher only hints: its
  * change calls `onChange`, which brings the mailbox's keyed sync job forward.
+ *
+ * A live process can miss a renewal too (its event loop or database pool busy past the ttl, or a
+ * renewal that fails): the slot then expires with nobody else holding it. The watcher takes the
+ * slot again and keeps watching; only when another process holds it does the watcher stop here,
+ * and then it asks for a pass, so the mailbox is watched where the slot is and nothing that
+ * changed meanwhile waits for the poll. A failed renewal keeps the watcher and tries again at the
+ * next renewal.
  */
 import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
 import type { Logger } from "../ports/logger.js";
@@ -15,6 +22,8 @@ import { codeOf } from "./after-commit.js";
 import { safeCause } from "./error-cause.js";
 
 interface Watcher {
+  firmId: FirmId;
+  mailboxId: MailboxId;
   slot: PacingSlot | undefined;
   provider: MailProvider;
   subscription: PushSubscription;
@@ -39,6 +48,7 @@ export interface IdleWatcherSettings {
 export class IdleWatchers {
   private readonly watchers = new Map<string, Watcher>();
   private readonly starting = new Set<string>();
+  private readonly renewing = new Set<string>();
   private stopped = false;
 
   constructor(private readonly settings: IdleWatcherSettings) {}
@@ -75,7 +85,7 @@ export class IdleWatchers {
         await subscription.stop().catch(() => undefined);
         throw new Error("stopped");
       }
-      this.watchers.set(key, { slot, provider, subscription, timer });
+      this.watchers.set(key, { firmId, mailboxId: mailbox.id, slot, provider, subscription, timer });
     } catch (error) {
       await provider?.close().catch(() => undefined);
       await slot?.release().catch(() => undefined);
@@ -93,12 +103,47 @@ export class IdleWatchers {
 
   private async renew(key: string): Promise<void> {
     const watcher = this.watchers.get(key);
-    if (!watcher?.slot) return;
-    const kept = await watcher.slot.renew().catch(() => false);
-    if (!kept) {
-      this.settings.logger.warn("IDLE watcher's slot lost; stopping it here", { key });
-      await this.drop(key, false);
+    if (!watcher?.slot || this.renewing.has(key)) return;
+    this.renewing.add(key);
+    try {
+      await this.keepSlot(key, watcher, watcher.slot);
+    } finally {
+      this.renewing.delete(key);
     }
+  }
+
+  /** Renews the watcher's slot; takes it again when it expired unheld; stops the watcher when another process holds it. */
+  private async keepSlot(key: string, watcher: Watcher, slot: PacingSlot): Promise<void> {
+    const { pacing, ttlMs, logger } = this.settings;
+    const { firmId, mailboxId } = watcher;
+    const current = () => !this.stopped && this.watchers.get(key) === watcher;
+    let again: PacingSlot | undefined;
+    try {
+      if (await slot.renew()) return;
+      if (!current() || !pacing) return;
+      // Expired before this process renewed it: take it again unless another process has.
+      again = await pacing.tryAcquire(firmId, `watch:${mailboxId}`, ttlMs);
+    } catch (error) {
+      // The slot may still be ours; the next renewal tells.
+      logger.warn("IDLE watcher's slot not renewed; trying again at the next renewal", {
+        firmId,
+        mailboxId,
+        code: codeOf(error),
+        cause: safeCause(error),
+      });
+      return;
+    }
+    if (again && current()) {
+      watcher.slot = again;
+      logger.info("IDLE watcher's slot had expired; taken again", { firmId, mailboxId });
+      return;
+    }
+    await again?.release().catch(() => undefined);
+    if (!current()) return;
+    logger.warn("IDLE watcher's slot is held elsewhere; stopping it here", { firmId, mailboxId });
+    await this.drop(key, false);
+    // A pass places the watcher where the slot is, and syncs what changed meanwhile.
+    this.settings.onChange(firmId, mailboxId);
   }
 
   /** Stops the mailbox's watcher here (the mailbox was stopped, or its slot lost). */

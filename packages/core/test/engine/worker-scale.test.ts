@@ -12,7 +12,7 @@ import {
 } from "@clientmail/memory";
 import { MemoryMailbox } from "@clientmail/testkit";
 import { createWorker, type SyncWorker } from "../../src/index.js";
-import { silentLogger, type MailProvider } from "../../src/ports/index.js";
+import { silentLogger, type MailProvider, type Pacing } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
 const workers: SyncWorker[] = [];
@@ -109,6 +109,79 @@ describe("IMAP IDLE watchers held by workers", () => {
     await eventually(async () => (await b.health()).watchers === 4, "b's watchers");
     f.box(f.boxes.bob.id).append(clientMail("bob@ledger.example", 2));
     await eventually(async () => (await filedCount(f)) === 1, "the pushed message", 4_000);
+  });
+});
+
+describe("IMAP IDLE watchers whose slot renewal was missed", () => {
+  /** Memory pacing whose clock the test can move, as if this process had been too busy to renew. */
+  function lateClockPacing() {
+    let offset = 0;
+    const pacing = createMemoryPacing({ clock: { now: () => new Date(Date.now() + offset) } });
+    return { pacing, skip: (ms: number) => (offset += ms) };
+  }
+
+  it("Y2: a watcher whose slot expired before this busy process renewed it keeps watching; a change is filed without waiting for the poll", async () => {
+    const f = await makeFirm();
+    const { pacing, skip } = lateClockPacing();
+    const worker = startWorker(f, { pacing, maxWatchers: 4, watchTtlMs: 300 });
+    await worker.start();
+    await eventually(async () => (await worker.health()).watchers === 4, "four watchers");
+    // Every slot expires before its next renewal, with no other process holding it.
+    skip(1_000);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await worker.health()).watchers).toBe(4);
+    expect([...f.mailboxes.values()].map((box) => box.calls.watch)).toEqual([1, 1, 1, 1]);
+    // The poll is an hour away: only IDLE can bring this in.
+    f.box(f.boxes.ann.id).append(clientMail("ann@ledger.example", 3));
+    await eventually(async () => (await filedCount(f)) === 1, "the pushed message", 4_000);
+  });
+
+  it("Y2: a renewal that fails keeps the watcher; a change is filed without waiting for the poll", async () => {
+    const f = await makeFirm();
+    const memory = createMemoryPacing();
+    // One failed renewal per watcher.
+    let failures = 4;
+    const pacing: Pacing = {
+      take: (...args) => memory.take(...args),
+      acquire: (...args) => memory.acquire(...args),
+      tryAcquire: async (...args) => {
+        const slot = await memory.tryAcquire(...args);
+        return (
+          slot && {
+            release: () => slot.release(),
+            renew: () =>
+              failures-- > 0 ? Promise.reject(new Error("connection terminated unexpectedly")) : slot.renew(),
+          }
+        );
+      },
+    };
+    const worker = startWorker(f, { pacing, maxWatchers: 4, watchTtlMs: 600 });
+    await worker.start();
+    await eventually(async () => (await worker.health()).watchers === 4, "four watchers");
+    await eventually(async () => failures <= 0, "the failed renewals");
+    expect((await worker.health()).watchers).toBe(4);
+    // The next renewals succeed: the slots were still held.
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect((await worker.health()).watchers).toBe(4);
+    f.box(f.boxes.bob.id).append({ ...clientMail("bob@ledger.example", 4), to: [at("bob@ledger.example")] });
+    await eventually(async () => (await filedCount(f)) === 1, "the pushed message", 4_000);
+  });
+
+  it("Y2: a watcher whose expired slot another process took stops here and brings a pass forward", async () => {
+    const f = await makeFirm();
+    const { pacing, skip } = lateClockPacing();
+    const worker = startWorker(f, { pacing, maxWatchers: 4, watchTtlMs: 300 });
+    await worker.start();
+    await eventually(async () => (await worker.health()).watchers === 4, "four watchers");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const passes = f.box(f.boxes.ann.id).calls.changes;
+    skip(1_000);
+    // Another process takes ann's expired slot before this one renews it.
+    const elsewhere = await pacing.tryAcquire(f.firm.id, `watch:${f.boxes.ann.id}`, 60_000);
+    expect(elsewhere).toBeDefined();
+    await eventually(async () => (await worker.health()).watchers === 3, "ann's watcher stopped here");
+    await eventually(async () => f.box(f.boxes.ann.id).calls.changes > passes, "a pass of ann's mailbox");
+    await elsewhere!.release();
   });
 });
 
