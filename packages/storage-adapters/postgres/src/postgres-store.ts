@@ -1591,7 +1591,14 @@ export class PostgresStore implements Store {
       await client.query(`SAVEPOINT ${name}`);
       try {
         await pipeline(
-          Readable.from([this.#messageLines(firmId, rows.map((r) => r.m), rows.map((r) => r.id), at).join("")]),
+          Readable.from([
+            this.#messageLines(
+              firmId,
+              rows.map((r) => r.m),
+              rows.map((r) => r.id),
+              at,
+            ).join(""),
+          ]),
           client.query(copyFrom(`COPY messages ${MESSAGE_COPY_COLUMNS} FROM STDIN`)),
         );
         await client.query(`RELEASE SAVEPOINT ${name}`);
@@ -1635,7 +1642,9 @@ export class PostgresStore implements Store {
       await pipeline(
         Readable.from([sightingLines.join("")]),
         client.query(
-          copyFrom("COPY message_sightings (firm_id, mailbox_id, provider_id, message_id, folder) FROM STDIN"),
+          copyFrom(
+            "COPY message_sightings (firm_id, mailbox_id, provider_id, message_id, folder) FROM STDIN",
+          ),
         ),
       );
       await pipeline(
@@ -1720,7 +1729,11 @@ export class PostgresStore implements Store {
             .map(copyField)
             .join("\t") + "\n",
       );
-      if (!this.#rls && created.size === firsts.size && (await this.#copyFilings(sightingLines, filingLines))) {
+      if (
+        !this.#rls &&
+        created.size === firsts.size &&
+        (await this.#copyFilings(sightingLines, filingLines))
+      ) {
         return this.#outcomes(messages, idOf, created);
       }
       // Sightings, the un-hiding of messages seen again (F8) and filings in one round trip.
