@@ -22,8 +22,13 @@ export function storableText(text: string): string {
 // eslint-disable-next-line no-control-regex -- U+0000 is one of the characters looked for
 const suspect = /[\u0000\uD800-\uDFFF]/;
 
+/** `String.prototype.isWellFormed` (ES2024, Node 20): no lone surrogate, checked natively. */
+const wellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
 /** True when a store can hold the string as it is. */
 export function isStorableText(text: string): boolean {
+  // The native check is several times faster than a regular expression over long bodies.
+  if (wellFormed) return !text.includes("\u0000") && wellFormed.call(text);
   // One scan settles almost every string (no NUL, no surrogate at all); only the rest need the
   // pairing check.
   if (!suspect.test(text)) return true;

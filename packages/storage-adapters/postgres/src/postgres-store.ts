@@ -282,6 +282,10 @@ function arrayLiteral(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`).join(",")}}`;
 }
 
+const MESSAGE_COPY_COLUMNS = `(firm_id, id, dedupe_key, message_id, in_reply_to, refs, from_addrs, sender,
+  reply_to, to_addrs, cc, bcc, subject, date, direction, text_body, html_body, attachments, thread_id, filed_at,
+  source_key, degraded)`;
+
 const MESSAGE_COLUMNS = `m.firm_id, m.id, m.dedupe_key, m.message_id, m.in_reply_to, m.refs, m.from_addrs, m.sender,
   m.reply_to, m.to_addrs, m.cc, m.bcc, m.subject, m.date, m.direction, m.text_body, m.html_body, m.attachments,
   m.thread_id, m.removed_at, m.filed_at, m.source_key, m.degraded`;
@@ -1519,28 +1523,10 @@ export class PostgresStore implements Store {
     }
   }
 
-  /**
-   * Inserts new message rows, skipping dedupe keys the firm already has; returns the rows it
-   * inserted. The rows travel by COPY into a session-local staging table, then one
-   * `INSERT … SELECT … ON CONFLICT DO NOTHING`: bodies are large, and COPY's text format costs far
-   * less to send and parse than arrays of parameters (see bench:store).
-   */
-  async #insertMessages(
-    firmId: string,
-    fresh: readonly MessageToFile[],
-    ids: readonly string[],
-    at: Date,
-  ): Promise<Row[]> {
-    const context = this.#context.getStore();
-    if (!context) throw new ClientMailError("internal", "Messages are inserted inside a transaction");
-    const { client } = context;
-    // Created once per database session; emptied at every commit.
-    await client.query(
-      `CREATE TEMP TABLE IF NOT EXISTS clientmail_incoming_messages
-         (LIKE messages INCLUDING DEFAULTS EXCLUDING CONSTRAINTS) ON COMMIT DELETE ROWS`,
-    );
-    await client.query("TRUNCATE clientmail_incoming_messages");
-    const lines = fresh.map(
+  /** COPY text lines for new message rows (the column order of `MESSAGE_COPY_COLUMNS`). */
+  #messageLines(firmId: string, fresh: readonly MessageToFile[], ids: readonly string[], at: Date): string[] {
+    const filedAt = at.toISOString();
+    return fresh.map(
       (m, i) =>
         [
           firmId,
@@ -1562,22 +1548,76 @@ export class PostgresStore implements Store {
           m.html ?? null,
           json(m.attachments),
           m.threadId,
-          at.toISOString(),
+          filedAt,
           m.sourceKey ?? null,
           m.degraded ? "t" : "f",
         ]
           .map(copyField)
           .join("\t") + "\n",
     );
+  }
+
+  /**
+   * Inserts new message rows, skipping dedupe keys the firm already has; returns the rows it
+   * inserted.
+   *
+   * Without row-level security, the keys the firm already has are read first and the other rows
+   * go by COPY straight into `messages`, inside a savepoint: COPY cannot skip conflicts, so if
+   * another transaction filed one of the same keys in between, the savepoint is rolled back and
+   * the batch takes the staging path below. With row-level security (COPY FROM refuses tables
+   * with policies), and after such a race, the rows travel by COPY into a session-local staging
+   * table, then one `INSERT … SELECT … ON CONFLICT DO NOTHING`. Bodies are large, and COPY's text
+   * format costs far less to send and parse than arrays of parameters (see bench:store).
+   */
+  async #insertMessages(
+    firmId: string,
+    fresh: readonly MessageToFile[],
+    ids: readonly string[],
+    at: Date,
+  ): Promise<Row[]> {
+    const context = this.#context.getStore();
+    if (!context) throw new ClientMailError("internal", "Messages are inserted inside a transaction");
+    const { client } = context;
+    if (!this.#rls) {
+      const existing = await this.#q(
+        firmId,
+        "SELECT dedupe_key FROM messages WHERE firm_id = $1 AND dedupe_key = ANY($2::text[])",
+        [firmId, fresh.map((m) => m.dedupeKey)],
+      );
+      const known = new Set(existing.map((r) => r.dedupe_key as string));
+      const rows = fresh.flatMap((m, i) => (known.has(m.dedupeKey) ? [] : [{ m, id: ids[i]! }]));
+      if (rows.length === 0) return [];
+      const name = `clientmail_sp_${++context.savepoints}`;
+      await client.query(`SAVEPOINT ${name}`);
+      try {
+        await pipeline(
+          Readable.from([
+            this.#messageLines(
+              firmId,
+              rows.map((r) => r.m),
+              rows.map((r) => r.id),
+              at,
+            ).join(""),
+          ]),
+          client.query(copyFrom(`COPY messages ${MESSAGE_COPY_COLUMNS} FROM STDIN`)),
+        );
+        await client.query(`RELEASE SAVEPOINT ${name}`);
+        return rows.map((r) => ({ id: r.id, dedupe_key: r.m.dedupeKey }));
+      } catch (error) {
+        // 23505: a key filed by another transaction since the read above.
+        if (sqlState(error) !== "23505") transient(error);
+        await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      }
+    }
+    // Created once per database session; emptied at every commit.
+    await client.query(
+      `CREATE TEMP TABLE IF NOT EXISTS clientmail_incoming_messages
+         (LIKE messages INCLUDING DEFAULTS EXCLUDING CONSTRAINTS) ON COMMIT DELETE ROWS`,
+    );
+    await client.query("TRUNCATE clientmail_incoming_messages");
     await pipeline(
-      Readable.from(lines),
-      client.query(
-        copyFrom(
-          `COPY clientmail_incoming_messages (firm_id, id, dedupe_key, message_id, in_reply_to, refs, from_addrs,
-             sender, reply_to, to_addrs, cc, bcc, subject, date, direction, text_body, html_body, attachments,
-             thread_id, filed_at, source_key, degraded) FROM STDIN`,
-        ),
-      ),
+      Readable.from([this.#messageLines(firmId, fresh, ids, at).join("")]),
+      client.query(copyFrom(`COPY clientmail_incoming_messages ${MESSAGE_COPY_COLUMNS} FROM STDIN`)),
     ).catch(transient);
     // Key order, so two workers filing overlapping batches take their locks in the same order.
     return this.#q(
@@ -1586,6 +1626,52 @@ export class PostgresStore implements Store {
        ON CONFLICT (firm_id, dedupe_key) DO NOTHING
        RETURNING id, dedupe_key`,
     );
+  }
+
+  /**
+   * Writes the sightings and filings of a batch whose messages are all new by COPY, inside a
+   * savepoint; false (and nothing written) when a sighting is already in the firm (23505).
+   */
+  async #copyFilings(sightingLines: readonly string[], filingLines: readonly string[]): Promise<boolean> {
+    const context = this.#context.getStore();
+    if (!context) throw new ClientMailError("internal", "Filings are written inside a transaction");
+    const { client } = context;
+    const name = `clientmail_sp_${++context.savepoints}`;
+    await client.query(`SAVEPOINT ${name}`);
+    try {
+      await pipeline(
+        Readable.from([sightingLines.join("")]),
+        client.query(
+          copyFrom(
+            "COPY message_sightings (firm_id, mailbox_id, provider_id, message_id, folder) FROM STDIN",
+          ),
+        ),
+      );
+      await pipeline(
+        Readable.from([filingLines.join("")]),
+        client.query(copyFrom("COPY message_filings (firm_id, message_id, account_id, link_ids) FROM STDIN")),
+      );
+      await client.query(`RELEASE SAVEPOINT ${name}`);
+      return true;
+    } catch (error) {
+      if (sqlState(error) !== "23505") transient(error);
+      await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      return false;
+    }
+  }
+
+  #outcomes(
+    messages: readonly MessageToFile[],
+    idOf: ReadonlyMap<string, string>,
+    created: ReadonlySet<string>,
+  ): FileOutcome[] {
+    const reported = new Set<string>();
+    return messages.map((m) => {
+      const id = idOf.get(m.dedupeKey) as string;
+      const isNew = created.has(m.dedupeKey) && !reported.has(m.dedupeKey);
+      reported.add(m.dedupeKey);
+      return { dedupeKey: m.dedupeKey, id, created: isNew };
+    });
   }
 
   async fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
@@ -1632,6 +1718,24 @@ export class PostgresStore implements Store {
       const filingRows = [...filings.values()].sort(
         (a, b) => byCodePoint(a.messageId, b.messageId) || byCodePoint(a.accountId, b.accountId),
       );
+      // Every message of the batch new: nothing to un-hide and no filing to merge, so the rows go
+      // by COPY (unless a sighting is already there: then the statement below).
+      const sightingLines = sightingRows.map(
+        (s) => [firmId, s.mailboxId, s.providerId, s.messageId, s.folder].map(copyField).join("\t") + "\n",
+      );
+      const filingLines = filingRows.map(
+        (f) =>
+          [firmId, f.messageId, f.accountId, arrayLiteral([...f.linkIds].sort(byCodePoint))]
+            .map(copyField)
+            .join("\t") + "\n",
+      );
+      if (
+        !this.#rls &&
+        created.size === firsts.size &&
+        (await this.#copyFilings(sightingLines, filingLines))
+      ) {
+        return this.#outcomes(messages, idOf, created);
+      }
       // Sightings, the un-hiding of messages seen again (F8) and filings in one round trip.
       await this.#q(
         firmId,
@@ -1667,14 +1771,7 @@ export class PostgresStore implements Store {
           filingRows.map((f) => arrayLiteral([...f.linkIds].sort(byCodePoint))),
         ],
       );
-
-      const reported = new Set<string>();
-      return messages.map((m) => {
-        const id = idOf.get(m.dedupeKey) as string;
-        const isNew = created.has(m.dedupeKey) && !reported.has(m.dedupeKey);
-        reported.add(m.dedupeKey);
-        return { dedupeKey: m.dedupeKey, id, created: isNew };
-      });
+      return this.#outcomes(messages, idOf, created);
     });
   }
 

@@ -181,4 +181,77 @@ describe("postgres store specifics", () => {
     );
     expect(counts.rows[0]).toEqual({ messages: 2000, sightings: 4000 });
   });
+  it("F5: a new message whose sighting another message already holds keeps that sighting and is still filed", async () => {
+    await migrated;
+    const store = createPostgresStore({ pool });
+    const firm = await store.createFirm({ name: "Held", internalDomains: [], deletionMode: "mirror" });
+    const member = await store.createMember(firm.id, {
+      name: "Ann",
+      email: "ann@held.example",
+      role: "owner",
+      newMailNotifications: "all",
+      timeZone: "UTC",
+    });
+    const mailbox = await store.createMailbox(
+      firm.id,
+      {
+        provider: "imap",
+        address: "ann@held.example",
+        displayName: "Ann",
+        ownerMemberId: member.id,
+        settings: { autoSaveAttachments: false, allowOthersToSend: false, signatureHtml: "" },
+      },
+      new Date(),
+    );
+    const account = await store.createAccount(firm.id, { name: "Client", kind: "business" }, new Date());
+    const threadId = await store.createThread(firm.id);
+    const message = (i: number, providerId: string) => ({
+      dedupeKey: `<held-${i}@client.example>`,
+      messageId: `<held-${i}@client.example>`,
+      inReplyTo: [],
+      references: [],
+      from: [{ address: "c@client.example" }],
+      sender: [],
+      replyTo: [],
+      to: [{ address: "ann@held.example" }],
+      cc: [],
+      bcc: [],
+      subject: `m${i}`,
+      date: new Date(),
+      direction: "inbound" as const,
+      text: "tab\there, back\\slash,\nnew line",
+      html: undefined,
+      attachments: [],
+      sourceKey: undefined,
+      degraded: false,
+      threadId,
+      filings: [{ accountId: account.id, linkIds: [] }],
+      sightings: [{ mailboxId: mailbox.id, providerId, folder: "INBOX" }],
+    });
+    const [first] = await store.fileMessages(firm.id, [message(1, "7")], new Date());
+    // Two new messages: one seen where the first one is, and one seen twice in the batch.
+    const outcomes = await store.fileMessages(
+      firm.id,
+      [message(2, "7"), message(3, "8"), message(3, "9")],
+      new Date(),
+    );
+    expect(outcomes.map((o) => o.created)).toEqual([true, true, false]);
+    const sightings = await pool.query(
+      'SELECT provider_id, message_id FROM message_sightings WHERE firm_id = $1 ORDER BY provider_id COLLATE "C"',
+      [firm.id],
+    );
+    expect(sightings.rows).toEqual([
+      { provider_id: "7", message_id: first?.id },
+      { provider_id: "8", message_id: outcomes[1]?.id },
+      { provider_id: "9", message_id: outcomes[1]?.id },
+    ]);
+    const filed = await pool.query(
+      "SELECT count(*)::int AS n FROM message_filings WHERE firm_id = $1 AND account_id = $2",
+      [firm.id, account.id],
+    );
+    expect(filed.rows[0].n).toBe(3);
+    expect((await store.getMessage(firm.id, outcomes[0]?.id ?? ""))?.text).toBe(
+      "tab\there, back\\slash,\nnew line",
+    );
+  });
 });
