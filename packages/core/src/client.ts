@@ -134,7 +134,13 @@ import {
 } from "./facade/sending.js";
 import { exportMessageAsEml, messageSource, type EmlExport } from "./facade/message-source.js";
 import type { RenderableBodyOptions } from "./content/renderable-body.js";
-import { getMailbox, isThreadMuted, listMailboxes, renderThread } from "./facade/mail-reads.js";
+import {
+  getMailbox,
+  isThreadMuted,
+  listMailboxes,
+  renderThread,
+  threadMessages,
+} from "./facade/mail-reads.js";
 import type { Metrics } from "./ports/metrics.js";
 import type { SyncEvents } from "./engine/events.js";
 import {
@@ -889,10 +895,7 @@ export class ClientMail extends EventEmitter<ClientMailEvents & SyncEvents> {
    * visible message in such a thread.
    */
   async threadMessages(firmId: FirmId, threadId: string): Promise<FiledMessage[]> {
-    checkIds({ firmId, threadId });
-    const messages = await this.store.listThreadMessages(firmId, threadId);
-    if (messages.length === 0) throw new NotFoundError("Thread", threadId);
-    return messages;
+    return threadMessages(this.store, firmId, threadId);
   }
 
   // Notifications and status -----------------------------------------------------------------

@@ -90,10 +90,10 @@ export function threadsRoutes(services: Services): Router {
     const who = member(res);
     const threadId = idParam(req, "threadId");
     const { images } = parse(renderQuery, req.query);
-    const thread = await cm.renderThread(who.firmId, threadId);
-    // Rendered again per message so each message's cid: images point at its own attachments.
+    const stored = await cm.threadMessages(who.firmId, threadId);
+    // Rendered per message, so each message's cid: images point at its own attachments.
     const messages = await Promise.all(
-      thread.messages.map((m) =>
+      stored.map((m) =>
         cm.renderMessage(
           who.firmId,
           m.id,
@@ -102,14 +102,15 @@ export function threadsRoutes(services: Services): Router {
       ),
     );
     const muted = await cm.isThreadMuted(who.firmId, threadId, who.id);
-    res.json({ thread: { ...thread, messages, muted } });
+    const lastActivityAt = new Date(Math.max(...stored.map((m) => m.date.getTime())));
+    res.json({ thread: { threadId, lastActivityAt, messages, muted } });
   });
 
   router.put("/threads/:threadId/mute", async (req, res) => {
     const who = member(res);
     const threadId = idParam(req, "threadId");
     const { muted } = parse(muteSchema, req.body);
-    await cm.renderThread(who.firmId, threadId); // not_found for a thread the firm does not have
+    await cm.threadMessages(who.firmId, threadId); // not_found for a thread the firm does not have
     await cm.muteThread(who.firmId, threadId, who.id, muted);
     res.json({ threadId, muted });
   });

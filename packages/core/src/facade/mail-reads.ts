@@ -5,6 +5,7 @@
  */
 import { NotFoundError } from "../errors.js";
 import type { FirmId, Mailbox, MailboxId, MemberId, ThreadId } from "../domain/model.js";
+import type { FiledMessage } from "../ports/store.js";
 import type { RenderableBodyOptions } from "../content/renderable-body.js";
 import type { DirectoryStore, ThreadStore } from "../ports/store.js";
 import { checkIds } from "./context.js";
@@ -47,17 +48,30 @@ export async function renderThread(
   threadId: ThreadId,
   options?: RenderableBodyOptions,
 ): Promise<RenderedThreadView> {
-  checkIds({ firmId, threadId });
   const parsed = parseRenderOptions(options);
-  const messages = (await store.listThreadMessages(firmId, threadId)).filter(
-    (m) => m.removedAt === undefined,
-  );
-  if (messages.length === 0) throw new NotFoundError("Thread", threadId);
+  const messages = await threadMessages(store, firmId, threadId);
   return {
     threadId,
     lastActivityAt: new Date(Math.max(...messages.map((message) => message.date.getTime()))),
     messages: messages.map((message) => renderMessage(message, parsed)),
   };
+}
+
+/**
+ * H5: one thread's visible messages, oldest first, as stored; `not_found` when the firm has no
+ * visible message in such a thread.
+ */
+export async function threadMessages(
+  store: ThreadStore,
+  firmId: FirmId,
+  threadId: ThreadId,
+): Promise<FiledMessage[]> {
+  checkIds({ firmId, threadId });
+  const messages = (await store.listThreadMessages(firmId, threadId)).filter(
+    (m) => m.removedAt === undefined,
+  );
+  if (messages.length === 0) throw new NotFoundError("Thread", threadId);
+  return messages;
 }
 
 /** H4: whether `memberId` muted the thread (false for a thread nobody muted or the firm lacks). */

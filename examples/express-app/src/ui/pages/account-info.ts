@@ -17,7 +17,7 @@ import { parse } from "../../http/validate.js";
 import type { Services } from "../../services.js";
 import { formAction, guard, sendPage, uiContext } from "../context.js";
 import { checkbox } from "../forms.js";
-import { contactSettingsFields } from "../contact-fields.js";
+import { contactFromForm, contactSettingsFields } from "../contact-fields.js";
 import { html, type SafeHtml } from "../html.js";
 import { noticeBlock } from "../layout.js";
 import type { Notice } from "../flash.js";
@@ -190,19 +190,7 @@ export function accountInfoRoutes(services: Services): Router {
       async (req, res) => {
         const { accountId } = req.params as { accountId: string };
         const form = parse(contactForm, req.body);
-        await cm.addContact(member(res).firmId, accountId, {
-          firstName: form.firstName,
-          lastName: form.lastName,
-          emails: [
-            {
-              email: form.email,
-              login: form.login,
-              notify: form.notify,
-              emailSync: form.emailSync,
-              signatory: form.signatory,
-            },
-          ],
-        });
+        await cm.addContact(member(res).firmId, accountId, contactFromForm(form));
         return { back: `/accounts/${accountId}`, done: `${form.firstName} was added.` };
       },
       (req) => `/accounts/${String(req.params.accountId)}`,

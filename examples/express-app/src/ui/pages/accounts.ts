@@ -21,7 +21,7 @@ import type { Services } from "../../services.js";
 import { formAction, guard, sendPage, uiContext } from "../context.js";
 import { checkbox, list, optionalText } from "../forms.js";
 import { portalBadge, yesNo } from "../format.js";
-import { contactSettingsFields } from "../contact-fields.js";
+import { contactFromForm, contactSettingsFields } from "../contact-fields.js";
 import { html, type SafeHtml } from "../html.js";
 import { noticeBlock } from "../layout.js";
 
@@ -214,21 +214,7 @@ export function accountsRoutes(services: Services): Router {
         const created = await cm.createAccount(firmId, {
           name: form.name,
           kind: form.kind as "person",
-          contacts: [
-            {
-              firstName: form.firstName,
-              lastName: form.lastName,
-              emails: [
-                {
-                  email: form.email,
-                  login: form.login,
-                  notify: form.notify,
-                  emailSync: form.emailSync,
-                  signatory: form.signatory,
-                },
-              ],
-            },
-          ],
+          contacts: [contactFromForm(form)],
         });
         return { back: `/accounts/${created.account.id}`, done: `Account ${created.account.name} created.` };
       },
