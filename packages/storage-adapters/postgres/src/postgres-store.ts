@@ -1559,50 +1559,39 @@ export class PostgresStore implements Store {
 
   /**
    * Inserts new message rows, skipping dedupe keys the firm already has; returns the rows it
-   * inserted.
+   * inserted. `lines` are the rows' COPY lines (built by the caller while `known`, the keys the
+   * firm already has, was read; undefined with row-level security).
    *
-   * Without row-level security, the keys the firm already has are read first and the other rows
-   * go by COPY straight into `messages`, inside a savepoint: COPY cannot skip conflicts, so if
-   * another transaction filed one of the same keys in between, the savepoint is rolled back and
-   * the batch takes the staging path below. With row-level security (COPY FROM refuses tables
-   * with policies), and after such a race, the rows travel by COPY into a session-local staging
-   * table, then one `INSERT … SELECT … ON CONFLICT DO NOTHING`. Bodies are large, and COPY's text
-   * format costs far less to send and parse than arrays of parameters (see bench:store).
+   * Without row-level security, the rows whose keys the firm does not have go by COPY straight
+   * into `messages`, inside a savepoint: COPY cannot skip conflicts, so if another transaction
+   * filed one of the same keys in between, the savepoint is rolled back and the batch takes the
+   * staging path below. With row-level security (COPY FROM refuses tables with policies), and
+   * after such a race, the rows travel by COPY into a session-local staging table, then one
+   * `INSERT … SELECT … ON CONFLICT DO NOTHING`. Bodies are large, and COPY's text format costs far
+   * less to send and parse than arrays of parameters (see bench:store).
    */
   async #insertMessages(
     firmId: string,
     fresh: readonly MessageToFile[],
     ids: readonly string[],
-    at: Date,
+    lines: readonly string[],
+    known: ReadonlySet<string> | undefined,
   ): Promise<Row[]> {
     const context = this.#context.getStore();
     if (!context) throw new ClientMailError("internal", "Messages are inserted inside a transaction");
     const { client } = context;
-    if (!this.#rls) {
-      const existing = await this.#q(
-        firmId,
-        "SELECT dedupe_key FROM messages WHERE firm_id = $1 AND dedupe_key = ANY($2::text[])",
-        [firmId, fresh.map((m) => m.dedupeKey)],
-      );
-      const known = new Set(existing.map((r) => r.dedupe_key as string));
-      const rows = fresh.flatMap((m, i) => (known.has(m.dedupeKey) ? [] : [{ m, id: ids[i]! }]));
+    if (known) {
+      const rows = fresh.flatMap((m, i) => (known.has(m.dedupeKey) ? [] : [i]));
       if (rows.length === 0) return [];
       const name = `clientmail_sp_${++context.savepoints}`;
       await client.query(`SAVEPOINT ${name}`);
       try {
         await pipeline(
-          Readable.from([
-            this.#messageLines(
-              firmId,
-              rows.map((r) => r.m),
-              rows.map((r) => r.id),
-              at,
-            ).join(""),
-          ]),
+          Readable.from([rows.map((i) => lines[i]).join("")]),
           client.query(copyFrom(`COPY messages ${MESSAGE_COPY_COLUMNS} FROM STDIN`)),
         );
         await client.query(`RELEASE SAVEPOINT ${name}`);
-        return rows.map((r) => ({ id: r.id, dedupe_key: r.m.dedupeKey }));
+        return rows.map((i) => ({ id: ids[i], dedupe_key: fresh[i]!.dedupeKey }));
       } catch (error) {
         // 23505: a key filed by another transaction since the read above.
         if (sqlState(error) !== "23505") transient(error);
@@ -1616,7 +1605,7 @@ export class PostgresStore implements Store {
     );
     await client.query("TRUNCATE clientmail_incoming_messages");
     await pipeline(
-      Readable.from([this.#messageLines(firmId, fresh, ids, at).join("")]),
+      Readable.from([lines.join("")]),
       client.query(copyFrom(`COPY clientmail_incoming_messages ${MESSAGE_COPY_COLUMNS} FROM STDIN`)),
     ).catch(transient);
     // Key order, so two workers filing overlapping batches take their locks in the same order.
@@ -1678,8 +1667,6 @@ export class PostgresStore implements Store {
     assertStorable(messages, "messages");
     if (messages.length === 0) return [];
     return this.#atomic(async () => {
-      await this.#checkReferences(firmId, messages);
-
       // The first occurrence of a key in the batch is the one inserted.
       const firsts = new Map<string, MessageToFile>();
       for (const m of messages) if (!firsts.has(m.dedupeKey)) firsts.set(m.dedupeKey, m);
@@ -1687,7 +1674,23 @@ export class PostgresStore implements Store {
       // same order instead of deadlocking.
       const fresh = [...firsts.values()].sort((a, b) => byCodePoint(a.dedupeKey, b.dedupeKey));
       const proposedIds = fresh.map(() => this.#newId());
-      const inserted = await this.#insertMessages(firmId, fresh, proposedIds, at);
+      // The server checks the references and reads the keys the firm already has (not with
+      // row-level security: see #insertMessages) while the COPY lines are built here.
+      const reads = Promise.all([
+        this.#checkReferences(firmId, messages),
+        this.#rls
+          ? undefined
+          : this.#q(
+              firmId,
+              "SELECT dedupe_key FROM messages WHERE firm_id = $1 AND dedupe_key = ANY($2::text[])",
+              [firmId, fresh.map((m) => m.dedupeKey)],
+            ),
+      ]);
+      reads.catch(() => undefined); // awaited below; a rejection is not unhandled meanwhile
+      const lines = this.#messageLines(firmId, fresh, proposedIds, at);
+      const [, existing] = await reads;
+      const known = existing && new Set(existing.map((r) => r.dedupe_key as string));
+      const inserted = await this.#insertMessages(firmId, fresh, proposedIds, lines, known);
       const idOf = new Map(inserted.map((r) => [r.dedupe_key as string, r.id as string]));
       const created = new Set(idOf.keys());
       const missing = fresh.map((m) => m.dedupeKey).filter((key) => !idOf.has(key));
