@@ -54,6 +54,7 @@ import type {
   ThreadView,
 } from "@clientmail/core/ports";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
+import { copyBinary, type CopyType, type CopyValue } from "./copy-binary.js";
 
 /** Settings of {@link createPostgresStore}. */
 export interface PostgresStoreSettings {
@@ -271,10 +272,9 @@ const outboxOf = (r: Row): OutboxMessage => ({
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** One field of COPY's text format: `\N` for NULL, backslash escapes for the separators. */
-function copyField(value: string | null): string {
-  if (value === null) return "\\N";
-  return value.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r");
+/** Sends `input` to a `COPY … FROM STDIN` statement on `client`. */
+async function copyIn(client: PoolClient, statement: string, input: Buffer): Promise<void> {
+  await pipeline(Readable.from([input]), client.query(copyFrom(statement)));
 }
 
 /** A text[] literal, so that an array of arrays can travel in one `unnest` parameter. */
@@ -285,6 +285,23 @@ function arrayLiteral(values: readonly string[]): string {
 const MESSAGE_COPY_COLUMNS = `(firm_id, id, dedupe_key, message_id, in_reply_to, refs, from_addrs, sender,
   reply_to, to_addrs, cc, bcc, subject, date, direction, text_body, html_body, attachments, thread_id, filed_at,
   source_key, degraded)`;
+/** The types of `MESSAGE_COPY_COLUMNS`, in order. */
+const MESSAGE_COPY_TYPES: readonly CopyType[] = [
+  ...Array<CopyType>(4).fill("text"),
+  ...Array<CopyType>(8).fill("jsonb"),
+  "text",
+  "timestamptz",
+  "text",
+  "text",
+  "text",
+  "jsonb",
+  "text",
+  "timestamptz",
+  "text",
+  "boolean",
+];
+const SIGHTING_COPY_TYPES: readonly CopyType[] = ["text", "text", "text", "text", "text"];
+const FILING_COPY_TYPES: readonly CopyType[] = ["text", "text", "text", "text[]"];
 
 const MESSAGE_COLUMNS = `m.firm_id, m.id, m.dedupe_key, m.message_id, m.in_reply_to, m.refs, m.from_addrs, m.sender,
   m.reply_to, m.to_addrs, m.cc, m.bcc, m.subject, m.date, m.direction, m.text_body, m.html_body, m.attachments,
@@ -1523,44 +1540,43 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** COPY text lines for new message rows (the column order of `MESSAGE_COPY_COLUMNS`). */
-  #messageLines(firmId: string, fresh: readonly MessageToFile[], ids: readonly string[], at: Date): string[] {
-    const filedAt = at.toISOString();
-    return fresh.map(
-      (m, i) =>
-        [
-          firmId,
-          ids[i]!,
-          m.dedupeKey,
-          m.messageId ?? null,
-          json(m.inReplyTo),
-          json(m.references),
-          json(m.from),
-          json(m.sender),
-          json(m.replyTo),
-          json(m.to),
-          json(m.cc),
-          json(m.bcc),
-          m.subject,
-          m.date.toISOString(),
-          m.direction,
-          m.text ?? null,
-          m.html ?? null,
-          json(m.attachments),
-          m.threadId,
-          filedAt,
-          m.sourceKey ?? null,
-          m.degraded ? "t" : "f",
-        ]
-          .map(copyField)
-          .join("\t") + "\n",
-    );
+  /** COPY rows for new messages (the column order of `MESSAGE_COPY_COLUMNS`). */
+  #messageRows(
+    firmId: string,
+    fresh: readonly MessageToFile[],
+    ids: readonly string[],
+    at: Date,
+  ): CopyValue[][] {
+    return fresh.map((m, i) => [
+      firmId,
+      ids[i]!,
+      m.dedupeKey,
+      m.messageId ?? null,
+      json(m.inReplyTo),
+      json(m.references),
+      json(m.from),
+      json(m.sender),
+      json(m.replyTo),
+      json(m.to),
+      json(m.cc),
+      json(m.bcc),
+      m.subject,
+      m.date,
+      m.direction,
+      m.text ?? null,
+      m.html ?? null,
+      json(m.attachments),
+      m.threadId,
+      at,
+      m.sourceKey ?? null,
+      m.degraded,
+    ]);
   }
 
   /**
    * Inserts new message rows, skipping dedupe keys the firm already has; returns the rows it
-   * inserted. `lines` are the rows' COPY lines (built by the caller while `known`, the keys the
-   * firm already has, was read; undefined with row-level security).
+   * inserted. `rows` are their COPY rows (built by the caller while `known`, the keys the firm
+   * already has, was read; undefined with row-level security).
    *
    * Without row-level security, the rows whose keys the firm does not have go by COPY straight
    * into `messages`, inside a savepoint: COPY cannot skip conflicts, so if another transaction
@@ -1574,24 +1590,28 @@ export class PostgresStore implements Store {
     firmId: string,
     fresh: readonly MessageToFile[],
     ids: readonly string[],
-    lines: readonly string[],
+    rows: readonly CopyValue[][],
     known: ReadonlySet<string> | undefined,
   ): Promise<Row[]> {
     const context = this.#context.getStore();
     if (!context) throw new ClientMailError("internal", "Messages are inserted inside a transaction");
     const { client } = context;
     if (known) {
-      const rows = fresh.flatMap((m, i) => (known.has(m.dedupeKey) ? [] : [i]));
-      if (rows.length === 0) return [];
+      const unknown = fresh.flatMap((m, i) => (known.has(m.dedupeKey) ? [] : [i]));
+      if (unknown.length === 0) return [];
       const name = `clientmail_sp_${++context.savepoints}`;
       await client.query(`SAVEPOINT ${name}`);
       try {
-        await pipeline(
-          Readable.from([rows.map((i) => lines[i]).join("")]),
-          client.query(copyFrom(`COPY messages ${MESSAGE_COPY_COLUMNS} FROM STDIN`)),
+        await copyIn(
+          client,
+          `COPY messages ${MESSAGE_COPY_COLUMNS} FROM STDIN (FORMAT binary)`,
+          copyBinary(
+            MESSAGE_COPY_TYPES,
+            unknown.map((i) => rows[i]!),
+          ),
         );
         await client.query(`RELEASE SAVEPOINT ${name}`);
-        return rows.map((i) => ({ id: ids[i], dedupe_key: fresh[i]!.dedupeKey }));
+        return unknown.map((i) => ({ id: ids[i], dedupe_key: fresh[i]!.dedupeKey }));
       } catch (error) {
         // 23505: a key filed by another transaction since the read above.
         if (sqlState(error) !== "23505") transient(error);
@@ -1604,9 +1624,10 @@ export class PostgresStore implements Store {
          (LIKE messages INCLUDING DEFAULTS EXCLUDING CONSTRAINTS) ON COMMIT DELETE ROWS`,
     );
     await client.query("TRUNCATE clientmail_incoming_messages");
-    await pipeline(
-      Readable.from([lines.join("")]),
-      client.query(copyFrom(`COPY clientmail_incoming_messages ${MESSAGE_COPY_COLUMNS} FROM STDIN`)),
+    await copyIn(
+      client,
+      `COPY clientmail_incoming_messages ${MESSAGE_COPY_COLUMNS} FROM STDIN (FORMAT binary)`,
+      copyBinary(MESSAGE_COPY_TYPES, rows),
     ).catch(transient);
     // Key order, so two workers filing overlapping batches take their locks in the same order.
     return this.#q(
@@ -1621,24 +1642,25 @@ export class PostgresStore implements Store {
    * Writes the sightings and filings of a batch whose messages are all new by COPY, inside a
    * savepoint; false (and nothing written) when a sighting is already in the firm (23505).
    */
-  async #copyFilings(sightingLines: readonly string[], filingLines: readonly string[]): Promise<boolean> {
+  async #copyFilings(
+    sightingRows: readonly CopyValue[][],
+    filingRows: readonly CopyValue[][],
+  ): Promise<boolean> {
     const context = this.#context.getStore();
     if (!context) throw new ClientMailError("internal", "Filings are written inside a transaction");
     const { client } = context;
     const name = `clientmail_sp_${++context.savepoints}`;
     await client.query(`SAVEPOINT ${name}`);
     try {
-      await pipeline(
-        Readable.from([sightingLines.join("")]),
-        client.query(
-          copyFrom(
-            "COPY message_sightings (firm_id, mailbox_id, provider_id, message_id, folder) FROM STDIN",
-          ),
-        ),
+      await copyIn(
+        client,
+        "COPY message_sightings (firm_id, mailbox_id, provider_id, message_id, folder) FROM STDIN (FORMAT binary)",
+        copyBinary(SIGHTING_COPY_TYPES, sightingRows),
       );
-      await pipeline(
-        Readable.from([filingLines.join("")]),
-        client.query(copyFrom("COPY message_filings (firm_id, message_id, account_id, link_ids) FROM STDIN")),
+      await copyIn(
+        client,
+        "COPY message_filings (firm_id, message_id, account_id, link_ids) FROM STDIN (FORMAT binary)",
+        copyBinary(FILING_COPY_TYPES, filingRows),
       );
       await client.query(`RELEASE SAVEPOINT ${name}`);
       return true;
@@ -1687,10 +1709,10 @@ export class PostgresStore implements Store {
             ),
       ]);
       reads.catch(() => undefined); // awaited below; a rejection is not unhandled meanwhile
-      const lines = this.#messageLines(firmId, fresh, proposedIds, at);
+      const rows = this.#messageRows(firmId, fresh, proposedIds, at);
       const [, existing] = await reads;
       const known = existing && new Set(existing.map((r) => r.dedupe_key as string));
-      const inserted = await this.#insertMessages(firmId, fresh, proposedIds, lines, known);
+      const inserted = await this.#insertMessages(firmId, fresh, proposedIds, rows, known);
       const idOf = new Map(inserted.map((r) => [r.dedupe_key as string, r.id as string]));
       const created = new Set(idOf.keys());
       const missing = fresh.map((m) => m.dedupeKey).filter((key) => !idOf.has(key));
@@ -1723,19 +1745,13 @@ export class PostgresStore implements Store {
       );
       // Every message of the batch new: nothing to un-hide and no filing to merge, so the rows go
       // by COPY (unless a sighting is already there: then the statement below).
-      const sightingLines = sightingRows.map(
-        (s) => [firmId, s.mailboxId, s.providerId, s.messageId, s.folder].map(copyField).join("\t") + "\n",
-      );
-      const filingLines = filingRows.map(
-        (f) =>
-          [firmId, f.messageId, f.accountId, arrayLiteral([...f.linkIds].sort(byCodePoint))]
-            .map(copyField)
-            .join("\t") + "\n",
-      );
       if (
         !this.#rls &&
         created.size === firsts.size &&
-        (await this.#copyFilings(sightingLines, filingLines))
+        (await this.#copyFilings(
+          sightingRows.map((s) => [firmId, s.mailboxId, s.providerId, s.messageId, s.folder]),
+          filingRows.map((f) => [firmId, f.messageId, f.accountId, [...f.linkIds].sort(byCodePoint)]),
+        ))
       ) {
         return this.#outcomes(messages, idOf, created);
       }
