@@ -54,6 +54,7 @@ import type {
   ThreadView,
 } from "@clientmail/core/ports";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
+import { v7 as uuidv7 } from "uuid";
 import { copyBinary, type CopyType, type CopyValue } from "./copy-binary.js";
 
 /** Settings of {@link createPostgresStore}. */
@@ -67,7 +68,10 @@ export interface PostgresStoreSettings {
    * the tables.
    */
   rowLevelSecurity?: boolean;
-  /** Id generator; defaults to `crypto.randomUUID`. */
+  /**
+   * Id generator; defaults to time-ordered UUIDs (version 7), so that new rows go to the right
+   * edge of their primary-key indexes instead of to random pages (bench:store).
+   */
   newId?: () => string;
 }
 
@@ -317,7 +321,7 @@ export class PostgresStore implements Store {
   constructor(settings: PostgresStoreSettings) {
     this.#pool = settings.pool;
     this.#rls = settings.rowLevelSecurity ?? false;
-    this.#newId = settings.newId ?? (() => globalThis.crypto.randomUUID());
+    this.#newId = settings.newId ?? (() => uuidv7());
   }
 
   // -- plumbing -------------------------------------------------------------------------------
@@ -1574,6 +1578,30 @@ export class PostgresStore implements Store {
   }
 
   /**
+   * Runs `copies` inside a savepoint of the current transaction; false, with the savepoint rolled
+   * back and nothing written, when they hit a unique key another row already holds (23505). The
+   * savepoint's statements go out with the copies rather than in round trips of their own: a
+   * failure of theirs fails the copies too.
+   */
+  async #copyUnlessTaken(copies: (client: PoolClient) => Promise<void>): Promise<boolean> {
+    const context = this.#context.getStore();
+    if (!context) throw new ClientMailError("internal", "COPY runs inside a transaction");
+    const { client } = context;
+    const name = `clientmail_sp_${++context.savepoints}`;
+    const opened = client.query(`SAVEPOINT ${name}`);
+    opened.catch(() => undefined); // the copies fail with it
+    try {
+      await copies(client);
+      await Promise.all([opened, client.query(`RELEASE SAVEPOINT ${name}`)]);
+      return true;
+    } catch (error) {
+      if (sqlState(error) !== "23505") transient(error);
+      await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      return false;
+    }
+  }
+
+  /**
    * Inserts new message rows, skipping dedupe keys the firm already has; returns the rows it
    * inserted. `rows` are their COPY rows (built by the caller while `known`, the keys the firm
    * already has, was read; undefined with row-level security).
@@ -1599,24 +1627,18 @@ export class PostgresStore implements Store {
     if (known) {
       const unknown = fresh.flatMap((m, i) => (known.has(m.dedupeKey) ? [] : [i]));
       if (unknown.length === 0) return [];
-      const name = `clientmail_sp_${++context.savepoints}`;
-      await client.query(`SAVEPOINT ${name}`);
-      try {
-        await copyIn(
+      // Fails (23505) on a key filed by another transaction since it was read.
+      const copied = await this.#copyUnlessTaken((client) =>
+        copyIn(
           client,
           `COPY messages ${MESSAGE_COPY_COLUMNS} FROM STDIN (FORMAT binary)`,
           copyBinary(
             MESSAGE_COPY_TYPES,
             unknown.map((i) => rows[i]!),
           ),
-        );
-        await client.query(`RELEASE SAVEPOINT ${name}`);
-        return unknown.map((i) => ({ id: ids[i], dedupe_key: fresh[i]!.dedupeKey }));
-      } catch (error) {
-        // 23505: a key filed by another transaction since the read above.
-        if (sqlState(error) !== "23505") transient(error);
-        await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
-      }
+        ),
+      );
+      if (copied) return unknown.map((i) => ({ id: ids[i], dedupe_key: fresh[i]!.dedupeKey }));
     }
     // Created once per database session; emptied at every commit.
     await client.query(
@@ -1646,12 +1668,7 @@ export class PostgresStore implements Store {
     sightingRows: readonly CopyValue[][],
     filingRows: readonly CopyValue[][],
   ): Promise<boolean> {
-    const context = this.#context.getStore();
-    if (!context) throw new ClientMailError("internal", "Filings are written inside a transaction");
-    const { client } = context;
-    const name = `clientmail_sp_${++context.savepoints}`;
-    await client.query(`SAVEPOINT ${name}`);
-    try {
+    return this.#copyUnlessTaken(async (client) => {
       await copyIn(
         client,
         "COPY message_sightings (firm_id, mailbox_id, provider_id, message_id, folder) FROM STDIN (FORMAT binary)",
@@ -1662,13 +1679,7 @@ export class PostgresStore implements Store {
         "COPY message_filings (firm_id, message_id, account_id, link_ids) FROM STDIN (FORMAT binary)",
         copyBinary(FILING_COPY_TYPES, filingRows),
       );
-      await client.query(`RELEASE SAVEPOINT ${name}`);
-      return true;
-    } catch (error) {
-      if (sqlState(error) !== "23505") transient(error);
-      await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
-      return false;
-    }
+    });
   }
 
   #outcomes(
