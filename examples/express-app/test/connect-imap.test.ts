@@ -6,13 +6,15 @@
  * connected against a real Dovecot and then synced with the stored credentials.
  */
 import { createServer, type Server } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import {
   attachDovecot,
   dovecotAvailability,
   startDovecot,
+  startSmtpRelay,
   type DovecotInfo,
   type DovecotServer,
+  type DovecotUser,
 } from "@clientmail/testkit";
 import { startTestApp, type TestApp } from "./harness.js";
 
@@ -138,9 +140,14 @@ describe.skipIf(skip !== undefined && !skip.available)("IMAP connect against Dov
     await t.close();
     if (!process.env.CLIENTMAIL_TEST_DOVECOT) await dovecot.stop();
   });
+  /** A real SMTP server on loopback that accepts `user`'s login. */
+  const relayFor = (user: DovecotUser) =>
+    startSmtpRelay({ dovecot, mailboxes: new Map([[user.user.toLowerCase(), user]]) });
 
   it("R9: a listed loopback server passes the connection test; the mailbox is saved with encrypted credentials and syncs", async () => {
     const user = await dovecot.addUser();
+    const relay = await relayFor(user);
+    onTestFinished(() => relay.close());
     const agent = await t.as("employee");
     const res = await agent
       .post("/api/mailboxes/imap")
@@ -153,9 +160,10 @@ describe.skipIf(skip !== undefined && !skip.available)("IMAP connect against Dov
           user: user.user,
           password: user.password,
         },
-        smtp: { host: dovecot.host, port: 2525, security: "none" },
+        smtp: { host: relay.host, port: relay.port, security: "none" },
       })
       .expect(201);
+    expect(relay.accepted).toHaveLength(0);
     expect(res.body.mailbox).toMatchObject({
       provider: "imap",
       address: "employee@ledger.example",
@@ -186,6 +194,32 @@ describe.skipIf(skip !== undefined && !skip.available)("IMAP connect against Dov
     expect(res.body).toMatchObject({ code: "auth_revoked", reason: "auth_failed", field: "imap.password" });
     const mailboxes = await t.services.store.listMailboxes(t.firm.id);
     expect(mailboxes.map((m) => m.address)).not.toContain("admin@ledger.example");
+  });
+
+  it("Y1: a refused SMTP login is reported naming smtp.password, nothing is sent and nothing is saved", async () => {
+    const user = await dovecot.addUser();
+    const relay = await relayFor(user);
+    onTestFinished(() => relay.close());
+    const agent = await t.as("employee");
+    const res = await agent
+      .post("/api/mailboxes/imap")
+      .send({
+        address: "smtp-check@ledger.example",
+        imap: {
+          host: dovecot.host,
+          port: dovecot.port,
+          security: "none",
+          user: user.user,
+          password: user.password,
+        },
+        smtp: { host: relay.host, port: relay.port, security: "none", password: "not-the-smtp-password" },
+      })
+      .expect(409);
+    expect(res.body).toMatchObject({ code: "auth_revoked", reason: "auth_failed", field: "smtp.password" });
+    expect(JSON.stringify(res.body)).not.toContain("not-the-smtp-password");
+    expect(relay.accepted).toHaveLength(0);
+    const mailboxes = await t.services.store.listMailboxes(t.firm.id);
+    expect(mailboxes.map((m) => m.address)).not.toContain("smtp-check@ledger.example");
   });
 
   it("reports TLS spoken to a cleartext port with the SDK's hint", async () => {

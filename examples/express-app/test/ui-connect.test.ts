@@ -7,13 +7,14 @@
  */
 import { createServer, type Server } from "node:net";
 import supertest from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { MemberRole } from "@clientmail/core";
 import {
   attachDovecot,
   createGmailFake,
   dovecotAvailability,
   startDovecot,
+  startSmtpRelay,
   type DovecotInfo,
   type DovecotServer,
 } from "@clientmail/testkit";
@@ -269,6 +270,8 @@ describe.skipIf(skip !== undefined && !skip.available)("Connect a mailbox (UI) a
 
   it("R9: the form connects a listed loopback Dovecot: redirect back with the address, saved with encrypted credentials", async () => {
     const user = await dovecot.addUser();
+    const relay = await startSmtpRelay({ dovecot, mailboxes: new Map([[user.user.toLowerCase(), user]]) });
+    onTestFinished(() => relay.close());
     const agent = await signInUi(t, "employee");
     const { csrf } = await settings(agent);
     const res = await agent
@@ -283,8 +286,8 @@ describe.skipIf(skip !== undefined && !skip.available)("Connect a mailbox (UI) a
         "imap.security": "none",
         "imap.user": user.user,
         "imap.password": user.password,
-        "smtp.host": dovecot.host,
-        "smtp.port": "2525",
+        "smtp.host": relay.host,
+        "smtp.port": String(relay.port),
         "smtp.security": "none",
       })
       .expect(303);

@@ -105,7 +105,7 @@ export function connectionFailure(error: unknown): ConnectionFailure | undefined
     body: {
       code: error.code,
       message: error.message,
-      field: error.reason === "auth_failed" ? "imap.password" : "imap.host",
+      field: `${error.details.provider === "smtp" ? "smtp" : "imap"}.${error.reason === "auth_failed" ? "password" : "host"}`,
       reason: error.reason,
       ...(error.hint ? { hint: error.hint } : {}),
     },

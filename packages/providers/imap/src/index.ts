@@ -22,5 +22,5 @@ export { createImapProvider } from "./imap-provider.js";
 export type { ImapProviderSettings, ImapSecurity } from "./settings.js";
 export { translateImapError } from "./errors.js";
 export type { ImapErrorContext } from "./errors.js";
-export { createSmtpSender } from "./send.js";
+export { createSmtpSender, testSmtpConnection } from "./send.js";
 export type { SmtpSenderSettings } from "./send.js";

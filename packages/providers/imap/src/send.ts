@@ -10,6 +10,8 @@
  *   unless `serverSavesSent`, the same bytes are APPENDed (`\Seen`) to the `\Sent` special-use
  *   folder. SMTP relays keep a well-formed Message-ID, so the receipt reports the composed one.
  * - `findSent`: `UID SEARCH HEADER Message-ID <id>` (with `SINCE` when given) in that folder.
+ * - `testSmtpConnection`: the same vetted connection, greeting, TLS and login, sending nothing
+ *   (a connection test before a mailbox is saved).
  * - Failures: SMTP 5xx for a recipient or the message (`EENVELOPE`, 550–553, 552 size) are
  *   `validation_failed`; 421/450–452 are `rate_limited`; authentication refused is
  *   `auth_revoked`; socket, DNS and TLS failures are ConnectionErrors with the reasons IMAP uses
@@ -37,10 +39,10 @@ import {
   type VettedDestination,
 } from "@clientmail/provider-utils";
 import { systemClock } from "@clientmail/core/ports";
-import nodemailer from "nodemailer";
+import nodemailer, { type Transporter } from "nodemailer";
 import type { ImapFlow } from "imapflow";
 import { ImapConnection } from "./connection.js";
-import { resolveSettings, type ImapProviderSettings } from "./settings.js";
+import { resolveSettings, type ImapProviderSettings, type ResolvedImapSettings } from "./settings.js";
 
 /** Settings of {@link createSmtpSender}. */
 export interface SmtpSenderSettings {
@@ -78,14 +80,23 @@ interface SmtpError {
   responseCode?: number;
 }
 
-function smtpFailure(error: unknown, message: OutgoingMessage): ClientMailError {
-  if (ClientMailError.isInstance(error)) return error;
+/** A failure to reach the SMTP server securely, or undefined when `error` is another failure. */
+function smtpConnectionFailure(error: unknown): ConnectionError | undefined {
   const { code, responseCode } = (error ?? {}) as SmtpError;
   const details = { provider: "smtp", smtpCode: code, responseCode };
   const network = classifyNetworkError(error);
   if (network) return new ConnectionError(network.reason, { cause: error, hint: network.hint, details });
   // A STARTTLS that failed, or that a server required to offer it did not offer: fail closed.
   if (code === "ETLS") return new ConnectionError("tls_failed", { cause: error, details });
+  return undefined;
+}
+
+function smtpFailure(error: unknown, message: OutgoingMessage): ClientMailError {
+  if (ClientMailError.isInstance(error)) return error;
+  const connection = smtpConnectionFailure(error);
+  if (connection) return connection;
+  const { code, responseCode } = (error ?? {}) as SmtpError;
+  const details = { provider: "smtp", smtpCode: code, responseCode };
   if (code === "EAUTH")
     return new ClientMailError("auth_revoked", "The SMTP server refused the login", {
       cause: error,
@@ -118,6 +129,76 @@ function smtpFailure(error: unknown, message: OutgoingMessage): ClientMailError 
   });
 }
 
+/** The SMTP server's security and port, with their defaults. */
+function endpointOf(settings: SmtpSenderSettings): { security: TransportSecurity; port: number } {
+  const security = settings.smtp.security ?? "tls";
+  return { security, port: settings.smtp.port ?? (security === "tls" ? 465 : 587) };
+}
+
+async function vet(settings: SmtpSenderSettings, imap: ResolvedImapSettings): Promise<VettedDestination> {
+  const { security, port } = endpointOf(settings);
+  const destination = await imap.hostPolicy.vet(
+    { protocol: "smtp", host: settings.smtp.host, port, provider: "smtp" },
+    { timeoutMs: imap.connectionTimeoutMs },
+  );
+  checkConnectionSecurity(
+    {
+      host: settings.smtp.host,
+      security,
+      rejectUnauthorized: settings.smtp.tls?.rejectUnauthorized,
+      allowInsecure: imap.allowInsecure,
+    },
+    destination,
+    { provider: "smtp", logger: imap.logger },
+  );
+  return destination;
+}
+
+/**
+ * A nodemailer SMTP transport to the vetted address of the mailbox's SMTP server (R9): the host
+ * policy resolves and checks the host, and the transport dials that address only.
+ */
+async function openTransport(settings: SmtpSenderSettings, imap: ResolvedImapSettings): Promise<Transporter> {
+  const { security } = endpointOf(settings);
+  const destination = await vet(settings, imap);
+  const tls = tlsOptionsFor(destination, settings.smtp.tls);
+  const user = settings.smtp.user ?? imap.user;
+  const accessToken =
+    settings.smtp.accessToken ?? (settings.smtp.password === undefined ? imap.accessToken : undefined);
+  const password = settings.smtp.password ?? imap.password;
+  return nodemailer.createTransport({
+    host: destination.host,
+    port: destination.port,
+    secure: security === "tls",
+    requireTLS: security === "starttls",
+    ignoreTLS: security === "none",
+    tls,
+    auth:
+      accessToken !== undefined
+        ? { type: "OAuth2", user, accessToken }
+        : password !== undefined
+          ? { user, pass: password }
+          : undefined,
+    connectionTimeout: imap.connectionTimeoutMs,
+    greetingTimeout: Math.min(imap.connectionTimeoutMs, 16_000),
+    socketTimeout: imap.socketTimeoutMs,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+    // Dial the vetted address only; TLS from the first byte when `tls` (R9).
+    getSocket: (_options, callback) => {
+      let socket: ReturnType<typeof openVettedSocket> | undefined = undefined;
+      const connected = () => callback(null, { connection: socket, secured: security === "tls" });
+      socket = openVettedSocket(
+        imap.socketFactory,
+        destination,
+        security === "tls" ? tls : undefined,
+        connected,
+      );
+      socket.once("error", (error: Error) => callback(error));
+    },
+  });
+}
+
 /** The sent folder's path: a special-use name through LIST, or an exact path. */
 async function sentPath(client: ImapFlow, wanted: string): Promise<string> {
   if (!wanted.startsWith("\\")) return wanted;
@@ -136,8 +217,6 @@ async function sentPath(client: ImapFlow, wanted: string): Promise<string> {
  */
 export function createSmtpSender(settings: SmtpSenderSettings): MailSender {
   const imap = resolveSettings(settings.imap);
-  const security = settings.smtp.security ?? "tls";
-  const port = settings.smtp.port ?? (security === "tls" ? 465 : 587);
   const connection = new ImapConnection(imap);
   const pacer = settings.sendPacer ?? new SendPacer([], systemClock);
   const maxBytes = settings.maxMessageBytes ?? 35 * 1024 * 1024;
@@ -148,62 +227,8 @@ export function createSmtpSender(settings: SmtpSenderSettings): MailSender {
     if (closed) throw providerClosedError("smtp");
   };
 
-  async function vet(): Promise<VettedDestination> {
-    const destination = await imap.hostPolicy.vet(
-      { protocol: "smtp", host: settings.smtp.host, port, provider: "smtp" },
-      { timeoutMs: imap.connectionTimeoutMs },
-    );
-    checkConnectionSecurity(
-      {
-        host: settings.smtp.host,
-        security,
-        rejectUnauthorized: settings.smtp.tls?.rejectUnauthorized,
-        allowInsecure: imap.allowInsecure,
-      },
-      destination,
-      { provider: "smtp", logger: imap.logger },
-    );
-    return destination;
-  }
-
   async function transmit(raw: Buffer, envelope: { from: string; to: string[] }): Promise<void> {
-    const destination = await vet();
-    const tls = tlsOptionsFor(destination, settings.smtp.tls);
-    const user = settings.smtp.user ?? imap.user;
-    const accessToken =
-      settings.smtp.accessToken ?? (settings.smtp.password === undefined ? imap.accessToken : undefined);
-    const password = settings.smtp.password ?? imap.password;
-    const transport = nodemailer.createTransport({
-      host: destination.host,
-      port: destination.port,
-      secure: security === "tls",
-      requireTLS: security === "starttls",
-      ignoreTLS: security === "none",
-      tls,
-      auth:
-        accessToken !== undefined
-          ? { type: "OAuth2", user, accessToken }
-          : password !== undefined
-            ? { user, pass: password }
-            : undefined,
-      connectionTimeout: imap.connectionTimeoutMs,
-      greetingTimeout: Math.min(imap.connectionTimeoutMs, 16_000),
-      socketTimeout: imap.socketTimeoutMs,
-      disableFileAccess: true,
-      disableUrlAccess: true,
-      // Dial the vetted address only; TLS from the first byte when `tls` (R9).
-      getSocket: (_options, callback) => {
-        let socket: ReturnType<typeof openVettedSocket> | undefined = undefined;
-        const connected = () => callback(null, { connection: socket, secured: security === "tls" });
-        socket = openVettedSocket(
-          imap.socketFactory,
-          destination,
-          security === "tls" ? tls : undefined,
-          connected,
-        );
-        socket.once("error", (error: Error) => callback(error));
-      },
-    });
+    const transport = await openTransport(settings, imap);
     try {
       await transport.sendMail({ envelope, raw });
     } finally {
@@ -289,4 +314,37 @@ export function createSmtpSender(settings: SmtpSenderSettings): MailSender {
       await connection.close();
     },
   };
+}
+
+/**
+ * Checks that the mailbox's SMTP server can be used to send, without sending anything: connects to
+ * the vetted address under the host policy (R9), greets, upgrades to TLS as `security` says, and
+ * logs in (nodemailer's `verify`). Resolves when all of that worked; otherwise throws a
+ * {@link ConnectionError} whose `details.provider` is `"smtp"` (`auth_failed` for a refused login,
+ * the network and TLS reasons IMAP uses for the rest), or a `transient` error.
+ */
+export async function testSmtpConnection(settings: SmtpSenderSettings): Promise<void> {
+  const imap = resolveSettings(settings.imap);
+  let transport: Transporter | undefined;
+  try {
+    transport = await openTransport(settings, imap);
+    await transport.verify();
+  } catch (error) {
+    if (ClientMailError.isInstance(error)) throw error;
+    const connection = smtpConnectionFailure(error);
+    if (connection) throw connection;
+    const { code, responseCode } = (error ?? {}) as SmtpError;
+    const details = { provider: "smtp", smtpCode: code, responseCode };
+    if (code === "EAUTH") throw new ConnectionError("auth_failed", { cause: error, details });
+    throw new ClientMailError(
+      "transient",
+      `The SMTP server could not be checked (${code ?? responseCode ?? "error"})`,
+      {
+        cause: error,
+        details,
+      },
+    );
+  } finally {
+    transport?.close();
+  }
 }

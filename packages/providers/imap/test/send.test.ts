@@ -11,7 +11,12 @@ import { ImapFlow } from "imapflow";
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
 import { afterAll, describe, expect, it } from "vitest";
-import { createImapProvider, createSmtpSender, type SmtpSenderSettings } from "../src/index.js";
+import {
+  createImapProvider,
+  createSmtpSender,
+  testSmtpConnection,
+  type SmtpSenderSettings,
+} from "../src/index.js";
 import { adminConnection, dovecotSkipReason, providerSettings, sharedDovecot } from "./dovecot-fixture.js";
 import { selfSignedCertificate } from "./scripted-imap-server.js";
 
@@ -232,6 +237,66 @@ describe.skipIf(skip !== undefined)("SMTP sender", () => {
       expect(w.relay.accepted).toHaveLength(0);
     } finally {
       await sender.close();
+      await w.relay.close();
+    }
+  });
+});
+
+describe.skipIf(skip !== undefined)("SMTP connection test", () => {
+  it("Y1: logs in to the SMTP server and sends nothing", async () => {
+    const w = await world();
+    try {
+      await testSmtpConnection(w.settings);
+      expect(w.relay.accepted).toHaveLength(0);
+    } finally {
+      await w.relay.close();
+    }
+  });
+
+  it("Y1 R9: a refused login is auth_failed and a closed port connection_refused, both from smtp, with no server text", async () => {
+    const w = await world();
+    try {
+      const refused = await testSmtpConnection({
+        ...w.settings,
+        smtp: { ...w.settings.smtp, password: "not-the-password" },
+      }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConnectionError);
+      expect((refused as ConnectionError).reason).toBe("auth_failed");
+      expect((refused as ConnectionError).code).toBe("auth_revoked");
+      expect((refused as ConnectionError).details).toMatchObject({ provider: "smtp" });
+      expect((refused as ConnectionError).message).not.toMatch(/Invalid username/);
+
+      await w.relay.close();
+      const closed = await testSmtpConnection(w.settings).catch((e: unknown) => e);
+      expect(closed).toBeInstanceOf(ConnectionError);
+      expect((closed as ConnectionError).reason).toBe("connection_refused");
+      expect((closed as ConnectionError).details).toMatchObject({ provider: "smtp" });
+      expect(w.relay.accepted).toHaveLength(0);
+    } finally {
+      await w.relay.close().catch(() => undefined);
+    }
+  });
+
+  it("R9: an SMTP host the policy refuses is refused before any connection", async () => {
+    const w = await world();
+    const dialled: string[] = [];
+    try {
+      const error = await testSmtpConnection({
+        ...w.settings,
+        imap: {
+          ...w.settings.imap,
+          hostPolicy: { allow: [], resolve: async () => [{ address: "169.254.169.254", family: 4 }] },
+          socketFactory: (options) => {
+            dialled.push(options.address);
+            throw new Error("dialled");
+          },
+        },
+        smtp: { host: "smtp.firm.example", port: 587, security: "starttls" },
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect((error as ConnectionError).reason).toBe("host_refused");
+      expect(dialled).toEqual([]);
+    } finally {
       await w.relay.close();
     }
   });
