@@ -10,6 +10,7 @@ import { errorHandler, notFound } from "./http/errors.js";
 import { sameOrigin, sessions } from "./http/session.js";
 import { pushRouter } from "./push/index.js";
 import type { Services } from "./services.js";
+import { sendErrorPage } from "./ui/error-page.js";
 import { uiRouter } from "./ui/index.js";
 
 /** Builds the app for `services`. */
@@ -35,6 +36,6 @@ export function createApp(services: Services): Express {
   app.use("/connect", connectRouter(services));
   app.use(uiRouter(services));
   app.use(notFound);
-  app.use(errorHandler((message, fields) => services.logger.error(message, fields)));
+  app.use(errorHandler((message, fields) => services.logger.error(message, fields), sendErrorPage));
   return app;
 }

@@ -181,7 +181,7 @@ describe("web UI", () => {
     const agent = await as("employee");
     const res = await agent.get(`/accounts/${created.account.id}/email?view=everything`).expect(400);
     expect(res.text).toContain("view");
-    expect(res.text).toContain("(validation_failed)");
+    expect(res.text).toContain("<code>validation_failed</code>");
   });
 
   it("T10 N4: the owner applies a bulk update to the checked accounts and sees the report; an employee is refused (403)", async () => {
@@ -284,6 +284,19 @@ describe("web UI", () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(res.text).not.toContain("<script");
     await agent.get("/ui.css").expect(200).expect("content-type", /css/);
+  });
+
+  it("a failed page is an HTML page of the UI: heading, message, code, a way back and the UI's CSP; nothing from the URL runs", async () => {
+    const agent = await as("employee");
+    const refused = await agent.get("/team").expect(403).expect("content-type", /html/);
+    expect(refused.text).toContain("<h1>You do not have access to this</h1>");
+    expect(refused.text).toContain("<code>permission_denied</code>");
+    expect(refused.text).toContain('href="/accounts"');
+    const missing = await agent.get("/no-such-page/%3Cscript%3Ealert(1)%3C%2Fscript%3E").expect(404);
+    expect(missing.headers["content-security-policy"]).toContain("script-src 'none'");
+    expect(missing.text).toContain("<h1>Not found</h1>");
+    expect(missing.text).toContain("No route for GET /no-such-page/");
+    expect(missing.text).not.toContain("<script>");
   });
 
   it("a member of another firm cannot open this firm's account (404)", async () => {

@@ -4,7 +4,7 @@
  * Unexpected errors answer 500 `internal` and are logged without their message, which may hold
  * data from mail.
  */
-import type { ErrorRequestHandler, Request, RequestHandler } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import { ClientMailError, type ClientMailErrorCode } from "@clientmail/core";
 
 /** The HTTP status of each SDK error code. */
@@ -81,9 +81,10 @@ export function errorAnswer(error: unknown): { status: number; body: ErrorBody }
   return { status: 500, body: { code: "internal", message: "The request could not be completed." } };
 }
 
-/** The last handler: answers every error as JSON (under /api) or as a short page. */
+/** The last handler: answers every error as JSON (under /api) or as a page (`sendPage`). */
 export function errorHandler(
   log: (message: string, fields: Record<string, unknown>) => void,
+  sendPage: (res: Response, status: number, body: ErrorBody) => void,
 ): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const { status, body } = errorAnswer(error);
@@ -96,7 +97,7 @@ export function errorHandler(
       });
     if (res.headersSent) return;
     if (wantsJson(req)) res.status(status).json(body);
-    else res.status(status).type("text/plain").send(`${body.message} (${body.code})`);
+    else sendPage(res, status, body);
   };
 }
 
