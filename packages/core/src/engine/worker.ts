@@ -156,6 +156,11 @@ export function backfillJob(firmId: FirmId, addresses: readonly string[]): NewJo
   return { name: workerJobs.backfill, payload: { firmId, addresses: [...addresses] }, group: firmId };
 }
 
+/** A held lease is looked at again no sooner than this: a live holder's renewals cannot spin a worker. */
+const leaseRecheckMinMs = 100;
+/** Added to a held lease's remaining time before looking again. */
+const leaseRecheckMarginMs = 20;
+
 interface SyncPayload {
   firmId: string;
   mailboxId: string;
@@ -389,9 +394,9 @@ class Worker implements SyncWorker {
         signal,
       );
       // Another process holds the mailbox's lease. It may be running a pass, or it may be dead
-      // (killed mid-pass): look again a tenth of a lease later, so a dead holder's mailboxes
-      // resume within about one lease of its death rather than up to two (R8, Y2).
-      if (!result.ran) nextInMs = Math.min(poll, (this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs) / 10);
+      // (killed mid-pass): look again the moment the lease expires, so a dead holder's mailbox is
+      // taken as soon as its lease runs out (R8, Y2) — at most a lease TTL after its last renewal.
+      if (!result.ran) nextInMs = Math.min(poll, await this.untilLeaseExpires(firmId, mailboxId));
       else {
         if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
         await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
@@ -420,6 +425,16 @@ class Worker implements SyncWorker {
     }
     await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(now + nextInMs))]);
     await this.reportQueueDepth();
+  }
+
+  /**
+   * How long until the mailbox's lease (held by another process) expires, read on the store's
+   * clock, so the clocks of the processes do not matter. A little later than that (the store's
+   * clock may run ahead of the queue's by a few ms), and never sooner than {@link leaseRecheckMinMs}.
+   */
+  private async untilLeaseExpires(firmId: FirmId, mailboxId: MailboxId): Promise<number> {
+    const left = await this.store.leaseRemainingMs(firmId, mailboxId);
+    return Math.max(leaseRecheckMinMs, (left ?? 0) + leaseRecheckMarginMs);
   }
 
   private queueDepthAt = Number.NEGATIVE_INFINITY;
