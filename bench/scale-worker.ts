@@ -5,7 +5,9 @@
  * come from the store, encrypted by the keyring. The parent talks to it over IPC: `start`,
  * `notify` (a push the host's webhook received), `stop`.
  */
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeHeapSnapshot } from "node:v8";
 import pg from "pg";
 import { createAesGcmKeyring, createWorker, type PushNotification } from "@clientmail/core";
 import type { Logger, MailProvider } from "@clientmail/core/ports";
@@ -24,7 +26,7 @@ export type ScaleCredentials =
 export type ToWorker =
   | { type: "start" }
   | { type: "notify"; id: number; firmId: string; notification: PushNotification }
-  | { type: "memory" }
+  | { type: "memory"; snapshot?: boolean }
   | { type: "stop" };
 /** Peak memory of the process since it started (bytes), and the providers it keeps open. */
 export interface WorkerMemory {
@@ -168,6 +170,9 @@ async function main(): Promise<void> {
           // The host's webhook answers only now; the parent counts an unanswered push as not delivered.
           send({ type: "notified", id: message.id });
         } else if (message.type === "memory") {
+          // Diagnosis: SCALE_HEAP_SNAPSHOT=1 writes the heap of each process as it reports.
+          if (message.snapshot && process.env.SCALE_HEAP_SNAPSHOT)
+            console.error(`[${process.pid}] heap snapshot ${writeHeapSnapshot(join(tmpdir(), `scale-${process.pid}.heapsnapshot`))}`);
           send({ type: "memory", memory: await sample() });
         } else {
           const memory = await sample();

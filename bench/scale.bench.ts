@@ -102,12 +102,15 @@ class WorkerProcess {
   /** The process's peak memory, as it last reported it. */
   memory: WorkerMemory | undefined;
   /** Pushes handed to it that it has not yet answered (the host's webhook is still waiting). */
-  readonly unanswered = new Set<number>();
+  readonly unanswered = new Map<number, { firmId: string; notification: PushNotification; address?: string }>();
   private readonly waiters = new Map<string, () => void>();
 
   constructor(bundle: string, env: Record<string, string>) {
     this.child = fork(bundle, [], {
       env: { ...process.env, ...env },
+      // Plain node, as in production: the bundle is JavaScript already, and this process's
+      // TypeScript loader (tsx) would otherwise be inherited, costing each worker ~600 MB.
+      execArgv: [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.child.on("message", (message: FromWorker) => {
@@ -132,15 +135,16 @@ class WorkerProcess {
 
   send(message: ToWorker): void {
     if (!this.alive) return;
-    if (message.type === "notify") this.unanswered.add(message.id);
+    if (message.type === "notify")
+      this.unanswered.set(message.id, { firmId: message.firmId, notification: message.notification });
     this.child.send(message);
   }
 
-  async reportMemory(): Promise<void> {
+  async reportMemory(snapshot = false): Promise<void> {
     if (!this.alive) return;
     const reported = this.wait("memory");
-    this.send({ type: "memory" });
-    await Promise.race([reported, sleep(10_000)]);
+    this.send({ type: "memory", snapshot });
+    await Promise.race([reported, sleep(snapshot ? 120_000 : 10_000)]);
   }
 
   async stop(): Promise<void> {
@@ -224,6 +228,7 @@ async function runRound(
       subscriptions: Array.isArray(items) ? items.map((item) => String(item.subscriptionId)) : undefined,
     });
     child.send({ type: "notify", id, firmId, notification });
+    if (address !== undefined) child.unanswered.get(id)!.address = address;
   };
   const firmOfAddress = new Map<string, string>();
   const gmail = createGmailFake();
@@ -543,7 +548,11 @@ async function runRound(
     victim.child.kill("SIGKILL");
     // Database time of the kill, to read the leases against.
     const killedAtDb = await dbNow();
-    const unansweredAtKill = new Set(victim.unanswered);
+    const unansweredAtKill = new Set(victim.unanswered.keys());
+    // The webhook requests the dead worker had not answered fail (its connections drop): Pub/Sub
+    // and Graph deliver those notifications again, here at once, to a live worker.
+    await until(async () => !victim.alive, "the killed worker's exit", 10_000);
+    for (const push of victim.unanswered.values()) forward(push.firmId, push.notification, push.address);
     // Follow each in-flight mailbox: when another worker takes its lease (the pass resumes), when
     // that pass ends, and when the queue unlocked the dead worker's jobs.
     const follow = new Map(
@@ -683,6 +692,8 @@ async function runRound(
   round.duplicateNotifications = await count(
     "SELECT count(*) AS n FROM (SELECT 1 FROM notifications GROUP BY firm_id, member_id, payload HAVING count(*) > 1) d",
   );
+  // SCALE_HEAP_SNAPSHOT=1: each live worker writes its heap to the temporary folder first.
+  if (process.env.SCALE_HEAP_SNAPSHOT) for (const c of children) await c.reportMemory(true);
   await Promise.all(children.map((c) => c.stop()));
   round.memory = children.flatMap((c) => (c.memory ? [c.memory] : []));
   for (const bridge of bridges) await bridge.close();

@@ -377,6 +377,7 @@ class Worker implements SyncWorker {
     const now = this.settings.clock.now().getTime();
     const poll = this.settings.pollIntervalMs ?? 5 * 60_000;
     let nextInMs = poll;
+    let scheduleFrom = now;
     let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
       borrowed = await this.pool.borrow(firmId, mailbox);
@@ -396,7 +397,10 @@ class Worker implements SyncWorker {
       // Another process holds the mailbox's lease. It may be running a pass, or it may be dead
       // (killed mid-pass): look again the moment the lease expires, so a dead holder's mailbox is
       // taken as soon as its lease runs out (R8, Y2) — at most a lease TTL after its last renewal.
-      if (!result.ran) nextInMs = Math.min(poll, await this.untilLeaseExpires(firmId, mailboxId));
+      if (!result.ran) {
+        nextInMs = Math.min(poll, await this.untilLeaseExpires(firmId, mailboxId));
+        scheduleFrom = this.settings.clock.now().getTime();
+      }
       else {
         if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
         await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
@@ -423,7 +427,7 @@ class Worker implements SyncWorker {
     } finally {
       await borrowed?.release();
     }
-    await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(now + nextInMs))]);
+    await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(scheduleFrom + nextInMs))]);
     await this.reportQueueDepth();
   }
 
