@@ -25,7 +25,9 @@
  * one follow-up waits; jobs are grouped by firm, so one firm's 500 mailboxes cannot starve another
  * firm's one.
  */
+import { z } from "zod";
 import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
+import { parseInput } from "../domain/schemas.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import { ClientMailError } from "../errors.js";
 import type { Job, JobHandler, JobQueue, JobWorker, NewJob, QueueStats } from "../ports/job-queue.js";
@@ -102,6 +104,13 @@ export interface WorkerSettings
   pacing?: Pacing | undefined;
   /** IMAP IDLE watchers this process holds at most (each is a connection). Default 100; 0 turns them off. */
   maxWatchers?: number | undefined;
+  /**
+   * Providers this process keeps open while no job uses them (each keeps its connection or token
+   * and its caches, such as Gmail's message sizes): past it, the least recently used idle ones are
+   * closed and reopened on their mailbox's next job (for Gmail a token request, for IMAP a
+   * login). Bounds a process's memory however many mailboxes its jobs touch. Default 100.
+   */
+  maxOpenProviders?: number | undefined;
   /** How long a watcher's slot outlives a dead process: its mailbox is watched elsewhere after this. Default `leaseTtlMs`. */
   watchTtlMs?: number | undefined;
   /** How long a shared request slot outlives a process that died holding it. Default 2 minutes. */
@@ -166,8 +175,13 @@ interface SyncPayload {
   mailboxId: string;
 }
 
+const workerLimitsSchema = z.object({
+  maxOpenProviders: z.number().int().min(1, "at least 1").optional(),
+});
+
 /** Creates a worker process's sync service over a job queue. */
 export function createWorker(settings: WorkerSettings): SyncWorker {
+  parseInput(workerLimitsSchema, { maxOpenProviders: settings.maxOpenProviders });
   return new Worker(settings);
 }
 
@@ -186,6 +200,7 @@ class Worker implements SyncWorker {
     this.holder = `${settings.holder}#${[...suffix].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
     this.pool = new ProviderPool({
       ...settings,
+      maxOpenProviders: settings.maxOpenProviders ?? 100,
       contextFor: (firmId, mailbox) => ({ pacing: this.mailboxPacing(firmId, mailbox) }),
     });
     // R2: a quarantined message's next attempt is a keyed sync job, enqueued with the entry.

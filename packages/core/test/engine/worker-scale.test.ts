@@ -326,6 +326,65 @@ describe("graceful shutdown", () => {
   });
 });
 
+describe("providers kept open", () => {
+  it("R7: a worker keeps at most maxOpenProviders idle providers open, closing the least recently used; a closed one is reopened on its mailbox's next job", async () => {
+    const f = await makeFirm();
+    const opened = new Map<string, number>();
+    const closed = new Map<string, number>();
+    const count = (map: Map<string, number>, id: string) => map.set(id, (map.get(id) ?? 0) + 1);
+    const worker = startWorker(f, {
+      maxWatchers: 0,
+      maxOpenProviders: 2,
+      providerFor: (mailbox) => {
+        count(opened, mailbox.id);
+        const inner = f.box(mailbox.id).provider();
+        return {
+          ...inner,
+          close: async () => {
+            count(closed, mailbox.id);
+            await inner.close();
+          },
+        };
+      },
+    });
+    await worker.start();
+    const boxes = Object.values(f.boxes);
+    await eventually(
+      async () =>
+        (await Promise.all(boxes.map((b) => f.store.getMailbox(f.firm.id, b.id)))).every(
+          (m) => m?.lastSyncedAt !== undefined,
+        ),
+      "a pass of every mailbox",
+    );
+    const idle = async () => {
+      const health = await worker.health();
+      return health.running === 0 && health.oldestWaitingAt === undefined;
+    };
+    await eventually(idle, "the passes and audits to end");
+    const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
+    const open = (await worker.health()).openProviders;
+    expect(open).toBeLessThanOrEqual(2);
+    expect(sum(opened) - sum(closed)).toBe(open);
+    // A mailbox whose provider was closed opens a new one for its next job.
+    const reopened = [...closed.keys()][0]!;
+    await worker.requestSync(f.firm.id, reopened);
+    await eventually(async () => (opened.get(reopened) ?? 0) === 2, "the provider opened again");
+    await eventually(idle, "that pass to end");
+    expect((await worker.health()).openProviders).toBeLessThanOrEqual(2);
+    expect(() =>
+      createWorker({
+        store: f.store,
+        queue: f.queue!,
+        clock: { now: () => new Date() },
+        logger: silentLogger,
+        holder: "bad",
+        providerFor: (mailbox) => f.box(mailbox.id).provider(),
+        maxOpenProviders: 0,
+      }),
+    ).toThrow(/maxOpenProviders/);
+  });
+});
+
 describe("a dead holder's lease", () => {
   it("R8 Y2: a mailbox whose lease a killed worker still holds is taken the moment the lease expires, without polling the lease meanwhile", async () => {
     // One clock for the store's leases and the worker, as in a deployment.
