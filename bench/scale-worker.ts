@@ -68,7 +68,14 @@ const logger: Logger = {
 };
 
 // Peak memory, sampled once a second (and at each report).
-const peak: WorkerMemory = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0, openProviders: 0, samples: 0 };
+const peak: WorkerMemory = {
+  rss: 0,
+  heapUsed: 0,
+  external: 0,
+  arrayBuffers: 0,
+  openProviders: 0,
+  samples: 0,
+};
 let openProviders: () => Promise<number> = async () => 0;
 const sample = async (): Promise<WorkerMemory> => {
   const usage = process.memoryUsage();
@@ -172,7 +179,9 @@ async function main(): Promise<void> {
         } else if (message.type === "memory") {
           // Diagnosis: SCALE_HEAP_SNAPSHOT=1 writes the heap of each process as it reports.
           if (message.snapshot && process.env.SCALE_HEAP_SNAPSHOT)
-            console.error(`[${process.pid}] heap snapshot ${writeHeapSnapshot(join(tmpdir(), `scale-${process.pid}.heapsnapshot`))}`);
+            console.error(
+              `[${process.pid}] heap snapshot ${writeHeapSnapshot(join(tmpdir(), `scale-${process.pid}.heapsnapshot`))}`,
+            );
           send({ type: "memory", memory: await sample() });
         } else {
           const memory = await sample();

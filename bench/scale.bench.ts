@@ -102,7 +102,10 @@ class WorkerProcess {
   /** The process's peak memory, as it last reported it. */
   memory: WorkerMemory | undefined;
   /** Pushes handed to it that it has not yet answered (the host's webhook is still waiting). */
-  readonly unanswered = new Map<number, { firmId: string; notification: PushNotification; address?: string }>();
+  readonly unanswered = new Map<
+    number,
+    { firmId: string; notification: PushNotification; address?: string }
+  >();
   private readonly waiters = new Map<string, () => void>();
 
   constructor(bundle: string, env: Record<string, string>) {
@@ -212,8 +215,13 @@ async function runRound(
   let nextChild = 0;
   let nextPush = 0;
   /** Every push handed to a worker: to which, when, and for which mailbox (address or subscriptions). */
-  const pushLog: { id: number; child: WorkerProcess; at: number; address?: string; subscriptions?: string[] }[] =
-    [];
+  const pushLog: {
+    id: number;
+    child: WorkerProcess;
+    at: number;
+    address?: string;
+    subscriptions?: string[];
+  }[] = [];
   const forward = (firmId: string, notification: PushNotification, address?: string) => {
     const alive = children.filter((c) => c.alive);
     if (alive.length === 0) return;
@@ -543,7 +551,8 @@ async function runRound(
         [inFlight.map((r) => r.mailbox_id)],
       )
     ).rows.map((r: { pool_id: string }) => r.pool_id);
-    const dbNow = async () => ((await pool.query("SELECT clock_timestamp() AS t")).rows[0].t as Date).getTime();
+    const dbNow = async () =>
+      ((await pool.query("SELECT clock_timestamp() AS t")).rows[0].t as Date).getTime();
     const killedAt = new Date();
     victim.child.kill("SIGKILL");
     // Database time of the kill, to read the leases against.
@@ -583,7 +592,11 @@ async function runRound(
         for (const row of rows) {
           const entry = follow.get(row.mailbox_id)!;
           if (entry.takenMs === undefined && Number(row.token) > entry.token) entry.takenMs = at;
-          if (entry.doneMs === undefined && row.last_synced_at && row.last_synced_at.getTime() > killedAt.getTime())
+          if (
+            entry.doneMs === undefined &&
+            row.last_synced_at &&
+            row.last_synced_at.getTime() > killedAt.getTime()
+          )
             entry.doneMs = at;
         }
         if (
@@ -598,8 +611,10 @@ async function runRound(
         await sleep(50);
       }
       const entries = [...follow.values()];
-      if (entries.every((e) => e.takenMs !== undefined)) resumeMs = Math.max(...entries.map((e) => e.takenMs!));
-      if (entries.every((e) => e.doneMs !== undefined)) resumeDoneMs = Math.max(...entries.map((e) => e.doneMs!));
+      if (entries.every((e) => e.takenMs !== undefined))
+        resumeMs = Math.max(...entries.map((e) => e.takenMs!));
+      if (entries.every((e) => e.doneMs !== undefined))
+        resumeDoneMs = Math.max(...entries.map((e) => e.doneMs!));
       const s1 = (ms: number | undefined) => (ms === undefined ? "never" : `${(ms / 1000).toFixed(2)} s`);
       console.log(`  killed worker: its queue pool's jobs unlocked after ${s1(unlockedMs)} (database clock)`);
       for (const [mailboxId, e] of follow)
@@ -634,12 +649,15 @@ async function runRound(
           (r: { subscription_id: string; mailbox_id: string }) => [r.subscription_id, r.mailbox_id],
         ),
       );
-      console.log(`  ${late.length} message(s) of the burst not filed ${(3 * settings.leaseTtlMs) / 1000} s after the kill:`);
+      console.log(
+        `  ${late.length} message(s) of the burst not filed ${(3 * settings.leaseTtlMs) / 1000} s after the kill:`,
+      );
       for (const { box } of late) {
         const pushes = pushLog.filter(
           (p) =>
             p.at >= burstAt &&
-            (p.address === box.address || (p.subscriptions ?? []).some((id) => subscriptionsOf.get(id) === box.mailboxId)),
+            (p.address === box.address ||
+              (p.subscriptions ?? []).some((id) => subscriptionsOf.get(id) === box.mailboxId)),
         );
         const jobs = (
           await pool.query(
@@ -656,18 +674,18 @@ async function runRound(
                   .map(
                     (p) =>
                       `${p.child === victim ? "to the victim" : "to a survivor"} ${p.at - killedAt.getTime()} ms from the kill` +
-                      (p.child === victim ? (unansweredAtKill.has(p.id) ? ", unanswered at the kill" : ", answered") : ""),
+                      (p.child === victim
+                        ? unansweredAtKill.has(p.id)
+                          ? ", unanswered at the kill"
+                          : ", answered"
+                        : ""),
                   )
                   .join("; ")),
           JSON.stringify(jobs),
         );
       }
     }
-    await until(
-      async () => (await unfiled()).length === 0,
-      "the burst's mail",
-      settings.pollMs + 60_000,
-    );
+    await until(async () => (await unfiled()).length === 0, "the burst's mail", settings.pollMs + 60_000);
     round.kill = {
       inFlight: inFlight.length,
       resumeMs,

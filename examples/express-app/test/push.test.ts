@@ -145,11 +145,20 @@ describe("push endpoints", () => {
         if (failures-- > 0) throw new Error("the database connection was lost");
         return enqueue(store, jobs);
       };
-      const first = await t.anonymous().post("/push/gmail").set("authorization", `Bearer ${idToken({})}`).send(body);
+      const first = await t
+        .anonymous()
+        .post("/push/gmail")
+        .set("authorization", `Bearer ${idToken({})}`)
+        .send(body);
       // Not acknowledged: Pub/Sub delivers the message again.
       expect(first.status).toBeGreaterThanOrEqual(500);
       expect(await waiting()).toBe(0);
-      await t.anonymous().post("/push/gmail").set("authorization", `Bearer ${idToken({})}`).send(body).expect(204);
+      await t
+        .anonymous()
+        .post("/push/gmail")
+        .set("authorization", `Bearer ${idToken({})}`)
+        .send(body)
+        .expect(204);
       expect(await waiting()).toBe(1);
     });
 

@@ -415,8 +415,7 @@ class Worker implements SyncWorker {
       if (!result.ran) {
         nextInMs = Math.min(poll, await this.untilLeaseExpires(firmId, mailboxId));
         scheduleFrom = this.settings.clock.now().getTime();
-      }
-      else {
+      } else {
         if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
         await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
         await this.afterPass(firmId, mailbox, borrowed.provider);
@@ -442,7 +441,9 @@ class Worker implements SyncWorker {
     } finally {
       await borrowed?.release();
     }
-    await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(scheduleFrom + nextInMs))]);
+    await this.settings.queue.enqueue(this.store, [
+      syncJob(firmId, mailboxId, new Date(scheduleFrom + nextInMs)),
+    ]);
     await this.reportQueueDepth();
   }
 

@@ -388,7 +388,9 @@ describe("providers kept open", () => {
 describe("a dead holder's lease", () => {
   it("R8 Y2: a mailbox whose lease a killed worker still holds is taken the moment the lease expires, without polling the lease meanwhile", async () => {
     // One clock for the store's leases and the worker, as in a deployment.
-    const f = await makeFirm({ makeStore: async () => createMemoryStore({ clock: { now: () => new Date() } }) });
+    const f = await makeFirm({
+      makeStore: async () => createMemoryStore({ clock: { now: () => new Date() } }),
+    });
     f.box(f.boxes.ann.id).append(clientMail("ann@ledger.example", 5));
     const leaseTtlMs = 1_500;
     // A worker that was killed mid-pass: its lease stays until it expires.
