@@ -38,7 +38,7 @@ import { eraseFilesHandler, eraseFilesJob } from "../facade/erasure.js";
 import { auditMailbox } from "./audit.js";
 import { loadFirmContext } from "./directory.js";
 import type { SyncDependencies } from "./mailbox-sync.js";
-import { syncDefaults } from "./mailbox-sync.js";
+import { defaultSleep, syncDefaults } from "./mailbox-sync.js";
 import { PageFiler } from "./page-filing.js";
 import { runPass } from "./pass.js";
 import { afterPassFailure, applyPassFailure } from "./run-loop.js";
@@ -165,10 +165,16 @@ export function backfillJob(firmId: FirmId, addresses: readonly string[]): NewJo
   return { name: workerJobs.backfill, payload: { firmId, addresses: [...addresses] }, group: firmId };
 }
 
+/**
+ * A lease held by another process that runs out within this is waited for inside the sync job;
+ * a longer one brings the job back this long before it runs out (the queue's poll interval may
+ * delay it by up to its own length, 1 s by default).
+ */
+const leaseWaitMs = 1_000;
 /** A held lease is looked at again no sooner than this: a live holder's renewals cannot spin a worker. */
 const leaseRecheckMinMs = 100;
-/** Added to a held lease's remaining time before looking again. */
-const leaseRecheckMarginMs = 20;
+/** Added to a held lease's remaining time before taking it. */
+const leaseRecheckMarginMs = 5;
 
 interface SyncPayload {
   firmId: string;
@@ -396,24 +402,37 @@ class Worker implements SyncWorker {
     let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
       borrowed = await this.pool.borrow(firmId, mailbox);
-      const result = await runPass(
-        this.deps,
-        borrowed.provider,
-        firmId,
-        mailboxId,
-        {
-          holder: this.holder,
-          leaseTtlMs: this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs,
-          passDeadlineMs: this.settings.passDeadlineMs ?? syncDefaults.passDeadlineMs,
-          quarantineRetryLimit: this.settings.quarantineRetryLimit ?? syncDefaults.quarantineRetryLimit,
-        },
-        signal,
-      );
+      const provider = borrowed.provider;
+      const pass = () =>
+        runPass(
+          this.deps,
+          provider,
+          firmId,
+          mailboxId,
+          {
+            holder: this.holder,
+            leaseTtlMs: this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs,
+            passDeadlineMs: this.settings.passDeadlineMs ?? syncDefaults.passDeadlineMs,
+            quarantineRetryLimit: this.settings.quarantineRetryLimit ?? syncDefaults.quarantineRetryLimit,
+          },
+          signal,
+        );
+      let result = await pass();
       // Another process holds the mailbox's lease. It may be running a pass, or it may be dead
-      // (killed mid-pass): look again the moment the lease expires, so a dead holder's mailbox is
-      // taken as soon as its lease runs out (R8, Y2) — at most a lease TTL after its last renewal.
+      // (killed mid-pass): the mailbox is taken the moment the lease expires (R8, Y2), at most a
+      // lease TTL after the holder's last renewal. A lease that runs out within moments is waited
+      // for here; a longer one brings this job back just before it runs out. The remaining time
+      // is read on the store's clock, so the clocks of the processes do not matter.
       if (!result.ran) {
-        nextInMs = Math.min(poll, await this.untilLeaseExpires(firmId, mailboxId));
+        const left = await this.store.leaseRemainingMs(firmId, mailboxId);
+        if (left === undefined || left <= leaseWaitMs) {
+          await (this.settings.sleep ?? defaultSleep)((left ?? 0) + leaseRecheckMarginMs, signal);
+          result = await pass();
+        }
+      }
+      if (!result.ran) {
+        const left = (await this.store.leaseRemainingMs(firmId, mailboxId)) ?? 0;
+        nextInMs = Math.min(poll, Math.max(leaseRecheckMinMs, left - leaseWaitMs));
         scheduleFrom = this.settings.clock.now().getTime();
       } else {
         if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
@@ -445,16 +464,6 @@ class Worker implements SyncWorker {
       syncJob(firmId, mailboxId, new Date(scheduleFrom + nextInMs)),
     ]);
     await this.reportQueueDepth();
-  }
-
-  /**
-   * How long until the mailbox's lease (held by another process) expires, read on the store's
-   * clock, so the clocks of the processes do not matter. A little later than that (the store's
-   * clock may run ahead of the queue's by a few ms), and never sooner than {@link leaseRecheckMinMs}.
-   */
-  private async untilLeaseExpires(firmId: FirmId, mailboxId: MailboxId): Promise<number> {
-    const left = await this.store.leaseRemainingMs(firmId, mailboxId);
-    return Math.max(leaseRecheckMinMs, (left ?? 0) + leaseRecheckMarginMs);
   }
 
   private queueDepthAt = Number.NEGATIVE_INFINITY;

@@ -407,11 +407,11 @@ describe("a dead holder's lease", () => {
     await b.start();
     await eventually(async () => (await filedCount(f)) === 1, "the mailbox filed by b");
     const taken = attempts.find((a) => a.took)!;
-    // b looked once, found the lease held, and came back when it expired: not every tenth of a
-    // lease (ten looks), and not a whole lease later.
-    expect(attempts.filter((a) => !a.took).length).toBeLessThanOrEqual(2);
+    // b found the lease held, came back just before it expired and took it then: not every tenth
+    // of a lease (ten looks), and not a whole lease later.
+    expect(attempts.filter((a) => !a.took).length).toBeLessThanOrEqual(3);
     expect(taken.at).toBeGreaterThanOrEqual(expiresAt - 5);
-    expect(taken.at - expiresAt).toBeLessThan(500);
+    expect(taken.at - expiresAt).toBeLessThan(300);
   });
 });
 
