@@ -113,7 +113,12 @@ export interface WorkerSettings
   maxOpenProviders?: number | undefined;
   /** How long a watcher's slot outlives a dead process: its mailbox is watched elsewhere after this. Default `leaseTtlMs`. */
   watchTtlMs?: number | undefined;
-  /** How long a shared request slot outlives a process that died holding it. Default 2 minutes. */
+  /**
+   * How long a shared request slot outlives a process that died holding it (R8, Y2): the dead
+   * process's mailboxes then get their full request capacity back about when their leases expire.
+   * A live holder renews its slot every third of this while its request runs, however slow.
+   * Default `leaseTtlMs`.
+   */
   requestSlotTtlMs?: number | undefined;
   /**
    * T2, T4, R8: the host's side of invitations — sends or withdraws the email for each invitation
@@ -238,13 +243,21 @@ class Worker implements SyncWorker {
     const pacing = this.settings.pacing;
     if (!pacing) return undefined;
     const key = `${mailbox.provider}:${mailbox.address}`;
-    const ttlMs = this.settings.requestSlotTtlMs ?? 120_000;
+    const ttlMs = this.settings.requestSlotTtlMs ?? this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs;
     const logger = this.settings.logger;
     return {
       take: (units, budget, signal) => pacing.take(firmId, key, units, budget, signal),
       acquire: async (weight, capacity, signal) => {
         const slot = await pacing.acquire(firmId, key, weight, { capacity, ttlMs }, signal);
+        // A slow request keeps its slot; only a dead process's slots run out.
+        const renewal = setInterval(() => {
+          slot.renew().catch((error: unknown) => {
+            logger.warn("a shared request slot could not be renewed", { firmId, code: codeOf(error) });
+          });
+        }, ttlMs / 3);
+        renewal.unref?.();
         return () => {
+          clearInterval(renewal);
           slot.release().catch((error: unknown) => {
             // The slot expires on its own after ttlMs.
             logger.warn("a shared request slot could not be released", { firmId, code: codeOf(error) });

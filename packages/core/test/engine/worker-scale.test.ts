@@ -12,7 +12,7 @@ import {
 } from "@clientmail/memory";
 import { MemoryMailbox } from "@clientmail/testkit";
 import { createWorker, type SyncWorker } from "../../src/index.js";
-import { silentLogger, type MailProvider, type Pacing } from "../../src/ports/index.js";
+import { silentLogger, type MailboxPacing, type MailProvider, type Pacing } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
 const workers: SyncWorker[] = [];
@@ -323,6 +323,49 @@ describe("graceful shutdown", () => {
     await eventually(async () => (await filedCount(f)) === 1, "the mailbox filed by b");
     expect(Date.now() - started).toBeLessThan(8_000);
     expect(await f.queue!.listFailed()).toEqual([]);
+  });
+});
+
+describe("shared request slots", () => {
+  it("R8 Y2: a worker's request slots outlive it by its lease TTL, not minutes, and a slow request renews its slot", async () => {
+    const f = await makeFirm();
+    const shared = createMemoryPacing();
+    const ttls: number[] = [];
+    const pacing: Pacing = {
+      ...shared,
+      acquire: (firmId, key, weight, options, signal) => {
+        ttls.push(options.ttlMs);
+        return shared.acquire(firmId, key, weight, options, signal);
+      },
+    };
+    const leaseTtlMs = 300;
+    let opened: { pacing: MailboxPacing; key: string } | undefined;
+    const worker = startWorker(f, {
+      maxWatchers: 0,
+      pacing,
+      leaseTtlMs,
+      providerFor: (mailbox, _secret, context) => {
+        if (context?.pacing)
+          opened ??= { pacing: context.pacing, key: `${mailbox.provider}:${mailbox.address}` };
+        return f.box(mailbox.id).provider();
+      },
+    });
+    await worker.start();
+    await eventually(async () => opened !== undefined, "a provider opened");
+    // A request that takes three lease TTLs keeps its slot (capacity 1 here) to the end.
+    const release = await opened!.pacing.acquire(1, 1);
+    await new Promise((resolve) => setTimeout(resolve, 3 * leaseTtlMs));
+    const other = { capacity: 1, ttlMs: 1_000 };
+    await expect(
+      shared.acquire(f.firm.id, opened!.key, 1, other, AbortSignal.timeout(100)),
+    ).rejects.toThrow();
+    release();
+    const next = await shared.acquire(f.firm.id, opened!.key, 1, other, AbortSignal.timeout(1_000));
+    await next.release();
+    // Every slot the worker takes expires a lease TTL after its last renewal: a killed worker's
+    // slots come back with its leases, not two minutes later.
+    expect(ttls.length).toBeGreaterThan(0);
+    expect(new Set(ttls)).toEqual(new Set([leaseTtlMs]));
   });
 });
 
