@@ -15,6 +15,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism, cpus, hostname, loadavg, tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { ImapFlow } from "imapflow";
@@ -757,6 +758,7 @@ async function main(): Promise<void> {
   } finally {
     await dovecot?.stop();
     await postgres.stop();
+    await rm(bundle, { force: true });
   }
 
   console.log(
