@@ -5,7 +5,9 @@
  * come from the store, encrypted by the keyring. The parent talks to it over IPC: `start`,
  * `notify` (a push the host's webhook received), `stop`.
  */
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeHeapSnapshot } from "node:v8";
 import pg from "pg";
 import { createAesGcmKeyring, createWorker, type PushNotification } from "@clientmail/core";
 import type { Logger, MailProvider } from "@clientmail/core/ports";
@@ -22,9 +24,27 @@ export type ScaleCredentials =
   | { kind: "imap"; user: string; password: string };
 
 export type ToWorker =
-  { type: "start" } | { type: "notify"; firmId: string; notification: PushNotification } | { type: "stop" };
+  | { type: "start" }
+  | { type: "notify"; id: number; firmId: string; notification: PushNotification }
+  | { type: "memory"; snapshot?: boolean }
+  | { type: "stop" };
+/** Peak memory of the process since it started (bytes), and the providers it keeps open. */
+export interface WorkerMemory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  openProviders: number;
+  /** Samples taken (one a second). */
+  samples: number;
+}
 export type FromWorker =
-  { type: "ready" } | { type: "started" } | { type: "stopped" } | { type: "error"; message: string };
+  | { type: "ready" }
+  | { type: "started" }
+  | { type: "stopped"; memory: WorkerMemory }
+  | { type: "notified"; id: number }
+  | { type: "memory"; memory: WorkerMemory }
+  | { type: "error"; message: string };
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -46,6 +66,28 @@ const logger: Logger = {
   warn: (message, fields) => count(message, fields),
   error: (message, fields) => count(message, fields),
 };
+
+// Peak memory, sampled once a second (and at each report).
+const peak: WorkerMemory = {
+  rss: 0,
+  heapUsed: 0,
+  external: 0,
+  arrayBuffers: 0,
+  openProviders: 0,
+  samples: 0,
+};
+let openProviders: () => Promise<number> = async () => 0;
+const sample = async (): Promise<WorkerMemory> => {
+  const usage = process.memoryUsage();
+  peak.rss = Math.max(peak.rss, usage.rss);
+  peak.heapUsed = Math.max(peak.heapUsed, usage.heapUsed);
+  peak.external = Math.max(peak.external, usage.external);
+  peak.arrayBuffers = Math.max(peak.arrayBuffers, usage.arrayBuffers);
+  peak.openProviders = Math.max(peak.openProviders, await openProviders().catch(() => 0));
+  peak.samples += 1;
+  return { ...peak };
+};
+setInterval(() => void sample(), 1000).unref();
 
 async function main(): Promise<void> {
   const pool = new pg.Pool({
@@ -123,6 +165,7 @@ async function main(): Promise<void> {
       }
     },
   });
+  openProviders = async () => (await worker.health()).openProviders;
   process.on("message", (message: ToWorker) => {
     void (async () => {
       try {
@@ -131,11 +174,21 @@ async function main(): Promise<void> {
           send({ type: "started" });
         } else if (message.type === "notify") {
           await worker.notifyPush(message.firmId, message.notification);
+          // The host's webhook answers only now; the parent counts an unanswered push as not delivered.
+          send({ type: "notified", id: message.id });
+        } else if (message.type === "memory") {
+          // Diagnosis: SCALE_HEAP_SNAPSHOT=1 writes the heap of each process as it reports.
+          if (message.snapshot && process.env.SCALE_HEAP_SNAPSHOT)
+            console.error(
+              `[${process.pid}] heap snapshot ${writeHeapSnapshot(join(tmpdir(), `scale-${process.pid}.heapsnapshot`))}`,
+            );
+          send({ type: "memory", memory: await sample() });
         } else {
+          const memory = await sample();
           await worker.stop({ timeoutMs: 10_000 });
           await pool.end();
           if (warnings.size > 0) console.error(`[${process.pid}] warnings`, Object.fromEntries(warnings));
-          send({ type: "stopped" });
+          send({ type: "stopped", memory });
           process.exit(0);
         }
       } catch (error) {

@@ -15,6 +15,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism, cpus, hostname, loadavg, tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { ImapFlow } from "imapflow";
@@ -32,7 +33,7 @@ import { buildRawMessage } from "../packages/testkit/src/fakes/gmail/compose.js"
 import { createGraphFake, graphBaseUrl } from "../packages/testkit/src/fakes/graph/fake.js";
 import { startHttpBridge, type HttpBridge } from "../packages/testkit/src/http-bridge.js";
 import { start as startPostgres } from "../test/servers/postgres.js";
-import type { FromWorker, ScaleCredentials, ToWorker } from "./scale-worker.js";
+import type { FromWorker, ScaleCredentials, ToWorker, WorkerMemory } from "./scale-worker.js";
 
 // ------------------------------------------------------------------------------------ settings
 
@@ -99,15 +100,27 @@ async function workerBundle(): Promise<string> {
 class WorkerProcess {
   readonly child: ChildProcess;
   alive = true;
+  /** The process's peak memory, as it last reported it. */
+  memory: WorkerMemory | undefined;
+  /** Pushes handed to it that it has not yet answered (the host's webhook is still waiting). */
+  readonly unanswered = new Map<
+    number,
+    { firmId: string; notification: PushNotification; address?: string }
+  >();
   private readonly waiters = new Map<string, () => void>();
 
   constructor(bundle: string, env: Record<string, string>) {
     this.child = fork(bundle, [], {
       env: { ...process.env, ...env },
+      // Plain node, as in production: the bundle is JavaScript already, and this process's
+      // TypeScript loader (tsx) would otherwise be inherited, costing each worker ~600 MB.
+      execArgv: [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.child.on("message", (message: FromWorker) => {
       if (message.type === "error") console.error(`worker ${this.child.pid}: ${message.message}`);
+      if (message.type === "notified") this.unanswered.delete(message.id);
+      if (message.type === "memory" || message.type === "stopped") this.memory = message.memory;
       this.waiters.get(message.type)?.();
     });
     this.child.on("exit", () => {
@@ -125,7 +138,17 @@ class WorkerProcess {
   }
 
   send(message: ToWorker): void {
-    if (this.alive) this.child.send(message);
+    if (!this.alive) return;
+    if (message.type === "notify")
+      this.unanswered.set(message.id, { firmId: message.firmId, notification: message.notification });
+    this.child.send(message);
+  }
+
+  async reportMemory(snapshot = false): Promise<void> {
+    if (!this.alive) return;
+    const reported = this.wait("memory");
+    this.send({ type: "memory", snapshot });
+    await Promise.race([reported, sleep(snapshot ? 120_000 : 10_000)]);
   }
 
   async stop(): Promise<void> {
@@ -145,7 +168,19 @@ interface Round {
   mailboxes: number;
   clientMessages: number;
   steady?: { gmail: number[]; graph: number[]; imap: number[] };
-  kill?: { inFlight: number; resumeMs: number | undefined; burstFiledMs: number };
+  kill?: {
+    inFlight: number;
+    /** Until another worker had taken the lease of every mailbox in flight on the killed one. */
+    resumeMs: number | undefined;
+    /** Until those mailboxes' resumed passes had all ended. */
+    resumeDoneMs: number | undefined;
+    /** Until the queue had unlocked every job the killed worker held. */
+    unlockedMs: number | undefined;
+    /** Pushes the killed worker had been handed and not answered. */
+    unansweredPushes: number;
+    burstFiledMs: number;
+  };
+  memory: WorkerMemory[];
   lost: number;
   deadLetters: number;
   duplicateMessages: number;
@@ -179,10 +214,30 @@ async function runRound(
   // The providers' services.
   const children: WorkerProcess[] = [];
   let nextChild = 0;
-  const forward = (firmId: string, notification: PushNotification) => {
+  let nextPush = 0;
+  /** Every push handed to a worker: to which, when, and for which mailbox (address or subscriptions). */
+  const pushLog: {
+    id: number;
+    child: WorkerProcess;
+    at: number;
+    address?: string;
+    subscriptions?: string[];
+  }[] = [];
+  const forward = (firmId: string, notification: PushNotification, address?: string) => {
     const alive = children.filter((c) => c.alive);
     if (alive.length === 0) return;
-    alive[nextChild++ % alive.length]!.send({ type: "notify", firmId, notification });
+    const child = alive[nextChild++ % alive.length]!;
+    const id = ++nextPush;
+    const items = (notification.body as { value?: { subscriptionId?: string }[] }).value;
+    pushLog.push({
+      id,
+      child,
+      at: Date.now(),
+      address,
+      subscriptions: Array.isArray(items) ? items.map((item) => String(item.subscriptionId)) : undefined,
+    });
+    child.send({ type: "notify", id, firmId, notification });
+    if (address !== undefined) child.unanswered.get(id)!.address = address;
   };
   const firmOfAddress = new Map<string, string>();
   const gmail = createGmailFake();
@@ -199,7 +254,7 @@ async function runRound(
   });
   gmail.onPush((push, user) => {
     const firmId = firmOfAddress.get(user);
-    if (firmId !== undefined) forward(firmId, { provider: "gmail", body: push });
+    if (firmId !== undefined) forward(firmId, { provider: "gmail", body: push }, user);
   });
   const delayed =
     (handler: typeof fetch): typeof fetch =>
@@ -420,6 +475,7 @@ async function runRound(
     deadLetters: 0,
     duplicateMessages: 0,
     duplicateNotifications: 0,
+    memory: [],
   };
 
   if (last) {
@@ -469,65 +525,176 @@ async function runRound(
 
     // Kill one worker mid-load: the mailboxes whose pass it was running must resume elsewhere.
     const victim = children[0]!;
-    const burst: string[] = [];
+    // The victim's memory as it was just before its death.
+    await victim.reportMemory();
+    const burstAt = Date.now();
+    const burst: { id: string; box: (typeof http)[number] }[] = [];
     for (const box of [...http].sort(() => Math.random() - 0.5).slice(0, 60))
-      burst.push(deliverHttp(box, true));
-    let inFlight: { firm_id: string; mailbox_id: string }[] = [];
+      burst.push({ id: deliverHttp(box, true), box });
+    type Held = { firm_id: string; mailbox_id: string; token: string; lease_until: Date };
+    let inFlight: Held[] = [];
     for (let tries = 0; tries < 40 && inFlight.length === 0; tries += 1) {
       await sleep(25);
       inFlight = (
         await pool.query(
-          "SELECT firm_id, mailbox_id FROM mailbox_sync WHERE holder LIKE $1 AND lease_until > now()",
+          `SELECT firm_id, mailbox_id, token, lease_until FROM mailbox_sync
+           WHERE holder LIKE $1 AND lease_until > clock_timestamp()`,
           [`${victim.holderPrefix}%`],
         )
-      ).rows as typeof inFlight;
+      ).rows as Held[];
     }
+    // The victim's queue pool: the one that claimed the keys of the passes it runs.
+    const victimPools = (
+      await pool.query(
+        `SELECT DISTINCT c.pool_id FROM clientmail_job_keys c
+         JOIN graphile_worker._private_jobs j ON j.id = c.job_id
+         WHERE j.payload->'p'->>'mailboxId' = ANY($1::text[])`,
+        [inFlight.map((r) => r.mailbox_id)],
+      )
+    ).rows.map((r: { pool_id: string }) => r.pool_id);
+    const dbNow = async () =>
+      ((await pool.query("SELECT clock_timestamp() AS t")).rows[0].t as Date).getTime();
     const killedAt = new Date();
     victim.child.kill("SIGKILL");
+    // Database time of the kill, to read the leases against.
+    const killedAtDb = await dbNow();
+    const unansweredAtKill = new Set(victim.unanswered.keys());
+    // The webhook requests the dead worker had not answered fail (its connections drop): Pub/Sub
+    // and Graph deliver those notifications again, here at once, to a live worker.
+    await until(async () => !victim.alive, "the killed worker's exit", 10_000);
+    for (const push of victim.unanswered.values()) forward(push.firmId, push.notification, push.address);
+    // Follow each in-flight mailbox: when another worker takes its lease (the pass resumes), when
+    // that pass ends, and when the queue unlocked the dead worker's jobs.
+    const follow = new Map(
+      inFlight.map((r) => [
+        r.mailbox_id,
+        {
+          leaseLeftMs: r.lease_until.getTime() - killedAtDb,
+          token: Number(r.token),
+          takenMs: undefined as number | undefined,
+          doneMs: undefined as number | undefined,
+        },
+      ]),
+    );
+    let unlockedMs: number | undefined;
     let resumeMs: number | undefined;
+    let resumeDoneMs: number | undefined;
     if (inFlight.length > 0) {
-      const resumed = () =>
-        count(
-          `SELECT count(*) AS n FROM mailboxes m JOIN unnest($1::text[], $2::text[]) AS k(firm_id, mailbox_id)
-             ON m.firm_id = k.firm_id AND m.id = k.mailbox_id WHERE m.last_synced_at > $3`,
-          [inFlight.map((r) => r.firm_id), inFlight.map((r) => r.mailbox_id), killedAt],
-        );
-      try {
-        await until(
-          async () => (await resumed()) === inFlight.length,
-          "the killed worker's mailboxes",
-          settings.leaseTtlMs * 4 + 60_000,
-        );
-        resumeMs = Date.now() - killedAt.getTime();
-      } catch (error) {
-        console.log(String(error));
-        const ids = inFlight.map((r) => r.mailbox_id);
+      const deadline = Date.now() + settings.leaseTtlMs * 4 + 60_000;
+      while (Date.now() < deadline) {
+        const at = (await dbNow()) - killedAtDb;
+        const rows = (
+          await pool.query(
+            `SELECT s.mailbox_id, s.token, m.last_synced_at FROM mailbox_sync s
+             JOIN mailboxes m ON m.firm_id = s.firm_id AND m.id = s.mailbox_id WHERE s.mailbox_id = ANY($1::text[])`,
+            [[...follow.keys()]],
+          )
+        ).rows as { mailbox_id: string; token: string; last_synced_at: Date | null }[];
+        for (const row of rows) {
+          const entry = follow.get(row.mailbox_id)!;
+          if (entry.takenMs === undefined && Number(row.token) > entry.token) entry.takenMs = at;
+          if (
+            entry.doneMs === undefined &&
+            row.last_synced_at &&
+            row.last_synced_at.getTime() > killedAt.getTime()
+          )
+            entry.doneMs = at;
+        }
+        if (
+          unlockedMs === undefined &&
+          (await count(
+            "SELECT count(*) AS n FROM graphile_worker._private_jobs WHERE locked_by = ANY($1::text[])",
+            [victimPools],
+          )) === 0
+        )
+          unlockedMs = at;
+        if ([...follow.values()].every((e) => e.doneMs !== undefined) && unlockedMs !== undefined) break;
+        await sleep(50);
+      }
+      const entries = [...follow.values()];
+      if (entries.every((e) => e.takenMs !== undefined))
+        resumeMs = Math.max(...entries.map((e) => e.takenMs!));
+      if (entries.every((e) => e.doneMs !== undefined))
+        resumeDoneMs = Math.max(...entries.map((e) => e.doneMs!));
+      const s1 = (ms: number | undefined) => (ms === undefined ? "never" : `${(ms / 1000).toFixed(2)} s`);
+      console.log(`  killed worker: its queue pool's jobs unlocked after ${s1(unlockedMs)} (database clock)`);
+      for (const [mailboxId, e] of follow)
         console.log(
-          (
-            await pool.query(
-              `SELECT m.id, m.state, m.last_synced_at, s.holder, s.lease_until FROM mailboxes m JOIN mailbox_sync s
-               ON s.firm_id = m.firm_id AND s.mailbox_id = m.id WHERE m.id = ANY($1::text[])`,
-              [ids],
-            )
-          ).rows,
-          (
-            await pool.query(
-              `SELECT key, run_at, attempts, locked_at, locked_by, last_error FROM graphile_worker._private_jobs
-               WHERE payload->>'mailboxId' = ANY($1::text[])`,
-              [ids],
-            )
-          ).rows,
+          `  mailbox ${mailboxId}: lease left at the kill ${s1(e.leaseLeftMs)}; taken by another worker after ${s1(e.takenMs)}` +
+            (e.takenMs !== undefined
+              ? ` (${e.takenMs >= e.leaseLeftMs ? `${s1(e.takenMs - e.leaseLeftMs)} after the lease expired` : "before the lease expired"})`
+              : "") +
+            `; its pass ended after ${s1(e.doneMs)}`,
+        );
+    }
+    // Messages of the burst not filed by three leases after the kill: say why.
+    const unfiled = async () => {
+      const filedIds = new Set(
+        (
+          await pool.query("SELECT message_id FROM messages WHERE message_id = ANY($1::text[])", [
+            burst.map((b) => b.id),
+          ])
+        ).rows.map((r: { message_id: string }) => r.message_id),
+      );
+      return burst.filter((b) => !filedIds.has(b.id));
+    };
+    await until(
+      async () => (await unfiled()).length === 0,
+      "the burst's mail",
+      Math.max(0, killedAt.getTime() + 3 * settings.leaseTtlMs - Date.now()),
+    ).catch(() => undefined);
+    const late = await unfiled();
+    if (late.length > 0) {
+      const subscriptionsOf = new Map<string, string>(
+        (await pool.query("SELECT subscription_id, mailbox_id FROM push_registrations")).rows.map(
+          (r: { subscription_id: string; mailbox_id: string }) => [r.subscription_id, r.mailbox_id],
+        ),
+      );
+      console.log(
+        `  ${late.length} message(s) of the burst not filed ${(3 * settings.leaseTtlMs) / 1000} s after the kill:`,
+      );
+      for (const { box } of late) {
+        const pushes = pushLog.filter(
+          (p) =>
+            p.at >= burstAt &&
+            (p.address === box.address ||
+              (p.subscriptions ?? []).some((id) => subscriptionsOf.get(id) === box.mailboxId)),
+        );
+        const jobs = (
+          await pool.query(
+            `SELECT id, key, run_at, attempts, max_attempts, locked_by, last_error FROM graphile_worker._private_jobs
+             WHERE payload->'p'->>'mailboxId' = $1`,
+            [box.mailboxId],
+          )
+        ).rows;
+        console.log(
+          `   ${box.kind} ${box.mailboxId}: ${follow.has(box.mailboxId) ? "in flight on the victim; " : ""}pushes ` +
+            (pushes.length === 0
+              ? "none (dropped by the provider)"
+              : pushes
+                  .map(
+                    (p) =>
+                      `${p.child === victim ? "to the victim" : "to a survivor"} ${p.at - killedAt.getTime()} ms from the kill` +
+                      (p.child === victim
+                        ? unansweredAtKill.has(p.id)
+                          ? ", unanswered at the kill"
+                          : ", answered"
+                        : ""),
+                  )
+                  .join("; ")),
+          JSON.stringify(jobs),
         );
       }
     }
-    await until(
-      async () =>
-        (await count("SELECT count(*) AS n FROM messages WHERE message_id = ANY($1::text[])", [burst])) ===
-        burst.length,
-      "the burst's mail",
-      settings.pollMs + 60_000,
-    );
-    round.kill = { inFlight: inFlight.length, resumeMs, burstFiledMs: Date.now() - killedAt.getTime() };
+    await until(async () => (await unfiled()).length === 0, "the burst's mail", settings.pollMs + 60_000);
+    round.kill = {
+      inFlight: inFlight.length,
+      resumeMs,
+      resumeDoneMs,
+      unlockedMs,
+      unansweredPushes: unansweredAtKill.size,
+      burstFiledMs: Date.now() - killedAt.getTime(),
+    };
   }
 
   // What was lost or done twice.
@@ -544,7 +711,10 @@ async function runRound(
   round.duplicateNotifications = await count(
     "SELECT count(*) AS n FROM (SELECT 1 FROM notifications GROUP BY firm_id, member_id, payload HAVING count(*) > 1) d",
   );
+  // SCALE_HEAP_SNAPSHOT=1: each live worker writes its heap to the temporary folder first.
+  if (process.env.SCALE_HEAP_SNAPSHOT) for (const c of children) await c.reportMemory(true);
   await Promise.all(children.map((c) => c.stop()));
+  round.memory = children.flatMap((c) => (c.memory ? [c.memory] : []));
   for (const bridge of bridges) await bridge.close();
   await pool.end();
   return round;
@@ -588,6 +758,7 @@ async function main(): Promise<void> {
   } finally {
     await dovecot?.stop();
     await postgres.stop();
+    await rm(bundle, { force: true });
   }
 
   console.log(
@@ -618,15 +789,24 @@ async function main(): Promise<void> {
     );
   }
   if (last.kill) {
-    const { inFlight, resumeMs, burstFiledMs } = last.kill;
+    const { inFlight, resumeMs, resumeDoneMs, unlockedMs, unansweredPushes, burstFiledMs } = last.kill;
+    const s1 = (ms: number | undefined) => (ms === undefined ? "never" : `${(ms / 1000).toFixed(1)} s`);
     console.log(
       `killed worker (SIGKILL mid-load): ${inFlight} mailbox(es) had a pass in flight on it; ` +
-        (resumeMs === undefined
+        (inFlight === 0
           ? "none to resume"
-          : `all resumed elsewhere after ${(resumeMs / 1000).toFixed(1)} s (lease TTL ${settings.leaseTtlMs / 1000} s)`) +
-        `; the burst of 60 pushed messages all filed ${(burstFiledMs / 1000).toFixed(1)} s after the kill`,
+          : `all taken over elsewhere after ${s1(resumeMs)} and their passes done after ${s1(resumeDoneMs)} ` +
+            `(lease TTL ${settings.leaseTtlMs / 1000} s; its jobs unlocked after ${s1(unlockedMs)})`) +
+        `; ${unansweredPushes} push(es) it had not answered; the burst of 60 pushed messages all filed ${s1(burstFiledMs)} after the kill`,
     );
   }
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  for (const round of rounds)
+    for (const [i, m] of round.memory.entries())
+      console.log(
+        `${round.workers} worker(s), process ${i + 1}: peak RSS ${mib(m.rss)}, heap used ${mib(m.heapUsed)}, ` +
+          `external ${mib(m.external)} (array buffers ${mib(m.arrayBuffers)}); providers open at most ${m.openProviders}`,
+      );
   for (const round of rounds)
     console.log(
       `${round.workers} worker(s): client messages ${round.clientMessages}, jobs lost ${round.lost + round.deadLetters} ` +

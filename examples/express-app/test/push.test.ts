@@ -136,6 +136,32 @@ describe("push endpoints", () => {
       expect(await waiting()).toBe(1);
     });
 
+    it("R8 Y2: a push whose hand-off failed is answered with an error, and Pub/Sub's redelivery of it (same message id) brings the sync forward", async () => {
+      const body = pubsub("owner@ledger.example");
+      const queue = t.services.queue;
+      const enqueue = queue.enqueue.bind(queue);
+      let failures = 1;
+      queue.enqueue = async (store, jobs) => {
+        if (failures-- > 0) throw new Error("the database connection was lost");
+        return enqueue(store, jobs);
+      };
+      const first = await t
+        .anonymous()
+        .post("/push/gmail")
+        .set("authorization", `Bearer ${idToken({})}`)
+        .send(body);
+      // Not acknowledged: Pub/Sub delivers the message again.
+      expect(first.status).toBeGreaterThanOrEqual(500);
+      expect(await waiting()).toBe(0);
+      await t
+        .anonymous()
+        .post("/push/gmail")
+        .set("authorization", `Bearer ${idToken({})}`)
+        .send(body)
+        .expect(204);
+      expect(await waiting()).toBe(1);
+    });
+
     it("Y2: forged tokens are refused — bad signature, wrong audience, wrong issuer, expired, missing (401), another account (403) — and change nothing", async () => {
       const before = await states();
       const now = Math.floor(Date.now() / 1000);

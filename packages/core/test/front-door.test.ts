@@ -86,7 +86,7 @@ describe("front door: settings", () => {
         queue: {} as never,
         metrics: { increment: () => undefined } as never,
         logger: { info: () => undefined } as never,
-        sync: { pollIntervalMs: -5, concurrency: 0, holder: "" },
+        sync: { pollIntervalMs: -5, concurrency: 0, holder: "", maxOpenProviders: 0 },
       }),
     );
     expect(issues.map((issue) => issue.field).sort()).toEqual([
@@ -97,6 +97,7 @@ describe("front door: settings", () => {
       "settings.queue",
       "settings.sync.concurrency",
       "settings.sync.holder",
+      "settings.sync.maxOpenProviders",
       "settings.sync.pollIntervalMs",
     ]);
     expect(issues.find((issue) => issue.field === "settings.sync.pollIntervalMs")).toMatchObject({

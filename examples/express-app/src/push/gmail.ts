@@ -8,9 +8,10 @@
  *
  * The push names only the address: it is routed to each firm that connected a Gmail mailbox with
  * it (directory.ts), where the SDK checks a watch is recorded and brings the mailbox's keyed sync
- * job forward. A push for no mailbox of ours, or one Pub/Sub delivers again (same message id,
- * seen in the last ten minutes by this process), is acknowledged with 204 and changes nothing,
- * so Pub/Sub does not retry it.
+ * job forward. The answer (204) comes only once the jobs are recorded: a push whose hand-off
+ * fails is answered with an error, and Pub/Sub delivers it again. A push for no mailbox of ours,
+ * or one Pub/Sub delivers again after it was handed over (same message id, handed over in the
+ * last ten minutes by this process), is acknowledged with 204 and changes nothing.
  */
 import type { RequestHandler } from "express";
 import { OAuth2Client } from "google-auth-library";
@@ -21,19 +22,28 @@ import type { Services } from "../services.js";
 const replayWindowMs = 10 * 60_000;
 const replayMemory = 10_000;
 
-/** Message ids seen recently (insertion order is expiry order). */
+/**
+ * Message ids handed over recently (insertion order is expiry order). An id is remembered only
+ * once its push was handed to the SDK (its job recorded): a push whose hand-off failed is
+ * answered with an error, and Pub/Sub's redelivery of it must not be taken for a replay.
+ */
 function recentIds() {
   const seen = new Map<string, number>();
+  const prune = (now: number) => {
+    for (const [key, at] of seen) {
+      if (at > now - replayWindowMs && seen.size < replayMemory) break;
+      seen.delete(key);
+    }
+  };
   return {
-    /** True the first time `id` is seen within the window. */
-    first(id: string, now: number): boolean {
-      for (const [key, at] of seen) {
-        if (at > now - replayWindowMs && seen.size < replayMemory) break;
-        seen.delete(key);
-      }
-      if (seen.has(id)) return false;
+    /** True when `id` was handed over within the window. */
+    handled(id: string, now: number): boolean {
+      prune(now);
+      return seen.has(id);
+    },
+    remember(id: string, now: number): void {
+      prune(now);
       seen.set(id, now);
-      return true;
     },
   };
 }
@@ -89,13 +99,15 @@ export function gmailPush(services: Services): RequestHandler {
     }
     const messageId = (req.body as { message?: { messageId?: unknown } } | undefined)?.message?.messageId;
     const address = addressOf(req.body);
-    if (address === undefined || (typeof messageId === "string" && !replays.first(messageId, Date.now()))) {
+    if (address === undefined || (typeof messageId === "string" && replays.handled(messageId, Date.now()))) {
       res.status(204).end();
       return;
     }
     let synced = 0;
+    // A failure here is answered 5xx (not acknowledged), so Pub/Sub delivers the push again.
     for (const firmId of await directory.firmsOf(address))
       synced += (await cm.sync.notifyPush(firmId, { provider: "gmail", body: req.body })).synced;
+    if (typeof messageId === "string") replays.remember(messageId, Date.now());
     logger.debug("gmail push", { synced });
     res.status(204).end();
   };

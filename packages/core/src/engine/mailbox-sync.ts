@@ -83,7 +83,8 @@ export const syncDefaults = {
   quarantineRetryLimit: 50,
 } as const;
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const aborted = () => (signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
     if (signal?.aborted) return reject(aborted());

@@ -53,6 +53,12 @@ export interface ProviderPoolSettings {
   keyring?: Keyring | undefined;
   /** The context handed to the factory for a mailbox (the worker's pacing). */
   contextFor?: ((firmId: FirmId, mailbox: Mailbox) => ProviderContext) | undefined;
+  /**
+   * Providers kept open at most while no job uses them (each keeps its connection or token and
+   * its caches): past it, the least recently used idle ones are closed, and reopened on their
+   * mailbox's next job. Providers in use are never closed for it. Default: no limit.
+   */
+  maxOpenProviders?: number | undefined;
 }
 
 /** A provider lent to one job; see {@link ProviderPool.borrow}. */
@@ -84,12 +90,33 @@ export class ProviderPool {
   open(firmId: FirmId, mailbox: Mailbox): Promise<MailProvider> {
     const key = `${firmId}\u0000${mailbox.id}`;
     let provider = this.open_.get(key);
-    if (!provider) {
+    if (provider) {
+      // Most recently used last: the map's order is the order idle providers are closed in.
+      this.open_.delete(key);
+      this.open_.set(key, provider);
+    } else {
       provider = this.create(firmId, mailbox);
       this.open_.set(key, provider);
-      provider.catch(() => this.open_.delete(key));
+      const opened = provider;
+      provider.catch(() => {
+        if (this.open_.get(key) === opened) this.open_.delete(key);
+      });
     }
     return provider;
+  }
+
+  /** Closes the least recently used providers that no job uses, down to `maxOpenProviders`. */
+  private async trim(): Promise<void> {
+    const max = this.settings.maxOpenProviders;
+    if (max === undefined || this.open_.size <= max) return;
+    const idle: Promise<MailProvider>[] = [];
+    for (const [key, provider] of this.open_) {
+      if (this.open_.size <= max) break;
+      if ((this.users.get(provider) ?? 0) > 0) continue;
+      this.open_.delete(key);
+      idle.push(provider);
+    }
+    await Promise.all(idle.map(closeProvider));
   }
 
   /**
@@ -113,6 +140,7 @@ export class ProviderPool {
       }
       this.users.delete(provider);
       if (this.retiring.delete(provider)) await closeProvider(provider);
+      await this.trim();
     };
     try {
       return { provider: await provider, release };

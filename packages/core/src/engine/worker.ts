@@ -25,7 +25,9 @@
  * one follow-up waits; jobs are grouped by firm, so one firm's 500 mailboxes cannot starve another
  * firm's one.
  */
+import { z } from "zod";
 import type { FirmId, Mailbox, MailboxId } from "../domain/model.js";
+import { parseInput } from "../domain/schemas.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import { ClientMailError } from "../errors.js";
 import type { Job, JobHandler, JobQueue, JobWorker, NewJob, QueueStats } from "../ports/job-queue.js";
@@ -36,7 +38,7 @@ import { eraseFilesHandler, eraseFilesJob } from "../facade/erasure.js";
 import { auditMailbox } from "./audit.js";
 import { loadFirmContext } from "./directory.js";
 import type { SyncDependencies } from "./mailbox-sync.js";
-import { syncDefaults } from "./mailbox-sync.js";
+import { defaultSleep, syncDefaults } from "./mailbox-sync.js";
 import { PageFiler } from "./page-filing.js";
 import { runPass } from "./pass.js";
 import { afterPassFailure, applyPassFailure } from "./run-loop.js";
@@ -102,9 +104,21 @@ export interface WorkerSettings
   pacing?: Pacing | undefined;
   /** IMAP IDLE watchers this process holds at most (each is a connection). Default 100; 0 turns them off. */
   maxWatchers?: number | undefined;
+  /**
+   * Providers this process keeps open while no job uses them (each keeps its connection or token
+   * and its caches, such as Gmail's message sizes): past it, the least recently used idle ones are
+   * closed and reopened on their mailbox's next job (for Gmail a token request, for IMAP a
+   * login). Bounds a process's memory however many mailboxes its jobs touch. Default 100.
+   */
+  maxOpenProviders?: number | undefined;
   /** How long a watcher's slot outlives a dead process: its mailbox is watched elsewhere after this. Default `leaseTtlMs`. */
   watchTtlMs?: number | undefined;
-  /** How long a shared request slot outlives a process that died holding it. Default 2 minutes. */
+  /**
+   * How long a shared request slot outlives a process that died holding it (R8, Y2): the dead
+   * process's mailboxes then get their full request capacity back about when their leases expire.
+   * A live holder renews its slot every third of this while its request runs, however slow.
+   * Default `leaseTtlMs`.
+   */
   requestSlotTtlMs?: number | undefined;
   /**
    * T2, T4, R8: the host's side of invitations — sends or withdraws the email for each invitation
@@ -156,13 +170,29 @@ export function backfillJob(firmId: FirmId, addresses: readonly string[]): NewJo
   return { name: workerJobs.backfill, payload: { firmId, addresses: [...addresses] }, group: firmId };
 }
 
+/**
+ * A lease held by another process that runs out within this is waited for inside the sync job;
+ * a longer one brings the job back this long before it runs out (the queue's poll interval may
+ * delay it by up to its own length, 1 s by default).
+ */
+const leaseWaitMs = 1_000;
+/** A held lease is looked at again no sooner than this: a live holder's renewals cannot spin a worker. */
+const leaseRecheckMinMs = 100;
+/** Added to a held lease's remaining time before taking it. */
+const leaseRecheckMarginMs = 5;
+
 interface SyncPayload {
   firmId: string;
   mailboxId: string;
 }
 
+const workerLimitsSchema = z.object({
+  maxOpenProviders: z.number().int().min(1, "at least 1").optional(),
+});
+
 /** Creates a worker process's sync service over a job queue. */
 export function createWorker(settings: WorkerSettings): SyncWorker {
+  parseInput(workerLimitsSchema, { maxOpenProviders: settings.maxOpenProviders });
   return new Worker(settings);
 }
 
@@ -181,6 +211,7 @@ class Worker implements SyncWorker {
     this.holder = `${settings.holder}#${[...suffix].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
     this.pool = new ProviderPool({
       ...settings,
+      maxOpenProviders: settings.maxOpenProviders ?? 100,
       contextFor: (firmId, mailbox) => ({ pacing: this.mailboxPacing(firmId, mailbox) }),
     });
     // R2: a quarantined message's next attempt is a keyed sync job, enqueued with the entry.
@@ -212,13 +243,21 @@ class Worker implements SyncWorker {
     const pacing = this.settings.pacing;
     if (!pacing) return undefined;
     const key = `${mailbox.provider}:${mailbox.address}`;
-    const ttlMs = this.settings.requestSlotTtlMs ?? 120_000;
+    const ttlMs = this.settings.requestSlotTtlMs ?? this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs;
     const logger = this.settings.logger;
     return {
       take: (units, budget, signal) => pacing.take(firmId, key, units, budget, signal),
       acquire: async (weight, capacity, signal) => {
         const slot = await pacing.acquire(firmId, key, weight, { capacity, ttlMs }, signal);
+        // A slow request keeps its slot; only a dead process's slots run out.
+        const renewal = setInterval(() => {
+          slot.renew().catch((error: unknown) => {
+            logger.warn("a shared request slot could not be renewed", { firmId, code: codeOf(error) });
+          });
+        }, ttlMs / 3);
+        renewal.unref?.();
         return () => {
+          clearInterval(renewal);
           slot.release().catch((error: unknown) => {
             // The slot expires on its own after ttlMs.
             logger.warn("a shared request slot could not be released", { firmId, code: codeOf(error) });
@@ -372,27 +411,43 @@ class Worker implements SyncWorker {
     const now = this.settings.clock.now().getTime();
     const poll = this.settings.pollIntervalMs ?? 5 * 60_000;
     let nextInMs = poll;
+    let scheduleFrom = now;
     let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
       borrowed = await this.pool.borrow(firmId, mailbox);
-      const result = await runPass(
-        this.deps,
-        borrowed.provider,
-        firmId,
-        mailboxId,
-        {
-          holder: this.holder,
-          leaseTtlMs: this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs,
-          passDeadlineMs: this.settings.passDeadlineMs ?? syncDefaults.passDeadlineMs,
-          quarantineRetryLimit: this.settings.quarantineRetryLimit ?? syncDefaults.quarantineRetryLimit,
-        },
-        signal,
-      );
+      const provider = borrowed.provider;
+      const pass = () =>
+        runPass(
+          this.deps,
+          provider,
+          firmId,
+          mailboxId,
+          {
+            holder: this.holder,
+            leaseTtlMs: this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs,
+            passDeadlineMs: this.settings.passDeadlineMs ?? syncDefaults.passDeadlineMs,
+            quarantineRetryLimit: this.settings.quarantineRetryLimit ?? syncDefaults.quarantineRetryLimit,
+          },
+          signal,
+        );
+      let result = await pass();
       // Another process holds the mailbox's lease. It may be running a pass, or it may be dead
-      // (killed mid-pass): look again a tenth of a lease later, so a dead holder's mailboxes
-      // resume within about one lease of its death rather than up to two (R8, Y2).
-      if (!result.ran) nextInMs = Math.min(poll, (this.settings.leaseTtlMs ?? syncDefaults.leaseTtlMs) / 10);
-      else {
+      // (killed mid-pass): the mailbox is taken the moment the lease expires (R8, Y2), at most a
+      // lease TTL after the holder's last renewal. A lease that runs out within moments is waited
+      // for here; a longer one brings this job back just before it runs out. The remaining time
+      // is read on the store's clock, so the clocks of the processes do not matter.
+      if (!result.ran) {
+        const left = await this.store.leaseRemainingMs(firmId, mailboxId);
+        if (left === undefined || left <= leaseWaitMs) {
+          await (this.settings.sleep ?? defaultSleep)((left ?? 0) + leaseRecheckMarginMs, signal);
+          result = await pass();
+        }
+      }
+      if (!result.ran) {
+        const left = (await this.store.leaseRemainingMs(firmId, mailboxId)) ?? 0;
+        nextInMs = Math.min(poll, Math.max(leaseRecheckMinMs, left - leaseWaitMs));
+        scheduleFrom = this.settings.clock.now().getTime();
+      } else {
         if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);
         await this.scheduleAudit(firmId, mailboxId, mailbox.verification?.at);
         await this.afterPass(firmId, mailbox, borrowed.provider);
@@ -418,7 +473,9 @@ class Worker implements SyncWorker {
     } finally {
       await borrowed?.release();
     }
-    await this.settings.queue.enqueue(this.store, [syncJob(firmId, mailboxId, new Date(now + nextInMs))]);
+    await this.settings.queue.enqueue(this.store, [
+      syncJob(firmId, mailboxId, new Date(scheduleFrom + nextInMs)),
+    ]);
     await this.reportQueueDepth();
   }
 

@@ -64,6 +64,8 @@ export const syncOptionsSchema = z.strictObject({
   leaseTtlMs: z.number().int().min(1000, "at least 1000 ms").optional(),
   /** IMAP IDLE watchers this process holds at most (with a queue). Default 100; 0 turns them off. */
   maxWatchers: z.number().int().min(0, "0 or more").optional(),
+  /** Providers this process keeps open while no job uses them (with a queue). Default 100. */
+  maxOpenProviders: z.number().int().min(1, "at least 1").optional(),
   /** Provider limits shared by every worker process (`createPostgresPacing`). */
   pacing: z
     .custom<Pacing>(
@@ -287,6 +289,7 @@ export class ClientMailSync {
         maxConsecutiveFailures: this.options.maxConsecutiveFailures,
         passDeadlineMs: this.options.passDeadlineMs,
         maxWatchers: this.options.maxWatchers,
+        maxOpenProviders: this.options.maxOpenProviders,
         pacing: this.options.pacing,
       });
       await this.worker.start();

@@ -712,6 +712,14 @@ export class MemoryStore implements Store {
     });
   }
 
+  leaseRemainingMs(firmId: string, mailboxId: string): Promise<number | undefined> {
+    return this.#op(() => {
+      const lease = this.#t.leases.get(k(firmId, mailboxId));
+      const left = lease?.holder === undefined ? 0 : lease.expiresAt - this.#clock.now().getTime();
+      return left > 0 ? left : undefined;
+    });
+  }
+
   releaseLease(firmId: string, mailboxId: string, token: number): Promise<void> {
     return this.#op((log) => {
       const key = k(firmId, mailboxId);

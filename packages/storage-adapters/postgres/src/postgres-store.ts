@@ -763,6 +763,16 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
+  async leaseRemainingMs(firmId: string, mailboxId: string): Promise<number | undefined> {
+    const rows = await this.#q(
+      firmId,
+      `SELECT ceil(extract(epoch FROM lease_until - clock_timestamp()) * 1000) AS left_ms FROM mailbox_sync
+       WHERE firm_id = $1 AND mailbox_id = $2 AND holder IS NOT NULL AND lease_until > clock_timestamp()`,
+      [firmId, mailboxId],
+    );
+    return rows[0] ? Math.max(1, Number(rows[0].left_ms)) : undefined;
+  }
+
   async releaseLease(firmId: string, mailboxId: string, token: number): Promise<void> {
     await this.#q(
       firmId,

@@ -41,6 +41,25 @@ export function syncStateStoreConformance(
         expect(await store.acquireLease(firm.id, "no-such-mailbox", "worker-c", 60_000)).toBeUndefined();
       });
 
+      it("R8 Y2: the store says how long a live lease still runs, on its own clock, and nothing once it is over", async () => {
+        const { store } = await options.makeStore();
+        const { firm, mailbox } = await seedFirm(store, "remaining");
+        expect(await store.leaseRemainingMs(firm.id, mailbox.id)).toBeUndefined();
+        const token = (await store.acquireLease(firm.id, mailbox.id, "worker-a", 60_000)) as number;
+        const left = (await store.leaseRemainingMs(firm.id, mailbox.id)) as number;
+        expect(left).toBeGreaterThan(50_000);
+        expect(left).toBeLessThanOrEqual(60_000);
+        await store.releaseLease(firm.id, mailbox.id, token);
+        expect(await store.leaseRemainingMs(firm.id, mailbox.id)).toBeUndefined();
+        // Held for no longer than its TTL after the last renewal: then nothing remains.
+        const short = (await store.acquireLease(firm.id, mailbox.id, "worker-b", 200)) as number;
+        expect(await store.renewLease(firm.id, mailbox.id, short, 300)).toBe(true);
+        expect((await store.leaseRemainingMs(firm.id, mailbox.id)) as number).toBeLessThanOrEqual(300);
+        await advance(400);
+        expect(await store.leaseRemainingMs(firm.id, mailbox.id)).toBeUndefined();
+        expect(await store.leaseRemainingMs(firm.id, "no-such-mailbox")).toBeUndefined();
+      });
+
       it("Y6: a stale worker's cursor write is fenced and its whole page rolls back", async () => {
         const { store, raw } = await options.makeStore();
         const seed = await seedFirm(store, "fence");

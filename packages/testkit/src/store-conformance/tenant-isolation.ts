@@ -174,6 +174,7 @@ export function storeTenantIsolationConformance(options: StoreConformanceOptions
         ],
         ["acquireLease", () => store.acquireLease(A, b.mailbox.id, "intruder", 60_000), "absent"],
         ["renewLease", () => store.renewLease(A, b.mailbox.id, bToken, 60_000), "false"],
+        ["leaseRemainingMs", () => store.leaseRemainingMs(A, b.mailbox.id), "absent"],
         ["releaseLease", () => store.releaseLease(A, b.mailbox.id, bToken), "void"],
         ["getCursor", () => store.getCursor(A, b.mailbox.id), "absent"],
         ["setCursor", () => store.setCursor(A, b.mailbox.id, bToken, "evil"), "lease_lost"],

@@ -84,6 +84,13 @@ export interface SyncStateStore {
   renewLease(firmId: FirmId, mailboxId: MailboxId, token: number, ttlMs: number): Promise<boolean>;
   /** Ends the lease if `token` is current; a no-op otherwise. The token stays monotonic. */
   releaseLease(firmId: FirmId, mailboxId: MailboxId, token: number): Promise<void>;
+  /**
+   * How long the mailbox's live lease still runs, in ms on the store's clock (the database's):
+   * `undefined` when no lease is live (released, expired, never taken, unknown mailbox). A
+   * worker that found the lease held looks again when it expires (R8, Y2): a dead holder's
+   * mailbox is then taken as soon as its lease runs out, whatever the clocks of the processes.
+   */
+  leaseRemainingMs(firmId: FirmId, mailboxId: MailboxId): Promise<number | undefined>;
   /** The mailbox's sync cursor, or `undefined` before the first page or for an unknown mailbox. */
   getCursor(firmId: FirmId, mailboxId: MailboxId): Promise<string | undefined>;
   /**
