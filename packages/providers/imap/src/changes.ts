@@ -131,96 +131,105 @@ async function estimateTotal(
 /**
  * Lists the pages of changes since `cursor` (every message when undefined), as the port's
  * `changes` describes. Each page's cursor resumes right after it.
+ *
+ * A full listing runs on a connection of its own, closed when the listing ends: the engine
+ * fetches the content of page N while it lists page N+1, and on one connection each would wait
+ * for the other's commands.
  */
 export async function* listChanges(
   commands: ImapConnection,
   cursor: string | undefined,
   options: CallOptions,
 ): AsyncGenerator<ChangePage> {
-  // A full listing runs on a connection of its own, closed when the listing ends: the engine
-  // fetches the content of page N while it lists page N+1, and on one connection each would wait
-  // for the other's commands.
   const connection = cursor === undefined ? commands.sibling() : commands;
   try {
-    const { signal } = options;
-    const { config } = connection;
-    const pageSize = cursor === undefined ? config.backfillPageSize : config.pageSize;
-    const state: CursorState = cursor === undefined ? new Map() : readCursor("imap", cursor, decodeCursor);
-    throwIfAborted(signal, "imap");
-    const folders = await syncedFolders(connection, { operation: "changes", signal });
-    const estimated = cursor === undefined ? await estimateTotal(connection, folders, signal) : undefined;
-    let pending: PendingPage | undefined;
-    const emit = (page: PendingPage, done: boolean): ChangePage => ({
-      ...page,
-      done,
-      estimatedTotal: estimated,
-    });
-
-    // Folders no longer synced (removed from settings or deleted on the server): their copies are gone.
-    const syncedPaths = new Set(folders.map((folder) => folder.path));
-    for (const [path, folder] of [...state]) {
-      if (syncedPaths.has(path)) continue;
-      state.delete(path);
-      const removed = folder.uids.map((uid) => providerIdOf(path, folder.uidValidity, uid));
-      if (pending) yield emit(pending, false);
-      pending = { added: [], removed, cursor: encodeCursor(state) };
-    }
-
-    for (const folder of folders) {
-      throwIfAborted(signal, "imap");
-      const previous = state.get(folder.path);
-      const diff = await diffFolder(connection, folder.path, previous, signal);
-      if (!diff) continue;
-      const known = new Set(diff.kept);
-      const commit = (complete: boolean) => {
-        state.set(folder.path, {
-          uidValidity: diff.uidValidity,
-          uids: [...known].sort(uidCompare),
-          // Only a complete pass may record the modseq/uidNext that let the next pass skip the folder.
-          highestModseq: complete ? diff.highestModseq : previous?.highestModseq,
-          uidNext: complete ? diff.uidNext : previous?.uidNext,
-        });
-        return encodeCursor(state);
-      };
-      let removed = diff.removed.map((uid) => providerIdOf(folder.path, diff.uidValidity, uid));
-      if (diff.toList.length === 0 && removed.length === 0) {
-        // Nothing to report: fold the folder's new state into the page waiting to be yielded.
-        const next = commit(true);
-        if (pending) pending.cursor = next;
-        else pending = { added: [], removed: [], cursor: next };
-        continue;
-      }
-      if (diff.toList.length === 0) {
-        if (pending) yield emit(pending, false);
-        pending = { added: [], removed, cursor: commit(true) };
-        continue;
-      }
-      for (let start = 0; start < diff.toList.length; start += pageSize) {
-        throwIfAborted(signal, "imap");
-        const uids = diff.toList.slice(start, start + pageSize);
-        const added = await connection.inFolder(
-          folder.path,
-          { operation: "changes", signal },
-          async (client) => {
-            const mailbox = client.mailbox;
-            if (mailbox && String(mailbox.uidValidity) !== diff.uidValidity)
-              throw uidValidityChanged(folder.path);
-            return await fetchEnvelopes(client, folder.path, diff.uidValidity, uids);
-          },
-        );
-        for (const envelope of added) {
-          known.add(parseProviderId(envelope.providerId)!.uid);
-          // A size of 0 is what an envelope says when the server did not tell: fetch asks again.
-          if (envelope.size > 0) connection.listedSizes.set(envelope.providerId, envelope.size);
-        }
-        const last = start + pageSize >= diff.toList.length;
-        if (pending) yield emit(pending, false);
-        pending = { added, removed, cursor: commit(last) };
-        removed = [];
-      }
-    }
-    yield emit(pending ?? { added: [], removed: [], cursor: encodeCursor(state) }, true);
+    yield* listOn(connection, cursor, options);
   } finally {
     if (connection !== commands) await connection.close();
   }
+}
+
+async function* listOn(
+  connection: ImapConnection,
+  cursor: string | undefined,
+  options: CallOptions,
+): AsyncGenerator<ChangePage> {
+  const { signal } = options;
+  const { config } = connection;
+  const pageSize = cursor === undefined ? config.backfillPageSize : config.pageSize;
+  const state: CursorState = cursor === undefined ? new Map() : readCursor("imap", cursor, decodeCursor);
+  throwIfAborted(signal, "imap");
+  const folders = await syncedFolders(connection, { operation: "changes", signal });
+  const estimated = cursor === undefined ? await estimateTotal(connection, folders, signal) : undefined;
+  let pending: PendingPage | undefined;
+  const emit = (page: PendingPage, done: boolean): ChangePage => ({
+    ...page,
+    done,
+    estimatedTotal: estimated,
+  });
+
+  // Folders no longer synced (removed from settings or deleted on the server): their copies are gone.
+  const syncedPaths = new Set(folders.map((folder) => folder.path));
+  for (const [path, folder] of [...state]) {
+    if (syncedPaths.has(path)) continue;
+    state.delete(path);
+    const removed = folder.uids.map((uid) => providerIdOf(path, folder.uidValidity, uid));
+    if (pending) yield emit(pending, false);
+    pending = { added: [], removed, cursor: encodeCursor(state) };
+  }
+
+  for (const folder of folders) {
+    throwIfAborted(signal, "imap");
+    const previous = state.get(folder.path);
+    const diff = await diffFolder(connection, folder.path, previous, signal);
+    if (!diff) continue;
+    const known = new Set(diff.kept);
+    const commit = (complete: boolean) => {
+      state.set(folder.path, {
+        uidValidity: diff.uidValidity,
+        uids: [...known].sort(uidCompare),
+        // Only a complete pass may record the modseq/uidNext that let the next pass skip the folder.
+        highestModseq: complete ? diff.highestModseq : previous?.highestModseq,
+        uidNext: complete ? diff.uidNext : previous?.uidNext,
+      });
+      return encodeCursor(state);
+    };
+    let removed = diff.removed.map((uid) => providerIdOf(folder.path, diff.uidValidity, uid));
+    if (diff.toList.length === 0 && removed.length === 0) {
+      // Nothing to report: fold the folder's new state into the page waiting to be yielded.
+      const next = commit(true);
+      if (pending) pending.cursor = next;
+      else pending = { added: [], removed: [], cursor: next };
+      continue;
+    }
+    if (diff.toList.length === 0) {
+      if (pending) yield emit(pending, false);
+      pending = { added: [], removed, cursor: commit(true) };
+      continue;
+    }
+    for (let start = 0; start < diff.toList.length; start += pageSize) {
+      throwIfAborted(signal, "imap");
+      const uids = diff.toList.slice(start, start + pageSize);
+      const added = await connection.inFolder(
+        folder.path,
+        { operation: "changes", signal },
+        async (client) => {
+          const mailbox = client.mailbox;
+          if (mailbox && String(mailbox.uidValidity) !== diff.uidValidity)
+            throw uidValidityChanged(folder.path);
+          return await fetchEnvelopes(client, folder.path, diff.uidValidity, uids);
+        },
+      );
+      for (const envelope of added) {
+        known.add(parseProviderId(envelope.providerId)!.uid);
+        // A size of 0 is what an envelope says when the server did not tell: fetch asks again.
+        if (envelope.size > 0) connection.listedSizes.set(envelope.providerId, envelope.size);
+      }
+      const last = start + pageSize >= diff.toList.length;
+      if (pending) yield emit(pending, false);
+      pending = { added, removed, cursor: commit(last) };
+      removed = [];
+    }
+  }
+  yield emit(pending ?? { added: [], removed: [], cursor: encodeCursor(state) }, true);
 }
