@@ -2,6 +2,7 @@
  * The child process of {@link runSyncPhase} (`sync-phase.ts`), run from a JavaScript bundle: syncs
  * one mailbox with the production engine and prints `SYNC_PHASE <json>`.
  */
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { writeHeapSnapshot } from "node:v8";
 import { EventEmitter } from "eventemitter3";
@@ -16,6 +17,21 @@ import { loopbackHostPolicy } from "../packages/testkit/src/loopback-host-policy
 import type { SyncPhaseResult, SyncPhaseSettings } from "./sync-phase.js";
 
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/**
+ * CPU seconds of the main thread alone (Linux: `/proc/self/task/<pid>/stat`, in clock ticks of
+ * 1/100 s), or undefined elsewhere: `process.cpuUsage()` adds every thread of the process (GC
+ * helpers, and any worker thread), which hides how busy the thread that runs the engine is.
+ */
+function mainThreadCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
 
 async function drained(queue: JobQueue): Promise<void> {
   for (;;) {
@@ -110,10 +126,12 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
   const sampler = setInterval(sample, 25);
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
+  const mainAtStart = mainThreadCpuSeconds();
   const outcome = await sync.syncMailbox(settings.firmId, settings.mailboxId);
   if (queue) await drained(queue);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
+  const mainAtEnd = mainThreadCpuSeconds();
   clearInterval(sampler);
   sample();
   await worker?.stop({ timeoutMs: 1_000 });
@@ -124,6 +142,8 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     outcome: String(outcome),
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    mainThreadCpuSeconds:
+      mainAtStart === undefined || mainAtEnd === undefined ? undefined : mainAtEnd - mainAtStart,
     filed,
     spent,
     // maxRSS is in KiB on Linux and macOS.

@@ -31,6 +31,8 @@ export interface SyncPhaseResult {
   seconds: number;
   /** CPU time (user and system) the sync process used during the sync, in seconds. */
   cpuSeconds: number;
+  /** CPU time of the main thread alone, in seconds (Linux only; see `sync-phase-child.ts`). */
+  mainThreadCpuSeconds?: number | undefined;
   /** Client messages filed (created). */
   filed: number;
   /** Time spent waiting on the provider's `changes` and `fetch`, in ms. */

@@ -173,7 +173,10 @@ async function main(): Promise<void> {
     console.log(
       `  clientmail breakdown         : listing ${(spent.changes / 1000).toFixed(2)} s, fetch+parse ${(spent.fetch / 1000).toFixed(2)} s, ` +
         `engine+store ${(ours.seconds - (spent.changes + spent.fetch) / 1000).toFixed(2)} s; ` +
-        `the sync process used ${phase.cpuSeconds.toFixed(2)} s of CPU`,
+        `the sync process used ${phase.cpuSeconds.toFixed(2)} s of CPU` +
+        (phase.mainThreadCpuSeconds === undefined
+          ? ""
+          : `, its main thread ${phase.mainThreadCpuSeconds.toFixed(2)} s`),
     );
     console.log(
       `  sync phase peak RSS          : ${phase.peakRssMiB} MiB (target <= 256; the sync's own process: ` +

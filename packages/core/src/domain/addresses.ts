@@ -34,6 +34,8 @@ function decodeQ(text: string): Uint8Array {
  * broken encoding is left as it was.
  */
 export function decodeEncodedWords(text: string): string {
+  // Most header values have no encoded word: both patterns below need "=?" to match.
+  if (!text.includes("=?")) return text;
   const joined = text.replace(/(\?=)\s+(?==\?)/g, "$1");
   return joined.replace(encodedWord, (word, charset: string, encoding: string, payload: string) => {
     try {

@@ -131,8 +131,25 @@ async function estimateTotal(
 /**
  * Lists the pages of changes since `cursor` (every message when undefined), as the port's
  * `changes` describes. Each page's cursor resumes right after it.
+ *
+ * A full listing runs on a connection of its own, closed when the listing ends: the engine
+ * fetches the content of page N while it lists page N+1, and on one connection each would wait
+ * for the other's commands.
  */
 export async function* listChanges(
+  commands: ImapConnection,
+  cursor: string | undefined,
+  options: CallOptions,
+): AsyncGenerator<ChangePage> {
+  const connection = cursor === undefined ? commands.sibling() : commands;
+  try {
+    yield* listOn(connection, cursor, options);
+  } finally {
+    if (connection !== commands) await connection.close();
+  }
+}
+
+async function* listOn(
   connection: ImapConnection,
   cursor: string | undefined,
   options: CallOptions,

@@ -64,9 +64,29 @@ export class ImapConnection {
    * pages' worth, as the engine lists one page ahead of the one it fetches.
    */
   readonly listedSizes: ListedSizes;
+  /** Connections opened by {@link sibling} and not closed yet: closed with this one. */
+  private readonly siblings = new Set<ImapConnection>();
+  private onClose: (() => void) | undefined;
 
-  constructor(readonly config: ResolvedImapSettings) {
-    this.listedSizes = new ListedSizes(4 * Math.max(config.pageSize, config.backfillPageSize));
+  constructor(
+    readonly config: ResolvedImapSettings,
+    listedSizes?: ListedSizes,
+  ) {
+    this.listedSizes = listedSizes ?? new ListedSizes(4 * Math.max(config.pageSize, config.backfillPageSize));
+  }
+
+  /**
+   * A second command connection to the same mailbox (same settings, same listed sizes), opened
+   * lazily and closed with this one at the latest: a full listing runs on it, so the server lists
+   * the next page while this connection fetches the content of the page before (the two would
+   * otherwise queue behind one another, see `listChanges`).
+   */
+  sibling(): ImapConnection {
+    if (this.closed) throw providerClosedError("imap");
+    const sibling = new ImapConnection(this.config, this.listedSizes);
+    this.siblings.add(sibling);
+    sibling.onClose = () => this.siblings.delete(sibling);
+    return sibling;
   }
 
   /** A transport that dials `destination` (a vetted address) and nothing else. */
@@ -284,10 +304,12 @@ export class ImapConnection {
     });
   }
 
-  /** Logs out of the command connection. Idempotent; later calls fail as closed. */
+  /** Logs out of the command connection (and of its siblings). Idempotent; later calls fail as closed. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.onClose?.();
+    await Promise.all([...this.siblings].map((sibling) => sibling.close()));
     const pending = this.connecting;
     this.connecting = undefined;
     // R3: closing has a deadline too. A half-open or silent server never answers LOGOUT (nor

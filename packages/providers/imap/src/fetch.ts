@@ -135,7 +135,10 @@ async function parsed(
   size: number,
 ): Promise<FetchResult> {
   const spooled = Buffer.isBuffer(source) ? await context.area.spool(source) : source;
-  const head = await readPrefix(spooled, headerProbeBytes);
+  // A source held whole gives its header block without reading the spool back.
+  const head = Buffer.isBuffer(source)
+    ? source.subarray(0, headerProbeBytes)
+    : await readPrefix(spooled, headerProbeBytes);
   const envelope = toEnvelope(group.path, group.uidValidity, {
     ...message,
     size,

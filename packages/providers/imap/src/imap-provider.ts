@@ -33,8 +33,10 @@ import { ImapWatches } from "./watch.js";
  *   `UnreadableMessage`; connection failures are thrown (R1).
  * - **Deadlines** (R3): every command has `commandTimeoutMs`; past it the connection is closed
  *   and the call fails as `transient`. An aborted `signal` does the same at once.
- * - **Connections**: one for commands (opened lazily, reopened after a drop) and one per `watch`
- *   for IDLE. Failures are thrown as ClientMailErrors (see `translateImapError`).
+ * - **Connections**: one for commands (opened lazily, reopened after a drop), a second one for
+ *   the duration of a full listing (the server lists the next page while the first fetches the
+ *   page before), and one per `watch` for IDLE. Failures are thrown as ClientMailErrors (see
+ *   `translateImapError`).
  *
  * Throws a ValidationError naming each invalid setting.
  */

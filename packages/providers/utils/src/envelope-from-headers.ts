@@ -59,7 +59,10 @@ export function headerFieldsOf(list: readonly { name: string; value: string }[])
 export function parseHeaderBlock(block: Buffer | string): HeaderFields {
   const text = (typeof block === "string" ? block : block.toString("utf8")).replace(/\r?\n[ \t]+/g, " ");
   const fields: HeaderFields = new Map();
-  for (const line of text.split(/\r?\n/)) {
+  // Split on LF alone (a string split, several times faster than a pattern over every listed
+  // header): a CR left at the end of a line goes with the value's trim, and a line without a
+  // colon (the empty line included) is skipped either way.
+  for (const line of text.split("\n")) {
     const colon = line.indexOf(":");
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim().toLowerCase();
