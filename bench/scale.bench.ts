@@ -205,6 +205,7 @@ async function runRound(
   const databaseUrl = url.toString();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   await migrate(pool);
   await installJobQueue(pool);
   const store = createPostgresStore({ pool });
