@@ -14,7 +14,6 @@ import {
   startSmtpRelay,
   type DovecotInfo,
   type DovecotServer,
-  type DovecotUser,
 } from "@clientmail/testkit";
 import { startTestApp, type TestApp } from "./harness.js";
 
@@ -140,29 +139,32 @@ describe.skipIf(skip !== undefined && !skip.available)("IMAP connect against Dov
     await t.close();
     if (!process.env.CLIENTMAIL_TEST_DOVECOT) await dovecot.stop();
   });
-  /** A real SMTP server on loopback that accepts `user`'s login. */
-  const relayFor = (user: DovecotUser) =>
-    startSmtpRelay({ dovecot, mailboxes: new Map([[user.user.toLowerCase(), user]]) });
+  /**
+   * A new Dovecot user, a real SMTP server on loopback that accepts its login (closed after the
+   * test), and the body connecting them as `address` (`smtp` adds to the SMTP settings).
+   */
+  async function mailServers(address: string, smtp: Record<string, unknown> = {}) {
+    const user = await dovecot.addUser();
+    const relay = await startSmtpRelay({ dovecot, mailboxes: new Map([[user.user.toLowerCase(), user]]) });
+    onTestFinished(() => relay.close());
+    const body = {
+      address,
+      imap: {
+        host: dovecot.host,
+        port: dovecot.port,
+        security: "none",
+        user: user.user,
+        password: user.password,
+      },
+      smtp: { host: relay.host, port: relay.port, security: "none", ...smtp },
+    };
+    return { user, relay, body };
+  }
 
   it("R9: a listed loopback server passes the connection test; the mailbox is saved with encrypted credentials and syncs", async () => {
-    const user = await dovecot.addUser();
-    const relay = await relayFor(user);
-    onTestFinished(() => relay.close());
+    const { user, relay, body } = await mailServers("employee@ledger.example");
     const agent = await t.as("employee");
-    const res = await agent
-      .post("/api/mailboxes/imap")
-      .send({
-        address: "employee@ledger.example",
-        imap: {
-          host: dovecot.host,
-          port: dovecot.port,
-          security: "none",
-          user: user.user,
-          password: user.password,
-        },
-        smtp: { host: relay.host, port: relay.port, security: "none" },
-      })
-      .expect(201);
+    const res = await agent.post("/api/mailboxes/imap").send(body).expect(201);
     expect(relay.accepted).toHaveLength(0);
     expect(res.body.mailbox).toMatchObject({
       provider: "imap",
@@ -197,24 +199,11 @@ describe.skipIf(skip !== undefined && !skip.available)("IMAP connect against Dov
   });
 
   it("Y1: a refused SMTP login is reported naming smtp.password, nothing is sent and nothing is saved", async () => {
-    const user = await dovecot.addUser();
-    const relay = await relayFor(user);
-    onTestFinished(() => relay.close());
+    const { relay, body } = await mailServers("smtp-check@ledger.example", {
+      password: "not-the-smtp-password",
+    });
     const agent = await t.as("employee");
-    const res = await agent
-      .post("/api/mailboxes/imap")
-      .send({
-        address: "smtp-check@ledger.example",
-        imap: {
-          host: dovecot.host,
-          port: dovecot.port,
-          security: "none",
-          user: user.user,
-          password: user.password,
-        },
-        smtp: { host: relay.host, port: relay.port, security: "none", password: "not-the-smtp-password" },
-      })
-      .expect(409);
+    const res = await agent.post("/api/mailboxes/imap").send(body).expect(409);
     expect(res.body).toMatchObject({ code: "auth_revoked", reason: "auth_failed", field: "smtp.password" });
     expect(JSON.stringify(res.body)).not.toContain("not-the-smtp-password");
     expect(relay.accepted).toHaveLength(0);
