@@ -2,7 +2,7 @@
  * The child process of {@link runSyncPhase} (`sync-phase.ts`), run from a JavaScript bundle: syncs
  * one mailbox with the production engine and prints `SYNC_PHASE <json>`.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { writeHeapSnapshot } from "node:v8";
 import { EventEmitter } from "eventemitter3";
@@ -46,17 +46,42 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
   pool.on("error", () => undefined);
   const store = createPostgresStore({ pool });
   const spent = { changes: 0, fetch: 0 };
+  // BENCH_TIMELINE=<file>: when each listing page and fetch result was asked for and arrived, and
+  // each store transaction began and ended, in ms from here.
+  const t0 = performance.now();
+  const line: string[] = [];
+  const mark = (what: string) => {
+    if (process.env.BENCH_TIMELINE) line.push(`${(performance.now() - t0).toFixed(0)} ${what}`);
+  };
+  let calls = 0;
   const timed = <T>(kind: keyof typeof spent, iterable: AsyncIterable<T>): AsyncIterable<T> => ({
     async *[Symbol.asyncIterator]() {
+      const call = ++calls;
       const iterator = iterable[Symbol.asyncIterator]();
-      for (;;) {
+      for (let n = 0; ; n++) {
         const started = performance.now();
+        mark(`${kind}#${call}.${n} ask`);
         const next = await iterator.next();
+        mark(`${kind}#${call}.${n} got`);
         spent[kind] += performance.now() - started;
         if (next.done) return;
         yield next.value;
       }
     },
+  });
+  const tx = store.transaction.bind(store);
+  let txs = 0;
+  (store as { transaction: typeof tx }).transaction = async (fn) => {
+    const id = ++txs;
+    mark(`tx${id} begin`);
+    try {
+      return await tx(fn);
+    } finally {
+      mark(`tx${id} end`);
+    }
+  };
+  process.on("exit", () => {
+    if (process.env.BENCH_TIMELINE) writeFileSync(process.env.BENCH_TIMELINE, line.join("\n"));
   });
   const events = new EventEmitter<SyncEvents>();
   let filed = 0;
