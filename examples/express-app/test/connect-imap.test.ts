@@ -7,15 +7,9 @@
  */
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import {
-  attachDovecot,
-  dovecotAvailability,
-  startDovecot,
-  startSmtpRelay,
-  type DovecotInfo,
-  type DovecotServer,
-} from "@clientmail/testkit";
+import { startSmtpRelay, type DovecotServer } from "@clientmail/testkit";
 import { startTestApp, type TestApp } from "./harness.js";
+import { noDovecot, testDovecot } from "./mail-world.js";
 
 /** A TCP server on loopback that only counts the connections it gets. */
 async function countingServer(): Promise<{ server: Server; port: number; connections: () => number }> {
@@ -125,19 +119,17 @@ describe("IMAP connect: the host policy (R9)", () => {
   });
 });
 
-const skip = process.env.CLIENTMAIL_TEST_DOVECOT ? undefined : dovecotAvailability();
-
-describe.skipIf(skip !== undefined && !skip.available)("IMAP connect against Dovecot", () => {
+describe.skipIf(noDovecot !== undefined)("IMAP connect against Dovecot", () => {
   let dovecot: DovecotServer;
+  let stopDovecot: () => Promise<void>;
   let t: TestApp;
   beforeAll(async () => {
-    const info = process.env.CLIENTMAIL_TEST_DOVECOT;
-    dovecot = info ? attachDovecot(JSON.parse(info) as DovecotInfo) : await startDovecot();
+    ({ server: dovecot, stop: stopDovecot } = await testDovecot());
     t = await startTestApp({ MAIL_HOSTS_ALLOW: "127.0.0.1/32" });
   });
   afterAll(async () => {
     await t.close();
-    if (!process.env.CLIENTMAIL_TEST_DOVECOT) await dovecot.stop();
+    await stopDovecot();
   });
   /**
    * A new Dovecot user, a real SMTP server on loopback that accepts its login (closed after the

@@ -29,6 +29,16 @@ export const noDovecot: string | undefined = process.env.CLIENTMAIL_TEST_DOVECOT
   : (process.env.CLIENTMAIL_TEST_DOVECOT_SKIP ??
     (dovecotAvailability().available ? undefined : "Dovecot is not installed on this machine"));
 
+/**
+ * The run's Dovecot (`CLIENTMAIL_TEST_DOVECOT`, started by scripts/test.mjs), or one started for
+ * this file; `stop` stops only the latter. Call only when {@link noDovecot} is undefined.
+ */
+export async function testDovecot(): Promise<{ server: DovecotServer; stop: () => Promise<void> }> {
+  const info = process.env.CLIENTMAIL_TEST_DOVECOT;
+  const server = info ? attachDovecot(JSON.parse(info) as DovecotInfo) : await startDovecot();
+  return { server, stop: async () => (info ? undefined : server.stop()) };
+}
+
 /** A 1×1 PNG: the hostile message's inline (cid:) image. */
 export const pngBase64 =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
@@ -130,8 +140,8 @@ export interface MailWorld {
 
 /** Builds the world; call only when {@link noDovecot} is undefined. */
 export async function startMailWorld(): Promise<MailWorld> {
-  const info = process.env.CLIENTMAIL_TEST_DOVECOT;
-  const server = info ? attachDovecot(JSON.parse(info) as DovecotInfo) : await startDovecot();
+  const dovecot = await testDovecot();
+  const { server } = dovecot;
   const logins = new Map<string, DovecotUser>();
   for (const address of ["admin@ledger.example", "support@ledger.example", "jo@home.example"])
     logins.set(address, await server.addUser());
@@ -215,7 +225,7 @@ export async function startMailWorld(): Promise<MailWorld> {
     async close() {
       await t.close();
       await relay.close();
-      if (!info) await server.stop();
+      await dovecot.stop();
     },
   };
 }

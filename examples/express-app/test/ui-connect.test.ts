@@ -9,16 +9,9 @@ import { createServer, type Server } from "node:net";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { MemberRole } from "@clientmail/core";
-import {
-  attachDovecot,
-  createGmailFake,
-  dovecotAvailability,
-  startDovecot,
-  startSmtpRelay,
-  type DovecotInfo,
-  type DovecotServer,
-} from "@clientmail/testkit";
+import { createGmailFake, startSmtpRelay, type DovecotServer, type DovecotUser } from "@clientmail/testkit";
 import { password, startTestApp, type TestApp } from "./harness.js";
+import { noDovecot, testDovecot } from "./mail-world.js";
 
 /** Signs in through the UI's form; returns the agent. */
 async function signInUi(t: TestApp, role: MemberRole) {
@@ -253,44 +246,58 @@ describe("Connect a mailbox (UI): Microsoft 365 configured", () => {
   });
 });
 
-const skip = process.env.CLIENTMAIL_TEST_DOVECOT ? undefined : dovecotAvailability();
-
-describe.skipIf(skip !== undefined && !skip.available)("Connect a mailbox (UI) against Dovecot", () => {
+describe.skipIf(noDovecot !== undefined)("Connect a mailbox (UI) against Dovecot", () => {
   let dovecot: DovecotServer;
+  let stopDovecot: () => Promise<void>;
   let t: TestApp;
   beforeAll(async () => {
-    const info = process.env.CLIENTMAIL_TEST_DOVECOT;
-    dovecot = info ? attachDovecot(JSON.parse(info) as DovecotInfo) : await startDovecot();
+    ({ server: dovecot, stop: stopDovecot } = await testDovecot());
     t = await startTestApp({ MAIL_HOSTS_ALLOW: "127.0.0.1/32" });
   });
   afterAll(async () => {
     await t.close();
-    if (!process.env.CLIENTMAIL_TEST_DOVECOT) await dovecot.stop();
+    await stopDovecot();
   });
-
-  it("R9: the form connects a listed loopback Dovecot: redirect back with the address, saved with encrypted credentials", async () => {
-    const user = await dovecot.addUser();
-    const relay = await startSmtpRelay({ dovecot, mailboxes: new Map([[user.user.toLowerCase(), user]]) });
-    onTestFinished(() => relay.close());
-    const agent = await signInUi(t, "employee");
+  /**
+   * Signs `role` in and posts the IMAP/SMTP form with its CSRF token: `address`, `user`'s IMAP
+   * settings on Dovecot (cleartext), and `fields` over them. Returns the agent and the request,
+   * for the caller's expected status.
+   */
+  async function postForm(
+    role: MemberRole,
+    address: string,
+    user: DovecotUser,
+    fields: Record<string, string> = {},
+  ) {
+    const agent = await signInUi(t, role);
     const { csrf } = await settings(agent);
-    const res = await agent
+    const request = agent
       .post("/settings/connect/imap")
       .type("form")
       .send({
         _csrf: csrf,
-        address: "employee@ledger.example",
-        displayName: "Emma at the office",
+        address,
         "imap.host": dovecot.host,
         "imap.port": String(dovecot.port),
         "imap.security": "none",
         "imap.user": user.user,
         "imap.password": user.password,
-        "smtp.host": relay.host,
-        "smtp.port": String(relay.port),
-        "smtp.security": "none",
-      })
-      .expect(303);
+        ...fields,
+      });
+    return { agent, request };
+  }
+
+  it("R9: the form connects a listed loopback Dovecot: redirect back with the address, saved with encrypted credentials", async () => {
+    const user = await dovecot.addUser();
+    const relay = await startSmtpRelay({ dovecot, mailboxes: new Map([[user.user.toLowerCase(), user]]) });
+    onTestFinished(() => relay.close());
+    const { agent, request } = await postForm("employee", "employee@ledger.example", user, {
+      displayName: "Emma at the office",
+      "smtp.host": relay.host,
+      "smtp.port": String(relay.port),
+      "smtp.security": "none",
+    });
+    const res = await request.expect(303);
     expect(res.headers.location).toBe("/settings/mailboxes");
     const [mailbox] = await t.services.store.listMailboxes(t.firm.id);
     expect(mailbox).toMatchObject({
@@ -309,21 +316,10 @@ describe.skipIf(skip !== undefined && !skip.available)("Connect a mailbox (UI) a
 
   it("shows a refused login next to the form, marks the password, never echoes it, and saves nothing", async () => {
     const user = await dovecot.addUser();
-    const agent = await signInUi(t, "admin");
-    const { csrf } = await settings(agent);
-    const res = await agent
-      .post("/settings/connect/imap")
-      .type("form")
-      .send({
-        _csrf: csrf,
-        address: "admin@ledger.example",
-        "imap.host": dovecot.host,
-        "imap.port": String(dovecot.port),
-        "imap.security": "none",
-        "imap.user": user.user,
-        "imap.password": "wrong-password-typed",
-      })
-      .expect(409);
+    const { request } = await postForm("admin", "admin@ledger.example", user, {
+      "imap.password": "wrong-password-typed",
+    });
+    const res = await request.expect(409);
     const form = connectForm(res.text);
     expect(form).toContain("The mail server refused the mailbox&#39;s credentials");
     expect(form).toMatch(/name="imap.password"\s+type="password"\s+value=""[^>]*aria-invalid="true"/);
@@ -335,21 +331,8 @@ describe.skipIf(skip !== undefined && !skip.available)("Connect a mailbox (UI) a
 
   it("shows the SDK's hint when TLS is spoken to a cleartext port", async () => {
     const user = await dovecot.addUser();
-    const agent = await signInUi(t, "owner");
-    const { csrf } = await settings(agent);
-    const res = await agent
-      .post("/settings/connect/imap")
-      .type("form")
-      .send({
-        _csrf: csrf,
-        address: "owner@ledger.example",
-        "imap.host": dovecot.host,
-        "imap.port": String(dovecot.port),
-        "imap.security": "tls",
-        "imap.user": user.user,
-        "imap.password": user.password,
-      })
-      .expect(409);
+    const { request } = await postForm("owner", "owner@ledger.example", user, { "imap.security": "tls" });
+    const res = await request.expect(409);
     expect(connectForm(res.text)).toMatch(/A secure connection[^<]*STARTTLS/);
     expect(res.text).not.toContain(user.password);
   });

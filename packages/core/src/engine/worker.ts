@@ -436,16 +436,18 @@ class Worker implements SyncWorker {
       // lease TTL after the holder's last renewal. A lease that runs out within moments is waited
       // for here; a longer one brings this job back just before it runs out. The remaining time
       // is read on the store's clock, so the clocks of the processes do not matter.
+      let left: number | undefined;
       if (!result.ran) {
-        const left = await this.store.leaseRemainingMs(firmId, mailboxId);
+        left = await this.store.leaseRemainingMs(firmId, mailboxId);
         if (left === undefined || left <= leaseWaitMs) {
           await (this.settings.sleep ?? defaultSleep)((left ?? 0) + leaseRecheckMarginMs, signal);
           result = await pass();
+          // Taken again meanwhile (a live holder renewed, or another worker took it over).
+          if (!result.ran) left = await this.store.leaseRemainingMs(firmId, mailboxId);
         }
       }
       if (!result.ran) {
-        const left = (await this.store.leaseRemainingMs(firmId, mailboxId)) ?? 0;
-        nextInMs = Math.min(poll, Math.max(leaseRecheckMinMs, left - leaseWaitMs));
+        nextInMs = Math.min(poll, Math.max(leaseRecheckMinMs, (left ?? 0) - leaseWaitMs));
         scheduleFrom = this.settings.clock.now().getTime();
       } else {
         if (result.examined > 0) nextInMs = Math.min(poll, this.settings.followUpMs ?? 2_000);

@@ -1631,7 +1631,7 @@ export class PostgresStore implements Store {
   /**
    * Inserts new message rows, skipping dedupe keys the firm already has; returns the rows it
    * inserted. `rows` are their COPY rows (built by the caller while `known`, the keys the firm
-   * already has, was read; undefined with row-level security).
+   * already has with their ids, was read; undefined with row-level security).
    *
    * Without row-level security, the rows whose keys the firm does not have go by COPY straight
    * into `messages`, inside a savepoint: COPY cannot skip conflicts, so if another transaction
@@ -1646,7 +1646,7 @@ export class PostgresStore implements Store {
     fresh: readonly MessageToFile[],
     ids: readonly string[],
     rows: readonly CopyValue[][],
-    known: ReadonlySet<string> | undefined,
+    known: ReadonlyMap<string, string> | undefined,
   ): Promise<Row[]> {
     const context = this.#context.getStore();
     if (!context) throw new ClientMailError("internal", "Messages are inserted inside a transaction");
@@ -1745,10 +1745,12 @@ export class PostgresStore implements Store {
       reads.catch(() => undefined); // awaited below; a rejection is not unhandled meanwhile
       const rows = this.#messageRows(firmId, fresh, proposedIds, at);
       const [, existing] = await reads;
-      const known = existing && new Set(existing.map((r) => r.dedupe_key as string));
+      const known = existing && new Map(existing.map((r) => [r.dedupe_key as string, r.id as string]));
       const inserted = await this.#insertMessages(firmId, fresh, proposedIds, rows, known);
       const idOf = new Map(inserted.map((r) => [r.dedupe_key as string, r.id as string]));
       const created = new Set(idOf.keys());
+      for (const [key, id] of known ?? []) if (!idOf.has(key)) idOf.set(key, id);
+      // Read only with row-level security, or for keys another transaction filed meanwhile.
       const missing = fresh.map((m) => m.dedupeKey).filter((key) => !idOf.has(key));
       if (missing.length > 0) {
         const existing = await this.#q(firmId, MESSAGES_BY_DEDUPE_KEY, [firmId, missing]);
