@@ -2,7 +2,8 @@
  * The child process of {@link runSyncPhase} (`sync-phase.ts`), run from a JavaScript bundle: syncs
  * one mailbox with the production engine and prints `SYNC_PHASE <json>`.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { fileURLToPath } from "node:url";
 import { writeHeapSnapshot } from "node:v8";
 import { EventEmitter } from "eventemitter3";
@@ -28,6 +29,41 @@ function mainThreadCpuSeconds(): number | undefined {
     const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds used so far by this process's threads other than the main one, and by the machine's
+ * PostgreSQL and Dovecot (`imap`) processes (Linux: `/proc`; undefined elsewhere). The sync's work
+ * is spread over them: V8 compiles hot code and collects garbage on helper threads, and the
+ * database and the IMAP server do their share in processes of their own.
+ */
+function cpuElsewhere(): { helpers: number; postgres: number; imapServer: number } | undefined {
+  const ticks = (file: string): { name: string; seconds: number } | undefined => {
+    try {
+      const stat = readFileSync(file, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return {
+        name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        seconds: (Number(fields[11]) + Number(fields[12])) / 100,
+      };
+    } catch {
+      return undefined; // gone meanwhile
+    }
+  };
+  try {
+    const out = { helpers: 0, postgres: 0, imapServer: 0 };
+    for (const task of readdirSync("/proc/self/task"))
+      if (Number(task) !== process.pid) out.helpers += ticks(`/proc/self/task/${task}/stat`)?.seconds ?? 0;
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      const stat = ticks(`/proc/${pid}/stat`);
+      if (stat?.name === "postgres") out.postgres += stat.seconds;
+      else if (stat?.name === "imap") out.imapServer += stat.seconds;
+    }
+    return out;
   } catch {
     return undefined;
   }
@@ -109,15 +145,19 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     ...(storage && queue ? { ...storage, queue } : {}),
     keyring: createAesGcmKeyring({ keys: { bench: generateKeyringKey() }, currentKeyId: "bench" }),
     holder: "bench",
-    providerFor: () => {
+    providerFor: (mailbox) => {
+      const imap =
+        settings.warmup?.imap && mailbox.id === settings.warmup.mailboxId
+          ? settings.warmup.imap
+          : settings.imap;
       const provider = createImapProvider({
-        host: settings.imap.host,
-        port: settings.imap.port,
+        host: imap.host,
+        port: imap.port,
         security: "none",
         hostPolicy: loopbackHostPolicy,
-        user: settings.imap.user,
-        password: settings.imap.password,
-        folders: settings.imap.folders,
+        user: imap.user,
+        password: imap.password,
+        folders: imap.folders,
       });
       return {
         kind: provider.kind,
@@ -148,16 +188,40 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
       atPeak = usage;
     }
   };
+  if (settings.warmup) {
+    // A worker that has run for a while has its hot code compiled: the warm-up mailbox brings this
+    // process there before the measured sync (see `SyncPhaseSettings.warmup`).
+    const warmed = await sync.syncMailbox(settings.warmup.firmId, settings.warmup.mailboxId);
+    if (String(warmed) !== "ok") throw new Error(`the warm-up sync ended ${String(warmed)}`);
+    if (queue) await drained(queue);
+    filed = 0;
+    spent.changes = 0;
+    spent.fetch = 0;
+  }
   const sampler = setInterval(sample, 25);
+  // BENCH_CPU_PROFILE=<file>: a CPU profile of the measured sync alone (after any warm-up).
+  const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+    await profiler.post("Profiler.start");
+  }
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
   const mainAtStart = mainThreadCpuSeconds();
+  const elsewhereAtStart = cpuElsewhere();
   const outcome = await sync.syncMailbox(settings.firmId, settings.mailboxId);
   if (queue) await drained(queue);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
   const mainAtEnd = mainThreadCpuSeconds();
+  const elsewhereAtEnd = cpuElsewhere();
   clearInterval(sampler);
+  if (profiler) {
+    const { profile } = await profiler.post("Profiler.stop");
+    writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
+    profiler.disconnect();
+  }
   sample();
   await worker?.stop({ timeoutMs: 1_000 });
   await queue?.close();
@@ -169,6 +233,14 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     mainThreadCpuSeconds:
       mainAtStart === undefined || mainAtEnd === undefined ? undefined : mainAtEnd - mainAtStart,
+    cpuElsewhere:
+      elsewhereAtStart && elsewhereAtEnd
+        ? {
+            helpers: elsewhereAtEnd.helpers - elsewhereAtStart.helpers,
+            postgres: elsewhereAtEnd.postgres - elsewhereAtStart.postgres,
+            imapServer: elsewhereAtEnd.imapServer - elsewhereAtStart.imapServer,
+          }
+        : undefined,
     filed,
     spent,
     // maxRSS is in KiB on Linux and macOS.

@@ -229,6 +229,13 @@ async function* listOn(
       if (pending) yield emit(pending, false);
       pending = { added, removed, cursor: commit(last) };
       removed = [];
+      // More of this folder follows, so the page is not the last: it goes out now, and the engine
+      // works on it while the next one is listed. The last page of a folder waits, as only what
+      // comes after it says whether it is the last of all (`done`).
+      if (!last) {
+        yield emit(pending, false);
+        pending = undefined;
+      }
     }
   }
   yield emit(pending ?? { added: [], removed: [], cursor: encodeCursor(state) }, true);
