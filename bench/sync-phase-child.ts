@@ -84,7 +84,7 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
   const spent = { changes: 0, fetch: 0 };
   // BENCH_TIMELINE=<file>: when each listing page and fetch result was asked for and arrived, and
   // each store transaction began and ended, in ms from here.
-  const t0 = performance.now();
+  let t0 = performance.now();
   const line: string[] = [];
   const mark = (what: string) => {
     if (process.env.BENCH_TIMELINE) line.push(`${(performance.now() - t0).toFixed(0)} ${what}`);
@@ -117,7 +117,8 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     }
   };
   process.on("exit", () => {
-    if (process.env.BENCH_TIMELINE) writeFileSync(process.env.BENCH_TIMELINE, line.join("\n"));
+    if (process.env.BENCH_TIMELINE)
+      writeFileSync(`${process.env.BENCH_TIMELINE}.${settings.warmup ? "warm" : "cold"}`, line.join("\n"));
   });
   const events = new EventEmitter<SyncEvents>();
   let filed = 0;
@@ -195,6 +196,8 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     if (String(warmed) !== "ok") throw new Error(`the warm-up sync ended ${String(warmed)}`);
     if (queue) await drained(queue);
     filed = 0;
+    line.length = 0;
+    t0 = performance.now();
     spent.changes = 0;
     spent.fetch = 0;
   }

@@ -18,7 +18,7 @@
  *   BENCH_ROUNDS=3 pnpm bench:sync       # floor and backfill alternate 3 times; the median ratio is shown
  *   BENCH_SYNC_ONLY=1                    # no baselines, no latency: the backfill alone
  *   BENCH_SYNC_NODE_FLAGS=--cpu-prof     # node flags for the sync phase's process (e.g. a CPU profile)
- *   BENCH_TIMELINE=/tmp/timeline.txt     # the sync phase writes when each listing page, fetch call and
+ *   BENCH_TIMELINE=/tmp/timeline.txt     # the sync phases write (to <file>.warm and <file>.cold) when each listing page, fetch call and
  *                                        # store transaction started and ended (ms), one line each
  *   BENCH_LATENCY_SAMPLES=40             # IDLE latency samples (0: none)
  *   BENCH_INGEST=0                       # skip the ingest-everything baseline
