@@ -11,6 +11,7 @@ import {
   type DovecotUser,
 } from "@clientmail/testkit";
 import { createImapProvider } from "../src/index.js";
+import { nodeSocketFactory } from "@clientmail/provider-utils";
 import { FETCH_CHUNK } from "../src/fetch.js";
 import { adminConnection, dovecotSkipReason, providerSettings, sharedDovecot } from "./dovecot-fixture.js";
 
@@ -366,6 +367,49 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
       for (let i = 5; i < 8; i++) await append(i);
       const delta = await pagesOf(box.provider, last(backfill));
       expect(delta.map((page) => page.added.length)).toEqual([1, 1, 1]);
+    } finally {
+      await box.done();
+    }
+  });
+
+  it("Y2 R7: a full listing hands out a page as soon as it is listed when more of its folder follows, and lists the next one only when asked", async () => {
+    // Every header listing command the provider sends, over all its connections.
+    const listings: string[] = [];
+    const box = await mailbox({
+      backfillPageSize: 2,
+      socketFactory: ((options, onConnect) => {
+        const socket = nodeSocketFactory(options, onConnect);
+        const write = socket.write.bind(socket) as (chunk: unknown, ...rest: unknown[]) => boolean;
+        socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+          if (String(chunk).includes("HEADER.FIELDS")) listings.push(String(chunk));
+          return write(chunk, ...rest);
+        }) as typeof socket.write;
+        return socket;
+      }) satisfies typeof nodeSocketFactory,
+    });
+    try {
+      for (let i = 0; i < 5; i++)
+        await box.append(
+          buildConformanceMessage({ messageId: `<h${i}@x.example>`, from: "a@x.example", subject: "h" }),
+        );
+      const pages = box.provider.changes(undefined)[Symbol.asyncIterator]();
+      const first = await pages.next();
+      // The first page came out after one listing command: the second page was not listed first.
+      expect(first.done).toBe(false);
+      expect(first.value?.added).toHaveLength(2);
+      expect(first.value?.done).toBe(false);
+      expect(listings).toHaveLength(1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(listings).toHaveLength(1);
+      const second = await pages.next();
+      expect(second.value?.added).toHaveLength(2);
+      expect(listings).toHaveLength(2);
+      // The folder's last page waits until the listing knows whether it is the last of all.
+      const third = await pages.next();
+      expect(third.value).toMatchObject({ done: true });
+      expect(third.value?.added).toHaveLength(1);
+      expect(listings).toHaveLength(3);
+      await pages.return?.(undefined);
     } finally {
       await box.done();
     }
