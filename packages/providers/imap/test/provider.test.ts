@@ -383,7 +383,7 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
         socket.write = ((chunk: unknown, ...rest: unknown[]) => {
           if (String(chunk).includes("HEADER.FIELDS")) listings.push(String(chunk));
           return write(chunk, ...rest);
-        }) as typeof socket.write;
+        });
         return socket;
       }) satisfies typeof nodeSocketFactory,
     });
