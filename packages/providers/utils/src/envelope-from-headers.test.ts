@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseAddressList } from "@clientmail/core";
 import {
   envelopeFromHeaders,
+  headerBlockOf,
   messageIdTokens,
   parseHeaderBlock,
   parseSimpleAddressList,
@@ -113,5 +114,30 @@ describe("the fast path for simple address lists", () => {
     ]) {
       expect(parseSimpleAddressList(hard), hard).toBeUndefined();
     }
+  });
+});
+
+describe("the header block of a source", () => {
+  it("R11: ends at the first blank line, CRLF or bare LF, whichever comes first; the whole source when there is none", () => {
+    const block = (text: string) => headerBlockOf(Buffer.from(text)).toString();
+    expect(block("A: 1\r\nB: 2\r\n\r\nbody\n\nmore")).toBe("A: 1\r\nB: 2\r\n\r\n");
+    expect(block("A: 1\nB: 2\n\nbody\r\n\r\nmore")).toBe("A: 1\nB: 2\n\n");
+    expect(block("A: 1\r\nB: 2\n\nbody\r\n\r\n")).toBe("A: 1\r\nB: 2\n\n");
+    expect(block("A: 1\r\n\r\n\nbody")).toBe("A: 1\r\n\r\n");
+    expect(block("A: 1\r\nB: 2")).toBe("A: 1\r\nB: 2");
+    // The same answer as taking the nearer of the two ends, over any mix of line ends.
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom("a", ":", " ", "\r", "\n", "\r\n"), { maxLength: 40 }),
+        (parts) => {
+          const source = Buffer.from(parts.join(""));
+          const ends = [source.indexOf("\r\n\r\n"), source.indexOf("\n\n")]
+            .map((at, i) => (at < 0 ? -1 : at + (i === 0 ? 4 : 2)))
+            .filter((end) => end > 0);
+          const expected = ends.length === 0 ? source : source.subarray(0, Math.min(...ends));
+          expect(headerBlockOf(source).equals(expected)).toBe(true);
+        },
+      ),
+    );
   });
 });

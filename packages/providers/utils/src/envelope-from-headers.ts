@@ -35,9 +35,11 @@ export type HeaderFields = Map<string, string[]>;
  */
 export function headerBlockOf(source: Buffer): Buffer {
   const crlf = source.indexOf("\r\n\r\n");
-  const lf = source.indexOf("\n\n");
-  const ends = [crlf < 0 ? -1 : crlf + 4, lf < 0 ? -1 : lf + 2].filter((end) => end > 0);
-  return ends.length === 0 ? source : source.subarray(0, Math.min(...ends));
+  // A bare-LF blank line counts only before the first CRLF one: searched no further than that,
+  // as a CRLF message has none and the search would otherwise read the whole body.
+  const lf = (crlf < 0 ? source : source.subarray(0, crlf + 2)).indexOf("\n\n");
+  if (lf >= 0) return source.subarray(0, lf + 2);
+  return crlf < 0 ? source : source.subarray(0, crlf + 4);
 }
 
 /** Header fields from name/value pairs as an API lists them (Gmail's `payload.headers`). */
