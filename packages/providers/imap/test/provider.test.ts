@@ -380,10 +380,10 @@ describe.skipIf(skip !== undefined)(`imap provider on Dovecot${skip ? ` (skipped
       socketFactory: ((options, onConnect) => {
         const socket = nodeSocketFactory(options, onConnect);
         const write = socket.write.bind(socket) as (chunk: unknown, ...rest: unknown[]) => boolean;
-        socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+        socket.write = (chunk: unknown, ...rest: unknown[]) => {
           if (String(chunk).includes("HEADER.FIELDS")) listings.push(String(chunk));
           return write(chunk, ...rest);
-        });
+        };
         return socket;
       }) satisfies typeof nodeSocketFactory,
     });
