@@ -43,9 +43,17 @@ export interface StagedCopy {
   files: StagedFile[];
 }
 
-/** The blob keys of one copy: stable, so a replayed page overwrites instead of adding. */
-function copyPrefix(firmId: FirmId, mailboxId: MailboxId, providerId: string): string {
-  return `${firmId}/${bytesToHex(sha256(utf8ToBytes(`${mailboxId}\u0000${providerId}`))).slice(0, 40)}`;
+/**
+ * The blob keys of one staging of a copy: under the copy's prefix, in a folder of their own per
+ * staging. Two stagings of one copy can run at once (an address backfill, which takes no lease,
+ * beside a pass): the one whose commit finds the message filed already removes what it staged,
+ * while the message row refers to the other's source (R11) and a job to the other's files (F9).
+ * With shared keys that removal took them (bug found by the toggle fault case). A page replayed
+ * after a crash stages under new keys: what the crash left behind is only wasted space.
+ */
+function stagingPrefix(firmId: FirmId, mailboxId: MailboxId, providerId: string): string {
+  const copy = bytesToHex(sha256(utf8ToBytes(`${mailboxId}\u0000${providerId}`))).slice(0, 40);
+  return `${firmId}/${copy}/${globalThis.crypto.randomUUID()}`;
 }
 
 /**
@@ -59,7 +67,7 @@ export async function stageCopy(
   content: FetchedMessage,
   saveAttachments: boolean,
 ): Promise<StagedCopy> {
-  const prefix = copyPrefix(firmId, mailboxId, content.envelope.providerId);
+  const prefix = stagingPrefix(firmId, mailboxId, content.envelope.providerId);
   let sourceKey: string | undefined;
   if (content.source) {
     sourceKey = `${prefix}/source.eml`;

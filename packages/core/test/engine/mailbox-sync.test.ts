@@ -564,6 +564,41 @@ describe("mailbox sync engine", () => {
     expect(f.blobs.keys().filter((k) => k.includes("/attachments/"))).toEqual([]);
   });
 
+  it("R8 R11 F9: a backfill and a pass that fetch the same copy at once lose neither its attachments nor its source", async () => {
+    const f = await makeFirm();
+    const pdf = new TextEncoder().encode("%PDF-1.7 engagement letter");
+    const source = Buffer.from("From: Jo <jo@home.example>\r\nTo: ann@ledger.example\r\n\r\nLetter\r\n");
+    clientMail(f, f.boxes.ann.id, {
+      source,
+      attachments: [{ filename: "letter.pdf", contentType: "application/pdf", content: pdf }],
+    });
+    // The address backfill (Y5, no lease) and the pass both fetch and stage the copy before
+    // either commits; whichever commits second finds the message filed already.
+    const provider = f.box(f.boxes.ann.id).provider();
+    let fetched = 0;
+    let bothFetched!: () => void;
+    const both = new Promise<void>((resolve) => (bothFetched = resolve));
+    const gated: typeof provider = Object.create(provider);
+    gated.fetch = async function* (ids, options) {
+      yield* provider.fetch(ids, options);
+      if (++fetched === 2) bothFetched();
+      await both;
+    };
+    const sync = f.sync(f.boxes.ann.id, { provider: gated });
+    await Promise.all([sync.backfillAddresses(["jo@home.example"]), sync.syncOnce()]);
+    expect(fetched).toBe(2);
+    await f.drain();
+    expect((await f.queue!.stats()).failed).toBe(0);
+    expect(f.sink.saved.map((d) => d.accountId).sort()).toEqual(
+      [f.accounts.bakery.id, f.accounts.family.id].sort(),
+    );
+    const [message] = await f.store.findMessagesByMessageIds(f.firm.id, ["r1@home.example"]);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await readMessageSource(f.store, f.blobs, f.firm.id, message!.id))
+      chunks.push(Buffer.from(chunk));
+    expect(Buffer.concat(chunks).equals(source)).toBe(true);
+  });
+
   it("R8: attachment saves are jobs of the page's transaction: a worker that is down when the page commits loses none", async () => {
     const f = await makeFirm();
     await f.worker!.stop();
