@@ -120,7 +120,7 @@ interface Drain {
 /** Enqueues `count` jobs, 50 per store transaction; returns jobs per second. */
 async function enqueueAll(
   store: PostgresStore,
-  add: (jobs: BenchJob[]) => Promise<void>,
+  add: (tx: PostgresStore, jobs: BenchJob[]) => Promise<void>,
   count: number,
   keyed: boolean,
 ): Promise<number> {
@@ -130,7 +130,7 @@ async function enqueueAll(
       n: first + i,
       key: keyed ? `key-${first + i}` : undefined,
     }));
-    await store.transaction(() => add(jobs));
+    await store.transaction((tx) => add(tx as PostgresStore, jobs));
   }
   return count / ((performance.now() - started) / 1_000);
 }
@@ -158,7 +158,7 @@ async function drain(
 /** Commit-to-handler-start latency, one job at a time, workers in this process. */
 async function latency(
   store: PostgresStore,
-  add: (job: BenchJob) => Promise<void>,
+  add: (tx: PostgresStore, job: BenchJob) => Promise<void>,
   startWorkers: (onJob: (n: number) => void) => Promise<() => Promise<void>>,
 ): Promise<{ p50: number; p99: number }> {
   const startedAt = new Map<number, number>();
@@ -166,7 +166,7 @@ async function latency(
   await sleep(500);
   const samples: number[] = [];
   for (let n = 0; n < latencySamples; n++) {
-    await store.transaction(() => add({ n }));
+    await store.transaction((tx) => add(tx as PostgresStore, { n }));
     const committed = performance.now();
     const deadline = committed + 10_000;
     while (!startedAt.has(n) && performance.now() < deadline) await sleep(1);
@@ -185,7 +185,7 @@ async function measureEngine(
 ): Promise<Record<string, string>> {
   const row: Record<string, string> = {};
   const fmt = (d: Drain) => `${Math.round(d.jobsPerSecond).toLocaleString("en-US")} jobs/s`;
-  const add = (jobs: readonly BenchJob[]) => engine.enqueue(store.executor(), jobs);
+  const add = (tx: PostgresStore, jobs: readonly BenchJob[]) => engine.enqueue(tx.executor(), jobs);
   const mode = "fetch" as const;
   await engine.clear();
 
@@ -210,7 +210,7 @@ async function measureEngine(
   );
   const lat = await latency(
     store,
-    (job) => add([job]),
+    (tx, job) => add(tx, [job]),
     async (onJob) => {
       const workers = await engine.work({ concurrency, mode, keyed: false, onJob });
       return () => workers.stop();
@@ -239,7 +239,7 @@ async function measureEngine(
       `${Math.round(nativeJobCount / seconds).toLocaleString("en-US")} jobs/s (${nativeJobCount} jobs)`;
     const nativeLat = await latency(
       store,
-      (job) => add([job]),
+      (tx, job) => add(tx, [job]),
       async (onJob) => {
         const workers = await engine.work({ concurrency, mode: "native", keyed: false, onJob });
         return () => workers.stop();
@@ -265,9 +265,9 @@ async function measureAdapter(
     const stats = await queue.stats();
     return stats.waiting + stats.running;
   };
-  const add = async (jobs: readonly BenchJob[]) =>
+  const add = async (tx: PostgresStore, jobs: readonly BenchJob[]) =>
     queue.enqueue(
-      store,
+      tx,
       jobs.map((job) => ({
         name: "bench",
         payload: { n: job.n },
@@ -286,7 +286,7 @@ async function measureAdapter(
   row[keyedRow] = fmt(await drain(url, remaining, settings, 1, keyedJobCount));
   const lat = await latency(
     store,
-    (job) => add([job]),
+    (tx, job) => add(tx, [job]),
     async (onJob) => {
       const worker = await queue.work(
         { bench: async (job) => onJob(job.payload.n as number) },

@@ -24,7 +24,7 @@ import {
 import { staffAddresses, staffLabels, tagOf, type Corpus, type StaffLabel } from "./corpus.js";
 import { digestFirm, type FaultDigest } from "./digest.js";
 import type { FaultFirm, FaultSuite } from "./harness.js";
-import { isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue } from "./jobs.js";
+import { isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue, wraps } from "./jobs.js";
 
 /**
  * A clock ahead of real time by an offset that grows whenever something waits: a provider's
@@ -197,7 +197,7 @@ function recordingStore(
   statuses: Record<string, string[]>,
   onLease: (mailboxId: string) => void,
 ): Store {
-  return new Proxy(store, {
+  const recording = new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
@@ -216,6 +216,7 @@ function recordingStore(
       };
     },
   });
+  return wraps(recording, store);
 }
 
 const realSleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -249,7 +250,6 @@ export async function runHttpFirm(
       retryDelayMs: () => 50,
       lockTimeoutMs: 5_000,
     }),
-    firm.store,
     {
       runAt: (at) => time.toReal(at),
       onEnqueued: async (jobs) => {

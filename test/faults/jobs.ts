@@ -76,19 +76,28 @@ export interface QueueHooks {
   handler?: ((name: string, inner: JobHandler) => JobHandler) | undefined;
 }
 
+/** Wrappers the suite put around stores, to the store each wraps. */
+const wrapped = new WeakMap<object, Store>();
+
+/** Registers `wrapper` as a wrapper of `inner` (a store or a transaction's `tx`), and returns it. */
+export function wraps<T extends Store>(wrapper: T, inner: Store): T {
+  wrapped.set(wrapper, inner);
+  return wrapper;
+}
+
 /**
- * The queue as the worker sees it. The engine enqueues with the store it was given (here a
- * wrapper the suite instruments); the PostgreSQL queue joins only its own store's transactions,
- * so enqueues are passed on with the raw store — which joins the current transaction all the
- * same, as the store keeps it per async context.
+ * The queue as the worker sees it. The engine enqueues with the store (or the transaction's `tx`)
+ * it was given, here a wrapper the suite instruments; the PostgreSQL queue joins only its own
+ * store's transactions, so enqueues are passed on with the store that wrapper wraps (registered
+ * with {@link wraps}).
  */
-export function watchQueue(inner: JobQueue, rawStore: Store, hooks: QueueHooks): JobQueue {
+export function watchQueue(inner: JobQueue, hooks: QueueHooks): JobQueue {
   return {
-    async enqueue(_store, jobs) {
+    async enqueue(store, jobs) {
       const mapped = hooks.runAt
         ? jobs.map((job) => (job.runAt ? { ...job, runAt: hooks.runAt!(job.runAt) } : job))
         : jobs;
-      await inner.enqueue(rawStore, mapped);
+      await inner.enqueue(wrapped.get(store) ?? store, mapped);
       await hooks.onEnqueued?.(jobs);
     },
     work(handlers, options) {

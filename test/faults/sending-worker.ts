@@ -20,6 +20,7 @@ import type { Logger, MailSender, Store } from "@clientmail/core/ports";
 import { createImapProvider, createSmtpSender } from "@clientmail/imap";
 import { createPostgresJobQueue, createPostgresStore } from "@clientmail/postgres";
 import { loopbackHostPolicy } from "@clientmail/testkit";
+import { watchQueue, wraps } from "./jobs.js";
 import {
   sendingWorkerVariable,
   type SendingKillPoint,
@@ -53,30 +54,38 @@ async function main(): Promise<void> {
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 6 });
   pool.on("error", () => undefined);
   const rawStore = createPostgresStore({ pool });
-  // The claim point: the compare-and-set committed.
-  // The PostgreSQL store's transaction is the store itself (its connection follows the async
-  // context), so the proxy hands itself to transactions and the job queue knows it as its store.
-  const store: Store = new Proxy(rawStore, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      if (prop === "transaction")
-        return <T>(fn: (tx: Store) => Promise<T>) => target.transaction(() => fn(store));
-      if (prop !== "claimOutbox") return (value as (...a: unknown[]) => unknown).bind(target);
-      return async (...args: unknown[]) => {
-        const claimed = (await (value as (...a: unknown[]) => Promise<boolean>).apply(target, args)) === true;
-        if (claimed) await hit("claim");
-        return claimed;
-      };
-    },
-  });
-  const queue = createPostgresJobQueue({
-    pool,
-    store,
-    lockTimeoutMs: config.lockTimeoutMs,
-    retryDelayMs: () => 50,
-    logger: stderrLogger,
-  });
+  // The claim point: the compare-and-set committed. Every store the engine is handed (the store,
+  // each transaction's `tx`) is instrumented, and the queue is told which store each wraps.
+  const instrument = (inner: Store): Store =>
+    wraps(
+      new Proxy(inner, {
+        get(target, prop) {
+          const value: unknown = Reflect.get(target, prop, target);
+          if (typeof value !== "function") return value;
+          if (prop === "transaction")
+            return <T>(fn: (tx: Store) => Promise<T>) => target.transaction((tx) => fn(instrument(tx)));
+          if (prop !== "claimOutbox") return (value as (...a: unknown[]) => unknown).bind(target);
+          return async (...args: unknown[]) => {
+            const claimed =
+              (await (value as (...a: unknown[]) => Promise<boolean>).apply(target, args)) === true;
+            if (claimed) await hit("claim");
+            return claimed;
+          };
+        },
+      }),
+      inner,
+    );
+  const store = instrument(rawStore);
+  const queue = watchQueue(
+    createPostgresJobQueue({
+      pool,
+      store: rawStore,
+      lockTimeoutMs: config.lockTimeoutMs,
+      retryDelayMs: () => 50,
+      logger: stderrLogger,
+    }),
+    {},
+  );
   const imap = {
     ...config.imap,
     security: "none" as const,

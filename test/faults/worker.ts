@@ -33,7 +33,7 @@ import { createImapProvider } from "@clientmail/imap";
 import { createPostgresJobQueue, createPostgresStore } from "@clientmail/postgres";
 import { FolderDocumentSink, loopbackHostPolicy } from "@clientmail/testkit";
 import { tagOf } from "./corpus.js";
-import { codeOf, isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue } from "./jobs.js";
+import { codeOf, isIdle, PassWatch, pollIntervalMs, queueLoad, watchQueue, wraps } from "./jobs.js";
 import {
   pointKinds,
   workerConfigVariable,
@@ -163,12 +163,15 @@ function instrumentStore(
     if (name === "setMailboxState") hooks.onState(args[1] as string, (args[2] as { status: string }).status);
     if (name === "acquireLease" && result !== undefined) hooks.onLease(args[1] as string);
   };
-  const wrapTransaction = (tx: Store): Store =>
-    new Proxy(tx, {
+  const wrapTransaction = (tx: Store): Store => {
+    const wrapper: Store = new Proxy(tx, {
       get(target, prop) {
         const value: unknown = Reflect.get(target, prop, target);
         if (typeof value !== "function") return value;
         const name = String(prop);
+        if (name === "transaction")
+          return (fn: (tx: Store) => Promise<unknown>) =>
+            target.transaction((inner) => fn(wrapTransaction(inner)));
         return async (...args: unknown[]) => {
           const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           if (isNotification(name, result)) await hitAfterCommit(points, "notify");
@@ -177,7 +180,9 @@ function instrumentStore(
         };
       },
     });
-  return new Proxy(inner, {
+    return wraps(wrapper, tx);
+  };
+  const outer: Store = new Proxy(inner, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
@@ -213,6 +218,7 @@ function instrumentStore(
       };
     },
   });
+  return wraps(outer, inner);
 }
 
 /** A write that created at least one notification (one at a time, or a page's batch). */
@@ -377,7 +383,6 @@ async function main(): Promise<void> {
       lockTimeoutMs: config.lockTimeoutMs,
       logger: stderrLogger,
     }),
-    rawStore,
     {
       // A virtual clock ahead of the database's by the skew: run-at times go in as real time.
       runAt: config.http ? (at) => new Date(at.getTime() - skew) : undefined,

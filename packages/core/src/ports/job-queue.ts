@@ -3,9 +3,10 @@
  * mailbox's sync across worker processes.
  *
  * Rules every implementation keeps (the conformance suite in `@clientmail/testkit` checks them):
- * - **Transactional enqueue.** {@link JobQueue.enqueue} called with a store inside
- *   `store.transaction` adds its jobs in that same transaction: workers see them if and when it
- *   commits, never when it rolls back. Outside a transaction the jobs are added at once.
+ * - **Transactional enqueue.** {@link JobQueue.enqueue} called with the `tx` a
+ *   `store.transaction` callback was handed adds its jobs in that transaction: workers see them
+ *   if and when it commits, never when it rolls back. Called with the store itself, the jobs are
+ *   added at once.
  * - **At least once.** A job is handed to a handler until one run succeeds (or its attempts are
  *   spent); a worker that dies mid-run does not lose it (its lock expires and it runs again).
  *   Handlers are therefore idempotent.
@@ -98,7 +99,7 @@ export interface WorkOptions {
 
 /** Durable jobs; see the module comment for the rules. */
 export interface JobQueue {
-  /** Adds jobs, inside `store`'s current transaction when there is one. */
+  /** Adds jobs; in the transaction `store` is bound to when it is a transaction's `tx`. */
   enqueue(store: Store, jobs: readonly NewJob[]): Promise<void>;
   /** Runs handlers for the named jobs until the returned worker is stopped. */
   work(handlers: Readonly<Record<string, JobHandler>>, options?: WorkOptions): Promise<JobWorker>;

@@ -111,10 +111,13 @@ export interface Store
     AuditStore,
     PushStore {
   /**
-   * Runs `fn` in one transaction: every write made through `tx` (or through this store from
-   * inside `fn`) commits together when `fn` resolves and is rolled back when it throws (the
-   * error is rethrown). Calling `transaction` again inside `fn` joins the same transaction; if
-   * the inner function throws, only its writes are rolled back (a savepoint).
+   * Runs `fn` in one transaction: every write made through `tx` commits together when `fn`
+   * resolves and is rolled back when it throws (the error is rethrown). Only calls on `tx` are
+   * part of the transaction: callers use `tx` inside `fn`, never the store they called
+   * `transaction` on (an adapter may run such a call outside the transaction, on a connection of
+   * its own, or join it: the PostgreSQL store binds `tx` to its connection, the memory store
+   * joins). Calling `tx.transaction` inside `fn` opens a nested transaction; if its function
+   * throws, only its writes are rolled back (a savepoint).
    */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 }

@@ -249,14 +249,14 @@ class PostgresJobQueue implements JobQueue {
   }
 
   async enqueue(store: Store, jobs: readonly NewJob[]): Promise<void> {
-    if (store !== (this.#store as Store))
+    if (!this.#store.isSameStore(store))
       throw new ClientMailError("unsupported", "The job queue joins only its own store's transactions", {
         details: { option: "store" },
       });
     validateJobs(jobs);
     if (jobs.length === 0) return;
-    // The store's current transaction when there is one: the jobs commit or roll back with it.
-    await this.#store
+    // The transaction `store` is bound to when it is one's: the jobs commit or roll back with it.
+    await store
       .executor()
       .query(ENQUEUE_SQL, [
         jobs.map((job) => job.name),

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
@@ -81,6 +80,8 @@ interface TxContext {
   /** The firm `app.firm_id` is set to in this transaction (row-level security mode). */
   /** `null` until a statement sets it; `undefined` while listing firm ids. */
   firmId: string | undefined | null;
+  /** Set once the transaction committed or rolled back: its connection is back in the pool. */
+  ended: boolean;
 }
 
 type Row = QueryResultRow;
@@ -323,21 +324,40 @@ const MESSAGE_COLUMNS = `m.firm_id, m.id, m.dedupe_key, m.message_id, m.in_reply
 
 /** The PostgreSQL implementation of the Store port. */
 export class PostgresStore implements Store {
+  readonly #settings: PostgresStoreSettings;
   readonly #pool: Pool;
   readonly #rls: boolean;
   readonly #newId: () => string;
-  readonly #context = new AsyncLocalStorage<TxContext>();
+  /** The transaction this store is bound to; undefined for the store `createPostgresStore` made. */
+  readonly #tx: TxContext | undefined;
+  /** The store `createPostgresStore` made, shared by every store bound to one of its transactions. */
+  readonly #root: PostgresStore;
 
-  constructor(settings: PostgresStoreSettings) {
+  /**
+   * @param settings - the store's settings.
+   * @param tx - internal: the transaction a store handed to a `transaction` callback is bound to.
+   * @param root - internal: the store that transaction was opened on.
+   */
+  constructor(settings: PostgresStoreSettings, tx?: TxContext, root?: PostgresStore) {
+    this.#settings = settings;
     this.#pool = settings.pool;
     this.#rls = settings.rowLevelSecurity ?? false;
     this.#newId = settings.newId ?? (() => uuidv7());
+    this.#tx = tx;
+    this.#root = root ?? this;
   }
 
   // -- plumbing -------------------------------------------------------------------------------
 
+  /**
+   * Runs `fn` in a transaction and hands it a store bound to that transaction's connection: only
+   * calls on `tx` are part of the transaction. Called on a store that is already bound, it opens a
+   * savepoint, so a failure of `fn` undoes only its own writes. The binding is explicit rather than
+   * carried by `AsyncLocalStorage`, whose promise hooks cost every promise of the process (see
+   * docs/decisions.md, "Sync speed").
+   */
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    const current = this.#context.getStore();
+    const current = this.#current();
     if (current) {
       const name = `clientmail_sp_${++current.savepoints}`;
       await current.client.query(`SAVEPOINT ${name}`);
@@ -354,9 +374,10 @@ export class PostgresStore implements Store {
     let broken = false;
     try {
       await client.query("BEGIN");
-      const context: TxContext = { client, savepoints: 0, firmId: null };
+      const context: TxContext = { client, savepoints: 0, firmId: null, ended: false };
+      const bound = new PostgresStore(this.#settings, context, this.#root);
       try {
-        const result = await this.#context.run(context, () => fn(this));
+        const result = await fn(bound);
         await client.query("COMMIT");
         return result;
       } catch (error) {
@@ -364,6 +385,8 @@ export class PostgresStore implements Store {
           broken = true;
         });
         throw error;
+      } finally {
+        context.ended = true;
       }
     } finally {
       client.release(broken);
@@ -371,11 +394,21 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The connection of the transaction this call runs in (the pool outside one). Package-internal:
-   * the job queue uses it so that jobs commit or roll back with the data they follow (R8).
+   * Whether `other` is this store or a store bound to one of its transactions (or to one of the
+   * transactions of the store this one is bound to). Package-internal: the job queue checks with
+   * it that a caller's transaction is one of its own store's.
+   */
+  isSameStore(other: unknown): other is PostgresStore {
+    return other instanceof PostgresStore && other.#root === this.#root;
+  }
+
+  /**
+   * The connection of the transaction this store is bound to (the pool for an unbound store).
+   * Package-internal: the job queue uses it so that jobs commit or roll back with the data they
+   * follow (R8).
    */
   executor(): PostgresExecutor {
-    const current = this.#context.getStore();
+    const current = this.#current();
     if (current) {
       const client = current.client;
       return { inTransaction: true, query: (sql, params) => client.query(sql, params) };
@@ -384,15 +417,23 @@ export class PostgresStore implements Store {
     return { inTransaction: false, query: (sql, params) => pool.query(sql, params) };
   }
 
-  /** Runs `fn` atomically, joining the caller's transaction when there is one. */
-  #atomic<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#context.getStore() ? fn() : this.transaction(fn);
+  /** The transaction this store is bound to; throws once it has ended (its `tx` outlived it). */
+  #current(): TxContext | undefined {
+    const current = this.#tx;
+    if (current?.ended)
+      throw new ClientMailError("internal", "A transaction's store was used after the transaction ended");
+    return current;
+  }
+
+  /** Runs `fn` atomically: with this store when it is bound to a transaction, else in a new one. */
+  #atomic<T>(fn: (db: PostgresStore) => Promise<T>): Promise<T> {
+    return this.#current() ? fn(this) : this.transaction((tx) => fn(tx as PostgresStore));
   }
 
   /** One statement for `firmId`; in row-level security mode, inside a transaction bound to the firm. */
   async #q(firmId: string | undefined, sql: string, params: unknown[] = []): Promise<Row[]> {
-    const current = this.#context.getStore();
-    if (this.#rls && !current) return this.transaction(() => this.#q(firmId, sql, params));
+    const current = this.#current();
+    if (this.#rls && !current) return this.transaction((tx) => (tx as PostgresStore).#q(firmId, sql, params));
     if (current) {
       if (this.#rls && current.firmId !== firmId) {
         // Transaction-scoped, so the setting never outlives this transaction on a pooled connection.
@@ -544,8 +585,8 @@ export class PostgresStore implements Store {
     assertStorable(input, "input");
     const id = this.#newId();
     try {
-      await this.#atomic(async () => {
-        await this.#q(
+      await this.#atomic(async (db) => {
+        await db.#q(
           firmId,
           `INSERT INTO mailboxes (firm_id, id, provider, address, display_name, owner_member_id, settings, state)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -560,7 +601,7 @@ export class PostgresStore implements Store {
             json({ status: "connecting" }),
           ],
         );
-        await this.#q(
+        await db.#q(
           firmId,
           "INSERT INTO mailbox_connections (firm_id, mailbox_id, member_id, connected_at) VALUES ($1, $2, $3, $4)",
           [firmId, id, input.ownerMemberId, at],
@@ -625,13 +666,13 @@ export class PostgresStore implements Store {
     patch: Partial<MailboxSettings>,
   ): Promise<Mailbox> {
     assertStorable(patch, "patch");
-    return this.#atomic(async () => {
-      const rows = await this.#q(
+    return this.#atomic(async (db) => {
+      const rows = await db.#q(
         firmId,
         "UPDATE mailboxes SET settings = settings || $3::jsonb WHERE firm_id = $1 AND id = $2 RETURNING id",
         [firmId, mailboxId, json(patch)],
       );
-      return this.#requireMailboxUpdate(firmId, mailboxId, rows);
+      return db.#requireMailboxUpdate(firmId, mailboxId, rows);
     });
   }
 
@@ -640,13 +681,13 @@ export class PostgresStore implements Store {
     mailboxId: string,
     verification: MailboxVerification,
   ): Promise<Mailbox> {
-    return this.#atomic(async () => {
-      const rows = await this.#q(
+    return this.#atomic(async (db) => {
+      const rows = await db.#q(
         firmId,
         "UPDATE mailboxes SET verification = $3 WHERE firm_id = $1 AND id = $2 RETURNING id",
         [firmId, mailboxId, json(verification)],
       );
-      return this.#requireMailboxUpdate(firmId, mailboxId, rows);
+      return db.#requireMailboxUpdate(firmId, mailboxId, rows);
     });
   }
 
@@ -657,14 +698,14 @@ export class PostgresStore implements Store {
     lastSyncedAt?: Date,
   ): Promise<Mailbox> {
     assertStorable(state, "state");
-    return this.#atomic(async () => {
-      const rows = await this.#q(
+    return this.#atomic(async (db) => {
+      const rows = await db.#q(
         firmId,
         `UPDATE mailboxes SET state = $3, last_synced_at = COALESCE($4, last_synced_at)
          WHERE firm_id = $1 AND id = $2 RETURNING id`,
         [firmId, mailboxId, json(state), orNull(lastSyncedAt)],
       );
-      return this.#requireMailboxUpdate(firmId, mailboxId, rows);
+      return db.#requireMailboxUpdate(firmId, mailboxId, rows);
     });
   }
 
@@ -674,14 +715,14 @@ export class PostgresStore implements Store {
     memberId: string,
     at: Date,
   ): Promise<Mailbox> {
-    return this.#atomic(async () => {
-      const exists = await this.#q(firmId, "SELECT 1 FROM mailboxes WHERE firm_id = $1 AND id = $2", [
+    return this.#atomic(async (db) => {
+      const exists = await db.#q(firmId, "SELECT 1 FROM mailboxes WHERE firm_id = $1 AND id = $2", [
         firmId,
         mailboxId,
       ]);
       if (exists.length === 0) throw new NotFoundError("mailbox", mailboxId);
       try {
-        await this.#q(
+        await db.#q(
           firmId,
           `INSERT INTO mailbox_connections (firm_id, mailbox_id, member_id, connected_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING`,
@@ -691,7 +732,7 @@ export class PostgresStore implements Store {
         if (sqlState(error) === "23503") throw new NotFoundError("team member", memberId, { cause: error });
         throw error;
       }
-      return (await this.getMailbox(firmId, mailboxId)) as Mailbox;
+      return (await db.getMailbox(firmId, mailboxId)) as Mailbox;
     });
   }
 
@@ -916,9 +957,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteContact(firmId: string, contactId: string): Promise<boolean> {
-    return this.#atomic(async () => {
-      await this.#q(firmId, "DELETE FROM links WHERE firm_id = $1 AND contact_id = $2", [firmId, contactId]);
-      const rows = await this.#q(firmId, "DELETE FROM contacts WHERE firm_id = $1 AND id = $2 RETURNING id", [
+    return this.#atomic(async (db) => {
+      await db.#q(firmId, "DELETE FROM links WHERE firm_id = $1 AND contact_id = $2", [firmId, contactId]);
+      const rows = await db.#q(firmId, "DELETE FROM contacts WHERE firm_id = $1 AND id = $2 RETURNING id", [
         firmId,
         contactId,
       ]);
@@ -1101,16 +1142,16 @@ export class PostgresStore implements Store {
     keys: readonly string[],
   ): Promise<ThreadKeyConflict[]> {
     assertStorable(keys, "keys");
-    return this.#atomic(async () => {
-      await this.#requireThread(firmId, threadId);
+    return this.#atomic(async (db) => {
+      await db.#requireThread(firmId, threadId);
       const unique = [...new Set(keys)];
-      await this.#q(
+      await db.#q(
         firmId,
         `INSERT INTO thread_keys (firm_id, key, thread_id) SELECT $1, k, $2 FROM unnest($3::text[]) AS k
          ON CONFLICT (firm_id, key) DO NOTHING`,
         [firmId, threadId, unique],
       );
-      const rows = await this.#q(
+      const rows = await db.#q(
         firmId,
         "SELECT key, thread_id FROM thread_keys WHERE firm_id = $1 AND key = ANY($2::text[]) AND thread_id <> $3",
         [firmId, unique, threadId],
@@ -1123,43 +1164,43 @@ export class PostgresStore implements Store {
   }
 
   async mergeThreads(firmId: string, survivorId: string, mergedIds: readonly string[]): Promise<void> {
-    await this.#atomic(async () => {
-      await this.#requireThread(firmId, survivorId);
+    await this.#atomic(async (db) => {
+      await db.#requireThread(firmId, survivorId);
       const merged = mergedIds.filter((id) => id !== survivorId);
       if (merged.length === 0) return;
       const params = [firmId, survivorId, merged];
-      await this.#q(
+      await db.#q(
         firmId,
         "UPDATE messages SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
         params,
       );
-      await this.#q(
+      await db.#q(
         firmId,
         "UPDATE thread_keys SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
         params,
       );
-      await this.#q(
+      await db.#q(
         firmId,
         "UPDATE outbox SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
         params,
       );
-      await this.#q(
+      await db.#q(
         firmId,
         "UPDATE thread_subjects SET thread_id = $2 WHERE firm_id = $1 AND thread_id = ANY($3::text[])",
         params,
       );
-      await this.#q(
+      await db.#q(
         firmId,
         `INSERT INTO thread_mutes (firm_id, thread_id, member_id)
          SELECT firm_id, $2, member_id FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($3::text[])
          ON CONFLICT DO NOTHING`,
         params,
       );
-      await this.#q(firmId, "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($2::text[])", [
+      await db.#q(firmId, "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($2::text[])", [
         firmId,
         merged,
       ]);
-      await this.#q(firmId, "DELETE FROM threads WHERE firm_id = $1 AND id = ANY($2::text[])", [
+      await db.#q(firmId, "DELETE FROM threads WHERE firm_id = $1 AND id = ANY($2::text[])", [
         firmId,
         merged,
       ]);
@@ -1205,10 +1246,10 @@ export class PostgresStore implements Store {
 
   async addSubjectEntries(firmId: string, threadId: string, entries: readonly SubjectEntry[]): Promise<void> {
     assertStorable(entries, "entries");
-    await this.#atomic(async () => {
-      await this.#requireThread(firmId, threadId);
+    await this.#atomic(async (db) => {
+      await db.#requireThread(firmId, threadId);
       if (entries.length === 0) return;
-      await this.#q(
+      await db.#q(
         firmId,
         `INSERT INTO thread_subjects (firm_id, key, at, open, thread_id)
          SELECT $1, k, a, o, $2 FROM unnest($3::text[], $4::timestamptz[], $5::boolean[]) AS e(k, a, o)`,
@@ -1253,8 +1294,8 @@ export class PostgresStore implements Store {
     entries: readonly ThreadKeysEntry[],
   ): Promise<ThreadKeyConflict[][]> {
     assertStorable(entries, "entries");
-    return this.#atomic(async () => {
-      await this.#requireThreads(
+    return this.#atomic(async (db) => {
+      await db.#requireThreads(
         firmId,
         entries.map((e) => e.threadId),
       );
@@ -1263,13 +1304,13 @@ export class PostgresStore implements Store {
       for (const { threadId, keys } of entries)
         for (const key of keys) if (!proposed.has(key)) proposed.set(key, threadId);
       if (proposed.size === 0) return entries.map(() => []);
-      await this.#q(
+      await db.#q(
         firmId,
         `INSERT INTO thread_keys (firm_id, key, thread_id) SELECT $1, u.k, u.t FROM unnest($2::text[], $3::text[]) AS u(k, t)
          ON CONFLICT (firm_id, key) DO NOTHING`,
         [firmId, [...proposed.keys()], [...proposed.values()]],
       );
-      const rows = await this.#q(
+      const rows = await db.#q(
         firmId,
         "SELECT key, thread_id FROM thread_keys WHERE firm_id = $1 AND key = ANY($2::text[])",
         [firmId, [...proposed.keys()]],
@@ -1286,8 +1327,8 @@ export class PostgresStore implements Store {
 
   async addSubjectEntriesBatch(firmId: string, entries: readonly ThreadSubjectEntries[]): Promise<void> {
     assertStorable(entries, "entries");
-    await this.#atomic(async () => {
-      await this.#requireThreads(
+    await this.#atomic(async (db) => {
+      await db.#requireThreads(
         firmId,
         entries.map((e) => e.threadId),
       );
@@ -1295,7 +1336,7 @@ export class PostgresStore implements Store {
         list.map((entry) => ({ threadId, entry })),
       );
       if (rows.length === 0) return;
-      await this.#q(
+      await db.#q(
         firmId,
         `INSERT INTO thread_subjects (firm_id, key, at, open, thread_id)
          SELECT $1, k, a, o, t FROM unnest($2::text[], $3::timestamptz[], $4::boolean[], $5::text[]) AS e(k, a, o, t)`,
@@ -1462,23 +1503,23 @@ export class PostgresStore implements Store {
   }
 
   async eraseThreadTraces(firmId: string, traces: ThreadTraces): Promise<ThreadTracesRemoved> {
-    return this.#atomic(async () => {
+    return this.#atomic(async (db) => {
       const emptied = (
-        await this.#q(
+        await db.#q(
           firmId,
           `SELECT t.id FROM threads t WHERE t.firm_id = $1 AND t.id = ANY($2::text[])
              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.firm_id = t.firm_id AND m.thread_id = t.id)`,
           [firmId, [...new Set(traces.threadIds)]],
         )
       ).map((r) => r.id as string);
-      const keys = await this.#q(
+      const keys = await db.#q(
         firmId,
         `DELETE FROM thread_keys WHERE firm_id = $1 AND (key = ANY($2::text[]) OR thread_id = ANY($3::text[]))
          RETURNING key`,
         [firmId, [...new Set(traces.keys)], emptied],
       );
       const suffixes = [...new Set(traces.participants)].map((address) => `:${address}`);
-      const subjects = await this.#q(
+      const subjects = await db.#q(
         firmId,
         `DELETE FROM thread_subjects WHERE firm_id = $1
            AND (thread_id = ANY($2::text[])
@@ -1487,11 +1528,11 @@ export class PostgresStore implements Store {
          RETURNING thread_id`,
         [firmId, emptied, suffixes],
       );
-      await this.#q(firmId, "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($2::text[])", [
+      await db.#q(firmId, "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = ANY($2::text[])", [
         firmId,
         emptied,
       ]);
-      const threads = await this.#q(
+      const threads = await db.#q(
         firmId,
         "DELETE FROM threads WHERE firm_id = $1 AND id = ANY($2::text[]) RETURNING id",
         [firmId, emptied],
@@ -1501,10 +1542,10 @@ export class PostgresStore implements Store {
   }
 
   async setThreadMuted(firmId: string, threadId: string, memberId: string, muted: boolean): Promise<void> {
-    await this.#atomic(async () => {
-      await this.#requireThread(firmId, threadId);
+    await this.#atomic(async (db) => {
+      await db.#requireThread(firmId, threadId);
       if (!muted) {
-        await this.#q(
+        await db.#q(
           firmId,
           "DELETE FROM thread_mutes WHERE firm_id = $1 AND thread_id = $2 AND member_id = $3",
           [firmId, threadId, memberId],
@@ -1512,7 +1553,7 @@ export class PostgresStore implements Store {
         return;
       }
       try {
-        await this.#q(
+        await db.#q(
           firmId,
           "INSERT INTO thread_mutes (firm_id, thread_id, member_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
           [firmId, threadId, memberId],
@@ -1611,7 +1652,7 @@ export class PostgresStore implements Store {
    * failure of theirs fails the copies too.
    */
   async #copyUnlessTaken(copies: (client: PoolClient) => Promise<void>): Promise<boolean> {
-    const context = this.#context.getStore();
+    const context = this.#current();
     if (!context) throw new ClientMailError("internal", "COPY runs inside a transaction");
     const { client } = context;
     const name = `clientmail_sp_${++context.savepoints}`;
@@ -1648,7 +1689,7 @@ export class PostgresStore implements Store {
     rows: readonly CopyValue[][],
     known: ReadonlyMap<string, string> | undefined,
   ): Promise<Row[]> {
-    const context = this.#context.getStore();
+    const context = this.#current();
     if (!context) throw new ClientMailError("internal", "Messages are inserted inside a transaction");
     const { client } = context;
     if (known) {
@@ -1726,34 +1767,32 @@ export class PostgresStore implements Store {
   async fileMessages(firmId: string, messages: readonly MessageToFile[], at: Date): Promise<FileOutcome[]> {
     assertStorable(messages, "messages");
     if (messages.length === 0) return [];
-    return this.#atomic(async () => {
+    return this.#atomic(async (db) => {
       // The first occurrence of a key in the batch is the one inserted.
       const firsts = new Map<string, MessageToFile>();
       for (const m of messages) if (!firsts.has(m.dedupeKey)) firsts.set(m.dedupeKey, m);
       // Rows go in key order, so two workers filing overlapping batches take their locks in the
       // same order instead of deadlocking.
       const fresh = [...firsts.values()].sort((a, b) => byCodePoint(a.dedupeKey, b.dedupeKey));
-      const proposedIds = fresh.map(() => this.#newId());
+      const proposedIds = fresh.map(() => db.#newId());
       // The server checks the references and reads the keys the firm already has (not with
       // row-level security: see #insertMessages) while the COPY lines are built here.
       const reads = Promise.all([
-        this.#checkReferences(firmId, messages),
-        this.#rls
-          ? undefined
-          : this.#q(firmId, MESSAGES_BY_DEDUPE_KEY, [firmId, fresh.map((m) => m.dedupeKey)]),
+        db.#checkReferences(firmId, messages),
+        db.#rls ? undefined : db.#q(firmId, MESSAGES_BY_DEDUPE_KEY, [firmId, fresh.map((m) => m.dedupeKey)]),
       ]);
       reads.catch(() => undefined); // awaited below; a rejection is not unhandled meanwhile
-      const rows = this.#messageRows(firmId, fresh, proposedIds, at);
+      const rows = db.#messageRows(firmId, fresh, proposedIds, at);
       const [, existing] = await reads;
       const known = existing && new Map(existing.map((r) => [r.dedupe_key as string, r.id as string]));
-      const inserted = await this.#insertMessages(firmId, fresh, proposedIds, rows, known);
+      const inserted = await db.#insertMessages(firmId, fresh, proposedIds, rows, known);
       const idOf = new Map(inserted.map((r) => [r.dedupe_key as string, r.id as string]));
       const created = new Set(idOf.keys());
       for (const [key, id] of known ?? []) if (!idOf.has(key)) idOf.set(key, id);
       // Read only with row-level security, or for keys another transaction filed meanwhile.
       const missing = fresh.map((m) => m.dedupeKey).filter((key) => !idOf.has(key));
       if (missing.length > 0) {
-        const existing = await this.#q(firmId, MESSAGES_BY_DEDUPE_KEY, [firmId, missing]);
+        const existing = await db.#q(firmId, MESSAGES_BY_DEDUPE_KEY, [firmId, missing]);
         for (const r of existing) idOf.set(r.dedupe_key, r.id);
       }
 
@@ -1778,17 +1817,17 @@ export class PostgresStore implements Store {
       // Every message of the batch new: nothing to un-hide and no filing to merge, so the rows go
       // by COPY (unless a sighting is already there: then the statement below).
       if (
-        !this.#rls &&
+        !db.#rls &&
         created.size === firsts.size &&
-        (await this.#copyFilings(
+        (await db.#copyFilings(
           sightingRows.map((s) => [firmId, s.mailboxId, s.providerId, s.messageId, s.folder]),
           filingRows.map((f) => [firmId, f.messageId, f.accountId, [...f.linkIds].sort(byCodePoint)]),
         ))
       ) {
-        return this.#outcomes(messages, idOf, created);
+        return db.#outcomes(messages, idOf, created);
       }
       // Sightings, the un-hiding of messages seen again (F8) and filings in one round trip.
-      await this.#q(
+      await db.#q(
         firmId,
         `WITH added AS (
            INSERT INTO message_sightings (firm_id, mailbox_id, provider_id, message_id, folder)
@@ -1822,7 +1861,7 @@ export class PostgresStore implements Store {
           filingRows.map((f) => arrayLiteral([...f.linkIds].sort(byCodePoint))),
         ],
       );
-      return this.#outcomes(messages, idOf, created);
+      return db.#outcomes(messages, idOf, created);
     });
   }
 
@@ -1876,10 +1915,10 @@ export class PostgresStore implements Store {
     providerIds: readonly string[],
     at: Date,
   ): Promise<SightingRemoval> {
-    return this.#atomic(async () => {
-      const firm = await this.#q(firmId, "SELECT deletion_mode FROM firms WHERE id = $1", [firmId]);
+    return this.#atomic(async (db) => {
+      const firm = await db.#q(firmId, "SELECT deletion_mode FROM firms WHERE id = $1", [firmId]);
       if (!firm[0]) return { orphaned: [], hidden: false };
-      const removed = await this.#q(
+      const removed = await db.#q(
         firmId,
         `DELETE FROM message_sightings WHERE firm_id = $1 AND mailbox_id = $2 AND provider_id = ANY($3::text[])
          RETURNING message_id`,
@@ -1887,7 +1926,7 @@ export class PostgresStore implements Store {
       );
       const touched = [...new Set(removed.map((r) => r.message_id as string))];
       if (touched.length === 0) return { orphaned: [], hidden: false };
-      const orphanRows = await this.#q(
+      const orphanRows = await db.#q(
         firmId,
         `SELECT m.id FROM messages m WHERE m.firm_id = $1 AND m.id = ANY($2::text[])
            AND NOT EXISTS (SELECT 1 FROM message_sightings s WHERE s.firm_id = m.firm_id AND s.message_id = m.id)
@@ -1897,7 +1936,7 @@ export class PostgresStore implements Store {
       const orphaned = orphanRows.map((r) => r.id as string);
       const hide = firm[0].deletion_mode === "mirror";
       if (hide && orphaned.length > 0) {
-        await this.#q(
+        await db.#q(
           firmId,
           "UPDATE messages SET removed_at = $3 WHERE firm_id = $1 AND id = ANY($2::text[])",
           [firmId, orphaned, at],
@@ -1908,19 +1947,18 @@ export class PostgresStore implements Store {
   }
 
   async eraseMessages(firmId: string, messageIds: readonly string[]): Promise<number> {
-    return this.#atomic(async () => {
+    return this.#atomic(async (db) => {
       const ids = [...new Set(messageIds)];
-      await this.#q(
+      await db.#q(firmId, "DELETE FROM message_filings WHERE firm_id = $1 AND message_id = ANY($2::text[])", [
         firmId,
-        "DELETE FROM message_filings WHERE firm_id = $1 AND message_id = ANY($2::text[])",
-        [firmId, ids],
-      );
-      await this.#q(
+        ids,
+      ]);
+      await db.#q(
         firmId,
         "DELETE FROM message_sightings WHERE firm_id = $1 AND message_id = ANY($2::text[])",
         [firmId, ids],
       );
-      const rows = await this.#q(
+      const rows = await db.#q(
         firmId,
         "DELETE FROM messages WHERE firm_id = $1 AND id = ANY($2::text[]) RETURNING id",
         [firmId, ids],
@@ -1952,16 +1990,16 @@ export class PostgresStore implements Store {
   async putQuarantine(firmId: string, entries: readonly QuarantineEntry[]): Promise<void> {
     assertStorable(entries, "entries");
     if (entries.length === 0) return;
-    await this.#atomic(async () => {
+    await this.#atomic(async (db) => {
       const mailboxIds = [...new Set(entries.map((e) => e.mailboxId))];
-      const known = await this.#q(
+      const known = await db.#q(
         firmId,
         "SELECT id FROM mailboxes WHERE firm_id = $1 AND id = ANY($2::text[])",
         [firmId, mailboxIds],
       );
       const missing = mailboxIds.find((id) => !known.some((r) => r.id === id));
       if (missing !== undefined) throw new NotFoundError("mailbox", missing);
-      await this.#q(
+      await db.#q(
         firmId,
         `INSERT INTO quarantine (firm_id, mailbox_id, provider_id, reason, detail, attempts, first_attempt_at,
                                  last_attempt_at, next_attempt_at)
@@ -2022,13 +2060,13 @@ export class PostgresStore implements Store {
 
   async putPushRegistration(firmId: string, record: PushRegistrationRecord): Promise<void> {
     assertStorable(record, "record");
-    await this.#atomic(async () => {
-      const known = await this.#q(firmId, "SELECT 1 FROM mailboxes WHERE firm_id = $1 AND id = $2", [
+    await this.#atomic(async (db) => {
+      const known = await db.#q(firmId, "SELECT 1 FROM mailboxes WHERE firm_id = $1 AND id = $2", [
         firmId,
         record.mailboxId,
       ]);
       if (known.length === 0) throw new NotFoundError("mailbox", record.mailboxId);
-      await this.#q(
+      await db.#q(
         firmId,
         `INSERT INTO push_registrations (firm_id, subscription_id, mailbox_id, provider, resource, secret_hash, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -2109,23 +2147,15 @@ export class PostgresStore implements Store {
 
   async createNotification(firmId: string, input: NewNotification, at: Date): Promise<Notification> {
     assertStorable(input, "input");
-    return this.#atomic(async () => {
+    return this.#atomic(async (db) => {
       let rows: Row[];
       try {
-        rows = await this.#q(
+        rows = await db.#q(
           firmId,
           `INSERT INTO notifications (firm_id, id, member_id, kind, payload, dedupe_key, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (firm_id, member_id, dedupe_key) DO NOTHING RETURNING *`,
-          [
-            firmId,
-            this.#newId(),
-            input.memberId,
-            input.kind,
-            json(input.payload),
-            orNull(input.dedupeKey),
-            at,
-          ],
+          [firmId, db.#newId(), input.memberId, input.kind, json(input.payload), orNull(input.dedupeKey), at],
         );
       } catch (error) {
         if (sqlState(error) === "23503")
@@ -2133,7 +2163,7 @@ export class PostgresStore implements Store {
         throw error;
       }
       if (rows[0]) return notificationOf(rows[0]);
-      const existing = await this.#q(
+      const existing = await db.#q(
         firmId,
         "SELECT * FROM notifications WHERE firm_id = $1 AND member_id = $2 AND dedupe_key = $3",
         [firmId, input.memberId, input.dedupeKey],
@@ -2149,11 +2179,11 @@ export class PostgresStore implements Store {
   ): Promise<Notification[]> {
     assertStorable(inputs, "inputs");
     if (inputs.length === 0) return [];
-    return this.#atomic(async () => {
+    return this.#atomic(async (db) => {
       const members = [...new Set(inputs.map((i) => i.memberId))];
       const known = new Set(
         (
-          await this.#q(firmId, "SELECT id FROM members WHERE firm_id = $1 AND id = ANY($2::text[])", [
+          await db.#q(firmId, "SELECT id FROM members WHERE firm_id = $1 AND id = ANY($2::text[])", [
             firmId,
             members,
           ])
@@ -2167,15 +2197,15 @@ export class PostgresStore implements Store {
       const idOfKey = new Map<string, string>();
       const rowOf = inputs.map((input) => {
         const key = keyOf(input);
-        if (key === undefined) return { input, id: this.#newId(), first: true };
+        if (key === undefined) return { input, id: db.#newId(), first: true };
         const existing = idOfKey.get(key);
         if (existing !== undefined) return { input, id: existing, first: false };
-        const id = this.#newId();
+        const id = db.#newId();
         idOfKey.set(key, id);
         return { input, id, first: true };
       });
       const fresh = rowOf.filter((r) => r.first);
-      const inserted = await this.#q(
+      const inserted = await db.#q(
         firmId,
         `INSERT INTO notifications (firm_id, id, member_id, kind, payload, dedupe_key, created_at)
          SELECT $1, u.id, u.member_id, u.kind, u.payload::jsonb, u.dedupe_key, $7
@@ -2195,7 +2225,7 @@ export class PostgresStore implements Store {
       const already = fresh.filter((r) => !byId.has(r.id));
       const byKey = new Map<string, Notification>();
       if (already.length > 0) {
-        const rows = await this.#q(
+        const rows = await db.#q(
           firmId,
           `SELECT n.* FROM notifications n
              JOIN unnest($2::text[], $3::text[]) AS u(member_id, dedupe_key)
@@ -2282,8 +2312,8 @@ export class PostgresStore implements Store {
 
   async createOutbox(firmId: string, input: NewOutboxMessage, at: Date): Promise<OutboxMessage> {
     assertStorable(input, "input");
-    return this.#atomic(async () => {
-      const refs = await this.#q(
+    return this.#atomic(async (db) => {
+      const refs = await db.#q(
         firmId,
         `SELECT (SELECT count(*) FROM mailboxes WHERE firm_id = $1 AND id = $2)::int AS mailboxes,
                 (SELECT count(*) FROM accounts WHERE firm_id = $1 AND id = ANY($3::text[]))::int AS accounts,
@@ -2296,13 +2326,13 @@ export class PostgresStore implements Store {
         throw new NotFoundError("account", input.accountIds.join(","));
       if (input.threadId !== undefined && found.threads === 0)
         throw new NotFoundError("thread", input.threadId);
-      const rows = await this.#q(
+      const rows = await db.#q(
         firmId,
         `INSERT INTO outbox (firm_id, id, mailbox_id, actor, account_ids, thread_id, draft, send_at, state, attempts, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', 0, $9) RETURNING *`,
         [
           firmId,
-          this.#newId(),
+          db.#newId(),
           input.mailboxId,
           json(input.actor),
           input.accountIds,
@@ -2351,17 +2381,17 @@ export class PostgresStore implements Store {
     patch: Partial<Pick<NewOutboxMessage, "draft" | "sendAt" | "accountIds">>,
   ): Promise<OutboxMessage | undefined> {
     assertStorable(patch, "patch");
-    return this.#atomic(async () => {
+    return this.#atomic(async (db) => {
       if (patch.accountIds !== undefined) {
         const wanted = [...new Set(patch.accountIds)];
-        const found = await this.#q(
+        const found = await db.#q(
           firmId,
           "SELECT id FROM accounts WHERE firm_id = $1 AND id = ANY($2::text[])",
           [firmId, wanted],
         );
         if (found.length !== wanted.length) throw new NotFoundError("account", wanted.join(","));
       }
-      const rows = await this.#q(
+      const rows = await db.#q(
         firmId,
         `UPDATE outbox SET draft = COALESCE($3::jsonb, draft), send_at = COALESCE($4, send_at),
            account_ids = COALESCE($5, account_ids)

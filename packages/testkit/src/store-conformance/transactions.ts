@@ -44,7 +44,7 @@ export function storeTransactionConformance(
             throw new Error("inner");
           })
           .catch(() => undefined);
-        await store.createContact(seed.firm.id, { firstName: "Joined", lastName: "Outer" });
+        await tx.createContact(seed.firm.id, { firstName: "Joined", lastName: "Outer" });
         return (await tx.listAccounts(seed.firm.id)).length;
       });
       expect(result).toBe(2);
