@@ -190,6 +190,8 @@ function instrumentStore(
       const method = value as (...a: unknown[]) => Promise<unknown>;
       if (name === "transaction") {
         return async (fn: (tx: Store) => Promise<unknown>) => {
+          // Callers use `tx` inside a transaction (the Store port); a call on this store from
+          // inside one runs outside it, uninstrumented, rather than wait on its own commit point.
           if (currentTransaction.getStore()) return target.transaction(fn);
           const afterCommit: PointKind[] = [];
           const result = await points.write(() =>
