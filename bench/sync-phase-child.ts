@@ -209,6 +209,17 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     await profiler.post("Profiler.enable");
     await profiler.post("Profiler.start");
   }
+  // BENCH_HEAP_PROFILE=<file>: a sampling profile of what the measured sync allocates, by call site.
+  const heapProfiler = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
+  if (heapProfiler) {
+    heapProfiler.connect();
+    await heapProfiler.post("HeapProfiler.enable");
+    await heapProfiler.post("HeapProfiler.startSampling", {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
   const mainAtStart = mainThreadCpuSeconds();
@@ -224,6 +235,11 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     const { profile } = await profiler.post("Profiler.stop");
     writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
     profiler.disconnect();
+  }
+  if (heapProfiler) {
+    const { profile } = await heapProfiler.post("HeapProfiler.stopSampling");
+    writeFileSync(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));
+    heapProfiler.disconnect();
   }
   sample();
   await worker?.stop({ timeoutMs: 1_000 });

@@ -27,6 +27,7 @@ import type {
   UnreadableMessage,
   UnreadableReason,
 } from "@clientmail/core";
+import { Base64Decoder } from "./base64-decoder.js";
 import { decodeGuessing, decodeStreamFor, undeclaredCharset } from "./charset.js";
 import { StructureScanner, repairOf, repairedSource, type StructureReport } from "./mime-structure.js";
 import { SpoolArea, SpoolReleasedError, inMemory, type SpooledBytes } from "./spool.js";
@@ -102,12 +103,15 @@ interface SplitNode {
   root?: boolean;
   contentType?: string | false;
   charset?: string | false;
+  encoding?: string | false;
+  getDecoder?: () => Transform;
 }
 
 /**
  * Adjusts mailparser where R11 reads differently: a type without subtype is text/plain, and text
- * parts in an undeclared or unknown charset go through the guessing decoder. mailparser keeps
- * these steps internal; when its shape changes the hooks are left out (the corpus tests fail).
+ * parts in an undeclared or unknown charset go through the guessing decoder. Base64 parts are
+ * decoded by {@link Base64Decoder} (libbase64's output, faster). mailparser keeps these steps
+ * internal; when its shape changes the hooks are left out (the corpus tests fail).
  */
 function installHooks(parser: object, onGuess: () => void): void {
   const internals = parser as { createNode?: (node: SplitNode) => unknown; decoder?: unknown };
@@ -120,6 +124,14 @@ function installHooks(parser: object, onGuess: () => void): void {
         node.contentType === "text/html" ||
         (node.root === true && !node.contentType);
       if (text && (!node.charset || /^(?:us-?)?ascii$/i.test(node.charset))) node.charset = undeclaredCharset;
+      const getDecoder = node.getDecoder;
+      if (typeof getDecoder === "function") {
+        // The original first: it reads the part's headers, which set `encoding`.
+        node.getDecoder = () => {
+          const decoder = getDecoder.call(node);
+          return node.encoding === "base64" ? new Base64Decoder() : decoder;
+        };
+      }
       return createNode(node);
     };
   }
