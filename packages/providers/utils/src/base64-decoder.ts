@@ -18,7 +18,7 @@ import { Transform, type TransformCallback } from "node:stream";
 const EQUALS = 0x3d;
 const CR = 0x0d;
 const LF = 0x0a;
-/** A character that is neither base64 nor a line break; `=` included (it needs the full path). */
+/** A character that is neither base64 nor a line break. */
 const notLineOrBase64 = /[^A-Za-z0-9+/\r\n]/;
 
 /** 1 for a byte libbase64 keeps (a base64 character or `=`), 0 for one it skips. */
@@ -68,13 +68,17 @@ export class Base64Decoder extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     if (chunk.length === 0) return done();
     this.inputBytes += chunk.length;
-    if (!this.wholeLines(chunk)) this.anyBytes(chunk);
+    // Padding comes at the end of a part: what precedes the first `=` takes the common case.
+    const pad = chunk.indexOf(EQUALS);
+    const head = pad < 0 ? chunk : chunk.subarray(0, pad);
+    if (head.length > 0 && !this.wholeLines(head)) this.anyBytes(head);
+    if (pad >= 0) this.anyBytes(chunk.subarray(pad));
     done();
   }
 
   /**
-   * The common case, without copying the chunk byte by byte: base64 lines and line breaks only,
-   * no `=`. Node's decoder skips the line breaks itself; only the quantum left at the end is cut
+   * The common case, without copying the chunk byte by byte: base64 lines and line breaks only
+   * (no `=`, which the caller checked). Node's decoder skips the line breaks itself; only the quantum left at the end is cut
    * off for the next chunk. Returns false, having done nothing, for any other chunk.
    */
   private wholeLines(chunk: Buffer): boolean {
