@@ -142,8 +142,11 @@ export async function* listChanges(
   options: CallOptions,
 ): AsyncGenerator<ChangePage> {
   const connection = cursor === undefined ? commands.sibling() : commands;
+  // Once the listing connection is in (so the server is known to answer), the command connection
+  // the fetch will use is opened meanwhile.
+  const listing = connection === commands ? undefined : () => commands.connectAhead();
   try {
-    yield* listOn(connection, cursor, options);
+    yield* listOn(connection, cursor, options, listing);
   } finally {
     if (connection !== commands) await connection.close();
   }
@@ -153,6 +156,7 @@ async function* listOn(
   connection: ImapConnection,
   cursor: string | undefined,
   options: CallOptions,
+  onConnected: (() => void) | undefined,
 ): AsyncGenerator<ChangePage> {
   const { signal } = options;
   const { config } = connection;
@@ -160,6 +164,7 @@ async function* listOn(
   const state: CursorState = cursor === undefined ? new Map() : readCursor("imap", cursor, decodeCursor);
   throwIfAborted(signal, "imap");
   const folders = await syncedFolders(connection, { operation: "changes", signal });
+  onConnected?.();
   const estimated = cursor === undefined ? await estimateTotal(connection, folders, signal) : undefined;
   let pending: PendingPage | undefined;
   const emit = (page: PendingPage, done: boolean): ChangePage => ({

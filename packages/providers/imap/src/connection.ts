@@ -221,6 +221,18 @@ export class ImapConnection {
   }
 
   /**
+   * Starts opening the command connection, when it is not open, without waiting for it: a full
+   * listing (on a {@link sibling}) calls this, as the content fetch that follows it will need the
+   * connection, and logging in while the first page is listed takes that round trip off the
+   * backfill's start. A failure here is dropped; the first command opens the connection again
+   * and reports its own failure.
+   */
+  connectAhead(): void {
+    if (this.closed || this.client?.usable || this.connecting) return;
+    void this.commandClient().catch(() => undefined);
+  }
+
+  /**
    * Drops the command connection without a goodbye: after a deadline or an abort its state (a
    * half-read literal, a command the server may still answer) is unknown. A connection attempt
    * still under way is abandoned too. The next command reconnects.

@@ -8,7 +8,7 @@
  * instead; the public address is never dialled.
  */
 import { connect as connectTls, type ConnectionOptions } from "node:tls";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConnectionError, ValidationError } from "@clientmail/core";
 import type { Logger, MailProvider } from "@clientmail/core/ports";
 import {
@@ -416,7 +416,9 @@ describe.skipIf(skip !== undefined)(`R9: IMAP against Dovecot${skip ? ` (skipped
       expect(proxy.totalConnections).toBe(0);
       const allowed = track(createImapProvider(providerSettings(proxy, user)));
       expect(await firstPage(allowed)).toMatchObject({ added: [] });
-      expect(proxy.totalConnections).toBe(1);
+      // The listing's connection, then the command connection the fetch will use, opened ahead
+      // once the listing's connection was in.
+      await vi.waitFor(() => expect(proxy.totalConnections).toBe(2));
     } finally {
       await proxy.close();
     }
@@ -435,13 +437,15 @@ describe.skipIf(skip !== undefined)(`R9: IMAP against Dovecot${skip ? ` (skipped
       }),
     );
     expect(await firstPage(provider)).toMatchObject({ added: [] });
+    // A full listing also opens the command connection ahead of the fetch: resolved again, it is
+    // refused without a dial (the failure is the fetch's to report, when it comes).
+    await vi.waitFor(() => expect(dns.calls).toEqual(["localhost", "localhost"]));
     expect(dials.map((dial) => `${dial.address}:${dial.port}`)).toEqual([`127.0.0.1:${dovecot.port}`]);
-    expect(dns.calls).toEqual(["localhost"]);
-    // watch opens a second connection: resolved again, and refused this time.
+    // watch opens a connection of its own: resolved again, and refused.
     const error = expectConnectionError(await failureOf(provider.watch(() => undefined)), "host_refused");
     expect(error.details.refused).toBe("metadata");
     expect(dials).toHaveLength(1);
-    expect(dns.calls).toEqual(["localhost", "localhost"]);
+    expect(dns.calls).toEqual(["localhost", "localhost", "localhost"]);
   });
 
   it("R9: STARTTLS fails closed against a server that does not offer it, before any credentials are sent", async () => {
