@@ -9,6 +9,7 @@
  * and prints one line `SYNC_PHASE <json>` (see {@link SyncPhaseResult}).
  */
 import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { workerBundle } from "../test/faults/worker-bundle.js";
 
 /** What the child syncs. */
@@ -75,6 +76,7 @@ export async function runSyncPhase(settings: SyncPhaseSettings): Promise<SyncPha
     output += chunk;
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (process.env.BENCH_CHILD_OUT) appendFileSync(process.env.BENCH_CHILD_OUT, output);
   const line = output.split("\n").find((l) => l.startsWith("SYNC_PHASE "));
   if (code !== 0 || !line) throw new Error(`the sync phase failed (exit ${code}): ${output.slice(-2000)}`);
   return JSON.parse(line.slice("SYNC_PHASE ".length)) as SyncPhaseResult;

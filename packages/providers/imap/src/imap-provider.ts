@@ -35,7 +35,8 @@ import { ImapWatches } from "./watch.js";
  *   and the call fails as `transient`. An aborted `signal` does the same at once.
  * - **Connections**: one for commands (opened lazily, reopened after a drop), a second one for
  *   the duration of a full listing (the server lists the next page while the first fetches the
- *   page before), and one per `watch` for IDLE. Failures are thrown as ClientMailErrors (see
+ *   page before; once it is in, the first is opened ahead of the fetch), and one per `watch` for
+ *   IDLE. Failures are thrown as ClientMailErrors (see
  *   `translateImapError`).
  *
  * Throws a ValidationError naming each invalid setting.
