@@ -20,6 +20,9 @@
  *   BENCH_SYNC_NODE_FLAGS=--cpu-prof     # node flags for the sync phase's process (e.g. a CPU profile)
  *   BENCH_TIMELINE=/tmp/timeline.txt     # the sync phases write (to <file>.warm and <file>.cold) when each listing page, fetch call and
  *                                        # store transaction started and ended (ms), one line each
+ *   BENCH_CPU_PROFILE=/tmp/sync.cpuprofile   # a CPU profile of the measured (warm) sync alone
+ *   BENCH_HEAP_PROFILE=/tmp/sync.heapprofile # a sampling profile of what the measured sync allocates
+ *   BENCH_CHILD_OUT=/tmp/child.txt       # the sync phases' standard output (e.g. BENCH_SYNC_NODE_FLAGS=--trace-gc), appended
  *   BENCH_LATENCY_SAMPLES=40             # IDLE latency samples (0: none)
  *   BENCH_INGEST=0                       # skip the ingest-everything baseline
  */
