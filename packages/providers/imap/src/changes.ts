@@ -11,7 +11,6 @@ import type { ImapConnection } from "./connection.js";
 import {
   decodeCursor,
   encodeCursor,
-  parseProviderId,
   providerIdOf,
   toRanges,
   type CursorState,
@@ -215,7 +214,7 @@ async function* listOn(
     for (let start = 0; start < diff.toList.length; start += pageSize) {
       throwIfAborted(signal, "imap");
       const uids = diff.toList.slice(start, start + pageSize);
-      const added = await connection.inFolder(
+      const listed = await connection.inFolder(
         folder.path,
         { operation: "changes", signal },
         async (client) => {
@@ -225,8 +224,9 @@ async function* listOn(
           return await fetchEnvelopes(client, folder.path, diff.uidValidity, uids);
         },
       );
-      for (const envelope of added) {
-        known.add(parseProviderId(envelope.providerId)!.uid);
+      const added = listed.envelopes;
+      for (const [index, envelope] of added.entries()) {
+        known.add(listed.uids[index]!);
         // A size of 0 is what an envelope says when the server did not tell: fetch asks again.
         if (envelope.size > 0) connection.listedSizes.set(envelope.providerId, envelope.size);
       }

@@ -42,20 +42,24 @@ export function toEnvelope(path: string, uidValidity: string, message: FetchMess
   });
 }
 
-/** Fetches envelopes for `uids` of the selected folder, ascending by UID. Vanished UIDs are absent. */
+/**
+ * Fetches envelopes for `uids` of the selected folder, ascending by UID, with the UID of each
+ * (`uids[i]` is the UID of `envelopes[i]`). Vanished UIDs are absent.
+ */
 export async function fetchEnvelopes(
   client: ImapFlow,
   path: string,
   uidValidity: string,
   uids: readonly number[],
-): Promise<ProviderEnvelope[]> {
-  if (uids.length === 0) return [];
+): Promise<{ envelopes: ProviderEnvelope[]; uids: number[] }> {
+  if (uids.length === 0) return { envelopes: [], uids: [] };
   const messages = await client.fetchAll(toRanges([...uids].sort(uidCompare)), envelopeQuery(client), {
     uid: true,
   });
   const wanted = new Set(uids);
-  return messages
-    .filter((message) => wanted.has(message.uid))
-    .sort((a, b) => a.uid - b.uid)
-    .map((message) => toEnvelope(path, uidValidity, message));
+  const listed = messages.filter((message) => wanted.has(message.uid)).sort((a, b) => a.uid - b.uid);
+  return {
+    envelopes: listed.map((message) => toEnvelope(path, uidValidity, message)),
+    uids: listed.map((message) => message.uid),
+  };
 }

@@ -89,8 +89,10 @@ export async function* searchParticipants(
     for (let start = 0; start < uids.length; start += connection.config.pageSize) {
       throwIfAborted(signal, "imap");
       const batch = uids.slice(start, start + connection.config.pageSize);
-      const envelopes = await connection.inFolder(folder.path, { operation: "search", signal }, (client) =>
-        fetchEnvelopes(client, folder.path, uidValidity, batch),
+      const { envelopes } = await connection.inFolder(
+        folder.path,
+        { operation: "search", signal },
+        (client) => fetchEnvelopes(client, folder.path, uidValidity, batch),
       );
       const matching = envelopes.filter((envelope) =>
         [envelope.from, envelope.sender, envelope.replyTo, envelope.to, envelope.cc, envelope.bcc].some(
