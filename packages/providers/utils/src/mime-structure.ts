@@ -50,6 +50,8 @@ export interface StructureReport {
 const CR = 0x0d;
 const LF = 0x0a;
 const DASH = 0x2d;
+const SPACE = 0x20;
+const TAB = 0x09;
 /** Of a line, what classification needs; longer lines are only counted. */
 const maxLineKept = 998;
 
@@ -87,6 +89,13 @@ export class StructureScanner {
   private partField: "encoding" | "type" | "disposition" | undefined;
   private partBase64Chars = 0;
   private insidePart = false;
+  /**
+   * The next space and tab of the chunk being scanned, at or after the line in hand (-1: none
+   * left), so that the lines of a base64 part are counted without spaces and tabs (as
+   * {@link onBodyLine} counts them) without reading each of their bytes here.
+   */
+  private nextSpace = -1;
+  private nextTab = -1;
   readonly report: StructureReport = {
     bodyOffset: 0,
     missingSeparatorLine: undefined,
@@ -105,6 +114,8 @@ export class StructureScanner {
 
   push(chunk: Uint8Array): void {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    this.nextSpace = buffer.indexOf(SPACE);
+    this.nextTab = buffer.indexOf(TAB);
     let start = 0;
     for (;;) {
       const newline = buffer.indexOf(LF, start);
@@ -132,10 +143,25 @@ export class StructureScanner {
     if (buffer[start] === DASH && buffer[start + 1] === DASH) return false;
     let end = newline;
     if (end > start && buffer[end - 1] === CR) end--;
-    if (this.insidePart && this.partEncoding === "base64") this.partBase64Chars += end - start;
+    if (this.insidePart && this.partEncoding === "base64")
+      this.partBase64Chars += end - start - this.blanksIn(buffer, start, end);
     this.offset += newline + 1 - start;
     this.lineNumber++;
     return true;
+  }
+
+  /** The spaces and tabs of `buffer[start, end)`, found through the chunk's next-space and next-tab marks. */
+  private blanksIn(buffer: Buffer, start: number, end: number): number {
+    let count = 0;
+    while (this.nextSpace >= 0 && this.nextSpace < end) {
+      if (this.nextSpace >= start) count++;
+      this.nextSpace = buffer.indexOf(SPACE, this.nextSpace + 1);
+    }
+    while (this.nextTab >= 0 && this.nextTab < end) {
+      if (this.nextTab >= start) count++;
+      this.nextTab = buffer.indexOf(TAB, this.nextTab + 1);
+    }
+    return count;
   }
 
   /** Ends the scan; the report is final after this. */

@@ -69,6 +69,39 @@ describe("parseRawMessage", () => {
     expect(await bytesOf(message.source!())).toEqual(raw);
   });
 
+  it("R7 R11: a last base64 part without its closing delimiter keeps its file when its lines carry spaces", async () => {
+    // Whole quanta once the spaces are left out: the part is complete, whatever the spaces.
+    const lines = (blank: string) =>
+      [
+        "From: client@client.example",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="b"',
+        "",
+        "--b",
+        "Content-Type: text/plain",
+        "",
+        "Statements attached.",
+        "--b",
+        "Content-Type: application/pdf",
+        "Content-Transfer-Encoding: base64",
+        'Content-Disposition: attachment; filename="statement.pdf"',
+        "",
+        `QUJD${blank}`,
+        `RE${blank}VG`,
+        `\tR0hJ${blank}`,
+        "",
+      ].join("\r\n");
+    for (const blank of ["", " ", "\t", "  "]) {
+      const message = await parsed(lines(blank));
+      expect(message.attachments.map((a) => [a.filename, a.size])).toEqual([["statement.pdf", 9]]);
+      expect(message.degraded).toBe(false);
+    }
+    // Cut off inside a quantum: set aside, as before.
+    const cut = await parsed(lines(" ").replace("R0hJ", "R0h"));
+    expect(cut.attachments).toEqual([]);
+    expect(cut.degraded).toBe(true);
+  });
+
   it("R11: a body the parser cannot structure at all is kept as its decoded raw text, flagged degraded", async () => {
     // Header lines past mailparser's limit make it give up; the body is still readable text.
     const raw = Buffer.from(
