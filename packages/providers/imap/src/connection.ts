@@ -228,8 +228,8 @@ export class ImapConnection {
    * and reports its own failure.
    */
   connectAhead(): void {
-    if (this.closed || this.client?.usable || this.connecting) return;
-    void this.commandClient().catch(() => undefined);
+    // commandClient keeps an open connection and joins an attempt under way.
+    if (!this.closed) void this.commandClient().catch(() => undefined);
   }
 
   /**

@@ -66,12 +66,9 @@ export class Base64Decoder extends Transform {
   private carry: Buffer = Buffer.alloc(0);
   /** Where a chunk's base64 bytes are gathered; reused, as each chunk is decoded before the next. */
   private scratch: Buffer = Buffer.alloc(0);
-  inputBytes = 0;
-  outputBytes = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     if (chunk.length === 0) return done();
-    this.inputBytes += chunk.length;
     // Padding comes at the end of a part: what precedes the first `=` takes the common case.
     const pad = chunk.indexOf(EQUALS);
     const head = pad < 0 ? chunk : chunk.subarray(0, pad);
@@ -106,7 +103,7 @@ export class Base64Decoder extends Transform {
     }
     const carried = this.carry.toString("latin1");
     this.carry = Buffer.from(text.slice(cut).replace(/[\r\n]/g, ""), "latin1");
-    this.output(Buffer.from(carried + text.slice(0, cut), "base64"));
+    this.push(Buffer.from(carried + text.slice(0, cut), "base64"));
     return true;
   }
 
@@ -133,18 +130,13 @@ export class Base64Decoder extends Transform {
     const whole = tail < 4 ? 0 : tail - (tail % 4);
     const decodeEnd = tailStart + whole;
     this.carry = Buffer.from(kept.subarray(decodeEnd, end));
-    if (decodeEnd > 0) this.output(decodeKept(kept, decodeEnd));
+    if (decodeEnd > 0) this.push(decodeKept(kept, decodeEnd));
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.carry.length > 0) this.output(decodeKept(this.carry, this.carry.length));
+    if (this.carry.length > 0) this.push(decodeKept(this.carry, this.carry.length));
     this.carry = Buffer.alloc(0);
     this.scratch = Buffer.alloc(0);
     done();
-  }
-
-  private output(decoded: Buffer): void {
-    this.outputBytes += decoded.length;
-    this.push(decoded);
   }
 }
