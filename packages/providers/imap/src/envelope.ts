@@ -53,13 +53,15 @@ export async function fetchEnvelopes(
   uids: readonly number[],
 ): Promise<{ envelopes: ProviderEnvelope[]; uids: number[] }> {
   if (uids.length === 0) return { envelopes: [], uids: [] };
-  const messages = await client.fetchAll(toRanges([...uids].sort(uidCompare)), envelopeQuery(client), {
-    uid: true,
-  });
   const wanted = new Set(uids);
-  const listed = messages.filter((message) => wanted.has(message.uid)).sort((a, b) => a.uid - b.uid);
-  return {
-    envelopes: listed.map((message) => toEnvelope(path, uidValidity, message)),
-    uids: listed.map((message) => message.uid),
-  };
+  // Each message becomes its envelope as it arrives, so imapflow's message objects die young
+  // (a page of them held until the last arrived outlives the garbage collector's young space).
+  const listed: { uid: number; envelope: ProviderEnvelope }[] = [];
+  for await (const message of client.fetch(toRanges([...uids].sort(uidCompare)), envelopeQuery(client), {
+    uid: true,
+  }))
+    if (wanted.has(message.uid))
+      listed.push({ uid: message.uid, envelope: toEnvelope(path, uidValidity, message) });
+  listed.sort((a, b) => a.uid - b.uid);
+  return { envelopes: listed.map((entry) => entry.envelope), uids: listed.map((entry) => entry.uid) };
 }
