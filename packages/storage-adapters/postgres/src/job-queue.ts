@@ -513,7 +513,7 @@ class GraphileQueueWorker implements JobWorker {
       );
       if (claimed.rows.length === 0) {
         // Its key is running elsewhere: give the job back untouched, to look again shortly.
-        this.#settle(job.id, {
+        this.#settle(job.id, row.attempts, {
           kind: "release",
           delayMs: Math.min(1_000, this.settings.pollIntervalMs),
           attempts: row.attempts - 1,
@@ -527,13 +527,14 @@ class GraphileQueueWorker implements JobWorker {
       await handler(job, abort.signal);
     } catch (error) {
       if (abort.signal.aborted && this.#stopping) {
-        this.#settle(job.id, { kind: "release", delayMs: 0, attempts: row.attempts - 1 });
+        this.#settle(job.id, row.attempts, { kind: "release", delayMs: 0, attempts: row.attempts - 1 });
         throw new Error("the worker stopped; released to run again");
       }
       const final =
         (ClientMailError.isInstance(error) && !error.retryable) || row.attempts >= row.max_attempts;
       this.#settle(
         job.id,
+        row.attempts,
         final
           ? { kind: "fail", error: describeError(error) }
           : { kind: "retry", delayMs: Math.max(0, this.settings.retryDelay(row.attempts)) },
@@ -548,29 +549,40 @@ class GraphileQueueWorker implements JobWorker {
   }
 
   /**
-   * Applies a settlement once graphile has recorded the failure (the job is then unlocked; until
-   * then the engine's functions leave it alone). If this process dies first, the engine's own
-   * e^attempt backoff applies: later, never lost.
+   * Applies a settlement once graphile has recorded the failure of run `attempt` (the job is then
+   * unlocked; until then the engine's functions leave it alone). If this process dies first, the
+   * engine's own e^attempt backoff applies: later, never lost. A job no longer at that attempt
+   * was moved on by someone else meanwhile (a dead letter retried at once, say): the settlement
+   * then no longer applies, and is dropped rather than undoing that.
    */
-  #settle(jobId: string, settlement: Settlement): void {
+  #settle(jobId: string, attempt: number, settlement: Settlement): void {
     const { pool } = this.settings;
+    // The job, only while it is still at this run's attempt.
+    const target = `ARRAY(SELECT id FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2)`;
     const [sql, params] =
       settlement.kind === "fail"
         ? [
-            `SELECT id FROM graphile_worker.permanently_fail_jobs(ARRAY[$1::bigint], $2)`,
-            [jobId, settlement.error],
+            `SELECT id FROM graphile_worker.permanently_fail_jobs(${target}, $3)`,
+            [jobId, attempt, settlement.error],
           ]
         : settlement.kind === "retry"
           ? [
-              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(ARRAY[$1::bigint],
-                 run_at := now() + $2 * interval '1 millisecond') r`,
-              [jobId, settlement.delayMs],
+              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(${target},
+                 run_at := now() + $3 * interval '1 millisecond') r`,
+              [jobId, attempt, settlement.delayMs],
             ]
           : [
-              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(ARRAY[$1::bigint],
-                 run_at := now() + $2 * interval '1 millisecond', attempts := $3) r`,
-              [jobId, settlement.delayMs, Math.max(0, settlement.attempts)],
+              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(${target},
+                 run_at := now() + $3 * interval '1 millisecond', attempts := $4) r`,
+              [jobId, attempt, settlement.delayMs, Math.max(0, settlement.attempts)],
             ];
+    const stillThisRun = async () =>
+      (
+        await pool.query(
+          `SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2`,
+          [jobId, attempt],
+        )
+      ).rows.length > 0;
     const done = (async () => {
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
@@ -583,6 +595,7 @@ class GraphileQueueWorker implements JobWorker {
             ]);
           return;
         }
+        if (!(await stillThisRun())) return;
         await sleep(5);
       }
       this.settings.logger?.warn("job queue: a failed job kept the engine's own retry time", { jobId });

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { ClientMailError } from "@clientmail/core";
 import type { Job } from "@clientmail/core/ports";
 import { jobQueueConformance } from "@clientmail/testkit/vitest";
 import { createPostgresJobQueue, createPostgresStore, installJobQueue, migrate } from "../src/index.js";
@@ -123,6 +124,67 @@ describe("postgres job queue specifics", () => {
       expect(await queue.stats()).toMatchObject({ waiting: 0, running: 0, failed: 0 });
     } finally {
       await worker.stop();
+      await queue.close();
+    }
+  });
+
+  it("R8: a dead letter retried before the worker has settled its failure runs again: the late settlement does not undo the retry", async () => {
+    await installed;
+    await pool.query("DELETE FROM graphile_worker._private_jobs");
+    // The worker marks a failed-for-good job as a dead letter once graphile has unlocked it. Held
+    // back here until the host has already retried it, as happens on a loaded machine.
+    let retried!: () => void;
+    const afterRetry = new Promise<void>((resolve) => (retried = resolve));
+    const held = new Proxy(pool, {
+      get(target, property, receiver) {
+        if (property !== "query") return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<pg.Pool["query"]>) => {
+          if (typeof args[0] === "string" && args[0].includes("permanently_fail_jobs")) await afterRetry;
+          return await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
+        };
+      },
+    });
+    const store = createPostgresStore({ pool });
+    const queue = createPostgresJobQueue({ pool: held, store });
+    const runs: string[] = [];
+    const failing = await queue.work(
+      {
+        refused: async () => {
+          runs.push("refused");
+          throw new ClientMailError("permission_denied", "not allowed");
+        },
+      },
+      { pollIntervalMs: 50 },
+    );
+    let healedWorker: Awaited<ReturnType<typeof queue.work>> | undefined;
+    try {
+      await store.transaction(async (tx) => {
+        await queue.enqueue(tx, [{ name: "refused", payload: {}, maxAttempts: 1 }]);
+      });
+      await until(async () => (await queue.stats()).failed === 1, "the job to fail");
+      // The failing worker stops taking jobs (its stop then waits for the held settlement), so the
+      // retried job waits in the queue while the settlement comes in.
+      const stopping = failing.stop();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const [failed] = await queue.listFailed();
+      expect(await queue.retryFailed(failed!.id)).toBe(true);
+      retried();
+      await stopping;
+      expect(await queue.stats()).toMatchObject({ waiting: 1, failed: 0 });
+      healedWorker = await queue.work(
+        { refused: async (job) => void runs.push(`healed:${job.attempt}`) },
+        { pollIntervalMs: 50 },
+      );
+      await until(async () => {
+        const { waiting, running } = await queue.stats();
+        return waiting === 0 && running === 0;
+      }, "the retried job to run and complete");
+      expect(runs).toEqual(["refused", "healed:1"]);
+      expect(await queue.stats()).toMatchObject({ waiting: 0, running: 0, failed: 0 });
+    } finally {
+      retried();
+      await failing.stop();
+      await healedWorker?.stop();
       await queue.close();
     }
   });
