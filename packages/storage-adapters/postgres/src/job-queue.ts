@@ -551,38 +551,42 @@ class GraphileQueueWorker implements JobWorker {
   /**
    * Applies a settlement once graphile has recorded the failure of run `attempt` (the job is then
    * unlocked; until then the engine's functions leave it alone). If this process dies first, the
-   * engine's own e^attempt backoff applies: later, never lost. A job no longer at that attempt
-   * was moved on by someone else meanwhile (a dead letter retried at once, say): the settlement
-   * then no longer applies, and is dropped rather than undoing that.
+   * engine's own e^attempt backoff applies: later, never lost.
+   *
+   * A dead letter is listed as soon as graphile has recorded the failure, and a host may retry it
+   * at once: closing it applies only while the job is still at the failed attempt, and is dropped
+   * once it was moved on, rather than failing the retried job again. A retry or a release makes
+   * the job runnable whatever happened meanwhile (graphile itself moves the attempts of a keyed job
+   * it gives away, see `#beat`), so those apply regardless.
    */
   #settle(jobId: string, attempt: number, settlement: Settlement): void {
     const { pool } = this.settings;
-    // The job, only while it is still at this run's attempt.
-    const target = `ARRAY(SELECT id FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2)`;
     const [sql, params] =
       settlement.kind === "fail"
         ? [
-            `SELECT id FROM graphile_worker.permanently_fail_jobs(${target}, $3)`,
+            `SELECT id FROM graphile_worker.permanently_fail_jobs(
+               ARRAY(SELECT id FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2), $3)`,
             [jobId, attempt, settlement.error],
           ]
         : settlement.kind === "retry"
           ? [
-              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(${target},
-                 run_at := now() + $3 * interval '1 millisecond') r`,
-              [jobId, attempt, settlement.delayMs],
+              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(ARRAY[$1::bigint],
+                 run_at := now() + $2 * interval '1 millisecond') r`,
+              [jobId, settlement.delayMs],
             ]
           : [
-              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(${target},
-                 run_at := now() + $3 * interval '1 millisecond', attempts := $4) r`,
-              [jobId, attempt, settlement.delayMs, Math.max(0, settlement.attempts)],
+              `SELECT r.id, ${WAKE} FROM graphile_worker.reschedule_jobs(ARRAY[$1::bigint],
+                 run_at := now() + $2 * interval '1 millisecond', attempts := $3) r`,
+              [jobId, settlement.delayMs, Math.max(0, settlement.attempts)],
             ];
-    const stillThisRun = async () =>
+    const movedOn = async () =>
+      settlement.kind === "fail" &&
       (
         await pool.query(
           `SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2`,
           [jobId, attempt],
         )
-      ).rows.length > 0;
+      ).rows.length === 0;
     const done = (async () => {
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
@@ -595,7 +599,7 @@ class GraphileQueueWorker implements JobWorker {
             ]);
           return;
         }
-        if (!(await stillThisRun())) return;
+        if (await movedOn()) return;
         await sleep(5);
       }
       this.settings.logger?.warn("job queue: a failed job kept the engine's own retry time", { jobId });
