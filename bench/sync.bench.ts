@@ -72,10 +72,10 @@ function percentile(values: number[], p: number): number {
 function roundsSummary(ratios: number[]): string {
   const sorted = [...ratios].sort((a, b) => a - b);
   const within = sorted.filter((ratio) => ratio <= 1.3).length;
-  const quartile = (q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
+  const quartiles = [25, 50, 75].map((p) => percentile(sorted, p).toFixed(2));
   return (
     `warm ratios of ${sorted.length} rounds, sorted: ${sorted.map((ratio) => ratio.toFixed(2)).join(", ")}; ` +
-    `quartiles ${quartile(0.25).toFixed(2)} / ${quartile(0.5).toFixed(2)} / ${quartile(0.75).toFixed(2)}; ` +
+    `quartiles ${quartiles.join(" / ")}; ` +
     `${within} of ${sorted.length} within 1.3`
   );
 }

@@ -405,7 +405,7 @@ interface WorkerSettings {
 /** What becomes of a job whose run did not succeed, applied once graphile has unlocked it. */
 type Settlement =
   | { kind: "retry"; delayMs: number }
-  | { kind: "fail"; error: string }
+  | { kind: "fail"; error: string; attempt: number }
   | { kind: "release"; delayMs: number; attempts: number };
 
 class GraphileQueueWorker implements JobWorker {
@@ -513,7 +513,7 @@ class GraphileQueueWorker implements JobWorker {
       );
       if (claimed.rows.length === 0) {
         // Its key is running elsewhere: give the job back untouched, to look again shortly.
-        this.#settle(job.id, row.attempts, {
+        this.#settle(job.id, {
           kind: "release",
           delayMs: Math.min(1_000, this.settings.pollIntervalMs),
           attempts: row.attempts - 1,
@@ -527,16 +527,15 @@ class GraphileQueueWorker implements JobWorker {
       await handler(job, abort.signal);
     } catch (error) {
       if (abort.signal.aborted && this.#stopping) {
-        this.#settle(job.id, row.attempts, { kind: "release", delayMs: 0, attempts: row.attempts - 1 });
+        this.#settle(job.id, { kind: "release", delayMs: 0, attempts: row.attempts - 1 });
         throw new Error("the worker stopped; released to run again");
       }
       const final =
         (ClientMailError.isInstance(error) && !error.retryable) || row.attempts >= row.max_attempts;
       this.#settle(
         job.id,
-        row.attempts,
         final
-          ? { kind: "fail", error: describeError(error) }
+          ? { kind: "fail", error: describeError(error), attempt: row.attempts }
           : { kind: "retry", delayMs: Math.max(0, this.settings.retryDelay(row.attempts)) },
       );
       // graphile records this message as last_error: keep it log-safe.
@@ -549,9 +548,9 @@ class GraphileQueueWorker implements JobWorker {
   }
 
   /**
-   * Applies a settlement once graphile has recorded the failure of run `attempt` (the job is then
-   * unlocked; until then the engine's functions leave it alone). If this process dies first, the
-   * engine's own e^attempt backoff applies: later, never lost.
+   * Applies a settlement once graphile has recorded the failure (the job is then unlocked; until
+   * then the engine's functions leave it alone). If this process dies first, the engine's own
+   * e^attempt backoff applies: later, never lost.
    *
    * A dead letter is listed as soon as graphile has recorded the failure, and a host may retry it
    * at once: closing it applies only while the job is still at the failed attempt, and is dropped
@@ -559,14 +558,26 @@ class GraphileQueueWorker implements JobWorker {
    * the job runnable whatever happened meanwhile (graphile itself moves the attempts of a keyed job
    * it gives away, see `#beat`), so those apply regardless.
    */
-  #settle(jobId: string, attempt: number, settlement: Settlement): void {
+  #settle(jobId: string, settlement: Settlement): void {
     const { pool } = this.settings;
     const [sql, params] =
       settlement.kind === "fail"
         ? [
-            `SELECT id FROM graphile_worker.permanently_fail_jobs(
-               ARRAY(SELECT id FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2), $3)`,
-            [jobId, attempt, settlement.error],
+            // graphile's permanently_fail_jobs, with the attempt checked in the same UPDATE: Postgres
+            // re-checks it under the row lock, so a retry committed meanwhile is never undone. A
+            // dead letter gives up its key, as in the port: a new job of that key is then added
+            // beside it (instead of reviving it), and the dead letter stays listed. A row when it
+            // was closed, or when the job is no longer at that attempt.
+            `WITH closed AS (
+               UPDATE graphile_worker._private_jobs
+               SET last_error = $3, attempts = max_attempts, key = NULL, updated_at = now()
+               WHERE id = $1::bigint AND attempts = $2 AND locked_at IS NULL
+               RETURNING id)
+             SELECT id FROM closed
+             UNION ALL
+             SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM closed) AND NOT EXISTS (
+               SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2)`,
+            [jobId, settlement.attempt, settlement.error],
           ]
         : settlement.kind === "retry"
           ? [
@@ -579,27 +590,12 @@ class GraphileQueueWorker implements JobWorker {
                  run_at := now() + $2 * interval '1 millisecond', attempts := $3) r`,
               [jobId, settlement.delayMs, Math.max(0, settlement.attempts)],
             ];
-    const movedOn = async () =>
-      settlement.kind === "fail" &&
-      (
-        await pool.query(
-          `SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1::bigint AND attempts = $2`,
-          [jobId, attempt],
-        )
-      ).rows.length === 0;
     const done = (async () => {
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
-        if ((await pool.query(sql, params)).rows.length > 0) {
-          // A dead letter gives up its key, as in the port: a new job of that key is then added
-          // beside it (instead of reviving it), and the dead letter stays listed.
-          if (settlement.kind === "fail")
-            await pool.query("UPDATE graphile_worker._private_jobs SET key = NULL WHERE id = $1::bigint", [
-              jobId,
-            ]);
-          return;
-        }
-        if (await movedOn()) return;
+        const { rows } = await pool.query(sql, params);
+        // Applied, or the job was moved on meanwhile.
+        if (rows.length > 0) return;
         await sleep(5);
       }
       this.settings.logger?.warn("job queue: a failed job kept the engine's own retry time", { jobId });

@@ -139,7 +139,7 @@ describe("postgres job queue specifics", () => {
       get(target, property, receiver) {
         if (property !== "query") return Reflect.get(target, property, receiver) as unknown;
         return async (...args: Parameters<pg.Pool["query"]>) => {
-          if (typeof args[0] === "string" && args[0].includes("permanently_fail_jobs")) await afterRetry;
+          if (typeof args[0] === "string" && args[0].includes("SET last_error")) await afterRetry;
           return await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
         };
       },
