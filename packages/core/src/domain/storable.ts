@@ -13,6 +13,8 @@ const loneSurrogates = new RegExp(loneSurrogate.source, "g");
 
 /** Replaces what no store can hold: U+0000 is removed, a lone surrogate becomes U+FFFD. */
 export function storableText(text: string): string {
+  // Almost every string is storable as it is; it is returned unchanged after one native check.
+  if (isStorableText(text)) return text;
   let result = text.includes("\u0000") ? text.replaceAll("\u0000", "") : text;
   if (loneSurrogate.test(result)) result = result.replace(loneSurrogates, "\uFFFD");
   return result;

@@ -20,18 +20,38 @@ function text(value: string, max = Number.POSITIVE_INFINITY): string {
   return storable.length > max ? storable.slice(0, max) : storable;
 }
 
+function address(entry: EmailAddress): EmailAddress {
+  const name = entry.name === undefined ? undefined : text(entry.name, maxDisplayName);
+  const value = text(entry.address);
+  if (name === entry.name && value === entry.address && name !== "") return entry;
+  return name === undefined || name === "" ? { address: value } : { name, address: value };
+}
+
+/** The list made storable; the same array when nothing in it had to change (the common case). */
 function addresses(list: readonly EmailAddress[]): EmailAddress[] {
-  return list.map((entry) => {
-    const name = entry.name === undefined ? undefined : text(entry.name, maxDisplayName);
-    return name === undefined || name === ""
-      ? { address: text(entry.address) }
-      : { name, address: text(entry.address) };
-  });
+  let result: EmailAddress[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i]!;
+    const kept = address(entry);
+    if (kept !== entry) result ??= list.slice(0, i);
+    result?.push(kept);
+  }
+  return result ?? (list as EmailAddress[]);
+}
+
+/** Each string made storable; the same array when none had to change. */
+function texts(list: readonly string[]): string[] {
+  let result: string[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const kept = text(list[i]!);
+    if (kept !== list[i]) result ??= list.slice(0, i);
+    result?.push(kept);
+  }
+  return result ?? (list as string[]);
 }
 
 function ids(list: readonly string[]): string[] {
-  const kept = list.length > maxReferences ? [list[0]!, ...list.slice(-(maxReferences - 1))] : list;
-  return kept.map((id) => text(id));
+  return texts(list.length > maxReferences ? [list[0]!, ...list.slice(-(maxReferences - 1))] : list);
 }
 
 /** An envelope from a provider, seen in `mailboxId`, made storable. */
@@ -52,7 +72,7 @@ export function intakeEnvelope(envelope: ProviderEnvelope, mailboxId: MailboxId)
     subject: text(envelope.subject, maxSubject),
     date: Number.isNaN(envelope.date.getTime()) ? new Date(0) : envelope.date,
     size: envelope.size,
-    flags: envelope.flags.map((flag) => text(flag)),
+    flags: texts(envelope.flags),
     mailboxId,
   };
 }

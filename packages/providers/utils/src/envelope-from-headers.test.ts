@@ -75,6 +75,52 @@ describe("envelope from RFC 5322 header fields", () => {
   });
 });
 
+describe("reading a header block", () => {
+  /** The definition the line-by-line reader must keep: unfold, split on LF, skip lines without a name. */
+  function reference(text: string): [string, string[]][] {
+    const fields = new Map<string, string[]>();
+    for (const line of text.replace(/\r?\n[ \t]+/g, " ").split("\n")) {
+      const colon = line.indexOf(":");
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      fields.set(name, [...(fields.get(name) ?? []), line.slice(colon + 1).trim()]);
+    }
+    return [...fields];
+  }
+  const piece = fc.constantFrom(
+    "From",
+    "to",
+    "X",
+    ":",
+    ": ",
+    "\r\n",
+    "\n",
+    "\r",
+    " ",
+    "\t",
+    "a@b",
+    "<id>",
+    "\r\n ",
+    "\n\t",
+  );
+
+  it("reads any block as split-then-parse does: folded lines, lines without a colon, bare CR and LF", () => {
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const text = pieces.join("");
+        expect([...parseHeaderBlock(text)]).toEqual(reference(text));
+        expect([...parseHeaderBlock(Buffer.from(text))]).toEqual(reference(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("a block of many lines without a colon yields no field from them and keeps the one that has a name", () => {
+    const hostile = "no colon here\r\n".repeat(50_000) + "Subject: kept\r\n";
+    expect([...parseHeaderBlock(hostile)]).toEqual([["subject", ["kept"]]]);
+  });
+});
+
 describe("the fast path for simple address lists", () => {
   const chars = (alphabet: string, min: number, max: number) =>
     fc
