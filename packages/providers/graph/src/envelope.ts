@@ -117,12 +117,15 @@ export function toEnvelope(message: GraphMessage, folder: string): ProviderEnvel
   };
 }
 
+/** The fields {@link completeFromSource} reads. */
+const threadingFields: ReadonlySet<string> = new Set(["in-reply-to", "references", "message-id"]);
+
 /**
  * Fills what Graph's properties may lack from the MIME source's own header block: Sent Items
  * carry no `internetMessageHeaders`, but the source always has the threading headers (H1).
  */
 export function completeFromSource(envelope: ProviderEnvelope, source: Buffer): ProviderEnvelope {
-  const fields = parseHeaderBlock(headerBlockOf(source));
+  const fields = parseHeaderBlock(headerBlockOf(source), threadingFields);
   const first = (name: string) => fields.get(name)?.[0];
   const completed = { ...envelope };
   if (completed.inReplyTo.length === 0) completed.inReplyTo = messageIdTokens(first("in-reply-to"));

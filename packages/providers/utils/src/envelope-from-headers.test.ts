@@ -110,6 +110,8 @@ describe("reading a header block", () => {
         const text = pieces.join("");
         expect([...parseHeaderBlock(text)]).toEqual(reference(text));
         expect([...parseHeaderBlock(Buffer.from(text))]).toEqual(reference(text));
+        const only = new Set(["from", "x"]);
+        expect([...parseHeaderBlock(text, only)]).toEqual(reference(text).filter(([name]) => only.has(name)));
       }),
       { numRuns: 3000 },
     );

@@ -54,11 +54,16 @@ export function headerFieldsOf(list: readonly { name: string; value: string }[])
   return fields;
 }
 
+/** The envelope's fields, for {@link parseHeaderBlock}'s `only`. */
+const envelopeFields: ReadonlySet<string> = new Set(ENVELOPE_HEADER_FIELDS);
+
 /**
  * Parses a raw header block into lower-cased field name -> values, unfolding continuation lines.
- * 8-bit header bytes are read as UTF-8 (RFC 6532).
+ * 8-bit header bytes are read as UTF-8 (RFC 6532). With `only`, the other fields are skipped
+ * without their values being cut out (a source's header block is mostly trace and signature
+ * fields an envelope does not read).
  */
-export function parseHeaderBlock(block: Buffer | string): HeaderFields {
+export function parseHeaderBlock(block: Buffer | string, only?: ReadonlySet<string>): HeaderFields {
   let text = typeof block === "string" ? block : block.toString("utf8");
   // The unfolding pattern runs only over a block that has a folded line.
   if (text.includes("\n ") || text.includes("\n\t")) text = text.replace(/\r?\n[ \t]+/g, " ");
@@ -75,10 +80,12 @@ export function parseHeaderBlock(block: Buffer | string): HeaderFields {
     if (colon < 0) break;
     if (colon > start && colon < end) {
       const name = text.slice(start, colon).trim().toLowerCase();
-      const value = text.slice(colon + 1, end).trim();
-      const values = fields.get(name);
-      if (values) values.push(value);
-      else fields.set(name, [value]);
+      if (only === undefined || only.has(name)) {
+        const value = text.slice(colon + 1, end).trim();
+        const values = fields.get(name);
+        if (values) values.push(value);
+        else fields.set(name, [value]);
+      }
     }
     start = end + 1;
   }
@@ -179,7 +186,7 @@ export function envelopeFromHeaders(parts: EnvelopeParts): ProviderEnvelope {
       ? new Map()
       : parts.headers instanceof Map
         ? parts.headers
-        : parseHeaderBlock(parts.headers);
+        : parseHeaderBlock(parts.headers, envelopeFields);
   const first = (name: string) => fields.get(name)?.[0];
   const internal = parts.internalDate === undefined ? undefined : new Date(parts.internalDate);
   const date =
