@@ -70,8 +70,8 @@ export function parseHeaderBlock(block: Buffer | string, only?: ReadonlySet<stri
   const fields: HeaderFields = new Map();
   // Line by line on LF alone, with no pattern and no array of lines (several times faster over
   // every listed header): a CR left at the end of a line goes with the value's trim, and a line
-  // without a colon (the empty line included) is skipped.
-  // A colon found past its line is kept for the lines after it, so no byte is searched twice.
+  // without a colon (the empty line included) is skipped. A colon found past its line is kept for
+  // the lines after it, so no byte is searched twice.
   let colon = -1;
   for (let start = 0; start < text.length;) {
     let end = text.indexOf("\n", start);
@@ -142,15 +142,14 @@ export function parseSimpleAddressList(value: string): EmailAddress[] | undefine
 function addresses(fields: HeaderFields, name: string): EmailAddress[] {
   const values = fields.get(name);
   if (!values) return [];
-  // One value (the usual case) needs no de-duplication across values; the full parser's list may still repeat.
-  if (values.length === 1) {
-    const simple = parseSimpleAddressList(values[0]!);
-    if (simple !== undefined && simple.length <= 1) return simple;
-  }
-  const seen = new Set<string>();
+  let seen: Set<string> | undefined;
   const result: EmailAddress[] = [];
   for (const value of values) {
-    for (const entry of parseSimpleAddressList(value) ?? parseAddressList(value, { field: name })) {
+    const list = parseSimpleAddressList(value) ?? parseAddressList(value, { field: name });
+    // One value of one address (the usual case) has nothing to de-duplicate.
+    if (values.length === 1 && list.length <= 1) return list;
+    seen ??= new Set();
+    for (const entry of list) {
       if (seen.has(entry.address)) continue;
       seen.add(entry.address);
       result.push(entry);
