@@ -27,27 +27,26 @@ function address(entry: EmailAddress): EmailAddress {
   return name === undefined || name === "" ? { address: value } : { name, address: value };
 }
 
-/** The list made storable; the same array when nothing in it had to change (the common case). */
-function addresses(list: readonly EmailAddress[]): EmailAddress[] {
-  let result: EmailAddress[] | undefined;
+/**
+ * `list` with `keep` applied to each item; the same array when `keep` returned every item as it
+ * was (the common case: nothing had to be made storable), so no copy is made for it.
+ */
+function mapKept<T>(list: readonly T[], keep: (item: T) => T): T[] {
+  let result: T[] | undefined;
   for (let i = 0; i < list.length; i++) {
-    const entry = list[i]!;
-    const kept = address(entry);
-    if (kept !== entry) result ??= list.slice(0, i);
-    result?.push(kept);
-  }
-  return result ?? (list as EmailAddress[]);
-}
-
-/** Each string made storable; the same array when none had to change. */
-function texts(list: readonly string[]): string[] {
-  let result: string[] | undefined;
-  for (let i = 0; i < list.length; i++) {
-    const kept = text(list[i]!);
+    const kept = keep(list[i]!);
     if (kept !== list[i]) result ??= list.slice(0, i);
     result?.push(kept);
   }
-  return result ?? (list as string[]);
+  return result ?? (list as T[]);
+}
+
+function addresses(list: readonly EmailAddress[]): EmailAddress[] {
+  return mapKept(list, address);
+}
+
+function texts(list: readonly string[]): string[] {
+  return mapKept(list, (value) => text(value));
 }
 
 function ids(list: readonly string[]): string[] {
