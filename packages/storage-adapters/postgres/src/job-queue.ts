@@ -513,11 +513,7 @@ class GraphileQueueWorker implements JobWorker {
       );
       if (claimed.rows.length === 0) {
         // Its key is running elsewhere: give the job back untouched, to look again shortly.
-        this.#settle(job.id, {
-          kind: "release",
-          delayMs: Math.min(1_000, this.settings.pollIntervalMs),
-          attempts: row.attempts - 1,
-        });
+        await this.#release(row, Math.min(1_000, this.settings.pollIntervalMs));
         throw new Error("its key is running; it waits for that run");
       }
     }
@@ -527,7 +523,7 @@ class GraphileQueueWorker implements JobWorker {
       await handler(job, abort.signal);
     } catch (error) {
       if (abort.signal.aborted && this.#stopping) {
-        this.#settle(job.id, { kind: "release", delayMs: 0, attempts: row.attempts - 1 });
+        await this.#release(row, 0);
         throw new Error("the worker stopped; released to run again");
       }
       const final =
@@ -545,6 +541,22 @@ class GraphileQueueWorker implements JobWorker {
       if (job.key !== undefined)
         await pool.query("DELETE FROM clientmail_job_keys WHERE key = $1 AND job_id = $2", [job.key, job.id]);
     }
+  }
+
+  /**
+   * Gives a job back without spending the attempt graphile counted when it took it. The attempt is
+   * returned at once, while the job is still locked by this pool (graphile's failure leaves
+   * `attempts` as it is): a process killed before the settlement below applies leaves the job
+   * where it was, not one attempt nearer to a dead letter. The settlement then brings the run
+   * forward once graphile has unlocked the job.
+   */
+  async #release(row: GraphileJob, delayMs: number): Promise<void> {
+    const attempts = Math.max(0, row.attempts - 1);
+    await this.settings.pool.query(
+      "UPDATE graphile_worker._private_jobs SET attempts = $3 WHERE id = $1::bigint AND locked_by = $2",
+      [row.id, row.locked_by, attempts],
+    );
+    this.#settle(String(row.id), { kind: "release", delayMs, attempts });
   }
 
   /**

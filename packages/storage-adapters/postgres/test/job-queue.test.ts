@@ -189,6 +189,55 @@ describe("postgres job queue specifics", () => {
     }
   });
 
+  it("R8: a job given back because its key is running keeps its attempt, even when its worker dies before re-timing it", async () => {
+    await installed;
+    await pool.query("DELETE FROM graphile_worker._private_jobs");
+    await pool.query("DELETE FROM clientmail_job_keys");
+    // Another runner holds the key; the worker that meets it gives the job back. Its settlement
+    // (bringing the run forward) is held back for good, as when the process is killed first.
+    await pool.query(
+      "INSERT INTO clientmail_job_keys (key, job_id, pool_id) VALUES ('held-key', -1, 'elsewhere')",
+    );
+    let released!: () => void;
+    const never = new Promise<void>((resolve) => (released = resolve));
+    const held = new Proxy(pool, {
+      get(target, property, receiver) {
+        if (property !== "query") return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<pg.Pool["query"]>) => {
+          if (typeof args[0] === "string" && args[0].includes("reschedule_jobs")) await never;
+          return await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
+        };
+      },
+    });
+    const store = createPostgresStore({ pool });
+    const queue = createPostgresJobQueue({ pool: held, store, lockTimeoutMs: 60_000 });
+    const runs: string[] = [];
+    const worker = await queue.work({ keyed: async () => void runs.push("ran") }, { pollIntervalMs: 50 });
+    try {
+      await store.transaction(async (tx) => {
+        await queue.enqueue(tx, [{ name: "keyed", payload: {}, key: "held-key", maxAttempts: 1 }]);
+      });
+      const row = async () =>
+        (
+          await pool.query<{ attempts: number; last_error: string | null }>(
+            "SELECT attempts, last_error FROM graphile_worker._private_jobs",
+          )
+        ).rows[0];
+      await until(
+        async () => (await row())?.last_error?.includes("its key is running") === true,
+        "the give-back",
+      );
+      expect(await row()).toMatchObject({ attempts: 0 });
+      expect(await queue.listFailed()).toEqual([]);
+      expect(runs).toEqual([]);
+    } finally {
+      released();
+      await pool.query("DELETE FROM clientmail_job_keys WHERE key = 'held-key'");
+      await worker.stop();
+      await queue.close();
+    }
+  });
+
   it("R8: installJobQueue is idempotent and safe from several processes at once", async () => {
     const name = `clientmail_install_${process.pid}`;
     await pool.query(`CREATE DATABASE ${name}`);
