@@ -622,6 +622,29 @@ class GraphileQueueWorker implements JobWorker {
     this.#settling.add(done);
   }
 
+  /**
+   * Waits until the engine has written the outcome of every job this pool ran. graphile 0.17 sends
+   * a job's completion (or failure) without awaiting it, and its stop does not wait for those
+   * writes: a process that exits as soon as `stop` resolves would leave its last job locked, to run
+   * again once its lock times out. Bounded like a settlement: a write that never lands keeps the
+   * engine's own recovery (the lock timeout), never loses the job.
+   */
+  async #engineWrites(): Promise<void> {
+    if (!this.#poolId) return;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const { rows } = await this.settings.pool.query(
+        "SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1",
+        [this.#poolId],
+      );
+      if (rows.length === 0) return;
+      await sleep(10);
+    }
+    this.settings.logger?.warn("job queue: a job's outcome was not recorded before the worker stopped", {
+      poolId: this.#poolId,
+    });
+  }
+
   stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#stopped ??= this.#stop(options.timeoutMs ?? 30_000);
     return this.#stopped;
@@ -646,7 +669,7 @@ class GraphileQueueWorker implements JobWorker {
         error: describeError(error),
       }),
     );
-    await Promise.all(this.#settling);
+    await Promise.all([...this.#settling, this.#engineWrites()]);
     if (this.#poolId)
       await this.settings.pool
         .query("DELETE FROM clientmail_job_workers WHERE pool_id = $1", [this.#poolId])

@@ -238,6 +238,44 @@ describe("postgres job queue specifics", () => {
     }
   });
 
+  it("R8: stop() resolves only once the engine has recorded its last job's outcome, so a process exiting right after does not run that job again", async () => {
+    await installed;
+    await pool.query("DELETE FROM graphile_worker._private_jobs");
+    const store = createPostgresStore({ pool });
+    const queue = createPostgresJobQueue({ pool, store });
+    // A transaction holding the job's row: the engine's write of its completion waits for it.
+    const holder = await pool.connect();
+    let stopped = false;
+    try {
+      let held = false;
+      const worker = await queue.work(
+        {
+          report: async (job) => {
+            await holder.query("BEGIN");
+            await holder.query(
+              "SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1::bigint FOR UPDATE",
+              [job.id],
+            );
+            held = true;
+          },
+        },
+        { pollIntervalMs: 50 },
+      );
+      await queue.enqueue(store, [{ name: "report", payload: {} }]);
+      await until(() => held, "the job to run");
+      const stopping = worker.stop().then(() => (stopped = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stopped).toBe(false);
+      await holder.query("COMMIT");
+      await stopping;
+      expect(await queue.stats()).toMatchObject({ waiting: 0, running: 0, failed: 0 });
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+      holder.release();
+      await queue.close();
+    }
+  });
+
   it("R8: installJobQueue is idempotent and safe from several processes at once", async () => {
     const name = `clientmail_install_${process.pid}`;
     await pool.query(`CREATE DATABASE ${name}`);
