@@ -26,6 +26,7 @@
  *   BENCH_LATENCY_SAMPLES=40             # IDLE latency samples (0: none)
  *   BENCH_INGEST=0                       # skip the ingest-everything baseline
  */
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { EventEmitter } from "eventemitter3";
 import pg from "pg";
@@ -58,6 +59,36 @@ function loadAverage(): string {
   return loadavg()
     .map((value) => value.toFixed(2))
     .join(", ");
+}
+
+/**
+ * The machine's CPU ticks so far, from /proc/stat: the share of them stolen by the hypervisor
+ * during a run says how much of the machine another guest took (undefined where unreadable).
+ */
+function cpuTicks(): { steal: number; total: number } | undefined {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8")
+      .split("\n")[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return { steal: fields[7] ?? 0, total: fields.slice(0, 8).reduce((sum, value) => sum + value, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `run` and says what share of the machine's CPU time was stolen meanwhile. */
+async function withSteal<T>(run: () => Promise<T>): Promise<{ value: T; steal: string }> {
+  const before = cpuTicks();
+  const value = await run();
+  const after = cpuTicks();
+  if (!before || !after || after.total === before.total) return { value, steal: "?" };
+  return {
+    value,
+    steal: `${((100 * (after.steal - before.steal)) / (after.total - before.total)).toFixed(1)}%`,
+  };
 }
 
 function percentile(values: number[], p: number): number {
@@ -187,10 +218,12 @@ async function main(): Promise<void> {
     // The floor's warm-up: its process goes through the warm-up mailbox once, as the sync's does.
     if (!process.env.BENCH_SYNC_ONLY) await measureFloor(warmupMailbox);
     for (let round = 1; round <= rounds; round++) {
-      const floor = process.env.BENCH_SYNC_ONLY ? skippedFloor : await measureFloor(baselineMailbox);
+      const { value: floor, steal: floorSteal } = await withSteal(async () =>
+        process.env.BENCH_SYNC_ONLY ? skippedFloor : await measureFloor(baselineMailbox),
+      );
       // R7: the sync phase runs in a child process of its own, so its peak memory is the sync's,
       // not the fixture generator's or the baselines' (see sync-phase.ts).
-      const warm = await syncPhase(round, true);
+      const { value: warm, steal: warmSteal } = await withSteal(() => syncPhase(round, true));
       target = warm.target;
       runs.push({ floor, ours: warm.result, phase: warm.phase });
       const cold = await syncPhase(round, false);
@@ -200,7 +233,8 @@ async function main(): Promise<void> {
           `  round ${round}: floor ${floor.seconds.toFixed(2)} s (${(floor.cpuSeconds ?? NaN).toFixed(2)} s CPU), ` +
             `backfill warm ${warm.result.seconds.toFixed(2)} s (${warm.phase.cpuSeconds.toFixed(2)} s CPU), ` +
             `${(warm.result.seconds / floor.seconds).toFixed(2)}x; cold ${cold.result.seconds.toFixed(2)} s ` +
-            `(${cold.phase.cpuSeconds.toFixed(2)} s CPU), ${(cold.result.seconds / floor.seconds).toFixed(2)}x; load ${loadAverage()}`,
+            `(${cold.phase.cpuSeconds.toFixed(2)} s CPU), ${(cold.result.seconds / floor.seconds).toFixed(2)}x; load ${loadAverage()}; ` +
+            `CPU stolen by other guests: floor ${floorSteal}, warm backfill ${warmSteal}`,
         );
     }
     const medianOf = (list: Run[]) =>

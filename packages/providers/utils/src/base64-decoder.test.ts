@@ -74,6 +74,21 @@ describe("Base64Decoder", () => {
     }
   });
 
+  it("R11: one stray byte anywhere in long base64 lines is skipped as libbase64 skips it", async () => {
+    const encoded = randomBytes(3_000).toString("base64").replace(/.{76}/g, "$&\r\n");
+    for (const stray of [" ", "\t", "!", "-", "_", "\u00e9", "\u0000"])
+      for (let at = 0; at <= encoded.length; at += 97) {
+        const body = Buffer.from(encoded.slice(0, at) + stray + encoded.slice(at), "latin1");
+        for (const size of [512, 4_096]) {
+          const chunks: Buffer[] = [];
+          for (let from = 0; from < body.length; from += size) chunks.push(body.subarray(from, from + size));
+          const ours = await decodeWith(new Base64Decoder(), chunks);
+          const theirs = await decodeWith(new libbase64.Decoder(), chunks);
+          expect(ours.toString("hex")).toBe(theirs.toString("hex"));
+        }
+      }
+  });
+
   it("R11: the MIME parser decodes base64 parts with it, and the attachment is byte for byte the original", async () => {
     const file = randomBytes(5_000);
     const source = Buffer.from(

@@ -7,9 +7,10 @@
  * 290 MiB). For every chunk libbase64 builds a string, strips the characters that are not base64
  * with a regular expression into a second string, then slices and checks it again before Node
  * decodes it. Here a chunk of base64 lines (the common case: nothing but base64 characters and
- * line breaks before the padding) only has its characters checked; Node's decoder skips the line
- * breaks itself, and only the characters past the last whole quantum are cut off for the next
- * chunk. Anything else (padding, stray spaces, 8-bit bytes) has its base64 bytes gathered with
+ * line breaks before the padding) goes to Node's decoder as it is, which skips the line breaks
+ * itself; the length of what comes out tells whether the chunk held anything else (checking it
+ * with a pattern first cost twice as much as decoding it), and only the characters past the last
+ * whole quantum are cut off for the next chunk. Anything else (padding, stray spaces, 8-bit bytes) has its base64 bytes gathered with
  * a table lookup, then decoded as libbase64 does.
  *
  * The output is libbase64's, byte for byte, for any input cut into any chunks (a property test
@@ -22,8 +23,16 @@ import { Transform, type TransformCallback } from "node:stream";
 const EQUALS = 0x3d;
 const CR = 0x0d;
 const LF = 0x0a;
-/** A character that is neither base64 nor a line break. */
-const notLineOrBase64 = /[^A-Za-z0-9+/\r\n]/;
+/** base64url's two characters, which Node's decoder takes and libbase64 skips. */
+const DASH = 0x2d;
+const UNDERSCORE = 0x5f;
+
+/** `bytes` without CR and LF (a few characters, left for the next chunk). */
+function withoutBreaks(bytes: Buffer): Buffer {
+  const kept: number[] = [];
+  for (const byte of bytes) if (byte !== CR && byte !== LF) kept.push(byte);
+  return Buffer.from(kept);
+}
 
 /** 1 for a byte libbase64 keeps (a base64 character or `=`), 0 for one it skips. */
 const keptByte = new Uint8Array(256);
@@ -81,29 +90,38 @@ export class Base64Decoder extends Transform {
    * The common case: base64 characters and line breaks only (no `=`, which the caller checked).
    * Node's decoder skips the line breaks itself; the characters past the last whole quantum wait
    * for the next chunk. Returns false, having done nothing, for any other chunk.
+   *
+   * The chunk is not scanned for other bytes beforehand: Node's decoder skips them too, so over
+   * whole quanta a chunk with any of them decodes to fewer than three bytes per four characters
+   * counted, and the length of the output tells. Only `-` and `_`, which Node reads as base64url
+   * and libbase64 skips, are looked for (natively), and the few characters left for the next chunk
+   * are checked one by one.
    */
   private wholeLines(chunk: Buffer): boolean {
-    const text = chunk.toString("latin1");
-    if (notLineOrBase64.test(text)) return false;
+    if (chunk.indexOf(DASH) >= 0 || chunk.indexOf(UNDERSCORE) >= 0) return false;
     let breaks = 0;
     for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) breaks++;
     for (let i = chunk.indexOf(CR); i >= 0; i = chunk.indexOf(CR, i + 1)) breaks++;
-    const total = this.carry.length + text.length - breaks;
+    const total = this.carry.length + chunk.length - breaks;
+    let left = total % 4;
+    let cut = chunk.length;
+    while (left > 0 || (cut > 0 && total < 4)) {
+      cut--;
+      const byte = chunk[cut]!;
+      if (byte === LF || byte === CR) continue;
+      if (keptByte[byte] !== 1) return false;
+      left--;
+    }
+    const waiting = chunk.subarray(cut);
     if (total < 4) {
       // Not a quantum yet: all of it waits (only then can the carry be part of what waits).
-      this.carry = Buffer.concat([this.carry, Buffer.from(text.replace(/[\r\n]/g, ""), "latin1")]);
+      this.carry = Buffer.concat([this.carry, withoutBreaks(waiting)]);
       return true;
     }
-    let left = total % 4;
-    let cut = text.length;
-    while (left > 0) {
-      cut--;
-      const code = text.charCodeAt(cut);
-      if (code !== LF && code !== CR) left--;
-    }
-    const carried = this.carry.toString("latin1");
-    this.carry = Buffer.from(text.slice(cut).replace(/[\r\n]/g, ""), "latin1");
-    this.push(Buffer.from(carried + text.slice(0, cut), "base64"));
+    const decoded = Buffer.from(this.carry.toString("latin1") + chunk.toString("latin1", 0, cut), "base64");
+    if (decoded.length !== ((total - (total % 4)) / 4) * 3) return false;
+    this.carry = withoutBreaks(waiting);
+    this.push(decoded);
     return true;
   }
 
