@@ -669,7 +669,14 @@ class GraphileQueueWorker implements JobWorker {
         error: describeError(error),
       }),
     );
-    await Promise.all([...this.#settling, this.#engineWrites()]);
+    await Promise.all([
+      ...this.#settling,
+      this.#engineWrites().catch((error: unknown) =>
+        this.settings.logger?.warn("job queue: could not see the last jobs' outcomes recorded", {
+          error: describeError(error),
+        }),
+      ),
+    ]);
     if (this.#poolId)
       await this.settings.pool
         .query("DELETE FROM clientmail_job_workers WHERE pool_id = $1", [this.#poolId])
