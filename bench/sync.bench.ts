@@ -15,7 +15,7 @@
  *
  *   pnpm bench:sync                      # 20,000 messages
  *   BENCH_MESSAGES=2000 pnpm bench:sync  # a quick run
- *   BENCH_ROUNDS=3 pnpm bench:sync       # floor and backfill alternate 3 times; the median ratio is shown
+ *   BENCH_ROUNDS=3 pnpm bench:sync       # 3 rounds (floor, backfill, floor again); the median ratio is shown
  *   BENCH_SYNC_ONLY=1                    # no baselines, no latency: the backfill alone
  *   BENCH_SYNC_NODE_FLAGS=--cpu-prof     # node flags for the sync phase's process (e.g. a CPU profile)
  *   BENCH_TIMELINE=/tmp/timeline.txt     # the sync phases write (to <file>.warm and <file>.cold) when each listing page, fetch call and
@@ -100,6 +100,23 @@ function percentile(values: number[], p: number): number {
  * The warm ratios of all rounds, sorted, with how many meet the target: on a shared machine single
  * rounds spread widely, so the median alone says less than the whole list.
  */
+/** The floor of a round: the mean of its runs just before and just after the backfill. */
+function meanFloor(before: BaselineResult, after: BaselineResult): BaselineResult {
+  const seconds = (before.seconds + after.seconds) / 2;
+  const cpuSeconds =
+    before.cpuSeconds === undefined || after.cpuSeconds === undefined
+      ? undefined
+      : (before.cpuSeconds + after.cpuSeconds) / 2;
+  return {
+    ...before,
+    name: `${before.name}, mean of 2`,
+    seconds,
+    msgsPerSecond: before.messages / seconds,
+    peakRssMiB: Math.max(before.peakRssMiB, after.peakRssMiB),
+    ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
+  };
+}
+
 function roundsSummary(ratios: number[]): string {
   const sorted = [...ratios].sort((a, b) => a - b);
   const within = sorted.filter((ratio) => ratio <= 1.3).length;
@@ -209,32 +226,40 @@ async function main(): Promise<void> {
       msgsPerSecond: NaN,
       peakRssMiB: NaN,
     };
-    // The machine may be shared: with BENCH_ROUNDS > 1, floor and backfill alternate and the
-    // median ratio of the rounds is reported, each ratio from a floor and a backfill run back to back.
+    // The machine may be shared, and its speed drifts: the same floor took 3.3 to 4.6 s of CPU in
+    // one run of 15 rounds, and a round's two sides drift with it. So each round measures the
+    // floor just before and just after the warm backfill, and takes their mean (a drift that is
+    // steady over the round cancels out); with BENCH_ROUNDS > 1 the median ratio of the rounds is
+    // reported.
     type Run = { floor: BaselineResult; ours: BaselineResult; phase: SyncPhaseResult };
     const runs: Run[] = [];
     const coldRuns: Run[] = [];
     let target: Awaited<ReturnType<typeof newFirm>> | undefined;
+    const floorRun = () =>
+      withSteal(async () =>
+        process.env.BENCH_SYNC_ONLY ? skippedFloor : await measureFloor(baselineMailbox),
+      );
     // The floor's warm-up: its process goes through the warm-up mailbox once, as the sync's does.
     if (!process.env.BENCH_SYNC_ONLY) await measureFloor(warmupMailbox);
     for (let round = 1; round <= rounds; round++) {
-      const { value: floor, steal: floorSteal } = await withSteal(async () =>
-        process.env.BENCH_SYNC_ONLY ? skippedFloor : await measureFloor(baselineMailbox),
-      );
+      const before = await floorRun();
       // R7: the sync phase runs in a child process of its own, so its peak memory is the sync's,
       // not the fixture generator's or the baselines' (see sync-phase.ts).
       const { value: warm, steal: warmSteal } = await withSteal(() => syncPhase(round, true));
+      const after = await floorRun();
+      const floor = meanFloor(before.value, after.value);
       target = warm.target;
       runs.push({ floor, ours: warm.result, phase: warm.phase });
       const cold = await syncPhase(round, false);
       coldRuns.push({ floor, ours: cold.result, phase: cold.phase });
       if (rounds > 1)
         console.log(
-          `  round ${round}: floor ${floor.seconds.toFixed(2)} s (${(floor.cpuSeconds ?? NaN).toFixed(2)} s CPU), ` +
+          `  round ${round}: floor ${before.value.seconds.toFixed(2)} s before and ${after.value.seconds.toFixed(2)} s after ` +
+            `(${(before.value.cpuSeconds ?? NaN).toFixed(2)} and ${(after.value.cpuSeconds ?? NaN).toFixed(2)} s CPU), ` +
             `backfill warm ${warm.result.seconds.toFixed(2)} s (${warm.phase.cpuSeconds.toFixed(2)} s CPU), ` +
             `${(warm.result.seconds / floor.seconds).toFixed(2)}x; cold ${cold.result.seconds.toFixed(2)} s ` +
             `(${cold.phase.cpuSeconds.toFixed(2)} s CPU), ${(cold.result.seconds / floor.seconds).toFixed(2)}x; load ${loadAverage()}; ` +
-            `CPU stolen by other guests: floor ${floorSteal}, warm backfill ${warmSteal}`,
+            `CPU stolen by other guests: floor ${before.steal} and ${after.steal}, warm backfill ${warmSteal}`,
         );
     }
     const medianOf = (list: Run[]) =>
