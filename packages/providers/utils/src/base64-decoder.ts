@@ -10,8 +10,8 @@
  * line breaks before the padding) goes to Node's decoder as it is, which skips the line breaks
  * itself; the length of what comes out tells whether the chunk held anything else (checking it
  * with a pattern first cost twice as much as decoding it), and only the characters past the last
- * whole quantum are cut off for the next chunk. Anything else (padding, stray spaces, 8-bit bytes) has its base64 bytes gathered with
- * a table lookup, then decoded as libbase64 does.
+ * whole quantum are cut off for the next chunk. Anything else (padding, stray spaces, 8-bit
+ * bytes) has its base64 bytes gathered with a table lookup, then decoded as libbase64 does.
  *
  * The output is libbase64's, byte for byte, for any input cut into any chunks (a property test
  * checks it against libbase64 itself): bytes outside `A–Z a–z 0–9 + / =` are skipped; everything
