@@ -96,10 +96,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/**
- * The warm ratios of all rounds, sorted, with how many meet the target: on a shared machine single
- * rounds spread widely, so the median alone says less than the whole list.
- */
 /** The floor of a round: the mean of its runs just before and just after the backfill. */
 function meanFloor(before: BaselineResult, after: BaselineResult): BaselineResult {
   const seconds = (before.seconds + after.seconds) / 2;
@@ -117,6 +113,10 @@ function meanFloor(before: BaselineResult, after: BaselineResult): BaselineResul
   };
 }
 
+/**
+ * The warm ratios of all rounds, sorted, with how many meet the target: on a shared machine single
+ * rounds spread widely, so the median alone says less than the whole list.
+ */
 function roundsSummary(ratios: number[]): string {
   const sorted = [...ratios].sort((a, b) => a - b);
   const within = sorted.filter((ratio) => ratio <= 1.3).length;

@@ -93,6 +93,25 @@ const defaultRetryDelay = (attempt: number): number =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * How long the worker waits for graphile to write what it sends without awaiting (a failed job's
+ * unlock, a finished job's completion) before leaving the job to the engine's own recovery.
+ */
+const ENGINE_WRITE_WAIT_MS = 10_000;
+
+/**
+ * Asks `done` every `intervalMs` until it says yes (true) or {@link ENGINE_WRITE_WAIT_MS} has
+ * passed (false).
+ */
+async function waitForEngine(done: () => Promise<boolean>, intervalMs: number): Promise<boolean> {
+  const deadline = Date.now() + ENGINE_WRITE_WAIT_MS;
+  while (Date.now() < deadline) {
+    if (await done()) return true;
+    await sleep(intervalMs);
+  }
+  return false;
+}
+
 /** Log-safe: the code and message, never a stack or a payload. */
 function describeError(error: unknown): string {
   if (ClientMailError.isInstance(error)) return `${error.code}: ${error.message}`.slice(0, 500);
@@ -603,14 +622,10 @@ class GraphileQueueWorker implements JobWorker {
               [jobId, settlement.delayMs, Math.max(0, settlement.attempts)],
             ];
     const done = (async () => {
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        const { rows } = await pool.query(sql, params);
-        // Applied, or the job was moved on meanwhile.
-        if (rows.length > 0) return;
-        await sleep(5);
-      }
-      this.settings.logger?.warn("job queue: a failed job kept the engine's own retry time", { jobId });
+      // Applied (a row), or the job was moved on meanwhile.
+      const applied = await waitForEngine(async () => (await pool.query(sql, params)).rows.length > 0, 5);
+      if (!applied)
+        this.settings.logger?.warn("job queue: a failed job kept the engine's own retry time", { jobId });
     })()
       .catch((error: unknown) =>
         this.settings.logger?.warn("job queue: could not re-time a failed job", {
@@ -626,23 +641,23 @@ class GraphileQueueWorker implements JobWorker {
    * Waits until the engine has written the outcome of every job this pool ran. graphile 0.17 sends
    * a job's completion (or failure) without awaiting it, and its stop does not wait for those
    * writes: a process that exits as soon as `stop` resolves would leave its last job locked, to run
-   * again once its lock times out. Bounded like a settlement: a write that never lands keeps the
-   * engine's own recovery (the lock timeout), never loses the job.
+   * again once its lock times out. Bounded like a settlement ({@link ENGINE_WRITE_WAIT_MS}): a write
+   * that never lands keeps the engine's own recovery (the lock timeout), never loses the job.
    */
   async #engineWrites(): Promise<void> {
-    if (!this.#poolId) return;
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
+    const poolId = this.#poolId;
+    if (!poolId) return;
+    const recorded = await waitForEngine(async () => {
       const { rows } = await this.settings.pool.query(
         "SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1",
-        [this.#poolId],
+        [poolId],
       );
-      if (rows.length === 0) return;
-      await sleep(10);
-    }
-    this.settings.logger?.warn("job queue: a job's outcome was not recorded before the worker stopped", {
-      poolId: this.#poolId,
-    });
+      return rows.length === 0;
+    }, 10);
+    if (!recorded)
+      this.settings.logger?.warn("job queue: a job's outcome was not recorded before the worker stopped", {
+        poolId,
+      });
   }
 
   stop(options: { timeoutMs?: number } = {}): Promise<void> {

@@ -135,15 +135,7 @@ describe("postgres job queue specifics", () => {
     // back here until the host has already retried it, as happens on a loaded machine.
     let retried!: () => void;
     const afterRetry = new Promise<void>((resolve) => (retried = resolve));
-    const held = new Proxy(pool, {
-      get(target, property, receiver) {
-        if (property !== "query") return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<pg.Pool["query"]>) => {
-          if (typeof args[0] === "string" && args[0].includes("SET last_error")) await afterRetry;
-          return await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
-        };
-      },
-    });
+    const held = holdingQueries(pool, "SET last_error", afterRetry);
     const store = createPostgresStore({ pool });
     const queue = createPostgresJobQueue({ pool: held, store });
     const runs: string[] = [];
@@ -200,15 +192,7 @@ describe("postgres job queue specifics", () => {
     );
     let released!: () => void;
     const never = new Promise<void>((resolve) => (released = resolve));
-    const held = new Proxy(pool, {
-      get(target, property, receiver) {
-        if (property !== "query") return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<pg.Pool["query"]>) => {
-          if (typeof args[0] === "string" && args[0].includes("reschedule_jobs")) await never;
-          return await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
-        };
-      },
-    });
+    const held = holdingQueries(pool, "reschedule_jobs", never);
     const store = createPostgresStore({ pool });
     const queue = createPostgresJobQueue({ pool: held, store, lockTimeoutMs: 60_000 });
     const runs: string[] = [];
@@ -338,6 +322,19 @@ describe("postgres job queue specifics", () => {
     }
   });
 });
+
+/** `pool`, except that a query whose text contains `fragment` waits for `gate` before it runs. */
+function holdingQueries(target: pg.Pool, fragment: string, gate: Promise<void>): pg.Pool {
+  return new Proxy(target, {
+    get(pool, property, receiver) {
+      if (property !== "query") return Reflect.get(pool, property, receiver) as unknown;
+      return async (...args: Parameters<pg.Pool["query"]>) => {
+        if (typeof args[0] === "string" && args[0].includes(fragment)) await gate;
+        return await (pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+      };
+    },
+  });
+}
 
 async function until(
   check: () => boolean | Promise<boolean>,
