@@ -61,11 +61,16 @@ export interface IdentitySource extends FingerprintFields {
 
 /**
  * The key a new message is filed under (F5, R5): `mid:<normalised Message-ID>#<fingerprint>`, or,
- * without a Message-ID, the content hash of {@link dedupeKey} (which needs the body).
+ * without a Message-ID, the content hash of {@link dedupeKey} (which needs the body). A caller
+ * that already holds the source's {@link messageFingerprint} passes it, to save hashing it again.
  */
-export function identityKey(source: IdentitySource, body: string | undefined): string {
+export function identityKey(
+  source: IdentitySource,
+  body: string | undefined,
+  fingerprint?: string,
+): string {
   const id = normalizeMessageId(source.messageId);
-  if (id) return `mid:${id}#${messageFingerprint(source)}`;
+  if (id) return `mid:${id}#${fingerprint ?? messageFingerprint(source)}`;
   const content: IdentityContent = { ...source, body: body ?? "" };
   return dedupeKey(undefined, content);
 }

@@ -615,7 +615,7 @@ export class PageFiler {
       let key: string | undefined;
       if (normalizedId !== undefined) {
         known = records.find((r) => sameMessage(r, envelope, candidate.fingerprint));
-        key = known?.dedupeKey ?? identityKey(envelope, undefined);
+        key = known?.dedupeKey ?? identityKey(envelope, undefined, candidate.fingerprint);
       } else {
         key = fallbackKeys.get(envelope.providerId);
         known = key === undefined ? undefined : byFallbackKey.get(key);

@@ -253,7 +253,8 @@ async function applyChanges(
   // UIDVALIDITY change) are relinked to their messages first.
   const known = backfilling ? new Set(await store.listSightings(firmId, mailboxId)) : undefined;
   const relink = known !== undefined && known.size > 0;
-  const listed = backfilling ? new Set<string>() : undefined;
+  // Only copies the store remembers can have vanished: a first backfill keeps no list.
+  const listed = relink ? new Set<string>() : undefined;
   // Pipelined: page N+1 is listed while page N is fetched (see listedAhead), and while page N is
   // written to the store, page N+1 is fetched. Pages are still committed strictly in order, each
   // with its own cursor, so a crash replays from the last committed page.

@@ -56,12 +56,19 @@ export async function fetchEnvelopes(
   const wanted = new Set(uids);
   // Each message becomes its envelope as it arrives, so imapflow's message objects die young
   // (a page of them held until the last arrived outlives the garbage collector's young space).
-  const listed: { uid: number; envelope: ProviderEnvelope }[] = [];
+  const envelopes: ProviderEnvelope[] = [];
+  const listed: number[] = [];
+  let ascending = true;
   for await (const message of client.fetch(toRanges([...uids].sort(uidCompare)), envelopeQuery(client), {
     uid: true,
-  }))
-    if (wanted.has(message.uid))
-      listed.push({ uid: message.uid, envelope: toEnvelope(path, uidValidity, message) });
-  listed.sort((a, b) => a.uid - b.uid);
-  return { envelopes: listed.map((entry) => entry.envelope), uids: listed.map((entry) => entry.uid) };
+  })) {
+    if (!wanted.has(message.uid)) continue;
+    if (listed.length > 0 && message.uid < listed[listed.length - 1]!) ascending = false;
+    listed.push(message.uid);
+    envelopes.push(toEnvelope(path, uidValidity, message));
+  }
+  if (ascending) return { envelopes, uids: listed };
+  // A server may answer out of UID order: sorted here, the UIDs with their envelopes.
+  const order = listed.map((_, index) => index).sort((a, b) => listed[a]! - listed[b]!);
+  return { envelopes: order.map((index) => envelopes[index]!), uids: order.map((index) => listed[index]!) };
 }

@@ -109,9 +109,33 @@ function firstMessageId(value: string | undefined): string | undefined {
   return trimmed === "" ? undefined : trimmed;
 }
 
+/**
+ * One simple mailbox: `Name <addr-spec>` (groups 1 and 2, the addr-spec's local part 3) or a bare
+ * addr-spec (group 4, its local part 5). The addr-spec is captured whole, so that the address is one
+ * lower-cased copy of it.
+ */
 const simpleMailbox =
-  /^\s*(?:([^<>"(),;:\\@=]*?)\s*<([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253})>|([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253}))\s*$/;
+  /^\s*(?:([^<>"(),;:\\@=]*?)\s*<(([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@[A-Za-z0-9.-]{1,253})>|(([A-Za-z0-9!#$%&'*+/?^_`{|}~.-]{1,64})@[A-Za-z0-9.-]{1,253}))\s*$/;
 const asciiHost = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+/** Whitespace in a display name that is not a single space: only then is it collapsed. */
+const unevenSpace = /[^\S ]| {2}/;
+
+/** One mailbox of {@link parseSimpleAddressList}, or undefined when it is not a simple one. */
+function simpleMailboxOf(part: string): EmailAddress | undefined {
+  const match = simpleMailbox.exec(part);
+  if (!match) return undefined;
+  const local = match[3] ?? match[5]!;
+  // The local part holds no "@", so the first one is the addr-spec's own.
+  const address = (match[2] ?? match[4]!).toLowerCase();
+  const domain = address.slice(address.indexOf("@") + 1);
+  // A last label that reads as a number makes the host an IPv4 literal to URL parsing: leave that to the full parser.
+  const tld = domain.slice(domain.lastIndexOf(".") + 1);
+  if (!asciiHost.test(domain) || /^(?:\d+|0x[0-9a-f]*)$/.test(tld)) return undefined;
+  if (local.startsWith(".") || local.endsWith(".") || local.includes("..")) return undefined;
+  let name = match[1]?.trim();
+  if (name && unevenSpace.test(name)) name = name.replace(/\s+/g, " ");
+  return name ? { name, address } : { address };
+}
 
 /**
  * The common case — `Name <local@ascii.domain>` or a bare address, comma separated, without
@@ -121,20 +145,14 @@ const asciiHost = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-
  */
 export function parseSimpleAddressList(value: string): EmailAddress[] | undefined {
   if (/["()\\;:=]/.test(value)) return undefined;
+  // One mailbox (the usual case) is read without splitting.
+  const parts = value.includes(",") ? value.split(",") : [value];
   const result: EmailAddress[] = [];
-  for (const part of value.split(",")) {
+  for (const part of parts) {
     if (part.trim() === "") return undefined;
-    const match = simpleMailbox.exec(part);
-    if (!match) return undefined;
-    const local = match[2] ?? match[4]!;
-    const domain = (match[3] ?? match[5]!).toLowerCase();
-    // A last label that reads as a number makes the host an IPv4 literal to URL parsing: leave that to the full parser.
-    const tld = domain.slice(domain.lastIndexOf(".") + 1);
-    if (!asciiHost.test(domain) || /^(?:\d+|0x[0-9a-f]*)$/.test(tld)) return undefined;
-    if (local.startsWith(".") || local.endsWith(".") || local.includes("..")) return undefined;
-    const address = `${local.toLowerCase()}@${domain}`;
-    const name = match[1]?.trim().replace(/\s+/g, " ");
-    result.push(name ? { name, address } : { address });
+    const entry = simpleMailboxOf(part);
+    if (!entry) return undefined;
+    result.push(entry);
   }
   return result;
 }
