@@ -256,7 +256,8 @@ async function main(): Promise<void> {
         console.log(
           `  round ${round}: floor ${before.value.seconds.toFixed(2)} s before and ${after.value.seconds.toFixed(2)} s after ` +
             `(${(before.value.cpuSeconds ?? NaN).toFixed(2)} and ${(after.value.cpuSeconds ?? NaN).toFixed(2)} s CPU), ` +
-            `backfill warm ${warm.result.seconds.toFixed(2)} s (${warm.phase.cpuSeconds.toFixed(2)} s CPU), ` +
+            `backfill warm ${warm.result.seconds.toFixed(2)} s (${warm.phase.cpuSeconds.toFixed(2)} s CPU, ` +
+            `main thread ${(warm.phase.mainThreadCpuSeconds ?? NaN).toFixed(2)} s), ` +
             `${(warm.result.seconds / floor.seconds).toFixed(2)}x; cold ${cold.result.seconds.toFixed(2)} s ` +
             `(${cold.phase.cpuSeconds.toFixed(2)} s CPU), ${(cold.result.seconds / floor.seconds).toFixed(2)}x; load ${loadAverage()}; ` +
             `CPU stolen by other guests: floor ${before.steal} and ${after.steal}, warm backfill ${warmSteal}`,

@@ -64,11 +64,7 @@ export interface IdentitySource extends FingerprintFields {
  * without a Message-ID, the content hash of {@link dedupeKey} (which needs the body). A caller
  * that already holds the source's {@link messageFingerprint} passes it, to save hashing it again.
  */
-export function identityKey(
-  source: IdentitySource,
-  body: string | undefined,
-  fingerprint?: string,
-): string {
+export function identityKey(source: IdentitySource, body: string | undefined, fingerprint?: string): string {
   const id = normalizeMessageId(source.messageId);
   if (id) return `mid:${id}#${fingerprint ?? messageFingerprint(source)}`;
   const content: IdentityContent = { ...source, body: body ?? "" };

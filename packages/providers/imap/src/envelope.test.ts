@@ -27,9 +27,9 @@ describe("fetchEnvelopes", () => {
     ]) {
       const listed = await fetchEnvelopes(answering(order), "INBOX", "7", [3, 5, 9]);
       expect(listed.uids, order.join()).toEqual([3, 5, 9]);
-      expect(listed.envelopes.map((envelope) => [envelope.providerId, envelope.messageId, envelope.size])).toEqual(
-        [3, 5, 9].map((uid) => [`INBOX:7:${uid}`, `<m${uid}@x.example>`, 100 + uid]),
-      );
+      expect(
+        listed.envelopes.map((envelope) => [envelope.providerId, envelope.messageId, envelope.size]),
+      ).toEqual([3, 5, 9].map((uid) => [`INBOX:7:${uid}`, `<m${uid}@x.example>`, 100 + uid]));
     }
   });
 });
