@@ -34,6 +34,16 @@ function mainThreadCpuSeconds(): number | undefined {
   }
 }
 
+/** Resident pages of this process mapped from files, MiB (Linux: `/proc/self/status`). */
+function fileRssMiB(): number | undefined {
+  try {
+    const kib = /^RssFile:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    return kib === undefined ? undefined : mib(Number(kib) * 1024);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * CPU seconds used so far by this process's threads other than the main one, and by the machine's
  * PostgreSQL and Dovecot (`imap`) processes (Linux: `/proc`; undefined elsewhere). The sync's work
@@ -279,6 +289,7 @@ async function child(settings: SyncPhaseSettings): Promise<SyncPhaseResult> {
     peakRssMiB: mib(process.resourceUsage().maxRSS * 1024),
     sampledPeakRssMiB: mib(sampled),
     startRssMiB: mib(startRss),
+    fileRssMiB: fileRssMiB(),
     atPeak: {
       heapUsedMiB: mib(atPeak.heapUsed),
       heapTotalMiB: mib(atPeak.heapTotal),

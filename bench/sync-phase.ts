@@ -58,6 +58,11 @@ export interface SyncPhaseResult {
   startRssMiB: number;
   /** Where the memory was at the sampled peak (V8 heap used and total, buffers outside it), MiB. */
   atPeak: { heapUsedMiB: number; heapTotalMiB: number; externalMiB: number; arrayBuffersMiB: number };
+  /**
+   * Resident pages mapped from files (the node binary and its libraries) at the end, MiB (Linux;
+   * undefined elsewhere): part of the RSS that no allocation of the sync's makes.
+   */
+  fileRssMiB?: number | undefined;
 }
 
 /** Runs the sync phase in a child process and returns what it reports. */
