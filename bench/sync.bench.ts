@@ -321,7 +321,7 @@ async function main(): Promise<void> {
       `  sync phase peak RSS          : warm ${phase.sampledPeakRssMiB} MiB, cold ${coldMedian.phase.sampledPeakRssMiB} MiB ` +
         `(target <= 256; sampled during the measured sync in the sync's own process; warm: ${phase.startRssMiB} MiB before it started, ` +
         `V8 heap ${phase.atPeak.heapUsedMiB} MiB used of ${phase.atPeak.heapTotalMiB} MiB, buffers ${phase.atPeak.arrayBuffersMiB} MiB at the peak; ` +
-        `${phase.fileRssMiB ?? "?"} MiB of it mapped from files, the node binary's own pages; ` +
+        `${phase.fileRssMiB ?? "?"} MiB resident from files at the end, the node binary's and its libraries' pages; ` +
         `the cold process's lifetime peak ${coldMedian.phase.peakRssMiB} MiB)`,
     );
     if (process.env.BENCH_SYNC_ONLY || latencySamples === 0) return;
