@@ -27,7 +27,7 @@
  *   BENCH_INGEST=0                       # skip the ingest-everything baseline
  */
 import { readFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { EventEmitter } from "eventemitter3";
 import pg from "pg";
 import { ImapFlow } from "imapflow";
@@ -138,7 +138,8 @@ async function main(): Promise<void> {
   });
   console.log(
     `sync benchmark: ${fixture.messageCount.toLocaleString("en-US")} messages, ${(fixture.totalBytes / 2 ** 20).toFixed(0)} MiB, ` +
-      `${fixture.clientMessageIds.size.toLocaleString("en-US")} client messages (generated in ${fixture.generationSeconds.toFixed(1)} s)`,
+      `${fixture.clientMessageIds.size.toLocaleString("en-US")} client messages (generated in ${fixture.generationSeconds.toFixed(1)} s); ` +
+      `${cpus().length} CPU core(s), ${cpus()[0]?.model ?? "?"}`,
   );
   const pool = new pg.Pool({ connectionString: postgres.env.CLIENTMAIL_TEST_DATABASE_URL, max: 10 });
   try {

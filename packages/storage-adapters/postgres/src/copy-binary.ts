@@ -75,11 +75,65 @@ function write(buffer: Buffer, offset: number, type: CopyType, value: Exclude<Co
   }
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * Memory kept for COPY input between batches. A batch's input is several megabytes; writing it
+ * into fresh memory each time costs the kernel mapping and zeroing every page again, which cost
+ * more than the writing itself (docs/decisions.md, "Store filing speed", third round). At most
+ * {@link CopyBuffers.KEPT} buffers are kept, none above {@link CopyBuffers.LARGEST}, so an idle
+ * store holds at most 16 MiB; a larger input gets memory of its own that is not kept.
+ *
+ * A buffer is out of the pool from `take` until `give`, so concurrent transactions never share
+ * one; give a buffer back only once nothing reads it any more (after its COPY has finished).
+ */
+export class CopyBuffers {
+  /** How many buffers are kept at most. */
+  static readonly KEPT = 2;
+  /** The largest buffer kept, in bytes. */
+  static readonly LARGEST = 8 * MiB;
+  /** Kept memory, largest first. */
+  readonly #kept: ArrayBuffer[] = [];
+
+  /** `bytes` bytes of memory (contents undefined): the smallest kept buffer that fits, or new memory. */
+  take(bytes: number): Buffer {
+    for (let i = this.#kept.length - 1; i >= 0; i--) {
+      const memory = this.#kept[i]!;
+      if (memory.byteLength >= bytes) {
+        this.#kept.splice(i, 1);
+        return Buffer.from(memory, 0, bytes);
+      }
+    }
+    // Whole mebibytes, so a batch slightly larger than the last still fits the memory kept.
+    return Buffer.from(new ArrayBuffer(Math.max(MiB, Math.ceil(bytes / MiB) * MiB)), 0, bytes);
+  }
+
+  /** Gives back memory from {@link take}, to serve a later statement. */
+  give(buffer: Buffer): void {
+    const memory = buffer.buffer;
+    if (!(memory instanceof ArrayBuffer) || memory.byteLength > CopyBuffers.LARGEST) return;
+    if (this.#kept.includes(memory)) return;
+    this.#kept.push(memory);
+    this.#kept.sort((a, b) => b.byteLength - a.byteLength);
+    this.#kept.length = Math.min(this.#kept.length, CopyBuffers.KEPT);
+  }
+
+  /** The sizes of the buffers kept, largest first (for tests and health output). */
+  get kept(): readonly number[] {
+    return this.#kept.map((m) => m.byteLength);
+  }
+}
+
 /**
  * The whole `COPY … FROM STDIN (FORMAT binary)` input for `rows`, each row holding one value per
- * entry of `types`, in the order of the statement's column list.
+ * entry of `types`, in the order of the statement's column list; written into memory from
+ * `buffers` when given (give it back once the COPY is done), else into memory of its own.
  */
-export function copyBinary(types: readonly CopyType[], rows: readonly (readonly CopyValue[])[]): Buffer {
+export function copyBinary(
+  types: readonly CopyType[],
+  rows: readonly (readonly CopyValue[])[],
+  buffers?: CopyBuffers,
+): Buffer {
   // Sizes first, so that the whole input is one buffer written in place.
   const sizes: number[] = [];
   let total = SIGNATURE.length + 8 + 2;
@@ -92,7 +146,7 @@ export function copyBinary(types: readonly CopyType[], rows: readonly (readonly 
       total += 4 + bytes;
     }
   }
-  const buffer = Buffer.allocUnsafe(total);
+  const buffer = buffers ? buffers.take(total) : Buffer.allocUnsafe(total);
   let offset = SIGNATURE.copy(buffer, 0);
   offset = buffer.writeInt32BE(0, offset); // flags
   offset = buffer.writeInt32BE(0, offset); // header extension length

@@ -54,7 +54,7 @@ import type {
 } from "@clientmail/core/ports";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
 import { v7 as uuidv7 } from "uuid";
-import { copyBinary, type CopyType, type CopyValue } from "./copy-binary.js";
+import { copyBinary, CopyBuffers, type CopyType, type CopyValue } from "./copy-binary.js";
 
 /** Settings of {@link createPostgresStore}. */
 export interface PostgresStoreSettings {
@@ -277,9 +277,21 @@ const outboxOf = (r: Row): OutboxMessage => ({
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Sends `input` to a `COPY … FROM STDIN` statement on `client`. */
-async function copyIn(client: PoolClient, statement: string, input: Buffer): Promise<void> {
+/**
+ * Sends `rows` in binary to a `COPY … FROM STDIN (FORMAT binary)` statement on `client`, written
+ * into memory from `buffers`. The memory goes back only once the statement has finished: on a
+ * failure the connection may still hold it, so it is left to the garbage collector.
+ */
+async function copyIn(
+  client: PoolClient,
+  statement: string,
+  types: readonly CopyType[],
+  rows: readonly (readonly CopyValue[])[],
+  buffers: CopyBuffers,
+): Promise<void> {
+  const input = copyBinary(types, rows, buffers);
   await pipeline(Readable.from([input]), client.query(copyFrom(statement)));
+  buffers.give(input);
 }
 
 /** A text[] literal, so that an array of arrays can travel in one `unnest` parameter. */
@@ -332,6 +344,8 @@ export class PostgresStore implements Store {
   readonly #tx: TxContext | undefined;
   /** The store `createPostgresStore` made, shared by every store bound to one of its transactions. */
   readonly #root: PostgresStore;
+  /** Memory for filing's COPY input, kept between batches; shared by every store of one root. */
+  readonly #copyBuffers: CopyBuffers;
 
   /**
    * @param settings - the store's settings.
@@ -345,6 +359,7 @@ export class PostgresStore implements Store {
     this.#newId = settings.newId ?? (() => uuidv7());
     this.#tx = tx;
     this.#root = root ?? this;
+    this.#copyBuffers = root ? root.#copyBuffers : new CopyBuffers();
   }
 
   // -- plumbing -------------------------------------------------------------------------------
@@ -1700,10 +1715,9 @@ export class PostgresStore implements Store {
         copyIn(
           client,
           `COPY messages ${MESSAGE_COPY_COLUMNS} FROM STDIN (FORMAT binary)`,
-          copyBinary(
-            MESSAGE_COPY_TYPES,
-            unknown.map((i) => rows[i]!),
-          ),
+          MESSAGE_COPY_TYPES,
+          unknown.map((i) => rows[i]!),
+          this.#copyBuffers,
         ),
       );
       if (copied) return unknown.map((i) => ({ id: ids[i], dedupe_key: fresh[i]!.dedupeKey }));
@@ -1717,7 +1731,9 @@ export class PostgresStore implements Store {
     await copyIn(
       client,
       `COPY clientmail_incoming_messages ${MESSAGE_COPY_COLUMNS} FROM STDIN (FORMAT binary)`,
-      copyBinary(MESSAGE_COPY_TYPES, rows),
+      MESSAGE_COPY_TYPES,
+      rows,
+      this.#copyBuffers,
     ).catch(transient);
     // Key order, so two workers filing overlapping batches take their locks in the same order.
     return this.#q(
@@ -1740,12 +1756,16 @@ export class PostgresStore implements Store {
       await copyIn(
         client,
         "COPY message_sightings (firm_id, mailbox_id, provider_id, message_id, folder) FROM STDIN (FORMAT binary)",
-        copyBinary(SIGHTING_COPY_TYPES, sightingRows),
+        SIGHTING_COPY_TYPES,
+        sightingRows,
+        this.#copyBuffers,
       );
       await copyIn(
         client,
         "COPY message_filings (firm_id, message_id, account_id, link_ids) FROM STDIN (FORMAT binary)",
-        copyBinary(FILING_COPY_TYPES, filingRows),
+        FILING_COPY_TYPES,
+        filingRows,
+        this.#copyBuffers,
       );
     });
   }
