@@ -118,7 +118,7 @@ export class CopyBuffers {
     this.#kept.length = Math.min(this.#kept.length, CopyBuffers.KEPT);
   }
 
-  /** The sizes of the buffers kept, largest first (for tests and health output). */
+  /** The sizes of the buffers kept, largest first (for tests). */
   get kept(): readonly number[] {
     return this.#kept.map((m) => m.byteLength);
   }
