@@ -33,6 +33,7 @@ import { ClientMailError } from "../errors.js";
 import type { Job, JobHandler, JobQueue, JobWorker, NewJob, QueueStats } from "../ports/job-queue.js";
 import type { Store } from "../ports/store.js";
 import { codeOf } from "./after-commit.js";
+import { backoffDelay } from "./backoff.js";
 import { saveAttachmentsHandler, saveAttachmentsJob } from "./attachments.js";
 import { eraseFilesHandler, eraseFilesJob } from "../facade/erasure.js";
 import { auditMailbox } from "./audit.js";
@@ -329,7 +330,26 @@ class Worker implements SyncWorker {
       const jobs = (await this.store.listMailboxes(firmId))
         .filter((mailbox) => mailbox.state.status !== "stopped")
         .map((mailbox) => syncJob(firmId, mailbox.id));
-      if (jobs.length > 0) await this.settings.queue.enqueue(this.store, jobs);
+      if (jobs.length > 0) await this.enqueueAtStart(jobs);
+    }
+  }
+
+  /**
+   * Y2, R8: workers starting together enqueue the same keys while others already run them; the
+   * database may end such a race with a deadlock or a serialization failure. Both are transient,
+   * so the enqueue is tried again (it is idempotent by key) instead of failing the start.
+   */
+  private async enqueueAtStart(jobs: readonly NewJob[]): Promise<void> {
+    const attempts = 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.settings.queue.enqueue(this.store, jobs);
+        return;
+      } catch (error) {
+        if (attempt >= attempts || codeOf(error) !== "transient") throw error;
+        const delay = backoffDelay(attempt, undefined, this.deps.random, { baseMs: 100, capMs: 2_000 });
+        await (this.settings.sleep ?? defaultSleep)(delay);
+      }
     }
   }
 

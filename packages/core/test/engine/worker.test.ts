@@ -76,6 +76,54 @@ describe("workers on a job queue", () => {
     expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.state).toEqual({ status: "live" });
   });
 
+  it("Y2, R8: a start whose enqueue meets a deadlock with another worker's tries again and still schedules every mailbox", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Hello",
+      messageId: "<w3@home>",
+      date: minutes(0),
+    });
+    const queue = f.queue!;
+    let failures = 0;
+    const sleeps: number[] = [];
+    /** The firm's queue with its enqueue replaced. */
+    const withEnqueue = (enqueue: typeof queue.enqueue): typeof queue =>
+      new Proxy(queue, {
+        get: (target, key) => {
+          if (key === "enqueue") return enqueue;
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const racing = withEnqueue(async (store, jobs) => {
+      if (failures < 2) {
+        failures++;
+        throw new ClientMailError("transient", "The database asked to retry the enqueue");
+      }
+      return queue.enqueue(store, jobs);
+    });
+    const worker = startWorker(f, {
+      queue: racing,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+      },
+    });
+    await worker.start();
+    expect(failures).toBe(2);
+    expect(sleeps).toHaveLength(2);
+    await eventually(async () => (await filedCount(f)) === 1, "the first pass");
+
+    // Anything else is not retried: the start fails with it.
+    const broken = withEnqueue(async () => {
+      throw new ClientMailError("unsupported", "The job queue's tables are missing");
+    });
+    await expect(startWorker(f, { queue: broken, holder: "second" }).start()).rejects.toMatchObject({
+      code: "unsupported",
+    });
+  });
+
   it("R1, R2: workers audit each mailbox's completeness after a pass when the last audit is older than the interval", async () => {
     const f = await makeFirm();
     f.box(f.boxes.ann.id).append({

@@ -135,6 +135,13 @@ function notInstalled(error: unknown): never {
       { cause: error, details: { sqlState: state } },
     );
   }
+  // Two enqueues of overlapping keys can still meet in a deadlock; both may simply run again.
+  if (state === "40P01" || state === "40001") {
+    throw new ClientMailError("transient", "The database asked to retry the enqueue", {
+      cause: error,
+      details: { sqlState: state },
+    });
+  }
   throw error;
 }
 
@@ -205,6 +212,8 @@ waiting AS (
       -- Fetched but not yet running its handler (about to claim its key, or to be given back):
       -- still waiting, as far as this enqueue is concerned.
       OR (j.locked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM clientmail_job_keys c WHERE c.job_id = j.id)))
+  -- Key order, so that enqueues of overlapping keys lock their rows in the same order.
+  ORDER BY j.key
   FOR UPDATE OF j
 ),
 -- One job per waiting key, due at the earlier time: a push brings a scheduled poll forward.
