@@ -100,7 +100,7 @@ describe("workers on a job queue", () => {
     const racing = withEnqueue(async (store, jobs) => {
       if (failures < 2) {
         failures++;
-        throw new ClientMailError("transient", "The database asked to retry the enqueue");
+        throw new ClientMailError("transient", "The database asked to retry");
       }
       return queue.enqueue(store, jobs);
     });

@@ -125,8 +125,12 @@ function sqlState(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** A missing schema or function means `installJobQueue` was not run: say so instead of SQL. */
-function notInstalled(error: unknown): never {
+/**
+ * The queue's database errors in the SDK's terms: a missing schema or function means
+ * `installJobQueue` was not run (say so instead of SQL); a deadlock or serialization failure is
+ * `transient`. Anything else is thrown as it came.
+ */
+function queueError(error: unknown): never {
   const state = sqlState(error);
   if (state === "3F000" || state === "42883" || state === "42P01") {
     throw new ClientMailError(
@@ -135,9 +139,9 @@ function notInstalled(error: unknown): never {
       { cause: error, details: { sqlState: state } },
     );
   }
-  // Two enqueues of overlapping keys can still meet in a deadlock; both may simply run again.
+  // A deadlock (two enqueues of overlapping keys, say) or a serialization failure: run it again.
   if (state === "40P01" || state === "40001") {
-    throw new ClientMailError("transient", "The database asked to retry the enqueue", {
+    throw new ClientMailError("transient", "The database asked to retry", {
       cause: error,
       details: { sqlState: state },
     });
@@ -294,7 +298,7 @@ class PostgresJobQueue implements JobQueue {
         jobs.map((job) => job.runAt ?? null),
         jobs.map((job) => job.maxAttempts ?? 10),
       ])
-      .catch(notInstalled);
+      .catch(queueError);
   }
 
   async work(handlers: Readonly<Record<string, JobHandler>>, options: WorkOptions = {}): Promise<JobWorker> {
@@ -328,7 +332,7 @@ class PostgresJobQueue implements JobQueue {
       await worker.start();
     } catch (error) {
       this.#workers.delete(worker);
-      notInstalled(error);
+      queueError(error);
     }
     return worker;
   }
@@ -367,7 +371,7 @@ class PostgresJobQueue implements JobQueue {
          ORDER BY j.updated_at DESC, j.id DESC LIMIT $2`,
         [options.name ?? null, options.limit ?? 100],
       )
-      .catch(notInstalled);
+      .catch(queueError);
     return rows.map((row) => ({
       id: row.id,
       name: row.name,
@@ -390,7 +394,7 @@ class PostgresJobQueue implements JobQueue {
            run_at := now(), attempts := 0) r`,
         [jobId],
       )
-      .catch(notInstalled);
+      .catch(queueError);
     return rows.length > 0;
   }
 
@@ -404,7 +408,7 @@ class PostgresJobQueue implements JobQueue {
                 min(run_at) FILTER (WHERE locked_at IS NULL AND attempts < max_attempts AND run_at <= now()) AS oldest
          FROM graphile_worker._private_jobs`,
       )
-      .catch(notInstalled);
+      .catch(queueError);
     const row = rows[0]!;
     return {
       waiting: row.waiting,
