@@ -531,18 +531,59 @@ class Worker implements SyncWorker {
     ]);
   }
 
+  /**
+   * R1, R2: the completeness audit of one mailbox. A rate limit is not a failure (R6): the audit is
+   * enqueued again for when the provider allows it, like a targeted backfill.
+   */
   private async audit(job: Job, signal: AbortSignal): Promise<void> {
     const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
     if (!mailbox || mailbox.state.status === "stopped") return;
-    // Borrowed, like a pass's: a pass failing meanwhile asks for a fresh connection, and a
-    // borrowed provider is closed only once the audit gives it back.
-    const borrowed = await this.pool.borrow(firmId, mailbox);
+    let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
     try {
+      // Borrowed, like a pass's: a pass failing meanwhile asks for a fresh connection, and a
+      // borrowed provider is closed only once the audit gives it back.
+      borrowed = await this.pool.borrow(firmId, mailbox);
       await auditMailbox(this.deps, borrowed.provider, firmId, mailboxId, signal);
+    } catch (error) {
+      if (await this.waitOutRateLimit(error, signal, job, "completeness audit")) return;
+      throw error;
     } finally {
-      await borrowed.release();
+      await borrowed?.release();
     }
+  }
+
+  /**
+   * R6: a job of one mailbox that met a provider's rate limit is enqueued again (same name,
+   * payload, key and group) for when the provider allows it, and ends without failing, so no
+   * storm can use up its attempts. Returns false, doing nothing, for any other error.
+   */
+  private async waitOutRateLimit(
+    error: unknown,
+    signal: AbortSignal,
+    job: Job,
+    what: string,
+  ): Promise<boolean> {
+    if (signal.aborted) return false;
+    const next = afterPassFailure(error, 0, Number.MAX_SAFE_INTEGER, this.deps.random);
+    if (next.action !== "throttle") return false;
+    const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
+    this.settings.logger.info(`${what} waits for the provider's rate limit`, {
+      firmId,
+      mailboxId,
+      waitMs: next.waitMs,
+    });
+    await this.settings.queue.enqueue(this.store, [
+      {
+        name: job.name,
+        payload: job.payload,
+        key: job.key,
+        group: job.group,
+        maxAttempts: job.maxAttempts,
+        runAt: new Date(this.settings.clock.now().getTime() + next.waitMs),
+      },
+    ]);
+    return true;
   }
 
   private async fanOutBackfill(job: Job): Promise<void> {
@@ -577,25 +618,7 @@ class Worker implements SyncWorker {
       for await (const batch of provider.search({ addresses }, { signal }))
         await filer.write(await filer.prepare(batch, { signal }), undefined);
     } catch (error) {
-      const next = signal.aborted
-        ? undefined
-        : afterPassFailure(error, 0, Number.MAX_SAFE_INTEGER, this.deps.random);
-      if (next?.action === "throttle") {
-        this.settings.logger.info("targeted backfill waits for the provider's rate limit", {
-          firmId,
-          mailboxId,
-          waitMs: next.waitMs,
-        });
-        await this.settings.queue.enqueue(this.store, [
-          {
-            name: workerJobs.backfillMailbox,
-            payload: { firmId, mailboxId, addresses },
-            group: firmId,
-            runAt: new Date(this.settings.clock.now().getTime() + next.waitMs),
-          },
-        ]);
-        return;
-      }
+      if (await this.waitOutRateLimit(error, signal, job, "targeted backfill")) return;
       this.settings.logger.warn("targeted backfill failed for a mailbox", {
         firmId,
         mailboxId,

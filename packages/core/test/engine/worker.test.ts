@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ClientMailError, createWorker, type SyncWorker } from "../../src/index.js";
-import { backfillJob } from "../../src/internal.js";
+import { backfillJob, workerJobs } from "../../src/internal.js";
 import { silentLogger, type MailProvider } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
@@ -143,6 +143,41 @@ describe("workers on a job queue", () => {
       complete: true,
       clientMessages: 1,
     });
+  });
+
+  it("R6, R1: an audit that meets a storm of rate limits waits for each reset and completes; it is never dead-lettered", async () => {
+    const f = await makeFirm();
+    f.box(f.boxes.ann.id).append({
+      from: [at("jo@home.example")],
+      to: [at("ann@ledger.example")],
+      subject: "Audited",
+      messageId: "<storm@home>",
+      date: minutes(0),
+    });
+    const worker = startWorker(f, { auditIntervalMs: 60 * 60_000 });
+    await worker.start();
+    const verifiedAt = async () => (await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.verification?.at;
+    await eventually(async () => (await verifiedAt()) !== undefined, "the first audit");
+    const first = (await verifiedAt())!;
+    const listedBefore = f.box(f.boxes.ann.id).calls.changes;
+    // More rate limits in a row than the audit job has attempts.
+    f.box(f.boxes.ann.id).failNext("changes", { code: "rate_limited", retryAfterMs: 20 }, 5);
+    await f.queue!.enqueue(f.store, [
+      {
+        name: workerJobs.audit,
+        payload: { firmId: f.firm.id, mailboxId: f.boxes.ann.id },
+        key: `${workerJobs.audit}:${f.firm.id}:${f.boxes.ann.id}`,
+        group: f.firm.id,
+        maxAttempts: 2,
+      },
+    ]);
+    await eventually(async () => (await verifiedAt())! > first, "the audit after the storm");
+    expect(f.box(f.boxes.ann.id).calls.changes - listedBefore).toBeGreaterThanOrEqual(6);
+    expect((await f.store.getMailbox(f.firm.id, f.boxes.ann.id))!.verification).toMatchObject({
+      complete: true,
+      clientMessages: 1,
+    });
+    expect(await f.queue!.listFailed()).toEqual([]);
   });
 
   it("Y2: a push hint syncs the mailbox at once, long before the next poll", async () => {
