@@ -286,11 +286,19 @@ class Worker implements SyncWorker {
   async start(): Promise<void> {
     const handlers: Record<string, JobHandler> = {
       [workerJobs.sync]: (job, signal) => this.sync(job, signal),
-      [workerJobs.audit]: (job, signal) => this.audit(job, signal),
+      [workerJobs.audit]: this.waitingOutRateLimits("completeness audit", (job, signal) =>
+        this.audit(job, signal),
+      ),
       [workerJobs.backfill]: (job) => this.fanOutBackfill(job),
-      [workerJobs.backfillMailbox]: (job, signal) => this.backfillMailbox(job, signal),
-      [workerJobs.pushSubscribe]: (job, signal) => this.subscribePush(job, signal),
-      [workerJobs.pushRenew]: (job, signal) => this.renewPush(job, signal),
+      [workerJobs.backfillMailbox]: this.waitingOutRateLimits("targeted backfill", (job, signal) =>
+        this.backfillMailbox(job, signal),
+      ),
+      [workerJobs.pushSubscribe]: this.waitingOutRateLimits("push subscription", (job, signal) =>
+        this.subscribePush(job, signal),
+      ),
+      [workerJobs.pushRenew]: this.waitingOutRateLimits("push renewal", (job, signal) =>
+        this.renewPush(job, signal),
+      ),
     };
     if (this.settings.documents && this.settings.blobs) {
       handlers[workerJobs.attachments] = saveAttachmentsHandler({
@@ -531,59 +539,53 @@ class Worker implements SyncWorker {
     ]);
   }
 
-  /**
-   * R1, R2: the completeness audit of one mailbox. A rate limit is not a failure (R6): the audit is
-   * enqueued again for when the provider allows it, like a targeted backfill.
-   */
+  /** R1, R2: the completeness audit of one mailbox. */
   private async audit(job: Job, signal: AbortSignal): Promise<void> {
     const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
     const mailbox = await this.store.getMailbox(firmId, mailboxId);
     if (!mailbox || mailbox.state.status === "stopped") return;
-    let borrowed: Awaited<ReturnType<ProviderPool["borrow"]>> | undefined;
+    // Borrowed, like a pass's: a pass failing meanwhile asks for a fresh connection, and a
+    // borrowed provider is closed only once the audit gives it back.
+    const borrowed = await this.pool.borrow(firmId, mailbox);
     try {
-      // Borrowed, like a pass's: a pass failing meanwhile asks for a fresh connection, and a
-      // borrowed provider is closed only once the audit gives it back.
-      borrowed = await this.pool.borrow(firmId, mailbox);
       await auditMailbox(this.deps, borrowed.provider, firmId, mailboxId, signal);
-    } catch (error) {
-      if (await this.waitOutRateLimit(error, signal, job, "completeness audit")) return;
-      throw error;
     } finally {
-      await borrowed?.release();
+      await borrowed.release();
     }
   }
 
   /**
-   * R6: a job of one mailbox that met a provider's rate limit is enqueued again (same name,
-   * payload, key and group) for when the provider allows it, and ends without failing, so no
-   * storm can use up its attempts. Returns false, doing nothing, for any other error.
+   * R6: a provider's rate limit is not a failure of a mailbox's job. The job is enqueued again
+   * (same name, payload, key, group and attempts) for when the provider allows it, and this run
+   * ends without failing, so no storm can use up its attempts and dead-letter it. Any other
+   * error is the queue's to retry.
    */
-  private async waitOutRateLimit(
-    error: unknown,
-    signal: AbortSignal,
-    job: Job,
-    what: string,
-  ): Promise<boolean> {
-    if (signal.aborted) return false;
-    const next = afterPassFailure(error, 0, Number.MAX_SAFE_INTEGER, this.deps.random);
-    if (next.action !== "throttle") return false;
-    const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
-    this.settings.logger.info(`${what} waits for the provider's rate limit`, {
-      firmId,
-      mailboxId,
-      waitMs: next.waitMs,
-    });
-    await this.settings.queue.enqueue(this.store, [
-      {
-        name: job.name,
-        payload: job.payload,
-        key: job.key,
-        group: job.group,
-        maxAttempts: job.maxAttempts,
-        runAt: new Date(this.settings.clock.now().getTime() + next.waitMs),
-      },
-    ]);
-    return true;
+  private waitingOutRateLimits(what: string, handler: JobHandler): JobHandler {
+    return async (job, signal) => {
+      try {
+        await handler(job, signal);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const next = afterPassFailure(error, 0, Number.MAX_SAFE_INTEGER, this.deps.random);
+        if (next.action !== "throttle") throw error;
+        const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
+        this.settings.logger.info(`${what} waits for the provider's rate limit`, {
+          firmId,
+          mailboxId,
+          waitMs: next.waitMs,
+        });
+        await this.settings.queue.enqueue(this.store, [
+          {
+            name: job.name,
+            payload: job.payload,
+            key: job.key,
+            group: job.group,
+            maxAttempts: job.maxAttempts,
+            runAt: new Date(this.settings.clock.now().getTime() + next.waitMs),
+          },
+        ]);
+      }
+    };
   }
 
   private async fanOutBackfill(job: Job): Promise<void> {
@@ -602,8 +604,7 @@ class Worker implements SyncWorker {
 
   /**
    * Y5 in one mailbox; a failure throws, and the queue retries this mailbox alone. A rate limit
-   * is not a failure (R6): the backfill is enqueued again for when the provider allows it, and the
-   * job ends, so no storm can use up its attempts.
+   * is not a failure (R6, see {@link waitingOutRateLimits}).
    */
   private async backfillMailbox(job: Job, signal: AbortSignal): Promise<void> {
     const { firmId, mailboxId, addresses } = job.payload as unknown as SyncPayload & { addresses: string[] };
@@ -618,7 +619,7 @@ class Worker implements SyncWorker {
       for await (const batch of provider.search({ addresses }, { signal }))
         await filer.write(await filer.prepare(batch, { signal }), undefined);
     } catch (error) {
-      if (await this.waitOutRateLimit(error, signal, job, "targeted backfill")) return;
+      if (ClientMailError.hasCode(error, "rate_limited")) throw error;
       this.settings.logger.warn("targeted backfill failed for a mailbox", {
         firmId,
         mailboxId,

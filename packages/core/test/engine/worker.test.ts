@@ -4,9 +4,9 @@
  * targeted backfills fanned out per mailbox.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { ClientMailError, createWorker, type SyncWorker } from "../../src/index.js";
-import { backfillJob, workerJobs } from "../../src/internal.js";
-import { silentLogger, type MailProvider } from "../../src/ports/index.js";
+import { ClientMailError, createWorker, RateLimitedError, type SyncWorker } from "../../src/index.js";
+import { backfillJob, pushRenewJob, pushSubscribeJob, workerJobs } from "../../src/internal.js";
+import { silentLogger, type MailProvider, type PushRegistrar } from "../../src/ports/index.js";
 import { at, makeFirm, minutes, type Firm } from "./firm-fixture.js";
 
 const workers: SyncWorker[] = [];
@@ -177,6 +177,43 @@ describe("workers on a job queue", () => {
       complete: true,
       clientMessages: 1,
     });
+    expect(await f.queue!.listFailed()).toEqual([]);
+  });
+
+  it("R6, Y2: push registration and renewal wait out a storm of rate limits; neither job is dead-lettered", async () => {
+    const f = await makeFirm();
+    const day = 86_400_000;
+    const refusals = { subscribe: 4, renew: 4 };
+    const limited = (call: keyof typeof refusals) => {
+      if (refusals[call] === 0) return;
+      refusals[call] -= 1;
+      throw new RateLimitedError(`${call}: rate limited`, 20);
+    };
+    const push: PushRegistrar = {
+      subscribe: async () => {
+        limited("subscribe");
+        return [{ id: "sub-1", resource: "inbox", expiresAt: new Date(Date.now() + day), secret: "s" }];
+      },
+      renew: async (registration) => {
+        limited("renew");
+        return { ...registration, expiresAt: new Date(Date.now() + 3 * day) };
+      },
+      unsubscribe: async () => {},
+    };
+    const worker = startWorker(f, { providerFor: (mailbox) => ({ ...f.box(mailbox.id).provider(), push }) });
+    await worker.start();
+    const registration = () => f.store.getPushRegistration(f.firm.id, "sub-1");
+    // More refusals in a row than either job has attempts.
+    await f.queue!.enqueue(f.store, [{ ...pushSubscribeJob(f.firm.id, f.boxes.ann.id), maxAttempts: 2 }]);
+    await eventually(async () => (await registration()) !== undefined, "the registration");
+    await f.queue!.enqueue(f.store, [
+      { ...pushRenewJob(f.firm.id, (await registration())!, new Date()), runAt: new Date(), maxAttempts: 2 },
+    ]);
+    await eventually(
+      async () => (await registration())!.expiresAt.getTime() > Date.now() + 2 * day,
+      "the renewal",
+    );
+    expect(refusals).toEqual({ subscribe: 0, renew: 0 });
     expect(await f.queue!.listFailed()).toEqual([]);
   });
 
