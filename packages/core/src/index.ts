@@ -20,6 +20,7 @@
  * @module
  */
 export * from "./errors.js";
+export * from "./retry/index.js";
 export * from "./domain/model.js";
 export * from "./domain/envelope.js";
 export * from "./domain/addresses.js";

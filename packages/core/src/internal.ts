@@ -13,7 +13,6 @@ export {
   safeFilename,
   type MailboxSyncOptions,
 } from "./engine/mailbox-sync.js";
-export { backoffDelay, defaultBackoff, type BackoffPolicy } from "./engine/backoff.js";
 export {
   saveAttachmentsJob,
   saveAttachmentsHandler,

@@ -19,6 +19,7 @@ import type { SyncEvents } from "./events.js";
 import { PageFiler, type PageFilingDependencies } from "./page-filing.js";
 import { runPass, type PassSettings, type SyncPassResult } from "./pass.js";
 import { RunLoop } from "./run-loop.js";
+import { sleep, type Sleep } from "../retry/sleep.js";
 
 export type { SyncPassResult } from "./pass.js";
 export { loadDirectory } from "./directory.js";
@@ -47,7 +48,7 @@ export interface SyncDependencies {
   /** Jitter source; injectable for tests. */
   random?: (() => number) | undefined;
   /** Waits; injectable for tests. Rejects when `signal` aborts. */
-  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  sleep?: Sleep | undefined;
   /**
    * R2 on a queue: each quarantined message's next attempt is enqueued as the mailbox's keyed sync
    * job in the page's transaction (set by workers, whose queue runs those jobs).
@@ -83,27 +84,10 @@ export const syncDefaults = {
   quarantineRetryLimit: 50,
 } as const;
 
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const aborted = () => (signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
-    if (signal?.aborted) return reject(aborted());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(aborted());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** Syncs one mailbox. Create one per mailbox and worker; it keeps no state between passes but failure counts. */
 export class MailboxSync {
   private readonly deps: PageFilingDependencies & {
-    sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+    sleep: Sleep;
   };
   private readonly settings: PassSettings;
   private readonly loop: RunLoop;
@@ -119,7 +103,7 @@ export class MailboxSync {
         { details: { option: deps.queue ? "blobs" : "queue" } },
       );
     }
-    this.deps = { ...deps, random: deps.random ?? Math.random, sleep: deps.sleep ?? defaultSleep };
+    this.deps = { ...deps, random: deps.random ?? Math.random, sleep: deps.sleep ?? sleep };
     this.settings = {
       holder: options.holder,
       leaseTtlMs: options.leaseTtlMs ?? syncDefaults.leaseTtlMs,

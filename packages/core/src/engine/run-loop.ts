@@ -10,14 +10,15 @@ import type { FirmId, MailboxId, MailboxSyncState, MailboxStopReason } from "../
 import { notificationKey, syncHealthNotices } from "../domain/notifications.js";
 import type { MailProvider } from "../ports/mail-provider.js";
 import { codeOf } from "./after-commit.js";
-import { backoffDelay } from "./backoff.js";
+import { backoffDelay, spreadWait, type BackoffPolicy } from "../retry/backoff.js";
+import type { Sleep } from "../retry/sleep.js";
 import { safeCause } from "./error-cause.js";
 import type { PageFilingDependencies } from "./page-filing.js";
 import type { SyncPassResult } from "./pass.js";
 
 /** What the loop needs besides the page-filing ports. */
 export interface RunLoopDependencies extends PageFilingDependencies {
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep: Sleep;
 }
 
 /** The longest single wait for a rate limit before the mailbox looks again. */
@@ -29,6 +30,13 @@ export type PassFailureAction =
   | { action: "throttle"; waitMs: number }
   | { action: "resume" }
   | { action: "retry"; attempt: number; delayMs: number; code: string };
+
+/** Backoff between failed passes of one mailbox (Y7): 1 s doubling to 5 minutes, never under 250 ms. */
+export const passBackoff: Readonly<BackoffPolicy> = {
+  baseDelayMs: 1_000,
+  maxDelayMs: 5 * 60_000,
+  minDelayMs: 250,
+};
 
 /**
  * Decides what follows a failed pass, given how many passes failed in a row before it:
@@ -47,14 +55,19 @@ export function afterPassFailure(
     const retryAfterMs = error instanceof RateLimitedError ? error.retryAfterMs : undefined;
     return {
       action: "throttle",
-      waitMs: Math.min(maxThrottleWaitMs, backoffDelay(1, retryAfterMs ?? 30_000, random)),
+      waitMs: Math.min(maxThrottleWaitMs, spreadWait(retryAfterMs ?? 30_000, random)),
     };
   }
   if (ClientMailError.hasCode(error, "transient") && Number(error.details.pages ?? 0) > 0)
     return { action: "resume" };
   const attempt = failuresBefore + 1;
   if (attempt >= maxConsecutiveFailures) return { action: "stop", reason: "repeated_failures" };
-  return { action: "retry", attempt, delayMs: backoffDelay(attempt, undefined, random), code: codeOf(error) };
+  return {
+    action: "retry",
+    attempt,
+    delayMs: backoffDelay(attempt, passBackoff, random),
+    code: codeOf(error),
+  };
 }
 
 /** Retries passes of one mailbox; keeps the count of consecutive failures between calls. */

@@ -33,13 +33,14 @@ import { ClientMailError } from "../errors.js";
 import type { Job, JobHandler, JobQueue, JobWorker, NewJob, QueueStats } from "../ports/job-queue.js";
 import type { Store } from "../ports/store.js";
 import { codeOf } from "./after-commit.js";
-import { backoffDelay } from "./backoff.js";
+import { retry } from "../retry/retry.js";
+import { sleep } from "../retry/sleep.js";
 import { saveAttachmentsHandler, saveAttachmentsJob } from "./attachments.js";
 import { eraseFilesHandler, eraseFilesJob } from "../facade/erasure.js";
 import { auditMailbox } from "./audit.js";
 import { loadFirmContext } from "./directory.js";
 import type { SyncDependencies } from "./mailbox-sync.js";
-import { defaultSleep, syncDefaults } from "./mailbox-sync.js";
+import { syncDefaults } from "./mailbox-sync.js";
 import { PageFiler } from "./page-filing.js";
 import { runPass } from "./pass.js";
 import { afterPassFailure, applyPassFailure } from "./run-loop.js";
@@ -170,6 +171,9 @@ export interface SyncWorker {
 export function backfillJob(firmId: FirmId, addresses: readonly string[]): NewJob {
   return { name: workerJobs.backfill, payload: { firmId, addresses: [...addresses] }, group: firmId };
 }
+
+/** Y2: the start-up enqueue, tried again after a transient database failure (see `enqueueAtStart`). */
+const startEnqueueRetry = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 2_000, maxWaitMs: 2_000 } as const;
 
 /**
  * A lease held by another process that runs out within this is waited for inside the sync job;
@@ -348,17 +352,11 @@ class Worker implements SyncWorker {
    * so the enqueue is tried again (it is idempotent by key) instead of failing the start.
    */
   private async enqueueAtStart(jobs: readonly NewJob[]): Promise<void> {
-    const attempts = 5;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.settings.queue.enqueue(this.store, jobs);
-        return;
-      } catch (error) {
-        if (attempt >= attempts || codeOf(error) !== "transient") throw error;
-        const delay = backoffDelay(attempt, undefined, this.deps.random, { baseMs: 100, capMs: 2_000 });
-        await (this.settings.sleep ?? defaultSleep)(delay);
-      }
-    }
+    await retry(() => this.settings.queue.enqueue(this.store, jobs), {
+      policy: startEnqueueRetry,
+      sleep: this.settings.sleep ?? sleep,
+      random: this.deps.random,
+    });
   }
 
   async requestSync(firmId: FirmId, mailboxId: MailboxId): Promise<void> {
@@ -468,7 +466,7 @@ class Worker implements SyncWorker {
       if (!result.ran) {
         left = await this.store.leaseRemainingMs(firmId, mailboxId);
         if (left === undefined || left <= leaseWaitMs) {
-          await (this.settings.sleep ?? defaultSleep)((left ?? 0) + leaseRecheckMarginMs, signal);
+          await (this.settings.sleep ?? sleep)((left ?? 0) + leaseRecheckMarginMs, signal);
           result = await pass();
           // Taken again meanwhile (a live holder renewed, or another worker took it over).
           if (!result.ran) left = await this.store.leaseRemainingMs(firmId, mailboxId);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ClientMailError } from "@clientmail/core";
 import { withDeadline } from "./deadline.js";
-import { sleep } from "./sleep.js";
+import { sleep } from "@clientmail/core";
 
 const scope = { provider: "test", operation: "fetch" };
 

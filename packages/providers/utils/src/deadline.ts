@@ -3,8 +3,7 @@
  * `transient` instead of hanging it: socket inactivity timeouts do not catch a server that sends
  * a byte every few seconds, so every network operation runs against a wall-clock deadline.
  */
-import { ClientMailError } from "@clientmail/core";
-import { abortError } from "./abort.js";
+import { abortError, ClientMailError } from "@clientmail/core";
 
 /** Where a deadline applies, for the error's log-safe details. */
 export interface DeadlineScope {

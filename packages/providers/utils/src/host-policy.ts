@@ -15,7 +15,13 @@
  */
 import { lookup } from "node:dns/promises";
 import { domainToASCII } from "node:url";
-import { ClientMailError, ConnectionError, type ValidationIssue, ValidationError } from "@clientmail/core";
+import {
+  abortError,
+  ClientMailError,
+  ConnectionError,
+  type ValidationIssue,
+  ValidationError,
+} from "@clientmail/core";
 import {
   classifyAddress,
   inRange,
@@ -25,7 +31,6 @@ import {
   type AddressRange,
   type ParsedAddress,
 } from "./address-ranges.js";
-import { abortError } from "./abort.js";
 
 /** One address a name resolved to. */
 export interface ResolvedAddress {

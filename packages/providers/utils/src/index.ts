@@ -25,12 +25,18 @@
  *
  * @module
  */
-export { abortError, throwIfAborted } from "./abort.js";
-export { sleep } from "./sleep.js";
-export type { Sleep } from "./sleep.js";
+// Waiting and retrying live in core, which the engine and the job queues share with the providers.
+export {
+  abortError,
+  throwIfAborted,
+  sleep,
+  backoffDelay,
+  defaultRetryPolicy,
+  requestedWaitMs,
+  retry,
+} from "@clientmail/core";
+export type { Sleep, RetryOptions, RetryPolicy } from "@clientmail/core";
 export { parseRetryAfter } from "./retry-after.js";
-export { backoffDelay, defaultRetryPolicy, requestedWaitMs, retry } from "./retry.js";
-export type { RetryOptions, RetryPolicy } from "./retry.js";
 export { deadlineExceeded, withDeadline } from "./deadline.js";
 export type { DeadlineOptions, DeadlineScope } from "./deadline.js";
 export { cursorExpiredError, providerClosedError, readCursor } from "./errors.js";

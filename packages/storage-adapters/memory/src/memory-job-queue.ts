@@ -3,7 +3,7 @@
  * the PostgreSQL queue (transactional enqueue, keys, retries with backoff, dead letters, fairness
  * by group), minus durability across processes, which the memory store does not have either.
  */
-import { ClientMailError } from "@clientmail/core";
+import { ClientMailError, jobRetryDelay } from "@clientmail/core";
 import type {
   Clock,
   FailedJob,
@@ -45,9 +45,6 @@ interface Row {
   seq: number;
 }
 
-const defaultRetryDelay = (attempt: number): number =>
-  Math.round(Math.min(3_600_000, 1_000 * 2 ** (attempt - 1)) * (1 + 0.1 * Math.random()));
-
 function describeError(error: unknown): string {
   if (ClientMailError.isInstance(error)) return `${error.code}: ${error.message}`.slice(0, 500);
   if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
@@ -71,7 +68,7 @@ class MemoryJobQueue implements JobQueue {
 
   constructor(private readonly settings: MemoryJobQueueSettings) {
     this.#clock = settings.clock ?? { now: () => new Date() };
-    this.#retryDelay = settings.retryDelayMs ?? defaultRetryDelay;
+    this.#retryDelay = settings.retryDelayMs ?? jobRetryDelay;
   }
 
   async enqueue(store: Store, jobs: readonly NewJob[]): Promise<void> {

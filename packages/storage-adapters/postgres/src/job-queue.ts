@@ -30,7 +30,7 @@
 import { EventEmitter } from "node:events";
 import { run, type Job as GraphileJob, type JobHelpers, type Runner, type TaskList } from "graphile-worker";
 import type { Pool } from "pg";
-import { ClientMailError, ValidationError, type ValidationIssue } from "@clientmail/core";
+import { ClientMailError, jobRetryDelay, ValidationError, type ValidationIssue } from "@clientmail/core";
 import type {
   FailedJob,
   Job,
@@ -87,9 +87,6 @@ const MAX_SMALLINT = 32_767;
  * the count (an index range scan) stays cheap however long the queue grows.
  */
 const FAIRNESS_CAP = 1_000;
-
-const defaultRetryDelay = (attempt: number): number =>
-  Math.round(Math.min(3_600_000, 1_000 * 2 ** (attempt - 1)) * (1 + 0.1 * Math.random()));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -275,7 +272,7 @@ class PostgresJobQueue implements JobQueue {
   constructor(settings: PostgresJobQueueSettings) {
     this.#pool = settings.pool;
     this.#store = settings.store as PostgresStore;
-    this.#retryDelay = settings.retryDelayMs ?? defaultRetryDelay;
+    this.#retryDelay = settings.retryDelayMs ?? jobRetryDelay;
     this.#lockTimeoutMs = settings.lockTimeoutMs ?? 60_000;
     this.#logger = settings.logger;
   }

@@ -3,7 +3,7 @@
  * reason when it is a `ClientMailError` (a deadline, or a caller that says why), else
  * `transient`, not retryable as such — the caller stopped the call, repeating it is its choice.
  */
-import { ClientMailError } from "@clientmail/core";
+import { ClientMailError } from "../errors.js";
 
 /** The error an aborted call rejects with (see the module comment). */
 export function abortError(signal: AbortSignal, provider?: string): ClientMailError {

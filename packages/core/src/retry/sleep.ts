@@ -1,8 +1,8 @@
 import { abortError } from "./abort.js";
 
 /**
- * Waits `ms` milliseconds; rejects as soon as `signal` aborts. Providers take one in their
- * settings so tests and benchmarks can pass a virtual clock's sleep.
+ * Waits `ms` milliseconds; rejects as soon as `signal` aborts. The engine, the worker and the
+ * providers take one in their settings so tests and benchmarks can pass a virtual clock's sleep.
  */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 

@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ClientMailError, RateLimitedError } from "@clientmail/core";
-import { deadlineExceeded } from "./deadline.js";
-import { parseRetryAfter } from "./retry-after.js";
-import { backoffDelay, defaultRetryPolicy, retry, type RetryPolicy } from "./retry.js";
+import { ClientMailError, RateLimitedError } from "../src/errors.js";
+import {
+  backoffDelay,
+  defaultRetryPolicy,
+  jobRetryDelay,
+  retry,
+  spreadWait,
+  type RetryPolicy,
+} from "../src/retry/index.js";
 
 const policy: RetryPolicy = { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 4000, maxWaitMs: 60_000 };
 
@@ -11,19 +16,6 @@ function recordingSleep() {
   return { waits, sleep: async (ms: number) => void waits.push(ms) };
 }
 
-describe("parseRetryAfter", () => {
-  const now = Date.UTC(2026, 0, 1, 12);
-  it("Y7: reads delay-seconds and HTTP dates", () => {
-    expect(parseRetryAfter("7", now)).toBe(7000);
-    expect(parseRetryAfter("1.5", now)).toBe(1500);
-    expect(parseRetryAfter(new Date(now + 42_000).toUTCString(), now)).toBe(42_000);
-  });
-  it("Y7: zero, past dates, garbage and absence mean 'not said'", () => {
-    for (const value of ["0", " ", "soon", null, undefined, new Date(now - 1000).toUTCString()])
-      expect(parseRetryAfter(value, now), String(value)).toBeUndefined();
-  });
-});
-
 describe("backoffDelay", () => {
   it("Y7: full jitter: uniform below a doubling ceiling, capped", () => {
     expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, policy, () => 1))).toEqual([
@@ -31,6 +23,24 @@ describe("backoffDelay", () => {
     ]);
     expect(backoffDelay(3, policy, () => 0)).toBe(0);
     expect(backoffDelay(2, policy, () => 0.25)).toBe(500);
+  });
+
+  it("Y7: a floor keeps a retry from following its failure at once", () => {
+    expect(backoffDelay(1, { ...policy, minDelayMs: 250 }, () => 0)).toBe(250);
+    expect(backoffDelay(1, { ...policy, minDelayMs: 250 }, () => 1)).toBe(1000);
+  });
+
+  it("R6, Y7: a requested wait is a floor, stretched by at most 10%", () => {
+    expect(spreadWait(30_000, () => 0)).toBe(30_000);
+    expect(spreadWait(30_000, () => 0.5)).toBe(31_500);
+    expect(spreadWait(30_000, () => 1)).toBe(33_000);
+  });
+
+  it("Y7: a failed job waits near a doubling ceiling, 1 s up to an hour", () => {
+    expect([1, 2, 3, 13, 30].map((n) => jobRetryDelay(n, () => 0))).toEqual([
+      1000, 2000, 4000, 3_600_000, 3_600_000,
+    ]);
+    expect(jobRetryDelay(1, () => 1)).toBe(1100);
   });
 });
 
@@ -85,7 +95,9 @@ describe("retry", () => {
     const error = await retry(
       async () => {
         calls += 1;
-        throw deadlineExceeded({ provider: "test", operation: "get" }, 1000);
+        throw new ClientMailError("transient", "The test get did not complete within 1000 ms", {
+          details: { provider: "test", operation: "get", timeoutMs: 1000, reason: "deadline_exceeded" },
+        });
       },
       { policy, sleep, random: () => 1 },
     ).catch((e: unknown) => e);

@@ -1,22 +1,20 @@
 /**
- * One retry concept for every provider: a call is repeated while it fails with a retryable
+ * One retry concept for every call clientmail repeats in place (a provider's request, a token
+ * refresh, the worker's start-up enqueue): a call is repeated while it fails with a retryable
  * `ClientMailError`, waiting what the server asked for (`retryAfterMs`) or else a full-jitter
  * exponential backoff, up to a number of attempts. A wait longer than `maxWaitMs` is not sat out
  * inside the call: the error is thrown at once with its `retryAfterMs`, so the engine reschedules
  * the mailbox as throttled (R6) instead of holding a worker.
  */
-import { ClientMailError } from "@clientmail/core";
+import { ClientMailError } from "../errors.js";
 import { abortError } from "./abort.js";
+import { backoffDelay, type BackoffPolicy } from "./backoff.js";
 import type { Sleep } from "./sleep.js";
 
-/** How a provider repeats a failed call. */
-export interface RetryPolicy {
+/** How a failed call is repeated: its backoff, how often, and how long a requested wait may be. */
+export interface RetryPolicy extends BackoffPolicy {
   /** Attempts per call, the first included. */
   maxAttempts: number;
-  /** Ceiling of the first backoff; doubles per attempt. */
-  baseDelayMs: number;
-  /** Cap of the backoff ceiling. */
-  maxDelayMs: number;
   /** The longest server-requested wait (Retry-After, quota reset) sat out inside one call. */
   maxWaitMs: number;
 }
@@ -28,16 +26,6 @@ export const defaultRetryPolicy: Readonly<RetryPolicy> = {
   maxDelayMs: 64_000,
   maxWaitMs: 120_000,
 };
-
-/**
- * The backoff before retry number `attempt` (1-based): "full jitter", uniform between 0 and
- * min(`maxDelayMs`, `baseDelayMs` · 2^(attempt−1)). Full jitter spreads the retries of many
- * mailboxes hitting the same limit at once, which is when retries matter most.
- */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(Math.min(1, Math.max(0, random())) * ceiling);
-}
 
 /** The wait a failure asks for: `retryAfterMs` of a rate limit, or of a 5xx that carried Retry-After. */
 export function requestedWaitMs(error: ClientMailError): number | undefined {
