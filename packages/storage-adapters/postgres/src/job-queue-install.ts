@@ -37,16 +37,41 @@ CREATE INDEX IF NOT EXISTS clientmail_jobs_group_waiting
  * idempotent and safe from several processes), after {@link migrate}.
  */
 export async function installJobQueue(pool: Pool): Promise<void> {
-  const client = await pool.connect();
+  const restore = guardDuringInstall(pool);
   try {
-    await client.query(INSTALL_LOCK);
+    const client = await pool.connect();
     try {
-      await runMigrations({ pgPool: pool, logger: graphileLogger });
-      await client.query(CLIENTMAIL_QUEUE_SQL);
+      await client.query(INSTALL_LOCK);
+      try {
+        await runMigrations({ pgPool: pool, logger: graphileLogger });
+        await client.query(CLIENTMAIL_QUEUE_SQL);
+      } finally {
+        await client.query(INSTALL_UNLOCK);
+      }
     } finally {
-      await client.query(INSTALL_UNLOCK);
+      client.release();
     }
   } finally {
-    client.release();
+    restore();
   }
+}
+
+/**
+ * graphile-worker prints a warning on the console and adds handlers of its own for good when the
+ * pool it is given has no `error` or `connect` listener. During the install the pool gets ours
+ * (a failure reaches the caller through the failed query), and afterwards it is as the host left it.
+ */
+function guardDuringInstall(pool: Pool): () => void {
+  const ignore = () => undefined;
+  const onConnect = (client: { on(event: "error", listener: () => void): unknown }) => {
+    client.on("error", ignore);
+  };
+  const addError = pool.listeners("error").length === 0;
+  const addConnect = pool.listeners("connect").length === 0;
+  if (addError) pool.on("error", ignore);
+  if (addConnect) pool.on("connect", onConnect);
+  return () => {
+    if (addError) pool.off("error", ignore);
+    if (addConnect) pool.off("connect", onConnect);
+  };
 }

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { ClientMailError } from "@clientmail/core";
 import type { Job } from "@clientmail/core/ports";
 import { jobQueueConformance } from "@clientmail/testkit/vitest";
@@ -260,15 +260,19 @@ describe("postgres job queue specifics", () => {
     }
   });
 
-  it("R8: installJobQueue is idempotent and safe from several processes at once", async () => {
+  it("R8: installJobQueue is idempotent and safe from several processes at once; it leaves the host's pools and console as they were", async () => {
     const name = `clientmail_install_${process.pid}`;
     await pool.query(`CREATE DATABASE ${name}`);
     const target = new URL(url);
     target.pathname = `/${name}`;
     const pools = [1, 2, 3].map(() => new pg.Pool({ connectionString: target.toString(), max: 3 }));
+    const warn = vi.spyOn(console, "warn");
     try {
       await Promise.all(pools.map((p) => installJobQueue(p)));
       await installJobQueue(pools[0]!);
+      // Pools without handlers: graphile-worker would warn on the console and add its own for good.
+      expect(warn).not.toHaveBeenCalled();
+      for (const p of pools) expect([p.listenerCount("error"), p.listenerCount("connect")]).toEqual([0, 0]);
       const { rows } = await pools[0]!.query(
         `SELECT to_regclass('graphile_worker._private_jobs') AS jobs, to_regclass('clientmail_job_workers') AS workers,
                 to_regclass('clientmail_job_keys') AS keys, to_regclass('graphile_worker.clientmail_jobs_group_waiting') AS fairness`,
@@ -280,6 +284,7 @@ describe("postgres job queue specifics", () => {
         fairness: "graphile_worker.clientmail_jobs_group_waiting",
       });
     } finally {
+      warn.mockRestore();
       await Promise.all(pools.map((p) => p.end()));
       await pool.query(`DROP DATABASE ${name}`);
     }
