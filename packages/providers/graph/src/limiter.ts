@@ -10,9 +10,22 @@
 import { abortError } from "@clientmail/provider-utils";
 
 /** A concurrency limit shared by the providers of one mailbox. */
+interface Waiter {
+  weight: number;
+  grant: () => void;
+  /** Rejects the waiter with the abort's error. */
+  abort: (signal: AbortSignal) => void;
+}
+
 export class ConcurrencyLimiter {
   private inUse = 0;
-  private readonly waiters: { weight: number; grant: () => void }[] = [];
+  private readonly waiters: Waiter[] = [];
+  /**
+   * The waiters of each caller's signal, with the one abort listener this limiter keeps on it. A
+   * page fetches many messages under one signal: one listener per waiter would put dozens on it
+   * (and Node warns of a leak past ten).
+   */
+  private readonly bySignal = new Map<AbortSignal, { waiters: Set<Waiter>; onAbort: () => void }>();
 
   /** `capacity`: requests in flight at most; Outlook allows 4 per app and mailbox. */
   constructor(readonly capacity: number = 4) {
@@ -29,24 +42,48 @@ export class ConcurrencyLimiter {
       return this.releaser(units);
     }
     await new Promise<void>((resolve, reject) => {
-      const waiter = {
+      const waiter: Waiter = {
         weight: units,
         grant: () => {
-          signal?.removeEventListener("abort", onAbort);
+          if (signal) this.unwatch(signal, waiter);
           resolve();
         },
-      };
-      const onAbort = () => {
-        const index = this.waiters.indexOf(waiter);
-        if (index >= 0) {
-          this.waiters.splice(index, 1);
-          reject(abortError(signal!, "graph"));
-        }
+        abort: (aborted) => reject(abortError(aborted, "graph")),
       };
       this.waiters.push(waiter);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal) this.watch(signal, waiter);
     });
     return this.releaser(units);
+  }
+
+  private watch(signal: AbortSignal, waiter: Waiter): void {
+    let entry = this.bySignal.get(signal);
+    if (!entry) {
+      const waiters = new Set<Waiter>();
+      const onAbort = () => {
+        this.bySignal.delete(signal);
+        for (const aborted of waiters) {
+          const index = this.waiters.indexOf(aborted);
+          if (index >= 0) this.waiters.splice(index, 1);
+          aborted.abort(signal);
+        }
+        // Units the aborted waiters were ahead of may now be granted.
+        this.drain();
+      };
+      entry = { waiters, onAbort };
+      this.bySignal.set(signal, entry);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    entry.waiters.add(waiter);
+  }
+
+  private unwatch(signal: AbortSignal, waiter: Waiter): void {
+    const entry = this.bySignal.get(signal);
+    if (!entry) return;
+    entry.waiters.delete(waiter);
+    if (entry.waiters.size > 0) return;
+    signal.removeEventListener("abort", entry.onAbort);
+    this.bySignal.delete(signal);
   }
 
   /** Units currently held. */
