@@ -88,6 +88,37 @@ export function jobQueueConformance(options: JobQueueConformanceOptions): void {
       });
     });
 
+    it("R8: a job's signal serves many operations at once: dozens of abort listeners draw no leak warning", async () => {
+      await withQueue(options, async ({ queue, store }, workers) => {
+        const warnings: string[] = [];
+        const onWarning = (warning: Error) => void warnings.push(warning.name);
+        process.on("warning", onWarning);
+        try {
+          let listened = 0;
+          workers.push(
+            await queue.work(
+              {
+                fan: async (_job, signal) => {
+                  const listeners = Array.from({ length: 30 }, () => () => undefined);
+                  for (const listener of listeners) signal.addEventListener("abort", listener);
+                  listened = listeners.length;
+                  await sleep(20);
+                  for (const listener of listeners) signal.removeEventListener("abort", listener);
+                },
+              },
+              { pollIntervalMs: 50 },
+            ),
+          );
+          await queue.enqueue(store, [{ name: "fan", payload: {} }]);
+          await eventually(async () => listened === 30 && (await queue.stats()).running === 0, "the job");
+          await sleep(50);
+          expect(warnings).not.toContain("MaxListenersExceededWarning");
+        } finally {
+          process.off("warning", onWarning);
+        }
+      });
+    });
+
     it("R8: a failing handler is retried with a growing attempt count until it succeeds", async () => {
       await withQueue(options, async ({ queue, store }, workers) => {
         const attempts: number[] = [];

@@ -55,7 +55,10 @@ export interface Job {
   maxAttempts: number;
 }
 
-/** Handles one job; throwing fails this attempt. `signal` aborts when the worker shuts down. */
+/**
+ * Handles one job; throwing fails this attempt. `signal` aborts when the worker shuts down; the
+ * handler may hand it to many operations at once, so it accepts any number of listeners.
+ */
 export type JobHandler = (job: Job, signal: AbortSignal) => Promise<void>;
 
 /** A job that spent its attempts (or failed for good). */

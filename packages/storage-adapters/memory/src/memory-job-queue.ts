@@ -3,6 +3,7 @@
  * the PostgreSQL queue (transactional enqueue, keys, retries with backoff, dead letters, fairness
  * by group), minus durability across processes, which the memory store does not have either.
  */
+import { setMaxListeners } from "node:events";
 import { ClientMailError, jobRetryDelay } from "@clientmail/core";
 import type {
   Clock,
@@ -282,6 +283,10 @@ class MemoryWorker implements JobWorker {
 
   private run(row: Parameters<MemoryJobQueue["succeed"]>[0]): void {
     const abort = new AbortController();
+    // One signal for everything the job runs at once (a page fetches many messages, each call
+    // with its deadline listening): past ten listeners Node would warn of a leak that is not one,
+    // since every call removes its listener when it ends.
+    setMaxListeners(0, abort.signal);
     const job: Job = {
       id: row.id,
       name: row.name,

@@ -27,7 +27,7 @@
  * counts per group) use its `_private_jobs` table; the version is pinned and the conformance suite
  * checks every one of them.
  */
-import { EventEmitter } from "node:events";
+import { EventEmitter, setMaxListeners } from "node:events";
 import { run, type Job as GraphileJob, type JobHelpers, type Runner, type TaskList } from "graphile-worker";
 import type { Pool } from "pg";
 import { ClientMailError, jobRetryDelay, ValidationError, type ValidationIssue } from "@clientmail/core";
@@ -547,6 +547,10 @@ class GraphileQueueWorker implements JobWorker {
       }
     }
     const abort = new AbortController();
+    // One signal for everything the job runs at once (a page fetches many messages, each call
+    // with its deadline listening): past ten listeners Node would warn of a leak that is not one,
+    // since every call removes its listener when it ends.
+    setMaxListeners(0, abort.signal);
     this.#running.set(job.id, abort);
     try {
       await handler(job, abort.signal);
