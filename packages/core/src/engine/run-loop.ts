@@ -39,6 +39,18 @@ export const passBackoff: Readonly<BackoffPolicy> = {
 };
 
 /**
+ * R6: how long to wait before calling a provider that answered with a rate limit: what it asked
+ * for (30 s when it did not say), spread a little, at most an hour at a time. Undefined for any
+ * other error.
+ */
+export function rateLimitWaitMs(error: unknown, random: () => number): number | undefined {
+  if (!(error instanceof RateLimitedError) && !ClientMailError.hasCode(error, "rate_limited"))
+    return undefined;
+  const retryAfterMs = error instanceof RateLimitedError ? error.retryAfterMs : undefined;
+  return Math.min(maxThrottleWaitMs, spreadWait(retryAfterMs ?? 30_000, random));
+}
+
+/**
  * Decides what follows a failed pass, given how many passes failed in a row before it:
  * revoked credentials stop at once (N2); rate limits wait as long as the provider asked and are
  * not failures (R6); a pass that reached its deadline after committing pages resumes at once
@@ -51,13 +63,8 @@ export function afterPassFailure(
   random: () => number,
 ): PassFailureAction {
   if (ClientMailError.hasCode(error, "auth_revoked")) return { action: "stop", reason: "auth_revoked" };
-  if (error instanceof RateLimitedError || ClientMailError.hasCode(error, "rate_limited")) {
-    const retryAfterMs = error instanceof RateLimitedError ? error.retryAfterMs : undefined;
-    return {
-      action: "throttle",
-      waitMs: Math.min(maxThrottleWaitMs, spreadWait(retryAfterMs ?? 30_000, random)),
-    };
-  }
+  const throttleMs = rateLimitWaitMs(error, random);
+  if (throttleMs !== undefined) return { action: "throttle", waitMs: throttleMs };
   if (ClientMailError.hasCode(error, "transient") && Number(error.details.pages ?? 0) > 0)
     return { action: "resume" };
   const attempt = failuresBefore + 1;

@@ -43,7 +43,7 @@ import type { SyncDependencies } from "./mailbox-sync.js";
 import { syncDefaults } from "./mailbox-sync.js";
 import { PageFiler } from "./page-filing.js";
 import { runPass } from "./pass.js";
-import { afterPassFailure, applyPassFailure } from "./run-loop.js";
+import { afterPassFailure, applyPassFailure, rateLimitWaitMs } from "./run-loop.js";
 import { ProviderPool, type ProviderPoolSettings } from "./provider-pool.js";
 import type { MailboxPacing, Pacing } from "../ports/pacing.js";
 import { IdleWatchers } from "./idle-watchers.js";
@@ -564,13 +564,13 @@ class Worker implements SyncWorker {
         await handler(job, signal);
       } catch (error) {
         if (signal.aborted) throw error;
-        const next = afterPassFailure(error, 0, Number.MAX_SAFE_INTEGER, this.deps.random);
-        if (next.action !== "throttle") throw error;
+        const waitMs = rateLimitWaitMs(error, this.deps.random);
+        if (waitMs === undefined) throw error;
         const { firmId, mailboxId } = job.payload as unknown as SyncPayload;
         this.settings.logger.info(`${what} waits for the provider's rate limit`, {
           firmId,
           mailboxId,
-          waitMs: next.waitMs,
+          waitMs,
         });
         await this.settings.queue.enqueue(this.store, [
           {
@@ -579,7 +579,7 @@ class Worker implements SyncWorker {
             key: job.key,
             group: job.group,
             maxAttempts: job.maxAttempts,
-            runAt: new Date(this.settings.clock.now().getTime() + next.waitMs),
+            runAt: new Date(this.settings.clock.now().getTime() + waitMs),
           },
         ]);
       }
@@ -617,6 +617,7 @@ class Worker implements SyncWorker {
       for await (const batch of provider.search({ addresses }, { signal }))
         await filer.write(await filer.prepare(batch, { signal }), undefined);
     } catch (error) {
+      // A rate limit is logged by the wrapper, which enqueues the backfill again.
       if (ClientMailError.hasCode(error, "rate_limited")) throw error;
       this.settings.logger.warn("targeted backfill failed for a mailbox", {
         firmId,
