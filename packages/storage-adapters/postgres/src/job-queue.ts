@@ -90,6 +90,22 @@ const FAIRNESS_CAP = 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What graphile records when a keyed job is given back because its key runs elsewhere. */
+const GIVEN_BACK = "its key is running; it waits for that run";
+/** What graphile records when a stopping worker gives back a job it had started. */
+const RELEASED = "the worker stopped; released to run again";
+
+/**
+ * True (SQL, of the jobs row `j`) for a run that graphile gave away to a successor of its key
+ * (enqueueing a running key sets the running row's key to NULL and its attempts to the maximum)
+ * and that then ended without failing on its own: with no error (its pool died), or given back by
+ * this queue. Its successor does the key's work, so it is dropped, never a dead letter. A run
+ * given away while it was being given back is the race this covers: its give-back is recorded as
+ * graphile's failure message.
+ */
+const SUPERSEDED = `(j.key IS NULL AND j.payload->>'k' IS NOT NULL
+  AND (j.last_error IS NULL OR j.last_error IN ('${GIVEN_BACK}', '${RELEASED}')))`;
+
 /**
  * How long the worker waits for graphile to write what it sends without awaiting (a failed job's
  * unlock, a finished job's completion) before leaving the job to the engine's own recovery.
@@ -364,7 +380,7 @@ class PostgresJobQueue implements JobQueue {
         `SELECT j.id::text AS id, t.identifier AS name, j.payload, j.attempts, j.last_error, j.updated_at
          FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
          WHERE j.locked_at IS NULL AND j.attempts >= j.max_attempts AND ($1::text IS NULL OR t.identifier = $1)
-           AND NOT (j.key IS NULL AND j.payload->>'k' IS NOT NULL AND j.last_error IS NULL)
+           AND NOT ${SUPERSEDED}
          ORDER BY j.updated_at DESC, j.id DESC LIMIT $2`,
         [options.name ?? null, options.limit ?? 100],
       )
@@ -401,9 +417,9 @@ class PostgresJobQueue implements JobQueue {
         `SELECT count(*) FILTER (WHERE locked_at IS NULL AND attempts < max_attempts)::int AS waiting,
                 count(*) FILTER (WHERE locked_at IS NOT NULL)::int AS running,
                 count(*) FILTER (WHERE locked_at IS NULL AND attempts >= max_attempts
-                  AND NOT (key IS NULL AND payload->>'k' IS NOT NULL AND last_error IS NULL))::int AS failed,
+                  AND NOT ${SUPERSEDED})::int AS failed,
                 min(run_at) FILTER (WHERE locked_at IS NULL AND attempts < max_attempts AND run_at <= now()) AS oldest
-         FROM graphile_worker._private_jobs`,
+         FROM graphile_worker._private_jobs j`,
       )
       .catch(queueError);
     const row = rows[0]!;
@@ -486,14 +502,11 @@ class GraphileQueueWorker implements JobWorker {
        ON CONFLICT (pool_id) DO UPDATE SET seen_at = now()`,
       [this.#poolId],
     );
-    // A keyed job enqueued while a job of its key was running took the key: graphile then gives
-    // the running job away (key NULL, attempts at the maximum, no error). When that run ends
-    // without completing (its pool died, or it was released) its successor does the key's work,
-    // so the run is dropped, not listed as a dead letter. A real dead letter always has an error.
+    // Runs given away to a successor of their key that ended without failing on their own
+    // (`SUPERSEDED`) are dropped: the successor does the key's work.
     await pool.query(
       `DELETE FROM graphile_worker._private_jobs j
-       WHERE j.key IS NULL AND j.payload->>'k' IS NOT NULL
-         AND j.attempts >= j.max_attempts AND j.last_error IS NULL
+       WHERE ${SUPERSEDED} AND j.attempts >= j.max_attempts
          AND (j.locked_at IS NULL
               OR (j.locked_at < now() - $1 * interval '1 millisecond'
                   AND j.locked_by NOT IN (
@@ -543,7 +556,7 @@ class GraphileQueueWorker implements JobWorker {
       if (claimed.rows.length === 0) {
         // Its key is running elsewhere: give the job back untouched, to look again shortly.
         await this.#release(row, Math.min(1_000, this.settings.pollIntervalMs));
-        throw new Error("its key is running; it waits for that run");
+        throw new Error(GIVEN_BACK);
       }
     }
     const abort = new AbortController();
@@ -557,7 +570,7 @@ class GraphileQueueWorker implements JobWorker {
     } catch (error) {
       if (abort.signal.aborted && this.#stopping) {
         await this.#release(row, 0);
-        throw new Error("the worker stopped; released to run again");
+        throw new Error(RELEASED);
       }
       const final =
         (ClientMailError.isInstance(error) && !error.retryable) || row.attempts >= row.max_attempts;

@@ -128,6 +128,38 @@ describe("postgres job queue specifics", () => {
     }
   });
 
+  it("R8: a keyed run given away to its key's successor while it was being given back is no dead letter; it is dropped and the successor runs", async () => {
+    await installed;
+    await pool.query("DELETE FROM graphile_worker._private_jobs");
+    await pool.query("DELETE FROM clientmail_job_keys");
+    const store = createPostgresStore({ pool });
+    const queue = createPostgresJobQueue({ pool, store, lockTimeoutMs: 600 });
+    await queue.enqueue(store, [{ name: "sync", payload: { run: 1 }, key: "sync:m9", maxAttempts: 3 }]);
+    // The race, in the state it leaves when the giving-back worker dies before re-timing the run:
+    // the key was enqueued again while the run was out (graphile: key NULL, attempts at the
+    // maximum, and a successor holds the key), and graphile recorded the give-back as its failure.
+    await pool.query(
+      `UPDATE graphile_worker._private_jobs
+       SET key = NULL, attempts = max_attempts, last_error = 'its key is running; it waits for that run'`,
+    );
+    await queue.enqueue(store, [{ name: "sync", payload: { run: 2 }, key: "sync:m9" }]);
+    expect(await queue.listFailed()).toEqual([]);
+    expect((await queue.stats()).failed).toBe(0);
+    const runs: Job[] = [];
+    const worker = await queue.work({ sync: async (job) => void runs.push(job) }, { pollIntervalMs: 50 });
+    try {
+      await until(async () => runs.length >= 1 && (await queue.stats()).running === 0, "the successor");
+      await until(
+        async () => (await pool.query("SELECT 1 FROM graphile_worker._private_jobs")).rows.length === 0,
+        "the given-away run to be dropped",
+      );
+      expect(runs.map((job) => job.payload)).toEqual([{ run: 2 }]);
+    } finally {
+      await worker.stop();
+      await queue.close();
+    }
+  });
+
   it("R8: a dead letter retried before the worker has settled its failure runs again: the late settlement does not undo the retry", async () => {
     await installed;
     await pool.query("DELETE FROM graphile_worker._private_jobs");
