@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -11,5 +12,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // Vitest's default (one fork fewer than the cores) leaves a 2-core machine one fork; the tests
+    // wait on PostgreSQL, Dovecot and timers more than they compute, and two forks there took the
+    // suite from 442 s to 269 s with every test passing.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
