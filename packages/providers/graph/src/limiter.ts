@@ -9,7 +9,7 @@
  */
 import { abortError } from "@clientmail/provider-utils";
 
-/** A concurrency limit shared by the providers of one mailbox. */
+/** A request waiting for units. */
 interface Waiter {
   weight: number;
   grant: () => void;
@@ -17,6 +17,7 @@ interface Waiter {
   abort: (signal: AbortSignal) => void;
 }
 
+/** A concurrency limit shared by the providers of one mailbox. */
 export class ConcurrencyLimiter {
   private inUse = 0;
   private readonly waiters: Waiter[] = [];
