@@ -32,7 +32,7 @@ export type PassFailureAction =
   | { action: "retry"; attempt: number; delayMs: number; code: string };
 
 /** Backoff between failed passes of one mailbox (Y7): 1 s doubling to 5 minutes, never under 250 ms. */
-export const passBackoff: Readonly<BackoffPolicy> = {
+const passBackoff: Readonly<BackoffPolicy> = {
   baseDelayMs: 1_000,
   maxDelayMs: 5 * 60_000,
   minDelayMs: 250,

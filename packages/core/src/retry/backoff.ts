@@ -21,7 +21,7 @@ export interface BackoffPolicy {
 }
 
 /** The ceiling of retry `attempt` (1-based) under `policy`. */
-export function backoffCeiling(attempt: number, policy: BackoffPolicy): number {
+function backoffCeiling(attempt: number, policy: BackoffPolicy): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
 }
 
@@ -40,7 +40,7 @@ export function spreadWait(requestedMs: number, random: () => number): number {
 }
 
 /** The job queues' retry schedule: 1 s doubling to at most an hour. */
-export const jobRetryBackoff: Readonly<BackoffPolicy> = { baseDelayMs: 1_000, maxDelayMs: 3_600_000 };
+const jobRetryBackoff: Readonly<BackoffPolicy> = { baseDelayMs: 1_000, maxDelayMs: 3_600_000 };
 
 /** The delay before a failed job's next attempt (`attempt` is the number of runs so far). */
 export function jobRetryDelay(attempt: number, random: () => number = Math.random): number {

@@ -4,12 +4,5 @@
  */
 export { abortError, throwIfAborted } from "./abort.js";
 export { sleep, type Sleep } from "./sleep.js";
-export {
-  backoffCeiling,
-  backoffDelay,
-  jobRetryBackoff,
-  jobRetryDelay,
-  spreadWait,
-  type BackoffPolicy,
-} from "./backoff.js";
+export { backoffDelay, jobRetryDelay, spreadWait, type BackoffPolicy } from "./backoff.js";
 export { defaultRetryPolicy, requestedWaitMs, retry, type RetryOptions, type RetryPolicy } from "./retry.js";
